@@ -1,0 +1,44 @@
+# covet: `make test` builds .venv (pytest only) and runs the suite on every
+# Python 3.9-3.13 found here; `make run` serves examples/hello.py.
+PYTHON ?= python3
+VENV := .venv
+VERSIONS := 3.9 3.10 3.11 3.12 3.13
+
+.PHONY: test test-one test-all run bench clean
+
+test: $(VENV)/.ok
+	$(VENV)/bin/python -m pytest
+	@$(MAKE) --no-print-directory test-all
+
+$(VENV)/.ok:
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --disable-pip-version-check pytest
+	touch $@
+
+# Every other interpreter gets its own venv under .venvs/; absent ones are
+# reported and skipped, a failing one fails the target.
+test-all:
+	@set -e; main=$$($(VENV)/bin/python -c 'import sys;print("%d.%d"%sys.version_info[:2])'); \
+	for v in $(VERSIONS); do \
+	  [ "$$v" = "$$main" ] && continue; \
+	  py=$$(ls -d /root/.pyenv/versions/$$v.*/bin/python 2>/dev/null | head -n1); \
+	  [ -n "$$py" ] || py=$$(command -v python$$v || true); \
+	  if [ -z "$$py" ]; then echo "python$$v: not found, skipped"; continue; fi; \
+	  if [ ! -f .venvs/$$v/.ok ]; then \
+	    $$py -m venv .venvs/$$v && .venvs/$$v/bin/python -m pip install -q --disable-pip-version-check pytest && touch .venvs/$$v/.ok; \
+	  fi; \
+	  echo "== python$$v ($$py)"; \
+	  .venvs/$$v/bin/python -m pytest -q; \
+	done
+
+test-one: $(VENV)/.ok
+	$(VENV)/bin/python -m pytest $(ARGS)
+
+run:
+	$(PYTHON) -m covet run examples/hello.py
+
+bench:
+	$(PYTHON) benchmarks/bench_dispatch.py
+
+clean:
+	rm -rf $(VENV) .venvs build dist *.egg-info
