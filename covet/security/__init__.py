@@ -1,0 +1,36 @@
+"""Security helpers: HMAC JWTs, on the standard library alone."""
+from covet.security.jwt import (
+    JWT,
+    ExpiredSignatureError,
+    ImmatureSignatureError,
+    InvalidAlgorithmError,
+    InvalidAudienceError,
+    InvalidClaimError,
+    InvalidIssuerError,
+    InvalidSignatureError,
+    InvalidSubjectError,
+    InvalidTokenError,
+    MalformedTokenError,
+    MissingRequiredClaimError,
+    TokenTooLargeError,
+    UnknownKeyIdError,
+    UnsupportedCriticalHeaderError,
+)
+
+__all__ = [
+    "JWT",
+    "ExpiredSignatureError",
+    "ImmatureSignatureError",
+    "InvalidAlgorithmError",
+    "InvalidAudienceError",
+    "InvalidClaimError",
+    "InvalidIssuerError",
+    "InvalidSignatureError",
+    "InvalidSubjectError",
+    "InvalidTokenError",
+    "MalformedTokenError",
+    "MissingRequiredClaimError",
+    "TokenTooLargeError",
+    "UnknownKeyIdError",
+    "UnsupportedCriticalHeaderError",
+]
