@@ -1,4 +1,4 @@
-"""Security helpers: HMAC JWTs, on the standard library alone."""
+"""Security helpers: HMAC JWTs and password hashing, on the standard library alone."""
 from covet.security.jwt import (
     JWT,
     ExpiredSignatureError,
@@ -15,6 +15,13 @@ from covet.security.jwt import (
     TokenTooLargeError,
     UnknownKeyIdError,
     UnsupportedCriticalHeaderError,
+)
+from covet.security.passwords import (
+    hash_password,
+    hash_password_async,
+    needs_rehash,
+    verify_password,
+    verify_password_async,
 )
 
 __all__ = [
@@ -33,4 +40,9 @@ __all__ = [
     "TokenTooLargeError",
     "UnknownKeyIdError",
     "UnsupportedCriticalHeaderError",
+    "hash_password",
+    "hash_password_async",
+    "needs_rehash",
+    "verify_password",
+    "verify_password_async",
 ]
