@@ -369,6 +369,12 @@ def test_decode_accepts_other_well_formed_headers(header):
     assert JWT(KEY).decode(craft(header=header)) == {"sub": "42"}
 
 
+def test_json_may_be_surrounded_by_whitespace():
+    # RFC 8259 section 2: insignificant whitespace is allowed before or after any value.
+    token = craft(header=b' {"alg":"HS256"}\r\n', payload=b'\t{"sub":"42"} ')
+    assert JWT(KEY).decode(token) == {"sub": "42"}
+
+
 def test_duplicate_header_names_keep_the_last_value():
     token = craft(header=b'{"alg":"none","alg":"HS256"}')
     assert JWT(KEY).decode(token) == {"sub": "42"}

@@ -156,12 +156,24 @@ _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
 
+def _parse_json(text: str) -> Any:
+    # PERF: raw_decode skips decode()'s two whitespace regexes (0.6 us of a 5.5 us decode);
+    # text with surrounding whitespace, or that fails, goes through decode() for the verdict.
+    try:
+        value, end = _DECODER.raw_decode(text)
+        if end == len(text):
+            return value
+    except ValueError:
+        pass
+    return _DECODER.decode(text)
+
+
 def _load_object(segment: bytes, what: str) -> Dict[str, Any]:
     data = _b64url_decode(segment, what)
     try:
         # Decode as UTF-8 first: json.loads(bytes) would also accept UTF-16/32 (RFC 7515 5.2
         # requires UTF-8). Duplicate names keep the last value, as json does.
-        value = _DECODER.decode(data.decode("utf-8"))
+        value = _parse_json(data.decode("utf-8"))
     except (ValueError, RecursionError):
         raise MalformedTokenError("%s is not valid UTF-8 JSON" % what) from None
     if type(value) is not dict:
