@@ -13,7 +13,6 @@ Example::
 import binascii
 import calendar
 import datetime
-import hashlib
 import hmac
 import json
 import math
