@@ -25,7 +25,6 @@ Example::
     if not result.allowed:
         print("retry in", result.retry_after, "seconds")
 """
-import asyncio
 import collections
 import hashlib
 import logging
