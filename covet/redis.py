@@ -308,7 +308,7 @@ class _Dropped(RedisConnectionError):
 
 
 class _Connection:
-    __slots__ = ("reader", "writer", "parser", "loop", "used")
+    __slots__ = ("reader", "writer", "parser", "loop", "used", "epoch")
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, parser: RespParser,
                  loop: asyncio.AbstractEventLoop) -> None:
@@ -317,6 +317,7 @@ class _Connection:
         self.parser = parser
         self.loop = loop
         self.used = False  # has completed a round trip, so it may have gone stale in the pool
+        self.epoch = 0  # the pool's close() count when it was opened
 
     def alive(self) -> bool:
         return not self.writer.is_closing() and not self.reader.at_eof() and self.parser.buffered == 0
@@ -380,6 +381,7 @@ class _Pool:
         self.loop: Optional[asyncio.AbstractEventLoop] = None
         self.down_until = 0.0
         self.last_error = ""
+        self.epoch = 0  # bumped by close(): connections lent before it are closed on return
 
     def _bind(self) -> asyncio.AbstractEventLoop:
         loop = asyncio.get_running_loop()
@@ -446,6 +448,7 @@ class _Pool:
             self._wake(None)
             raise
         self.down_until = 0.0
+        conn.epoch = self.epoch
         return conn
 
     def _wake(self, conn: Optional[_Connection]) -> bool:
@@ -460,7 +463,7 @@ class _Pool:
         if conn.loop is not self.loop:
             conn.abort()
             return
-        if reusable and conn.alive():
+        if reusable and conn.epoch == self.epoch and conn.alive():
             if not self._wake(conn):
                 self.idle.append(conn)
             return
@@ -469,6 +472,7 @@ class _Pool:
         self._wake(None)
 
     async def close(self) -> None:
+        self.epoch += 1
         idle, self.idle = self.idle, []
         self.size -= len(idle)
         for conn in idle:

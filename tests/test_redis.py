@@ -637,3 +637,16 @@ def test_blocking_face_from_many_threads(redis_clean):
     finally:
         b.close()
     b.close()  # twice is harmless
+
+
+def test_close_also_closes_connections_lent_at_the_time(redis_clean):
+    async def main():
+        async with client(redis_clean) as r:
+            pending = asyncio.ensure_future(r.execute("BLPOP", "nothing", "0.1"))
+            await asyncio.sleep(0.02)
+            await r.close()
+            assert await pending is None
+            assert r._pool.idle == [] and r._pool.size == 0
+            assert await r.ping() is True  # a closed client opens new connections on demand
+            assert r._pool.size == 1
+    run(main())
