@@ -9,7 +9,22 @@ import importlib
 __version__ = "0.1.0"
 
 # public name -> submodule that defines it
-_EXPORTS = {}
+_EXPORTS = {
+    "Covet": "app", "CovetApp": "app",
+    "Request": "requests",
+    "Response": "responses", "JSONResponse": "responses", "HTMLResponse": "responses",
+    "PlainTextResponse": "responses", "RedirectResponse": "responses",
+    "StreamingResponse": "responses", "FileResponse": "responses",
+    "HTTPException": "errors", "RequestValidationError": "errors",
+    "Query": "params", "Path": "params", "Header": "params", "Cookie": "params",
+    "Body": "params", "Depends": "params",
+    "BackgroundTasks": "background",
+    "Router": "routing", "RouteGroup": "routing", "Converter": "routing", "NoMatchFound": "routing",
+    "Headers": "datastructures", "MutableHeaders": "datastructures", "QueryParams": "datastructures",
+    "FormData": "datastructures", "URL": "datastructures", "State": "datastructures",
+    "UploadFile": "multipart", "MultipartLimits": "multipart", "MultipartError": "multipart",
+    "TestClient": "testing", "AsyncTestClient": "testing",
+}
 
 __all__ = ["__version__"] + sorted(_EXPORTS)
 

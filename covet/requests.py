@@ -1,0 +1,284 @@
+"""Request: what a handler reads. Everything is parsed lazily, on first access.
+
+The body is read once and cached on the request, so middleware that reads
+it does not starve the handler (Starlette #495).
+"""
+import json
+import re
+from urllib.parse import unquote
+
+from .datastructures import URL, FormData, Headers, QueryParams, State
+from .errors import HTTPException
+
+__all__ = ["Request", "parse_cookie_header"]
+
+# At most this many cookies are kept from one Cookie header: browsers cap a
+# domain at ~180, and parsing stays linear either way.
+MAX_COOKIES = 256
+
+# Cookie names are RFC 6265 tokens; anything else is skipped, not an error.
+_COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_OCTAL = re.compile(r"\\([0-3][0-7][0-7])|\\(.)")
+
+
+def _unquote_cookie(value):
+    # One regex pass, linear in the value: http.cookies' loop was quadratic on
+    # backslash-heavy input (CPython CVE-2024-7592).
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        value = value[1:-1]
+        if "\\" in value:
+            value = _OCTAL.sub(lambda m: chr(int(m.group(1), 8)) if m.group(1) else m.group(2), value)
+    return value
+
+
+def parse_cookie_header(header):
+    """Parse a Cookie header into a dict; bad pairs are skipped, it never raises.
+
+    Nameless pairs such as ``=__Host-x=y`` are ignored (werkzeug CVE-2023-23934).
+
+    Example::
+
+        parse_cookie_header('a=1; b="x y"')  # {'a': '1', 'b': 'x y'}
+    """
+    cookies = {}
+    if not header:
+        return cookies
+    for n, chunk in enumerate(header.split(";")):
+        if n >= MAX_COOKIES:
+            break
+        name, sep, value = chunk.partition("=")
+        name = name.strip()
+        if not sep or not name or not _COOKIE_NAME.fullmatch(name):
+            continue
+        if name not in cookies:  # RFC 6265 §5.4: the first (most specific path) wins
+            cookies[name] = _unquote_cookie(value.strip())
+    return cookies
+
+
+def _decode_path(raw_path):
+    if "%" not in raw_path:
+        return raw_path
+    return unquote(raw_path, errors="surrogateescape")
+
+
+class Request:
+    """An HTTP request, as handlers, middleware and dependencies see it.
+
+    Example::
+
+        @app.post("/echo")
+        async def echo(request: Request):
+            data = await request.json()
+            return {"path": request.path, "got": data, "page": request.query_params.get("page", 1, type=int)}
+    """
+
+    __slots__ = (
+        "method", "raw_path", "query_string", "raw_headers", "client", "scheme", "server",
+        "http_version", "app", "path_params", "route", "root_path", "session",
+        "_headers", "_query", "_cookies", "_body", "_json", "_form", "_receive", "_consumed",
+        "_state", "_path", "_url", "_cache", "_cleanups", "_background", "_raise", "_error",
+    )
+
+    def __init__(self, method, path, query_string="", headers=None, client=None, scheme="http",
+                 server=None, http_version="1.1", body=None, receive=None, app=None, root_path=""):
+        self.method = method
+        self.raw_path = path
+        self.query_string = query_string
+        self.raw_headers = headers if headers is not None else []
+        self.client = client
+        self.scheme = scheme
+        self.server = server
+        self.http_version = http_version
+        self.app = app
+        self.path_params = {}
+        self.route = None
+        self.root_path = root_path
+        self.session = None
+        self._headers = None
+        self._query = None
+        self._cookies = None
+        self._body = body
+        self._json = _UNSET
+        self._form = None
+        self._receive = receive
+        self._consumed = False
+        self._state = None
+        self._path = None
+        self._url = None
+        self._cache = None
+        self._cleanups = None
+        self._background = None
+        self._raise = False
+        self._error = None
+
+    @property
+    def path(self):
+        """The percent-decoded path (``/café`` for ``/caf%C3%A9``)."""
+        if self._path is None:
+            self._path = _decode_path(self.raw_path)
+        return self._path
+
+    @property
+    def headers(self):
+        """Case-insensitive, multi-valued request headers."""
+        if self._headers is None:
+            self._headers = Headers(self.raw_headers)
+        return self._headers
+
+    @property
+    def query_params(self):
+        """The query string as a multi-dict."""
+        if self._query is None:
+            self._query = QueryParams(self.query_string)
+        return self._query
+
+    @property
+    def cookies(self):
+        """Request cookies as a dict (never raises on a malformed header)."""
+        if self._cookies is None:
+            self._cookies = parse_cookie_header(self.headers.get("cookie"))
+        return self._cookies
+
+    @property
+    def state(self):
+        """Per-request attribute bag for middleware and dependencies."""
+        if self._state is None:
+            self._state = State()
+        return self._state
+
+    @property
+    def url(self):
+        """The full URL, as the client asked for it."""
+        if self._url is None:
+            host = self.headers.get("host")
+            if not host and self.server:
+                host = "%s:%s" % self.server
+            target = self.root_path + self.raw_path
+            if self.query_string:
+                target += "?" + self.query_string
+            self._url = URL("%s://%s%s" % (self.scheme, host or "localhost", target))
+        return self._url
+
+    @property
+    def base_url(self):
+        """Scheme, host and root path, with a trailing slash."""
+        u = self.url
+        return URL("%s://%s%s/" % (u.scheme, u.netloc, self.root_path))
+
+    @property
+    def content_type(self):
+        """The media type of the body, lower-cased, without parameters ('' when absent)."""
+        return (self.headers.get("content-type") or "").partition(";")[0].strip().lower()
+
+    async def stream(self):
+        """Yield the body in chunks as they arrive (once; after ``body()`` it yields the cached body)."""
+        if self._body is not None:
+            if self._body:
+                yield self._body
+            return
+        if self._consumed:
+            raise RuntimeError("the request body was already streamed")
+        self._consumed = True
+        receive = self._receive
+        if receive is None:
+            return
+        while True:
+            chunk = await receive()
+            if not chunk:
+                return
+            yield chunk
+
+    async def body(self):
+        """The whole body as bytes, read once and cached."""
+        if self._body is None:
+            chunks = [c async for c in self.stream()]
+            self._body = b"".join(chunks)
+        return self._body
+
+    async def text(self):
+        """The body decoded with the charset of Content-Type (utf-8 by default); 400 if it does not decode."""
+        body = await self.body()
+        charset = "utf-8"
+        ct = self.headers.get("content-type") or ""
+        for param in ct.split(";")[1:]:
+            k, _, v = param.partition("=")
+            if k.strip().lower() == "charset":
+                charset = v.strip().strip('"') or charset
+        try:
+            return body.decode(charset)
+        except (LookupError, UnicodeDecodeError):
+            raise HTTPException(400, "request body is not valid %s text" % charset) from None
+
+    async def json(self):
+        """The body parsed as JSON; malformed, too deep or too large numbers give 400.
+
+        Duplicate keys: the last one wins (as ``json.loads`` does).
+        """
+        if self._json is _UNSET:
+            body = await self.body()
+            self._json = parse_json(body)
+        return self._json
+
+    async def form(self):
+        """The body as FormData: urlencoded or multipart (files are ``UploadFile``)."""
+        if self._form is None:
+            self._form = await _parse_form(self)
+        return self._form
+
+    def __repr__(self):
+        return "<Request %s %s>" % (self.method, self.raw_path)
+
+
+class _Unset:
+    __slots__ = ()
+
+    def __repr__(self):
+        return "UNSET"
+
+
+_UNSET = _Unset()
+
+
+def parse_json(body):
+    """Parse a JSON body, turning every failure into a 400 problem."""
+    if not body:
+        raise HTTPException(400, "request body is empty; expected JSON")
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise HTTPException(400, "malformed JSON: nested too deeply") from None
+    except UnicodeDecodeError:
+        raise HTTPException(400, "malformed JSON: not UTF-8") from None
+    except ValueError as exc:
+        # json.JSONDecodeError, and the int() digit limit (CVE-2020-10735)
+        msg = exc.msg if hasattr(exc, "msg") else "number too large"
+        pos = getattr(exc, "pos", None)
+        where = " at position %d" % pos if pos is not None else ""
+        raise HTTPException(400, "malformed JSON: %s%s" % (msg, where)) from None
+
+
+async def _parse_form(request):
+    ctype = request.headers.get("content-type") or ""
+    media = ctype.partition(";")[0].strip().lower()
+    if media == "application/x-www-form-urlencoded":
+        body = await request.body()
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise HTTPException(400, "form body is not valid UTF-8") from None
+        return FormData(QueryParams(text).multi_items())
+    if media == "multipart/form-data":
+        from . import multipart
+
+        limits = getattr(request.app, "multipart_limits", None) if request.app is not None else None
+        try:
+            boundary = multipart.get_boundary(ctype)
+            items = await multipart.parse_multipart(request.stream(), boundary, limits=limits)
+        except multipart.MultipartError as exc:
+            raise HTTPException(exc.status, exc.detail) from None
+        return FormData(items)
+    if media == "":
+        body = await request.body()
+        if not body:
+            return FormData()
+    raise HTTPException(415, "expected a form (application/x-www-form-urlencoded or multipart/form-data), got %r" % media)

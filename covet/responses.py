@@ -1,0 +1,323 @@
+"""Responses: what handlers return, and what the server serialises.
+
+A response holds ``status_code``, ``raw_headers`` (a list of lower-cased
+``(bytes, bytes)`` pairs, ``content-length`` included when the size is known)
+and either ``body`` (bytes) or, when ``streaming`` is true, an async
+``body_iterator``.
+"""
+import asyncio
+import dataclasses
+import datetime
+import decimal
+import enum
+import json
+import mimetypes
+import os
+import stat
+import uuid
+from email.utils import formatdate
+from http.cookies import SimpleCookie
+from urllib.parse import quote
+
+from .datastructures import MutableHeaders, _encode_header
+
+__all__ = [
+    "Response", "JSONResponse", "HTMLResponse", "PlainTextResponse", "RedirectResponse",
+    "StreamingResponse", "FileResponse", "json_default",
+]
+
+
+def json_default(obj):
+    """``default=`` for json.dumps: datetime/date/time (ISO 8601), UUID, Decimal, Enum, dataclasses, sets."""
+    if isinstance(obj, (datetime.datetime, datetime.date, datetime.time)):
+        return obj.isoformat()
+    if isinstance(obj, uuid.UUID):
+        return str(obj)
+    if isinstance(obj, decimal.Decimal):
+        return str(obj)
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    if isinstance(obj, (set, frozenset, tuple)):
+        return list(obj)
+    to_dict = getattr(obj, "to_dict", None)
+    if callable(to_dict):
+        return to_dict()
+    raise TypeError("Object of type %s is not JSON serializable" % type(obj).__name__)
+
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=json_default, allow_nan=False).encode
+
+
+def dump_json(content):
+    """Serialise to compact UTF-8 JSON bytes."""
+    return _dumps(content).encode("utf-8")
+
+
+# Cookie attribute values must not smuggle in new attributes or header lines
+# (CPython CVE-2026-16052, bottle CVE-2016-9964).
+def _check_cookie_part(what, value):
+    if any(c in value for c in ";\r\n\x00"):
+        raise ValueError("cookie %s contains ';', CR, LF or NUL: %r" % (what, value))
+
+
+_COOKIE_QUOTER = SimpleCookie()
+_SAMESITE = {"strict": "Strict", "lax": "Lax", "none": "None"}
+
+
+class Response:
+    """A response with a body known in full.
+
+    Example::
+
+        return Response(b"raw", 200, {"X-Thing": "1"}, media_type="application/octet-stream")
+    """
+
+    media_type = None
+    charset = "utf-8"
+    streaming = False
+
+    __slots__ = ("status_code", "body", "raw_headers", "background", "_after")
+
+    def __init__(self, content=None, status_code=200, headers=None, media_type=None, background=None):
+        self.status_code = status_code
+        self.background = background
+        self._after = None
+        body = self.render(content)
+        self.body = body
+        media_type = media_type or self.media_type
+        raw = []
+        if headers:
+            items = headers.items() if hasattr(headers, "items") else headers
+            for k, v in items:
+                raw.append(_encode_header(k, v))
+        names = {k for k, _ in raw}
+        if media_type is not None and b"content-type" not in names:
+            if media_type.startswith("text/") and "charset=" not in media_type:
+                media_type += "; charset=" + self.charset
+            raw.append((b"content-type", media_type.encode("latin-1")))
+        # RFC 9110 §8.6: no Content-Length on 1xx/204/304 responses.
+        # A streaming body's size is unknown: no Content-Length unless the caller set one.
+        if not self.streaming and status_code >= 200 and status_code not in (204, 304) and b"content-length" not in names:
+            raw.append((b"content-length", b"%d" % len(body)))
+        self.raw_headers = raw
+
+    def render(self, content):
+        """Turn ``content`` into bytes (subclasses override)."""
+        if content is None:
+            return b""
+        if isinstance(content, bytes):
+            return content
+        if isinstance(content, (bytearray, memoryview)):
+            return bytes(content)
+        return content.encode(self.charset)
+
+    @property
+    def headers(self):
+        """A mutable, validating view of the response headers."""
+        return MutableHeaders(self.raw_headers)
+
+    def set_cookie(self, key, value="", max_age=None, expires=None, path="/", domain=None,
+                   secure=False, httponly=False, samesite="lax", partitioned=False):
+        """Add a Set-Cookie header; ``;``, CR, LF or NUL in any part raise ``ValueError``.
+
+        Example::
+
+            response.set_cookie("sid", token, max_age=3600, httponly=True, secure=True)
+        """
+        if not key or not all(c.isalnum() or c in "!#$%&'*+-.^_`|~" for c in key):
+            raise ValueError("invalid cookie name: %r" % (key,))
+        value = str(value)
+        _check_cookie_part("value", value)
+        coded = _COOKIE_QUOTER.value_encode(value)[1]
+        parts = ["%s=%s" % (key, coded)]
+        if max_age is not None:
+            parts.append("Max-Age=%d" % int(max_age))
+        if expires is not None:
+            if isinstance(expires, datetime.datetime):
+                expires = formatdate(expires.timestamp(), usegmt=True)
+            elif isinstance(expires, (int, float)):
+                expires = formatdate(expires, usegmt=True)
+            _check_cookie_part("expires", str(expires))
+            parts.append("Expires=%s" % expires)
+        if path is not None:
+            _check_cookie_part("path", path)
+            parts.append("Path=%s" % path)
+        if domain is not None:
+            _check_cookie_part("domain", domain)
+            parts.append("Domain=%s" % domain)
+        if secure:
+            parts.append("Secure")
+        if httponly:
+            parts.append("HttpOnly")
+        if samesite is not None:
+            s = _SAMESITE.get(str(samesite).lower())
+            if s is None:
+                raise ValueError("samesite must be 'strict', 'lax' or 'none', not %r" % (samesite,))
+            parts.append("SameSite=%s" % s)
+        if partitioned:
+            parts.append("Partitioned")
+        self.raw_headers.append((b"set-cookie", "; ".join(parts).encode("latin-1")))
+
+    def delete_cookie(self, key, path="/", domain=None, secure=False, httponly=False, samesite="lax"):
+        """Tell the client to drop a cookie (Max-Age=0 and an expiry in the past)."""
+        self.set_cookie(key, "", max_age=0, expires=0, path=path, domain=domain,
+                        secure=secure, httponly=httponly, samesite=samesite)
+
+    def call_after_send(self, fn):
+        """Run ``await fn()`` after the response has been sent (used for cleanup and background tasks)."""
+        if self._after is None:
+            self._after = []
+        self._after.append(fn)
+
+    async def after_send(self):
+        """Run the after-send callbacks, then the background tasks; servers call this once sent."""
+        after, self._after = self._after, None
+        bg, self.background = self.background, None
+        if bg is not None:
+            await bg()
+        if after:
+            for fn in after:
+                await fn()
+
+    def __repr__(self):
+        return "<%s %d>" % (type(self).__name__, self.status_code)
+
+
+class HTMLResponse(Response):
+    """``text/html; charset=utf-8``."""
+
+    __slots__ = ()
+    media_type = "text/html"
+
+
+class PlainTextResponse(Response):
+    """``text/plain; charset=utf-8``."""
+
+    __slots__ = ()
+    media_type = "text/plain"
+
+
+class JSONResponse(Response):
+    """Compact JSON; datetime, UUID, Decimal, Enum and dataclasses are converted.
+
+    Example::
+
+        return JSONResponse({"id": 1}, status_code=201)
+    """
+
+    __slots__ = ()
+    media_type = "application/json"
+
+    def render(self, content):
+        return _dumps(content).encode("utf-8")
+
+
+class RedirectResponse(Response):
+    """A redirect (307 by default) to ``url``; CR/LF in the URL raise ``ValueError``.
+
+    Example::
+
+        return RedirectResponse("/login", status_code=303)
+    """
+
+    __slots__ = ()
+
+    def __init__(self, url, status_code=307, headers=None, background=None):
+        url = str(url)
+        if any(c in url for c in "\r\n\x00"):
+            raise ValueError("redirect URL contains CR, LF or NUL")
+        super().__init__(b"", status_code, headers, background=background)
+        # Non-ASCII is percent-encoded; reserved characters are kept as given.
+        self.raw_headers.append((b"location", quote(url, safe=":/%#?=@[]!$&'()*+,;~").encode("latin-1")))
+
+
+async def _aiter_sync(iterator):
+    # Each next() of a sync iterator may block (a generator reading a file):
+    # run it in the default thread pool so the loop stays free.
+    loop = asyncio.get_running_loop()
+    it = iter(iterator)
+    done = object()
+    while True:
+        chunk = await loop.run_in_executor(None, next, it, done)
+        if chunk is done:
+            return
+        yield chunk
+
+
+class StreamingResponse(Response):
+    """A body produced by a sync or async iterator of str/bytes; sent chunked (or close-delimited on HTTP/1.0).
+
+    Example::
+
+        async def numbers():
+            for i in range(3):
+                yield "%d\\n" % i
+        return StreamingResponse(numbers(), media_type="text/plain")
+    """
+
+    __slots__ = ("body_iterator",)
+    streaming = True
+
+    def __init__(self, content, status_code=200, headers=None, media_type=None, background=None):
+        if hasattr(content, "__aiter__"):
+            self.body_iterator = content
+        else:
+            self.body_iterator = _aiter_sync(content)
+        super().__init__(None, status_code, headers, media_type, background)
+
+    async def iter_body(self):
+        """Yield the body as bytes chunks."""
+        charset = self.charset
+        async for chunk in self.body_iterator:
+            if isinstance(chunk, str):
+                chunk = chunk.encode(charset)
+            if chunk:
+                yield chunk
+
+
+class FileResponse(StreamingResponse):
+    """Stream a file from disk in chunks (reads run in the thread pool).
+
+    Example::
+
+        return FileResponse("reports/q3.pdf", filename="q3.pdf")
+    """
+
+    __slots__ = ("path", "chunk_size")
+
+    def __init__(self, path, status_code=200, headers=None, media_type=None, filename=None,
+                 background=None, chunk_size=64 * 1024, content_disposition_type="attachment"):
+        self.path = os.fspath(path)
+        self.chunk_size = chunk_size
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            raise FileNotFoundError("FileResponse: no such file: %s" % self.path) from None
+        if not stat.S_ISREG(st.st_mode):
+            raise IsADirectoryError("FileResponse: not a regular file: %s" % self.path)
+        if media_type is None:
+            media_type = mimetypes.guess_type(filename or self.path)[0] or "application/octet-stream"
+        hdrs = dict(headers or {})
+        hdrs.setdefault("content-length", str(st.st_size))
+        hdrs.setdefault("last-modified", formatdate(st.st_mtime, usegmt=True))
+        if filename is not None:
+            ascii_name = filename.encode("ascii", "replace").decode().replace('"', "")
+            disp = '%s; filename="%s"' % (content_disposition_type, ascii_name)
+            if ascii_name != filename:
+                disp += "; filename*=UTF-8''%s" % quote(filename)
+            hdrs.setdefault("content-disposition", disp)
+        super().__init__(self._chunks(), status_code, hdrs, media_type, background)
+
+    async def _chunks(self):
+        loop = asyncio.get_running_loop()
+        f = await loop.run_in_executor(None, open, self.path, "rb")
+        try:
+            while True:
+                chunk = await loop.run_in_executor(None, f.read, self.chunk_size)
+                if not chunk:
+                    break
+                yield chunk
+        finally:
+            await loop.run_in_executor(None, f.close)

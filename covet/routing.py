@@ -1,0 +1,605 @@
+"""The router: path templates, converters, a segment tree, reverse routing.
+
+Static paths are found with one dict lookup. Everything else walks a tree
+of path segments: literal children by dict, then typed parameters, then
+``str`` parameters, then ``path`` (rest of the path). Matching happens on the
+raw (still percent-encoded) segments, and each segment is decoded once after
+it matched, so ``%2F`` inside a segment never becomes a new segment.
+"""
+import math
+import re
+import uuid
+from urllib.parse import quote, unquote, urlencode
+
+__all__ = [
+    "Router", "Route", "Mount", "Converter", "StringConverter", "IntConverter", "FloatConverter",
+    "UUIDConverter", "PathConverter", "NoMatchFound", "METHODS", "RouteGroup",
+]
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
+
+
+class NoMatchFound(LookupError):
+    """url_for: no route has that name, or the parameters do not fit it."""
+
+
+class Converter:
+    """Turns one path segment into a value and back.
+
+    Subclass it, set ``regex`` (for one segment, without anchors) and
+    override ``convert`` and ``to_url``; register it with
+    ``app.register_converter("slug", SlugConverter())``.
+    """
+
+    regex = "[^/]+"
+    # Lower tries first among parameters at the same position.
+    priority = 50
+
+    def __init__(self):
+        self._match = re.compile(self.regex).fullmatch
+
+    def matches(self, segment):
+        return self._match(segment) is not None
+
+    def convert(self, value):
+        return value
+
+    def to_url(self, value):
+        return str(value)
+
+
+class StringConverter(Converter):
+    """``{name}``: one non-empty segment, as str."""
+
+    priority = 90
+
+    def matches(self, segment):  # PERF: the common case needs no regex
+        return segment != ""
+
+
+class IntConverter(Converter):
+    """``{name:int}``: ASCII digits only, as int."""
+
+    regex = "[0-9]{1,30}"
+    priority = 10
+
+    def convert(self, value):
+        return int(value)
+
+    def to_url(self, value):
+        value = int(value)
+        if value < 0:
+            raise ValueError("negative integers are not supported by the int converter")
+        return str(value)
+
+
+class FloatConverter(Converter):
+    """``{name:float}``: digits with an optional fraction, as float."""
+
+    regex = r"[0-9]{1,30}(?:\.[0-9]{1,30})?"
+    priority = 20
+
+    def convert(self, value):
+        return float(value)
+
+    def to_url(self, value):
+        value = float(value)
+        if value < 0 or math.isnan(value) or math.isinf(value):
+            raise ValueError("the float converter takes finite non-negative numbers")
+        return ("%.17g" % value) if value != int(value) else "%d" % value
+
+
+class UUIDConverter(Converter):
+    """``{name:uuid}``: a hyphenated UUID, as uuid.UUID."""
+
+    regex = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    priority = 15
+
+    def convert(self, value):
+        return uuid.UUID(value)
+
+
+class PathConverter(Converter):
+    """``{name:path}``: the rest of the path, slashes included (last position only)."""
+
+    regex = ".*"
+    priority = 100
+
+
+DEFAULT_CONVERTERS = {
+    "str": StringConverter(),
+    "int": IntConverter(),
+    "float": FloatConverter(),
+    "uuid": UUIDConverter(),
+    "path": PathConverter(),
+}
+
+# pchar characters (RFC 3986 §3.3) that need no percent-encoding in a path.
+_SAFE = "@:!$&'()*+,;=-._~"
+_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z_][A-Za-z0-9_]*))?\}")
+
+
+class _Pattern:
+    """A segment with literals around parameters, such as ``{name}.{ext:str}``."""
+
+    priority = 5
+
+    def __init__(self, template, converters):
+        regex, self.convs, pos = "", [], 0
+        for m in _PARAM.finditer(template):
+            regex += re.escape(template[pos:m.start()])
+            conv = converters[m.group(2) or "str"]
+            regex += "(%s)" % (conv.regex if not isinstance(conv, StringConverter) else "[^/]+?")
+            self.convs.append(conv)
+            pos = m.end()
+        regex += re.escape(template[pos:])
+        self.key = ("re", regex)
+        self._match = re.compile(regex).fullmatch
+
+    def match(self, decoded):
+        m = self._match(decoded)
+        if m is None:
+            return None
+        return [c.convert(v) for c, v in zip(self.convs, m.groups())]
+
+
+def _split_template(path, converters):
+    """Compile a path template into tree keys and parameter names."""
+    if not path.startswith("/"):
+        raise ValueError("route path must start with '/': %r" % path)
+    keys, names = [], []
+    segments = path[1:].split("/")
+    for i, seg in enumerate(segments):
+        params = list(_PARAM.finditer(seg))
+        if not params:
+            if "{" in seg or "}" in seg:
+                raise ValueError("malformed parameter in route path %r: %r" % (path, seg))
+            keys.append(("s", seg))
+            continue
+        for m in params:
+            conv_name = m.group(2) or "str"
+            if conv_name not in converters:
+                raise ValueError("unknown converter %r in route path %r" % (conv_name, path))
+            if m.group(1) in names:
+                raise ValueError("parameter %r appears twice in route path %r" % (m.group(1), path))
+            names.append(m.group(1))
+        if len(params) == 1 and params[0].group(0) == seg:
+            conv = converters[params[0].group(2) or "str"]
+            if isinstance(conv, PathConverter):
+                if i != len(segments) - 1:
+                    raise ValueError("a {name:path} parameter must be the last segment: %r" % path)
+                keys.append(("path", conv))
+            else:
+                keys.append(("p", conv))
+        else:
+            if any(m.group(2) == "path" for m in params):
+                raise ValueError("a {name:path} parameter must fill its whole segment: %r" % path)
+            keys.append(("re", _Pattern(seg, converters)))
+    return keys, names
+
+
+class _Node:
+    __slots__ = ("static", "dynamic", "catchall", "routes")
+
+    def __init__(self):
+        self.static = {}
+        self.dynamic = []   # [(key, matcher, node)] sorted by priority
+        self.catchall = None  # (converter, node)
+        self.routes = None  # {method: Route}
+
+
+class Route:
+    """One path template bound to an endpoint for a set of methods."""
+
+    __slots__ = ("path", "endpoint", "methods", "name", "middleware", "dependencies", "options",
+                 "param_names", "keys", "handle", "is_static", "include_in_schema", "plan")
+
+    def __init__(self, path, endpoint, methods, name, middleware, dependencies, options, converters):
+        self.path = path
+        self.endpoint = endpoint
+        self.methods = methods
+        self.name = name
+        self.middleware = list(middleware)
+        self.dependencies = list(dependencies)
+        self.options = options
+        self.include_in_schema = options.get("include_in_schema", True)
+        self.keys, self.param_names = _split_template(path, converters)
+        self.is_static = not self.param_names
+        self.handle = None  # set by the Router's compile hook
+        self.plan = None  # the injector plan, set with handle
+
+    def url_path(self, params):
+        """Build this route's path from parameter values (consumed from ``params``)."""
+        out = []
+        for tmpl, (kind, key) in zip(self.path[1:].split("/"), self.keys):
+            if kind == "s":
+                out.append(quote(key, safe=_SAFE))
+                continue
+            convs = key.convs if kind == "re" else [key]
+            seg, pos = "", 0
+            for m, conv in zip(_PARAM.finditer(tmpl), convs):
+                value = conv.to_url(params.pop(m.group(1)))
+                seg += quote(tmpl[pos:m.start()], safe=_SAFE) + quote(value, safe=_SAFE + ("/" if kind == "path" else ""))
+                pos = m.end()
+            out.append(seg + quote(tmpl[pos:], safe=_SAFE))
+        url = "/" + "/".join(out)
+        # Never produce a scheme-relative URL (//evil.com or /\evil.com):
+        # a redirect to it would leave the site (werkzeug CVE-2020-28724).
+        if url.startswith("//"):
+            url = "/%2F" + url[2:]
+        return url
+
+    def __repr__(self):
+        return "Route(%r, methods=%r, name=%r)" % (self.path, sorted(self.methods), self.name)
+
+
+class Mount:
+    """Another app served under a path prefix."""
+
+    __slots__ = ("prefix", "app", "name")
+
+    def __init__(self, prefix, app, name=None):
+        self.prefix = prefix.rstrip("/")
+        self.app = app
+        self.name = name
+
+
+class Router:
+    """Routes in registration order, indexed for matching; usable on its own and included into an app.
+
+    Example::
+
+        router = Router()
+
+        @router.get("/items/{item_id:int}")
+        async def read_item(item_id: int):
+            return {"id": item_id}
+
+        app.include_router(router, prefix="/api")
+    """
+
+    def __init__(self, prefix="", middleware=None, dependencies=None, tags=None, redirect_slashes=True):
+        self.prefix = prefix.rstrip("/")
+        self.middleware = list(middleware or ())
+        self.dependencies = list(dependencies or ())
+        self.tags = list(tags or ())
+        self.redirect_slashes = redirect_slashes
+        self.routes = []
+        self.mounts = []
+        self.converters = dict(DEFAULT_CONVERTERS)
+        self._static = {}   # decoded path -> {method: Route}
+        self._root = _Node()
+        self._names = {}
+        # Hook that turns a Route into its request handler; the app sets it
+        # to build the injector. A bare Router keeps routes for inclusion.
+        self.compile_route = None
+
+    # -- registration -------------------------------------------------
+    def register_converter(self, name, converter):
+        """Make ``{x:name}`` available in paths registered from now on."""
+        if not isinstance(converter, Converter):
+            raise TypeError("converter must be a covet.routing.Converter instance")
+        self.converters[name] = converter
+
+    def add_route(self, path, endpoint, methods=None, name=None, middleware=(), dependencies=(), **options):
+        """Register ``endpoint`` for ``path``; returns the Route. Conflicts raise ValueError."""
+        if methods is None:
+            methods = ["GET"]
+        if isinstance(methods, str):
+            methods = [methods]
+        methods = {m.upper() for m in methods}
+        for m in methods:
+            if not m or not m.isalpha():
+                raise ValueError("invalid HTTP method %r" % m)
+        if self.tags and "tags" not in options:
+            options["tags"] = list(self.tags)
+        full_path = self.prefix + path
+        if name is None:
+            name = getattr(endpoint, "__name__", None)
+        route = Route(full_path, endpoint, methods, name,
+                      self.middleware + list(middleware), self.dependencies + list(dependencies),
+                      options, self.converters)
+        self._insert(route)
+        if self.compile_route is not None:
+            route.handle = self.compile_route(route)
+        self.routes.append(route)
+        if name and name not in self._names:
+            self._names[name] = route
+        return route
+
+    def _insert(self, route):
+        node = self._root
+        for kind, key in route.keys:
+            if kind == "s":
+                node = node.static.setdefault(key, _Node())
+            elif kind == "path":
+                if node.catchall is None:
+                    node.catchall = (key, _Node())
+                elif type(node.catchall[0]) is not type(key):
+                    raise ValueError("route %r conflicts with another {..:path} route at the same position" % route.path)
+                node = node.catchall[1]
+            else:
+                ident = (type(key).__name__, getattr(key, "regex", None)) if kind == "p" else key.key
+                for k, _m, child in node.dynamic:
+                    if k == ident:
+                        node = child
+                        break
+                else:
+                    child = _Node()
+                    node.dynamic.append((ident, key, child))
+                    node.dynamic.sort(key=lambda e: e[1].priority)
+                    node = child
+        if node.routes is None:
+            node.routes = {}
+        for m in route.methods:
+            other = node.routes.get(m)
+            if other is not None:
+                raise ValueError(
+                    "route conflict: %s %s (%s) overlaps %s %s (%s), registered earlier"
+                    % (m, route.path, route.name, m, other.path, other.name)
+                )
+        for m in route.methods:
+            node.routes[m] = route
+        if route.is_static:
+            self._static.setdefault(route.path, {}).update((m, route) for m in route.methods)
+
+    def include_router(self, router, prefix=""):
+        """Copy another Router's routes into this one, under ``prefix``."""
+        prefix = prefix.rstrip("/")
+        for r in router.routes:
+            opts = dict(r.options)
+            self.add_route(prefix + r.path, r.endpoint,
+                           methods=r.methods, name=r.name, middleware=r.middleware,
+                           dependencies=r.dependencies, **opts)
+        for m in router.mounts:
+            self.mount(prefix + m.prefix, m.app, m.name)
+
+    def mount(self, prefix, app, name=None):
+        """Serve another app (anything with ``dispatch``) under ``prefix``."""
+        if not prefix.startswith("/") or prefix == "/":
+            raise ValueError("mount prefix must start with '/' and not be '/' alone: %r" % prefix)
+        self.mounts.append(Mount(prefix, app, name))
+
+    def group(self, prefix, middleware=None, dependencies=None, tags=None):
+        """A RouteGroup under ``prefix``: ``api = app.group("/api", middleware=[...], dependencies=[...])``."""
+        return RouteGroup(self, prefix, middleware, dependencies, tags)
+
+    route_group = group
+
+    def route(self, path, methods=None, name=None, **options):
+        """Decorator: ``@router.route("/x", methods=["GET", "POST"])``."""
+        def decorator(fn):
+            self.add_route(path, fn, methods=methods, name=name, **options)
+            return fn
+        return decorator
+
+    def get(self, path, **options):
+        """Decorator for a GET route (HEAD is answered from it automatically)."""
+        return self.route(path, methods=["GET"], **options)
+
+    def post(self, path, **options):
+        """Decorator for a POST route."""
+        return self.route(path, methods=["POST"], **options)
+
+    def put(self, path, **options):
+        """Decorator for a PUT route."""
+        return self.route(path, methods=["PUT"], **options)
+
+    def patch(self, path, **options):
+        """Decorator for a PATCH route."""
+        return self.route(path, methods=["PATCH"], **options)
+
+    def delete(self, path, **options):
+        """Decorator for a DELETE route."""
+        return self.route(path, methods=["DELETE"], **options)
+
+    def options(self, path, **options):
+        """Decorator for an OPTIONS route (otherwise OPTIONS is answered with Allow)."""
+        return self.route(path, methods=["OPTIONS"], **options)
+
+    def head(self, path, **options):
+        """Decorator for an explicit HEAD route."""
+        return self.route(path, methods=["HEAD"], **options)
+
+    # -- matching -----------------------------------------------------
+    def match(self, method, raw_path):
+        """Find the route for a request.
+
+        Returns ``(route, params)`` on a match, ``(None, allowed_methods)``
+        when the path exists but not for this method, and ``(None, None)``
+        when nothing matches.
+        """
+        if "%" not in raw_path:
+            methods = self._static.get(raw_path)
+            if methods is not None:
+                route = methods.get(method) or (methods.get("GET") if method == "HEAD" else None)
+                if route is not None:
+                    return route, {}
+        segments = raw_path[1:].split("/")
+        values = []
+        found = _walk(self._root, segments, 0, values, method)
+        if found is not None:
+            route = found
+            return route, dict(zip(route.param_names, values))
+        allowed = set()
+        _collect(self._root, segments, 0, allowed)
+        if allowed:
+            if "GET" in allowed:
+                allowed.add("HEAD")
+            allowed.add("OPTIONS")
+            return None, allowed
+        return None, None
+
+    def find_mount(self, raw_path):
+        """The mount whose prefix starts ``raw_path``, and the rest of the path."""
+        for m in self.mounts:
+            p = m.prefix
+            if raw_path == p or (raw_path.startswith(p) and raw_path[len(p)] == "/"):
+                return m, raw_path[len(p):] or "/"
+        return None, None
+
+    def all_methods(self):
+        """Every method some route answers (for ``OPTIONS *``)."""
+        methods = {"OPTIONS"}
+        for r in self.routes:
+            methods |= r.methods
+        if "GET" in methods:
+            methods.add("HEAD")
+        return methods
+
+    # -- reverse routing ----------------------------------------------
+    def url_path_for(self, name, /, **params):
+        """The path of the route called ``name`` (first registered wins); extra params become the query string.
+
+        Example::
+
+            app.url_for("get_user", user_id=3, tab="posts")  # '/users/3?tab=posts'
+        """
+        route = self._names.get(name)
+        if route is None:
+            for m in self.mounts:
+                finder = getattr(m.app, "url_for", None)
+                if finder is not None:
+                    try:
+                        return m.prefix + finder(name, **params)
+                    except NoMatchFound:
+                        continue
+            raise NoMatchFound("no route named %r" % name)
+        missing = [p for p in route.param_names if p not in params]
+        if missing:
+            raise NoMatchFound("route %r needs parameter(s) %s" % (name, ", ".join(missing)))
+        params = dict(params)
+        try:
+            path = route.url_path(params)
+        except (ValueError, TypeError) as exc:
+            raise NoMatchFound("route %r: %s" % (name, exc)) from None
+        if params:
+            items = []
+            for k, v in params.items():
+                if isinstance(v, (list, tuple)):
+                    items.extend((k, str(x)) for x in v)
+                else:
+                    items.append((k, str(v)))
+            path += "?" + urlencode(items)
+        return path
+
+
+def _decode(segment):
+    return unquote(segment, errors="surrogateescape") if "%" in segment else segment
+
+
+def _walk(node, segs, i, values, method):
+    """Depth-first match; literal before typed before str before path. Returns the Route or None."""
+    if i == len(segs):
+        routes = node.routes
+        if routes:
+            route = routes.get(method)
+            if route is None and method == "HEAD":
+                route = routes.get("GET")
+            if route is not None:
+                return route
+        if node.catchall is not None:
+            child = node.catchall[1]
+            return _end_catchall(child, "", values, method)
+        return None
+    seg = segs[i]
+    decoded = _decode(seg)
+    child = node.static.get(decoded)
+    if child is not None and (decoded is seg or "/" not in decoded):
+        found = _walk(child, segs, i + 1, values, method)
+        if found is not None:
+            return found
+    for _key, matcher, child in node.dynamic:
+        if isinstance(matcher, _Pattern):
+            got = matcher.match(decoded)
+            if got is None:
+                continue
+            values.extend(got)
+            found = _walk(child, segs, i + 1, values, method)
+            if found is not None:
+                return found
+            del values[len(values) - len(got):]
+        elif matcher.matches(decoded):
+            try:
+                values.append(matcher.convert(decoded))
+            except ValueError:
+                continue
+            found = _walk(child, segs, i + 1, values, method)
+            if found is not None:
+                return found
+            values.pop()
+    if node.catchall is not None:
+        conv, child = node.catchall
+        rest = "/".join(_decode(s) for s in segs[i:])
+        return _end_catchall(child, conv.convert(rest), values, method)
+    return None
+
+
+def _end_catchall(child, value, values, method):
+    routes = child.routes
+    if routes:
+        route = routes.get(method) or (routes.get("GET") if method == "HEAD" else None)
+        if route is not None:
+            values.append(value)
+            return route
+    return None
+
+
+def _collect(node, segs, i, allowed):
+    """Every method any route matching this path answers (for 405's Allow)."""
+    if i == len(segs):
+        if node.routes:
+            allowed.update(node.routes)
+        if node.catchall is not None and node.catchall[1].routes:
+            allowed.update(node.catchall[1].routes)
+        return
+    decoded = _decode(segs[i])
+    child = node.static.get(decoded)
+    if child is not None and "/" not in decoded:
+        _collect(child, segs, i + 1, allowed)
+    for _key, matcher, child in node.dynamic:
+        ok = matcher.match(decoded) is not None if isinstance(matcher, _Pattern) else matcher.matches(decoded)
+        if ok:
+            _collect(child, segs, i + 1, allowed)
+    if node.catchall is not None and node.catchall[1].routes:
+        allowed.update(node.catchall[1].routes)
+
+
+class RouteGroup(Router):
+    """Routes under a common prefix with shared middleware, dependencies and tags.
+
+    Example::
+
+        api = app.group("/api/v1", middleware=[require_key], dependencies=[Depends(audit)])
+
+        @api.get("/items")
+        async def items():
+            return []
+    """
+
+    def __init__(self, parent, prefix="", middleware=None, dependencies=None, tags=None):
+        self.parent = parent
+        self.prefix = prefix.rstrip("/")
+        self.middleware = list(middleware or ())
+        self.dependencies = list(dependencies or ())
+        self.tags = list(tags or ())
+
+    def add_route(self, path, endpoint, methods=None, name=None, middleware=(), dependencies=(), **options):
+        """Register on the parent with this group's prefix, middleware and dependencies added."""
+        if self.tags and "tags" not in options:
+            options["tags"] = list(self.tags)
+        return self.parent.add_route(self.prefix + path, endpoint, methods=methods, name=name,
+                                     middleware=self.middleware + list(middleware),
+                                     dependencies=self.dependencies + list(dependencies), **options)
+
+    def mount(self, prefix, app, name=None):
+        """Mount under this group's prefix."""
+        self.parent.mount(self.prefix + prefix, app, name)
+
+    @property
+    def routes(self):
+        return [r for r in self.parent.routes if r.path.startswith(self.prefix)]
+
+    def register_converter(self, name, converter):
+        self.parent.register_converter(name, converter)
+
