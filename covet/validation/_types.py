@@ -145,6 +145,19 @@ def _is_union(tp: Any) -> bool:
     return typing.get_origin(tp) is typing.Union or (_UNION_TYPE is not None and isinstance(tp, _UNION_TYPE))
 
 
+def _tuple_shape(tp: Any) -> Optional[Tuple[Any, ...]]:
+    """The member types of a fixed-length tuple hint (``()`` for ``Tuple[()]``), None when variadic."""
+    args = typing.get_args(tp)
+    if tp is tuple or tp is typing.Tuple or (len(args) == 2 and args[1] is Ellipsis):
+        return None
+    return () if args in ((), ((),)) else args
+
+
+def _tuple_item(tp: Any) -> Any:
+    args = typing.get_args(tp)
+    return args[0] if args and args[0] != () else Any
+
+
 def _describe(tp: Any) -> str:
     return getattr(tp, "__qualname__", None) or repr(tp)
 
@@ -344,12 +357,13 @@ class _SchemaBuilder:
         if origin in _SET_ORIGINS or tp in (set, frozenset):
             return dict(self.array(args[0] if args else Any), uniqueItems=True)
         if origin is tuple or tp is tuple:
-            if not args or (len(args) == 2 and args[1] is Ellipsis):
-                return self.array(args[0] if args else Any)
-            if args == ((),):  # Tuple[()]
+            shape = _tuple_shape(tp)
+            if shape is None:
+                return self.array(_tuple_item(tp))
+            if not shape:
                 return {"type": "array", "maxItems": 0}
-            return {"type": "array", "prefixItems": [self.schema(a) for a in args], "items": False,
-                    "minItems": len(args), "maxItems": len(args)}
+            return {"type": "array", "prefixItems": [self.schema(a) for a in shape], "items": False,
+                    "minItems": len(shape), "maxItems": len(shape)}
         if origin in _DICT_ORIGINS or tp in (dict, collections.abc.Mapping):
             schema: Dict[str, Any] = {"type": "object"}
             if args:
@@ -506,12 +520,13 @@ class _Converters:
             item = self.build(args[0]) if args else None
             return kind if item is None else (lambda value: kind([item(v) for v in value]))
         if origin is tuple or tp is tuple:
-            if not args or (len(args) == 2 and args[1] is Ellipsis):
-                item = self.build(args[0]) if args else None
+            shape = _tuple_shape(tp)
+            if shape is None:
+                item = self.build(_tuple_item(tp))
                 return tuple if item is None else (lambda value: tuple([item(v) for v in value]))
-            if args == ((),):
+            if not shape:
                 return tuple
-            each = [self.build(a) or _identity for a in args]
+            each = [self.build(a) or _identity for a in shape]
             return lambda value: tuple([c(v) for c, v in zip(each, value)])
         if origin in _DICT_ORIGINS or tp in (dict, collections.abc.Mapping):
             key = self.build(args[0]) if args else None
@@ -655,15 +670,16 @@ class _Serializers:
         sequence = (origin in _LIST_ORIGINS or tp in (list, collections.abc.Sequence) or origin in _SET_ORIGINS
                     or tp in (set, frozenset) or origin is tuple or tp is tuple)
         if sequence:
-            if (origin is tuple or tp is tuple) and args and not (len(args) == 2 and args[1] is Ellipsis):
-                each = [self.build(a) or _identity for a in args] if args != ((),) else []
+            shape = _tuple_shape(tp) if (origin is tuple or tp is tuple) else None
+            if shape is not None:
+                each = [self.build(a) or _identity for a in shape]
 
                 def fixed(value: Any) -> Any:
                     if not isinstance(value, (list, tuple)):
                         return value
                     return [c(v) for c, v in zip(each, value)] + list(value[len(each):])
                 return fixed
-            item = self.build(args[0]) if args else None
+            item = self.build(_tuple_item(tp) if (origin is tuple or tp is tuple) else args[0] if args else Any)
             item = item or _identity
             unordered = origin in _SET_ORIGINS or tp in (set, frozenset)
 
