@@ -1,0 +1,659 @@
+"""The HTTP/1.1 server: asyncio streams moving bytes between sockets and the sans-IO parser.
+
+One task per connection reads what the socket has (up to 64 KiB), parses
+every complete request in it, answers them in order, and writes all the
+answers of that batch with one ``write`` (pipelining costs one syscall per
+batch, not per request). Deadlines are loop timers, not ``wait_for`` tasks:
+one for the request head (from accept, absolute, so a client trickling one
+byte a second is cut off), one for idle keep-alive, one per body read.
+"""
+import asyncio
+import ipaddress
+import logging
+import os
+import signal
+import socket
+import ssl as ssl_module
+import sys
+import time
+from email.utils import formatdate
+
+from ..errors import HTTPException, problem_response
+from ..requests import Request
+from .http11 import LAST_CHUNK, NEED_DATA, Body, EndOfMessage, Limits, ProtocolError, RequestParser, chunk, response_head
+
+__all__ = ["ServerConfig", "Server", "run", "serve"]
+
+logger = logging.getLogger("covet.error")
+access_logger = logging.getLogger("covet.access")
+
+# Defaults, each with its reason (docs/server.md has the table).
+DEFAULT_HEAD_TIMEOUT = 10.0       # whole request head, from accept or from its first byte: slowloris bound
+DEFAULT_KEEPALIVE_TIMEOUT = 5.0   # idle between requests; nginx uses 75 s, uvicorn 5 s
+DEFAULT_BODY_TIMEOUT = 30.0       # waiting for the next piece of a request body
+DEFAULT_MAX_CONNECTIONS = 1000    # beyond it, new connections wait in the kernel's backlog
+DEFAULT_SHUTDOWN_TIMEOUT = 10.0   # in-flight requests get this long after SIGTERM
+DEFAULT_BACKLOG = 2048
+READ_SIZE = 65536
+# Drain the socket only when this much is queued: drain() is an await per
+# response, and small answers fit the kernel buffer anyway.
+WRITE_HIGH_WATER = 256 * 1024
+
+
+class ServerConfig:
+    """Every server setting, with the defaults above; ``python -m covet run`` options map onto it."""
+
+    def __init__(self, host="127.0.0.1", port=8000, limits=None, head_timeout=DEFAULT_HEAD_TIMEOUT,
+                 keepalive_timeout=DEFAULT_KEEPALIVE_TIMEOUT, body_timeout=DEFAULT_BODY_TIMEOUT,
+                 max_connections=DEFAULT_MAX_CONNECTIONS, shutdown_timeout=DEFAULT_SHUTDOWN_TIMEOUT,
+                 forwarded_allow_ips="127.0.0.1", access_log=False, ssl_certfile=None, ssl_keyfile=None,
+                 ssl_context=None, backlog=DEFAULT_BACKLOG, server_header=True, uds=None):
+        self.host = host
+        self.port = port
+        self.limits = limits or Limits()
+        self.head_timeout = head_timeout
+        self.keepalive_timeout = keepalive_timeout
+        self.body_timeout = body_timeout
+        self.max_connections = max_connections
+        self.shutdown_timeout = shutdown_timeout
+        self.trusted = _TrustedProxies(forwarded_allow_ips)
+        self.access_log = access_log
+        self.backlog = backlog
+        self.server_header = server_header
+        self.uds = uds
+        if ssl_context is None and ssl_certfile:
+            ssl_context = ssl_module.create_default_context(ssl_module.Purpose.CLIENT_AUTH)
+            ssl_context.load_cert_chain(ssl_certfile, ssl_keyfile)
+        self.ssl = ssl_context
+
+
+class _TrustedProxies:
+    """Which peers may tell us the client address (X-Forwarded-For, Forwarded)."""
+
+    def __init__(self, spec):
+        if isinstance(spec, str):
+            spec = [s.strip() for s in spec.split(",") if s.strip()]
+        self.all = "*" in spec
+        self.networks = []
+        self.literals = set()
+        for item in spec or ():
+            if item == "*":
+                continue
+            try:
+                self.networks.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                self.literals.add(item)  # e.g. "unix:" or a hostname
+
+    def __contains__(self, host):
+        if self.all:
+            return True
+        if host in self.literals:
+            return True
+        try:
+            addr = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(addr in net for net in self.networks)
+
+    def __bool__(self):
+        return self.all or bool(self.networks) or bool(self.literals)
+
+
+def _forwarded_client(headers, peer_host, trusted):
+    """(client host, scheme or None) from proxy headers, trusting only configured proxies.
+
+    The right-most address that is not a trusted proxy is the client
+    (uvicorn#1068: left-most can be forged by the client itself).
+    """
+    hops = []
+    proto = None
+    for name, value in headers:
+        if name == b"x-forwarded-for":
+            hops.extend(h.strip() for h in value.decode("latin-1").split(","))
+        elif name == b"x-forwarded-proto":
+            proto = value.decode("latin-1").split(",")[-1].strip().lower()
+        elif name == b"forwarded":
+            for element in value.decode("latin-1").split(","):
+                for pair in element.split(";"):
+                    k, _, v = pair.partition("=")
+                    k = k.strip().lower()
+                    v = v.strip().strip('"')
+                    if k == "for":
+                        if v.startswith("[") and "]" in v:
+                            v = v[1:v.index("]")]
+                        elif v.count(":") == 1:
+                            v = v.split(":")[0]
+                        hops.append(v)
+                    elif k == "proto":
+                        proto = v.lower()
+    client = peer_host
+    for hop in reversed(hops):
+        if not hop:
+            continue
+        client = hop
+        if hop not in trusted:
+            break
+    if proto not in ("http", "https", "ws", "wss"):
+        proto = None
+    return client, proto
+
+
+class _DateCache:
+    """The Date header value, recomputed at most once per second."""
+
+    __slots__ = ("second", "value")
+
+    def __init__(self):
+        self.second = 0
+        self.value = b""
+
+    def get(self):
+        now = int(time.time())
+        if now != self.second:
+            self.second = now
+            self.value = formatdate(now, usegmt=True).encode("ascii")
+        return self.value
+
+
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_CTRL = {i: "\\x%02x" % i for i in list(range(32)) + [127]}
+
+
+def _log_safe(text):
+    # Control characters in logged paths would let a client forge log lines
+    # or terminal escapes (uvicorn CVE-2020-7694).
+    return text.translate(_CTRL)
+
+
+class _ClientGone(HTTPException):
+    """The client closed the connection while we were reading its body (nothing will be sent)."""
+
+    def __init__(self):
+        super().__init__(400, "client closed the connection before the body was complete")
+
+
+class _Connection:
+    """One client connection: its parser, streams, deadlines and state."""
+
+    __slots__ = ("server", "reader", "writer", "transport", "parser", "client", "sockname", "scheme",
+                 "timer", "idle", "closing", "head_deadline_kind", "out")
+
+    def __init__(self, server, reader, writer):
+        self.server = server
+        self.reader = reader
+        self.writer = writer
+        self.transport = writer.transport
+        self.parser = RequestParser(server.config.limits)
+        peer = writer.get_extra_info("peername")
+        self.client = (peer[0], peer[1]) if isinstance(peer, tuple) else ("unix", 0) if peer is not None else None
+        sock = writer.get_extra_info("sockname")
+        self.sockname = (sock[0], sock[1]) if isinstance(sock, tuple) else None
+        self.scheme = "https" if writer.get_extra_info("sslcontext") is not None else "http"
+        self.timer = None
+        self.idle = True
+        self.closing = False
+        self.out = []
+
+    # -- deadlines --------------------------------------------------------
+    def _arm(self, seconds, partial):
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer = self.server.loop.call_later(seconds, self._expire, partial)
+
+    def _disarm(self):
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def _expire(self, partial):
+        self.timer = None
+        if self.transport.is_closing():
+            return
+        if partial or self._has_partial_head():
+            # RFC 9110 §15.5.9: 408 tells the client we gave up waiting for the request.
+            self.transport.write(self.server.error_bytes(408, "request head not received in time"))
+        self.transport.close()
+
+    def _has_partial_head(self):
+        p = self.parser
+        return len(p._buf) > p._pos
+
+    # -- the loop ------------------------------------------------------------
+    async def run(self):
+        server = self.server
+        config = server.config
+        parser = self.parser
+        reader = self.reader
+        dispatch = server.app.dispatch
+        served = 0
+        head_started = None
+        try:
+            while True:
+                try:
+                    event = parser.next_event()
+                except ProtocolError as exc:
+                    self.flush()
+                    self.transport.write(server.error_bytes(exc.status, exc.detail, close=True))
+                    return
+                if event is NEED_DATA:
+                    self.flush()
+                    if self.transport.get_write_buffer_size() > WRITE_HIGH_WATER:
+                        await self.writer.drain()
+                    if server.shutting_down and not self._has_partial_head():
+                        return
+                    if self._has_partial_head():
+                        if head_started is None:
+                            head_started = server.loop.time()
+                        remaining = config.head_timeout - (server.loop.time() - head_started)
+                        self._arm(max(remaining, 0.0), True)
+                    elif served:
+                        self.idle = True
+                        self._arm(config.keepalive_timeout, False)
+                    else:
+                        self._arm(config.head_timeout, False)
+                    data = await reader.read(READ_SIZE)
+                    self._disarm()
+                    if not data:
+                        return
+                    parser.feed(data)
+                    continue
+                if type(event) is EndOfMessage:
+                    continue
+                # a RequestHead
+                head_started = None
+                self.idle = False
+                served += 1
+                keep_alive = await self.handle(event, dispatch)
+                if not keep_alive or server.shutting_down:
+                    self.flush()
+                    return
+        except ConnectionError:
+            pass
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("connection handler failed")
+        finally:
+            self._disarm()
+            self.flush()
+            if not self.transport.is_closing():
+                self.transport.close()
+
+    def flush(self):
+        if self.out:
+            out = self.out
+            self.transport.write(out[0] if len(out) == 1 else b"".join(out))
+            out.clear()
+
+    async def handle(self, head, dispatch):
+        """Answer one request; returns whether the connection stays open."""
+        server = self.server
+        parser = self.parser
+        target = head.target
+        q = target.find("?")
+        if q >= 0:
+            path, query = target[:q], target[q + 1:]
+        else:
+            path, query = target, ""
+        if path[:1] != "/" and path != "*":
+            # absolute-form (RFC 9112 §3.2.2): keep only the path.
+            scheme_end = path.find("://")
+            slash = path.find("/", scheme_end + 3) if scheme_end >= 0 else -1
+            path = path[slash:] if slash >= 0 else "/"
+        has_body = head.chunked or head.content_length
+        if not has_body:
+            parser.next_event()  # its EndOfMessage: no I/O, no body
+        client = self.client
+        scheme = self.scheme
+        trusted = server.config.trusted
+        if trusted and client is not None and client[0] in trusted:
+            host, proto = _forwarded_client(head.headers, client[0], trusted)
+            client = (host, client[1])
+            if proto:
+                scheme = "https" if proto in ("https", "wss") else "http"
+        body_state = None
+        if has_body:
+            body_state = _BodyReader(self, head.expect_continue)
+            request = Request(head.method, path, query, head.headers, client, scheme, self.sockname,
+                              head.version, receive=body_state.receive, app=server.app)
+        else:
+            request = Request(head.method, path, query, head.headers, client, scheme, self.sockname,
+                              head.version, body=b"", app=server.app)
+        start = time.perf_counter() if server.config.access_log else 0.0
+        response = await dispatch(request)
+        if self.transport.is_closing():
+            return False
+        keep_alive = head.keep_alive and not server.shutting_down
+        if body_state is not None and not body_state.finished:
+            keep_alive = keep_alive and body_state.skip_rest()
+        if body_state is not None and body_state.failed:
+            keep_alive = False
+        sent = await self.send(response, head, keep_alive)
+        if server.config.access_log:
+            access_logger.info('%s:%s - "%s %s HTTP/%s" %d %d %.1fms', client[0] if client else "-",
+                               client[1] if client else "-", head.method, _log_safe(target), head.version,
+                               response.status_code, sent, (time.perf_counter() - start) * 1000)
+        if response._after is not None or response.background is not None:
+            self.flush()
+            server.spawn(response.after_send())
+        return keep_alive and not (head.version == "1.0" and response.streaming)
+
+    async def send(self, response, head, keep_alive):
+        """Serialise ``response``; returns the number of body bytes sent."""
+        server = self.server
+        headers = response.raw_headers
+        extra = server.common_headers()
+        version = head.version
+        if not keep_alive:
+            if version == "1.1":
+                extra = extra + [(b"connection", b"close")]
+        elif version == "1.0":
+            extra = extra + [(b"connection", b"keep-alive")]
+        status = response.status_code
+        if not response.streaming:
+            body = response.body
+            data = response_head(status, headers + extra, version)
+            if head.method != "HEAD" and body:
+                self.out.append(data + body if len(body) < 16384 else data)
+                if len(body) >= 16384:
+                    self.out.append(body)
+            else:
+                self.out.append(data)
+            if sum(map(len, self.out)) > WRITE_HIGH_WATER:
+                self.flush()
+                await self.writer.drain()
+            return len(body)
+        # Streaming: chunked on 1.1 unless the app set Content-Length; close-delimited on 1.0.
+        has_length = any(k == b"content-length" for k, _ in headers)
+        chunked = version == "1.1" and not has_length and status not in (204, 304) and status >= 200
+        if chunked:
+            extra = extra + [(b"transfer-encoding", b"chunked")]
+        self.out.append(response_head(status, headers + extra, version))
+        self.flush()
+        sent = 0
+        iterator = response.iter_body()
+        try:
+            if head.method == "HEAD":
+                return 0
+            writer = self.writer
+            async for data in iterator:
+                sent += len(data)
+                writer.write(chunk(data) if chunked else data)
+                await writer.drain()
+            if chunked:
+                writer.write(LAST_CHUNK)
+        finally:
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        return sent
+
+
+class _BodyReader:
+    """Feeds a request body from the parser to ``request.stream()``, reading the socket as needed."""
+
+    __slots__ = ("conn", "expect_continue", "finished", "failed")
+
+    def __init__(self, conn, expect_continue):
+        self.conn = conn
+        self.expect_continue = expect_continue
+        self.finished = False
+        self.failed = False
+
+    async def receive(self):
+        if self.finished:
+            return b""
+        conn = self.conn
+        parser = conn.parser
+        while True:
+            try:
+                event = parser.next_event()
+            except ProtocolError as exc:
+                self.failed = True
+                raise HTTPException(exc.status, exc.detail, {"Connection": "close"}) from None
+            if type(event) is Body:
+                return event.data
+            if type(event) is EndOfMessage:
+                self.finished = True
+                return b""
+            if self.expect_continue:
+                # RFC 9110 §10.1.1: send 100 only once the handler wants the body.
+                self.expect_continue = False
+                conn.flush()
+                conn.transport.write(_CONTINUE)
+            try:
+                data = await asyncio.wait_for(conn.reader.read(READ_SIZE), conn.server.config.body_timeout)
+            except asyncio.TimeoutError:
+                self.failed = True
+                raise HTTPException(408, "request body not received in time", {"Connection": "close"}) from None
+            if not data:
+                self.failed = True
+                raise _ClientGone()
+            parser.feed(data)
+
+    def skip_rest(self):
+        """Consume an unread body that is already buffered; False when the connection must close instead."""
+        if self.expect_continue:
+            return False  # the client never sent it: closing is the only safe framing
+        parser = self.conn.parser
+        while True:
+            try:
+                event = parser.next_event()
+            except ProtocolError:
+                return False
+            if type(event) is EndOfMessage:
+                self.finished = True
+                return True
+            if event is NEED_DATA:
+                return False
+
+
+class Server:
+    """Serves one Covet app on one listening socket (per process)."""
+
+    def __init__(self, app, config=None, sock=None):
+        self.app = app
+        self.config = config or ServerConfig()
+        self.sock = sock
+        self.loop = None
+        self.connections = set()
+        self.tasks = set()
+        self.shutting_down = False
+        self.started = None
+        self._accept_task = None
+        self._slots = None
+        self._date = _DateCache()
+        self._server_pair = [(b"server", b"covet")] if self.config.server_header else []
+        self._common = None
+        self._common_second = -1
+        self.bound = None
+        self._stopped = None
+
+    def common_headers(self):
+        """Date (and Server) headers shared by every response this second."""
+        d = self._date
+        value = d.get()
+        if d.second != self._common_second:
+            self._common_second = d.second
+            self._common = self._server_pair + [(b"date", value)]
+        return self._common
+
+    def error_bytes(self, status, detail, close=True):
+        """A complete problem+json response for errors found before a Request exists."""
+        response = problem_response(None, status, detail)
+        headers = response.raw_headers + self.common_headers()
+        if close:
+            headers = headers + [(b"connection", b"close")]
+        return response_head(status, headers) + response.body
+
+    def spawn(self, coro):
+        task = self.loop.create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task):
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("after-response task failed", exc_info=task.exception())
+
+    def create_socket(self):
+        """Bind the listening socket (unless one was given); returns it."""
+        if self.sock is not None:
+            return self.sock
+        self.sock = bind_socket(self.config.host, self.config.port, self.config.backlog)
+        return self.sock
+
+    async def start(self):
+        """Start accepting; returns once listening (``self.bound`` holds the address)."""
+        self.loop = asyncio.get_running_loop()
+        self._stopped = asyncio.Event()
+        sock = self.create_socket()
+        sock.setblocking(False)
+        self.bound = sock.getsockname()
+        self._slots = asyncio.Semaphore(self.config.max_connections)
+        await self.app.startup()
+        self._accept_task = self.loop.create_task(self._accept_loop(sock))
+
+    async def _accept_loop(self, sock):
+        loop = self.loop
+        while not self.shutting_down:
+            # At the connection limit we stop calling accept(): new clients
+            # wait in the kernel backlog instead of taking memory here.
+            await self._slots.acquire()
+            try:
+                conn, _addr = await loop.sock_accept(sock)
+            except asyncio.CancelledError:
+                self._slots.release()
+                raise
+            except OSError as exc:
+                self._slots.release()
+                logger.error("accept failed: %s", exc)
+                await asyncio.sleep(0.1)
+                continue
+            if conn.family in (socket.AF_INET, socket.AF_INET6):
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.spawn(self._serve_socket(conn))
+
+    async def _serve_socket(self, sock):
+        loop = self.loop
+        reader = asyncio.StreamReader(limit=READ_SIZE, loop=loop)
+        protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+        try:
+            transport, _ = await loop.connect_accepted_socket(lambda: protocol, sock, ssl=self.config.ssl)
+        except (OSError, ssl_module.SSLError) as exc:
+            logger.debug("connection setup failed: %s", exc)
+            sock.close()
+            self._slots.release()
+            return
+        writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+        conn = _Connection(self, reader, writer)
+        self.connections.add(conn)
+        try:
+            await conn.run()
+        finally:
+            self.connections.discard(conn)
+            self._slots.release()
+
+    def begin_shutdown(self):
+        """Stop accepting; idle keep-alive connections close now, busy ones after their response."""
+        if self.shutting_down:
+            return
+        self.shutting_down = True
+        if self._accept_task is not None:
+            self._accept_task.cancel()
+        if self.sock is not None:
+            self.sock.close()
+        for conn in list(self.connections):
+            if conn.idle and not conn._has_partial_head():
+                conn.transport.close()
+        if self._stopped is not None:
+            self._stopped.set()
+
+    async def shutdown(self):
+        """Graceful stop: wait for in-flight requests up to the deadline, then run shutdown hooks."""
+        self.begin_shutdown()
+        deadline = self.loop.time() + self.config.shutdown_timeout
+        while self.connections and self.loop.time() < deadline:
+            for conn in list(self.connections):
+                if conn.idle and not conn._has_partial_head():
+                    conn.transport.close()
+            await asyncio.sleep(0.05)
+        pending = [t for t in self.tasks if not t.done()]
+        if pending:
+            left = max(deadline - self.loop.time(), 0.1)
+            done, pending = await asyncio.wait(pending, timeout=left)
+            for t in pending:
+                t.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=1.0)
+        for conn in list(self.connections):
+            conn.transport.abort()
+        await self.app.shutdown()
+
+    async def serve(self, install_signals=True, ready=None):
+        """Run until SIGINT/SIGTERM (or ``begin_shutdown``), then shut down gracefully."""
+        await self.start()
+        if install_signals:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                try:
+                    self.loop.add_signal_handler(sig, self.begin_shutdown)
+                except (NotImplementedError, RuntimeError, ValueError):
+                    pass
+        if ready is not None:
+            ready(self)
+        await self._stopped.wait()
+        await self.shutdown()
+
+
+def bind_socket(host, port, backlog=DEFAULT_BACKLOG, reuse_port=False):
+    """A listening TCP socket (IPv6 when ``host`` has a colon)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port and hasattr(socket, "SO_REUSEPORT"):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+        sock.listen(backlog)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def _announce(server):
+    host, port = server.bound[0], server.bound[1]
+    scheme = "https" if server.config.ssl else "http"
+    shown = "[%s]" % host if ":" in host else host
+    print("covet: serving on %s://%s:%d (pid %d; press CTRL+C to quit)" % (scheme, shown, port, os.getpid()),
+          flush=True)
+
+
+def serve(app, config, sock=None, ready=_announce, loop_name=None):
+    """Run one server process until it is told to stop."""
+    if loop_name == "uvloop":
+        import uvloop  # opt-in only: never a dependency
+
+        uvloop.install()
+    server = Server(app, config, sock)
+    asyncio.run(server.serve(ready=ready))
+
+
+def run(app, host="127.0.0.1", port=8000, workers=1, reload=False, loop=None, log_level=None, **options):
+    """``app.run(...)`` and ``python -m covet run``: one process, or ``workers`` pre-forked ones."""
+    if log_level:
+        logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    elif not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    config = ServerConfig(host=host, port=port, **options)
+    if reload:
+        from .workers import run_with_reload
+
+        return run_with_reload(sys.argv)
+    if workers and workers > 1:
+        from .workers import run_workers
+
+        return run_workers(app, config, workers, loop_name=loop)
+    serve(app, config, loop_name=loop)

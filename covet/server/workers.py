@@ -1,0 +1,186 @@
+"""Pre-forked workers and the reloader.
+
+Workers: the parent binds the port, then forks N children that each accept
+on a listening socket — their own SO_REUSEPORT socket on the same port where
+the platform has it (the kernel spreads connections evenly), otherwise the
+parent's socket, inherited. The parent restarts a worker that dies,
+forwards SIGTERM/SIGINT, and exits once every worker has stopped.
+
+Reload: a parent that polls the mtimes of ``.py`` files under the current
+folder once a second and restarts the server process when one changes.
+"""
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+__all__ = ["run_workers", "run_with_reload"]
+
+logger = logging.getLogger("covet.error")
+
+# A worker that dies this soon after starting is crashing on start-up:
+# wait before restarting it so a broken app does not fork-bomb the machine.
+MIN_WORKER_LIFETIME = 1.0
+RELOAD_INTERVAL = 1.0
+
+
+def _worker_main(app, config, sock, loop_name):
+    from .server import serve
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    code = 0
+    try:
+        serve(app, config, sock=sock, ready=_worker_ready, loop_name=loop_name)
+    except Exception:
+        logger.exception("worker %d failed", os.getpid())
+        code = 1
+    finally:
+        logging.shutdown()
+    os._exit(code)
+
+
+def _worker_ready(server):
+    print("covet: worker %d accepting" % os.getpid(), flush=True)
+
+
+def _listen_socket(config, port):
+    from .server import bind_socket
+
+    return bind_socket(config.host, port, config.backlog, reuse_port=True)
+
+
+def run_workers(app, config, count, loop_name=None):
+    """Fork ``count`` workers serving ``app``; supervise them until SIGTERM/SIGINT."""
+    if not hasattr(os, "fork"):
+        raise RuntimeError("--workers needs os.fork (POSIX); run several processes behind a proxy instead")
+    from .server import bind_socket
+
+    reuse = hasattr(socket, "SO_REUSEPORT")
+    base = bind_socket(config.host, config.port, config.backlog, reuse_port=reuse)
+    host, port = base.getsockname()[:2]
+    scheme = "https" if config.ssl else "http"
+    print("covet: serving on %s://%s:%d with %d workers (pid %d; press CTRL+C to quit)"
+          % (scheme, "[%s]" % host if ":" in host else host, port, count, os.getpid()), flush=True)
+    if reuse:
+        # The parent keeps its socket bound to reserve the port but stops
+        # listening on it, so the kernel hands connections only to workers.
+        base.close()
+        holder = socket.socket(base.family, socket.SOCK_STREAM)
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        holder.bind((host, port))
+        base = holder
+    stopping = False
+    children = {}
+
+    def spawn():
+        sock = _listen_socket(config, port) if reuse else base
+        pid = os.fork()
+        if pid == 0:
+            if reuse:
+                base.close()
+            _worker_main(app, config, sock, loop_name)
+        if reuse:
+            sock.close()
+        children[pid] = time.monotonic()
+
+    def forward(signum, frame):
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for _ in range(count):
+        spawn()
+    exit_code = 0
+    while children:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+        started = children.pop(pid, None)
+        if started is None:
+            continue
+        code = os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else status
+        if stopping:
+            continue
+        logger.error("worker %d exited (%s); starting a new one", pid, code)
+        if time.monotonic() - started < MIN_WORKER_LIFETIME:
+            time.sleep(MIN_WORKER_LIFETIME)
+        if not stopping:
+            spawn()
+    base.close()
+    return exit_code
+
+
+def _snapshot(root):
+    mtimes = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in ("__pycache__", "node_modules")
+                       and not d.endswith(".egg-info")]
+        for name in filenames:
+            if name.endswith(".py"):
+                path = os.path.join(dirpath, name)
+                try:
+                    mtimes[path] = os.stat(path).st_mtime_ns
+                except OSError:
+                    pass
+    return mtimes
+
+
+def run_with_reload(argv, root=None, interval=RELOAD_INTERVAL):
+    """Run ``python -m covet`` + ``argv`` minus ``--reload`` as a child; restart it when a .py file changes."""
+    root = root or os.getcwd()
+    args = [a for a in argv[1:] if a != "--reload"]
+    cmd = [sys.executable, "-m", "covet"] + args
+    stopping = False
+    child = None
+
+    def stop(signum, frame):
+        nonlocal stopping
+        stopping = True
+        if child is not None and child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print("covet: reloading on changes to .py files under %s" % root, flush=True)
+    code = 0
+    while not stopping:
+        before = _snapshot(root)
+        child = subprocess.Popen(cmd)
+        while not stopping:
+            time.sleep(interval)
+            if child.poll() is not None and stopping:
+                break
+            now = _snapshot(root)
+            if now != before:
+                changed = sorted(set(now.items()) ^ set(before.items()))
+                print("covet: %s changed, restarting" % (changed[0][0] if changed else "a file"), flush=True)
+                child.send_signal(signal.SIGTERM)
+                try:
+                    child.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    child.wait()
+                break
+        else:
+            break
+    if child is not None:
+        try:
+            code = child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            code = child.wait()
+    return code
