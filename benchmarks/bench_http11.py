@@ -103,39 +103,46 @@ def httptools_reused(data):
     return run
 
 
-def measure(run):
-    for _ in range(1000):
-        run()
-    samples = []
-    for _ in range(RUNS):
-        t0 = time.perf_counter_ns()
-        for _ in range(NUMBER):
+def measure(runs):
+    """Median us per call of each callable; the contenders alternate within every round so
+    that noise from other processes on the machine hits them all alike."""
+    for run in runs:
+        for _ in range(1000):
             run()
-        samples.append((time.perf_counter_ns() - t0) / NUMBER / 1000.0)
-    return statistics.median(samples)
+    samples = [[] for _ in runs]
+    for _ in range(RUNS):
+        for run, out in zip(runs, samples):
+            t0 = time.perf_counter_ns()
+            for _ in range(NUMBER):
+                run()
+            out.append((time.perf_counter_ns() - t0) / NUMBER / 1000.0)
+    return [statistics.median(s) for s in samples]
 
 
 def main():
     print("HTTP/1.1 request parsing, median of %d runs x %d requests, us/request (Python %s)"
           % (RUNS, NUMBER, sys.version.split()[0]))
-    peers = [("h11 (new Connection)", h11_fresh), ("httptools", httptools_reused)]
+    peers = [("h11 (new Connection)", h11_fresh), ("httptools (parser reused)", httptools_reused)]
     for label, data in CASES:
         print("\n%s, %d bytes" % (label, len(data)))
-        base = measure(covet_reused(data))
-        print("  %-28s %7.2f" % ("covet (parser reused)", base))
-        print("  %-28s %7.2f" % ("covet (new parser)", measure(covet_fresh(data))))
+        names = ["covet (parser reused)", "covet (new parser)"]
+        runs = [covet_reused(data), covet_fresh(data)]
         for name, factory in peers:
             try:
-                run = factory(data)
+                runs.append(factory(data))
+                names.append(name)
             except ImportError:
                 print("  %-28s peer not installed" % name)
-                continue
-            figure = measure(run)
-            print("  %-28s %7.2f   %s/covet = %.2fx" % (name, figure, name.split()[0], figure / base))
+        figures = measure(runs)
+        base = figures[0]
+        for name, figure in zip(names, figures):
+            ratio = "" if name.startswith("covet") else "   %s/covet = %.2fx" % (
+                name.split()[0], figure / base)
+            print("  %-28s %7.2f%s" % (name, figure, ratio))
     headers = [(b"content-type", b"text/plain"), (b"content-length", b"13"),
                (b"date", b"Sun, 23 Nov 2026 18:00:00 GMT"), (b"server", b"covet")]
-    t = measure(lambda: response_head(200, headers))
-    print("\nresponse_head(200, 4 headers): %.2f us" % t)
+    figure = measure([lambda: response_head(200, headers)])[0]
+    print("\nresponse_head(200, 4 headers): %.2f us" % figure)
 
 
 if __name__ == "__main__":

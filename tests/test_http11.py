@@ -153,7 +153,8 @@ SIMPLE_CASES = [
      [head("PUT", version="1.0", headers=[(b"expect", b"100-continue"), (b"content-length", b"1")],
            keep_alive=False, content_length=1), Body(b"x"), EndOfMessage()]),
     # Upgrade only counts with "Connection: upgrade" on HTTP/1.1 (RFC 9110 §7.8).
-    (b"GET /ws HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\r\n",
+    (b"GET /ws HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Upgrade\r\n"
+     b"Upgrade: websocket\r\n\r\n",
      [head(target="/ws", headers=[(b"host", b"a"), (b"connection", b"keep-alive, Upgrade"),
                                   (b"upgrade", b"websocket")], upgrade=b"websocket"),
       EndOfMessage()]),
@@ -263,6 +264,20 @@ def test_many_one_byte_chunks_parse_in_linear_time():
     assert parser.remaining() == b""
 
 
+def test_large_bodies_arrive_intact():
+    body = bytes(range(256)) * 400  # 100 KiB, large enough for the single-copy path
+    data = (b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % len(body)) + body
+    assert parse(data, "trailing")[1:] == [Body(body), EndOfMessage()]
+    data = (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + chunk(body) + chunk(body[:5]) + LAST_CHUNK)
+    assert parse(data, "trailing")[1:] == [Body(body + body[:5]), EndOfMessage()]
+    parser = RequestParser()
+    parser.feed(data[:70000])
+    events = []
+    drain(parser, events)
+    assert events[1] == Body(data[data.index(b"\r\n\r\n") + 4 + 7:70000])  # "19000\r\n"
+
+
 def test_upgrade_hands_off_the_unread_bytes():
     parser = RequestParser()
     parser.feed(b"GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n"
@@ -317,6 +332,7 @@ REJECTIONS = [
     (400, request(HOST, TE, TE, body=b"0\r\n\r\n"), "two TE chunked"),
     (400, request(HOST, b"Transfer-Encoding: chunked, chunked", body=b"0\r\n\r\n"), "twice"),
     (400, request(HOST, b"Transfer-Encoding: identity"), "identity"),
+    (400, request(HOST, b"Transfer-Encoding: gzip", body=b"x"), "gzip alone"),
     (400, request(HOST, b"Transfer-Encoding: \x0bchunked", body=b"0\r\n\r\n"), "VT chunked"),
     (400, request(HOST, b"Transfer-Encoding: chunked foo", body=b"0\r\n\r\n"), "junk"),
     (400, request(HOST, b"Transfer-Encoding: chunked,", body=b"0\r\n\r\n"), "empty member"),
@@ -685,8 +701,8 @@ def test_we_read_the_stdlib_clients_requests():
 
 
 def test_event_reprs():
-    assert repr(Body(b"x")) == "Body(b'x')"
-    assert repr(EndOfMessage()) == "EndOfMessage([])"
+    assert repr(Body(b"x")) == "Body(data=b'x')"
+    assert repr(EndOfMessage()) == "EndOfMessage(trailers=[])"
     assert repr(NEED_DATA) == "NEED_DATA"
     assert repr(head()) == (
         "RequestHead(method='GET', target='/', version='1.1', headers=[(b'host', b'a')], "
