@@ -288,6 +288,21 @@ def test_upgrade_hands_off_the_unread_bytes():
     assert parser.remaining() == b"\x81\x05hello"
 
 
+def test_pending_counts_unconsumed_bytes():
+    parser = RequestParser()
+    assert parser.pending() == 0
+    parser.feed(b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /x HT")
+    assert parser.pending() == 36
+    assert parser.next_event() == head()
+    assert parser.pending() == 9
+    assert parser.next_event() == EndOfMessage()
+    assert parser.next_event() is NEED_DATA
+    assert parser.pending() == 9  # a partial head: the server's head timeout applies
+    parser.feed(b"TP/1.1\r\nHost: a\r\n\r\n")
+    assert parser.next_event() == head(target="/x")
+    assert parser.pending() == 0
+
+
 def test_leading_empty_lines_fed_one_at_a_time():
     parser = RequestParser()
     for piece in (b"\r", b"\n", b"\r\n", b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"):

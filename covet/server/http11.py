@@ -350,6 +350,10 @@ class RequestParser:
         """The buffered bytes not consumed by any event yet (for an Upgrade hand-off)."""
         return bytes(self._buf[self._pos:])
 
+    def pending(self) -> int:
+        """How many buffered bytes are not consumed yet (between requests: a partial head)."""
+        return len(self._buf) - self._pos
+
     def next_event(self):  # -> Union[RequestHead, Body, EndOfMessage, _NeedData]
         """Return the next event, or NEED_DATA; raise ProtocolError on invalid input."""
         state = self._state
