@@ -1,0 +1,173 @@
+"""TemplateEngine API: loading from directories, caching by mtime, auto_reload, extension points."""
+import os
+
+import pytest
+
+from covet.templating import Template, TemplateEngine, TemplateError, TemplateNotFound
+
+
+def write(path, text, mtime_ns=None):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    if mtime_ns is not None:
+        os.utime(path, ns=(mtime_ns, mtime_ns))
+
+
+T0 = 1_700_000_000 * 10**9  # fixed mtimes: no sleeping, no reliance on clock resolution
+
+
+def test_render_context_and_keywords(tmp_path):
+    write(tmp_path / "p.html", "{{ a }}{{ b }}{{ name }}{{ context }}")
+    engine = TemplateEngine(str(tmp_path))
+    assert engine.render("p.html", {"a": 1}, b=2) == "12"
+    # the template name is positional-only: 'name' is free for the template
+    assert engine.render("p.html", name="n") == "n"
+    assert engine.render("p.html", {"b": 1}, b=2) == "2"
+    assert engine.render_string("{{ name }}", name="s") == "s"
+    assert engine.render_string("x") == "x"
+
+
+def test_several_directories_are_searched_in_order(tmp_path):
+    write(tmp_path / "one" / "a.html", "one-a")
+    write(tmp_path / "two" / "a.html", "two-a")
+    write(tmp_path / "two" / "b.html", "two-b {% include 'a.html' %}")
+    engine = TemplateEngine([str(tmp_path / "one"), tmp_path / "two"])
+    assert engine.render("a.html") == "one-a"
+    assert engine.render("b.html") == "two-b one-a"
+    with pytest.raises(TemplateNotFound) as info:
+        engine.render("c.html")
+    assert str(info.value) == "template 'c.html' not found in %s, %s" % (tmp_path / "one", tmp_path / "two")
+    assert info.value.name == "c.html" and isinstance(info.value, LookupError)
+
+
+def test_templates_are_compiled_once_and_cached(tmp_path):
+    write(tmp_path / "p.html", "v1", T0)
+    engine = TemplateEngine(str(tmp_path))
+    first = engine.get_template("p.html")
+    assert isinstance(first, Template) and first.render() == "v1"
+    write(tmp_path / "p.html", "v2", T0 + 10**9)
+    assert engine.get_template("p.html") is first
+    assert engine.render("p.html") == "v1"  # auto_reload is off: the file is not looked at again
+    engine.clear_cache()
+    assert engine.render("p.html") == "v2"
+
+
+def test_auto_reload_recompiles_when_the_mtime_changes(tmp_path):
+    write(tmp_path / "p.html", "v1 {% include 'inc.html' %}", T0)
+    write(tmp_path / "inc.html", "i1", T0)
+    engine = TemplateEngine(str(tmp_path), auto_reload=True)
+    assert engine.render("p.html") == "v1 i1"
+    compiled = engine.get_template("p.html")
+    assert engine.get_template("p.html") is compiled  # same mtime: no recompilation
+    write(tmp_path / "inc.html", "i2", T0 + 1)
+    assert engine.render("p.html") == "v1 i2"
+    write(tmp_path / "p.html", "v2 {% include 'inc.html' %}", T0 - 5 * 10**9)  # any change counts, even back
+    assert engine.render("p.html") == "v2 i2"
+    os.remove(tmp_path / "inc.html")
+    with pytest.raises(TemplateNotFound):
+        engine.render("p.html")
+
+
+def test_auto_reload_defaults_to_off_and_can_be_switched(tmp_path):
+    write(tmp_path / "p.html", "v1", T0)
+    engine = TemplateEngine(str(tmp_path))
+    assert engine.auto_reload is False
+    assert TemplateEngine(str(tmp_path), auto_reload=None).auto_reload is False
+    assert engine.render("p.html") == "v1"
+    write(tmp_path / "p.html", "v2", T0 + 1)
+    engine.auto_reload = True  # what the app does with its debug flag
+    assert engine.render("p.html") == "v2"
+
+
+def test_render_string_caches_by_source_with_a_bound():
+    engine = TemplateEngine("unused")
+    assert engine.from_string("{{ 1 }}") is engine.from_string("{{ 1 }}")
+    from covet.templating._engine import MAX_STRING_CACHE
+    first = engine.from_string("first")
+    for i in range(MAX_STRING_CACHE):
+        engine.render_string("t%d" % i)
+    assert len(engine._string_cache) == MAX_STRING_CACHE
+    assert engine.from_string("first") is not first
+
+
+def test_add_filter_test_and_global(tmp_path):
+    write(tmp_path / "p.html", "{{ x|double }}")
+    engine = TemplateEngine(str(tmp_path), globals={"site": "S"})
+    with pytest.raises(TemplateError):
+        engine.render("p.html", x=1)
+    engine.add_filter("double", lambda v, times=2: v * times)
+    engine.add_test("positive", lambda v: v > 0)
+    engine.add_global("answer", 42)
+    assert engine.render("p.html", x=2) == "4"
+    assert engine.render_string("{{ 'ab'|double(3) }}|{{ 3 is positive }}|{{ -1 is positive }}|{{ answer }}|{{ site }}") == \
+        "ababab|True|False|42|S"
+    # a user filter may replace a built-in one
+    engine.add_filter("upper", lambda v: "U(%s)" % v)
+    assert engine.render_string("{{ 'a'|upper }}") == "U(a)"
+    # context values shadow globals
+    assert engine.render_string("{{ answer }}", answer=1) == "1"
+
+
+def test_extension_point_arguments_are_checked():
+    engine = TemplateEngine("unused")
+    with pytest.raises(ValueError) as info:
+        engine.add_filter("not a name", str)
+    assert str(info.value) == "a filter name must be an identifier, got 'not a name'"
+    with pytest.raises(TypeError) as info:
+        engine.add_test("t", "not callable")
+    assert str(info.value) == "a test must be callable, got 'not callable'"
+    with pytest.raises(ValueError) as info:
+        engine.add_global("1x", 1)
+    assert str(info.value) == "a global's name must be an identifier, got '1x'"
+    with pytest.raises(TypeError) as info:
+        engine.render_string(b"bytes")
+    assert str(info.value) == "template source must be a str, got bytes"
+    with pytest.raises(TypeError) as info:
+        engine.render(3)
+    assert str(info.value) == "a template name must be a str, got int"
+
+
+def test_files_that_are_not_utf8_are_reported(tmp_path):
+    (tmp_path / "latin.html").write_bytes(b"caf\xe9")
+    engine = TemplateEngine(str(tmp_path))
+    with pytest.raises(TemplateError) as info:
+        engine.render("latin.html")
+    assert str(info.value) == "template 'latin.html' is not valid UTF-8 (byte 3)"
+
+
+def test_compiled_source_is_inspectable_and_uses_locals(tmp_path):
+    write(tmp_path / "p.html", "{% for r in rows %}{{ r.name }}{% endfor %}")
+    template = TemplateEngine(str(tmp_path)).get_template("p.html")
+    assert template.python_source == (
+        "def _root(_c, _o, _b):\n"
+        "    _w = _o.append; _x = _o.extend\n"
+        "    l_0_rows = _c['rows']\n"
+        "    for l_1_r in l_0_rows:\n"
+        "        _w(_e(_gad(l_1_r, 'name')))\n"
+        "_blocks = {}\n"
+        "_exported = ()\n")
+    assert template.name == "p.html" and template.filename == str(tmp_path / "p.html")
+    assert template.render({"rows": [{"name": "a"}, {"name": "<"}]}) == "a&lt;"
+
+
+def test_response_returns_an_html_response(tmp_path):
+    from covet.responses import HTMLResponse
+    write(tmp_path / "p.html", "<p>{{ msg }}</p>")
+    engine = TemplateEngine(str(tmp_path))
+    response = engine.response("p.html", {"msg": "<hi>"}, status_code=201, headers={"X-Test": "1"})
+    assert isinstance(response, HTMLResponse)
+    assert response.status_code == 201
+    assert response.body == b"<p>&lt;hi&gt;</p>"
+    assert (b"x-test", b"1") in response.raw_headers
+    assert (b"content-type", b"text/html; charset=utf-8") in response.raw_headers
+
+
+def test_rendering_is_repeatable_and_does_not_leak_between_renders(tmp_path):
+    write(tmp_path / "m.html", "{% set counter = namespace(n=0) %}{% macro bump() %}{% set counter.n = counter.n + 1 %}{% endmacro %}")
+    write(tmp_path / "p.html", "{% import 'm.html' as m %}{{ m.bump() }}{{ m.counter.n }}{% set x = x ~ 'a' %}{{ x }}")
+    engine = TemplateEngine(str(tmp_path))
+    first = engine.render("p.html", x="")
+    assert first == "1a"
+    # imports without context are cached modules, like Jinja2's: their state persists
+    assert engine.render("p.html", x="") == "2a"
+    assert engine.render("p.html", x="b") == "3ba"
