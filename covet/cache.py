@@ -24,6 +24,7 @@ import asyncio
 import collections
 import concurrent.futures
 import functools
+import hashlib
 import inspect
 import json
 import logging
@@ -36,7 +37,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 from .redis import BlockingRedis, Redis, RedisError, ReplyError, _ThrottledLog
 
 __all__ = ["Cache", "cached", "MemoryBackend", "RedisBackend", "TwoLevelBackend", "MISSING",
-           "DEFAULT_MAXSIZE", "DEFAULT_TTL"]
+           "DEFAULT_MAXSIZE", "DEFAULT_TTL", "DEFAULT_VARY"]
 
 logger = logging.getLogger("covet.cache")
 
@@ -49,6 +50,10 @@ DEFAULT_LOCAL_TTL = 5.0
 DEFAULT_LOCAL_MAXSIZE = 1024
 # Refresh-ahead work started from plain-def code runs on this many threads.
 _REFRESH_THREADS = 2
+# cache_page: request headers that select a cached variant unless told otherwise.
+DEFAULT_VARY = ("Accept", "Accept-Encoding")
+# Page keys longer than this are hashed (long query strings), bounding each entry.
+_MAX_PAGE_KEY = 200
 
 
 class _Missing:
@@ -899,6 +904,157 @@ def _key_builder(func: Callable[..., Any]) -> Callable[..., str]:
     return make_key
 
 
+# --------------------------------------------------------------------------
+# Route-handler wrappers (cache_page here, RateLimiter.limit in ratelimit.py)
+# --------------------------------------------------------------------------
+
+#: Keyword through which a wrapped handler receives the Request from the injector.
+REQUEST_PARAM = "_covet_request_"
+
+
+def wrap_handler(fn: Callable[..., Any], async_body: Callable[..., Any], sync_body: Callable[..., Any]) -> Any:
+    """Wrap a route handler so that the wrapper also gets the Request, leaving the handler's own
+    parameters (and so the injector and the OpenAPI document) as they were.
+
+    The wrapper's signature is the handler's plus a keyword-only ``REQUEST_PARAM``
+    annotated ``Request``, which the injector fills. ``async_body(request, call)`` /
+    ``sync_body(request, call)`` run around ``call()``, the handler with its arguments.
+    Wrappers stack: an outer one reuses the inner one's request parameter.
+    """
+    from .requests import Request
+
+    sig = inspect.signature(fn)
+    passthrough = REQUEST_PARAM in sig.parameters
+    if not passthrough:
+        params = list(sig.parameters.values())
+        at = next((i for i, p in enumerate(params) if p.kind is p.VAR_KEYWORD), len(params))
+        params.insert(at, inspect.Parameter(REQUEST_PARAM, inspect.Parameter.KEYWORD_ONLY, annotation=Request))
+        sig = sig.replace(parameters=params)
+
+    if inspect.iscoroutinefunction(fn):
+        @functools.wraps(fn)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            request = kwargs[REQUEST_PARAM] if passthrough else kwargs.pop(REQUEST_PARAM)
+            return await async_body(request, lambda: fn(*args, **kwargs))
+
+        wrapper: Any = async_wrapper
+    else:
+        @functools.wraps(fn)
+        def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
+            request = kwargs[REQUEST_PARAM] if passthrough else kwargs.pop(REQUEST_PARAM)
+            return sync_body(request, lambda: fn(*args, **kwargs))
+
+        wrapper = sync_wrapper
+    wrapper.__signature__ = sig
+    return wrapper
+
+
+def route_status(request: Any) -> Optional[int]:
+    """The ``status_code=`` option of the route being served, if any."""
+    route = getattr(request, "route", None)
+    return route.options.get("status_code") if route is not None else None
+
+
+_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+# RFC 9110 §15.4.5: a 304 carries the headers a 200 would have among these.
+_NOT_MODIFIED_HEADERS = frozenset((b"cache-control", b"content-location", b"date", b"etag", b"expires", b"vary"))
+
+
+def _header_list(value: str) -> List[str]:
+    return [part.strip().lower() for part in value.split(",") if part.strip()]
+
+
+def _etag_matches(if_none_match: str, etag: str) -> bool:
+    # RFC 9110 §13.1.2: If-None-Match uses the weak comparison.
+    mine = etag[2:] if etag.startswith("W/") else etag
+    for tag in if_none_match.split(","):
+        tag = tag.strip()
+        if tag == "*":
+            return True
+        if tag.startswith("W/"):
+            tag = tag[2:]
+        if tag == mine:
+            return True
+    return False
+
+
+class _PagePolicy:
+    """What ``cache_page`` decides for one route, precomputed at decoration."""
+
+    __slots__ = ("vary", "vary_set", "vary_header", "prefix")
+
+    def __init__(self, vary: Iterable[str], prefix: str) -> None:
+        if isinstance(vary, str):
+            vary = (vary,)
+        names = []
+        for name in vary:
+            if not isinstance(name, str) or not name or not set(name) <= _TOKEN_CHARS:
+                raise ValueError("vary must list header names, got %r" % (name,))
+            names.append(name.lower())
+        self.vary = tuple(names)
+        self.vary_set = frozenset(names)
+        self.vary_header = ", ".join(vary)
+        self.prefix = prefix
+
+    def key(self, request: Any) -> Optional[str]:
+        """The cache key of this request, or None when it must bypass the page cache."""
+        headers = request.headers
+        # A request with credentials gets a page built for them: never serve or store it
+        # under a shared key, unless the route says pages vary by Authorization.
+        if "authorization" not in self.vary_set and headers.get("authorization") is not None:
+            return None
+        parts = [request.root_path + request.raw_path, request.query_string]
+        for name in self.vary:
+            parts.append(headers.get(name) or "")
+        raw = "\x00".join(parts)
+        if len(raw) > _MAX_PAGE_KEY:
+            raw = "sha256:" + hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+        return self.prefix + raw
+
+    def entry(self, response: Any) -> Optional[list]:
+        """``[status, headers, body]`` to store, adding ETag and Vary to ``response``; None if not cacheable."""
+        if response.status_code != 200 or response.streaming:
+            return None
+        headers = response.headers
+        if headers.get("set-cookie") is not None:
+            return None
+        directives = [d.split("=", 1)[0] for d in _header_list(",".join(headers.getlist("cache-control")))]
+        if "private" in directives or "no-store" in directives:
+            return None
+        varies = _header_list(",".join(headers.getlist("vary")))
+        if "*" in varies or not set(varies) <= self.vary_set:
+            return None  # the page depends on headers our key does not include
+        if headers.get("etag") is None:
+            headers["etag"] = '"%s"' % hashlib.blake2b(response.body, digest_size=16).hexdigest()
+        if self.vary and not varies:
+            headers["vary"] = self.vary_header
+        return [response.status_code,
+                [[k.decode("latin-1"), v.decode("latin-1")] for k, v in response.raw_headers],
+                response.body.decode("latin-1")]
+
+
+def _page_response(entry: Any) -> Any:
+    from .responses import Response
+
+    status, headers, body = entry
+    # Rebuilt through Response(): header values read back from a shared store are validated again.
+    return Response(body.encode("latin-1"), status, [(k, v) for k, v in headers])
+
+
+def _conditional(request: Any, response: Any) -> Any:
+    from .responses import Response
+
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match is None:
+        return response
+    etag = response.headers.get("etag")
+    if etag is None or not _etag_matches(if_none_match, etag):
+        return response
+    keep = [(k, v) for k, v in response.raw_headers if k in _NOT_MODIFIED_HEADERS]
+    return Response(b"", 304, keep)
+
+
+
 class Cache:
     """A cache with sync and async faces over a backend (memory by default).
 
@@ -1263,6 +1419,68 @@ class Cache:
             raise
         await self.backend.aset(key, value, seconds)
         return result
+
+    def cache_page(self, ttl: Optional[float] = None, vary: Iterable[str] = DEFAULT_VARY,
+                   key_prefix: str = "page:") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorator for GET/HEAD route handlers: cache the whole response (status, headers, body).
+
+        The key is the path, the query string and the request headers named in ``vary``.
+        Only 200 responses with a body in full are stored; responses that set a cookie,
+        say ``Cache-Control: private`` or ``no-store``, or ``Vary`` on a header not in
+        ``vary`` are served but not stored. Requests with an ``Authorization`` header
+        bypass the page cache unless ``vary`` names it. Stored pages get an ``ETag`` (a
+        hash of the body unless the handler set one) and answer a matching
+        ``If-None-Match`` with 304. Other methods call the handler untouched.
+
+        Example::
+
+            @app.get("/products")
+            @cache.cache_page(60, vary=("Accept", "Accept-Language"))
+            async def products(): ...
+        """
+        from .params import to_response
+
+        seconds = self._resolve_ttl(ttl)
+        policy = _PagePolicy(vary, key_prefix)
+
+        async def async_body(request: Any, call: Callable[[], Any]) -> Any:
+            key = policy.key(request) if request.method in ("GET", "HEAD") else None
+            if key is None:
+                return await call()
+            entry = await self.backend.aget(key, MISSING)
+            if entry is not MISSING:
+                try:
+                    return _conditional(request, _page_response(entry))
+                except (TypeError, ValueError, AttributeError):  # a foreign or damaged entry: rebuild it
+                    pass
+            response = to_response(await call(), route_status(request))
+            entry = policy.entry(response)
+            if entry is not None:
+                await self.backend.aset(key, entry, seconds)
+            return _conditional(request, response)
+
+        def sync_body(request: Any, call: Callable[[], Any]) -> Any:
+            key = policy.key(request) if request.method in ("GET", "HEAD") else None
+            if key is None:
+                return call()
+            entry = self.backend.get(key, MISSING)
+            if entry is not MISSING:
+                try:
+                    return _conditional(request, _page_response(entry))
+                except (TypeError, ValueError, AttributeError):
+                    pass
+            response = to_response(call(), route_status(request))
+            entry = policy.entry(response)
+            if entry is not None:
+                self.backend.set(key, entry, seconds)
+            return _conditional(request, response)
+
+        def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+            if not callable(fn):
+                raise TypeError("cache_page() decorates route handlers, got %r" % (fn,))
+            return wrap_handler(fn, async_body, sync_body)
+
+        return decorate
 
     # -- lifecycle ---------------------------------------------------------
     def close(self) -> None:

@@ -27,6 +27,7 @@ Example::
 """
 import collections
 import hashlib
+import inspect
 import logging
 import math
 import re
@@ -34,11 +35,12 @@ import threading
 import time
 from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple, Union
 
+from .cache import route_status, wrap_handler
 from .redis import BlockingRedis, Redis, RedisError, _ThrottledLog
 
 __all__ = [
-    "RateLimiter", "RateLimitResult", "Limit", "parse_limits", "MemoryLimiterBackend", "RedisLimiterBackend",
-    "client_ip", "DEFAULT_MAX_KEYS", "MAX_KEY_LENGTH",
+    "RateLimiter", "RateLimitMiddleware", "RateLimitResult", "Limit", "parse_limits", "MemoryLimiterBackend",
+    "RedisLimiterBackend", "client_ip", "header_key", "user_key", "DEFAULT_MAX_KEYS", "MAX_KEY_LENGTH",
 ]
 
 logger = logging.getLogger("covet.ratelimit")
@@ -517,6 +519,40 @@ def client_ip(request: Any) -> str:
     return str(host) if host else "unknown"
 
 
+def header_key(name: str, fallback: Optional[Callable[[Any], Any]] = client_ip) -> Callable[[Any], Any]:
+    """A key function reading a request header (an API key); without the header, ``fallback(request)``.
+
+    Example::
+
+        limiter = RateLimiter("1000/hour", key=header_key("X-API-Key"))
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError("header_key() needs a header name")
+    lowered = name.lower()
+
+    def key(request: Any) -> Any:
+        value = request.headers.get(lowered)
+        if value:
+            return "%s:%s" % (lowered, value)
+        return fallback(request) if fallback is not None else None
+
+    return key
+
+
+def user_key(request: Any) -> Any:
+    """The authenticated user from ``request.state.user`` (its ``id``, a dict's ``sub``/``id``, or its
+    str), else the client IP: signed-in users are limited per account, others per address."""
+    state = request.state
+    user = state.__dict__.get("user") if hasattr(state, "__dict__") else None
+    if user is None:
+        return client_ip(request)
+    if isinstance(user, dict):
+        ident = user.get("sub", user.get("id"))
+    else:
+        ident = getattr(user, "id", None)
+    return "user:%s" % (user if ident is None else ident)
+
+
 def _storage_key(key: Any) -> str:
     if not isinstance(key, str):
         raise TypeError("rate limit keys must be str, got %r" % (key,))
@@ -547,8 +583,7 @@ class RateLimiter:
                  log_interval: float = DEFAULT_LOG_INTERVAL) -> None:
         if strategy not in _STRATEGIES:
             raise ValueError("strategy must be 'gcra' or 'sliding-window', got %r" % (strategy,))
-        if not callable(key):
-            raise TypeError("key must be a callable taking the request, got %r" % (key,))
+        key = _check_key_fn(key)
         self._policies: Dict[Any, _Policy] = {}
         self.default = self.policy(default)
         self.key = key
@@ -614,3 +649,224 @@ class RateLimiter:
     def close(self) -> None:
         """Release the backend's private resources."""
         self.backend.close()
+
+    # -- for routes --------------------------------------------------------
+    def limit(self, limit: Any, key: Optional[Callable[[Any], Any]] = None,
+              scope: Optional[str] = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorator giving one route handler its own limit (instead of the default) and counters.
+
+        ``key(request)`` overrides the limiter's key function for this route; ``scope``
+        (default: the handler's qualified name) names its counters, so two routes
+        sharing a scope share an allowance. With ``RateLimitMiddleware`` installed the
+        middleware applies it; without, the handler's wrapper does, so the decorator
+        is never silently ignored.
+
+        Example::
+
+            @app.post("/login")
+            @limiter.limit("5/minute;20/hour", key=header_key("X-Forwarded-User"))
+            async def login(form: LoginForm): ...
+        """
+        policy = self.policy(limit)
+        key_fn = _check_key_fn(key) if key is not None else None
+
+        def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+            if not callable(fn):
+                raise TypeError("limit() decorates route handlers, got %r" % (fn,))
+            route_limit = _RouteLimit(policy, key_fn, scope if scope is not None else
+                                      "%s.%s" % (fn.__module__, getattr(fn, "__qualname__", repr(fn))))
+
+            async def async_body(request: Any, call: Callable[[], Any]) -> Any:
+                if self._handled(request):
+                    return await call()
+                result = await self.ahit_request(request, route_limit)
+                if result is None:
+                    return await call()
+                return self._finish(request, result, route_limit.policy, await call())
+
+            def sync_body(request: Any, call: Callable[[], Any]) -> Any:
+                if self._handled(request):
+                    return call()
+                result = self.hit_request(request, route_limit)
+                if result is None:
+                    return call()
+                return self._finish(request, result, route_limit.policy, call())
+
+            wrapper = wrap_handler(fn, async_body, sync_body)
+            marks = dict(getattr(wrapper, _LIMIT_ATTR, {}))
+            marks[id(self)] = route_limit
+            setattr(wrapper, _LIMIT_ATTR, marks)
+            return wrapper
+
+        return decorate
+
+    def exempt(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Decorator: ``RateLimitMiddleware`` with this limiter leaves the route alone (no count, no headers)."""
+        exempt = set(getattr(fn, _EXEMPT_ATTR, ()))
+        exempt.add(id(self))
+        setattr(fn, _EXEMPT_ATTR, frozenset(exempt))
+        return fn
+
+    def _key_of(self, request: Any, route_limit: Optional["_RouteLimit"]) -> Optional[str]:
+        fn = route_limit.key if route_limit is not None and route_limit.key is not None else self.key
+        value = fn(request)
+        if value is None:
+            return None
+        return value if isinstance(value, str) else str(value)
+
+    async def ahit_request(self, request: Any, route_limit: Optional["_RouteLimit"] = None) -> Optional[RateLimitResult]:
+        """Check ``request`` against a route's limit (or the default); None when its key is None.
+        The result is kept as ``request.state.rate_limit``."""
+        key = self._key_of(request, route_limit)
+        if key is None:
+            return None
+        if route_limit is None:
+            result = await self.ahit(key)
+        else:
+            result = await self.ahit(key, route_limit.policy, route_limit.scope)
+        self._mark(request, result)
+        return result
+
+    def hit_request(self, request: Any, route_limit: Optional["_RouteLimit"] = None) -> Optional[RateLimitResult]:
+        """Plain face of ``ahit_request`` (for plain-def handlers in the thread pool)."""
+        key = self._key_of(request, route_limit)
+        if key is None:
+            return None
+        if route_limit is None:
+            result = self.hit(key)
+        else:
+            result = self.hit(key, route_limit.policy, route_limit.scope)
+        self._mark(request, result)
+        return result
+
+    def _mark(self, request: Any, result: RateLimitResult) -> None:
+        state = request.state
+        state.rate_limit = result
+        done = state.__dict__.setdefault("_covet_rate_limited", set())
+        done.add(id(self))
+
+    def _handled(self, request: Any) -> bool:
+        return id(self) in request.state.__dict__.get("_covet_rate_limited", ())
+
+    def refusal(self, request: Any, result: RateLimitResult, policy: Optional[_Policy] = None) -> Any:
+        """The 429 problem+json response for a refused ``result``."""
+        from .errors import problem_response
+
+        return problem_response(request, 429, self._detail(result), self._headers(result, policy, force=True))
+
+    def _detail(self, result: RateLimitResult) -> str:
+        return "rate limit of %s exceeded; retry in %d s" % (
+            result.limit, max(1, int(math.ceil(result.retry_after))))
+
+    def _headers(self, result: RateLimitResult, policy: Optional[_Policy], force: bool = False) -> List[Tuple[str, str]]:
+        if self.headers:
+            return result.headers(policy.limits if policy is not None else None)
+        if force:  # Retry-After belongs to every 429 (RFC 6585 §4), headers=False or not
+            return [h for h in result.headers() if h[0] == "Retry-After"]
+        return []
+
+    def _finish(self, request: Any, result: RateLimitResult, policy: _Policy, value: Any) -> Any:
+        from .errors import HTTPException
+        from .params import to_response
+
+        if not result.allowed:
+            # Raised inside the route, so the app's exception handlers for 429 apply.
+            raise HTTPException(429, self._detail(result), self._headers(result, policy, force=True))
+        if not self.headers:
+            return value
+        response = to_response(value, route_status(request))
+        _add_headers(response, self._headers(result, policy))
+        return response
+
+
+_LIMIT_ATTR = "__covet_rate_limit__"
+_EXEMPT_ATTR = "__covet_rate_limit_exempt__"
+# Mounted apps nest; the middleware looks this deep for the route being called.
+_MAX_MOUNT_DEPTH = 8
+
+
+class _RouteLimit:
+    """A route's own limit, set by ``RateLimiter.limit``."""
+
+    __slots__ = ("policy", "key", "scope")
+
+    def __init__(self, policy: _Policy, key: Optional[Callable[[Any], Any]], scope: str) -> None:
+        self.policy = policy
+        self.key = key
+        self.scope = scope
+
+
+def _check_key_fn(key: Any) -> Callable[[Any], Any]:
+    if not callable(key):
+        raise TypeError("key must be a callable taking the request, got %r" % (key,))
+    if inspect.iscoroutinefunction(key) or inspect.iscoroutinefunction(getattr(key, "__call__", None)):
+        raise TypeError("key functions must be plain functions (they also run in sync handlers), got %r" % (key,))
+    return key
+
+
+def _add_headers(response: Any, headers: List[Tuple[str, str]]) -> None:
+    if headers:
+        view = response.headers
+        for name, value in headers:
+            view[name] = value
+
+
+def _endpoint(request: Any) -> Any:
+    """The handler the request will reach, found the way the app will find it."""
+    route = getattr(request, "route", None)
+    if route is not None:  # group or route middleware: routing already happened
+        return route.endpoint
+    app = getattr(request, "app", None)
+    path = request.raw_path
+    for _ in range(_MAX_MOUNT_DEPTH):
+        router = getattr(app, "router", None)
+        if router is None:
+            return None
+        route, _params = router.match(request.method, path)
+        if route is not None:
+            return route.endpoint
+        if _params is not None:
+            return None  # the path exists for other methods: a 405, limited by default
+        mount, rest = router.find_mount(path)
+        if mount is None:
+            return None
+        app, path = mount.app, rest
+    return None
+
+
+class RateLimitMiddleware:
+    """App-wide limiting: every request counts against the limiter's default limit, except
+    routes marked ``@limiter.exempt`` and routes with their own ``@limiter.limit``.
+
+    Refused requests get 429 problem+json with ``Retry-After``; with ``headers=True``
+    every limited response carries ``RateLimit-*`` and ``X-RateLimit-*`` headers.
+    The result is also available to handlers as ``request.state.rate_limit``.
+
+    Example::
+
+        limiter = RateLimiter("100/minute")
+        app.add_middleware(RateLimitMiddleware(limiter))
+    """
+
+    def __init__(self, limiter: RateLimiter) -> None:
+        if not isinstance(limiter, RateLimiter):
+            raise TypeError("RateLimitMiddleware needs a RateLimiter, got %r" % (limiter,))
+        self.limiter = limiter
+
+    async def __call__(self, request: Any, call_next: Callable[[Any], Any]) -> Any:
+        limiter = self.limiter
+        endpoint = _endpoint(request)
+        route_limit = None
+        if endpoint is not None:
+            if id(limiter) in getattr(endpoint, _EXEMPT_ATTR, ()):
+                return await call_next(request)
+            route_limit = getattr(endpoint, _LIMIT_ATTR, {}).get(id(limiter))
+        result = await limiter.ahit_request(request, route_limit)
+        if result is None:
+            return await call_next(request)
+        policy = route_limit.policy if route_limit is not None else limiter.default
+        if not result.allowed:
+            return limiter.refusal(request, result, policy)
+        response = await call_next(request)
+        _add_headers(response, limiter._headers(result, policy))
+        return response

@@ -442,3 +442,261 @@ def test_redis_down_fails_closed_when_configured(caplog):
         assert caplog.records[0].getMessage().startswith("covet ratelimit: backend unavailable, failing closed: ")
     finally:
         rl.close()
+
+
+# ---------------------------------------------------------------- through the app
+
+from covet.app import Covet  # noqa: E402
+from covet.errors import HTTPException  # noqa: E402
+from covet.ratelimit import RateLimitMiddleware, header_key, user_key  # noqa: E402
+from covet.requests import Request  # noqa: E402
+from covet.responses import JSONResponse  # noqa: E402
+from covet.testing import TestClient  # noqa: E402
+
+
+def rl_headers(response):
+    names = ("ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "ratelimit-policy",
+             "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "retry-after")
+    return {n: response.headers.get(n) for n in names if response.headers.get(n) is not None}
+
+
+def limited_app(limiter):
+    app = Covet()
+    app.add_middleware(RateLimitMiddleware(limiter))
+
+    @app.get("/items/{item_id:int}")
+    async def item(item_id: int, q: str = "none"):
+        return {"id": item_id, "q": q}
+
+    @app.post("/login")
+    @limiter.limit("2/minute")
+    def login(req: Request):  # not "request": core bug, run_sync(request, fn, **kwargs) collides
+        return {"seen": req.state.rate_limit.remaining}
+
+    @app.get("/health")
+    @limiter.exempt
+    async def health():
+        return {"ok": True}
+
+    return app
+
+
+def test_middleware_limits_every_route_by_default_with_headers_and_429():
+    clock = Clock()
+    limiter = RateLimiter("3/minute", backend=MemoryLimiterBackend(clock=clock))
+    with TestClient(limited_app(limiter)) as client:
+        first = client.get("/items/1", params={"q": "a"})
+        assert first.status_code == 200 and first.json() == {"id": 1, "q": "a"}
+        assert rl_headers(first) == {
+            "ratelimit-limit": "3", "ratelimit-remaining": "2", "ratelimit-reset": "20",
+            "ratelimit-policy": "3;w=60", "x-ratelimit-limit": "3", "x-ratelimit-remaining": "2",
+            "x-ratelimit-reset": "20"}
+        assert client.get("/items/2").status_code == 200
+        assert client.get("/nowhere").status_code == 404  # unknown paths count too
+        refused = client.get("/items/3")
+        assert refused.status_code == 429
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json() == {"type": "about:blank", "title": "Too Many Requests", "status": 429,
+                                  "detail": "rate limit of 3/minute exceeded; retry in 20 s",
+                                  "instance": "/items/3"}
+        assert rl_headers(refused) == {
+            "ratelimit-limit": "3", "ratelimit-remaining": "0", "ratelimit-reset": "60",
+            "ratelimit-policy": "3;w=60", "x-ratelimit-limit": "3", "x-ratelimit-remaining": "0",
+            "x-ratelimit-reset": "60", "retry-after": "20"}
+        clock.advance(20)
+        assert client.get("/items/4").status_code == 200
+
+
+def test_route_limit_replaces_the_default_with_its_own_counters_and_exempt_routes_are_untouched():
+    limiter = RateLimiter("3/minute", backend=MemoryLimiterBackend(clock=Clock()))
+    with TestClient(limited_app(limiter)) as client:
+        assert [client.post("/login").status_code for _ in range(3)] == [200, 200, 429]
+        r = client.post("/login")
+        assert r.json()["detail"] == "rate limit of 2/minute exceeded; retry in 30 s"
+        assert r.headers["retry-after"] == "30"
+        ok = client.get("/items/1")  # the default allowance was not used by /login
+        assert ok.status_code == 200 and ok.headers["ratelimit-remaining"] == "2"
+        for _ in range(10):
+            health = client.get("/health")
+            assert health.status_code == 200 and rl_headers(health) == {}
+        assert client.get("/items/1").headers["ratelimit-remaining"] == "1"
+
+
+def test_state_carries_the_result_to_the_handler():
+    limiter = RateLimiter("3/minute", backend=MemoryLimiterBackend(clock=Clock()))
+    with TestClient(limited_app(limiter)) as client:
+        assert client.post("/login").json() == {"seen": 1}
+        assert client.post("/login").json() == {"seen": 0}
+
+
+def test_decorator_works_without_the_middleware_for_sync_and_async_handlers():
+    limiter = RateLimiter("100/minute", backend=MemoryLimiterBackend(clock=Clock()))
+    app = Covet()
+
+    @app.post("/items", status_code=201)
+    @limiter.limit("1/minute")
+    async def create(name: str):
+        return {"name": name}
+
+    @app.get("/users/{user_id:int}")
+    @limiter.limit("1/minute", key=lambda request: request.path_params["user_id"])
+    def user(user_id: int, req: Request):
+        return JSONResponse({"id": user_id, "path": req.path}, headers={"X-Own": "1"})
+
+    with TestClient(app) as client:
+        created = client.post("/items", params={"name": "pen"})
+        assert created.status_code == 201 and created.json() == {"name": "pen"}
+        assert created.headers["ratelimit-limit"] == "1" and created.headers["ratelimit-remaining"] == "0"
+        refused = client.post("/items", params={"name": "pen"})
+        assert refused.status_code == 429 and refused.headers["retry-after"] == "60"
+        assert refused.json()["detail"] == "rate limit of 1/minute exceeded; retry in 60 s"
+        got = client.get("/users/7")
+        assert got.json() == {"id": 7, "path": "/users/7"}
+        assert got.headers["x-own"] == "1" and got.headers["ratelimit-remaining"] == "0"
+        assert client.get("/users/7").status_code == 429
+        assert client.get("/users/8").status_code == 200  # keyed by the path parameter
+
+
+def test_app_exception_handler_can_shape_decorator_refusals():
+    limiter = RateLimiter("1/minute", backend=MemoryLimiterBackend(clock=Clock()))
+    app = Covet()
+
+    @app.exception_handler(429)
+    async def too_many(request, exc):
+        return JSONResponse({"slow": "down"}, 429, headers=exc.headers)
+
+    @app.get("/x")
+    @limiter.limit("1/minute")
+    async def x():
+        return {"ok": 1}
+
+    with TestClient(app) as client:
+        client.get("/x")
+        r = client.get("/x")
+        assert (r.status_code, r.json(), r.headers["retry-after"]) == (429, {"slow": "down"}, "60")
+
+
+def test_key_functions_header_user_and_none():
+    limiter = RateLimiter("1/minute", key=header_key("X-API-Key"), backend=MemoryLimiterBackend(clock=Clock()))
+    app = Covet()
+    app.add_middleware(RateLimitMiddleware(limiter))
+
+    @app.get("/")
+    async def index():
+        return {}
+
+    with TestClient(app) as client:
+        assert client.get("/", headers={"X-API-Key": "a"}).status_code == 200
+        assert client.get("/", headers={"X-API-Key": "a"}).status_code == 429
+        assert client.get("/", headers={"X-API-Key": "b"}).status_code == 200
+        assert client.get("/").status_code == 200  # no key: by client address
+        assert client.get("/").status_code == 429
+
+    class Req:
+        def __init__(self, user):
+            self.state = type("S", (), {})()
+            if user is not None:
+                self.state.user = user
+            self.client = ("192.0.2.1", 1)
+
+    class User:
+        id = 42
+
+    assert user_key(Req(User())) == "user:42"
+    assert user_key(Req({"sub": "alice"})) == "user:alice"
+    assert user_key(Req("bob")) == "user:bob"
+    assert user_key(Req(None)) == "192.0.2.1"
+    assert header_key("X-Key", fallback=None)(type("R", (), {"headers": {}})()) is None
+
+    unlimited = RateLimiter("1/minute", key=lambda request: None)
+    app2 = Covet()
+    app2.add_middleware(RateLimitMiddleware(unlimited))
+
+    @app2.get("/")
+    async def index2():
+        return {}
+
+    with TestClient(app2) as client:
+        assert [client.get("/").status_code for _ in range(3)] == [200, 200, 200]
+
+
+def test_headers_false_sends_only_retry_after():
+    limiter = RateLimiter("1/minute", headers=False, backend=MemoryLimiterBackend(clock=Clock()))
+    with TestClient(limited_app(limiter)) as client:
+        ok = client.get("/items/1")
+        assert ok.status_code == 200 and rl_headers(ok) == {}
+        refused = client.get("/items/1")
+        assert refused.status_code == 429 and rl_headers(refused) == {"retry-after": "60"}
+
+
+def test_bad_decorator_and_middleware_arguments():
+    limiter = RateLimiter()
+    with pytest.raises(ValueError, match="^invalid rate limit '10/parsec'"):
+        limiter.limit("10/parsec")
+
+    async def akey(request):
+        return "k"
+
+    with pytest.raises(TypeError, match="^key functions must be plain functions"):
+        limiter.limit("1/second", key=akey)
+    with pytest.raises(TypeError, match="^key functions must be plain functions"):
+        RateLimiter(key=akey)
+    with pytest.raises(TypeError, match="^RateLimitMiddleware needs a RateLimiter"):
+        RateLimitMiddleware("100/minute")
+    with pytest.raises(TypeError, match="^header_key\\(\\) needs a header name$"):
+        header_key("")
+
+
+def test_mounted_app_routes_are_found_by_the_outer_middleware():
+    limiter = RateLimiter("1/minute", backend=MemoryLimiterBackend(clock=Clock()))
+    inner = Covet()
+
+    @inner.get("/ping")
+    @limiter.exempt
+    async def ping():
+        return "pong"
+
+    @inner.get("/work")
+    async def work():
+        return "done"
+
+    outer = Covet()
+    outer.add_middleware(RateLimitMiddleware(limiter))
+    outer.mount("/sub", inner)
+    with TestClient(outer) as client:
+        assert [client.get("/sub/ping").status_code for _ in range(3)] == [200, 200, 200]
+        assert [client.get("/sub/work").status_code for _ in range(2)] == [200, 429]
+
+
+def test_group_middleware_sees_the_matched_route():
+    limiter = RateLimiter("5/minute", backend=MemoryLimiterBackend(clock=Clock()))
+    app = Covet()
+    api = app.group("/api", middleware=[RateLimitMiddleware(limiter)])
+
+    @api.get("/strict")
+    @limiter.limit("1/minute")
+    async def strict():
+        return {}
+
+    with TestClient(app) as client:
+        assert [client.get("/api/strict").status_code for _ in range(2)] == [200, 429]
+
+
+def test_redis_limiter_through_the_app_and_fail_closed(redis_clean, caplog):
+    limiter = redis_limiter(redis_clean, "2/minute")
+    app = limited_app(limiter)
+
+    @app.on_shutdown
+    async def close_redis():
+        await limiter.backend.redis.close()
+
+    with TestClient(app) as client:
+        assert [client.get("/items/1").status_code for _ in range(3)] == [200, 200, 429]
+        assert [client.post("/login").status_code for _ in range(3)] == [200, 200, 429]
+
+    closed = RateLimiter("2/minute", fail_open=False, backend=RedisLimiterBackend(Redis(port=free_port())))
+    with caplog.at_level(logging.ERROR, logger="covet.ratelimit"), TestClient(limited_app(closed)) as client:
+        r = client.get("/items/1")
+        assert r.status_code == 429 and r.headers["retry-after"] == "30"  # one emission interval
+        assert r.json()["detail"] == "rate limit of 2/minute exceeded; retry in 30 s"
+    assert len(caplog.records) == 1
