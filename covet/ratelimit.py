@@ -855,7 +855,12 @@ class RateLimitMiddleware:
 
     async def __call__(self, request: Any, call_next: Callable[[Any], Any]) -> Any:
         limiter = self.limiter
-        endpoint = _endpoint(request)
+        try:
+            endpoint = _endpoint(request)
+        except Exception:
+            # A path the router rejects (bad escapes...): the app answers it with a 4xx
+            # after us; here it simply counts against the default limit.
+            endpoint = None
         route_limit = None
         if endpoint is not None:
             if id(limiter) in getattr(endpoint, _EXEMPT_ATTR, ()):

@@ -700,3 +700,21 @@ def test_redis_limiter_through_the_app_and_fail_closed(redis_clean, caplog):
         assert r.status_code == 429 and r.headers["retry-after"] == "30"  # one emission interval
         assert r.json()["detail"] == "rate limit of 2/minute exceeded; retry in 30 s"
     assert len(caplog.records) == 1
+
+
+def test_a_router_error_in_the_middleware_lookup_falls_back_to_the_default_limit(monkeypatch):
+    limiter = RateLimiter("1/minute", backend=MemoryLimiterBackend(clock=Clock()))
+    app = limited_app(limiter)
+    real_match = app.router.match
+    seen = []
+
+    def match_failing_once(method, raw_path):
+        seen.append(raw_path)
+        if len(seen) == 1:  # the middleware's lookup
+            raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
+        return real_match(method, raw_path)
+
+    monkeypatch.setattr(app.router, "match", match_failing_once)
+    with TestClient(app) as client:
+        assert client.get("/health").status_code == 200  # exempt, but unknown to the middleware: counted
+        assert client.get("/items/1").status_code == 429
