@@ -112,6 +112,19 @@ def test_filters_chain_take_arguments_and_the_django_colon_form():
     assert render("{{ 'abcd'[1:3] }}|{{ {'a'|upper: 1} }}") == "bc|{&#39;A&#39;: 1}"
 
 
+def test_string_literal_escapes_follow_python():
+    plain = TemplateEngine("unused", autoescape=False)
+    source = r"""{{ "\x41\u00e9\U0001F600\N{BULLET}\101\0|\\|\n\t|\'\"|a\d|" }}{{ 'a\
+b' }}"""
+    # an unknown escape such as \d is kept as written, without a DeprecationWarning
+    assert plain.render_string(source) == "A\u00e9\U0001F600\u2022A\x00|\\|\n\t|'\"|a\\d|ab"
+
+
+def test_self_is_a_reference_to_the_blocks():
+    assert render("{{ self }}{% block a %}{% endblock %}{% block b %}{% endblock %}") == \
+        "&lt;TemplateReference a, b&gt;"
+
+
 def test_comments_are_dropped():
     assert render("a{# a comment {{ x }} {% if %} #}b{#\nmulti\nline\n#}c") == "abc"
 

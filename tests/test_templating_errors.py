@@ -71,6 +71,11 @@ SYNTAX_ERRORS = [
     ("{% with a %}{% endwith %}", "line 1: expected '=', got end of statement '%}'"),
     ("{% include %}", "line 1: expected an expression, got end of statement '%}'"),
     ("{{ '\\N' }}", "line 1: invalid escape in string literal '\\N' (malformed \\N character escape)"),
+    ("{{ '\\x4' }}", "line 1: invalid escape in string literal '\\x4' (truncated \\xXX escape)"),
+    ("{{ '\\u12' }}", "line 1: invalid escape in string literal '\\u12' (truncated \\uXXXX escape)"),
+    ("{{ '\\N{NO SUCH NAME}' }}",
+     "line 1: invalid escape in string literal '\\N{NO SUCH NAME}' (unknown Unicode character name)"),
+    ("{{ '\\U00110000' }}", "line 1: invalid escape in string literal '\\U00110000' (illegal Unicode character)"),
     ("{{ 1" + "0" * 5000 + " }}", "line 1: integer literal too long"),
 ]
 
@@ -233,6 +238,15 @@ def test_format_cannot_reach_private_attributes():
     assert render("{{ '{0}-{x}'.format(1, x='<') }}|{{ '{a}'.format_map({'a': 2}) }}") == "1-&lt;|2"
 
 
+def test_private_names_of_imported_templates_are_refused(tmp_path):
+    engine = engine_with(tmp_path, {"m.html": "{% set _p = 1 %}{% set v = 2 %}",
+                                    "p.html": "{% import 'm.html' as m %}{{ m.v }}{{ m._p }}"})
+    with pytest.raises(SecurityError) as info:
+        engine.render("p.html")
+    assert str(info.value).startswith("p.html, line 1: access to attribute '_p' of "
+                                      "covet.templating._runtime.TemplateModule object is refused")
+
+
 def test_private_keys_of_mappings_are_still_readable():
     assert render("{{ doc._id }}|{{ doc['_id'] }}", doc={"_id": 7}) == "7|7"
 
@@ -241,7 +255,8 @@ def test_template_names_that_leave_the_directory_are_refused(tmp_path):
     (tmp_path / "secret.txt").write_text("secret")
     root = tmp_path / "templates"
     engine = engine_with(root, {"ok.html": "ok", "sub/inner.html": "inner",
-                                "evil.html": "{% include '../secret.txt' %}"})
+                                "evil.html": "{% include '../secret.txt' %}",
+                                "quiet.html": "{% include '../secret.txt' ignore missing %}"})
     assert engine.render("sub/inner.html") == "inner"
     assert engine.render("./ok.html") == "ok"
     for name in ("../secret.txt", "sub/../../secret.txt", "/etc/passwd", str(tmp_path / "secret.txt"),
@@ -253,6 +268,8 @@ def test_template_names_that_leave_the_directory_are_refused(tmp_path):
         engine.render("evil.html")
     assert str(info.value) == ("evil.html, line 1: template name '../secret.txt' is refused: it leaves "
                                "the template directories")
+    with pytest.raises(SecurityError):  # 'ignore missing' does not hide an escape attempt
+        engine.render("quiet.html")
 
 
 def test_symlinks_out_of_the_directory_are_refused(tmp_path):

@@ -8,6 +8,7 @@ Comments and ``{% raw %}`` are resolved here, as is all whitespace control
 ``trim_blocks`` and ``lstrip_blocks``), so the parser only sees data.
 """
 import re
+import unicodedata
 
 from ._errors import TemplateSyntaxError
 
@@ -38,16 +39,48 @@ _TOKEN = re.compile(
 _CLOSING = {")": "(", "]": "[", "}": "{"}
 
 
+# String literal escapes, as in Python. An unknown escape such as "\d" is kept
+# as written (Python does the same); the unicode-escape codec would do it too
+# but warns (DeprecationWarning) on every such template.
+_ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|N\{[^}\n]*\}|[0-7]{1,3}|.)",
+                     re.DOTALL)
+_SIMPLE_ESCAPES = {"\\": "\\", "'": "'", '"': '"', "a": "\a", "b": "\b", "f": "\f", "n": "\n",
+                   "r": "\r", "t": "\t", "v": "\v", "\n": ""}
+_TRUNCATED = {"x": "truncated \\xXX escape", "u": "truncated \\uXXXX escape",
+              "U": "truncated \\UXXXXXXXX escape", "N": "malformed \\N character escape"}
+
+
 def _string_value(text, name, lineno):
     body = text[1:-1]
     if "\\" not in body:
         return body
+
+    def replace(m):
+        escape = m.group(1)
+        first = escape[0]
+        if len(escape) == 1:
+            if first in _SIMPLE_ESCAPES:
+                return _SIMPLE_ESCAPES[first]
+            if first in _TRUNCATED:
+                raise ValueError(_TRUNCATED[first])
+        if first in "01234567":
+            return chr(int(escape, 8))
+        if first == "N":
+            try:
+                return unicodedata.lookup(escape[2:-1])
+            except KeyError:
+                raise ValueError("unknown Unicode character name") from None
+        if first in "xuU":
+            code = int(escape[1:], 16)
+            if code > 0x10FFFF:
+                raise ValueError("illegal Unicode character")
+            return chr(code)
+        return "\\" + escape
+
     try:
-        # Same escapes as Python string literals; non-ASCII characters survive
-        # because they are turned into \\x/\\u escapes before decoding.
-        return body.encode("ascii", "backslashreplace").decode("unicode-escape")
-    except UnicodeDecodeError as exc:
-        raise TemplateSyntaxError("invalid escape in string literal %s (%s)" % (text, exc.reason),
+        return _ESCAPE.sub(replace, body)
+    except ValueError as exc:
+        raise TemplateSyntaxError("invalid escape in string literal %s (%s)" % (text, exc),
                                   name, lineno) from None
 
 

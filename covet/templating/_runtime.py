@@ -321,6 +321,8 @@ class TemplateReference:
         self._blocks = blocks
 
     def __getattr__(self, name):
+        if name[:2] == "__":
+            raise AttributeError(name)
         try:
             func = self._blocks[name][0]
         except (KeyError, IndexError):
@@ -332,6 +334,9 @@ class TemplateReference:
             func(ctx, out, blocks)
             return Markup("".join(out))
         return render_block
+
+    def __repr__(self):
+        return "<TemplateReference %s>" % ", ".join(sorted(self._blocks))
 
 
 def markup_join(items):
