@@ -40,7 +40,7 @@ class Covet:
     def __init__(self, debug=False, lifespan=None, middleware=None, exception_handlers=None,
                  thread_pool_size=DEFAULT_THREAD_POOL_SIZE, redirect_slashes=True, multipart_limits=None,
                  title="covet app", version="0.1.0", description="", openapi_url="/openapi.json",
-                 docs_url="/docs"):
+                 docs_url="/docs", dependencies=None):
         self.debug = debug
         self.lifespan = lifespan
         self.thread_pool_size = thread_pool_size
@@ -48,7 +48,8 @@ class Covet:
         self.title, self.version, self.description = title, version, description
         self.openapi_url, self.docs_url = openapi_url, docs_url
         self.state = State()
-        self.router = Router(redirect_slashes=redirect_slashes)
+        # App-level dependencies run for every route registered on this app.
+        self.router = Router(redirect_slashes=redirect_slashes, dependencies=dependencies)
         self.router.compile_route = build_handler
         self._middleware = list(middleware or ())
         self._handlers = {}
@@ -233,16 +234,25 @@ class Covet:
         if handler is None:
             handler = self._chain = chain(self._middleware, self._route)
         try:
-            response = await handler(request)
+            try:
+                response = await handler(request)
+            except HTTPException as exc:
+                # Raised by middleware (an auth check, request.json() on a bad
+                # body): the client's error, so its 4xx, never a 500 (bottle CVE-2022-31799).
+                response = await self._on_http_exception(request, exc)
             if not isinstance(response, Response):
                 response = to_response(response)
         except Exception as exc:
             response = await self._server_error(request, exc)
             _attach_after_send(request, response, exc)
             if request._raise:
+                # The test client raises instead of sending: finish the request's
+                # life first, so yield dependencies still see the error and close.
+                await response.after_send()
                 raise
             return response
-        _attach_after_send(request, response, None)
+        if request._background is not None or request._cleanups or request._form is not None:
+            _attach_after_send(request, response, None)
         return response
 
     async def _route(self, request):
@@ -290,6 +300,13 @@ class Covet:
                         location += "?" + request.query_string
                     return Response(b"", 308, {"Location": location})
         raise HTTPException(404, "no route for %s" % request.path)
+
+    async def _on_http_exception(self, request, exc):
+        request._error = exc
+        handler = self._lookup_handler(exc)
+        if handler is not None:
+            return await self._call_handler(handler, request, exc)
+        return http_error_response(request, exc)
 
     def _lookup_handler(self, exc):
         handlers = self._handlers

@@ -47,7 +47,20 @@ def json_default(obj):
     raise TypeError("Object of type %s is not JSON serializable" % type(obj).__name__)
 
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=json_default, allow_nan=False).encode
+_py_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=json_default, allow_nan=False).encode
+
+if json.encoder.c_make_encoder is not None:
+    # PERF: JSONEncoder.encode builds a new C encoder on every call (~1.5 µs);
+    # this one is built once. Same output: compact, UTF-8, NaN refused.
+    # No circular-reference markers: a cycle ends in RecursionError (a 500).
+    _c_encode = json.encoder.c_make_encoder(
+        None, json_default, json.encoder.encode_basestring, None, ":", ",", False, False, False
+    )
+
+    def _dumps(content):
+        return "".join(_c_encode(content, 0))
+else:  # pragma: no cover - CPython always has the C accelerator
+    _dumps = _py_dumps
 
 
 def dump_json(content):
@@ -80,12 +93,30 @@ class Response:
 
     __slots__ = ("status_code", "body", "raw_headers", "background", "_after")
 
+    # (b"content-type", ...) for the class's media_type, built once per class.
+    _content_type = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        mt = cls.__dict__.get("media_type", cls.media_type)
+        if mt is not None and mt.startswith("text/") and "charset=" not in mt:
+            mt += "; charset=" + cls.charset
+        cls._content_type = (b"content-type", mt.encode("latin-1")) if mt is not None else None
+
     def __init__(self, content=None, status_code=200, headers=None, media_type=None, background=None):
         self.status_code = status_code
         self.background = background
         self._after = None
         body = self.render(content)
         self.body = body
+        if headers is None and media_type is None and not self.streaming:
+            # PERF: the common case, with headers precomputed per class.
+            ct = self._content_type
+            raw = [ct] if ct is not None else []
+            if status_code >= 200 and status_code != 204 and status_code != 304:
+                raw.append((b"content-length", b"%d" % len(body)))
+            self.raw_headers = raw
+            return
         media_type = media_type or self.media_type
         raw = []
         if headers:
