@@ -3,9 +3,10 @@
 One task per connection reads what the socket has (up to 64 KiB), parses
 every complete request in it, answers them in order, and writes all the
 answers of that batch with one ``write`` (pipelining costs one syscall per
-batch, not per request). Deadlines are loop timers, not ``wait_for`` tasks:
-one for the request head (from accept, absolute, so a client trickling one
-byte a second is cut off), one for idle keep-alive, one per body read.
+batch, not per request). Deadlines are times stored on the connection and
+checked by one server tick (no timer per request): the request head (from
+accept or its first byte, absolute, so a client trickling one byte a second
+is cut off) and idle keep-alive; a body read has its own timeout.
 """
 import asyncio
 import ipaddress
@@ -176,7 +177,7 @@ class _Connection:
     """One client connection: its parser, streams, deadlines and state."""
 
     __slots__ = ("server", "reader", "writer", "transport", "parser", "client", "sockname", "scheme",
-                 "timer", "idle", "closing", "head_deadline_kind", "out")
+                 "deadline", "partial", "idle", "out", "proxied")
 
     def __init__(self, server, reader, writer):
         self.server = server
@@ -189,27 +190,30 @@ class _Connection:
         sock = writer.get_extra_info("sockname")
         self.sockname = (sock[0], sock[1]) if isinstance(sock, tuple) else None
         self.scheme = "https" if writer.get_extra_info("sslcontext") is not None else "http"
-        self.timer = None
+        # Decided once per connection: the peer does not change.
+        trusted = server.config.trusted
+        self.proxied = bool(trusted) and self.client is not None and self.client[0] in trusted
+        # Loop time after which the pending read is abandoned (checked by
+        # the server's tick; PERF: no timer object per request).
+        self.deadline = None
+        self.partial = False
         self.idle = True
-        self.closing = False
         self.out = []
 
     # -- deadlines --------------------------------------------------------
     def _arm(self, seconds, partial):
-        if self.timer is not None:
-            self.timer.cancel()
-        self.timer = self.server.loop.call_later(seconds, self._expire, partial)
+        self.deadline = self.server.loop.time() + seconds
+        self.partial = partial
 
     def _disarm(self):
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self.deadline = None
 
-    def _expire(self, partial):
-        self.timer = None
+    def expire(self):
+        """The deadline passed: 408 if a request head was under way, then close."""
+        self.deadline = None
         if self.transport.is_closing():
             return
-        if partial or self._has_partial_head():
+        if self.partial or self._has_partial_head():
             # RFC 9110 §15.5.9: 408 tells the client we gave up waiting for the request.
             self.transport.write(self.server.error_bytes(408, "request head not received in time"))
         self.transport.close()
@@ -305,9 +309,8 @@ class _Connection:
             parser.next_event()  # its EndOfMessage: no I/O, no body
         client = self.client
         scheme = self.scheme
-        trusted = server.config.trusted
-        if trusted and client is not None and client[0] in trusted:
-            host, proto = _forwarded_client(head.headers, client[0], trusted)
+        if self.proxied:
+            host, proto = _forwarded_client(head.headers, client[0], server.config.trusted)
             client = (host, client[1])
             if proto:
                 scheme = "https" if proto in ("https", "wss") else "http"
@@ -328,6 +331,9 @@ class _Connection:
             keep_alive = keep_alive and body_state.skip_rest()
         if body_state is not None and body_state.failed:
             keep_alive = False
+        if keep_alive and response.streaming and head.version == "1.0" and not any(
+                k == b"content-length" for k, _ in response.raw_headers):
+            keep_alive = False  # RFC 9112 §6.3: a body without length ends with the connection
         sent = await self.send(response, head, keep_alive)
         if server.config.access_log:
             access_logger.info('%s:%s - "%s %s HTTP/%s" %d %d %.1fms', client[0] if client else "-",
@@ -336,7 +342,7 @@ class _Connection:
         if response._after is not None or response.background is not None:
             self.flush()
             server.spawn(response.after_send())
-        return keep_alive and not (head.version == "1.0" and response.streaming)
+        return keep_alive
 
     async def send(self, response, head, keep_alive):
         """Serialise ``response``; returns the number of body bytes sent."""
@@ -463,6 +469,8 @@ class Server:
         self._accept_task = None
         self._slots = None
         self._date = _DateCache()
+        self._tick = None
+        self._tick_interval = 1.0
         self._server_pair = [(b"server", b"covet")] if self.config.server_header else []
         self._common = None
         self._common_second = -1
@@ -514,6 +522,17 @@ class Server:
         self._slots = asyncio.Semaphore(self.config.max_connections)
         await self.app.startup()
         self._accept_task = self.loop.create_task(self._accept_loop(sock))
+        c = self.config
+        self._tick_interval = min(1.0, max(0.01, min(c.head_timeout, c.keepalive_timeout) / 4))
+        self._tick = self.loop.call_later(self._tick_interval, self._on_tick)
+
+    def _on_tick(self):
+        now = self.loop.time()
+        for conn in list(self.connections):
+            deadline = conn.deadline
+            if deadline is not None and now >= deadline:
+                conn.expire()
+        self._tick = self.loop.call_later(self._tick_interval, self._on_tick)
 
     async def _accept_loop(self, sock):
         loop = self.loop
@@ -589,6 +608,8 @@ class Server:
                 await asyncio.wait(pending, timeout=1.0)
         for conn in list(self.connections):
             conn.transport.abort()
+        if self._tick is not None:
+            self._tick.cancel()
         await self.app.shutdown()
 
     async def serve(self, install_signals=True, ready=None):
