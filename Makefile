@@ -4,11 +4,18 @@ PYTHON ?= python3
 VENV := .venv
 VERSIONS := 3.9 3.10 3.11 3.12 3.13
 
-.PHONY: test test-one test-all run bench clean
+.PHONY: test test-one test-all run bench redis clean
 
-test: $(VENV)/.ok
+test: $(VENV)/.ok redis
 	$(VENV)/bin/python -m pytest
 	@$(MAKE) --no-print-directory test-all
+
+# The Redis tests need a real redis-server (Debian package); install it when
+# we can, otherwise those tests skip and say why.
+redis:
+	@command -v redis-server >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  (apt-get install -y -qq redis-server >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq redis-server >/dev/null)); } || \
+	  echo "redis-server missing: Redis tests will be skipped"
 
 $(VENV)/.ok:
 	$(PYTHON) -m venv $(VENV)

@@ -24,6 +24,12 @@ _EXPORTS = {
     "FormData": "datastructures", "URL": "datastructures", "State": "datastructures",
     "UploadFile": "multipart", "MultipartLimits": "multipart", "MultipartError": "multipart",
     "TestClient": "testing", "AsyncTestClient": "testing",
+    "JWT": "security.jwt", "InvalidTokenError": "security.jwt",
+    "hash_password": "security.passwords", "verify_password": "security.passwords",
+    "needs_rehash": "security.passwords",
+    "Cache": "cache", "cached": "cache",
+    "RateLimiter": "ratelimit", "RateLimitMiddleware": "ratelimit",
+    "Redis": "redis", "RedisError": "redis",
 }
 
 __all__ = ["__version__"] + sorted(_EXPORTS)
