@@ -1,0 +1,117 @@
+"""examples/blog: every page rendered through the test client, checked by exact fragments."""
+import importlib.util
+import pathlib
+
+import pytest
+
+APP_FILE = pathlib.Path(__file__).resolve().parent.parent / "examples" / "blog" / "app.py"
+
+
+def load_blog():
+    spec = importlib.util.spec_from_file_location("example_blog", APP_FILE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def blog(client):
+    return client(load_blog().create_app())
+
+
+NAV_HOME = '<header><nav>\n  <a href="/" class="active">Home</a>\n  <a href="/new">Write</a>\n</nav></header>'
+TAGS = ("<h3>Tags</h3>\n    <ul>\n      <li>news (1)</li>\n      <li>speed (1)</li>\n"
+        "      <li>templates (1)</li>\n    </ul>")
+
+
+def test_index_lists_posts_newest_first_with_layout_sidebar_and_footer(blog):
+    r = blog.get("/")
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "text/html; charset=utf-8"
+    assert r.text.startswith("<!doctype html>\n<html lang=\"en\">\n<head>\n  <meta charset=\"utf-8\">\n"
+                             "  <title>Home &middot; covet blog</title>\n</head>\n<body>\n")
+    assert NAV_HOME in r.text
+    assert TAGS in r.text
+    first = ('<article class="summary">\n  <h2><a href="/posts/templates-compile-to-python">Templates compile '
+             'to Python</a></h2>\n  <p>Each template becomes a Python function.</p>\n</article>')
+    second = ('<article class="summary">\n  <h2><a href="/posts/hello-covet">Hello, covet</a></h2>\n'
+              '  <p>covet runs on the standard library alone.</p>\n</article>')
+    assert first in r.text and second in r.text
+    assert r.text.index(first) < r.text.index(second)
+    assert r.text.endswith("  <footer>covet blog &middot; 2 posts</footer>\n</body>\n</html>")
+
+
+def test_post_page(blog):
+    r = blog.get("/posts/hello-covet")
+    assert r.status_code == 200
+    assert "<title>Hello, covet &middot; covet blog</title>" in r.text
+    assert ('<article>\n  <h1>Hello, covet</h1>\n  <p class="tags">news</p>\n'
+            "  <p>covet runs on the standard library alone.</p>\n"
+            "  <p>This blog is one file and six templates.</p>\n</article>") in r.text
+    assert '<a href="/">Home</a>' in r.text and TAGS in r.text
+
+
+def test_unknown_post_is_a_404_page(blog):
+    r = blog.get("/posts/<nope>")
+    assert r.status_code == 404
+    assert "<title>Not found &middot; covet blog</title>" in r.text
+    assert "<h1>Not found</h1>\n<p>There is no post called &ldquo;&lt;nope&gt;&rdquo;.</p>" in r.text
+
+
+def test_the_form_is_built_from_macros(blog):
+    r = blog.get("/new")
+    assert r.status_code == 200
+    assert '<a href="/new" class="active">Write</a>' in r.text
+    assert ('<form method="post" action="/new">\n'
+            '<div class="field">\n<label for="f-title">Title</label>\n'
+            '<input id="f-title" name="title" value="">\n\n</div>\n\n'
+            '<div class="field">\n<label for="f-tags">Tags, separated by commas</label>\n'
+            '<input id="f-tags" name="tags" value="">\n\n</div>\n\n'
+            '<div class="field">\n<label for="f-body">Text</label>\n'
+            '<textarea id="f-body" name="body" rows="8"></textarea>\n\n</div>\n'
+            '<button type="submit">Publish</button>\n</form>') in r.text
+
+
+def test_invalid_form_is_shown_again_with_errors_and_escaped_values(blog):
+    r = blog.post("/new", data={"title": "", "tags": "Bad Tag", "body": '"><script>x</script>'})
+    assert r.status_code == 422
+    assert ('<div class="field invalid">\n<label for="f-title">Title</label>\n'
+            '<input id="f-title" name="title" value="">\n\n'
+            '<p class="error">A title is required.</p>\n</div>') in r.text
+    assert ('<input id="f-tags" name="tags" value="Bad Tag">\n\n'
+            '<p class="error">Up to 5 tags: lower-case letters, digits and dashes.</p>') in r.text
+    assert ('<textarea id="f-body" name="body" rows="8">&#34;&gt;&lt;script&gt;x&lt;/script&gt;</textarea>'
+            in r.text)
+    assert "<script>" not in r.text
+
+
+def test_attribute_payload_in_a_refilled_value_stays_inside_the_quotes(blog):
+    r = blog.post("/new", data={"title": '" autofocus onfocus="alert(1)', "tags": "", "body": ""})
+    assert r.status_code == 422
+    assert ('<input id="f-title" name="title" value="&#34; autofocus onfocus=&#34;alert(1)">' in r.text)
+    assert '<p class="error">Write something.</p>' in r.text
+
+
+def test_a_valid_post_is_stored_and_shown_escaped(blog):
+    r = blog.post("/new", data={"title": "A <b>bold</b> move", "tags": "news, xss",
+                                "body": "first <i>para</i>\r\n\r\nsecond"}, follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"] == "/posts/a-b-bold-b-move"
+    page = blog.get("/posts/a-b-bold-b-move")
+    assert ("<article>\n  <h1>A &lt;b&gt;bold&lt;/b&gt; move</h1>\n  <p class=\"tags\">news, xss</p>\n"
+            "  <p>first &lt;i&gt;para&lt;/i&gt;</p>\n  <p>second</p>\n</article>") in page.text
+    index = blog.get("/")
+    assert index.text.index("a-b-bold-b-move") < index.text.index("templates-compile-to-python")
+    assert "<li>news (2)</li>" in index.text and "<li>xss (1)</li>" in index.text
+    assert "<footer>covet blog &middot; 3 posts</footer>" in index.text
+    again = blog.post("/new", data={"title": "A <b>bold</b> move", "tags": "", "body": "x"})
+    assert again.status_code == 422
+    assert '<p class="error">A post with this title exists already.</p>' in again.text
+
+
+def test_each_app_has_its_own_posts(client):
+    module = load_blog()
+    one, two = client(module.create_app()), client(module.create_app())
+    assert one.post("/new", data={"title": "Only here", "tags": "", "body": "x"}).status_code == 200
+    assert two.get("/posts/only-here").status_code == 404
+    assert module.app.state.posts == module.SEED
