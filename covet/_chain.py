@@ -22,8 +22,12 @@ def is_async_callable(obj):
     )
 
 
-async def run_sync(request, fn, *args, **kwargs):
-    """Run a blocking callable in the app's bounded thread pool, keeping contextvars."""
+async def run_sync(request, fn, /, *args, **kwargs):
+    """Run a blocking callable in the app's bounded thread pool, keeping contextvars.
+
+    ``request`` and ``fn`` are positional-only: the callable's own keyword
+    arguments may well include ``request``.
+    """
     loop = asyncio.get_running_loop()
     app = request.app if request is not None else None
     executor = app.executor if app is not None else None

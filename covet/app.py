@@ -379,7 +379,9 @@ def _attach_after_send(request, response, exc):
     # response is out. Taken off the request so that a mounting app does not
     # attach them twice.
     bg, request._background = request._background, None
-    if bg is not None and len(bg):
+    # Only after a handler that returned: a failed signup sends no welcome
+    # mail (as in Starlette and FastAPI, where the tasks belong to the response).
+    if bg is not None and len(bg) and exc is None and request._error is None:
         response.call_after_send(bg)
     form = request._form
     if form is not None:

@@ -285,7 +285,10 @@ def _string_converter(tp):
 
 
 def _is_body_type(tp):
-    if tp in (dict, list) or typing.get_origin(tp) in (dict, list, typing.Union):
+    origin = typing.get_origin(tp)
+    if origin is list and _string_converter(tp) is not None:
+        return False  # List[int], List[str]...: repeated query keys (issue 2)
+    if tp in (dict, list) or origin in (dict, list, typing.Union):
         return True
     if isinstance(tp, type):
         if dataclasses.is_dataclass(tp) or _is_typeddict(tp):
@@ -523,9 +526,16 @@ def _one(v):
     return [] if v is None else [v]
 
 
+def _as_typed(s):
+    return s
+
+
 def _reconvert(conv, v):
     # A path value the router already typed ({id:int}) meets a handler
     # annotation: convert through its string form, unless it already fits.
+    # With no annotation the converter's type stands ({id:int} -> int).
+    if conv is _as_typed:
+        return v
     if conv is str:
         return str(v)
     return conv(str(v))
@@ -624,6 +634,8 @@ class _Plan:
         if conv is None:
             raise TypeError("%s: cannot read parameter %r of type %r from the %s" % (_qual(owner), name, tp, marker.kind))
         fn, collect = conv
+        if marker.kind == "path" and tp is inspect.Parameter.empty:
+            fn = _as_typed
         src = _Source()
         src.name = name
         src.kind = marker.kind

@@ -58,7 +58,8 @@ def parse_cookie_header(header):
 def _decode_path(raw_path):
     if "%" not in raw_path:
         return raw_path
-    return unquote(raw_path, errors="surrogateescape")
+    # Not UTF-8 -> U+FFFD (see routing._decode): a surrogate would crash the 404 page.
+    return unquote(raw_path, errors="replace")
 
 
 class Request:
@@ -239,19 +240,39 @@ class _Unset:
 _UNSET = _Unset()
 
 
+class _BadNumber(ValueError):
+    """A number Python would read but JSON cannot carry back out (a 500 on echo otherwise)."""
+
+
+def _no_constant(name):
+    # NaN and Infinity are not JSON (RFC 8259 §6), though json.loads takes them.
+    raise _BadNumber("%s is not a JSON value" % name)
+
+
+def _finite_float(text):
+    value = float(text)
+    if value - value != 0:  # 1e999 -> inf
+        raise _BadNumber("number out of range")
+    return value
+
+
+# PERF: one decoder built at import; json.loads(**hooks) would build one per call.
+_decode_json = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite_float).decode
+
+
 def parse_json(body):
-    """Parse a JSON body, turning every failure into a 400 problem."""
+    """Parse a JSON body (UTF-8, RFC 8259), turning every failure into a 400 problem."""
     if not body:
         raise HTTPException(400, "request body is empty; expected JSON")
     try:
-        return json.loads(body)
+        return _decode_json(body.decode("utf-8") if isinstance(body, (bytes, bytearray)) else body)
     except RecursionError:
         raise HTTPException(400, "malformed JSON: nested too deeply") from None
     except UnicodeDecodeError:
         raise HTTPException(400, "malformed JSON: not UTF-8") from None
     except ValueError as exc:
         # json.JSONDecodeError, and the int() digit limit (CVE-2020-10735)
-        msg = exc.msg if hasattr(exc, "msg") else "number too large"
+        msg = exc.msg if hasattr(exc, "msg") else str(exc) if isinstance(exc, _BadNumber) else "number too large"
         pos = getattr(exc, "pos", None)
         where = " at position %d" % pos if pos is not None else ""
         raise HTTPException(400, "malformed JSON: %s%s" % (msg, where)) from None

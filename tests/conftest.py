@@ -1,0 +1,50 @@
+"""Shared fixtures for the core tests: a TestClient factory and a raw dispatcher.
+
+Like Starlette's ``test_client_factory``: a test builds its own app, asks
+``client(app, **options)`` for a client, and every client made is closed
+(shutdown hooks run, helper loop stopped) when the test ends.
+"""
+import asyncio
+
+import pytest
+
+from covet.requests import Request
+from covet.testing import TestClient
+
+
+@pytest.fixture
+def client():
+    """``client(app, **options) -> TestClient``; all clients are closed after the test."""
+    made = []
+
+    def factory(app, **options):
+        c = TestClient(app, **options)
+        made.append(c)
+        return c
+
+    yield factory
+    for c in made:
+        c.close()
+
+
+@pytest.fixture
+def dispatch():
+    """``dispatch(app, method, raw_path, ...) -> Response``: a hand-built Request, for targets
+    the TestClient would normalise (``*``, raw backslashes, bad percent-escapes, streamed bodies).
+    Runs ``after_send`` like a server does, and returns the app's Response."""
+
+    def run(app, method, raw_path, query_string="", headers=(), body=None, receive=None):
+        raw = [(b"host", b"testserver")] + [
+            (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers
+        ]
+        request = Request(method, raw_path, query_string, raw, client=("testclient", 50000),
+                          body=body, receive=receive)
+
+        async def go():
+            response = await app.dispatch(request)
+            await response.after_send()
+            return response
+
+        return asyncio.run(go())
+
+    return run

@@ -1,0 +1,903 @@
+"""covet.params: where handler arguments come from, their conversion and constraints, Depends, lifecycles."""
+import asyncio
+import datetime
+import decimal
+import enum
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Annotated, Dict, List, Literal, Optional, TypedDict
+
+import pytest
+
+from covet import (
+    AsyncTestClient, BackgroundTasks, Body, Cookie, Covet, Depends, Header, HTTPException, Path, Query, Request,
+    StreamingResponse,
+)
+
+
+def errors_of(response):
+    """The ``errors`` list of a 422, after checking the rest of the problem document."""
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert {k: v for k, v in body.items() if k not in ("errors", "instance")} == {
+        "type": "about:blank", "title": "Unprocessable Content", "status": 422, "detail": "Request validation failed",
+    }
+    return body["errors"]
+
+
+def err(loc, msg, type_):
+    return {"loc": list(loc), "msg": msg, "type": type_}
+
+
+INT_MSG = "Input should be a valid integer, unable to parse string as an integer"
+FLOAT_MSG = "Input should be a valid number, unable to parse string as a number"
+
+
+class Color(str, enum.Enum):
+    red = "red"
+    green = "green"
+
+
+class Level(enum.Enum):
+    low = 1
+    high = 2
+
+
+@pytest.fixture
+def typed_app():
+    app = Covet()
+
+    @app.get("/s")
+    async def s(q: str):
+        return {"q": q}
+
+    @app.get("/i")
+    async def i(q: int):
+        return {"q": q}
+
+    @app.get("/f")
+    async def f(q: float):
+        return {"q": q}
+
+    @app.get("/b")
+    async def b(q: bool):
+        return {"q": q}
+
+    @app.get("/u")
+    async def u(q: uuid.UUID):
+        return {"q": str(q), "type": type(q).__name__}
+
+    @app.get("/d")
+    async def d(q: datetime.date):
+        return {"q": q.isoformat(), "type": type(q).__name__}
+
+    @app.get("/dt")
+    async def dt(q: datetime.datetime):
+        return {"q": q.isoformat(), "type": type(q).__name__}
+
+    @app.get("/dec")
+    async def dec(q: decimal.Decimal):
+        return {"q": str(q), "type": type(q).__name__}
+
+    @app.get("/e")
+    async def e(q: Color):
+        return {"q": q.value, "is_member": q is Color(q.value)}
+
+    @app.get("/ie")
+    async def ie(q: Level):
+        return {"q": q.name}
+
+    @app.get("/lit")
+    async def lit(q: Literal["asc", "desc"] = "asc"):
+        return {"q": q}
+
+    @app.get("/opt")
+    async def opt(q: Optional[int] = None):
+        return {"q": q}
+
+    @app.get("/list")
+    async def lst(q: List[int] = Query([])):
+        return {"q": q}
+
+    @app.get("/plainlist")
+    async def plainlist(tag: List[str]):
+        return {"tag": tag}
+
+    @app.get("/untyped")
+    async def untyped(q="dflt"):
+        return {"q": q}
+
+    return app
+
+
+# -- query: each simple type ---------------------------------------------------------
+
+@pytest.mark.parametrize("url, expected", [
+    ("/s?q=hello%20world", {"q": "hello world"}),
+    ("/s?q=", {"q": ""}),
+    ("/i?q=42", {"q": 42}),
+    ("/i?q=-7", {"q": -7}),
+    ("/i?q=%2B3", {"q": 3}),
+    ("/f?q=1.5", {"q": 1.5}),
+    ("/f?q=1e3", {"q": 1000.0}),
+    ("/f?q=-2", {"q": -2.0}),
+    ("/u?q=12345678-1234-5678-1234-567812345678", {"q": "12345678-1234-5678-1234-567812345678", "type": "UUID"}),
+    ("/u?q=12345678123456781234567812345678", {"q": "12345678-1234-5678-1234-567812345678", "type": "UUID"}),
+    ("/d?q=2024-02-29", {"q": "2024-02-29", "type": "date"}),
+    ("/dt?q=2024-01-02T03:04:05Z", {"q": "2024-01-02T03:04:05+00:00", "type": "datetime"}),
+    ("/dt?q=2024-01-02T03:04:05.250%2B02:00", {"q": "2024-01-02T03:04:05.250000+02:00", "type": "datetime"}),
+    ("/dt?q=2024-01-02T03:04:05", {"q": "2024-01-02T03:04:05", "type": "datetime"}),
+    ("/dec?q=1.10", {"q": "1.10", "type": "Decimal"}),
+    ("/e?q=green", {"q": "green", "is_member": True}),
+    ("/ie?q=2", {"q": "high"}),
+    ("/lit?q=desc", {"q": "desc"}),
+    ("/lit", {"q": "asc"}),
+    ("/opt", {"q": None}),
+    ("/opt?q=5", {"q": 5}),
+    ("/list?q=1&q=2&q=3", {"q": [1, 2, 3]}),
+    ("/list", {"q": []}),
+    ("/plainlist?tag=a&tag=b", {"tag": ["a", "b"]}),
+    ("/untyped?q=x", {"q": "x"}),
+    ("/untyped", {"q": "dflt"}),
+])
+def test_query_values_are_converted_to_the_annotation(client, typed_app, url, expected):
+    r = client(typed_app).get(url)
+    assert r.status_code == 200, r.text
+    assert r.json() == expected
+
+
+@pytest.mark.parametrize("text", ["true", "True", "TRUE", "1", "yes", "on", "t", "y"])
+def test_bool_true_forms(client, typed_app, text):
+    assert client(typed_app).get("/b", params={"q": text}).json() == {"q": True}
+
+
+@pytest.mark.parametrize("text", ["false", "False", "0", "no", "off", "f", "n"])
+def test_bool_false_forms(client, typed_app, text):
+    assert client(typed_app).get("/b", params={"q": text}).json() == {"q": False}
+
+
+@pytest.mark.parametrize("url, error", [
+    ("/i?q=abc", err(["query", "q"], INT_MSG, "int_parsing")),
+    ("/i?q=1.0", err(["query", "q"], INT_MSG, "int_parsing")),
+    ("/i?q=1_000", err(["query", "q"], INT_MSG, "int_parsing")),
+    ("/i?q=%D9%A3", err(["query", "q"], INT_MSG, "int_parsing")),
+    ("/i?q=" + "9" * 5000, err(["query", "q"], INT_MSG, "int_parsing")),
+    ("/i?q=", err(["query", "q"], INT_MSG, "int_parsing")),
+    ("/f?q=abc", err(["query", "q"], FLOAT_MSG, "float_parsing")),
+    ("/f?q=nan", err(["query", "q"], FLOAT_MSG, "float_parsing")),
+    ("/f?q=inf", err(["query", "q"], FLOAT_MSG, "float_parsing")),
+    ("/f?q=1_0", err(["query", "q"], FLOAT_MSG, "float_parsing")),
+    ("/b?q=maybe", err(["query", "q"], "Input should be a valid boolean, unable to interpret input", "bool_parsing")),
+    ("/u?q=nope", err(["query", "q"], "Input should be a valid UUID", "uuid_parsing")),
+    ("/d?q=2023-02-29", err(["query", "q"], "Input should be a valid date in the format YYYY-MM-DD", "date_parsing")),
+    ("/d?q=yesterday", err(["query", "q"], "Input should be a valid date in the format YYYY-MM-DD", "date_parsing")),
+    ("/dt?q=2024-01-02T25:00:00Z", err(["query", "q"], "Input should be a valid datetime", "datetime_parsing")),
+    ("/dec?q=NaN", err(["query", "q"], "Input should be a valid decimal", "decimal_parsing")),
+    ("/dec?q=1.5.6", err(["query", "q"], "Input should be a valid decimal", "decimal_parsing")),
+    ("/dec?q=" + "1" * 101, err(["query", "q"], "Input should be a valid decimal", "decimal_parsing")),
+    ("/e?q=blue", err(["query", "q"], "Input should be 'red' or 'green'", "enum")),
+    ("/ie?q=3", err(["query", "q"], "Input should be 1 or 2", "enum")),
+    ("/lit?q=up", err(["query", "q"], "Input should be 'asc' or 'desc'", "literal_error")),
+    ("/opt?q=x", err(["query", "q"], INT_MSG, "int_parsing")),
+    ("/list?q=1&q=x", err(["query", "q"], INT_MSG, "int_parsing")),
+    ("/s", err(["query", "q"], "Field required", "missing")),
+    ("/plainlist", err(["query", "tag"], "Field required", "missing")),
+])
+def test_bad_query_values_give_one_exact_422_error(client, typed_app, url, error):
+    r = client(typed_app).get(url)
+    assert errors_of(r) == [error]
+    assert r.json()["instance"] == url.partition("?")[0]
+
+
+def test_the_last_of_repeated_keys_wins_for_a_scalar(client, typed_app):
+    assert client(typed_app).get("/i?q=1&q=2").json() == {"q": 2}
+
+
+# -- Query constraints -------------------------------------------------------------------
+
+def test_query_numeric_constraints(client):
+    app = Covet()
+
+    @app.get("/n")
+    async def n(a: int = Query(0, ge=1), b: int = Query(5, gt=1), c: float = Query(0.0, le=1.5), d: int = Query(0, lt=10)):
+        return [a, b, c, d]
+
+    c = client(app)
+    assert c.get("/n?a=1&b=2&c=1.5&d=9").json() == [1, 2, 1.5, 9]
+    assert errors_of(c.get("/n?a=0&b=1&c=1.6&d=10")) == [
+        err(["query", "a"], "Input should be greater than or equal to 1", "greater_than_equal"),
+        err(["query", "b"], "Input should be greater than 1", "greater_than"),
+        err(["query", "c"], "Input should be less than or equal to 1.5", "less_than_equal"),
+        err(["query", "d"], "Input should be less than 10", "less_than"),
+    ]
+
+
+def test_query_string_constraints_pattern_and_alias(client):
+    app = Covet()
+
+    @app.get("/t")
+    async def t(name: str = Query(min_length=2, max_length=4), code: str = Query("ab", pattern="^[a-z]+$"),
+                item_id: int = Query(0, alias="item-id"), tags: List[str] = Query([], min_length=2)):
+        return {"name": name, "code": code, "item_id": item_id, "tags": tags}
+
+    c = client(app)
+    assert c.get("/t?name=abc&code=xyz&item-id=4&tags=a&tags=b").json() == {
+        "name": "abc", "code": "xyz", "item_id": 4, "tags": ["a", "b"]}
+    assert errors_of(c.get("/t?name=a&code=X1&item_id=4&tags=a")) == [
+        err(["query", "name"], "String should have at least 2 characters", "string_too_short"),
+        err(["query", "code"], "String should match pattern '^[a-z]+$'", "string_pattern_mismatch"),
+        err(["query", "tags"], "Should have at least 2 items", "too_short"),
+    ]
+    assert errors_of(c.get("/t?name=abcde")) == [
+        err(["query", "name"], "String should have at most 4 characters", "string_too_long"),
+    ]
+    assert errors_of(c.get("/t?name=ab&item-id=x")) == [err(["query", "item-id"], INT_MSG, "int_parsing")]
+
+
+def test_annotated_query_declarations(client):
+    app = Covet()
+
+    @app.get("/a")
+    async def a(page: Annotated[int, Query(ge=1)] = 1, size: Annotated[Optional[int], Query(alias="per")] = None):
+        return [page, size]
+
+    c = client(app)
+    assert c.get("/a").json() == [1, None]
+    assert c.get("/a?page=3&per=20").json() == [3, 20]
+    assert errors_of(c.get("/a?page=0")) == [
+        err(["query", "page"], "Input should be greater than or equal to 1", "greater_than_equal")]
+
+
+def test_default_factory(client):
+    app = Covet()
+
+    @app.get("/f")
+    async def f(tags: List[str] = Query(default_factory=lambda: ["x"])):
+        return tags
+
+    assert client(app).get("/f").json() == ["x"]
+
+
+# -- path parameters ---------------------------------------------------------------------
+
+def test_path_annotation_failure_is_404_and_constraint_failure_is_422(client):
+    app = Covet()
+
+    @app.get("/items/{item_id}")
+    async def item(item_id: int = Path(ge=1)):
+        return {"item_id": item_id}
+
+    c = client(app)
+    assert c.get("/items/5").json() == {"item_id": 5}
+    r = c.get("/items/abc")
+    assert r.status_code == 404
+    assert r.json() == {"type": "about:blank", "title": "Not Found", "status": 404, "instance": "/items/abc"}
+    assert errors_of(c.get("/items/0")) == [
+        err(["path", "item_id"], "Input should be greater than or equal to 1", "greater_than_equal")]
+
+
+def test_path_converter_type_stands_without_annotation_and_str_annotation_wins(client):
+    app = Covet()
+
+    @app.get("/a/{n:int}")
+    async def a(n):
+        return {"n": n}
+
+    @app.get("/b/{n:int}")
+    async def b(n: str):
+        return {"n": n}
+
+    @app.get("/c/{u:uuid}")
+    async def c_(u):
+        return {"type": type(u).__name__}
+
+    c = client(app)
+    assert c.get("/a/7").json() == {"n": 7}
+    assert c.get("/b/7").json() == {"n": "7"}
+    assert c.get("/c/12345678-1234-5678-1234-567812345678").json() == {"type": "UUID"}
+
+
+def test_path_declared_without_a_template_param_fails_at_registration():
+    app = Covet()
+
+    async def h(x: int = Path()):
+        return None
+
+    with pytest.raises(TypeError, match="parameter 'x' is declared Path\\(\\) but the route path has no \\{x\\}"):
+        app.add_route("/h", h)
+
+
+def test_unreadable_parameter_type_fails_at_registration():
+    app = Covet()
+
+    async def h(x: complex):
+        return None
+
+    with pytest.raises(TypeError, match="cannot read parameter 'x' of type <class 'complex'> from the query"):
+        app.add_route("/h", h)
+
+
+def test_generator_handler_is_refused_at_registration():
+    app = Covet()
+
+    async def h():
+        yield b"x"
+
+    with pytest.raises(TypeError, match="a handler cannot be a generator; return a StreamingResponse"):
+        app.add_route("/h", h)
+
+
+# -- headers and cookies ---------------------------------------------------------------
+
+def test_header_underscore_becomes_hyphen_alias_and_lists(client):
+    app = Covet()
+
+    @app.get("/h")
+    async def h(user_agent: str = Header(), token: str = Header(alias="X-Token"),
+                x_tag: List[str] = Header([]), raw_name: Optional[str] = Header(None, convert_underscores=False),
+                x_n: int = Header(0)):
+        return {"ua": user_agent, "token": token, "tags": x_tag, "raw": raw_name, "n": x_n}
+
+    c = client(app)
+    r = c.get("/h", headers={"User-Agent": "ua/1", "x-token": "t", "raw_name": "r", "X-N": "3"})
+    assert r.json() == {"ua": "ua/1", "token": "t", "tags": [], "raw": "r", "n": 3}
+    req = Request("GET", "/h", "", [(b"user-agent", b"u"), (b"x-token", b"t"), (b"x-tag", b"a"), (b"x-tag", b"b")])
+    r = asyncio.run(app.dispatch(req))
+    assert r.body == b'{"ua":"u","token":"t","tags":["a","b"],"raw":null,"n":0}'
+
+
+def test_missing_and_bad_headers_are_422_with_hyphenated_loc(client):
+    app = Covet()
+
+    @app.get("/h")
+    async def h(x_request_id: str = Header(), x_n: int = Header(0)):
+        return None
+
+    assert errors_of(client(app).get("/h", headers={"x-n": "many"})) == [
+        err(["header", "x-request-id"], "Field required", "missing"),
+        err(["header", "x-n"], INT_MSG, "int_parsing"),
+    ]
+
+
+def test_cookie_parameters(client):
+    app = Covet()
+
+    @app.get("/c")
+    async def c_(session: str = Cookie(), theme: str = Cookie("light"), visits: int = Cookie(0)):
+        return [session, theme, visits]
+
+    c = client(app)
+    assert c.get("/c", cookies={"session": "abc", "visits": "2"}).json() == ["abc", "light", 2]
+    assert errors_of(c.get("/c", cookies={"visits": "x"})) == [
+        err(["cookie", "session"], "Field required", "missing"),
+        err(["cookie", "visits"], INT_MSG, "int_parsing"),
+    ]
+
+
+# -- the JSON body -----------------------------------------------------------------------
+
+@dataclass
+class Item:
+    name: str
+    price: float
+    tags: List[str] = field(default_factory=list)
+
+
+class Point(TypedDict):
+    x: int
+    y: int
+
+
+@pytest.fixture
+def body_app():
+    app = Covet()
+
+    @app.post("/dict")
+    async def d(data: dict):
+        return {"got": data}
+
+    @app.post("/typed-dict")
+    async def td(data: Dict[str, int]):
+        return data
+
+    @app.post("/list")
+    async def lst(data: List[int] = Body()):  # a bare List[int] reads repeated query keys
+        return {"sum": sum(data)}
+
+    @app.post("/item")
+    async def item(item: Item):
+        return {"type": type(item).__name__, "item": item}
+
+    @app.post("/point")
+    async def point(p: Point):
+        return {"type": type(p).__name__, "p": p}
+
+    @app.post("/embed")
+    async def embed(note: str = Body(embed=True)):
+        return {"note": note}
+
+    @app.post("/two")
+    async def two(item: Item, point: Point, count: int = Body(1)):
+        return {"item": item.name, "point": point, "count": count}
+
+    @app.post("/optional")
+    async def optional(data: Optional[dict] = None):
+        return {"data": data}
+
+    return app
+
+
+@pytest.mark.parametrize("url, payload, expected", [
+    ("/dict", {"a": [1, {"b": None}]}, {"got": {"a": [1, {"b": None}]}}),
+    ("/typed-dict", {"a": 1, "b": 2}, {"a": 1, "b": 2}),
+    ("/list", [1, 2, 3], {"sum": 6}),
+    ("/item", {"name": "pen", "price": 2}, {"type": "Item", "item": {"name": "pen", "price": 2.0, "tags": []}}),
+    ("/point", {"x": 1, "y": 2}, {"type": "dict", "p": {"x": 1, "y": 2}}),
+    ("/embed", {"note": "hi"}, {"note": "hi"}),
+    ("/two", {"item": {"name": "a", "price": 1}, "point": {"x": 0, "y": 1}},
+     {"item": "a", "point": {"x": 0, "y": 1}, "count": 1}),
+    ("/two", {"item": {"name": "a", "price": 1}, "point": {"x": 0, "y": 1}, "count": 4},
+     {"item": "a", "point": {"x": 0, "y": 1}, "count": 4}),
+])
+def test_json_bodies_are_read_into_the_annotation(client, body_app, url, payload, expected):
+    r = client(body_app).post(url, json=payload)
+    assert r.status_code == 200, r.text
+    assert r.json() == expected
+
+
+def test_optional_body_may_be_absent(client, body_app):
+    assert client(body_app).post("/optional").json() == {"data": None}
+
+
+@pytest.mark.parametrize("url, payload, errors", [
+    ("/dict", [1], [err(["body"], "Input should be a valid dictionary", "dict_type")]),
+    ("/typed-dict", {"a": "1"}, [err(["body", "a"], "Input should be a valid integer", "int_type")]),
+    ("/list", [1, "2", True], [err(["body", 1], "Input should be a valid integer", "int_type"),
+                               err(["body", 2], "Input should be a valid integer", "int_type")]),
+    ("/list", {"a": 1}, [err(["body"], "Input should be a valid list", "list_type")]),
+    ("/item", {"name": 5, "tags": ["a", 1]}, [
+        err(["body", "name"], "Input should be a valid string", "string_type"),
+        err(["body", "price"], "Field required", "missing"),
+        err(["body", "tags", 1], "Input should be a valid string", "string_type"),
+    ]),
+    ("/point", {"x": 1.5}, [err(["body", "x"], "Input should be a valid integer", "int_type"),
+                            err(["body", "y"], "Field required", "missing")]),
+    ("/embed", {"other": 1}, [err(["body", "note"], "Field required", "missing")]),
+    ("/embed", "hi", [err(["body"], "Input should be a valid dictionary", "dict_type")]),
+    ("/two", {"item": {"name": "a", "price": "x"}}, [
+        err(["body", "item", "price"], "Input should be a valid number", "float_type"),
+        err(["body", "point"], "Field required", "missing"),
+    ]),
+])
+def test_body_violations_are_listed_with_their_json_path(client, body_app, url, payload, errors):
+    assert errors_of(client(body_app).post(url, json=payload)) == errors
+
+
+def test_empty_body_for_a_required_body_is_422_missing(client, body_app):
+    c = client(body_app)
+    assert errors_of(c.post("/dict")) == [err(["body"], "Field required", "missing")]
+    assert errors_of(c.post("/two")) == [err(["body", "item"], "Field required", "missing"),
+                                         err(["body", "point"], "Field required", "missing")]
+
+
+@pytest.mark.parametrize("content_type", [
+    "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+    "application/jsonx", "text/json", None,
+])
+def test_body_is_parsed_only_when_declared_json(client, body_app, content_type):
+    headers = {"content-type": content_type} if content_type else {}
+    r = client(body_app).post("/dict", content=b'{"a": 1}', headers=headers)
+    assert r.status_code == 415
+    assert r.json()["detail"] == "expected Content-Type application/json, got %r" % (
+        content_type.partition(";")[0] if content_type else "nothing")
+
+
+@pytest.mark.parametrize("content_type", [
+    "application/json", "application/json; charset=utf-8", "Application/JSON", "application/vnd.api+json",
+    "application/problem+json",
+])
+def test_json_media_types_are_accepted(client, body_app, content_type):
+    r = client(body_app).post("/dict", content=b'{"a": 1}', headers={"content-type": content_type})
+    assert r.json() == {"got": {"a": 1}}
+
+
+@pytest.mark.parametrize("body, detail", [
+    (b'{"a":', "malformed JSON: Expecting value at position 5"),
+    (b"nul", "malformed JSON: Expecting value at position 0"),
+    (b"\xff{}", "malformed JSON: not UTF-8"),
+    (b"[" * 10000 + b"]" * 10000, "malformed JSON: nested too deeply"),
+    (b"{\"a\":" * 10000 + b"1" + b"}" * 10000, "malformed JSON: nested too deeply"),
+    (b"1" * 5000, "malformed JSON: number too large"),
+    (b'{"n": -' + b"9" * 5000 + b"}", "malformed JSON: number too large"),
+    (b'{"n": NaN}', "malformed JSON: NaN is not a JSON value"),
+    (b"[Infinity]", "malformed JSON: Infinity is not a JSON value"),
+    (b"[1e999]", "malformed JSON: number out of range"),
+])
+def test_malformed_json_body_is_400(client, body_app, body, detail):
+    r = client(body_app).post("/dict", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 400
+    assert r.json() == {"type": "about:blank", "title": "Bad Request", "status": 400, "detail": detail,
+                        "instance": "/dict"}
+
+
+def test_every_violation_of_a_request_comes_in_one_422(client):
+    app = Covet()
+
+    def needs_token(x_token: str = Header()):
+        return x_token
+
+    @app.post("/all/{n}")
+    async def everything(n: int = Path(le=10), q: int = Query(), flag: bool = Query(False),
+                         sid: str = Cookie(), token=Depends(needs_token), item: Item = Body()):
+        return None
+
+    r = client(app).post("/all/11?flag=perhaps", json={"name": 1, "price": 2})
+    assert errors_of(r) == [
+        err(["path", "n"], "Input should be less than or equal to 10", "less_than_equal"),
+        err(["query", "q"], "Field required", "missing"),
+        err(["query", "flag"], "Input should be a valid boolean, unable to interpret input", "bool_parsing"),
+        err(["cookie", "sid"], "Field required", "missing"),
+        err(["header", "x-token"], "Field required", "missing"),
+        err(["body", "name"], "Input should be a valid string", "string_type"),
+    ]
+
+
+# -- Depends -----------------------------------------------------------------------------------
+
+def test_sync_async_generator_and_async_generator_dependencies(client):
+    app = Covet()
+
+    def sync_dep():
+        return "sync:" + threading.current_thread().name.split("_")[0]
+
+    async def async_dep():
+        return "async"
+
+    def gen_dep():
+        yield "gen"
+
+    async def agen_dep():
+        yield "agen"
+
+    @app.get("/d")
+    async def d(a=Depends(sync_dep), b=Depends(async_dep), c=Depends(gen_dep), e=Depends(agen_dep)):
+        return [a, b, c, e]
+
+    assert client(app).get("/d").json() == ["sync:covet-worker", "async", "gen", "agen"]
+
+
+def test_dependencies_take_request_params_and_other_dependencies(client):
+    app = Covet()
+
+    def get_db(request: Request):
+        return {"path": request.path}
+
+    async def get_user(db=Depends(get_db), user_id: int = Query(alias="uid")):
+        return {"db": db, "user": user_id}
+
+    @app.get("/me")
+    def me(user=Depends(get_user), req: Request = None):
+        return {"user": user, "method": req.method}
+
+    c = client(app)
+    assert c.get("/me?uid=3").json() == {"user": {"db": {"path": "/me"}, "user": 3}, "method": "GET"}
+    assert errors_of(c.get("/me?uid=x")) == [err(["query", "uid"], INT_MSG, "int_parsing")]
+
+
+def test_class_and_annotation_dependencies(client):
+    app = Covet()
+
+    class Pager:
+        def __init__(self, page: int = 1, size: int = Query(10, le=100)):
+            self.page, self.size = page, size
+
+    @app.get("/p")
+    async def p(pager: Pager = Depends()):
+        return [pager.page, pager.size]
+
+    c = client(app)
+    assert c.get("/p?page=2").json() == [2, 10]
+    assert errors_of(c.get("/p?size=1000")) == [
+        err(["query", "size"], "Input should be less than or equal to 100", "less_than_equal")]
+
+
+def test_dependency_used_twice_runs_once_per_request(client):
+    app = Covet()
+    calls = []
+
+    def counter():
+        calls.append(1)
+        return len(calls)
+
+    def a(n=Depends(counter)):
+        return n
+
+    def b(n=Depends(counter)):
+        return n
+
+    @app.get("/c")
+    async def c_(x=Depends(a), y=Depends(b), z=Depends(counter)):
+        return [x, y, z]
+
+    c = client(app)
+    assert c.get("/c").json() == [1, 1, 1]
+    assert c.get("/c").json() == [2, 2, 2]
+    assert len(calls) == 2
+
+
+def test_use_cache_false_runs_the_dependency_each_time(client):
+    app = Covet()
+    calls = []
+
+    def counter():
+        calls.append(1)
+        return len(calls)
+
+    @app.get("/c")
+    async def c_(x=Depends(counter), y=Depends(counter, use_cache=False)):
+        return [x, y]
+
+    assert client(app).get("/c").json() == [1, 2]
+
+
+def test_dependency_raising_http_exception_answers_with_it(client):
+    app = Covet()
+
+    def auth(authorization: Optional[str] = Header(None)):
+        if authorization != "Bearer ok":
+            raise HTTPException(401, "bad token", headers={"WWW-Authenticate": "Bearer"})
+        return "user"
+
+    @app.get("/private")
+    async def private(user=Depends(auth)):
+        return user
+
+    c = client(app)
+    r = c.get("/private")
+    assert (r.status_code, r.headers["www-authenticate"], r.json()["detail"]) == (401, "Bearer", "bad token")
+    assert c.get("/private", headers={"authorization": "Bearer ok"}).text == "user"
+
+
+def test_dependency_that_does_not_yield_is_an_error(client):
+    app = Covet()
+
+    def broken():
+        if False:
+            yield
+
+    @app.get("/x")
+    async def x(d=Depends(broken)):
+        return None
+
+    with pytest.raises(RuntimeError, match="did not yield"):
+        client(app).get("/x")
+
+
+def lifecycle_app(events, raise_in_handler=None):
+    app = Covet()
+
+    def sync_resource():
+        events.append("sync setup")
+        try:
+            yield "S"
+        except Exception as exc:
+            events.append("sync saw %s" % type(exc).__name__)
+            raise
+        finally:
+            events.append("sync teardown")
+
+    async def async_resource(s=Depends(sync_resource)):
+        events.append("async setup")
+        try:
+            yield "A"
+        except Exception as exc:
+            events.append("async saw %s" % type(exc).__name__)
+            raise
+        finally:
+            events.append("async teardown")
+
+    def stream():
+        events.append("body sent")
+        yield b"body"
+
+    @app.get("/r")
+    async def r(a=Depends(async_resource), tasks: BackgroundTasks = None):
+        events.append("handler")
+        tasks.add_task(events.append, "background 1")
+
+        async def second():
+            events.append("background 2")
+        tasks.add_task(second)
+        if raise_in_handler is not None:
+            raise raise_in_handler
+        return StreamingResponse(stream())
+
+    return app
+
+
+def test_order_setup_handler_response_sent_background_then_teardown(client):
+    events = []
+    r = client(lifecycle_app(events)).get("/r")
+    assert r.content == b"body"
+    assert events == [
+        "sync setup", "async setup", "handler", "body sent", "background 1", "background 2",
+        "async teardown", "sync teardown",
+    ]
+
+
+def test_handler_exception_is_thrown_into_yield_dependencies(client):
+    events = []
+    r = client(lifecycle_app(events, ValueError("boom")), raise_server_exceptions=False).get("/r")
+    assert r.status_code == 500
+    assert events == [
+        "sync setup", "async setup", "handler",
+        "async saw ValueError", "async teardown", "sync saw ValueError", "sync teardown",
+    ]
+
+
+def test_yield_dependencies_close_even_when_the_test_client_raises(client):
+    events = []
+    with pytest.raises(ValueError, match="boom"):
+        client(lifecycle_app(events, ValueError("boom"))).get("/r")
+    assert events[-4:] == ["async saw ValueError", "async teardown", "sync saw ValueError", "sync teardown"]
+
+
+def test_http_exception_from_the_handler_reaches_yield_dependencies(client):
+    events = []
+    r = client(lifecycle_app(events, HTTPException(409, "taken"))).get("/r")
+    assert (r.status_code, r.json()["detail"]) == (409, "taken")
+    assert "async saw HTTPException" in events and events[-1] == "sync teardown"
+
+
+def test_failing_background_task_is_logged_and_the_rest_still_run(client, caplog):
+    app = Covet()
+    done = []
+
+    def bad():
+        raise RuntimeError("task failed")
+
+    @app.post("/t")
+    async def t(tasks: BackgroundTasks):
+        tasks.add_task(bad)
+        tasks.add_task(done.append, "ok")
+        return {"queued": 2}
+
+    r = client(app).post("/t")
+    assert r.json() == {"queued": 2}
+    assert done == ["ok"]
+    assert [rec.getMessage() for rec in caplog.records] == ["background task 'test_failing_background_task_is_logged_and_the_rest_still_run.<locals>.bad' failed"]
+
+
+def test_app_level_and_group_dependencies_run_before_the_handler(client):
+    order = []
+
+    def app_dep():
+        order.append("app")
+
+    def group_dep():
+        order.append("group")
+
+    app = Covet(dependencies=[Depends(app_dep)])
+    api = app.group("/api", dependencies=[group_dep])
+
+    @api.get("/x")
+    async def x():
+        order.append("handler")
+
+    @app.get("/y")
+    async def y():
+        order.append("plain")
+
+    c = client(app)
+    assert c.get("/api/x").status_code == 204
+    assert c.get("/y").status_code == 204
+    assert order == ["app", "group", "handler", "app", "plain"]
+
+
+def test_app_level_dependency_can_refuse_every_request(client):
+    def api_key(x_key: str = Header()):
+        if x_key != "k":
+            raise HTTPException(403, "wrong key")
+
+    app = Covet(dependencies=[Depends(api_key)])
+
+    @app.get("/x")
+    async def x():
+        return "in"
+
+    c = client(app)
+    assert c.get("/x", headers={"x-key": "k"}).text == "in"
+    assert c.get("/x", headers={"x-key": "no"}).status_code == 403
+    assert errors_of(c.get("/x")) == [err(["header", "x-key"], "Field required", "missing")]
+
+
+# -- handler shapes ---------------------------------------------------------------------------
+
+def test_handler_without_parameters_and_status_code_option(client):
+    app = Covet()
+
+    @app.get("/none")
+    def none():
+        return {"ok": True}
+
+    @app.post("/created", status_code=201)
+    async def created():
+        return {"id": 1}
+
+    @app.post("/created-empty", status_code=201)
+    async def created_empty():
+        return None
+
+    c = client(app)
+    assert c.get("/none").json() == {"ok": True}
+    r = c.post("/created")
+    assert (r.status_code, r.json()) == (201, {"id": 1})
+    r = c.post("/created-empty")
+    assert (r.status_code, r.content, r.headers["content-length"]) == (201, b"", "0")
+
+
+def test_request_injected_by_name_or_annotation_in_sync_and_async_handlers(client):
+    app = Covet()
+
+    @app.get("/a")
+    def a(request):
+        return request.path
+
+    @app.get("/b")
+    async def b(req: Request):
+        return req.path
+
+    c = client(app)
+    assert (c.get("/a").text, c.get("/b").text) == ("/a", "/b")
+
+
+# -- sync handlers run in the thread pool -------------------------------------------------------
+
+def test_blocking_sync_handler_does_not_stall_async_routes():
+    app = Covet(thread_pool_size=2)
+    gate = threading.Event()
+
+    @app.get("/block")
+    def block():
+        return {"released": gate.wait(10), "thread": threading.current_thread().name.split("_")[0]}
+
+    @app.get("/release")
+    async def release():
+        gate.set()
+        return "released"
+
+    async def main():
+        async with AsyncTestClient(app) as c:
+            blocked, released = await asyncio.gather(c.get("/block"), c.get("/release"))
+        return blocked.json(), released.text
+
+    assert asyncio.run(main()) == ({"released": True, "thread": "covet-worker"}, "released")
+
+
+def test_thread_pool_size_bounds_concurrent_sync_handlers():
+    app = Covet(thread_pool_size=2)
+    lock = threading.Lock()
+    running = []
+    peak = []
+    both_in = threading.Barrier(2, timeout=10)
+
+    @app.get("/w")
+    def work():
+        with lock:
+            running.append(1)
+            peak.append(len(running))
+        both_in.wait()
+        with lock:
+            running.pop()
+        return None
+
+    async def main():
+        async with AsyncTestClient(app) as c:
+            rs = await asyncio.gather(*[c.get("/w") for _ in range(6)])
+        return [r.status_code for r in rs]
+
+    assert asyncio.run(main()) == [204] * 6
+    assert max(peak) == 2
+    assert app.thread_pool_size == 2

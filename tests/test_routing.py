@@ -1,0 +1,712 @@
+"""covet.routing: templates, converters, precedence, 404/405/OPTIONS/HEAD, slashes, url_for, groups, mounts."""
+import json
+import uuid
+
+import pytest
+
+from covet import Covet, Depends, Request, Response
+from covet.routing import Converter, NoMatchFound, Router
+
+
+def problem(status, detail, instance, title):
+    return {"type": "about:blank", "title": title, "status": status, "detail": detail, "instance": instance}
+
+
+def echo_app(*paths):
+    """An app whose routes return their own path params."""
+    app = Covet()
+    for i, path in enumerate(paths):
+        async def handler(request: Request):
+            return {k: str(v) if isinstance(v, uuid.UUID) else v for k, v in request.path_params.items()}
+        app.add_route(path, handler, name="h%d" % i)
+    return app
+
+
+# -- templates and converters ------------------------------------------------
+
+def test_static_route_matches_exact_path_only(client):
+    app = echo_app("/about")
+    c = client(app)
+    assert c.get("/about").json() == {}
+    r = c.get("/about/us")
+    assert r.status_code == 404
+    assert r.json() == problem(404, "no route for /about/us", "/about/us", "Not Found")
+
+
+def test_str_param_takes_one_non_empty_segment(client):
+    c = client(echo_app("/users/{name}"))
+    assert c.get("/users/ada").json() == {"name": "ada"}
+    assert c.get("/users/ada/x").status_code == 404
+    assert c.get("/users/", follow_redirects=False).status_code == 404
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("/n/7", {"n": 7}),
+    ("/n/007", {"n": 7}),
+])
+def test_int_converter_gives_int(client, url, expected):
+    assert client(echo_app("/n/{n:int}")).get(url).json() == expected
+
+
+@pytest.mark.parametrize("url", ["/n/-1", "/n/+1", "/n/1.5", "/n/abc", "/n/%D9%A3", "/n/" + "1" * 31])
+def test_int_converter_refuses_non_digits_with_404(client, url):
+    assert client(echo_app("/n/{n:int}")).get(url).status_code == 404
+
+
+def test_float_converter(client):
+    c = client(echo_app("/f/{x:float}"))
+    assert c.get("/f/1.5").json() == {"x": 1.5}
+    assert c.get("/f/2").json() == {"x": 2.0}
+    assert c.get("/f/nan").status_code == 404
+    assert c.get("/f/1e5").status_code == 404
+
+
+def test_uuid_converter(client):
+    c = client(echo_app("/u/{id:uuid}"))
+    u = "12345678-1234-5678-1234-567812345678"
+    assert c.get("/u/" + u).json() == {"id": u}
+    assert c.get("/u/" + u.upper()).json() == {"id": u}
+    assert c.get("/u/12345678123456781234567812345678").status_code == 404
+
+
+def test_path_converter_takes_the_rest_with_slashes(client):
+    c = client(echo_app("/files/{p:path}"))
+    assert c.get("/files/a/b/c.txt").json() == {"p": "a/b/c.txt"}
+    assert c.get("/files/a%20b/c").json() == {"p": "a b/c"}
+
+
+def test_custom_registered_converter(client):
+    class Slug(Converter):
+        regex = "[a-z0-9]+(?:-[a-z0-9]+)*"
+
+        def convert(self, value):
+            return value.upper()
+
+        def to_url(self, value):
+            return value.lower()
+
+    app = Covet()
+    app.register_converter("slug", Slug())
+
+    @app.get("/posts/{s:slug}")
+    async def post(s):
+        return {"s": s}
+
+    c = client(app)
+    assert c.get("/posts/hello-world").json() == {"s": "HELLO-WORLD"}
+    assert c.get("/posts/Hello").status_code == 404
+    assert app.url_for("post", s="HELLO-WORLD") == "/posts/hello-world"
+
+
+def test_register_converter_needs_a_converter_instance():
+    with pytest.raises(TypeError, match="Converter instance"):
+        Covet().register_converter("slug", str)
+
+
+def test_unknown_converter_raises_at_registration():
+    with pytest.raises(ValueError, match="unknown converter 'nope' in route path '/x/{a:nope}'"):
+        Covet().add_route("/x/{a:nope}", lambda: None)
+
+
+@pytest.mark.parametrize("path, message", [
+    ("x", "route path must start with '/': 'x'"),
+    ("/a/{b", "malformed parameter in route path '/a/{b': '{b'"),
+    ("/a/{b}/{b}", "parameter 'b' appears twice in route path '/a/{b}/{b}'"),
+    ("/a/{p:path}/b", "a {name:path} parameter must be the last segment: '/a/{p:path}/b'"),
+    ("/a/x{p:path}", "a {name:path} parameter must fill its whole segment: '/a/x{p:path}'"),
+])
+def test_bad_templates_raise_with_the_path_named(path, message):
+    async def h():
+        return None
+    with pytest.raises(ValueError) as info:
+        Covet().add_route(path, h)
+    assert str(info.value) == message
+
+
+def test_invalid_method_refused_at_registration():
+    with pytest.raises(ValueError, match="invalid HTTP method 'GE T'"):
+        Covet().add_route("/x", lambda: None, methods=["GE T"])
+
+
+def test_mixed_segment_name_and_extension(client):
+    c = client(echo_app("/dl/{name}.{ext}", "/v/{major:int}.{minor:int}"))
+    assert c.get("/dl/report.final.pdf").json() == {"name": "report", "ext": "final.pdf"}
+    assert c.get("/dl/report").status_code == 404
+    assert c.get("/v/2.13").json() == {"major": 2, "minor": 13}
+    assert c.get("/v/2.x").status_code == 404
+
+
+# -- precedence and backtracking -------------------------------------------------
+
+def test_precedence_literal_then_typed_then_str_then_path(client):
+    app = Covet()
+
+    @app.get("/p/me")
+    async def literal():
+        return "literal"
+
+    @app.get("/p/{n:int}")
+    async def typed(n):
+        return "int"
+
+    @app.get("/p/{name}")
+    async def string(name):
+        return "str"
+
+    @app.get("/p/{rest:path}")
+    async def rest(rest):
+        return "path"
+
+    c = client(app)
+    assert [c.get(u).text for u in ("/p/me", "/p/42", "/p/bob", "/p/a/b")] == ["literal", "int", "str", "path"]
+
+
+def test_precedence_does_not_depend_on_registration_order(client):
+    app = Covet()
+
+    @app.get("/p/{rest:path}")
+    async def rest(rest):
+        return "path"
+
+    @app.get("/p/{name}")
+    async def string(name):
+        return "str"
+
+    @app.get("/p/{n:int}")
+    async def typed(n):
+        return "int"
+
+    @app.get("/p/me")
+    async def literal():
+        return "literal"
+
+    c = client(app)
+    assert [c.get(u).text for u in ("/p/me", "/p/42", "/p/bob", "/p/a/b")] == ["literal", "int", "str", "path"]
+
+
+def test_static_post_route_does_not_hide_dynamic_get(client):
+    app = Covet()
+
+    @app.post("/users/me")
+    async def update_me():
+        return "me"
+
+    @app.get("/users/{user_id}")
+    async def get_user(user_id):
+        return "user " + user_id
+
+    c = client(app)
+    assert c.get("/users/me").text == "user me"
+    assert c.post("/users/me").text == "me"
+    assert c.post("/users/7").headers["allow"] == "GET, HEAD, OPTIONS"
+
+
+def test_backtracks_out_of_a_typed_branch_that_fails_deeper(client):
+    c = client(echo_app("/a/{x:int}/b", "/a/{y}/c"))
+    assert c.get("/a/5/b").json() == {"x": 5}
+    assert c.get("/a/5/c").json() == {"y": "5"}
+
+
+def test_same_shape_same_method_is_a_conflict_with_a_clear_message():
+    app = Covet()
+
+    @app.get("/items/{item_id}")
+    async def first(item_id):
+        return None
+
+    async def second(name):
+        return None
+
+    with pytest.raises(ValueError) as info:
+        app.add_route("/items/{name}", second)
+    assert str(info.value) == (
+        "route conflict: GET /items/{name} (second) overlaps GET /items/{item_id} (first), registered earlier"
+    )
+
+
+def test_same_path_other_method_or_other_type_is_not_a_conflict(client):
+    app = echo_app("/items/{item_id}", "/items/{n:int}")
+
+    @app.delete("/items/{item_id}")
+    async def remove(item_id):
+        return None
+
+    c = client(app)
+    assert c.get("/items/x").json() == {"item_id": "x"}
+    assert c.get("/items/3").json() == {"n": 3}
+    assert c.delete("/items/x").status_code == 204
+
+
+def test_path_catchalls_at_the_same_place_conflict():
+    app = echo_app("/s/{a:path}")
+    with pytest.raises(ValueError, match="route conflict: GET /s/{b:path}"):
+        app.add_route("/s/{b:path}", lambda: None)
+
+
+# -- raw segments, percent-decoding, non-ASCII -----------------------------------
+
+def test_encoded_slash_stays_inside_its_segment(client):
+    c = client(echo_app("/files/{name}", "/files/{name}/meta"))
+    assert c.get("/files/a%2Fb").json() == {"name": "a/b"}
+    assert c.get("/files/a%2Fb/meta").json() == {"name": "a/b"}
+    assert c.get("/files/a/b").status_code == 404
+
+
+def test_encoded_slash_does_not_match_a_literal_with_two_segments(client):
+    app = Covet()
+
+    @app.get("/a/b")
+    async def ab():
+        return "ab"
+
+    c = client(app)
+    assert c.get("/a/b").text == "ab"
+    assert c.get("/a%2Fb").status_code == 404
+
+
+def test_dot_dot_segments_are_plain_text(client, dispatch):
+    app = echo_app("/a/{x}/b", "/secret")
+    c = client(app)
+    assert c.get("/a/../b").json() == {"x": ".."}
+    assert c.get("/a/%2E%2E/b").json() == {"x": ".."}
+    assert dispatch(app, "GET", "/a/../secret").status_code == 404
+    assert dispatch(app, "GET", "/a/b/../../secret").status_code == 404
+
+
+def test_params_are_percent_decoded_exactly_once(client):
+    c = client(echo_app("/q/{v}", "/r/{p:path}"))
+    assert c.get("/q/100%2525").json() == {"v": "100%25"}
+    assert c.get("/q/a%20b%3F").json() == {"v": "a b?"}
+    assert c.get("/r/x%2520/y").json() == {"p": "x%20/y"}
+
+
+def test_non_ascii_routes_and_params(client):
+    app = echo_app("/café/{name}")
+    c = client(app)
+    assert c.get("/café/zoë").json() == {"name": "zoë"}
+    assert c.get("/caf%C3%A9/zo%C3%AB").json() == {"name": "zoë"}
+    assert c.get("/caf%c3%a9/%E2%9C%93").json() == {"name": "✓"}
+    assert app.url_for("h0", name="zoë") == "/caf%C3%A9/zo%C3%AB"
+
+
+def test_invalid_utf8_percent_escape_is_a_4xx_never_a_crash(client, dispatch):
+    app = echo_app("/e/{name}")
+    r = dispatch(app, "GET", "/nothing/%FF")
+    assert r.status_code == 404
+    assert json.loads(r.body)["instance"] == "/nothing/\ufffd"
+    r = dispatch(app, "GET", "/e/%FF%FE")
+    assert (r.status_code, json.loads(r.body)) == (200, {"name": "\ufffd\ufffd"})
+
+
+# -- HEAD, 405, OPTIONS --------------------------------------------------------------
+
+def test_head_is_answered_from_get_without_body_but_with_content_length(client):
+    app = Covet()
+    calls = []
+
+    @app.get("/doc")
+    async def doc():
+        calls.append(1)
+        return {"hello": "world"}
+
+    c = client(app)
+    get = c.get("/doc")
+    head = c.head("/doc")
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-length"] == get.headers["content-length"] == str(len(get.content))
+    assert head.headers["content-type"] == "application/json"
+    assert len(calls) == 2
+
+
+def test_explicit_head_route_wins_over_get(client):
+    app = Covet()
+
+    @app.get("/x")
+    async def x_get():
+        return "get"
+
+    @app.head("/x")
+    async def x_head():
+        return Response(b"", 200, {"x-which": "head"})
+
+    r = client(app).head("/x")
+    assert (r.status_code, r.headers["x-which"], r.headers["content-length"]) == (200, "head", "0")
+
+
+def test_405_lists_allow_from_every_route_on_the_path(client):
+    app = Covet()
+
+    @app.get("/items/{item_id}")
+    async def read(item_id):
+        return None
+
+    @app.delete("/items/{item_id:int}")
+    async def remove(item_id):
+        return None
+
+    @app.put("/items/special")
+    async def special():
+        return None
+
+    c = client(app)
+    r = c.post("/items/special")
+    assert r.status_code == 405
+    assert r.headers["allow"] == "GET, HEAD, OPTIONS, PUT"
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json() == problem(405, "method POST is not allowed for /items/special", "/items/special",
+                               "Method Not Allowed")
+    assert c.post("/items/3").headers["allow"] == "DELETE, GET, HEAD, OPTIONS"
+    assert c.post("/items/x").headers["allow"] == "GET, HEAD, OPTIONS"
+
+
+def test_405_for_static_route_and_unknown_method(client):
+    app = Covet()
+
+    @app.route("/s", methods=["GET", "POST"])
+    async def s():
+        return "s"
+
+    c = client(app)
+    assert c.post("/s").text == "s"
+    r = c.request("PROPFIND", "/s")
+    assert r.status_code == 405
+    assert r.headers["allow"] == "GET, HEAD, OPTIONS, POST"
+
+
+def test_head_on_a_post_only_path_is_405(client):
+    app = Covet()
+
+    @app.post("/only")
+    async def only():
+        return None
+
+    r = client(app).head("/only")
+    assert r.status_code == 405
+    assert r.headers["allow"] == "OPTIONS, POST"
+
+
+def test_automatic_options_is_204_with_allow(client):
+    app = Covet()
+
+    @app.get("/x")
+    async def x():
+        return None
+
+    @app.patch("/x")
+    async def x2():
+        return None
+
+    r = client(app).options("/x")
+    assert r.status_code == 204
+    assert r.content == b""
+    assert r.headers.items() == [("allow", "GET, HEAD, OPTIONS, PATCH")]
+
+
+def test_explicit_options_route_replaces_the_automatic_answer(client):
+    app = Covet()
+
+    @app.get("/x")
+    async def x():
+        return None
+
+    @app.options("/x")
+    async def opts():
+        return "custom", 200
+
+    assert client(app).options("/x").text == "custom"
+
+
+def test_options_asterisk_lists_every_method_and_never_hits_root(dispatch):
+    app = Covet()
+    hits = []
+
+    @app.get("/")
+    async def root():
+        hits.append("root")
+        return "root"
+
+    @app.delete("/things/{t}")
+    async def rm(t):
+        return None
+
+    r = dispatch(app, "OPTIONS", "*")
+    assert r.status_code == 204
+    assert r.raw_headers == [(b"allow", b"DELETE, GET, HEAD, OPTIONS")]
+    assert dispatch(app, "GET", "*").status_code == 404
+    assert hits == []
+
+
+def test_unknown_path_with_any_method_is_404(client):
+    c = client(echo_app("/a"))
+    for method in ("GET", "POST", "DELETE", "OPTIONS", "BREW"):
+        assert c.request(method, "/zzz").status_code == 404
+
+
+# -- trailing slashes ----------------------------------------------------------------------
+
+def test_trailing_slash_redirects_308_both_ways_keeping_the_query(client):
+    app = echo_app("/noslash", "/slash/")
+    c = client(app, follow_redirects=False)
+    r = c.get("/noslash/?a=1&b=%20")
+    assert (r.status_code, r.headers["location"], r.content) == (308, "/noslash?a=1&b=%20", b"")
+    r = c.post("/slash?x=y")
+    assert (r.status_code, r.headers["location"]) == (308, "/slash/?x=y")
+    assert client(app).get("/noslash/").status_code == 200
+
+
+def test_no_slash_redirect_when_disabled(client):
+    app = Covet(redirect_slashes=False)
+
+    @app.get("/a")
+    async def a():
+        return None
+
+    assert client(app, follow_redirects=False).get("/a/").status_code == 404
+
+
+def test_slash_redirect_never_targets_another_host(dispatch):
+    app = Covet()
+
+    async def h():
+        return "x"
+    # Routes whose slash twin would read as //host or /\host in a browser.
+    app.add_route("//evil.com", h, name="a")
+    app.add_route("/\\evil.com", h, name="b")
+    app.add_route("//evil.com/x/", h, name="c")
+    for raw in ("//evil.com/", "/\\evil.com/", "//evil.com/x"):
+        r = dispatch(app, "GET", raw)
+        assert r.status_code == 404, raw
+        assert not any(k == b"location" for k, _ in r.raw_headers)
+
+
+# -- url_for ------------------------------------------------------------------------------
+
+def test_url_for_fills_params_and_puts_extras_in_the_query():
+    app = echo_app("/users/{user_id:int}/posts/{slug}")
+    assert app.url_for("h0", user_id=3, slug="hi there") == "/users/3/posts/hi%20there"
+    assert app.url_for("h0", user_id=3, slug="a/b", tab="x y", tag=["a", "b"]) == \
+        "/users/3/posts/a%2Fb?tab=x+y&tag=a&tag=b"
+
+
+def test_url_for_errors():
+    app = echo_app("/users/{user_id:int}", "/f/{x:float}")
+    with pytest.raises(NoMatchFound, match="no route named 'nope'"):
+        app.url_for("nope")
+    with pytest.raises(NoMatchFound, match="route 'h0' needs parameter\\(s\\) user_id"):
+        app.url_for("h0")
+    with pytest.raises(NoMatchFound, match="route 'h0': "):
+        app.url_for("h0", user_id="abc")
+    with pytest.raises(NoMatchFound, match="negative integers"):
+        app.url_for("h0", user_id=-1)
+    with pytest.raises(NoMatchFound, match="finite non-negative"):
+        app.url_for("h1", x=float("nan"))
+    assert app.url_for("h1", x=2.5) == "/f/2.5"
+
+
+def test_url_for_never_returns_a_scheme_relative_url():
+    app = echo_app("/{p:path}", "/{a}/{b}")
+    assert app.url_for("h0", p="/evil.com") == "/%2Fevil.com"
+    assert app.url_for("h0", p="\\evil.com") == "/%5Cevil.com"
+    assert app.url_for("h1", a="/evil.com", b="x") == "/%2Fevil.com/x"
+    assert not app.url_for("h1", a="", b="evil.com").startswith("//")
+
+
+def test_url_for_name_defaults_to_function_name_and_first_registration_wins():
+    app = Covet()
+
+    @app.get("/a")
+    async def page():
+        return None
+
+    @app.get("/b", name="page")
+    async def other():
+        return None
+
+    assert app.url_for("page") == "/a"
+    with pytest.raises(NoMatchFound):
+        app.url_for("other")
+
+
+# -- groups, include_router, mount ----------------------------------------------------------
+
+def tag_mw(tag):
+    async def mw(request, call_next):
+        response = await call_next(request)
+        response.headers.append("x-mw", tag)
+        return response
+    return mw
+
+
+def test_group_prefix_and_middleware_apply_only_to_group_routes(client):
+    app = Covet()
+    api = app.group("/api", middleware=[tag_mw("api")])
+
+    @api.get("/items")
+    async def items():
+        return []
+
+    @app.get("/plain")
+    async def plain():
+        return []
+
+    c = client(app)
+    r = c.get("/api/items")
+    assert (r.status_code, r.headers.getlist("x-mw")) == (200, ["api"])
+    assert c.get("/plain").headers.getlist("x-mw") == []
+    assert c.get("/items").status_code == 404
+    assert app.url_for("items") == "/api/items"
+
+
+def test_group_dependencies_run_for_each_group_route(client):
+    app = Covet()
+    seen = []
+
+    def audit(request: Request):
+        seen.append(request.path)
+
+    api = app.route_group("/api", dependencies=[Depends(audit)])
+
+    @api.get("/a")
+    async def a():
+        return None
+
+    @app.get("/b")
+    async def b():
+        return None
+
+    c = client(app)
+    c.get("/api/a")
+    c.get("/b")
+    assert seen == ["/api/a"]
+
+
+def test_nested_groups_stack_prefixes_and_middleware_outer_first(client):
+    app = Covet()
+    api = app.group("/api", middleware=[tag_mw("outer")])
+    v1 = api.group("/v1", middleware=[tag_mw("inner")])
+
+    @v1.get("/ping")
+    async def ping():
+        return "pong"
+
+    r = client(app).get("/api/v1/ping")
+    assert r.text == "pong"
+    # Headers are appended on the way out: inner first, outer last.
+    assert r.headers.getlist("x-mw") == ["inner", "outer"]
+    assert [rt.path for rt in v1.routes] == ["/api/v1/ping"]
+
+
+def test_include_router_adds_routes_under_prefix_with_its_converters(client):
+    class Hex(Converter):
+        regex = "[0-9a-f]+"
+
+        def convert(self, value):
+            return int(value, 16)
+
+    router = Router(prefix="/things", middleware=[tag_mw("router")])
+    router.register_converter("hex", Hex())
+
+    @router.get("/{n:hex}")
+    async def thing(n: int):
+        return {"n": n}
+
+    app = Covet()
+    app.include_router(router, prefix="/v2")
+    r = client(app).get("/v2/things/ff")
+    assert r.json() == {"n": 255}
+    assert r.headers["x-mw"] == "router"
+    assert app.url_for("thing", n=255) == "/v2/things/255"
+
+
+def test_routes_are_listed_in_registration_order():
+    app = Covet()
+    for path in ("/z", "/a/{x}", "/m"):
+        app.add_route(path, lambda: None, name=path)
+    api = app.group("/g")
+    api.add_route("/q", lambda: None, name="q")
+    assert [(r.path, sorted(r.methods), r.name) for r in app.routes] == [
+        ("/z", ["GET"], "/z"), ("/a/{x}", ["GET"], "/a/{x}"), ("/m", ["GET"], "/m"), ("/g/q", ["GET"], "q"),
+    ]
+
+
+def make_sub_app(events):
+    sub = Covet()
+
+    @sub.middleware
+    async def mark(request, call_next):
+        response = await call_next(request)
+        response.headers["x-sub"] = "yes"
+        return response
+
+    @sub.get("/")
+    async def sub_root(request: Request):
+        return {"root_path": request.root_path, "path": request.path, "url": str(request.url)}
+
+    @sub.get("/users/{uid:int}")
+    async def sub_user(uid):
+        return {"uid": uid}
+
+    @sub.exception_handler(404)
+    async def sub_404(request, exc):
+        return "sub 404", 404
+
+    @sub.on_startup
+    def started():
+        events.append("sub started")
+
+    @sub.on_shutdown
+    def stopped():
+        events.append("sub stopped")
+
+    return sub
+
+
+def test_mounted_app_runs_its_own_middleware_handlers_and_lifecycle(client):
+    events = []
+    app = Covet()
+    app.mount("/admin", make_sub_app(events))
+
+    @app.get("/")
+    async def main_root():
+        return "main"
+
+    with client(app) as c:
+        assert events == ["sub started"]
+        r = c.get("/admin/users/5")
+        assert (r.json(), r.headers["x-sub"]) == ({"uid": 5}, "yes")
+        assert c.get("/admin").json() == {"root_path": "/admin", "path": "/", "url": "http://testserver/admin/"}
+        r = c.get("/admin/nope")
+        assert (r.status_code, r.text) == (404, "sub 404")
+        assert "x-sub" not in c.get("/").headers
+        assert c.get("/administrator").status_code == 404
+    assert events == ["sub started", "sub stopped"]
+
+
+def test_url_for_reaches_into_mounted_apps_and_redirects_keep_the_prefix(client):
+    app = Covet()
+    app.mount("/admin", make_sub_app([]))
+    assert app.url_for("sub_user", uid=9) == "/admin/users/9"
+    r = client(app, follow_redirects=False).get("/admin/users/9/?x=1")
+    assert (r.status_code, r.headers["location"]) == (308, "/admin/users/9?x=1")
+
+
+def test_mount_prefix_must_be_a_real_prefix():
+    with pytest.raises(ValueError, match="mount prefix must start with '/'"):
+        Covet().mount("/", Covet())
+    with pytest.raises(ValueError, match="mount prefix must start with '/'"):
+        Covet().mount("admin", Covet())
+
+
+# -- the Router on its own ------------------------------------------------------------------------
+
+def test_router_match_reports_route_params_or_allowed_methods():
+    router = Router()
+
+    async def h():
+        return None
+
+    route = router.add_route("/a/{x:int}", h, methods=["PUT"])
+    assert router.match("PUT", "/a/1") == (route, {"x": 1})
+    assert router.match("GET", "/a/1") == (None, {"PUT", "OPTIONS"})
+    assert router.match("GET", "/b") == (None, None)
