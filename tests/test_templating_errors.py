@@ -99,6 +99,25 @@ def test_syntax_error_in_a_file_carries_name_and_line(tmp_path):
     assert str(info.value) == "bad.html, line 2: unexpected '}'"
 
 
+def test_templates_nested_beyond_python_limits_get_a_clear_error():
+    cases = [
+        ("{{ " + "(" * 600 + "1" + ")" * 600 + " }}", "<template>, line 1: the template nests too deeply "
+                                                      "(tags or parentheses)"),
+        ("{% if x %}" * 300 + "{% endif %}" * 300, "<template>, line 1: the template nests too deeply "
+                                                   "(tags or parentheses)"),
+        ("{{ x" + "|upper" * 3000 + " }}", "<template>: the template nests too deeply"),
+    ]
+    for source, message in cases:
+        with pytest.raises(TemplateSyntaxError) as info:
+            ENGINE.render_string(source)
+        assert str(info.value) == message
+    # CPython allows 20 nested loops; 3.9-3.12 report the 21st, 3.13 the 22nd
+    with pytest.raises(TemplateSyntaxError) as info:
+        ENGINE.render_string("\n".join(["{% for a in x %}"] * 25) + "{% endfor %}" * 25)
+    assert str(info.value) in ["<template>, line %d: the template nests too deeply for Python (too many "
+                               "statically nested blocks)" % line for line in (21, 22)]
+
+
 # undefined ---------------------------------------------------------------------------------
 
 def test_using_an_undefined_value_raises_with_name_and_line(tmp_path):

@@ -3,7 +3,7 @@ import os
 
 from ._compiler import CodeGenerator
 from ._debug import rewrite_traceback
-from ._errors import SecurityError, TemplateError, TemplateNotFound
+from ._errors import SecurityError, TemplateError, TemplateNotFound, TemplateSyntaxError
 from ._filters import FILTERS, TESTS
 from ._lexer import tokenize
 from ._parser import Parser
@@ -210,13 +210,21 @@ class TemplateEngine:
     def compile(self, source, name=None, filename=None, mtime=None):
         """Compile ``source`` into a Template (no caching; see get_template/from_string)."""
         autoescape = self.is_autoescaped(name)
-        tokens = tokenize(source, name or "<template>", self.trim_blocks, self.lstrip_blocks,
-                          self.keep_trailing_newline)
-        body = Parser(tokens, name or "<template>").parse()
-        generator = CodeGenerator(name or "<template>", autoescape, self.filters, self.tests)
-        python_source, line_map = generator.generate(body)
+        label = name or "<template>"
+        tokens = tokenize(source, label, self.trim_blocks, self.lstrip_blocks, self.keep_trailing_newline)
+        body = Parser(tokens, label).parse()
+        generator = CodeGenerator(label, autoescape, self.filters, self.tests)
         code_filename = filename or "<template>"
-        code = compile(python_source, code_filename, "exec", dont_inherit=True)
+        try:
+            python_source, line_map = generator.generate(body)
+            code = compile(python_source, code_filename, "exec", dont_inherit=True)
+        except RecursionError:
+            raise TemplateSyntaxError("the template nests too deeply", label) from None
+        except SyntaxError as exc:
+            # CPython refuses more than 20 nested loops in one function
+            lineno = line_map[exc.lineno] if exc.lineno and exc.lineno < len(line_map) else None
+            raise TemplateSyntaxError("the template nests too deeply for Python (%s)" % exc.msg,
+                                      label, lineno) from None
         template = Template()
         namespace = dict(self._namespace)
         namespace["__covet_template__"] = template

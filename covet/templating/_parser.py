@@ -119,8 +119,10 @@ class Parser:
     # template structure -----------------------------------------------------------
     def parse(self):
         """Parse the whole template and return its list of statements."""
-        body = self.subparse(None)
-        return body
+        try:
+            return self.subparse(None)
+        except RecursionError:
+            self.fail("the template nests too deeply (tags or parentheses)")
 
     def subparse(self, end_tags):
         """Statements up to one of ``end_tags`` (left current) or the end of the template."""
