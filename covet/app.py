@@ -60,6 +60,7 @@ class Covet:
         self._lifespan_cm = None
         self._executor = None
         self._chain = None
+        self._openapi = None
         self.started = False
 
     # -- routes (delegated to the router) -------------------------------
@@ -280,6 +281,8 @@ class Covet:
                 return Response(b"", 204, {"Allow": allow})
             raise HTTPException(405, "method %s is not allowed for %s" % (method, request.path), {"Allow": allow})
         raw = request.raw_path
+        if method in ("GET", "HEAD") and raw in (self.openapi_url, self.docs_url):
+            return self._serve_docs(request, raw)
         if raw == "*" and method == "OPTIONS":
             return Response(b"", 204, {"Allow": ", ".join(sorted(self.router.all_methods()))})
         mount, rest = self.router.find_mount(raw)
@@ -347,6 +350,26 @@ class Covet:
         if self.debug:
             detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         return problem_response(request, 500, detail)
+
+    # -- OpenAPI -----------------------------------------------------------
+    def openapi(self):
+        """The OpenAPI 3.1 document of this app (built once, rebuilt when routes change)."""
+        key = (len(self.router.routes), len(self.router.mounts))
+        if self._openapi is None or self._openapi[0] != key:
+            from .openapi import build_openapi
+
+            self._openapi = (key, build_openapi(self))
+        return self._openapi[1]
+
+    def _serve_docs(self, request, path):
+        from .responses import HTMLResponse, JSONResponse
+
+        if path == self.openapi_url:
+            return JSONResponse(self.openapi())
+        from .openapi import docs_page
+
+        url = request.root_path + self.openapi_url if self.openapi_url else ""
+        return HTMLResponse(docs_page(self.title, url))
 
     # -- serving -----------------------------------------------------------
     def run(self, host="127.0.0.1", port=8000, **options):

@@ -474,7 +474,8 @@ def _constraint_checker(p):
 class _Source:
     """One argument read from the query, path, headers or cookies."""
 
-    __slots__ = ("name", "kind", "key", "conv", "collect", "default", "required", "check", "loc", "strict_404")
+    __slots__ = ("name", "kind", "key", "conv", "collect", "default", "required", "check", "loc", "strict_404",
+                 "annotation", "marker")
 
     def resolve(self, request, errors):
         kind = self.kind
@@ -510,6 +511,18 @@ class _Source:
         if self.check is not None:
             self.check(value, self.loc, errors)
         return value
+
+
+class _BodyParam(tuple):
+    """(name, conv, required, default, key, embed, annotation, marker) of one body argument."""
+
+    __slots__ = ()
+
+    def __new__(cls, *fields):
+        return tuple.__new__(cls, fields)
+
+    annotation = property(lambda self: self[6])
+    marker = property(lambda self: self[7])
 
 
 class _Factory:
@@ -628,7 +641,7 @@ class _Plan:
         if marker.kind == "body":
             conv = _json_converter(annotation if typing.get_origin(annotation) is not getattr(typing, "Annotated", None) else tp)
             key = marker.alias or name
-            self.body.append((name, conv, required, dflt, key, marker.embed))
+            self.body.append(_BodyParam(name, conv, required, dflt, key, marker.embed, tp, marker))
             return
         conv = _string_converter(tp)
         if conv is None:
@@ -652,6 +665,8 @@ class _Plan:
         src.check = _constraint_checker(marker)
         src.loc = (marker.kind, key)
         src.strict_404 = marker.kind == "path"
+        src.annotation = tp
+        src.marker = marker
         self.sources.append(src)
 
 
@@ -695,7 +710,7 @@ async def _solve_body(plan, request, kwargs, errors):
             raise HTTPException(415, "expected Content-Type application/json, got %r" % (media or "nothing"))
         data = parse_json(body)
     if not plan.body_embed:
-        name, conv, required, dflt, key, _ = plan.body[0]
+        name, conv, required, dflt, key = plan.body[0][:5]
         if data is _MISSING:
             if required:
                 errors.append({"loc": ["body"], "msg": "Field required", "type": "missing"})
@@ -706,7 +721,7 @@ async def _solve_body(plan, request, kwargs, errors):
     if data is not _MISSING and not isinstance(data, dict):
         errors.append({"loc": ["body"], "msg": "Input should be a valid dictionary", "type": "dict_type"})
         return
-    for name, conv, required, dflt, key, _ in plan.body:
+    for name, conv, required, dflt, key in (b[:5] for b in plan.body):
         if data is _MISSING or key not in data:
             if required:
                 errors.append({"loc": ["body", key], "msg": "Field required", "type": "missing"})

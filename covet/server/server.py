@@ -39,6 +39,8 @@ READ_SIZE = 65536
 # Drain the socket only when this much is queued: drain() is an await per
 # response, and small answers fit the kernel buffer anyway.
 WRITE_HIGH_WATER = 256 * 1024
+# Longest wait for a client to stop sending after we answered without reading all it sent.
+LINGER_TIMEOUT = 2.0
 
 
 class ServerConfig:
@@ -219,8 +221,7 @@ class _Connection:
         self.transport.close()
 
     def _has_partial_head(self):
-        p = self.parser
-        return len(p._buf) > p._pos
+        return self.parser.pending() > 0
 
     # -- the loop ------------------------------------------------------------
     async def run(self):
@@ -238,6 +239,7 @@ class _Connection:
                 except ProtocolError as exc:
                     self.flush()
                     self.transport.write(server.error_bytes(exc.status, exc.detail, close=True))
+                    await self.linger()
                     return
                 if event is NEED_DATA:
                     self.flush()
@@ -282,6 +284,28 @@ class _Connection:
             self.flush()
             if not self.transport.is_closing():
                 self.transport.close()
+
+    async def linger(self):
+        """Before closing with unread input: half-close, then read and drop input for a while.
+
+        Closing a socket whose receive buffer holds data makes the kernel send
+        RST, which can destroy the error response still in flight to the client
+        (RFC 9112 §9.6; nginx and Apache "lingering close").
+        """
+        self.flush()
+        transport = self.transport
+        if transport.is_closing() or not transport.can_write_eof():
+            return  # TLS: close_notify ends the stream instead
+        loop = self.server.loop
+        deadline = loop.time() + LINGER_TIMEOUT
+        try:
+            transport.write_eof()
+            while True:
+                remaining = deadline - loop.time()
+                if remaining <= 0 or not await asyncio.wait_for(self.reader.read(READ_SIZE), remaining):
+                    return
+        except (asyncio.TimeoutError, OSError):
+            pass  # the client is gone (ENOTCONN, reset) or too slow to stop: close now
 
     def flush(self):
         if self.out:
@@ -342,6 +366,8 @@ class _Connection:
         if response._after is not None or response.background is not None:
             self.flush()
             server.spawn(response.after_send())
+        if body_state is not None and not body_state.finished:
+            await self.linger()  # the client may still be sending the body we did not read
         return keep_alive
 
     async def send(self, response, head, keep_alive):
@@ -389,9 +415,12 @@ class _Connection:
             if chunked:
                 writer.write(LAST_CHUNK)
         finally:
-            aclose = getattr(iterator, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            # The app's own generator too: leaving ``async for`` does not close it, and
+            # its cleanup (files, cursors) must run when the client goes away mid-stream.
+            for it in (iterator, getattr(response, "body_iterator", None)):
+                aclose = getattr(it, "aclose", None)
+                if aclose is not None:
+                    await aclose()
         return sent
 
 
@@ -416,7 +445,7 @@ class _BodyReader:
                 event = parser.next_event()
             except ProtocolError as exc:
                 self.failed = True
-                raise HTTPException(exc.status, exc.detail, {"Connection": "close"}) from None
+                raise HTTPException(exc.status, exc.detail) from None
             if type(event) is Body:
                 return event.data
             if type(event) is EndOfMessage:
@@ -431,7 +460,7 @@ class _BodyReader:
                 data = await asyncio.wait_for(conn.reader.read(READ_SIZE), conn.server.config.body_timeout)
             except asyncio.TimeoutError:
                 self.failed = True
-                raise HTTPException(408, "request body not received in time", {"Connection": "close"}) from None
+                raise HTTPException(408, "request body not received in time") from None
             if not data:
                 self.failed = True
                 raise _ClientGone()
