@@ -168,11 +168,16 @@ class TemplateEngine:
         """Compile template ``source`` (cached by its text)."""
         if not isinstance(source, str):
             raise TypeError("template source must be a str, got %s" % type(source).__name__)
-        template = self._string_cache.get(source)
+        cache = self._string_cache
+        template = cache.get(source)
         if template is None:
-            if len(self._string_cache) >= MAX_STRING_CACHE:
-                del self._string_cache[next(iter(self._string_cache))]
-            template = self._string_cache[source] = self.compile(source, None, None, None)
+            template = self.compile(source, None, None, None)
+            while len(cache) >= MAX_STRING_CACHE:
+                try:  # another thread may evict at the same time
+                    cache.pop(next(iter(cache)), None)
+                except (StopIteration, RuntimeError):
+                    break
+            cache[source] = template
         return template
 
     def resolve(self, name):

@@ -6,7 +6,6 @@ tests, and the helpers bound into every compiled template's namespace
 inheritance). Nothing here parses: rendering only runs compiled code.
 """
 import functools
-from collections import abc
 from itertools import chain
 
 from ._errors import SecurityError, TemplateError, TemplateNotFound, UndefinedError
@@ -634,7 +633,3 @@ class Runtime:
                 item = postprocess(item)
             return item
         return getter
-
-
-def is_mapping(value):
-    return isinstance(value, abc.Mapping)
