@@ -159,7 +159,8 @@ class _DateCache:
 
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-_CTRL = {i: "\\x%02x" % i for i in list(range(32)) + [127]}
+# C0, DEL and C1 (a proxy header decoded as latin-1 can hold \x9b, the 8-bit CSI).
+_CTRL = {i: "\\x%02x" % i for i in list(range(32)) + list(range(127, 160))}
 
 
 def _log_safe(text):
@@ -360,7 +361,7 @@ class _Connection:
             keep_alive = False  # RFC 9112 §6.3: a body without length ends with the connection
         sent = await self.send(response, head, keep_alive)
         if server.config.access_log:
-            access_logger.info('%s:%s - "%s %s HTTP/%s" %d %d %.1fms', client[0] if client else "-",
+            access_logger.info('%s:%s - "%s %s HTTP/%s" %d %d %.1fms', _log_safe(client[0]) if client else "-",
                                client[1] if client else "-", head.method, _log_safe(target), head.version,
                                response.status_code, sent, (time.perf_counter() - start) * 1000)
         if response._after is not None or response.background is not None:
@@ -588,7 +589,13 @@ class Server:
         reader = asyncio.StreamReader(limit=READ_SIZE, loop=loop)
         protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
         try:
-            transport, _ = await loop.connect_accepted_socket(lambda: protocol, sock, ssl=self.config.ssl)
+            if self.config.ssl is None:
+                transport, _ = await loop.connect_accepted_socket(lambda: protocol, sock)
+            else:
+                # The handshake is part of the head: a client that never sends its
+                # ClientHello must not hold a slot for asyncio's default 60 s.
+                transport, _ = await loop.connect_accepted_socket(
+                    lambda: protocol, sock, ssl=self.config.ssl, ssl_handshake_timeout=self.config.head_timeout)
         except (OSError, ssl_module.SSLError) as exc:
             logger.debug("connection setup failed: %s", exc)
             sock.close()

@@ -1,0 +1,328 @@
+"""Deadlines, the connection limit, graceful shutdown and misbehaving clients, over real sockets.
+
+Timeouts are configured at 0.3 s so that each case takes a fraction of a
+second; no assertion is about how long anything took, only about what the
+server sent and that it closed the connection.
+"""
+import asyncio
+import json
+import logging
+import socket
+import struct
+import threading
+
+import pytest
+
+from covet import Covet, PlainTextResponse, StreamingResponse
+from server_helpers import (
+    RunningServer, assert_closed, make_app, parse_head, read_response, recv_all, recv_until,
+)
+
+pytestmark = pytest.mark.slow
+
+SHORT = dict(head_timeout=0.3, keepalive_timeout=0.3, body_timeout=0.3)
+GET = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+@pytest.fixture(scope="module")
+def short():
+    with RunningServer(make_app(), **SHORT) as s:
+        yield s
+
+
+def problem(data):
+    head, _, body = data.partition(b"\r\n\r\n")
+    line, headers = parse_head(head)
+    return line, headers, json.loads(body)
+
+
+def test_silent_connection_is_closed_without_a_response(short):
+    # Chrome preconnect, telnet, wrk warm-up: never a byte (uvicorn PR#1192).
+    with short.connect() as s:
+        assert recv_all(s) == b""
+
+
+def test_partial_head_gets_408_then_close(short):
+    with short.connect() as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        line, headers, body = problem(recv_all(s))
+    assert line == "HTTP/1.1 408 Request Timeout"
+    assert headers["connection"] == ["close"]
+    assert body == {"type": "about:blank", "title": "Request Timeout", "status": 408,
+                    "detail": "request head not received in time"}
+
+
+def test_idle_keep_alive_connection_is_closed(short):
+    with short.connect() as s:
+        s.sendall(GET)
+        status, _, body, rest = read_response(s)
+        assert (status, body, rest) == ("HTTP/1.1 200 OK", b"hello", b"")
+        assert recv_all(s) == b""  # closed quietly: there was no request under way
+
+
+def test_partial_second_request_on_keep_alive_gets_408(short):
+    with short.connect() as s:
+        s.sendall(GET + b"GET /n/1 HTTP/1.1\r\n")
+        _, _, body, rest = read_response(s)
+        assert body == b"hello"
+        line, headers, _ = problem(rest + recv_all(s))
+    assert (line, headers["connection"]) == ("HTTP/1.1 408 Request Timeout", ["close"])
+
+
+def test_body_timeout_gets_408_then_close(short):
+    with short.connect() as s:
+        s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+        line, headers, body = problem(recv_all(s))
+    assert line == "HTTP/1.1 408 Request Timeout"
+    assert headers["connection"] == ["close"]
+    assert body == {"type": "about:blank", "title": "Request Timeout", "status": 408,
+                    "detail": "request body not received in time", "instance": "/echo"}
+
+
+def test_chunked_body_timeout_gets_408(short):
+    with short.connect() as s:
+        s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nab")
+        line, headers, body = problem(recv_all(s))
+    assert (line, headers["connection"], body["detail"]) == (
+        "HTTP/1.1 408 Request Timeout", ["close"], "request body not received in time")
+
+
+def test_head_trickled_one_byte_at_a_time_is_cut_by_the_absolute_deadline(short):
+    # Every byte arrives well within any per-read timeout, but the whole head has one
+    # deadline from its first byte (slowloris; uvicorn#157).
+    head = b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"s" * 200 + b"\r\n\r\n"
+    stop = threading.Event()
+    sent = []
+
+    with short.connect() as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def trickle():
+            try:
+                for i in range(len(head)):
+                    if stop.wait(0.02):
+                        return
+                    s.sendall(head[i:i + 1])
+                    sent.append(i)
+            except OSError:
+                pass
+
+        t = threading.Thread(target=trickle)
+        t.start()
+        try:
+            data = recv_all(s)
+        finally:
+            stop.set()
+            t.join(10)
+    assert len(sent) < len(head)  # cut off before the head was complete
+    line, headers, _ = problem(data)
+    assert (line, headers["connection"]) == ("HTTP/1.1 408 Request Timeout", ["close"])
+
+
+def test_half_open_client_with_partial_head_is_closed(short):
+    with short.connect() as s:
+        s.sendall(b"GET / HTTP/1.1\r\n")
+        s.shutdown(socket.SHUT_WR)
+        assert recv_all(s) == b""
+
+
+def test_client_disconnecting_mid_body_does_not_hurt_the_server(short, caplog):
+    caplog.set_level(logging.DEBUG, logger="covet")
+    for _ in range(3):
+        with short.connect() as s:
+            s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
+    with short.connect() as s:
+        s.sendall(GET)
+        assert read_response(s)[2] == b"hello"
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+def streaming_app(finished):
+    app = Covet()
+
+    @app.get("/endless")
+    async def endless():
+        async def parts():
+            try:
+                for _ in range(100000):
+                    yield b"z" * 65536
+            finally:
+                finished.set()
+        return StreamingResponse(parts(), media_type="application/octet-stream")
+
+    @app.get("/")
+    async def index():
+        return PlainTextResponse("hello")
+
+    return app
+
+
+def reset(sock):
+    """Close with RST instead of FIN."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def test_client_reset_mid_streaming_response(caplog):
+    caplog.set_level(logging.DEBUG, logger="covet")
+    finished = threading.Event()
+    with RunningServer(streaming_app(finished)) as srv:
+        s = srv.connect()
+        s.sendall(b"GET /endless HTTP/1.1\r\nHost: x\r\n\r\n")
+        head, _ = recv_until(s, b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+        reset(s)
+        assert finished.wait(5)  # the generator was closed (its finally ran)
+        with srv.connect() as s2:
+            s2.sendall(GET)
+            assert read_response(s2)[2] == b"hello"
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+def test_client_reset_mid_large_response(short, caplog):
+    caplog.set_level(logging.DEBUG, logger="covet")
+    for _ in range(3):
+        s = short.connect()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+        recv_until(s, b"\r\n\r\n")
+        reset(s)
+    with short.connect() as s:
+        s.sendall(GET)
+        assert read_response(s)[2] == b"hello"
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+def test_handler_error_is_500_and_the_connection_lives_on(caplog):
+    app = make_app()
+
+    @app.get("/boom")
+    async def boom():
+        raise RuntimeError("kaput")
+
+    with RunningServer(app) as srv, srv.connect() as s:
+        s.sendall(b"GET /boom HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, headers, body, _ = read_response(s)
+        assert status == "HTTP/1.1 500 Internal Server Error"
+        assert json.loads(body) == {"type": "about:blank", "title": "Internal Server Error", "status": 500,
+                                    "instance": "/boom"}
+        s.sendall(GET)
+        assert read_response(s)[2] == b"hello"
+    assert [r.getMessage() for r in caplog.records if r.name == "covet.error"] == [
+        "unhandled RuntimeError in GET /boom"]
+
+
+# -- the connection limit -----------------------------------------------------------------
+
+def test_max_connections_makes_extra_clients_wait_in_the_backlog():
+    with RunningServer(make_app(), max_connections=1, keepalive_timeout=10.0, head_timeout=10.0) as srv:
+        a = srv.connect()
+        a.sendall(GET)
+        assert read_response(a)[2] == b"hello"
+        b = srv.connect()  # the kernel completes the handshake; the server does not accept it
+        b.sendall(b"GET /n/2 HTTP/1.1\r\nHost: x\r\n\r\n")
+        b.settimeout(0.3)
+        with pytest.raises(socket.timeout):
+            b.recv(1)
+        assert srv.call(lambda: len(srv.server.connections)) == 1
+        a.close()  # frees the slot: b is accepted and served
+        b.settimeout(5)
+        assert read_response(b)[2] == b"n=2"
+        b.close()
+
+
+# -- graceful shutdown ----------------------------------------------------------------------
+
+def slow_app(started, release, events):
+    app = make_app()
+
+    @app.get("/slow")
+    async def slow():
+        started.set()
+        await asyncio.get_running_loop().run_in_executor(None, release.wait, 10)
+        return PlainTextResponse("finished")
+
+    @app.get("/forever")
+    async def forever():
+        started.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            events.append("cancelled")
+            raise
+        return PlainTextResponse("never")
+
+    @app.on_shutdown
+    def bye():
+        events.append("shutdown hook")
+
+    return app
+
+
+def test_graceful_shutdown_finishes_in_flight_request():
+    started, release, events = threading.Event(), threading.Event(), []
+    srv = RunningServer(slow_app(started, release, events), keepalive_timeout=10.0)
+    try:
+        idle = srv.connect()
+        idle.sendall(GET)
+        assert read_response(idle)[2] == b"hello"
+        busy = srv.connect()
+        busy.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert started.wait(5)
+        srv.call(srv.server.begin_shutdown)  # what SIGTERM does
+        assert_closed(idle)  # idle keep-alive connections close at once
+        with pytest.raises(ConnectionRefusedError):
+            srv.connect()  # no longer accepting
+        assert events == []
+        release.set()
+        status, headers, body, rest = read_response(busy)
+        # gunicorn PR#2313: the last response says the connection is closing
+        assert (status, headers["connection"], body, rest) == ("HTTP/1.1 200 OK", ["close"], b"finished", b"")
+        assert_closed(busy)
+        srv.stop()
+        assert events == ["shutdown hook"]
+        idle.close()
+        busy.close()
+    finally:
+        release.set()
+        srv.stop()
+
+
+def test_shutdown_deadline_cancels_requests_that_do_not_finish():
+    started, release, events = threading.Event(), threading.Event(), []
+    srv = RunningServer(slow_app(started, release, events), shutdown_timeout=0.3)
+    with srv.connect() as s:
+        s.sendall(b"GET /forever HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert started.wait(5)
+        srv.stop()
+        assert_closed(s)
+    assert events == ["cancelled", "shutdown hook"]
+
+
+def test_shutdown_closes_connections_with_a_partial_head_after_their_deadline():
+    srv = RunningServer(make_app(), head_timeout=0.3, shutdown_timeout=5.0)
+    with srv.connect() as s:
+        s.sendall(b"GET / HTTP/1.1\r\n")
+        while not srv.call(lambda: any(c._has_partial_head() for c in srv.server.connections)):
+            pass  # until the server has read those bytes
+        srv.call(srv.server.begin_shutdown)
+        data = recv_all(s)
+    srv.stop()
+    assert data.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+
+
+def test_pipelined_requests_after_shutdown_began_are_not_served():
+    started, release, events = threading.Event(), threading.Event(), []
+    srv = RunningServer(slow_app(started, release, events))
+    try:
+        with srv.connect() as s:
+            s.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n" + GET)
+            assert started.wait(5)
+            srv.call(srv.server.begin_shutdown)
+            release.set()
+            status, headers, body, rest = read_response(s)
+            assert (status, headers["connection"], body, rest) == ("HTTP/1.1 200 OK", ["close"], b"finished", b"")
+            assert_closed(s)
+    finally:
+        release.set()
+        srv.stop()
