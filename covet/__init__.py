@@ -30,6 +30,9 @@ _EXPORTS = {
     "Cache": "cache", "cached": "cache",
     "RateLimiter": "ratelimit", "RateLimitMiddleware": "ratelimit",
     "Redis": "redis", "RedisError": "redis",
+    "TemplateEngine": "templating", "Markup": "templating", "escape": "templating",
+    "TemplateError": "templating", "TemplateSyntaxError": "templating",
+    "TemplateNotFound": "templating", "UndefinedError": "templating",
 }
 
 __all__ = ["__version__"] + sorted(_EXPORTS)
