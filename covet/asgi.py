@@ -69,15 +69,19 @@ async def _http(app, scope, receive, send):
 
     async def receive_body():
         nonlocal done
-        if done:
-            return b""
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            done = True
-            raise ClientDisconnect()
-        if not message.get("more_body", False):
-            done = True
-        return message.get("body", b"")
+        # An empty chunk with more_body=True is allowed by the ASGI spec; b"" tells
+        # Request.stream() the body ended, so it is returned only at the real end.
+        while not done:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                done = True
+                raise ClientDisconnect()
+            if not message.get("more_body", False):
+                done = True
+            body = message.get("body", b"")
+            if body:
+                return body
+        return b""
 
     headers = [(bytes(k).lower(), bytes(v)) for k, v in scope.get("headers", ())]
     client = scope.get("client")
@@ -100,8 +104,11 @@ async def _http(app, scope, receive, send):
                 async for chunk in iterator:
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
         finally:
-            aclose = getattr(iterator, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            # The app's generator too: leaving ``async for`` does not close it, and its
+            # cleanup must run when the server reports the client gone mid-stream.
+            for it in (iterator, getattr(response, "body_iterator", None)):
+                aclose = getattr(it, "aclose", None)
+                if aclose is not None:
+                    await aclose()
         await send({"type": "http.response.body", "body": b""})
     await response.after_send()
