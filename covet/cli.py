@@ -15,6 +15,17 @@ class AppLoadError(Exception):
     """The APP argument could not be turned into an app (the message says why)."""
 
 
+def _user_traceback():
+    """The traceback being handled, without the leading frames of this loader and importlib."""
+    etype, exc, tb = sys.exc_info()
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if name != __file__ and "importlib" not in name:
+            break
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(etype, exc, tb)).rstrip("\n")
+
+
 def load_app(spec=None):
     """Import ``module:attribute``, a path to a .py file (``file.py[:attr]``), or find ``app`` in app.py/main.py."""
     if sys.path[0] != os.getcwd():
@@ -43,7 +54,7 @@ def load_app(spec=None):
         try:
             mspec.loader.exec_module(module)
         except Exception:
-            raise AppLoadError("error while importing %s:\n%s" % (target, traceback.format_exc())) from None
+            raise AppLoadError("error while importing %s:\n%s" % (target, _user_traceback())) from None
     else:
         if ":" in spec:
             target, attr = spec.split(":", 1)
@@ -52,16 +63,19 @@ def load_app(spec=None):
         except ModuleNotFoundError as exc:
             if exc.name and target.startswith(exc.name):
                 raise AppLoadError("no module named %r (run from the project folder, or give a .py path)" % target) from None
-            raise AppLoadError("error while importing %s:\n%s" % (target, traceback.format_exc())) from None
+            raise AppLoadError("error while importing %s:\n%s" % (target, _user_traceback())) from None
         except Exception:
-            raise AppLoadError("error while importing %s:\n%s" % (target, traceback.format_exc())) from None
+            raise AppLoadError("error while importing %s:\n%s" % (target, _user_traceback())) from None
     app = module
     for part in attr.split("."):
         if not hasattr(app, part):
             raise AppLoadError("%s has no attribute %r" % (target, attr))
         app = getattr(app, part)
     if callable(app) and not hasattr(app, "dispatch") and not hasattr(app, "router"):
-        app = app()  # an app factory
+        try:
+            app = app()  # an app factory
+        except Exception:
+            raise AppLoadError("error while calling the app factory %s:%s:\n%s" % (target, attr, _user_traceback())) from None
     if not hasattr(app, "dispatch"):
         raise AppLoadError("%s:%s is not a Covet app" % (target, attr))
     return app
@@ -114,6 +128,9 @@ def _cmd_run(args):
     if (args.ssl_certfile is None) != (args.ssl_keyfile is None):
         print("covet: --ssl-certfile and --ssl-keyfile go together", file=sys.stderr)
         return 2
+    if args.loop == "uvloop" and importlib.util.find_spec("uvloop") is None:
+        print("covet: --loop uvloop needs uvloop installed (pip install uvloop)", file=sys.stderr)
+        return 1
     app = load_app(args.app)
     try:
         run(app, host=args.host, port=args.port, workers=args.workers, loop=None if args.loop == "asyncio" else "uvloop",

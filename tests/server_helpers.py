@@ -6,8 +6,15 @@ Configs default to short timeouts so that timeout tests finish in well under a
 second. Every client socket made here has a timeout, so no test can hang.
 """
 import asyncio
+import os
+import queue
+import re
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
 
 from covet.server.http11 import Limits
 from covet.server.server import Server, ServerConfig
@@ -207,3 +214,108 @@ def make_app():
                              "query": request.query_string})
 
     return app
+
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class CovetProcess:
+    """``python -m covet ARGS`` as a subprocess, its output lines collected by threads.
+
+    ``wait_for(pattern)`` returns the first new stdout/stderr line matching the regex
+    (or raises after a timeout, with everything printed so far); ``stop()`` sends a
+    signal and returns the exit code. Always used as a context manager so that no
+    process outlives its test.
+    """
+
+    def __init__(self, args, cwd=None, env=None):
+        environ = dict(os.environ)
+        environ["PYTHONPATH"] = REPO + os.pathsep + environ.get("PYTHONPATH", "")
+        environ.update(env or {})
+        self.proc = subprocess.Popen([sys.executable, "-m", "covet"] + list(args), cwd=cwd or REPO, env=environ,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+        self.lines = queue.Queue()
+        self.seen = []
+        self._threads = [threading.Thread(target=self._pump, args=(stream, name), daemon=True)
+                         for stream, name in ((self.proc.stdout, "out"), (self.proc.stderr, "err"))]
+        for t in self._threads:
+            t.start()
+
+    def _pump(self, stream, name):
+        for line in stream:
+            self.lines.put((name, line.rstrip("\n")))
+        stream.close()
+
+    def wait_for(self, pattern, timeout=15.0, stream=None):
+        """The ``re.Match`` of the first line (from now on) matching ``pattern``."""
+        deadline = time.monotonic() + timeout
+        regex = re.compile(pattern)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("no line matching %r within %ss; output so far:\n%s"
+                                     % (pattern, timeout, "\n".join("%s: %s" % x for x in self.seen)))
+            try:
+                name, line = self.lines.get(timeout=min(left, 0.2))
+            except queue.Empty:
+                if self.proc.poll() is not None and self.lines.empty() and not any(t.is_alive() for t in self._threads):
+                    raise AssertionError("process exited (%s) before a line matching %r; output:\n%s"
+                                         % (self.proc.returncode, pattern,
+                                            "\n".join("%s: %s" % x for x in self.seen))) from None
+                continue
+            self.seen.append((name, line))
+            if stream in (None, name):
+                m = regex.search(line)
+                if m:
+                    return m
+
+    def output(self):
+        """Every line printed so far: {"out": [...], "err": [...]}, once the process has ended."""
+        for t in self._threads:
+            t.join(5)
+        while not self.lines.empty():
+            self.seen.append(self.lines.get())
+        return {k: [line for name, line in self.seen if name == k] for k in ("out", "err")}
+
+    def stop(self, sig=signal.SIGTERM, timeout=15.0):
+        """Send ``sig`` and return the exit code (the process is killed if it does not exit)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("covet did not exit within %ss of %s" % (timeout, sig))
+
+    def wait(self, timeout=30.0):
+        """Wait for the process to end on its own; returns the exit code."""
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("covet did not exit within %ss" % timeout)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for t in self._threads:
+            t.join(5)
+
+
+def http_get(url, timeout=CLIENT_TIMEOUT):
+    """(status, body) of a GET with urllib (HTTP errors included)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as err:
+        with err:
+            return err.code, err.read()

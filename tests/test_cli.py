@@ -1,0 +1,319 @@
+"""``python -m covet``: run (as a real subprocess), routes, openapi, app discovery and its error messages."""
+import json
+import re
+import signal
+import socket
+import sys
+import textwrap
+
+import pytest
+
+from covet import __version__
+from covet.cli import AppLoadError, load_app, main
+from server_helpers import REPO, CovetProcess, http_get
+
+SERVING = r"^covet: serving on (http|https)://127\.0\.0\.1:(\d+) \(pid (\d+); press CTRL\+C to quit\)$"
+
+APP = '''
+from covet import Covet, PlainTextResponse
+
+app = Covet()
+
+
+@app.get("/")
+async def index():
+    return PlainTextResponse("hi from cli")
+
+
+@app.post("/items/{item_id:int}", name="create_item")
+async def create(item_id: int):
+    return {"id": item_id}
+
+
+@app.on_shutdown
+def bye():
+    print("shutdown hook ran", flush=True)
+'''
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch):
+    """Run in tmp_path; sys.path and the modules the test imports are restored afterwards."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    before = set(sys.modules)
+    yield tmp_path
+    for name in set(sys.modules) - before:
+        if not name.startswith("covet"):
+            del sys.modules[name]
+
+
+def write(path, source):
+    path.write_text(textwrap.dedent(source))
+    return path
+
+
+# -- in process: argument parsing, discovery, messages ------------------------------------
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out == "covet %s\n" % __version__
+
+
+def test_no_command_prints_help_and_exits_2(capsys):
+    assert main([]) == 2
+    out = capsys.readouterr().out
+    assert out.startswith("usage: covet ")
+    for command in ("run", "routes", "openapi"):
+        assert command in out
+
+
+def test_unknown_option_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["run", "--port", "eighty"])
+    assert info.value.code == 2
+    assert "argument --port: invalid int value: 'eighty'" in capsys.readouterr().err
+
+
+def test_routes_table(isolated, capsys):
+    write(isolated / "cli_routes_app.py", APP)
+    assert main(["routes", "cli_routes_app.py"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "METHODS  PATH                  NAME         HANDLER",
+        "GET      /                     index        cli_routes_app.index",
+        "POST     /items/{item_id:int}  create_item  cli_routes_app.create",
+    ]
+
+
+def test_routes_lists_mounts(isolated, capsys):
+    write(isolated / "cli_mount_app.py", """
+        from covet import Covet
+
+        app = Covet()
+        admin = Covet()
+        app.mount("/admin", admin, name="admin")
+
+        @app.get("/")
+        def index():
+            return "x"
+    """)
+    assert main(["routes", "cli_mount_app.py"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "*        /admin/...  admin  mount: <Covet 0 routes>"
+
+
+def test_openapi_prints_the_document(isolated, capsys):
+    write(isolated / "cli_openapi_app.py", APP)
+    assert main(["openapi", "cli_openapi_app.py"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["openapi"].startswith("3.")
+    assert sorted(doc["paths"]) == ["/", "/items/{item_id}"]
+
+
+def test_module_colon_attribute(isolated):
+    write(isolated / "cli_mod_app.py", APP.replace("app = Covet()", "api = Covet()").replace("@app.", "@api."))
+    app = load_app("cli_mod_app:api")
+    assert [r.path for r in app.routes] == ["/", "/items/{item_id:int}"]
+
+
+def test_file_colon_attribute_and_factory(isolated):
+    write(isolated / "cli_factory_app.py", """
+        from covet import Covet
+
+        def create_app():
+            app = Covet()
+            app.add_route("/made", lambda: "made")
+            return app
+    """)
+    app = load_app("cli_factory_app.py:create_app")
+    assert [r.path for r in app.routes] == ["/made"]
+
+
+def test_file_in_another_folder_can_import_its_neighbours(isolated):
+    pkg = isolated / "proj"
+    pkg.mkdir()
+    write(pkg / "cli_helper_mod.py", "GREETING = 'hello'\n")
+    write(pkg / "cli_main_app.py", """
+        from covet import Covet
+        from cli_helper_mod import GREETING
+
+        app = Covet()
+        app.add_route("/" + GREETING, lambda: GREETING)
+    """)
+    assert [r.path for r in load_app("proj/cli_main_app.py").routes] == ["/hello"]
+
+
+@pytest.mark.parametrize("name", ["app.py", "main.py"])
+def test_default_app_file(isolated, name):
+    write(isolated / name, APP)
+    assert [r.path for r in load_app(None).routes] == ["/", "/items/{item_id:int}"]
+
+
+def test_no_app_and_no_default_file(isolated, capsys):
+    assert main(["routes"]) == 1
+    assert capsys.readouterr().err == "covet: no APP given and no app.py or main.py in %s\n" % isolated
+
+
+def test_missing_file(isolated, capsys):
+    assert main(["run", "nope.py"]) == 1
+    assert capsys.readouterr().err == "covet: no such file: nope.py\n"
+
+
+def test_missing_file_with_attribute(isolated, capsys):
+    assert main(["routes", "nope.py:api"]) == 1
+    assert capsys.readouterr().err == "covet: no such file: nope.py\n"
+
+
+def test_missing_attribute(isolated, capsys):
+    write(isolated / "cli_attr_app.py", APP)
+    assert main(["routes", "cli_attr_app.py:nope"]) == 1
+    assert capsys.readouterr().err == "covet: cli_attr_app.py has no attribute 'nope'\n"
+
+
+def test_missing_module(isolated, capsys):
+    assert main(["routes", "cli_no_such_module:app"]) == 1
+    assert capsys.readouterr().err == (
+        "covet: no module named 'cli_no_such_module' (run from the project folder, or give a .py path)\n")
+
+
+def test_import_error_shows_the_traceback(isolated, capsys):
+    write(isolated / "cli_broken_app.py", """
+        from covet import Covet
+
+        app = Covet()
+        ratio = 1 / 0
+    """)
+    assert main(["routes", "cli_broken_app.py"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("covet: error while importing cli_broken_app.py:\nTraceback (most recent call last):\n")
+    assert 'cli_broken_app.py", line 5, in <module>' in err
+    assert err.endswith("ZeroDivisionError: division by zero\n")
+    assert "importlib" not in err and "cli.py" not in err  # only the user's frames
+
+
+def test_module_whose_own_import_fails_shows_the_traceback(isolated, capsys):
+    write(isolated / "cli_badimport_app.py", "import cli_missing_dependency\n")
+    assert main(["routes", "cli_badimport_app:app"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("covet: error while importing cli_badimport_app:\nTraceback (most recent call last):\n")
+    assert err.endswith("ModuleNotFoundError: No module named 'cli_missing_dependency'\n")
+
+
+def test_syntax_error_shows_the_traceback(isolated, capsys):
+    write(isolated / "cli_syntax_app.py", "def broken(:\n")
+    assert main(["routes", "cli_syntax_app.py"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("covet: error while importing cli_syntax_app.py:\n")
+    assert 'cli_syntax_app.py", line 1' in err
+    assert "SyntaxError: " in err
+    assert "importlib" not in err and "cli.py" not in err
+
+
+def test_attribute_that_is_not_an_app(isolated, capsys):
+    write(isolated / "cli_notapp.py", "app = 42\n")
+    assert main(["routes", "cli_notapp.py"]) == 1
+    assert capsys.readouterr().err == "covet: cli_notapp.py:app is not a Covet app\n"
+
+
+def test_factory_that_fails_is_reported(isolated, capsys):
+    write(isolated / "cli_badfactory.py", """
+        def create_app():
+            raise RuntimeError("DATABASE_URL is not set")
+    """)
+    assert main(["routes", "cli_badfactory.py:create_app"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("covet: error while calling the app factory cli_badfactory.py:create_app:\nTraceback")
+    assert err.endswith("RuntimeError: DATABASE_URL is not set\n")
+
+
+def test_ssl_options_go_together(isolated, capsys):
+    write(isolated / "cli_ssl_app.py", APP)
+    assert main(["run", "cli_ssl_app.py", "--ssl-certfile", "cert.pem"]) == 2
+    assert capsys.readouterr().err == "covet: --ssl-certfile and --ssl-keyfile go together\n"
+
+
+def test_load_app_error_type():
+    with pytest.raises(AppLoadError, match="no such file: /nonexistent/app.py"):
+        load_app("/nonexistent/app.py")
+
+
+# -- as a subprocess: serving, signals, port in use ----------------------------------------
+
+@pytest.mark.slow
+def test_run_example_serves_and_stops_on_sigterm():
+    with CovetProcess(["run", "examples/hello.py", "--port", "0"], cwd=REPO) as p:
+        m = p.wait_for(SERVING, stream="out")
+        assert m.group(1) == "http" and int(m.group(3)) == p.proc.pid
+        status, body = http_get("http://127.0.0.1:%s/" % m.group(2))
+        assert status == 200
+        assert json.loads(body)["message"] == "Hello from covet"
+        assert p.stop(signal.SIGTERM) == 0
+        out = p.output()
+    assert not any("Traceback" in line for line in out["err"]), out["err"]
+
+
+@pytest.mark.slow
+def test_run_file_runs_shutdown_hooks_on_sigint_and_logs_access(tmp_path):
+    write(tmp_path / "served.py", APP)
+    with CovetProcess(["run", "served.py", "--port", "0", "--access-log"], cwd=str(tmp_path)) as p:
+        port = p.wait_for(SERVING, stream="out").group(2)
+        assert http_get("http://127.0.0.1:%s/" % port) == (200, b"hi from cli")
+        p.wait_for(r'^INFO covet\.access: 127\.0\.0\.1:\d+ - "GET / HTTP/1\.1" 200 11 \d+\.\dms$', stream="err")
+        assert p.stop(signal.SIGINT) == 0
+        out = p.output()
+    assert out["out"][-1] == "shutdown hook ran"
+
+
+@pytest.mark.slow
+def test_port_in_use(tmp_path):
+    write(tmp_path / "served.py", APP)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        with CovetProcess(["run", "served.py", "--port", str(port)], cwd=str(tmp_path)) as p:
+            assert p.wait() == 1
+            out = p.output()
+    assert out["err"][-1] == "covet: 127.0.0.1:%d is already in use (another server running? try --port)" % port
+    assert not any("Traceback" in line for line in out["err"])
+
+
+@pytest.mark.slow
+def test_run_with_a_missing_app_file_exits_1(tmp_path):
+    with CovetProcess(["run", "missing.py", "--port", "0"], cwd=str(tmp_path)) as p:
+        assert p.wait() == 1
+        assert p.output()["err"] == ["covet: no such file: missing.py"]
+
+
+@pytest.mark.slow
+def test_uvloop_requested_but_missing(tmp_path):
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("uvloop is installed here")
+    write(tmp_path / "served.py", APP)
+    with CovetProcess(["run", "served.py", "--port", "0", "--loop", "uvloop"], cwd=str(tmp_path)) as p:
+        assert p.wait() == 1
+        assert p.output()["err"][-1] == "covet: --loop uvloop needs uvloop installed (pip install uvloop)"
+
+
+def test_serving_line_pattern_matches_the_server():
+    # The pattern the tests wait for is the one serve() prints (keeps the two in step).
+    from covet.server.server import _announce
+
+    class Fake:
+        bound = ("127.0.0.1", 8123)
+
+        class config:
+            ssl = None
+
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        _announce(Fake)
+    assert re.match(SERVING, buf.getvalue().rstrip("\n"))
