@@ -19,8 +19,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ._compiler import compile_schema
 from ._errors import SchemaError
-from ._types import (_MISSING, Field, _Converters, _FieldSpec, _Serializers, _unwrap, needs_serializing,
-                     schema_for)
+from ._types import (_MISSING, Field, _Converters, _FieldSpec, _Serializers, _to_int, _unwrap,
+                     needs_serializing, schema_for)
 
 __all__ = ["Model"]
 
@@ -47,44 +47,62 @@ def _immutable(value: Any) -> bool:
     return isinstance(value, _IMMUTABLE)
 
 
-def _default_maker(default: Any, factory: Optional[Callable[[], Any]]) -> Optional[Callable[[], Any]]:
-    """A callable returning a fresh default each time: defaults are never shared by instances."""
-    if factory is not None:
-        return factory
-    if default is _MISSING:
-        return None
-    if _immutable(default):
-        return lambda: default
-    if type(default) in (list, dict, set) and not default:
-        return type(default)
-    return lambda: copy.deepcopy(default)
-
-
 class _Spec:
     """What a Model class needs at run time, computed once."""
 
-    __slots__ = ("names", "schema", "validate", "plan", "renames", "prepass", "out")
+    __slots__ = ("names", "schema", "validate", "values", "build", "renames", "prepass", "out", "source")
 
     def __init__(self, cls: type, fields: List[_FieldSpec]) -> None:
         self.names = [f.name for f in fields]
         self.schema = schema_for(cls)
         self.validate = compile_schema(self.schema, defaults=False)
         converters, serializers = _Converters(), _Serializers()
-        self.plan = [(f.name, f.key, converters.build(f.hint), _default_maker(f.default, f.factory))
-                     for f in fields]
+        self.values, self.build, self.source = _generate(cls, fields, converters)
         self.renames = [(f.name, f.key) for f in fields if f.name != f.key]
         self.out = [(f.name, f.key, serializers.build(f.hint)) for f in fields]
         self.prepass = [(key, ser) for (name, key, ser), f in zip(self.out, fields)
                         if ser is not None and needs_serializing(f.hint)]
 
-    def fill(self, obj: "Model", data: Dict[str, Any]) -> None:
-        values = obj.__dict__
-        for name, key, convert, make in self.plan:
-            if key in data:
-                value = data[key]
-                values[name] = value if convert is None else convert(value)
-            else:
-                values[name] = make() if make is not None else None
+
+def _generate(cls: type, fields: List[_FieldSpec], converters: _Converters) -> Tuple[Callable, Callable, str]:
+    """Generate ``values(data)`` (attribute -> converted value, defaults included) and ``build(data)``
+    (a new instance holding them) for data that passed the class's schema.
+
+    PERF: one dict display per instance instead of a loop over the fields.
+    """
+    namespace: Dict[str, Any] = {"_deepcopy": copy.deepcopy, "_new": object.__new__, "_cls": cls}
+    items = []
+    for index, f in enumerate(fields):
+        convert = converters.build(f.hint)
+        if convert is _to_int:
+            value = "(_v if type(_v := d[%r]) is int else int(_v))" % f.key
+        elif convert is not None:
+            namespace["c%d" % index] = convert
+            value = "c%d(d[%r])" % (index, f.key)
+        else:
+            value = "d[%r]" % f.key
+        if not f.required:
+            value = "%s if %r in d else %s" % (value, f.key, _default_code(f, index, namespace))
+        items.append("%r: %s" % (f.name, value))
+    display = "{%s}" % ", ".join(items)
+    source = ("def values(d):\n    return %s\n\n"
+              "def build(d):\n    obj = _new(_cls)\n    obj.__dict__ = %s\n    return obj\n" % (display, display))
+    exec(compile(source, "<covet Model %s>" % cls.__qualname__, "exec"), namespace)
+    return namespace["values"], namespace["build"], source
+
+
+def _default_code(f: _FieldSpec, index: int, namespace: Dict[str, Any]) -> str:
+    """An expression giving a fresh default each time: defaults are never shared by instances."""
+    if f.factory is not None:
+        namespace["f%d" % index] = f.factory
+        return "f%d()" % index
+    default = f.default
+    namespace["D%d" % index] = default
+    if _immutable(default):
+        return "D%d" % index
+    if type(default) in (list, dict) and not default:
+        return "[]" if type(default) is list else "{}"
+    return "_deepcopy(D%d)" % index
 
 
 def _resolve_fields(cls: type) -> List[_FieldSpec]:
@@ -206,10 +224,7 @@ class Model:
     @classmethod
     def _from_validated(cls, data: Dict[str, Any]) -> "Model":
         """An instance from data that already passed this class's schema (no checks)."""
-        spec = cls.__dict__.get("_covet_spec_") or _prepare(cls)
-        obj = cls.__new__(cls)
-        spec.fill(obj, data)
-        return obj
+        return (cls.__dict__.get("_covet_spec_") or _prepare(cls)).build(data)
 
     def __init__(self, **data: Any) -> None:
         spec = type(self).__dict__.get("_covet_spec_") or _prepare(type(self))
@@ -221,7 +236,7 @@ class Model:
         for key, serialize in spec.prepass:
             if key in data:
                 data[key] = serialize(data[key])
-        spec.fill(self, spec.validate(data))
+        self.__dict__.update(spec.values(spec.validate(data)))
 
     @classmethod
     def parse(cls, obj: Any) -> "Model":
@@ -232,9 +247,7 @@ class Model:
         if isinstance(obj, cls):
             return obj
         spec = cls.__dict__.get("_covet_spec_") or _prepare(cls)
-        instance = cls.__new__(cls)
-        spec.fill(instance, spec.validate(obj))
-        return instance
+        return spec.build(spec.validate(obj))
 
     @classmethod
     def json_schema(cls) -> Dict[str, Any]:
