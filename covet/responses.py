@@ -65,7 +65,20 @@ else:  # pragma: no cover - CPython always has the C accelerator
 
 def dump_json(content):
     """Serialise to compact UTF-8 JSON bytes."""
-    return _dumps(content).encode("utf-8")
+    text = _dumps(content)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _ascii_json(content)
+
+
+_ascii_dumps = json.JSONEncoder(separators=(",", ":"), default=json_default, allow_nan=False).encode
+
+
+def _ascii_json(content):
+    # A lone surrogate (a JSON body may carry "\ud800") has no UTF-8 form:
+    # escape it as JSON does instead of failing the response with a 500.
+    return _ascii_dumps(content).encode("ascii")
 
 
 # Cookie attribute values must not smuggle in new attributes or header lines
@@ -157,7 +170,8 @@ class Response:
 
             response.set_cookie("sid", token, max_age=3600, httponly=True, secure=True)
         """
-        if not key or not all(c.isalnum() or c in "!#$%&'*+-.^_`|~" for c in key):
+        # RFC 6265 §4.1.1: a name is an ASCII token ("é".isalnum() is true too).
+        if not key or not key.isascii() or not all(c.isalnum() or c in "!#$%&'*+-.^_`|~" for c in key):
             raise ValueError("invalid cookie name: %r" % (key,))
         value = str(value)
         _check_cookie_part("value", value)
@@ -242,7 +256,11 @@ class JSONResponse(Response):
     media_type = "application/json"
 
     def render(self, content):
-        return _dumps(content).encode("utf-8")
+        text = _dumps(content)
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:
+            return _ascii_json(content)
 
 
 class RedirectResponse(Response):

@@ -273,10 +273,14 @@ class _Portal:
     def stop(self):
         if self.loop.is_closed():
             return
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join()
-        self.loop.run_until_complete(self.loop.shutdown_asyncgens())
-        self.loop.close()
+        # Finish async generators on the portal's own thread: the caller may
+        # be inside a running loop, where run_until_complete() would refuse.
+        try:
+            asyncio.run_coroutine_threadsafe(self.loop.shutdown_asyncgens(), self.loop).result()
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join()
+            self.loop.close()
 
 
 def _sync_call(self, method, url, **kw):

@@ -1,0 +1,368 @@
+"""covet.app: route decorators, middleware forms and order, lifecycle, state, dispatch."""
+import asyncio
+import contextlib
+import logging
+import threading
+
+import pytest
+
+from covet import Covet, CovetApp, PlainTextResponse, Request, Response
+
+
+def trace_mw(events, tag):
+    async def mw(request, call_next):
+        events.append(tag + " in")
+        response = await call_next(request)
+        events.append(tag + " out")
+        return response
+    return mw
+
+
+# -- route decorators ----------------------------------------------------------------------
+
+def test_every_verb_decorator_registers_its_method(client):
+    app = Covet()
+    for verb in ("get", "post", "put", "patch", "delete", "options", "head"):
+        async def handler(request: Request):
+            return PlainTextResponse(request.method)
+        getattr(app, verb)("/v", name=verb)(handler)
+
+    c = client(app)
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+        assert c.request(method, "/v").text == method
+    assert c.head("/v").headers["content-length"] == "4"
+    assert [sorted(r.methods) for r in app.routes] == [[m] for m in
+                                                       ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD")]
+
+
+def test_route_with_several_methods_and_lowercase_names(client):
+    app = Covet()
+
+    @app.route("/m", methods=["get", "Post"])
+    async def m(request: Request):
+        return request.method
+
+    c = client(app)
+    assert (c.get("/m").text, c.post("/m").text) == ("GET", "POST")
+    assert app.routes[0].methods == {"GET", "POST"}
+
+
+def test_add_route_defaults_to_get_and_returns_the_route():
+    app = Covet()
+
+    async def h():
+        return None
+
+    route = app.add_route("/x", h)
+    assert (route.path, route.methods, route.name, route.endpoint) == ("/x", {"GET"}, "h", h)
+    assert repr(route) == "Route('/x', methods=['GET'], name='h')"
+    assert repr(app) == "<Covet 1 routes>"
+
+
+def test_url_for_accepts_a_path_param_called_name():
+    app = Covet()
+
+    @app.get("/people/{name}")
+    async def person(name):
+        return name
+
+    assert app.url_for("person", name="ada") == "/people/ada"
+
+
+def test_covetapp_is_covet():
+    assert CovetApp is Covet
+
+
+def test_request_app_and_app_state(client):
+    app = Covet()
+    app.state.greeting = "hi"
+
+    @app.get("/s")
+    async def s(request: Request):
+        return {"same": request.app is app, "greeting": request.app.state.greeting}
+
+    assert client(app).get("/s").json() == {"same": True, "greeting": "hi"}
+
+
+# -- middleware --------------------------------------------------------------------------------
+
+def test_middleware_order_first_added_is_outermost(client):
+    events = []
+    app = Covet(middleware=[trace_mw(events, "ctor")])
+    app.add_middleware(trace_mw(events, "a"))
+    app.add_middleware(trace_mw(events, "b"))
+
+    @app.get("/")
+    async def root():
+        events.append("handler")
+        return "ok"
+
+    client(app).get("/")
+    assert events == ["ctor in", "a in", "b in", "handler", "b out", "a out", "ctor out"]
+
+
+def test_middleware_class_with_options_object_and_function_forms(client):
+    class AddHeader:
+        def __init__(self, name, value):
+            self.name, self.value = name, value
+
+        async def __call__(self, request, call_next):
+            response = await call_next(request)
+            response.headers[self.name] = self.value
+            return response
+
+    app = Covet()
+    app.add_middleware(AddHeader, name="X-Class", value="1")
+    app.add_middleware(AddHeader("X-Object", "2"))
+
+    @app.middleware
+    async def bare(request, call_next):
+        response = await call_next(request)
+        response.headers["X-Bare"] = "3"
+        return response
+
+    @app.middleware("http")
+    async def typed(request, call_next):
+        response = await call_next(request)
+        response.headers["X-Http"] = "4"
+        return response
+
+    @app.get("/")
+    async def root():
+        return "ok"
+
+    r = client(app).get("/")
+    assert [r.headers[h] for h in ("x-class", "x-object", "x-bare", "x-http")] == ["1", "2", "3", "4"]
+    assert bare.__name__ == "bare" and typed.__name__ == "typed"
+
+
+def test_plain_def_middleware_runs_in_a_worker_thread(client):
+    app = Covet()
+    seen = []
+
+    def blocking(request, call_next):
+        seen.append(threading.current_thread().name.split("_")[0])
+        response = call_next(request)
+        response.headers["X-Sync"] = "yes"
+        return response
+
+    app.add_middleware(blocking)
+
+    @app.get("/")
+    async def root():
+        seen.append("handler on loop thread: %s" % (threading.current_thread().name != "covet-worker"))
+        return "ok"
+
+    r = client(app).get("/")
+    assert (r.text, r.headers["x-sync"]) == ("ok", "yes")
+    assert seen == ["covet-worker", "handler on loop thread: True"]
+
+
+def test_middleware_can_short_circuit_and_return_plain_values(client):
+    app = Covet()
+    calls = []
+
+    @app.middleware
+    async def gate(request, call_next):
+        if request.headers.get("x-key") != "k":
+            return {"denied": True}, 403
+        return await call_next(request)
+
+    @app.get("/")
+    async def root():
+        calls.append(1)
+        return "ok"
+
+    c = client(app)
+    r = c.get("/")
+    assert (r.status_code, r.json(), calls) == (403, {"denied": True}, [])
+    assert c.get("/", headers={"x-key": "k"}).text == "ok"
+
+
+def test_middleware_sees_404s_and_can_pass_state_to_handlers(client):
+    app = Covet()
+    seen = []
+
+    @app.middleware
+    async def mark(request, call_next):
+        request.state.user = "ada"
+        response = await call_next(request)
+        seen.append(response.status_code)
+        return response
+
+    @app.get("/me")
+    async def me(request: Request):
+        return request.state.user
+
+    c = client(app)
+    assert c.get("/me").text == "ada"
+    c.get("/missing")
+    assert seen == [200, 404]
+
+
+def test_middleware_added_after_a_request_takes_effect(client):
+    app = Covet()
+
+    @app.get("/")
+    async def root():
+        return "ok"
+
+    c = client(app)
+    assert "x-late" not in c.get("/").headers
+
+    @app.middleware
+    async def late(request, call_next):
+        response = await call_next(request)
+        response.headers["X-Late"] = "1"
+        return response
+
+    assert c.get("/").headers["x-late"] == "1"
+
+
+def test_add_middleware_errors():
+    app = Covet()
+    with pytest.raises(TypeError, match="options are only accepted with a middleware class"):
+        app.add_middleware(lambda r, n: None, level=1)
+    with pytest.raises(TypeError, match="middleware must be callable as mw\\(request, call_next\\)"):
+        app.add_middleware(42)
+
+
+# -- lifecycle ---------------------------------------------------------------------------------
+
+def lifecycle_app(events):
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        events.append("lifespan enter")
+        app.state.loop = asyncio.get_running_loop()
+        yield
+        events.append("lifespan exit")
+
+    app = Covet(lifespan=lifespan)
+
+    @app.on_startup
+    def sync_start():
+        events.append("sync startup")
+
+    @app.on_startup
+    async def async_start():
+        events.append("async startup")
+
+    @app.on_shutdown
+    async def async_stop():
+        events.append("async shutdown")
+
+    @app.on_shutdown
+    def sync_stop():
+        events.append("sync shutdown")
+
+    @app.get("/loop")
+    async def loop(request: Request):
+        events.append("request")
+        return {"same_loop": asyncio.get_running_loop() is request.app.state.loop}
+
+    return app
+
+
+def test_with_testclient_runs_lifespan_startup_and_shutdown_in_order(client):
+    events = []
+    app = lifecycle_app(events)
+    with client(app) as c:
+        assert events == ["lifespan enter", "sync startup", "async startup"]
+        assert app.started
+        assert c.get("/loop").json() == {"same_loop": True}
+    assert events == ["lifespan enter", "sync startup", "async startup", "request",
+                      "async shutdown", "sync shutdown", "lifespan exit"]
+    assert not app.started
+
+
+def test_startup_runs_lazily_on_first_request_without_with(client):
+    events = []
+    app = lifecycle_app(events)
+    c = client(app)
+    assert events == []
+    assert c.get("/loop").json() == {"same_loop": True}
+    c.get("/loop")
+    assert events == ["lifespan enter", "sync startup", "async startup", "request", "request"]
+    c.close()
+    assert events[-3:] == ["async shutdown", "sync shutdown", "lifespan exit"]
+    c.close()
+    assert events.count("lifespan exit") == 1
+
+
+def test_startup_and_shutdown_are_idempotent():
+    events = []
+    app = lifecycle_app(events)
+
+    async def go():
+        await app.startup()
+        await app.startup()
+        await app.shutdown()
+        await app.shutdown()
+
+    asyncio.run(go())
+    assert events == ["lifespan enter", "sync startup", "async startup", "async shutdown", "sync shutdown",
+                      "lifespan exit"]
+
+
+def test_failing_shutdown_hook_is_logged_and_the_rest_still_run(caplog):
+    events = []
+    app = Covet()
+
+    @app.on_shutdown
+    def broken():
+        raise RuntimeError("cannot close")
+
+    @app.on_shutdown
+    def fine():
+        events.append("fine")
+
+    async def go():
+        await app.startup()
+        await app.shutdown()
+
+    asyncio.run(go())
+    assert events == ["fine"]
+    assert caplog.records[0].getMessage().startswith("shutdown hook <function ")
+    assert caplog.records[0].levelno == logging.ERROR
+
+
+def test_failing_startup_propagates_from_the_client(client):
+    app = Covet()
+
+    @app.on_startup
+    async def broken():
+        raise RuntimeError("no database")
+
+    with pytest.raises(RuntimeError, match="no database"):
+        with client(app):
+            pass
+    assert not app.started
+
+
+def test_thread_pool_is_created_on_demand_and_stopped_at_shutdown(client):
+    app = Covet(thread_pool_size=3)
+
+    @app.get("/s")
+    def s():
+        return threading.current_thread().name.split("_")[0]
+
+    with client(app) as c:
+        assert c.get("/s").text == "covet-worker"
+        assert app.executor._max_workers == 3
+    assert app._executor is None
+
+
+# -- dispatch ----------------------------------------------------------------------------------
+
+def test_dispatch_is_the_single_entry_point():
+    app = Covet()
+
+    @app.get("/d")
+    async def d(request: Request):
+        return {"q": request.query_params.get("q")}
+
+    request = Request("GET", "/d", "q=1", [(b"host", b"x")])
+    response = asyncio.run(app.dispatch(request))
+    assert isinstance(response, Response)
+    assert (response.status_code, response.body) == (200, b'{"q":"1"}')
+    assert request.app is app and request.route is app.routes[0]
