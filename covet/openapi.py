@@ -273,7 +273,8 @@ def build_openapi(app, prefix="", doc=None, used=None):
                 op["parameters"] = params
             if body is not None and method not in ("GET", "HEAD", "DELETE"):
                 op["requestBody"] = body
-            validates = bool(params) or body is not None
+            validates = body is not None or any(
+                pl.sources for pl in (_walk_plans(route.plan) if route.plan is not None else ()))
             op["responses"] = _responses(route, defs, validates)
             if schemes:
                 op["security"] = [{name: []} for name in schemes]
