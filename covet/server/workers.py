@@ -44,7 +44,10 @@ def _worker_main(app, config, sock, loop_name):
 
 
 def _worker_ready(server):
-    print("covet: worker %d accepting" % os.getpid(), flush=True)
+    # One write of the whole line: workers share the parent's stdout, and a
+    # separate write for the newline lets two workers' lines interleave.
+    sys.stdout.write("covet: worker %d accepting\n" % os.getpid())
+    sys.stdout.flush()
 
 
 def _listen_socket(config, port):
@@ -127,8 +130,11 @@ def run_workers(app, config, count, loop_name=None):
 def _snapshot(root):
     mtimes = {}
     for dirpath, dirnames, filenames in os.walk(root):
+        # Virtualenvs (a pyvenv.cfg inside) hold thousands of .py files that
+        # never change: stat-ing them every second burns a core (uvicorn#338).
         dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in ("__pycache__", "node_modules")
-                       and not d.endswith(".egg-info")]
+                       and not d.endswith(".egg-info") and d != "site-packages"
+                       and not os.path.exists(os.path.join(dirpath, d, "pyvenv.cfg"))]
         for name in filenames:
             if name.endswith(".py"):
                 path = os.path.join(dirpath, name)

@@ -1,0 +1,152 @@
+"""Pre-forked workers and the reloader, driven through ``python -m covet run`` as a subprocess."""
+import os
+import signal
+import socket
+import sys
+import textwrap
+import time
+
+import pytest
+
+from covet.server import workers
+from server_helpers import CovetProcess, http_get
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not hasattr(os, "fork"), reason="--workers needs os.fork (POSIX)"),
+]
+
+PID_APP = '''
+import os
+
+from covet import Covet, PlainTextResponse
+
+app = Covet()
+
+
+@app.get("/pid")
+async def pid():
+    return PlainTextResponse(str(os.getpid()))
+'''
+
+WORKERS = r"^covet: serving on http://127\.0\.0\.1:(\d+) with 2 workers \(pid (\d+); press CTRL\+C to quit\)$"
+ACCEPTING = r"^covet: worker (\d+) accepting$"
+
+
+def pids_answering(port, tries):
+    """The set of pids that answered ``tries`` requests, each on a new connection."""
+    seen = set()
+    for _ in range(tries):
+        status, body = http_get("http://127.0.0.1:%d/pid" % port)
+        assert status == 200
+        seen.add(int(body))
+    return seen
+
+
+def gone(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_two_workers_serve_and_a_killed_worker_is_replaced(tmp_path):
+    (tmp_path / "pid_app.py").write_text(PID_APP)
+    with CovetProcess(["run", "pid_app.py", "--port", "0", "--workers", "2"], cwd=str(tmp_path)) as p:
+        m = p.wait_for(WORKERS, stream="out")
+        port, parent = int(m.group(1)), int(m.group(2))
+        assert parent == p.proc.pid
+        first = {int(p.wait_for(ACCEPTING, stream="out").group(1)) for _ in range(2)}
+        assert len(first) == 2 and parent not in first
+
+        # The kernel spreads connections over both workers (SO_REUSEPORT or a shared socket).
+        seen = pids_answering(port, 60)
+        assert seen <= first
+        if hasattr(socket, "SO_REUSEPORT"):
+            assert seen == first
+
+        victim = sorted(first)[0]
+        os.kill(victim, signal.SIGKILL)
+        p.wait_for(r"^ERROR covet\.error: worker %d exited \(-9\); starting a new one$" % victim, stream="err")
+        replacement = int(p.wait_for(ACCEPTING, stream="out").group(1))
+        assert replacement not in first
+        now = (first - {victim}) | {replacement}
+        assert pids_answering(port, 20) <= now
+
+        assert p.stop(signal.SIGTERM) == 0  # forwarded to the workers, which stop gracefully
+        out = p.output()
+    assert all(gone(pid) for pid in now)
+    assert not any("Traceback" in line for line in out["err"]), out["err"]
+
+
+def test_workers_stop_on_sigint(tmp_path):
+    (tmp_path / "pid_app.py").write_text(PID_APP)
+    with CovetProcess(["run", "pid_app.py", "--port", "0", "--workers", "2"], cwd=str(tmp_path)) as p:
+        port = int(p.wait_for(WORKERS, stream="out").group(1))
+        kids = {int(p.wait_for(ACCEPTING, stream="out").group(1)) for _ in range(2)}
+        assert pids_answering(port, 3) <= kids
+        assert p.stop(signal.SIGINT) == 0
+    assert all(gone(pid) for pid in kids)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_reload_restarts_the_server_when_a_py_file_changes(tmp_path):
+    app_file = tmp_path / "reload_app.py"
+    source = textwrap.dedent('''
+        from covet import Covet, PlainTextResponse
+
+        app = Covet()
+
+
+        @app.get("/")
+        async def index():
+            return PlainTextResponse("%s")
+    ''')
+    app_file.write_text(source % "version 1")
+    port = free_port()
+    serving = r"^covet: serving on http://127\.0\.0\.1:%d \(pid (\d+);" % port
+    with CovetProcess(["run", "reload_app.py", "--port", str(port), "--reload"], cwd=str(tmp_path)) as p:
+        p.wait_for(r"^covet: reloading on changes to \.py files under %s$" % str(tmp_path), stream="out")
+        first = int(p.wait_for(serving, stream="out").group(1))
+        assert http_get("http://127.0.0.1:%d/" % port) == (200, b"version 1")
+
+        time.sleep(0.05)  # a distinct mtime even on coarse-grained file systems
+        app_file.write_text(source % "version 2")
+        p.wait_for(r"^covet: %s changed, restarting$" % str(app_file), stream="out")
+        second = int(p.wait_for(serving, stream="out").group(1))
+        assert second != first
+        assert gone(first)
+        assert http_get("http://127.0.0.1:%d/" % port) == (200, b"version 2")
+        assert p.stop(signal.SIGTERM) == 0
+    assert gone(second)
+
+
+def test_reload_snapshot_skips_virtualenvs_caches_and_hidden_folders(tmp_path):
+    for rel in ("app.py", "pkg/mod.py", "pkg/data.txt", ".git/hook.py", "__pycache__/app.cpython.py",
+                "node_modules/x.py", "covet.egg-info/y.py", "venv/lib/site.py", "env2/lib/other.py"):
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("")
+    (tmp_path / "venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (tmp_path / "env2" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    found = sorted(os.path.relpath(p, str(tmp_path)) for p in workers._snapshot(str(tmp_path)))
+    assert found == ["app.py", os.path.join("pkg", "mod.py")]
+
+
+def test_workers_need_fork(monkeypatch):
+    from covet.server.server import ServerConfig
+
+    monkeypatch.delattr(os, "fork")
+    with pytest.raises(RuntimeError, match=r"--workers needs os\.fork \(POSIX\)"):
+        workers.run_workers(None, ServerConfig(port=0), 2)
+
+
+def test_python_is_this_interpreter():
+    # The subprocesses above run ``sys.executable -m covet``: the same Python as the tests.
+    assert os.path.exists(sys.executable)
