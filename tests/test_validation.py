@@ -290,6 +290,8 @@ def test_additional_properties_false_lists_each_unexpected_key():
         err(["y"], "additional property not allowed", "additionalProperties")]
     assert errors({"additionalProperties": False}, {"k": 1}) == [
         err(["k"], "additional property not allowed", "additionalProperties")]
+    assert errors({"properties": {"a": {}}, "additionalProperties": False}, {"a": 1, "b": 2}, max_items=1) == [
+        err([], "has more than 1 properties, the limit", "size")]
 
 
 def test_additional_properties_schema_and_pattern_properties():
@@ -574,10 +576,12 @@ def test_coercion_inside_objects_and_arrays_copies():
     assert query == {"page": "2", "ids": ["1", "2"], "q": "7"}
 
 
-def test_coercion_wraps_a_single_value_for_an_array():
+def test_coercion_wraps_a_single_string_for_an_array():
     schema = {"type": "array", "items": {"type": "integer"}}
     assert ok(schema, "5", coerce=True) == [5]
     assert errors(schema, "x", coerce=True) == [err([0], "must be of type integer", "type")]
+    for other in (None, 5, {"a": "1"}):
+        assert errors(schema, other, coerce=True) == [err([], "must be of type array", "type")]
 
 
 def test_coercion_with_optional_prefers_the_declared_order():
@@ -703,6 +707,14 @@ def test_validator_source_is_inspectable_and_schema_is_kept():
     schema = {"type": "integer"}
     check = compile_schema(schema)
     assert "def validate(x):" in check.source and check.schema is schema
+
+
+def test_absurdly_deep_schema_is_a_schema_error():
+    schema = {}
+    for _ in range(5000):
+        schema = {"not": schema}
+    with pytest.raises(SchemaError, match="nested too deeply"):
+        compile_schema(schema)
 
 
 def test_schema_must_be_a_schema():
