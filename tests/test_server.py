@@ -374,3 +374,30 @@ def test_server_header_can_be_disabled():
         _, headers, _, _ = read_response(s)
     assert "server" not in headers
     assert DATE.match(headers["date"][0])
+
+
+def test_pipelined_streaming_response_then_plain(server):
+    with server.connect() as s:
+        s.sendall(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\nGET /n/8 HTTP/1.1\r\nHost: x\r\n\r\n")
+        head, rest = recv_until(s, b"\r\n\r\n")
+        chunks, rest = recv_until(s, b"\r\n0\r\n\r\n", rest)
+        assert chunks == b"1\r\na\r\n2\r\nbb\r\n3\r\nccc\r\n0\r\n\r\n"
+        status, _, body, rest = read_response(s, rest)
+        assert (status, body, rest) == ("HTTP/1.1 200 OK", b"n=8", b"")
+
+
+def test_connection_close_set_by_the_app_ends_the_connection():
+    # RFC 9112 §9.6: after sending "close" the server MUST NOT process further requests.
+    from covet import PlainTextResponse
+
+    app = make_app()
+
+    @app.get("/bye")
+    async def bye():
+        return PlainTextResponse("bye", headers={"Connection": "close"})
+
+    with RunningServer(app) as srv, srv.connect() as s:
+        s.sendall(b"GET /bye HTTP/1.1\r\nHost: x\r\n\r\nGET /n/9 HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, headers, body, rest = read_response(s)
+        assert (status, headers["connection"], body, rest) == ("HTTP/1.1 200 OK", ["close"], b"bye", b"")
+        assert_closed(s)

@@ -159,6 +159,7 @@ class _DateCache:
 
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_CLOSE = (b"connection", b"close")
 # C0, DEL and C1 (a proxy header decoded as latin-1 can hold \x9b, the 8-bit CSI).
 _CTRL = {i: "\\x%02x" % i for i in list(range(32)) + list(range(127, 160))}
 
@@ -359,6 +360,8 @@ class _Connection:
         if keep_alive and response.streaming and head.version == "1.0" and not any(
                 k == b"content-length" for k, _ in response.raw_headers):
             keep_alive = False  # RFC 9112 §6.3: a body without length ends with the connection
+        if keep_alive and _CLOSE in response.raw_headers:
+            keep_alive = False  # RFC 9112 §9.6: the app said close; read no further request
         sent = await self.send(response, head, keep_alive)
         if server.config.access_log:
             access_logger.info('%s:%s - "%s %s HTTP/%s" %d %d %.1fms', _log_safe(client[0]) if client else "-",
@@ -378,8 +381,8 @@ class _Connection:
         extra = server.common_headers()
         version = head.version
         if not keep_alive:
-            if version == "1.1":
-                extra = extra + [(b"connection", b"close")]
+            if version == "1.1" and _CLOSE not in headers:
+                extra = extra + [_CLOSE]
         elif version == "1.0":
             extra = extra + [(b"connection", b"keep-alive")]
         status = response.status_code
