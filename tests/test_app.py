@@ -1,12 +1,13 @@
 """covet.app: route decorators, middleware forms and order, lifecycle, state, dispatch."""
 import asyncio
 import contextlib
+import contextvars
 import logging
 import threading
 
 import pytest
 
-from covet import Covet, CovetApp, PlainTextResponse, Request, Response
+from covet import BackgroundTasks, Covet, CovetApp, PlainTextResponse, Request, Response, StreamingResponse
 
 
 def trace_mw(events, tag):
@@ -198,6 +199,55 @@ def test_middleware_sees_404s_and_can_pass_state_to_handlers(client):
     assert c.get("/me").text == "ada"
     c.get("/missing")
     assert seen == [200, 404]
+
+
+def test_contextvars_set_in_middleware_reach_sync_and_async_handlers(client):
+    """Starlette PR#1525: BaseHTTPMiddleware lost contextvars."""
+    var = contextvars.ContextVar("var", default="unset")
+    app = Covet()
+
+    @app.middleware
+    async def set_var(request, call_next):
+        var.set("from middleware")
+        return await call_next(request)
+
+    @app.get("/sync")
+    def sync_handler():
+        return var.get()
+
+    @app.get("/async")
+    async def async_handler():
+        return var.get()
+
+    c = client(app)
+    assert (c.get("/sync").text, c.get("/async").text) == ("from middleware", "from middleware")
+
+
+def test_middleware_does_not_break_streaming_or_background_tasks(client):
+    """Starlette #919/#3458: background tasks delayed or started early behind middleware."""
+    events = []
+    app = Covet()
+
+    @app.middleware
+    async def outer(request, call_next):
+        response = await call_next(request)
+        events.append("middleware out")
+        response.headers["X-Mw"] = "1"
+        return response
+
+    async def chunks():
+        for part in (b"a", b"b"):
+            events.append("chunk")
+            yield part
+
+    @app.get("/s")
+    async def s(tasks: BackgroundTasks):
+        tasks.add_task(events.append, "background")
+        return StreamingResponse(chunks())
+
+    r = client(app).get("/s")
+    assert (r.content, r.headers["x-mw"]) == (b"ab", "1")
+    assert events == ["middleware out", "chunk", "chunk", "background"]
 
 
 def test_middleware_added_after_a_request_takes_effect(client):

@@ -299,6 +299,34 @@ def test_path_converter_type_stands_without_annotation_and_str_annotation_wins(c
     assert c.get("/c/12345678-1234-5678-1234-567812345678").json() == {"type": "UUID"}
 
 
+def test_enum_and_uuid_path_annotations_that_do_not_convert_are_404(client):
+    app = Covet()
+
+    @app.get("/c/{color}")
+    async def color(color: Color):
+        return color
+
+    @app.get("/u/{u}")
+    async def by_uuid(u: uuid.UUID):
+        return str(u)
+
+    c = client(app)
+    assert c.get("/c/red").json() == "red"
+    assert [c.get(url).status_code for url in ("/c/blue", "/u/x", "/u/12345678-1234-5678-1234-56781234567")] == [404] * 3
+
+
+def test_optional_lists_read_repeated_query_keys(client):
+    app = Covet()
+
+    @app.get("/ol")
+    async def ol(q: Optional[List[int]] = Query(None), r: Optional[List[int]] = None):
+        return {"q": q, "r": r}
+
+    c = client(app)
+    assert c.get("/ol").json() == {"q": None, "r": None}
+    assert c.get("/ol?q=1&q=2&r=3").json() == {"q": [1, 2], "r": [3]}
+
+
 def test_path_declared_without_a_template_param_fails_at_registration():
     app = Covet()
 
@@ -445,6 +473,34 @@ def test_json_bodies_are_read_into_the_annotation(client, body_app, url, payload
     r = client(body_app).post(url, json=payload)
     assert r.status_code == 200, r.text
     assert r.json() == expected
+
+
+@dataclass
+class Line:
+    qty: int
+
+
+@dataclass
+class Order:
+    first: Line
+    lines: List[Line] = field(default_factory=list)
+    note: Optional[str] = None
+
+
+def test_nested_dataclass_bodies_report_the_full_location(client):
+    app = Covet()
+
+    @app.post("/orders")
+    async def orders(order: Order):
+        return order
+
+    c = client(app)
+    assert c.post("/orders", json={"first": {"qty": 1}}).json() == {"first": {"qty": 1}, "lines": [], "note": None}
+    assert errors_of(c.post("/orders", json={"first": {}, "lines": [{"qty": 2}, {"qty": "x"}], "note": 5})) == [
+        err(["body", "first", "qty"], "Field required", "missing"),
+        err(["body", "lines", 1, "qty"], "Input should be a valid integer", "int_type"),
+        err(["body", "note"], "Input should be a valid string", "string_type"),
+    ]
 
 
 def test_optional_body_may_be_absent(client, body_app):
@@ -749,6 +805,30 @@ def test_http_exception_from_the_handler_reaches_yield_dependencies(client):
     r = client(lifecycle_app(events, HTTPException(409, "taken"))).get("/r")
     assert (r.status_code, r.json()["detail"]) == (409, "taken")
     assert "async saw HTTPException" in events and events[-1] == "sync teardown"
+
+
+def test_failing_teardown_is_logged_and_the_response_stands(client, caplog):
+    app = Covet()
+
+    def dep():
+        yield 1
+        raise RuntimeError("close failed")
+
+    def twice():
+        yield 2
+        yield 3
+
+    @app.get("/x")
+    async def x(a=Depends(dep), b=Depends(twice)):
+        return [a, b]
+
+    assert client(app).get("/x").json() == [1, 2]
+    assert [(rec.getMessage(), rec.exc_info[0]) for rec in caplog.records] == [
+        ("dependency test_failing_teardown_is_logged_and_the_response_stands.<locals>.twice failed during teardown",
+         RuntimeError),
+        ("dependency test_failing_teardown_is_logged_and_the_response_stands.<locals>.dep failed during teardown",
+         RuntimeError),
+    ]
 
 
 def test_failing_background_task_is_logged_and_the_rest_still_run(client, caplog):

@@ -218,6 +218,8 @@ def test_text_that_does_not_decode_is_400(content_type, body, detail):
     (b"\xfe\xff", "malformed JSON: not UTF-8"),
     (b"[" * 100000, "malformed JSON: nested too deeply"),
     (b"1" * 4301, "malformed JSON: number too large"),
+    (b"1" * 1000000, "malformed JSON: number too large"),
+    (b"1e" + b"9" * 1000000, "malformed JSON: number out of range"),
     (b"NaN", "malformed JSON: NaN is not a JSON value"),
     (b"-Infinity", "malformed JSON: -Infinity is not a JSON value"),
     (b"1.5e400", "malformed JSON: number out of range"),
@@ -343,11 +345,21 @@ def test_multipart_at_the_limits_passes(client):
     ("application/json", b"{}", 415,
      "expected a form (application/x-www-form-urlencoded or multipart/form-data), got 'application/json'"),
     ("", b"a=1", 415, "expected a form (application/x-www-form-urlencoded or multipart/form-data), got ''"),
+    ("multipart/form-data-x; boundary=x", b"--x--", 415,
+     "expected a form (application/x-www-form-urlencoded or multipart/form-data), got 'multipart/form-data-x'"),
+    ("application/x-www-form-urlencodedx", b"a=1", 415,
+     "expected a form (application/x-www-form-urlencoded or multipart/form-data), got 'application/x-www-form-urlencodedx'"),
 ])
 def test_bad_forms_are_4xx(client, content_type, body, status, detail):
     headers = {"content-type": content_type} if content_type else {}
     r = client(form_app()).post("/form", content=body, headers=headers)
     assert (r.status_code, r.json()["detail"]) == (status, detail)
+
+
+def test_form_media_type_parameters_are_parsed_separately(client):
+    r = client(form_app()).post("/form", content=b"a=1", headers={
+        "content-type": "Application/X-WWW-Form-Urlencoded; charset=utf-8"})
+    assert r.json() == [["a", "1"]]
 
 
 def test_empty_body_without_content_type_is_an_empty_form(client):

@@ -510,6 +510,8 @@ def test_url_for_never_returns_a_scheme_relative_url():
     assert app.url_for("h0", p="\\evil.com") == "/%5Cevil.com"
     assert app.url_for("h1", a="/evil.com", b="x") == "/%2Fevil.com/x"
     assert not app.url_for("h1", a="", b="evil.com").startswith("//")
+    assert app.url_for("h0", p="https:evil.com") == "/https:evil.com"
+    assert app.url_for("h1", a="a?b#c", b="%2F") == "/a%3Fb%23c/%252F"
 
 
 def test_url_for_name_defaults_to_function_name_and_first_registration_wins():
