@@ -220,7 +220,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class CovetProcess:
-    """``python -m covet ARGS`` as a subprocess, its output lines collected by threads.
+    """``python -m covet ARGS`` (or ``python SCRIPT ARGS``) as a subprocess, its output collected by threads.
 
     ``wait_for(pattern)`` returns the first new stdout/stderr line matching the regex
     (or raises after a timeout, with everything printed so far); ``stop()`` sends a
@@ -228,11 +228,13 @@ class CovetProcess:
     process outlives its test.
     """
 
-    def __init__(self, args, cwd=None, env=None):
+    def __init__(self, args, cwd=None, env=None, script=None):
         environ = dict(os.environ)
         environ["PYTHONPATH"] = REPO + os.pathsep + environ.get("PYTHONPATH", "")
         environ.update(env or {})
-        self.proc = subprocess.Popen([sys.executable, "-m", "covet"] + list(args), cwd=cwd or REPO, env=environ,
+        # ``script``: run ``python SCRIPT ARGS`` instead (an app file that calls app.run()).
+        command = [sys.executable] + ([script] if script else ["-m", "covet"]) + list(args)
+        self.proc = subprocess.Popen(command, cwd=cwd or REPO, env=environ,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
         self.lines = queue.Queue()
         self.seen = []

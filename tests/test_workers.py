@@ -150,3 +150,38 @@ def test_workers_need_fork(monkeypatch):
 def test_python_is_this_interpreter():
     # The subprocesses above run ``sys.executable -m covet``: the same Python as the tests.
     assert os.path.exists(sys.executable)
+
+
+def test_app_run_with_reload_from_a_script(tmp_path):
+    # ``python app.py`` whose main calls app.run(reload=True): the reloader re-runs the
+    # script itself, and the child serves instead of starting another reloader.
+    app_file = tmp_path / "script_app.py"
+    port = free_port()
+    source = textwrap.dedent('''
+        from covet import Covet, PlainTextResponse
+
+        app = Covet()
+
+
+        @app.get("/")
+        async def index():
+            return PlainTextResponse("%%s")
+
+
+        if __name__ == "__main__":
+            app.run(port=%d, reload=True)
+    ''' % port)
+    app_file.write_text(source % "script 1")
+    serving = r"^covet: serving on http://127\.0\.0\.1:%d \(pid (\d+);" % port
+    with CovetProcess([], cwd=str(tmp_path), script="script_app.py") as p:
+        p.wait_for(r"^covet: reloading on changes", stream="out")
+        first = int(p.wait_for(serving, stream="out").group(1))
+        assert http_get("http://127.0.0.1:%d/" % port) == (200, b"script 1")
+        time.sleep(0.05)
+        app_file.write_text(source % "script 2")
+        second = int(p.wait_for(serving, stream="out").group(1))
+        assert second != first
+        assert http_get("http://127.0.0.1:%d/" % port) == (200, b"script 2")
+        assert p.stop(signal.SIGTERM) == 0
+        out = p.output()
+    assert sum(1 for line in out["out"] if line.startswith("covet: reloading")) == 1

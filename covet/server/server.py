@@ -709,9 +709,14 @@ def run(app, host="127.0.0.1", port=8000, workers=1, reload=False, loop=None, lo
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     config = ServerConfig(host=host, port=port, **options)
     if reload:
-        from .workers import run_with_reload
+        from .workers import RELOADER_CHILD_ENV, run_with_reload
 
-        return run_with_reload(sys.argv)
+        if not os.environ.get(RELOADER_CHILD_ENV):
+            # app.run(reload=True) in a script: the reloader re-runs that script.
+            if not sys.argv or sys.argv[0] in ("", "-c"):
+                raise RuntimeError("reload=True needs a script to re-run: use `python app.py` "
+                                   "or `python -m covet run app.py --reload`")
+            return run_with_reload(sys.argv, command=[sys.executable] + sys.argv)
     if workers and workers > 1:
         from .workers import run_workers
 

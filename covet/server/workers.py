@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 
-__all__ = ["run_workers", "run_with_reload"]
+__all__ = ["run_workers", "run_with_reload", "RELOADER_CHILD_ENV"]
 
 logger = logging.getLogger("covet.error")
 
@@ -25,6 +25,7 @@ logger = logging.getLogger("covet.error")
 # wait before restarting it so a broken app does not fork-bomb the machine.
 MIN_WORKER_LIFETIME = 1.0
 RELOAD_INTERVAL = 1.0
+RELOADER_CHILD_ENV = "COVET_RELOADER_CHILD"
 
 
 def _worker_main(app, config, sock, loop_name):
@@ -145,11 +146,18 @@ def _snapshot(root):
     return mtimes
 
 
-def run_with_reload(argv, root=None, interval=RELOAD_INTERVAL):
-    """Run ``python -m covet`` + ``argv`` minus ``--reload`` as a child; restart it when a .py file changes."""
+def run_with_reload(argv, root=None, interval=RELOAD_INTERVAL, command=None):
+    """Run ``python -m covet`` + ``argv`` minus ``--reload`` (or ``command``) as a child; restart it when a .py file changes.
+
+    The child gets ``COVET_RELOADER_CHILD=1`` so that an ``app.run(reload=True)``
+    in a re-run script serves instead of starting a reloader of its own.
+    """
     root = root or os.getcwd()
-    args = [a for a in argv[1:] if a != "--reload"]
-    cmd = [sys.executable, "-m", "covet"] + args
+    if command is None:
+        command = [sys.executable, "-m", "covet"] + [a for a in argv[1:] if a != "--reload"]
+    cmd = list(command)
+    env = dict(os.environ)
+    env[RELOADER_CHILD_ENV] = "1"
     stopping = False
     child = None
 
@@ -165,7 +173,7 @@ def run_with_reload(argv, root=None, interval=RELOAD_INTERVAL):
     code = 0
     while not stopping:
         before = _snapshot(root)
-        child = subprocess.Popen(cmd)
+        child = subprocess.Popen(cmd, env=env)
         while not stopping:
             time.sleep(interval)
             if child.poll() is not None and stopping:
