@@ -304,6 +304,13 @@ def test_additional_properties_schema_and_pattern_properties():
         err(["flag"], "must be of type boolean", "type")]
 
 
+def test_non_string_keys_of_python_dicts_do_not_crash():
+    schema = {"patternProperties": {"^a": {"type": "integer"}}, "additionalProperties": {"type": "string"},
+              "propertyNames": {"maxLength": 2}}
+    assert ok(schema, {1: "x", "a": 2}) == {1: "x", "a": 2}
+    assert errors(schema, {1: 2}) == [err([1], "must be of type string", "type")]
+
+
 def test_property_names():
     schema = {"propertyNames": {"pattern": "^[a-z]+$", "maxLength": 3}}
     assert ok(schema, {"abc": 1}) == {"abc": 1}

@@ -287,6 +287,14 @@ def test_model_definition_errors():
         Model()
 
 
+def test_sets_of_unhashable_items_are_refused_at_definition():
+    for annotation in (Set[Point], Set[Dict[str, int]], FrozenSet[List[int]], Set[Movie]):
+        with pytest.raises(SchemaError, match="set items must be hashable"):
+            class Bag(Model):
+                items: annotation
+    assert converter_for(Set[Tuple[int, str]])([[1, "a"], [1, "a"]]) == {(1, "a")}
+
+
 def test_unresolvable_forward_reference_is_reported_on_use():
     class Orphan(Model):
         thing: "NoSuchClass"  # noqa: F821

@@ -608,7 +608,7 @@ class _Compiler:
         if not _ACTIVE.intersection(schema):
             return
         if fn.level > _MAX_LEVEL or st.loops > _MAX_LOOPS:
-            self.call(fn, self.function_for(id(schema), schema), schema, x, path, errs, st)
+            self.call(fn, self.function_for(id(schema), schema, st.embedded), schema, x, path, errs, st)
             return
         if "$id" in schema and schema is not self.root:
             st = st.inside_id()
@@ -1042,7 +1042,7 @@ class _Compiler:
             matched = self.var("m")
             fn.line("%s = False" % matched)
         for search, sub in compiled:
-            fn.open("if %s(%s) is not None" % (search, key))
+            fn.open("if type(%s) is str and %s(%s) is not None" % (key, search, key))
             if matched:
                 fn.line("%s = True" % matched)
             self.gen(fn, sub, item, path + [key], errs, inner)
@@ -1085,13 +1085,14 @@ class _Compiler:
         self.inlined[pointer] = self.inlined.get(pointer, 0) + 1
         self.gen(fn, target, x, path, errs, st.push(pointer))
 
-    def function_for(self, key: Any, schema: Any) -> str:
+    def function_for(self, key: Any, schema: Any, embedded: bool = False) -> str:
+        """A shared function for a $ref target (key: its pointer) or a deep subschema (key: its id)."""
         name = self.functions.get(key)
         if name is None:
             name = self.functions[key] = self.var("f")
             self.keep.append(schema)
             stack = (key,) if isinstance(key, str) else ()
-            self.queue.append((_Fn(name, root=False), schema, _St(stack=stack)))
+            self.queue.append((_Fn(name, root=False), schema, _St(stack=stack, embedded=embedded)))
         return name
 
     def call(self, fn: _Fn, name: str, schema: Any, x: str, path: List[str], errs: str, st: _St) -> None:

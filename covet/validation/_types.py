@@ -109,6 +109,7 @@ class Field:
 
     @property
     def has_default(self) -> bool:
+        """True when a default or default_factory makes the field optional."""
         return self.default is not ... or self.default_factory is not None
 
 
@@ -517,6 +518,8 @@ class _Converters:
             return list if item is None else (lambda value: [item(v) for v in value])
         if origin in _SET_ORIGINS or tp in (set, frozenset):
             kind = frozenset if (origin or tp) is frozenset else set
+            if args and not _hashable(args[0]):
+                raise SchemaError("set items must be hashable, %s is not" % _describe(args[0]))
             item = self.build(args[0]) if args else None
             return kind if item is None else (lambda value: kind([item(v) for v in value]))
         if origin is tuple or tp is tuple:
@@ -573,7 +576,7 @@ class _Converters:
         if all(c is None for c in converters):
             return None
         # The first member whose schema accepts the value decides, as anyOf validated it.
-        checks = [compile_schema_for(a) for a in members]
+        checks = [_compile_for(a) for a in members]
         pairs = list(zip(checks, [c or _identity for c in converters]))
 
         def convert(value: Any) -> Any:
@@ -606,11 +609,30 @@ class _Converters:
         return convert
 
 
+def _hashable(hint: Any) -> bool:
+    """Can converted values of this type go into a set? (Models, dicts and lists cannot.)"""
+    tp, _ = _unwrap(hint)
+    origin = typing.get_origin(tp)
+    if _is_union(tp):
+        return all(_hashable(a) for a in typing.get_args(tp))
+    if origin in _LIST_ORIGINS or origin in _DICT_ORIGINS or origin in (set, collections.abc.Set,
+                                                                         collections.abc.MutableSet):
+        return False
+    if origin is tuple:
+        return all(_hashable(a) for a in typing.get_args(tp) if a is not Ellipsis)
+    if tp in (list, dict, set, Any, object) or _is_model(tp) or _is_typeddict(tp):
+        return False
+    if dataclasses.is_dataclass(tp):
+        return tp.__hash__ is not None
+    return True
+
+
 def _identity(value: Any) -> Any:
     return value
 
 
-def compile_schema_for(annotation: Any) -> Callable[[Any], Any]:
+def _compile_for(annotation: Any) -> Callable[[Any], Any]:
+    """A validator for one member of a Union, used to pick the member that converts a value."""
     return compile_schema(schema_for(annotation), defaults=False)
 
 
