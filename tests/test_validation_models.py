@@ -1,8 +1,10 @@
 """covet.validation Models, Field, schema_for, converter_for and serializer_for: every annotation."""
+import copy
 import dataclasses
 import datetime
 import enum
 import json
+import pickle
 import typing
 import uuid
 from decimal import Decimal
@@ -210,6 +212,18 @@ def test_alias_extra_forbid_and_field_metadata():
                                                  "examples": ["square"]}
     assert schema["additionalProperties"] is False
     assert schema["$defs"]["Point"]["required"] == ["x"]
+
+
+def test_a_field_may_be_called_self_and_instances_copy_and_pickle():
+    class Weird(Model):
+        self: int
+        cls: str = "c"
+
+    weird = Weird(self=1)
+    assert (weird.self, weird.cls) == (1, "c")
+    task = Task(title="a", tags=["x"])
+    assert copy.deepcopy(task) == task and copy.deepcopy(task).tags is not task.tags
+    assert pickle.loads(pickle.dumps(task)) == task
 
 
 def test_unknown_keys_are_ignored_by_default():

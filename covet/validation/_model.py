@@ -226,7 +226,7 @@ class Model:
         """An instance from data that already passed this class's schema (no checks)."""
         return (cls.__dict__.get("_covet_spec_") or _prepare(cls)).build(data)
 
-    def __init__(self, **data: Any) -> None:
+    def __init__(self, /, **data: Any) -> None:  # positional-only: a field may be called "self"
         spec = type(self).__dict__.get("_covet_spec_") or _prepare(type(self))
         for name, key in spec.renames:
             if name in data:
