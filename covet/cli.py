@@ -117,6 +117,22 @@ def _parser():
     return p
 
 
+def _tls_problem(certfile, keyfile):
+    """Why the certificate and key cannot be used, or None (checked before the app is loaded)."""
+    import ssl
+
+    for path in (certfile, keyfile):
+        if not os.path.isfile(path):
+            return "no such file: %s" % path
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile, keyfile)
+    except ssl.SSLError as exc:
+        return "%s and %s are not a PEM certificate and its private key (%s)" % (certfile, keyfile, exc)
+    except OSError as exc:
+        return "cannot read %s / %s: %s" % (certfile, keyfile, exc.strerror or exc)
+    return None
+
+
 def _cmd_run(args):
     from .server.http11 import Limits
     from .server.server import run
@@ -128,6 +144,11 @@ def _cmd_run(args):
     if (args.ssl_certfile is None) != (args.ssl_keyfile is None):
         print("covet: --ssl-certfile and --ssl-keyfile go together", file=sys.stderr)
         return 2
+    if args.ssl_certfile is not None:
+        problem = _tls_problem(args.ssl_certfile, args.ssl_keyfile)
+        if problem:
+            print("covet: %s" % problem, file=sys.stderr)
+            return 1
     if args.loop == "uvloop" and importlib.util.find_spec("uvloop") is None:
         print("covet: --loop uvloop needs uvloop installed (pip install uvloop)", file=sys.stderr)
         return 1

@@ -317,3 +317,17 @@ def test_serving_line_pattern_matches_the_server():
     with contextlib.redirect_stdout(buf):
         _announce(Fake)
     assert re.match(SERVING, buf.getvalue().rstrip("\n"))
+
+
+def test_missing_tls_files_are_reported(isolated, capsys):
+    write(isolated / "cli_tls_app.py", APP)
+    assert main(["run", "cli_tls_app.py", "--ssl-certfile", "cert.pem", "--ssl-keyfile", "key.pem"]) == 1
+    assert capsys.readouterr().err == "covet: no such file: cert.pem\n"
+
+
+def test_malformed_tls_files_are_reported(isolated, capsys):
+    write(isolated / "cli_tls_app.py", APP)
+    (isolated / "junk.pem").write_text("not a certificate\n")
+    assert main(["run", "cli_tls_app.py", "--ssl-certfile", "junk.pem", "--ssl-keyfile", "junk.pem"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("covet: junk.pem and junk.pem are not a PEM certificate and its private key (")
