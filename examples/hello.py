@@ -6,9 +6,14 @@ Then:     curl http://127.0.0.1:8000/hello/Ada?excited=true
 Test it:  tests/test_examples.py calls every route through covet.testing.TestClient.
 """
 import html
+import os
+import sys
 import time
 
-from covet import Covet, Query
+if __name__ == "__main__":  # python examples/hello.py from a checkout: use the covet/ beside it
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from covet import Covet, Query  # noqa: E402
 
 app = Covet()
 

@@ -1,6 +1,6 @@
 """A JSON API for todos: CRUD on an in-memory store, under /api/v1.
 
-Run it:   python -m covet run examples/todo_api.py
+Run it:   python -m covet run examples/todo_api.py     (or: python examples/todo_api.py)
 Try it:   curl -H 'X-API-Key: dev-key' -H 'Content-Type: application/json' \\
                -d '{"title": "buy milk"}' http://127.0.0.1:8000/api/v1/todos
           curl 'http://127.0.0.1:8000/api/v1/todos?done=false&limit=10'
@@ -14,10 +14,14 @@ lives on ``app.state``, so every ``create_app()`` is independent (one per test).
 import dataclasses
 import hmac
 import os
+import sys
 import threading
 from typing import Dict, List, Optional
 
-from covet import Covet, Depends, Header, HTTPException, Query, Request
+if __name__ == "__main__":  # python examples/todo_api.py from a checkout: use the covet/ beside it
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from covet import Covet, Depends, Header, HTTPException, Query, Request  # noqa: E402
 
 
 @dataclasses.dataclass
