@@ -1,4 +1,12 @@
-"""Security helpers: HMAC JWTs and password hashing, on the standard library alone."""
+"""Security helpers on the standard library alone: HMAC JWTs, password hashing, bearer
+authentication and RBAC, sessions, CSRF, CORS, security headers and trusted hosts.
+
+JWT and password names are imported at once (they need only hashlib, hmac and json); the
+HTTP-facing pieces load on first use (PEP 562), so ``from covet.security import JWT`` does
+not import the request and response machinery.
+"""
+import importlib
+
 from covet.security.jwt import (
     JWT,
     ExpiredSignatureError,
@@ -24,8 +32,29 @@ from covet.security.passwords import (
     verify_password_async,
 )
 
+# public name -> submodule that defines it, imported on first access
+_LAZY = {
+    "JWTAuth": "auth", "RBAC": "auth", "RoleBasedAccessControl": "auth", "InvalidTokenTypeError": "auth",
+    "CORSMiddleware": "cors",
+    "CSRFMiddleware": "csrf", "csrf_token": "csrf",
+    "SecurityHeadersMiddleware": "headers",
+    "TrustedHostMiddleware": "hosts",
+    "Session": "sessions", "SessionMiddleware": "sessions",
+}
+
 __all__ = [
+    "CORSMiddleware",
+    "CSRFMiddleware",
+    "InvalidTokenTypeError",
     "JWT",
+    "JWTAuth",
+    "RBAC",
+    "RoleBasedAccessControl",
+    "SecurityHeadersMiddleware",
+    "Session",
+    "SessionMiddleware",
+    "TrustedHostMiddleware",
+    "csrf_token",
     "ExpiredSignatureError",
     "ImmatureSignatureError",
     "InvalidAlgorithmError",
@@ -46,3 +75,16 @@ __all__ = [
     "verify_password",
     "verify_password_async",
 ]
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError("module 'covet.security' has no attribute %r" % name)
+    value = getattr(importlib.import_module("covet.security." + module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,0 +1,416 @@
+"""covet.security.csrf: tokens masked per call and unmasked here with XOR, the signed cookie
+checked with hmac, accept and reject paths (header, form field, multipart, session-bound),
+exempt paths, and Origin/Referer checks over HTTPS."""
+import base64
+import hashlib
+import hmac
+import re
+
+import pytest
+
+from covet import Covet, Request
+from covet.security import CSRFMiddleware, SessionMiddleware, csrf_token
+from covet.security.csrf import SESSION_KEY
+from covet.templating import TemplateEngine
+
+KEY = "csrf-secret-key-0123456789abcdefghij"
+PREFIX = "CSRF check failed: "
+NO_TOKEN = PREFIX + "no token in the X-CSRF-Token header or the csrf_token form field"
+NO_COOKIE = PREFIX + "the CSRF cookie is missing or invalid"
+INVALID = PREFIX + "the token is invalid"
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def unb64url(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def unmask(token):
+    raw = unb64url(token)
+    pad, masked = raw[:32], raw[32:]
+    return bytes(a ^ b for a, b in zip(pad, masked))
+
+
+def mask(secret, pad=b"\x07" * 32):
+    return b64url(pad + bytes(a ^ b for a, b in zip(pad, secret)))
+
+
+def signed_cookie(secret, stamp):
+    key = hmac.new(KEY.encode(), b"covet.csrf", hashlib.sha256).digest()
+    message = "%s.%s" % (b64url(secret), stamp)
+    return message + "." + b64url(hmac.new(key, message.encode(), hashlib.sha256).digest())
+
+
+def problem(detail, path, status=403):
+    title = {400: "Bad Request", 403: "Forbidden"}[status]
+    return {"type": "about:blank", "title": title, "status": status, "detail": detail, "instance": path}
+
+
+def csrf_app(sessions=False, **options):
+    app = Covet()
+    if sessions:
+        app.add_middleware(SessionMiddleware, secret_key=KEY)
+    options.setdefault("secret_key", KEY)
+    app.add_middleware(CSRFMiddleware, **options)
+
+    @app.get("/form")
+    async def form(request: Request):
+        return {"token": csrf_token(request), "again": csrf_token(request)}
+
+    @app.get("/plain")
+    async def plain():
+        return {"ok": True}
+
+    @app.route("/submit", methods=["POST", "PUT", "PATCH", "DELETE"])
+    async def submit(request: Request):
+        body = await request.body()
+        return {"ok": True, "method": request.method, "length": len(body)}
+
+    @app.post("/comment")
+    async def comment(request: Request):
+        form = await request.form()
+        return {"text": form.get("text")}
+
+    @app.post("/webhooks/github")
+    async def hook():
+        return {"hook": True}
+
+    @app.post("/api/v1/ping")
+    async def ping():
+        return {"pong": True}
+
+    @app.post("/logout")
+    async def logout(request: Request):
+        request.session.clear()
+        return {}
+
+    return app
+
+
+def get_token(c):
+    return c.get("/form").json()["token"]
+
+
+# ---------------------------------------------------------------- issuing
+
+def test_no_token_asked_no_cookie(client):
+    c = client(csrf_app())
+    r = c.get("/plain")
+    assert r.headers.getlist("set-cookie") == []
+
+
+def test_token_is_masked_per_call_and_the_cookie_holds_the_signed_secret(client):
+    c = client(csrf_app())
+    r = c.get("/form")
+    token, again = r.json()["token"], r.json()["again"]
+    assert re.fullmatch(r"[A-Za-z0-9_-]{86}", token)
+    assert token != again
+    secret = unmask(token)
+    assert unmask(again) == secret and len(secret) == 32
+    cookie = r.headers.getlist("set-cookie")
+    assert len(cookie) == 1
+    value = c.cookies["csrftoken"]
+    stamp = value.split(".")[1]
+    assert value == signed_cookie(secret, stamp)
+    assert cookie[0] == "csrftoken=%s; Max-Age=31536000; Path=/; HttpOnly; SameSite=Lax" % value
+
+
+def test_every_response_carries_different_bytes_but_the_same_secret(client):
+    # BREACH (tornado CVE-2014-9720): the token never repeats across responses.
+    c = client(csrf_app())
+    tokens = [get_token(c) for _ in range(5)]
+    assert len(set(tokens)) == 5
+    assert len({unmask(t) for t in tokens}) == 1
+
+
+def test_cookie_is_issued_once(client):
+    c = client(csrf_app())
+    c.get("/form")
+    assert c.get("/form").headers.getlist("set-cookie") == []
+
+
+def test_csrf_token_without_the_middleware_is_a_clear_error(client):
+    app = Covet()
+
+    @app.get("/")
+    async def page(request: Request):
+        return csrf_token(request)
+
+    with pytest.raises(RuntimeError) as info:
+        client(app).get("/")
+    assert str(info.value) == ("csrf_token() needs CSRFMiddleware: "
+                               "app.add_middleware(CSRFMiddleware, secret_key=...)")
+
+
+def test_template_global(client, tmp_path):
+    engine = TemplateEngine(str(tmp_path))
+    engine.add_global("csrf_token", csrf_token)
+    app = csrf_app()
+
+    @app.get("/page")
+    async def page(request: Request):
+        return engine.render_string('<input type="hidden" name="csrf_token" value="{{ csrf_token(request) }}">',
+                                    request=request)
+
+    c = client(app)
+    html = c.get("/page").text
+    token = re.fullmatch(r'<input type="hidden" name="csrf_token" value="([A-Za-z0-9_-]{86})">', html).group(1)
+    assert c.post("/comment", data={"csrf_token": token, "text": "hi"}).json() == {"text": "hi"}
+
+
+# ---------------------------------------------------------------- accept
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+def test_header_token_is_accepted_for_every_unsafe_method(client, method):
+    c = client(csrf_app())
+    token = get_token(c)
+    r = c.request(method, "/submit", headers={"X-CSRF-Token": token}, content=b"abc")
+    assert r.status_code == 200
+    assert r.json() == {"ok": True, "method": method, "length": 3}
+
+
+def test_form_field_is_accepted_and_the_handler_still_reads_the_form(client):
+    c = client(csrf_app())
+    token = get_token(c)
+    r = c.post("/comment", data={"text": "hello", "csrf_token": token})
+    assert r.json() == {"text": "hello"}
+
+
+def test_multipart_form_field_is_accepted(client):
+    c = client(csrf_app())
+    token = get_token(c)
+    r = c.post("/comment", data={"text": "with file", "csrf_token": token}, files={"f": ("a.txt", b"data")})
+    assert r.json() == {"text": "with file"}
+
+
+def test_a_token_from_an_earlier_response_stays_valid(client):
+    c = client(csrf_app())
+    first = get_token(c)
+    get_token(c)
+    assert c.post("/submit", headers={"X-CSRF-Token": first}).status_code == 200
+
+
+def test_custom_header_and_field_names(client):
+    c = client(csrf_app(header_name="X-XSRF-TOKEN", field_name="_token"))
+    token = get_token(c)
+    assert c.post("/submit", headers={"x-xsrf-token": token}).status_code == 200
+    assert c.post("/comment", data={"_token": token, "text": "t"}).json() == {"text": "t"}
+    r = c.post("/submit", headers={"X-CSRF-Token": token})
+    assert r.json() == problem(PREFIX + "no token in the X-XSRF-TOKEN header or the _token form field", "/submit")
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS"])
+def test_safe_methods_need_no_token(client, method):
+    c = client(csrf_app())
+    assert c.request(method, "/plain").status_code in (200, 204)
+
+
+def test_custom_safe_methods(client):
+    c = client(csrf_app(safe_methods=["get", "head", "options", "trace", "put"]))
+    assert c.put("/submit").status_code == 200
+    assert c.post("/submit").status_code == 403
+
+
+@pytest.mark.parametrize("exempt, path, status", [
+    (["/webhooks/github"], "/webhooks/github", 200),
+    (["/webhooks/*"], "/webhooks/github", 200),
+    ([re.compile(r"/api/v[0-9]+/ping")], "/api/v1/ping", 200),
+    (["/webhooks"], "/webhooks/github", 403),
+    (["/webhooks/*"], "/submit", 403),
+    ("/api/v1/ping", "/api/v1/ping", 200),
+])
+def test_exempt_paths(client, exempt, path, status):
+    c = client(csrf_app(exempt_paths=exempt))
+    assert c.post(path).status_code == status
+
+
+# ---------------------------------------------------------------- reject
+
+@pytest.mark.parametrize("make_headers, detail", [
+    (lambda token: {}, NO_TOKEN),
+    (lambda token: {"X-CSRF-Token": ""}, NO_TOKEN),
+    (lambda token: {"X-CSRF-Token": "abc"}, INVALID),
+    (lambda token: {"X-CSRF-Token": token[:-1]}, INVALID),
+    (lambda token: {"X-CSRF-Token": token + "A"}, INVALID),
+    (lambda token: {"X-CSRF-Token": "!" * 86}, INVALID),
+    (lambda token: {"X-CSRF-Token": token[:-1] + ("B" if token[-1] != "B" else "C")}, INVALID),
+    (lambda token: {"X-CSRF-Token": mask(b"\x00" * 32)}, INVALID),
+    (lambda token: {"X-CSRF-Token": b64url(unmask(token))}, INVALID),  # the bare secret
+    (lambda token: {"X-CSRF-Token": "é" * 86}, INVALID),
+])
+def test_bad_tokens_are_403(client, make_headers, detail):
+    c = client(csrf_app())
+    token = get_token(c)
+    r = c.post("/submit", headers=make_headers(token))
+    assert r.status_code == 403
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json() == problem(detail, "/submit")
+
+
+def test_own_masking_of_the_right_secret_is_accepted(client):
+    c = client(csrf_app())
+    secret = unmask(get_token(c))
+    assert c.post("/submit", headers={"X-CSRF-Token": mask(secret, pad=b"\x99" * 32)}).status_code == 200
+
+
+def test_no_cookie_is_403(client):
+    c = client(csrf_app())
+    token = get_token(c)
+    c.cookies.clear()
+    r = c.post("/submit", headers={"X-CSRF-Token": token})
+    assert r.json() == problem(NO_COOKIE, "/submit")
+    assert r.headers.getlist("set-cookie") == []
+
+
+@pytest.mark.parametrize("forge", [
+    lambda secret, cookie: b64url(secret),  # the secret without a signature
+    lambda secret, cookie: cookie.rsplit(".", 1)[0] + "." + "A" * 43,
+    lambda secret, cookie: signed_cookie(b"\x01" * 31, "1"),  # signed, but not 32 bytes
+    lambda secret, cookie: "x" * 300,
+])
+def test_forged_cookie_is_403(client, forge):
+    c = client(csrf_app())
+    token = get_token(c)
+    c.cookies["csrftoken"] = forge(unmask(token), c.cookies["csrftoken"])
+    assert c.post("/submit", headers={"X-CSRF-Token": token}).json() == problem(NO_COOKIE, "/submit")
+
+
+def test_cookie_planted_by_an_attacker_does_not_match_the_victims_token(client):
+    attacker, victim = client(csrf_app()), client(csrf_app())
+    attacker_token = get_token(attacker)
+    get_token(victim)
+    r = victim.post("/submit", headers={"X-CSRF-Token": attacker_token})
+    assert r.json() == problem(INVALID, "/submit")
+
+
+def test_wrong_form_field_type_and_bad_form_body(client):
+    c = client(csrf_app())
+    get_token(c)
+    r = c.post("/comment", data={"text": "x"}, files={"csrf_token": ("t.txt", b"not a field")})
+    assert r.json() == problem(NO_TOKEN, "/comment")
+    r = c.post("/comment", content=b"--x\r\nbroken", headers={"content-type": "multipart/form-data; boundary=x"})
+    assert r.status_code == 400
+    assert r.json()["instance"] == "/comment"
+
+
+def test_json_body_token_is_not_read(client):
+    c = client(csrf_app())
+    token = get_token(c)
+    r = c.post("/submit", json={"csrf_token": token})
+    assert r.json() == problem(NO_TOKEN, "/submit")
+
+
+# ---------------------------------------------------------------- tied to the session
+
+def test_with_sessions_the_secret_lives_in_the_session_not_a_cookie(client):
+    seen = {}
+    app = csrf_app(sessions=True)
+
+    @app.get("/peek")
+    async def peek(request: Request):
+        seen.update(request.session)
+        return {}
+
+    c = client(app)
+    token = get_token(c)
+    assert "csrftoken" not in c.cookies and "session" in c.cookies
+    c.get("/peek")
+    assert seen[SESSION_KEY] == b64url(unmask(token))
+    assert c.post("/submit", headers={"X-CSRF-Token": token}).status_code == 200
+
+
+def test_session_bound_token_dies_with_the_session(client):
+    c = client(csrf_app(sessions=True))
+    token = get_token(c)
+    assert c.post("/logout", headers={"X-CSRF-Token": token}).status_code == 200
+    r = c.post("/submit", headers={"X-CSRF-Token": token})
+    assert r.json() == problem(PREFIX + "the session has no CSRF token", "/submit")
+
+
+def test_session_bound_token_is_refused_in_another_session(client):
+    alice, mallory = client(csrf_app(sessions=True)), client(csrf_app(sessions=True))
+    get_token(alice)
+    r = alice.post("/submit", headers={"X-CSRF-Token": get_token(mallory)})
+    assert r.json() == problem(INVALID, "/submit")
+
+
+def test_session_without_token_yet_is_403(client):
+    c = client(csrf_app(sessions=True))
+    r = c.post("/submit", headers={"X-CSRF-Token": mask(b"\x00" * 32)})
+    assert r.json() == problem(PREFIX + "the session has no CSRF token", "/submit")
+
+
+# ---------------------------------------------------------------- Origin and Referer over HTTPS
+
+HTTPS_OK = None
+
+
+@pytest.mark.parametrize("headers, detail", [
+    ({"Origin": "https://testserver"}, HTTPS_OK),
+    ({"Origin": "https://TESTSERVER:443"}, HTTPS_OK),
+    ({"Origin": "https://app.example.com"}, HTTPS_OK),  # trusted_origins
+    ({"Origin": "https://evil.example"}, PREFIX + "the Origin header is not this site"),
+    ({"Origin": "http://testserver"}, PREFIX + "the Origin header is not this site"),
+    ({"Origin": "https://testserver:8443"}, PREFIX + "the Origin header is not this site"),
+    ({"Origin": "null"}, PREFIX + "the Origin header is not this site"),
+    ({"Origin": "https://testserver/path"}, PREFIX + "the Origin header is not this site"),
+    ({"Origin": "https://testserver.evil.example"}, PREFIX + "the Origin header is not this site"),
+    ({"Referer": "https://testserver/form?x=1"}, HTTPS_OK),
+    ({"Referer": "https://app.example.com/page"}, HTTPS_OK),
+    ({"Referer": "http://testserver/form"}, PREFIX + "the Referer is not an HTTPS page"),
+    ({"Referer": "https://evil.example/form"}, PREFIX + "the Referer header is not this site"),
+    ({"Referer": "https://testserver@evil.example/"}, PREFIX + "the Referer header is not this site"),
+    ({"Referer": "https://[bad"}, PREFIX + "the Referer header is not this site"),
+    ({}, PREFIX + "an HTTPS request needs an Origin or Referer header"),
+])
+def test_origin_and_referer_over_https(client, headers, detail):
+    c = client(csrf_app(trusted_origins=["https://app.example.com"]), base_url="https://testserver")
+    token = get_token(c)
+    r = c.post("/submit", headers=dict(headers, **{"X-CSRF-Token": token}))
+    if detail is HTTPS_OK:
+        assert r.status_code == 200
+    else:
+        assert r.json() == problem(detail, "/submit")
+
+
+def test_origin_is_checked_before_the_token(client):
+    c = client(csrf_app(), base_url="https://testserver")
+    r = c.post("/submit", headers={"Origin": "https://evil.example"})
+    assert r.json() == problem(PREFIX + "the Origin header is not this site", "/submit")
+
+
+def test_over_plain_http_origin_is_not_checked(client):
+    c = client(csrf_app())
+    token = get_token(c)
+    assert c.post("/submit", headers={"Origin": "https://evil.example", "X-CSRF-Token": token}).status_code == 200
+
+
+# ---------------------------------------------------------------- construction
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"trusted_origins": ["https://app.example.com/"]}, ValueError,
+     "trusted origins are scheme://host[:port] with no path, got 'https://app.example.com/'"),
+    ({"trusted_origins": ["app.example.com"]}, ValueError,
+     "trusted origins are scheme://host[:port] with no path, got 'app.example.com'"),
+    ({"safe_methods": "GET"}, TypeError, "safe_methods must be a collection of method names"),
+    ({"exempt_paths": [42]}, TypeError, "exempt paths are strings or compiled regexes, got 42"),
+    ({"header_name": ""}, TypeError, "header_name and field_name must be non-empty strings"),
+    ({"cookie_name": "__Host-csrf"}, ValueError, "a __Host- cookie needs https_only=True"),
+    ({"cookie_max_age": -1}, ValueError, "cookie_max_age must be a positive number of seconds or None"),
+    ({"same_site": "none"}, ValueError, "same_site='none' needs https_only=True"),
+])
+def test_constructor_errors(kwargs, error, message):
+    with pytest.raises(error) as info:
+        CSRFMiddleware(KEY, **kwargs)
+    assert str(info.value) == message
+
+
+def test_host_cookie_over_https(client):
+    c = client(csrf_app(cookie_name="__Host-csrf", https_only=True), base_url="https://testserver")
+    r = c.get("/form")
+    assert r.headers["set-cookie"].endswith("; Max-Age=31536000; Path=/; Secure; HttpOnly; SameSite=Lax")
+    assert c.post("/submit", headers={"X-CSRF-Token": r.json()["token"],
+                                      "Origin": "https://testserver"}).status_code == 200
