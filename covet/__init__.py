@@ -33,6 +33,10 @@ _EXPORTS = {
     "TemplateEngine": "templating", "Markup": "templating", "escape": "templating",
     "TemplateError": "templating", "TemplateSyntaxError": "templating",
     "TemplateNotFound": "templating", "UndefinedError": "templating",
+    "validate": "validation", "compile_schema": "validation", "Validator": "validation",
+    "ValidationError": "validation", "SchemaError": "validation", "Model": "validation",
+    "Field": "validation", "schema_for": "validation", "converter_for": "validation",
+    "serializer_for": "validation",
 }
 
 __all__ = ["__version__"] + sorted(_EXPORTS)

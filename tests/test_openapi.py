@@ -2,6 +2,7 @@
 import importlib.util
 import pathlib
 import re
+import sys
 from typing import List, Optional
 
 import pytest
@@ -15,6 +16,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 def load_example(name):
     spec = importlib.util.spec_from_file_location("example_" + name, ROOT / "examples" / (name + ".py"))
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # get_type_hints on 3.9 looks the module up here
     spec.loader.exec_module(module)
     return module.app
 
