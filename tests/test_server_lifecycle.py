@@ -326,3 +326,62 @@ def test_pipelined_requests_after_shutdown_began_are_not_served():
     finally:
         release.set()
         srv.stop()
+
+
+def test_generator_failing_mid_stream_cuts_the_chunked_body(caplog):
+    # The status is already sent: the only honest signal left is a body without its last
+    # chunk, so the client knows the response is incomplete.
+    app = make_app()
+
+    @app.get("/fails")
+    async def fails():
+        async def parts():
+            yield b"a"
+            raise RuntimeError("disk gone")
+        return StreamingResponse(parts())
+
+    with RunningServer(app) as srv:
+        with srv.connect() as s:
+            s.sendall(b"GET /fails HTTP/1.1\r\nHost: x\r\n\r\n")
+            data = recv_all(s)
+        with srv.connect() as s:
+            s.sendall(GET)
+            assert read_response(s)[2] == b"hello"
+    assert data.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert data.endswith(b"\r\n\r\n1\r\na\r\n")  # no "0\r\n\r\n"
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r.getMessage() for r in errors] == ["connection handler failed"]
+    assert errors[0].exc_info[0] is RuntimeError
+
+
+def test_background_task_runs_after_the_response_is_sent():
+    from covet import BackgroundTasks
+
+    done = threading.Event()
+    app = make_app()
+
+    @app.get("/later")
+    async def later(tasks: BackgroundTasks):
+        tasks.add_task(done.set)
+        return PlainTextResponse("accepted")
+
+    with RunningServer(app) as srv, srv.connect() as s:
+        s.sendall(b"GET /later HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert read_response(s)[2] == b"accepted"
+        assert done.wait(5)
+
+
+def test_ipv6_loopback():
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 support in this Python")
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    with RunningServer(make_app(), host="::1") as srv, srv.connect() as s:
+        s.sendall(b"GET /info HTTP/1.1\r\nHost: [::1]\r\n\r\n")
+        _, _, body, _ = read_response(s)
+    info = json.loads(body)
+    assert info["client"][0] == "::1"
+    assert info["url"] == "http://[::1]/info"
