@@ -401,3 +401,13 @@ def test_connection_close_set_by_the_app_ends_the_connection():
         status, headers, body, rest = read_response(s)
         assert (status, headers["connection"], body, rest) == ("HTTP/1.1 200 OK", ["close"], b"bye", b"")
         assert_closed(s)
+
+
+def test_many_one_byte_chunks(server):
+    # PEER-LESSONS §3 item 18 (aiohttp 3.13.3): 20,000 one-byte chunks are decoded, in order.
+    payload = bytes(i % 251 for i in range(20000))
+    body = b"".join(b"1\r\n" + payload[i:i + 1] + b"\r\n" for i in range(len(payload))) + b"0\r\n\r\n"
+    with server.connect() as s:
+        s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + body)
+        status, _, echoed, _ = read_response(s)
+    assert (status, echoed) == ("HTTP/1.1 200 OK", payload)
