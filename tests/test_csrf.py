@@ -414,3 +414,38 @@ def test_host_cookie_over_https(client):
     assert r.headers["set-cookie"].endswith("; Max-Age=31536000; Path=/; Secure; HttpOnly; SameSite=Lax")
     assert c.post("/submit", headers={"X-CSRF-Token": r.json()["token"],
                                       "Origin": "https://testserver"}).status_code == 200
+
+
+# ---------------------------------------------------------------- with the other security middleware
+
+def test_the_documented_stack_decorates_a_csrf_refusal(client):
+    from covet.security import CORSMiddleware, SecurityHeadersMiddleware, TrustedHostMiddleware
+
+    app = Covet()
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=["testserver"])
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(CORSMiddleware, allow_origins=["https://app.example.com"], allow_credentials=True,
+                       allow_methods=["GET", "POST"], allow_headers=["X-CSRF-Token"])
+    app.add_middleware(SessionMiddleware, secret_key=KEY)
+    app.add_middleware(CSRFMiddleware, secret_key=KEY)
+
+    @app.get("/token")
+    async def issue(request: Request):
+        return {"token": csrf_token(request)}
+
+    @app.post("/act")
+    async def act():
+        return {"done": True}
+
+    c = client(app)
+    origin = {"Origin": "https://app.example.com"}
+    r = c.options("/act", headers=dict(origin, **{"Access-Control-Request-Method": "POST",
+                                                  "Access-Control-Request-Headers": "x-csrf-token"}))
+    assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "https://app.example.com"
+    token = c.get("/token").json()["token"]
+    r = c.post("/act", headers=origin)
+    assert r.json() == problem(NO_TOKEN, "/act")
+    assert r.headers["access-control-allow-origin"] == "https://app.example.com"
+    assert r.headers["x-frame-options"] == "DENY"
+    assert c.post("/act", headers=dict(origin, **{"X-CSRF-Token": token})).json() == {"done": True}
+    assert c.post("/act", headers={"Host": "evil.example"}).status_code == 400

@@ -226,3 +226,8 @@ def test_hosts_constructor_errors(allowed, error, message):
 ])
 def test_split_host(value, host):
     assert split_host(value) == host
+
+
+def test_default_allows_any_host(client):
+    assert client(hosts_app(("*",))).get("/", headers={"Host": "x.test"}).status_code == 200
+    assert TrustedHostMiddleware().is_allowed("whatever.test")
