@@ -476,6 +476,12 @@ def rbac_app(auth, rbac):
     async def stats():
         return {"users": 3}
 
+    ops = app.group("/ops", dependencies=[rbac.require_roles("admin")])  # the guard itself, no Depends
+
+    @ops.get("/health")
+    async def health():
+        return {"up": True}
+
     return app
 
 
@@ -499,6 +505,8 @@ def token_for(auth, *roles, sub="u1"):
     ("GET", "/both", ["admin"], 403, problem(403, "roles 'auditor', 'editor' are required", "/both")),
     ("GET", "/admin/stats", ["admin"], 200, {"users": 3}),
     ("GET", "/admin/stats", ["editor"], 403, problem(403, "role 'admin' is required", "/admin/stats")),
+    ("GET", "/ops/health", ["admin"], 200, {"up": True}),
+    ("GET", "/ops/health", ["viewer"], 403, problem(403, "role 'admin' is required", "/ops/health")),
 ])
 def test_guard_matrix(client, method, path, roles, status, body):
     auth = JWTAuth(KEY)
