@@ -4,16 +4,13 @@ Every framework error (404, 405, 413, 422, ...) and every ``HTTPException``
 becomes an ``application/problem+json`` body unless the client prefers HTML.
 """
 import html
-import http
 import json
+
+from .status import PHRASES
 
 __all__ = ["HTTPException", "RequestValidationError", "problem_response", "status_phrase"]
 
-_PHRASES = {s.value: s.phrase for s in http.HTTPStatus}
-# RFC 9110 §15 names, which Python only adopted in 3.13: pinned so that a
-# problem's title does not change with the interpreter.
-_PHRASES.update({413: "Content Too Large", 414: "URI Too Long", 416: "Range Not Satisfiable",
-                 422: "Unprocessable Content"})
+_PHRASES = PHRASES
 
 
 def status_phrase(status_code):

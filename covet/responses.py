@@ -317,13 +317,18 @@ class StreamingResponse(Response):
         super().__init__(None, status_code, headers, media_type, background)
 
     async def iter_body(self):
-        """Yield the body as bytes chunks."""
+        """Yield the body as bytes chunks; the app's iterator is closed however this ends."""
         charset = self.charset
-        async for chunk in self.body_iterator:
-            if isinstance(chunk, str):
-                chunk = chunk.encode(charset)
-            if chunk:
-                yield chunk
+        try:
+            async for chunk in self.body_iterator:
+                if isinstance(chunk, str):
+                    chunk = chunk.encode(charset)
+                if chunk:
+                    yield chunk
+        finally:
+            aclose = getattr(self.body_iterator, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
 
 class FileResponse(StreamingResponse):

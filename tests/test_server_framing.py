@@ -5,7 +5,6 @@ connection is closed right after it (``recv`` returns b""): a pipeline is
 never read past a framing error (waitress CVE-2024-49768). The parser's own
 rules are unit-tested in test_http11.py; here each is checked end to end.
 """
-import http
 import json
 import socket
 import threading
@@ -143,9 +142,9 @@ BODY_CASES = [
     ("trailer_too_big", TE + b"0\r\nX-T: " + b"a" * 9000 + b"\r\n\r\n", 431, "trailer section larger than 8192 bytes"),
 ]
 
-# Status lines carry the running Python's http.HTTPStatus phrase (3.13 renamed 413 and 414);
-# problem titles use covet's table (RFC 9110 names on every version).
-PHRASES = {code: http.HTTPStatus(code).phrase for code in (400, 413, 414, 431, 501, 505)}
+# Status lines and problem titles use one table: RFC 9110 names on every Python version.
+PHRASES = {400: "Bad Request", 413: "Content Too Large", 414: "URI Too Long",
+           431: "Request Header Fields Too Large", 501: "Not Implemented", 505: "HTTP Version Not Supported"}
 TITLES = {code: status_phrase(code) for code in PHRASES}
 
 

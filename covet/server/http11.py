@@ -6,8 +6,9 @@ smuggling elsewhere; a rejection is a ``ProtocolError`` carrying the status to a
 closing the connection. docs/http11.md lists what is accepted and rejected, and why.
 """
 import re
-from http import HTTPStatus
 from typing import List, Optional, Tuple
+
+from ..status import PHRASES
 
 __all__ = [
     "Limits", "ProtocolError", "RequestHead", "Body", "EndOfMessage", "NEED_DATA", "RequestParser",
@@ -664,10 +665,8 @@ def _check_transfer_encoding(values: List[bytes]) -> None:
 def _status_lines(version: str):
     lines = {}
     for code in range(100, 600):
-        try:
-            phrase = HTTPStatus(code).phrase
-        except ValueError:
-            phrase = ""  # RFC 9112 §4: the reason-phrase may be empty; the SP before it is not
+        # RFC 9112 §4: the reason-phrase may be empty; the SP before it is not.
+        phrase = PHRASES.get(code, "")
         lines[code] = ("HTTP/%s %d %s\r\n" % (version, code, phrase)).encode("ascii")
     return lines
 

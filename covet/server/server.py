@@ -50,7 +50,7 @@ class ServerConfig:
                  keepalive_timeout=DEFAULT_KEEPALIVE_TIMEOUT, body_timeout=DEFAULT_BODY_TIMEOUT,
                  max_connections=DEFAULT_MAX_CONNECTIONS, shutdown_timeout=DEFAULT_SHUTDOWN_TIMEOUT,
                  forwarded_allow_ips="127.0.0.1", access_log=False, ssl_certfile=None, ssl_keyfile=None,
-                 ssl_context=None, backlog=DEFAULT_BACKLOG, server_header=True, uds=None):
+                 ssl_context=None, backlog=DEFAULT_BACKLOG, server_header=True):
         self.host = host
         self.port = port
         self.limits = limits or Limits()
@@ -63,7 +63,6 @@ class ServerConfig:
         self.access_log = access_log
         self.backlog = backlog
         self.server_header = server_header
-        self.uds = uds
         if ssl_context is None and ssl_certfile:
             ssl_context = ssl_module.create_default_context(ssl_module.Purpose.CLIENT_AUTH)
             ssl_context.load_cert_chain(ssl_certfile, ssl_keyfile)
