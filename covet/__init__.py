@@ -37,6 +37,10 @@ _EXPORTS = {
     "ValidationError": "validation", "SchemaError": "validation", "Model": "validation",
     "Field": "validation", "schema_for": "validation", "converter_for": "validation",
     "serializer_for": "validation",
+    "JWTAuth": "security.auth", "RBAC": "security.auth", "RoleBasedAccessControl": "security.auth",
+    "SessionMiddleware": "security.sessions", "CSRFMiddleware": "security.csrf", "csrf_token": "security.csrf",
+    "CORSMiddleware": "security.cors", "SecurityHeadersMiddleware": "security.headers",
+    "TrustedHostMiddleware": "security.hosts",
 }
 
 __all__ = ["__version__"] + sorted(_EXPORTS)

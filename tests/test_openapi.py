@@ -282,3 +282,25 @@ def test_mounted_apps_appear_under_their_prefix():
     doc = app.openapi()
     assert list(doc["paths"]) == ["/sub/items/{item_id}"]
     assert structural_problems(doc) == []
+
+
+def test_routes_that_depend_on_jwt_auth_document_a_bearer_scheme():
+    from covet import JWTAuth
+
+    auth = JWTAuth("k" * 40)
+    app = Covet()
+
+    @app.get("/me")
+    async def me(user=Depends(auth.current_user)):
+        return user
+
+    @app.get("/open")
+    async def open_route():
+        return {}
+
+    doc = app.openapi()
+    assert doc["components"]["securitySchemes"] == {
+        "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+    assert doc["paths"]["/me"]["get"]["security"] == [{"bearerAuth": []}]
+    assert "security" not in doc["paths"]["/open"]["get"]
+    assert structural_problems(doc) == []

@@ -95,6 +95,10 @@ class JWTAuth:
             return user
     """
 
+    # Read by covet.openapi: routes that depend on ``current_user`` document
+    # this scheme in components/securitySchemes and in their ``security``.
+    openapi_security = {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+
     def __init__(self, secret_key: Any, algorithm: str = "HS256",
                  expiration_time: Union[int, float, datetime.timedelta] = DEFAULT_EXPIRATION_TIME,
                  refresh_expiration_time: Union[int, float, datetime.timedelta] = DEFAULT_REFRESH_EXPIRATION_TIME,
