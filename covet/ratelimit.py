@@ -35,7 +35,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple, Union
 
-from .cache import route_status, wrap_handler
+from ._wrap import route_status, wrap_handler
 from .redis import BlockingRedis, Redis, RedisError, _ThrottledLog
 
 __all__ = [

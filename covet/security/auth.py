@@ -249,7 +249,7 @@ def _guarded(fn: Callable[..., Any], check: Callable[[Any], Any]) -> Any:
         raise TypeError("expected a route handler, got %r" % (fn,))
     # The shared handler-wrapping helper: the wrapper keeps the handler's signature
     # (injector, OpenAPI) and receives the Request through an extra keyword.
-    from ..cache import wrap_handler
+    from .._wrap import wrap_handler
 
     async def async_body(request: Any, call: Callable[[], Any]) -> Any:
         check(request)
