@@ -14,21 +14,17 @@ background tasks -> dependency teardown (``yield`` dependencies see the
 handler's exception, if any, thrown in at their ``yield``).
 """
 import dataclasses
-import datetime
-import decimal
-import enum
 import inspect
 import logging
-import math
 import re
 import typing
-import uuid
 
 from ._chain import chain, is_async_callable, run_sync
 from .background import BackgroundTasks
 from .errors import HTTPException, RequestValidationError
 from .requests import Request, parse_json
 from .responses import HTMLResponse, JSONResponse, Response
+from .validation import ValidationError
 
 __all__ = ["Param", "Query", "Path", "Header", "Cookie", "Body", "Depends", "build_handler", "to_response"]
 
@@ -121,112 +117,6 @@ class Depends:
         return "Depends(%s)" % getattr(self.dependency, "__qualname__", self.dependency)
 
 
-# -- string -> value conversion (query, path, header, cookie) -------------
-
-_INT = re.compile(r"[+-]?[0-9]{1,4300}")
-_TRUE = frozenset(("true", "1", "yes", "on", "t", "y"))
-_FALSE = frozenset(("false", "0", "no", "off", "f", "n"))
-
-
-class _Invalid(Exception):
-    def __init__(self, type_, msg):
-        self.type = type_
-        self.msg = msg
-
-
-def _conv_int(s):
-    if _INT.fullmatch(s) is None:
-        raise _Invalid("int_parsing", "Input should be a valid integer, unable to parse string as an integer")
-    return int(s)
-
-
-def _conv_float(s):
-    try:
-        v = float(s)
-    except ValueError:
-        v = math.nan
-    if math.isnan(v) or math.isinf(v) or "_" in s:
-        raise _Invalid("float_parsing", "Input should be a valid number, unable to parse string as a number")
-    return v
-
-
-def _conv_bool(s):
-    low = s.lower()
-    if low in _TRUE:
-        return True
-    if low in _FALSE:
-        return False
-    raise _Invalid("bool_parsing", "Input should be a valid boolean, unable to interpret input")
-
-
-def _conv_uuid(s):
-    try:
-        return uuid.UUID(s)
-    except ValueError:
-        raise _Invalid("uuid_parsing", "Input should be a valid UUID") from None
-
-
-def _conv_decimal(s):
-    try:
-        v = decimal.Decimal(s)
-    except decimal.InvalidOperation:
-        v = None
-    if v is None or not v.is_finite() or len(s) > 100:
-        raise _Invalid("decimal_parsing", "Input should be a valid decimal")
-    return v
-
-
-def _iso(cls, type_, msg):
-    def conv(s):
-        text = s[:-1] + "+00:00" if s.endswith(("Z", "z")) and cls is not datetime.date else s
-        try:
-            return cls.fromisoformat(text)
-        except ValueError:
-            raise _Invalid(type_, msg) from None
-    return conv
-
-
-_SCALARS = {
-    str: str,
-    int: _conv_int,
-    float: _conv_float,
-    bool: _conv_bool,
-    uuid.UUID: _conv_uuid,
-    decimal.Decimal: _conv_decimal,
-    datetime.datetime: _iso(datetime.datetime, "datetime_parsing", "Input should be a valid datetime"),
-    datetime.date: _iso(datetime.date, "date_parsing", "Input should be a valid date in the format YYYY-MM-DD"),
-    datetime.time: _iso(datetime.time, "time_parsing", "Input should be a valid time"),
-}
-
-
-def _choices_msg(values):
-    reprs = ["%r" % (v,) for v in values]
-    return "Input should be " + (", ".join(reprs[:-1]) + " or " + reprs[-1] if len(reprs) > 1 else reprs[0])
-
-
-def _enum_converter(cls):
-    by_str = {str(m.value): m for m in cls}
-    msg = _choices_msg([m.value for m in cls])
-
-    def conv(s):
-        m = by_str.get(s)
-        if m is None:
-            raise _Invalid("enum", msg)
-        return m
-    return conv
-
-
-def _literal_converter(values):
-    by_str = {str(v).lower() if isinstance(v, bool) else str(v): v for v in values}
-    msg = _choices_msg(list(values))
-
-    def conv(s):
-        if s in by_str:
-            return by_str[s]
-        raise _Invalid("literal_error", msg)
-    return conv
-
-
 def _unwrap(tp):
     """(inner type, optional?, marker from Annotated or None)."""
     marker = None
@@ -253,48 +143,29 @@ def _unwrap(tp):
 _LIST_ORIGINS = (list, set, frozenset, tuple, typing.Sequence if hasattr(typing, "Sequence") else list)
 
 
-def _scalar_converter(tp):
-    if tp is inspect.Parameter.empty or tp is typing.Any or tp is object:
-        return str
-    if tp in _SCALARS:
-        return _SCALARS[tp]
-    if isinstance(tp, type) and issubclass(tp, enum.Enum):
-        return _enum_converter(tp)
-    if typing.get_origin(tp) is typing.Literal:
-        return _literal_converter(typing.get_args(tp))
-    if isinstance(tp, type) and issubclass(tp, (str, int, float)):
-        base = next(b for b in (bool, int, float, str) if issubclass(tp, b))
-        inner = _SCALARS[base]
-        return lambda s: tp(inner(s))
+def _collection(tp):
+    """list/set/tuple/frozenset when ``tp`` collects repeated values (``List[int]``), else None."""
+    origin = typing.get_origin(tp)
+    if tp in (list, set, tuple, frozenset) or origin in _LIST_ORIGINS:
+        return {set: set, frozenset: frozenset, tuple: tuple}.get(origin or tp, list)
     return None
 
 
-def _string_converter(tp):
-    """(convert(str) -> value, collection type or None) for a simple annotation; None when not simple."""
-    origin = typing.get_origin(tp)
-    if tp in (list, set, tuple, frozenset) or origin in _LIST_ORIGINS:
-        args = typing.get_args(tp)
-        item = args[0] if args else str
-        inner = _scalar_converter(item)
-        if inner is None:
-            return None
-        collect = {set: set, frozenset: frozenset, tuple: tuple}.get(origin or tp, list)
-        return inner, collect
-    conv = _scalar_converter(tp)
-    return (conv, None) if conv is not None else None
+def _is_record(tp):
+    return isinstance(tp, type) and (
+        dataclasses.is_dataclass(tp) or _is_typeddict(tp) or getattr(tp, "__covet_model__", False)
+    )
 
 
 def _is_body_type(tp):
-    origin = typing.get_origin(tp)
-    if origin is list and _string_converter(tp) is not None:
-        return False  # List[int], List[str]...: repeated query keys (issue 2)
-    if tp in (dict, list) or origin in (dict, list, typing.Union):
+    """Does an unmarked parameter of this type come from the body? dicts and records do,
+    and so do containers of them; lists of simple values come from repeated query keys."""
+    tp, _, _ = _unwrap(tp)
+    if tp is dict or typing.get_origin(tp) is dict or _is_record(tp):
         return True
-    if isinstance(tp, type):
-        if dataclasses.is_dataclass(tp) or _is_typeddict(tp):
-            return True
-        if callable(getattr(tp, "parse", None)) and callable(getattr(tp, "json_schema", None)):
-            return True
+    origin = typing.get_origin(tp)
+    if origin in _LIST_ORIGINS or origin is typing.Union:
+        return any(_is_body_type(a) for a in typing.get_args(tp) if a is not type(None) and a is not Ellipsis)
     return False
 
 
@@ -302,171 +173,58 @@ def _is_typeddict(tp):
     return isinstance(tp, type) and issubclass(tp, dict) and hasattr(tp, "__annotations__") and hasattr(tp, "__total__")
 
 
-# -- JSON body values ----------------------------------------------------
+# -- body values: covet.validation does the checking and the conversion ---
 
-def _json_converter(tp):
-    """convert(value, loc, errors) for a JSON body annotation (no string coercion)."""
-    tp, optional, _ = _unwrap(tp)
-    if tp is inspect.Parameter.empty or tp is typing.Any or tp is object:
-        return lambda v, loc, errors: v
-    base = _json_converter_for(tp)
-    if not optional:
-        return base
-    return lambda v, loc, errors: None if v is None else base(v, loc, errors)
+def _body_converter(annotation):
+    """convert(value, loc, errors, coerce) for a body annotation, built once at registration.
 
+    JSON bodies are checked as they are; form bodies (strings) with the
+    validator's coercion mode. Errors carry the JSON Schema keyword that failed.
+    """
+    if annotation is inspect.Parameter.empty or annotation is typing.Any or annotation is object:
+        return lambda v, loc, errors, coerce=False: v
+    from .validation import ValidationError, compile_schema, converter_for, schema_for
 
-def _type_error(errors, loc, type_, msg):
-    errors.append({"loc": list(loc), "msg": msg, "type": type_})
+    schema = schema_for(annotation)
+    checks = {False: compile_schema(schema)}
+    convert = converter_for(annotation)
 
-
-def _json_converter_for(tp):
-    origin = typing.get_origin(tp)
-    if tp is bool:
-        def conv(v, loc, errors):
-            if v is True or v is False:
-                return v
-            _type_error(errors, loc, "bool_type", "Input should be a valid boolean")
-        return conv
-    if tp is int:
-        def conv(v, loc, errors):
-            if type(v) is int or (type(v) is float and v.is_integer()):
-                return int(v)
-            _type_error(errors, loc, "int_type", "Input should be a valid integer")
-        return conv
-    if tp is float:
-        def conv(v, loc, errors):
-            if type(v) in (int, float):
-                return float(v)
-            _type_error(errors, loc, "float_type", "Input should be a valid number")
-        return conv
-    if tp is str:
-        def conv(v, loc, errors):
-            if type(v) is str:
-                return v
-            _type_error(errors, loc, "string_type", "Input should be a valid string")
-        return conv
-    string_conv = _scalar_converter(tp)
-    if string_conv is not None:  # UUID, dates, Decimal, Enum, Literal arrive as JSON strings (or numbers)
-        def conv(v, loc, errors):
-            if isinstance(v, bool) or not isinstance(v, (str, int, float)):
-                _type_error(errors, loc, "string_type", "Input should be a valid string")
-                return None
-            try:
-                return string_conv(str(v))
-            except _Invalid as exc:
-                _type_error(errors, loc, exc.type, exc.msg)
-        return conv
-    if tp is dict or origin is dict:
-        args = typing.get_args(tp)
-        val_conv = _json_converter(args[1]) if len(args) == 2 else None
-
-        def conv(v, loc, errors):
-            if not isinstance(v, dict):
-                _type_error(errors, loc, "dict_type", "Input should be a valid dictionary")
-                return None
-            if val_conv is None:
-                return v
-            return {k: val_conv(x, loc + [k], errors) for k, x in v.items()}
-        return conv
-    if tp in (list, set, tuple) or origin in (list, set, tuple, frozenset):
-        args = typing.get_args(tp)
-        item_conv = _json_converter(args[0]) if args else None
-        collect = {set: set, frozenset: frozenset, tuple: tuple}.get(origin or tp, list)
-
-        def conv(v, loc, errors):
-            if not isinstance(v, list):
-                _type_error(errors, loc, "list_type", "Input should be a valid list")
-                return None
-            if item_conv is None:
-                return collect(v)
-            return collect(item_conv(x, loc + [i], errors) for i, x in enumerate(v))
-        return conv
-    if isinstance(tp, type) and callable(getattr(tp, "parse", None)) and callable(getattr(tp, "json_schema", None)):
-        def conv(v, loc, errors):
-            try:
-                return tp.parse(v)
-            except Exception as exc:
-                sub = getattr(exc, "errors", None)
-                if not isinstance(sub, list):
-                    raise
-                for e in sub:
-                    errors.append({"loc": list(loc) + list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")})
-        return conv
-    if isinstance(tp, type) and (dataclasses.is_dataclass(tp) or _is_typeddict(tp)):
-        return _record_converter(tp)
-    raise TypeError("covet cannot read a request body into %r" % (tp,))
-
-
-def _record_converter(tp):
-    hints = typing.get_type_hints(tp)
-    if dataclasses.is_dataclass(tp):
-        fields = []
-        for f in dataclasses.fields(tp):
-            if not f.init:
-                continue
-            required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-            fields.append((f.name, required, _json_converter(hints.get(f.name, typing.Any))))
-        build = tp
-    else:
-        required_keys = getattr(tp, "__required_keys__", set(hints) if tp.__total__ else set())
-        fields = [(name, name in required_keys, _json_converter(h)) for name, h in hints.items()]
-        build = dict
-
-    def conv(v, loc, errors):
-        if not isinstance(v, dict):
-            _type_error(errors, loc, "dict_type", "Input should be a valid dictionary")
+    def conv(value, loc, errors, coerce=False):
+        check = checks.get(coerce)
+        if check is None:
+            check = checks[coerce] = compile_schema(schema, coerce=True)
+        try:
+            value = check(value)
+        except ValidationError as exc:
+            errors.extend({"loc": loc + list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors)
             return None
-        before = len(errors)
-        kwargs = {}
-        for name, required, fconv in fields:
-            if name in v:
-                kwargs[name] = fconv(v[name], loc + [name], errors)
-            elif required:
-                _type_error(errors, loc + [name], "missing", "Field required")
-        if len(errors) > before:
-            return None
-        return build(**kwargs)
+        return convert(value) if convert is not None else value
     return conv
 
 
-# -- constraints ----------------------------------------------------------
+# -- query, path, header and cookie values --------------------------------
+# covet.validation checks and converts them in its coercion mode, so every
+# 422 speaks one vocabulary: the JSON Schema keyword that failed.
 
-def _constraint_checker(p):
-    checks = []
-    if p.gt is not None:
-        checks.append((lambda v, b=p.gt: v > b, "greater_than", "Input should be greater than %s" % p.gt))
-    if p.ge is not None:
-        checks.append((lambda v, b=p.ge: v >= b, "greater_than_equal", "Input should be greater than or equal to %s" % p.ge))
-    if p.lt is not None:
-        checks.append((lambda v, b=p.lt: v < b, "less_than", "Input should be less than %s" % p.lt))
-    if p.le is not None:
-        checks.append((lambda v, b=p.le: v <= b, "less_than_equal", "Input should be less than or equal to %s" % p.le))
-    if p.min_length is not None:
-        checks.append((lambda v, n=p.min_length: len(v) >= n, "too_short",
-                       "Should have at least %d item%s" % (p.min_length, "" if p.min_length == 1 else "s")))
-    if p.max_length is not None:
-        checks.append((lambda v, n=p.max_length: len(v) <= n, "too_long",
-                       "Should have at most %d item%s" % (p.max_length, "" if p.max_length == 1 else "s")))
-    if p._regex is not None:
-        checks.append((lambda v, r=p._regex: r.search(v) is not None, "string_pattern_mismatch",
-                       "String should match pattern '%s'" % p.pattern))
-    if not checks:
-        return None
+_KEYWORDS = (("gt", "exclusiveMinimum"), ("ge", "minimum"), ("lt", "exclusiveMaximum"), ("le", "maximum"),
+             ("min_length", "minLength"), ("max_length", "maxLength"), ("pattern", "pattern"))
+# Errors that mean "this is not a value of the parameter's type": 404 on a path.
+_CONVERSION_ERRORS = frozenset(("type", "format", "enum", "const"))
 
-    def check(value, loc, errors):
-        for ok, type_, msg in checks:
-            try:
-                good = ok(value)
-            except TypeError:
-                good = True  # constraint does not apply to this type
-            if not good:
-                if type_ in ("too_short", "too_long") and isinstance(value, str):
-                    type_ = "string_" + type_
-                    msg = msg.replace("Should have", "String should have").replace("item", "character")
-                errors.append({"loc": list(loc), "msg": msg, "type": type_})
-                return False
-        return True
-    return check
+
+def _param_schema(tp, marker):
+    """The JSON schema of one parameter: its type plus the marker's constraints."""
+    from .validation import schema_for
+
+    schema = dict(schema_for(tp)) if tp is not inspect.Parameter.empty else {"type": "string"}
+    for attr, key in _KEYWORDS:
+        value = getattr(marker, attr)
+        if value is None:
+            continue
+        if schema.get("type") == "array" and key in ("minLength", "maxLength"):
+            key = "minItems" if key == "minLength" else "maxItems"
+        schema[key] = value
+    return schema
 
 
 # -- the plan -------------------------------------------------------------
@@ -474,43 +232,47 @@ def _constraint_checker(p):
 class _Source:
     """One argument read from the query, path, headers or cookies."""
 
-    __slots__ = ("name", "kind", "key", "conv", "collect", "default", "required", "check", "loc", "strict_404",
-                 "annotation", "marker")
+    __slots__ = ("name", "kind", "key", "check", "convert", "collect", "default", "required", "loc",
+                 "strict_404", "annotation", "marker", "untyped")
 
     def resolve(self, request, errors):
         kind = self.kind
-        if kind == "path":
-            raw = request.path_params.get(self.key)
-            present = self.key in request.path_params
-            values = [raw] if present else []
-        elif kind == "query":
-            values = request.query_params.getlist(self.key) if self.collect else _one(request.query_params.get(self.key))
+        if kind == "query":
+            if self.collect is not None:
+                values = request.query_params.getlist(self.key)
+            else:
+                v = request.query_params.get(self.key)
+                values = () if v is None else (v,)
+        elif kind == "path":
+            params = request.path_params
+            values = (params[self.key],) if self.key in params else ()
         elif kind == "header":
             values = request.headers.getlist(self.key)
-            if not self.collect and values:
-                values = values[:1]
         else:
             v = request.cookies.get(self.key)
-            values = [] if v is None else [v]
+            values = () if v is None else (v,)
         if not values:
             if self.required:
-                errors.append({"loc": list(self.loc), "msg": "Field required", "type": "missing"})
+                errors.append({"loc": list(self.loc), "msg": "field required", "type": "required"})
                 return None
             return self.default() if isinstance(self.default, _Factory) else self.default
+        if self.collect is not None:
+            raw = list(values)
+        else:
+            raw = values[0]
+            if kind == "path" and not isinstance(raw, str):
+                if self.untyped:
+                    return raw  # {id:int} with no annotation: the converter's value stands
+                raw = str(raw)
         try:
-            if self.collect is not None:
-                value = self.collect(self.conv(v) if isinstance(v, str) else v for v in values)
-            else:
-                v = values[0]
-                value = self.conv(v) if isinstance(v, str) else _reconvert(self.conv, v)
-        except _Invalid as exc:
-            if self.strict_404:
+            value = self.check(raw)
+        except ValidationError as exc:
+            if self.strict_404 and any(e["type"] in _CONVERSION_ERRORS for e in exc.errors):
                 raise HTTPException(404) from None
-            errors.append({"loc": list(self.loc), "msg": exc.msg, "type": exc.type})
+            loc = list(self.loc)
+            errors.extend({"loc": loc + e["loc"], "msg": e["msg"], "type": e["type"]} for e in exc.errors)
             return None
-        if self.check is not None:
-            self.check(value, self.loc, errors)
-        return value
+        return self.convert(value) if self.convert is not None else value
 
 
 class _BodyParam(tuple):
@@ -534,24 +296,6 @@ class _Factory:
     def __call__(self):
         return self.fn()
 
-
-def _one(v):
-    return [] if v is None else [v]
-
-
-def _as_typed(s):
-    return s
-
-
-def _reconvert(conv, v):
-    # A path value the router already typed ({id:int}) meets a handler
-    # annotation: convert through its string form, unless it already fits.
-    # With no annotation the converter's type stands ({id:int} -> int).
-    if conv is _as_typed:
-        return v
-    if conv is str:
-        return str(v)
-    return conv(str(v))
 
 
 class _Plan:
@@ -639,16 +383,19 @@ class _Plan:
             dflt = _Factory(marker.default_factory)
             required = False
         if marker.kind == "body":
-            conv = _json_converter(annotation if typing.get_origin(annotation) is not getattr(typing, "Annotated", None) else tp)
+            conv = _body_converter(tp)
             key = marker.alias or name
             self.body.append(_BodyParam(name, conv, required, dflt, key, marker.embed, tp, marker))
             return
-        conv = _string_converter(tp)
-        if conv is None:
-            raise TypeError("%s: cannot read parameter %r of type %r from the %s" % (_qual(owner), name, tp, marker.kind))
-        fn, collect = conv
-        if marker.kind == "path" and tp is inspect.Parameter.empty:
-            fn = _as_typed
+        from .validation import compile_schema, converter_for
+
+        try:
+            schema = _param_schema(tp, marker)
+            check = compile_schema(schema, coerce=True)
+            convert = converter_for(tp) if tp is not inspect.Parameter.empty else None
+        except (TypeError, ValueError) as exc:
+            raise TypeError("%s: cannot read parameter %r of type %r from the %s: %s"
+                            % (_qual(owner), name, tp, marker.kind, exc)) from None
         src = _Source()
         src.name = name
         src.kind = marker.kind
@@ -658,11 +405,12 @@ class _Plan:
         else:
             key = marker.alias or name
         src.key = key
-        src.conv = fn
-        src.collect = collect
+        src.check = check
+        src.convert = convert
+        src.collect = _collection(tp)
+        src.untyped = tp is inspect.Parameter.empty
         src.default = dflt
         src.required = required
-        src.check = _constraint_checker(marker)
         src.loc = (marker.kind, key)
         src.strict_404 = marker.kind == "path"
         src.annotation = tp
@@ -698,36 +446,55 @@ async def _solve(plan, request, errors):
 _JSON_MEDIA = re.compile(r"application/(?:[a-z0-9.+-]*\+)?json")
 
 
-async def _solve_body(plan, request, kwargs, errors):
+_FORM_MEDIA = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+async def _read_body_data(request):
+    """(data, coerce): parsed JSON, or a form as a dict (repeated keys -> lists) to coerce."""
+    media = request.content_type
+    if media in _FORM_MEDIA:
+        form = await request.form()
+        if not len(form):
+            return _MISSING, True
+        data = {}
+        for k, v in form.multi_items():
+            if k in data:
+                prev = data[k]
+                data[k] = prev + [v] if isinstance(prev, list) else [prev, v]
+            else:
+                data[k] = v
+        return data, True
     body = await request.body()
     if not body:
-        data = _MISSING
-    else:
-        media = request.content_type
-        # JSON is parsed only when declared as JSON: a form post cannot
-        # smuggle a JSON body past CSRF defences (FastAPI CVE-2021-32677).
-        if _JSON_MEDIA.fullmatch(media) is None:
-            raise HTTPException(415, "expected Content-Type application/json, got %r" % (media or "nothing"))
-        data = parse_json(body)
+        return _MISSING, False
+    # JSON is parsed only when declared as JSON: a form post cannot
+    # smuggle a JSON body past CSRF defences (FastAPI CVE-2021-32677).
+    if _JSON_MEDIA.fullmatch(media) is None:
+        raise HTTPException(415, "expected Content-Type application/json (or a form), got %r" % (media or "nothing"))
+    return parse_json(body), False
+
+
+async def _solve_body(plan, request, kwargs, errors):
+    data, coerce = await _read_body_data(request)
     if not plan.body_embed:
         name, conv, required, dflt, key = plan.body[0][:5]
         if data is _MISSING:
             if required:
-                errors.append({"loc": ["body"], "msg": "Field required", "type": "missing"})
+                errors.append({"loc": ["body"], "msg": "field required", "type": "required"})
             kwargs[name] = dflt() if isinstance(dflt, _Factory) else dflt
             return
-        kwargs[name] = conv(data, ["body"], errors)
+        kwargs[name] = conv(data, ["body"], errors, coerce)
         return
     if data is not _MISSING and not isinstance(data, dict):
-        errors.append({"loc": ["body"], "msg": "Input should be a valid dictionary", "type": "dict_type"})
+        errors.append({"loc": ["body"], "msg": "must be of type object", "type": "type"})
         return
     for name, conv, required, dflt, key in (b[:5] for b in plan.body):
         if data is _MISSING or key not in data:
             if required:
-                errors.append({"loc": ["body", key], "msg": "Field required", "type": "missing"})
+                errors.append({"loc": ["body", key], "msg": "field required", "type": "required"})
             kwargs[name] = dflt() if isinstance(dflt, _Factory) else dflt
         else:
-            kwargs[name] = conv(data[key], ["body", key], errors)
+            kwargs[name] = conv(data[key], ["body", key], errors, coerce)
 
 
 _MISSING = object()

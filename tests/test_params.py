@@ -31,8 +31,9 @@ def err(loc, msg, type_):
     return {"loc": list(loc), "msg": msg, "type": type_}
 
 
-INT_MSG = "Input should be a valid integer, unable to parse string as an integer"
-FLOAT_MSG = "Input should be a valid number, unable to parse string as a number"
+INT_MSG = "must be of type integer"
+FLOAT_MSG = "must be of type number"
+BOOL_MSG = "must be of type boolean"
 
 
 class Color(str, enum.Enum):
@@ -148,42 +149,46 @@ def test_query_values_are_converted_to_the_annotation(client, typed_app, url, ex
     assert r.json() == expected
 
 
-@pytest.mark.parametrize("text", ["true", "True", "TRUE", "1", "yes", "on", "t", "y"])
+@pytest.mark.parametrize("text", ["true", "True", "TRUE", "1", "yes", "on"])
 def test_bool_true_forms(client, typed_app, text):
     assert client(typed_app).get("/b", params={"q": text}).json() == {"q": True}
 
 
-@pytest.mark.parametrize("text", ["false", "False", "0", "no", "off", "f", "n"])
+@pytest.mark.parametrize("text", ["false", "False", "0", "no", "off"])
 def test_bool_false_forms(client, typed_app, text):
     assert client(typed_app).get("/b", params={"q": text}).json() == {"q": False}
 
 
 @pytest.mark.parametrize("url, error", [
-    ("/i?q=abc", err(["query", "q"], INT_MSG, "int_parsing")),
-    ("/i?q=1.0", err(["query", "q"], INT_MSG, "int_parsing")),
-    ("/i?q=1_000", err(["query", "q"], INT_MSG, "int_parsing")),
-    ("/i?q=%D9%A3", err(["query", "q"], INT_MSG, "int_parsing")),
-    ("/i?q=" + "9" * 5000, err(["query", "q"], INT_MSG, "int_parsing")),
-    ("/i?q=", err(["query", "q"], INT_MSG, "int_parsing")),
-    ("/f?q=abc", err(["query", "q"], FLOAT_MSG, "float_parsing")),
-    ("/f?q=nan", err(["query", "q"], FLOAT_MSG, "float_parsing")),
-    ("/f?q=inf", err(["query", "q"], FLOAT_MSG, "float_parsing")),
-    ("/f?q=1_0", err(["query", "q"], FLOAT_MSG, "float_parsing")),
-    ("/b?q=maybe", err(["query", "q"], "Input should be a valid boolean, unable to interpret input", "bool_parsing")),
-    ("/u?q=nope", err(["query", "q"], "Input should be a valid UUID", "uuid_parsing")),
-    ("/d?q=2023-02-29", err(["query", "q"], "Input should be a valid date in the format YYYY-MM-DD", "date_parsing")),
-    ("/d?q=yesterday", err(["query", "q"], "Input should be a valid date in the format YYYY-MM-DD", "date_parsing")),
-    ("/dt?q=2024-01-02T25:00:00Z", err(["query", "q"], "Input should be a valid datetime", "datetime_parsing")),
-    ("/dec?q=NaN", err(["query", "q"], "Input should be a valid decimal", "decimal_parsing")),
-    ("/dec?q=1.5.6", err(["query", "q"], "Input should be a valid decimal", "decimal_parsing")),
-    ("/dec?q=" + "1" * 101, err(["query", "q"], "Input should be a valid decimal", "decimal_parsing")),
-    ("/e?q=blue", err(["query", "q"], "Input should be 'red' or 'green'", "enum")),
-    ("/ie?q=3", err(["query", "q"], "Input should be 1 or 2", "enum")),
-    ("/lit?q=up", err(["query", "q"], "Input should be 'asc' or 'desc'", "literal_error")),
-    ("/opt?q=x", err(["query", "q"], INT_MSG, "int_parsing")),
-    ("/list?q=1&q=x", err(["query", "q"], INT_MSG, "int_parsing")),
-    ("/s", err(["query", "q"], "Field required", "missing")),
-    ("/plainlist", err(["query", "tag"], "Field required", "missing")),
+    ("/i?q=abc", err(["query", "q"], INT_MSG, "type")),
+    ("/i?q=1.0", err(["query", "q"], INT_MSG, "type")),
+    ("/i?q=1_000", err(["query", "q"], INT_MSG, "type")),
+    ("/i?q=%D9%A3", err(["query", "q"], INT_MSG, "type")),
+    ("/i?q=" + "9" * 5000, err(["query", "q"], INT_MSG, "type")),
+    ("/i?q=", err(["query", "q"], INT_MSG, "type")),
+    ("/f?q=abc", err(["query", "q"], FLOAT_MSG, "type")),
+    ("/f?q=nan", err(["query", "q"], FLOAT_MSG, "type")),
+    ("/f?q=inf", err(["query", "q"], FLOAT_MSG, "type")),
+    ("/f?q=1_0", err(["query", "q"], FLOAT_MSG, "type")),
+    ("/b?q=maybe", err(["query", "q"], BOOL_MSG, "type")),
+    ("/b?q=t", err(["query", "q"], BOOL_MSG, "type")),
+    ("/b?q=y", err(["query", "q"], BOOL_MSG, "type")),
+    ("/b?q=f", err(["query", "q"], BOOL_MSG, "type")),
+    ("/b?q=n", err(["query", "q"], BOOL_MSG, "type")),
+    ("/u?q=nope", err(["query", "q"], "must be a UUID", "format")),
+    ("/d?q=2023-02-29", err(["query", "q"], "must be a date (YYYY-MM-DD)", "format")),
+    ("/d?q=yesterday", err(["query", "q"], "must be a date (YYYY-MM-DD)", "format")),
+    ("/dt?q=2024-01-02T25:00:00Z", err(["query", "q"], "must be an RFC 3339 date-time with offset", "format")),
+    ("/dec?q=NaN", err(["query", "q"], "must be a decimal number", "format")),
+    ("/dec?q=1.5.6", err(["query", "q"], "must be a decimal number", "format")),
+    ("/dec?q=" + "1" * 101, err(["query", "q"], "must be a decimal number", "format")),
+    ("/e?q=blue", err(["query", "q"], 'must be one of: "red", "green"', "enum")),
+    ("/ie?q=3", err(["query", "q"], "must be one of: 1, 2", "enum")),
+    ("/lit?q=up", err(["query", "q"], 'must be one of: "asc", "desc"', "enum")),
+    ("/opt?q=x", err(["query", "q"], INT_MSG, "type")),
+    ("/list?q=1&q=x", err(["query", "q", 1], INT_MSG, "type")),
+    ("/s", err(["query", "q"], "field required", "required")),
+    ("/plainlist", err(["query", "tag"], "field required", "required")),
 ])
 def test_bad_query_values_give_one_exact_422_error(client, typed_app, url, error):
     r = client(typed_app).get(url)
@@ -207,10 +212,10 @@ def test_query_numeric_constraints(client):
     c = client(app)
     assert c.get("/n?a=1&b=2&c=1.5&d=9").json() == [1, 2, 1.5, 9]
     assert errors_of(c.get("/n?a=0&b=1&c=1.6&d=10")) == [
-        err(["query", "a"], "Input should be greater than or equal to 1", "greater_than_equal"),
-        err(["query", "b"], "Input should be greater than 1", "greater_than"),
-        err(["query", "c"], "Input should be less than or equal to 1.5", "less_than_equal"),
-        err(["query", "d"], "Input should be less than 10", "less_than"),
+        err(["query", "a"], "must be greater than or equal to 1", "minimum"),
+        err(["query", "b"], "must be greater than 1", "exclusiveMinimum"),
+        err(["query", "c"], "must be less than or equal to 1.5", "maximum"),
+        err(["query", "d"], "must be less than 10", "exclusiveMaximum"),
     ]
 
 
@@ -226,14 +231,14 @@ def test_query_string_constraints_pattern_and_alias(client):
     assert c.get("/t?name=abc&code=xyz&item-id=4&tags=a&tags=b").json() == {
         "name": "abc", "code": "xyz", "item_id": 4, "tags": ["a", "b"]}
     assert errors_of(c.get("/t?name=a&code=X1&item_id=4&tags=a")) == [
-        err(["query", "name"], "String should have at least 2 characters", "string_too_short"),
-        err(["query", "code"], "String should match pattern '^[a-z]+$'", "string_pattern_mismatch"),
-        err(["query", "tags"], "Should have at least 2 items", "too_short"),
+        err(["query", "name"], "must be at least 2 characters long", "minLength"),
+        err(["query", "code"], 'must match pattern "^[a-z]+$"', "pattern"),
+        err(["query", "tags"], "must contain at least 2 items", "minItems"),
     ]
     assert errors_of(c.get("/t?name=abcde")) == [
-        err(["query", "name"], "String should have at most 4 characters", "string_too_long"),
+        err(["query", "name"], "must be at most 4 characters long", "maxLength"),
     ]
-    assert errors_of(c.get("/t?name=ab&item-id=x")) == [err(["query", "item-id"], INT_MSG, "int_parsing")]
+    assert errors_of(c.get("/t?name=ab&item-id=x")) == [err(["query", "item-id"], INT_MSG, "type")]
 
 
 def test_annotated_query_declarations(client):
@@ -247,7 +252,7 @@ def test_annotated_query_declarations(client):
     assert c.get("/a").json() == [1, None]
     assert c.get("/a?page=3&per=20").json() == [3, 20]
     assert errors_of(c.get("/a?page=0")) == [
-        err(["query", "page"], "Input should be greater than or equal to 1", "greater_than_equal")]
+        err(["query", "page"], "must be greater than or equal to 1", "minimum")]
 
 
 def test_default_factory(client):
@@ -275,7 +280,7 @@ def test_path_annotation_failure_is_404_and_constraint_failure_is_422(client):
     assert r.status_code == 404
     assert r.json() == {"type": "about:blank", "title": "Not Found", "status": 404, "instance": "/items/abc"}
     assert errors_of(c.get("/items/0")) == [
-        err(["path", "item_id"], "Input should be greater than or equal to 1", "greater_than_equal")]
+        err(["path", "item_id"], "must be greater than or equal to 1", "minimum")]
 
 
 def test_path_converter_type_stands_without_annotation_and_str_annotation_wins(client):
@@ -384,8 +389,8 @@ def test_missing_and_bad_headers_are_422_with_hyphenated_loc(client):
         return None
 
     assert errors_of(client(app).get("/h", headers={"x-n": "many"})) == [
-        err(["header", "x-request-id"], "Field required", "missing"),
-        err(["header", "x-n"], INT_MSG, "int_parsing"),
+        err(["header", "x-request-id"], "field required", "required"),
+        err(["header", "x-n"], INT_MSG, "type"),
     ]
 
 
@@ -399,8 +404,8 @@ def test_cookie_parameters(client):
     c = client(app)
     assert c.get("/c", cookies={"session": "abc", "visits": "2"}).json() == ["abc", "light", 2]
     assert errors_of(c.get("/c", cookies={"visits": "x"})) == [
-        err(["cookie", "session"], "Field required", "missing"),
-        err(["cookie", "visits"], INT_MSG, "int_parsing"),
+        err(["cookie", "session"], "field required", "required"),
+        err(["cookie", "visits"], INT_MSG, "type"),
     ]
 
 
@@ -497,9 +502,9 @@ def test_nested_dataclass_bodies_report_the_full_location(client):
     c = client(app)
     assert c.post("/orders", json={"first": {"qty": 1}}).json() == {"first": {"qty": 1}, "lines": [], "note": None}
     assert errors_of(c.post("/orders", json={"first": {}, "lines": [{"qty": 2}, {"qty": "x"}], "note": 5})) == [
-        err(["body", "first", "qty"], "Field required", "missing"),
-        err(["body", "lines", 1, "qty"], "Input should be a valid integer", "int_type"),
-        err(["body", "note"], "Input should be a valid string", "string_type"),
+        err(["body", "first", "qty"], "field required", "required"),
+        err(["body", "lines", 1, "qty"], INT_MSG, "type"),
+        err(["body", "note"], "must be of type string or null", "type"),
     ]
 
 
@@ -508,46 +513,73 @@ def test_optional_body_may_be_absent(client, body_app):
 
 
 @pytest.mark.parametrize("url, payload, errors", [
-    ("/dict", [1], [err(["body"], "Input should be a valid dictionary", "dict_type")]),
-    ("/typed-dict", {"a": "1"}, [err(["body", "a"], "Input should be a valid integer", "int_type")]),
-    ("/list", [1, "2", True], [err(["body", 1], "Input should be a valid integer", "int_type"),
-                               err(["body", 2], "Input should be a valid integer", "int_type")]),
-    ("/list", {"a": 1}, [err(["body"], "Input should be a valid list", "list_type")]),
+    ("/dict", [1], [err(["body"], "must be of type object", "type")]),
+    ("/typed-dict", {"a": "1"}, [err(["body", "a"], INT_MSG, "type")]),
+    ("/list", [1, "2", True], [err(["body", 1], INT_MSG, "type"),
+                               err(["body", 2], INT_MSG, "type")]),
+    ("/list", {"a": 1}, [err(["body"], "must be of type array", "type")]),
     ("/item", {"name": 5, "tags": ["a", 1]}, [
-        err(["body", "name"], "Input should be a valid string", "string_type"),
-        err(["body", "price"], "Field required", "missing"),
-        err(["body", "tags", 1], "Input should be a valid string", "string_type"),
+        err(["body", "name"], "must be of type string", "type"),
+        err(["body", "price"], "field required", "required"),
+        err(["body", "tags", 1], "must be of type string", "type"),
     ]),
-    ("/point", {"x": 1.5}, [err(["body", "x"], "Input should be a valid integer", "int_type"),
-                            err(["body", "y"], "Field required", "missing")]),
-    ("/embed", {"other": 1}, [err(["body", "note"], "Field required", "missing")]),
-    ("/embed", "hi", [err(["body"], "Input should be a valid dictionary", "dict_type")]),
+    ("/point", {"x": 1.5}, [err(["body", "x"], INT_MSG, "type"),
+                            err(["body", "y"], "field required", "required")]),
+    ("/embed", {"other": 1}, [err(["body", "note"], "field required", "required")]),
+    ("/embed", "hi", [err(["body"], "must be of type object", "type")]),
     ("/two", {"item": {"name": "a", "price": "x"}}, [
-        err(["body", "item", "price"], "Input should be a valid number", "float_type"),
-        err(["body", "point"], "Field required", "missing"),
+        err(["body", "item", "price"], FLOAT_MSG, "type"),
+        err(["body", "point"], "field required", "required"),
     ]),
 ])
 def test_body_violations_are_listed_with_their_json_path(client, body_app, url, payload, errors):
     assert errors_of(client(body_app).post(url, json=payload)) == errors
 
 
-def test_empty_body_for_a_required_body_is_422_missing(client, body_app):
+def test_empty_body_for_a_required_body_is_422_required(client, body_app):
     c = client(body_app)
-    assert errors_of(c.post("/dict")) == [err(["body"], "Field required", "missing")]
-    assert errors_of(c.post("/two")) == [err(["body", "item"], "Field required", "missing"),
-                                         err(["body", "point"], "Field required", "missing")]
+    assert errors_of(c.post("/dict")) == [err(["body"], "field required", "required")]
+    assert errors_of(c.post("/two")) == [err(["body", "item"], "field required", "required"),
+                                         err(["body", "point"], "field required", "required")]
 
 
-@pytest.mark.parametrize("content_type", [
-    "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
-    "application/jsonx", "text/json", None,
-])
+@pytest.mark.parametrize("content_type", ["text/plain", "application/jsonx", "text/json", None])
 def test_body_is_parsed_only_when_declared_json(client, body_app, content_type):
+    # A JSON text under another media type is never parsed as JSON: a cross-site
+    # text/plain post cannot smuggle a JSON body past CSRF defences (FastAPI CVE-2021-32677).
     headers = {"content-type": content_type} if content_type else {}
     r = client(body_app).post("/dict", content=b'{"a": 1}', headers=headers)
     assert r.status_code == 415
-    assert r.json()["detail"] == "expected Content-Type application/json, got %r" % (
-        content_type.partition(";")[0] if content_type else "nothing")
+    assert r.json()["detail"] == "expected Content-Type application/json (or a form), got %r" % (
+        content_type or "nothing")
+
+
+@dataclass
+class Signup:
+    name: str
+    age: int
+    newsletter: bool = False
+    tags: List[str] = field(default_factory=list)
+
+
+def test_a_urlencoded_form_reaches_a_dataclass_body_with_coerced_values(client):
+    app = Covet()
+
+    @app.post("/signup")
+    async def signup(s: Signup):
+        return {"type": type(s).__name__, "s": s}
+
+    c = client(app)
+    r = c.post("/signup", data=[("name", "Ada"), ("age", "36"), ("newsletter", "on"), ("tags", "a"), ("tags", "b")])
+    assert r.status_code == 200, r.text
+    assert r.json() == {"type": "Signup", "s": {"name": "Ada", "age": 36, "newsletter": True, "tags": ["a", "b"]}}
+    assert c.post("/signup", data={"name": "Ada", "age": "36", "tags": "a"}).json()["s"] == {
+        "name": "Ada", "age": 36, "newsletter": False, "tags": ["a"]}
+    assert errors_of(c.post("/signup", data={"age": "x", "newsletter": "maybe"})) == [
+        err(["body", "name"], "field required", "required"),
+        err(["body", "age"], INT_MSG, "type"),
+        err(["body", "newsletter"], BOOL_MSG, "type"),
+    ]
 
 
 @pytest.mark.parametrize("content_type", [
@@ -591,12 +623,12 @@ def test_every_violation_of_a_request_comes_in_one_422(client):
 
     r = client(app).post("/all/11?flag=perhaps", json={"name": 1, "price": 2})
     assert errors_of(r) == [
-        err(["path", "n"], "Input should be less than or equal to 10", "less_than_equal"),
-        err(["query", "q"], "Field required", "missing"),
-        err(["query", "flag"], "Input should be a valid boolean, unable to interpret input", "bool_parsing"),
-        err(["cookie", "sid"], "Field required", "missing"),
-        err(["header", "x-token"], "Field required", "missing"),
-        err(["body", "name"], "Input should be a valid string", "string_type"),
+        err(["path", "n"], "must be less than or equal to 10", "maximum"),
+        err(["query", "q"], "field required", "required"),
+        err(["query", "flag"], BOOL_MSG, "type"),
+        err(["cookie", "sid"], "field required", "required"),
+        err(["header", "x-token"], "field required", "required"),
+        err(["body", "name"], "must be of type string", "type"),
     ]
 
 
@@ -639,7 +671,7 @@ def test_dependencies_take_request_params_and_other_dependencies(client):
 
     c = client(app)
     assert c.get("/me?uid=3").json() == {"user": {"db": {"path": "/me"}, "user": 3}, "method": "GET"}
-    assert errors_of(c.get("/me?uid=x")) == [err(["query", "uid"], INT_MSG, "int_parsing")]
+    assert errors_of(c.get("/me?uid=x")) == [err(["query", "uid"], INT_MSG, "type")]
 
 
 def test_class_and_annotation_dependencies(client):
@@ -656,7 +688,7 @@ def test_class_and_annotation_dependencies(client):
     c = client(app)
     assert c.get("/p?page=2").json() == [2, 10]
     assert errors_of(c.get("/p?size=1000")) == [
-        err(["query", "size"], "Input should be less than or equal to 100", "less_than_equal")]
+        err(["query", "size"], "must be less than or equal to 100", "maximum")]
 
 
 def test_dependency_used_twice_runs_once_per_request(client):
@@ -890,7 +922,7 @@ def test_app_level_dependency_can_refuse_every_request(client):
     c = client(app)
     assert c.get("/x", headers={"x-key": "k"}).text == "in"
     assert c.get("/x", headers={"x-key": "no"}).status_code == 403
-    assert errors_of(c.get("/x")) == [err(["header", "x-key"], "Field required", "missing")]
+    assert errors_of(c.get("/x")) == [err(["header", "x-key"], "field required", "required")]
 
 
 # -- handler shapes ---------------------------------------------------------------------------
