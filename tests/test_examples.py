@@ -22,6 +22,9 @@ KEY = {"X-API-Key": "dev-key"}
 def load(name):
     spec = importlib.util.spec_from_file_location("example_" + name, EXAMPLES / (name + ".py"))
     module = importlib.util.module_from_spec(spec)
+    # Registered as importlib's recipe does (and as `covet run` does): on 3.9,
+    # typing.get_type_hints() looks a dataclass's module up in sys.modules.
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 
