@@ -48,7 +48,11 @@ def _link(mw, call_next):
         def blocking_next(req):
             return asyncio.run_coroutine_threadsafe(call_next(req), loop).result()
 
-        result = await run_sync(request, mw, request, blocking_next)
+        # Not the app's bounded pool: this thread waits for the rest of the
+        # chain, whose sync handler needs a pool thread; sharing one pool
+        # deadlocks once as many requests as threads are in flight.
+        ctx = contextvars.copy_context()
+        result = await loop.run_in_executor(None, functools.partial(ctx.run, mw, request, blocking_next))
         if inspect.isawaitable(result):
             result = await result
         return result

@@ -51,7 +51,9 @@ class Covet:
         # App-level dependencies run for every route registered on this app.
         self.router = Router(redirect_slashes=redirect_slashes, dependencies=dependencies)
         self.router.compile_route = build_handler
-        self._middleware = list(middleware or ())
+        self._middleware = []
+        for mw in middleware or ():
+            self.add_middleware(mw)
         self._handlers = {}
         for key, handler in (exception_handlers or {}).items():
             self.add_exception_handler(key, handler)
@@ -404,7 +406,7 @@ def _attach_after_send(request, response, exc):
     bg, request._background = request._background, None
     # Only after a handler that returned: a failed signup sends no welcome
     # mail (as in Starlette and FastAPI, where the tasks belong to the response).
-    if bg is not None and len(bg) and exc is None and request._error is None:
+    if bg is not None and len(bg) and exc is None and request._error is None and response.background is not bg:
         response.call_after_send(bg)
     form = request._form
     if form is not None:

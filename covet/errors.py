@@ -110,7 +110,8 @@ def problem_response(request, status_code, detail=None, headers=None, errors=Non
     from .responses import Response
 
     accept = request.headers.get("accept") if request is not None else None
-    instance = request.path if request is not None else None
+    # The full path the client asked for, also inside a mounted app.
+    instance = request.root_path + request.path if request is not None else None
     body = problem_body(status_code, detail, instance, errors, type, title)
     if _prefers_html(accept):
         if detail is None:

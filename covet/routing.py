@@ -316,9 +316,11 @@ class Router:
         route = Route(full_path, endpoint, methods, name,
                       self.middleware + list(middleware), self.dependencies + list(dependencies),
                       options, self.converters)
-        self._insert(route)
+        # Compile first: a handler that cannot be compiled must leave no
+        # half-registered route behind.
         if self.compile_route is not None:
             route.handle = self.compile_route(route)
+        self._insert(route)
         self.routes.append(route)
         if name and name not in self._names:
             self._names[name] = route

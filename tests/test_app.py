@@ -7,7 +7,8 @@ import threading
 
 import pytest
 
-from covet import BackgroundTasks, Covet, CovetApp, PlainTextResponse, Request, Response, StreamingResponse
+from covet import (AsyncTestClient, BackgroundTasks, Covet, CovetApp, JSONResponse, PlainTextResponse, Query, Request,
+                   Response, StreamingResponse, TestClient)
 
 
 def trace_mw(events, tag):
@@ -156,7 +157,9 @@ def test_plain_def_middleware_runs_in_a_worker_thread(client):
 
     r = client(app).get("/")
     assert (r.text, r.headers["x-sync"]) == ("ok", "yes")
-    assert seen == ["covet-worker", "handler on loop thread: True"]
+    # The loop's default executor, not the app's pool: the middleware thread waits for
+    # the handler, which may need a pool thread itself (see the deadlock test below).
+    assert seen == ["asyncio", "handler on loop thread: True"]
 
 
 def test_middleware_can_short_circuit_and_return_plain_values(client):
@@ -416,3 +419,81 @@ def test_dispatch_is_the_single_entry_point():
     assert isinstance(response, Response)
     assert (response.status_code, response.body) == (200, b'{"q":"1"}')
     assert request.app is app and request.route is app.routes[0]
+
+
+# -- regressions found while documenting -------------------------------------------------------
+
+def test_sync_middleware_does_not_deadlock_a_small_thread_pool():
+    import time as _time
+
+    app = Covet(thread_pool_size=2)
+
+    @app.middleware
+    def passthrough(request, call_next):
+        return call_next(request)
+
+    @app.get("/slow")
+    def slow():
+        _time.sleep(0.05)
+        return {"ok": True}
+
+    async def main():
+        async with AsyncTestClient(app) as c:
+            return await asyncio.wait_for(asyncio.gather(*[c.get("/slow") for _ in range(5)]), 10)
+
+    responses = asyncio.run(main())
+    assert [r.status_code for r in responses] == [200] * 5
+
+
+def test_background_tasks_passed_to_the_response_too_run_once():
+    ran = []
+    app = Covet()
+
+    @app.post("/signup")
+    async def signup(tasks: BackgroundTasks):
+        tasks.add_task(ran.append, "mail")
+        return JSONResponse({"ok": True}, background=tasks)
+
+    with TestClient(app) as c:
+        assert c.post("/signup").status_code == 200
+    assert ran == ["mail"]
+
+
+def test_middleware_classes_given_to_the_constructor_are_instantiated():
+    class Stamp:
+        async def __call__(self, request, call_next):
+            response = await call_next(request)
+            response.headers["X-Stamp"] = "1"
+            return response
+
+    app = Covet(middleware=[Stamp])
+
+    @app.get("/")
+    async def index():
+        return {}
+
+    with TestClient(app) as c:
+        assert c.get("/").headers["x-stamp"] == "1"
+
+
+def test_a_404_inside_a_mounted_app_names_the_full_path():
+    sub = Covet()
+    app = Covet()
+    app.mount("/sub", sub)
+    with TestClient(app) as c:
+        r = c.get("/sub/nope")
+    assert r.status_code == 404
+    assert r.json()["instance"] == "/sub/nope"
+
+
+def test_a_set_query_parameter_collapses_repeated_values():
+    from typing import Set
+
+    app = Covet()
+
+    @app.get("/s")
+    async def s(q: Set[int] = Query(set())):
+        return {"q": sorted(q)}
+
+    with TestClient(app) as c:
+        assert c.get("/s?q=2&q=1&q=2").json() == {"q": [1, 2]}
