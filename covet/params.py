@@ -620,11 +620,54 @@ def to_response(result, status_code=None):
     return JSONResponse(result, status_code or 200)
 
 
+class ResponseValidationError(Exception):
+    """A handler returned something its ``response_model`` does not allow: a server bug, answered with 500."""
+
+    def __init__(self, handler, errors):
+        super().__init__("%s returned a value that does not match its response_model: %r" % (handler, errors))
+        self.errors = errors
+
+
+def _response_filter(model, fn, status):
+    """result -> JSONResponse checked against, and filtered to, ``response_model``."""
+    from .validation import compile_schema, converter_for, schema_for, serializer_for
+
+    serialize = serializer_for(model)
+    check = compile_schema(schema_for(model))
+    convert = converter_for(model)
+
+    def respond(result):
+        if isinstance(result, Response):
+            return result
+        rest = ()
+        if type(result) is tuple and 2 <= len(result) <= 3:
+            result, rest = result[0], result[1:]
+        data = serialize(result)
+        try:
+            data = check(data)
+        except ValidationError as exc:
+            raise ResponseValidationError(_qual(fn), exc.errors) from None
+        if convert is not None:
+            # Through the Python type and back: keys the model does not declare are dropped.
+            data = serialize(convert(data))
+        response = JSONResponse(data, status or 200)
+        return to_response((response,) + rest) if rest else response
+    return respond
+
+
 def build_handler(route):
     """Compile a Route into ``async handle(request) -> Response``: injector, call, conversion, group middleware."""
     plan = _Plan(route.endpoint, set(route.param_names), route.dependencies)
     fn = route.endpoint
     status = route.options.get("status_code")
+    model = route.options.get("response_model")
+    if model is not None:
+        filtered = _response_filter(model, fn, status)
+
+        def respond(result, status):
+            return filtered(result)
+    else:
+        respond = to_response
     kind = plan.call_kind
     if kind in ("gen", "agen"):
         raise TypeError("%s: a handler cannot be a generator; return a StreamingResponse" % _qual(fn))
@@ -632,10 +675,10 @@ def build_handler(route):
     if not plan.sources and not plan.specials and plan.simple:
         if kind == "async":
             async def endpoint(request):
-                return to_response(await fn(), status)
+                return respond(await fn(), status)
         else:
             async def endpoint(request):
-                return to_response(await run_sync(request, fn), status)
+                return respond(await run_sync(request, fn), status)
     elif plan.simple and kind == "async":
         sources, specials = plan.sources, plan.specials
 
@@ -653,7 +696,7 @@ def build_handler(route):
                     kwargs[name] = request._background
             if errors:
                 raise RequestValidationError(errors)
-            return to_response(await fn(**kwargs), status)
+            return respond(await fn(**kwargs), status)
     else:
         async def endpoint(request):
             errors = []
@@ -664,7 +707,7 @@ def build_handler(route):
                 result = await fn(**kwargs)
             else:
                 result = await run_sync(request, fn, **kwargs)
-            return to_response(result, status)
+            return respond(result, status)
 
     route.plan = plan
     if route.middleware:

@@ -1,0 +1,161 @@
+"""Models, dataclasses and TypedDicts as handler bodies, and response_model (issue 5)."""
+import datetime
+import logging
+from dataclasses import dataclass
+from typing import List, Optional, TypedDict
+
+import pytest
+
+from covet import Body, Covet, TestClient
+from covet.validation import Field, Model
+
+
+class Task(Model):
+    title: str = Field(min_length=1, max_length=200)
+    priority: int = Field(1, ge=1, le=5)
+    tags: List[str] = []
+    due: Optional[datetime.date] = None
+
+
+class Public(Model):
+    id: int
+    title: str
+
+
+@dataclass
+class Point:
+    x: int
+    y: int = 0
+
+
+class Pair(TypedDict):
+    a: int
+    b: str
+
+
+def problem(r):
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    body = r.json()
+    assert (body["type"], body["title"], body["status"]) == ("about:blank", "Unprocessable Content", 422)
+    return body["errors"]
+
+
+@pytest.fixture
+def app():
+    app = Covet()
+
+    @app.post("/tasks", status_code=201)
+    async def create(task: Task):
+        return {"cls": type(task).__name__, "due": task.due, "task": task.to_dict()}
+
+    @app.post("/tasks/bulk")
+    async def bulk(tasks: List[Task]):
+        return {"titles": [t.title for t in tasks]}
+
+    @app.post("/point")
+    async def point(p: Point):
+        return {"cls": type(p).__name__, "x": p.x, "y": p.y}
+
+    @app.post("/pair")
+    async def pair(p: Pair):
+        return p
+
+    @app.post("/named")
+    async def named(task: Task = Body(embed=True)):
+        return {"title": task.title}
+
+    @app.get("/public/{item_id:int}", response_model=Public)
+    async def public(item_id: int):
+        return {"id": item_id, "title": "t", "password": "hunter2"}
+
+    @app.get("/many", response_model=List[Public])
+    async def many():
+        return [Public(id=1, title="a"), {"id": 2, "title": "b", "extra": True}]
+
+    @app.get("/broken", response_model=Public)
+    async def broken():
+        return {"id": "not a number"}
+
+    @app.post("/echo", response_model=Task, status_code=201)
+    async def echo(task: Task):
+        return task, 201, {"X-Echo": "1"}
+
+    return app
+
+
+def test_a_model_parameter_is_the_validated_json_body(app):
+    with TestClient(app) as c:
+        r = c.post("/tasks", json={"title": "write docs", "due": "2026-12-01", "tags": ["a"]})
+    assert r.status_code == 201
+    assert r.json() == {"cls": "Task", "due": "2026-12-01",
+                        "task": {"title": "write docs", "priority": 1, "tags": ["a"], "due": "2026-12-01"}}
+
+
+def test_every_body_violation_is_listed_with_its_location(app):
+    with TestClient(app) as c:
+        errors = problem(c.post("/tasks", json={"title": "", "priority": 9, "due": "soon", "tags": [1]}))
+    assert errors == [
+        {"loc": ["body", "title"], "msg": "must be at least 1 character long", "type": "minLength"},
+        {"loc": ["body", "priority"], "msg": "must be less than or equal to 5", "type": "maximum"},
+        {"loc": ["body", "tags", 0], "msg": "must be of type string", "type": "type"},
+        {"loc": ["body", "due"], "msg": "must be a date (YYYY-MM-DD)", "type": "format"},
+    ]
+
+
+def test_a_missing_body_is_required(app):
+    with TestClient(app) as c:
+        assert problem(c.post("/tasks")) == [{"loc": ["body"], "msg": "field required", "type": "required"}]
+
+
+def test_a_list_of_models_is_a_body_too(app):
+    with TestClient(app) as c:
+        assert c.post("/tasks/bulk", json=[{"title": "a"}, {"title": "b"}]).json() == {"titles": ["a", "b"]}
+        assert problem(c.post("/tasks/bulk", json=[{"title": "a"}, {}])) == [
+            {"loc": ["body", 1, "title"], "msg": "field required", "type": "required"}]
+
+
+def test_dataclass_and_typeddict_bodies(app):
+    with TestClient(app) as c:
+        assert c.post("/point", json={"x": 3}).json() == {"cls": "Point", "x": 3, "y": 0}
+        assert c.post("/pair", json={"a": 1, "b": "x"}).json() == {"a": 1, "b": "x"}
+        assert problem(c.post("/pair", json={"a": "1"})) == [
+            {"loc": ["body", "a"], "msg": "must be of type integer", "type": "type"},
+            {"loc": ["body", "b"], "msg": "field required", "type": "required"},
+        ]
+
+
+def test_a_model_body_may_come_from_a_form_with_coerced_values(app):
+    with TestClient(app) as c:
+        r = c.post("/tasks", data={"title": "from a form", "priority": "3", "tags": ["x", "y"]})
+    assert r.status_code == 201
+    assert r.json()["task"] == {"title": "from a form", "priority": 3, "tags": ["x", "y"], "due": None}
+
+
+def test_embedded_model_body(app):
+    with TestClient(app) as c:
+        assert c.post("/named", json={"task": {"title": "t"}}).json() == {"title": "t"}
+        assert problem(c.post("/named", json={"title": "t"})) == [
+            {"loc": ["body", "task"], "msg": "field required", "type": "required"}]
+
+
+def test_response_model_filters_undeclared_keys(app):
+    with TestClient(app) as c:
+        assert c.get("/public/7").json() == {"id": 7, "title": "t"}
+        assert c.get("/many").json() == [{"id": 1, "title": "a"}, {"id": 2, "title": "b"}]
+
+
+def test_response_model_keeps_status_and_headers_of_a_tuple(app):
+    with TestClient(app) as c:
+        r = c.post("/echo", json={"title": "x", "priority": 2})
+    assert (r.status_code, r.headers["x-echo"]) == (201, "1")
+    assert r.json() == {"title": "x", "priority": 2, "tags": [], "due": None}
+
+
+def test_a_response_that_breaks_its_model_is_a_logged_500(app, caplog):
+    with caplog.at_level(logging.ERROR, logger="covet.error"):
+        with TestClient(app, raise_server_exceptions=False) as c:
+            r = c.get("/broken")
+    assert r.status_code == 500
+    assert "password" not in r.text and "not a number" not in r.text
+    assert any("ResponseValidationError" in rec.getMessage() for rec in caplog.records)
