@@ -35,7 +35,7 @@ test-all:
 	    $$py -m venv .venvs/$$v && .venvs/$$v/bin/python -m pip install -q --disable-pip-version-check pytest && touch .venvs/$$v/.ok; \
 	  fi; \
 	  echo "== python$$v ($$py)"; \
-	  .venvs/$$v/bin/python -m pytest -q; \
+	  .venvs/$$v/bin/python -m pytest; \
 	done
 
 test-one: $(VENV)/.ok
