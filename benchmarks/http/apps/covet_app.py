@@ -1,0 +1,41 @@
+"""The benchmark app on covet: /plaintext, /json and the realistic /users/{id:int} route.
+
+    python -m covet run benchmarks/http/apps/covet_app.py --port 8000
+"""
+from covet import Covet, Depends, PlainTextResponse, Query
+
+from _common import MESSAGE, USERS, pick_fields
+
+app = Covet()
+
+
+@app.get("/plaintext")
+async def plaintext():
+    """'Hello, World!' as text/plain."""
+    return PlainTextResponse(MESSAGE)
+
+
+@app.get("/json")
+async def json_():
+    """{"message": "Hello, World!"}."""
+    return {"message": MESSAGE}
+
+
+async def get_store():
+    """The dependency: the shared in-memory user store."""
+    return USERS
+
+
+async def served_by(request, call_next):
+    """The one middleware: tags the response."""
+    response = await call_next(request)
+    response.headers["X-Served-By"] = "bench"
+    return response
+
+
+# The middleware wraps this route only, as in the Starlette app, so that
+# /plaintext and /json measure the bare framework like the issue's baseline.
+@app.get("/users/{user_id:int}", middleware=[served_by])
+async def get_user(user_id: int, fields: str = Query(""), store=Depends(get_store)):
+    """One user, only the requested fields."""
+    return pick_fields(store, user_id, fields)

@@ -1,0 +1,15 @@
+-- wrk script: 16 requests to /plaintext per write (TechEmpower style), plus report.lua's summary line.
+init = function(args)
+   local r = {}
+   for i = 1, 16 do r[i] = wrk.format(nil, "/plaintext") end
+   req = table.concat(r)
+end
+
+request = function() return req end
+
+done = function(summary, latency, requests)
+   local e = summary.errors
+   io.write(string.format("COVET-BENCH requests=%d duration_us=%d connect=%d read=%d write=%d status=%d timeout=%d p50_us=%d p99_us=%d\n",
+      summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+      latency:percentile(50), latency:percentile(99)))
+end

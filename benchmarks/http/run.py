@@ -1,0 +1,377 @@
+"""Load benchmark of issue 3: covet's HTTP server against its peers, side by side in one run.
+
+    benchmarks/.venv/bin/python benchmarks/http/run.py              # the full run (about 10 minutes)
+    benchmarks/.venv/bin/python benchmarks/http/run.py --quick      # 1 run of 3 s per endpoint
+    benchmarks/.venv/bin/python benchmarks/http/run.py --only covet,starlette-httptools
+
+Each server runs with this interpreter (covet from the repository, peers from
+wherever the interpreter finds them; a missing peer prints "peer not
+installed"), is started once to cache its bytecode and then again to be
+measured (see _harness.BytecodeCache), pinned to core 1 with ``taskset``
+while ``wrk -t1 -c64`` runs on core 0. All servers run at once and the runs are interleaved (run 1 of every
+server, then run 2, ...), so a burst of load from elsewhere on the machine
+hits every server alike. After a 2 s warm-up per server and endpoint, each
+endpoint gets ``--runs`` runs of ``--duration`` seconds and the median is
+reported. A ratio covet/peer is printed only when neither side had a socket
+error or a non-2xx/3xx response (wrk counts status >= 400) in any run.
+
+Columns: req/s and p99 (wrk; p99 is "-" under pipelining, where wrk times
+whole batches), errors (socket errors, non-2xx), covet/peer ratios, req/cpu-s
+(requests per CPU-second the server process used, read from /proc: a busy
+machine disturbs it far less than req/s), cpu% (the share of its core the
+server got; well under 100 means it was starved or the client was the limit).
+"""
+import argparse
+import http.client
+import importlib.util
+import json
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import _harness as H  # noqa: E402
+
+MESSAGE = "Hello, World!"
+USER_PATH = "/users/42?fields=name,email"
+USER_EXPECTED = {"id": 42, "name": "user42", "email": "user42@example.com"}
+
+
+def _uvicorn(app, http, loop):
+    return lambda port: [H.python(), "-m", "uvicorn", "--app-dir", H.APPS, app, "--host", "127.0.0.1",
+                         "--port", str(port), "--http", http, "--loop", loop, "--log-level", "warning",
+                         "--no-access-log"]
+
+
+def _script(name):
+    return lambda port: [H.python(), os.path.join(H.APPS, name), str(port)]
+
+
+# name -> (command for a port, modules it needs, serves the realistic /users route, note)
+SERVERS = [
+    ("covet", lambda port: [H.python(), "-m", "covet", "run", os.path.join(H.APPS, "covet_app.py"),
+                            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+     (), True, "covet, asyncio"),
+    ("starlette-httptools", _uvicorn("starlette_app:app", "httptools", "uvloop"),
+     ("uvicorn", "starlette", "httptools", "uvloop"), True, "uvicorn+Starlette, httptools+uvloop"),
+    ("starlette-h11", _uvicorn("starlette_app:app", "h11", "asyncio"),
+     ("uvicorn", "starlette", "h11"), True, "uvicorn+Starlette, h11+asyncio"),
+    ("fastapi", _uvicorn("fastapi_app:app", "httptools", "uvloop"),
+     ("uvicorn", "fastapi", "httptools", "uvloop"), True,
+     "uvicorn+FastAPI, httptools+uvloop (its middleware is app-wide)"),
+    ("aiohttp", _script("aiohttp_app.py"), ("aiohttp",), False, "aiohttp web server"),
+    ("microdot", _script("microdot_app.py"), ("microdot",), False, "microdot, asyncio"),
+    ("bottle-wsgiref", _script("bottle_app.py"), ("bottle",), False, "bottle on wsgiref (HTTP/1.0)"),
+    ("raw-streams", _script("raw_streams.py"), (), False, "canned bytes on asyncio streams: the limit"),
+]
+
+# endpoint -> (title, path, wrk script, only servers with the realistic route)
+ENDPOINTS = [
+    ("plaintext", "plaintext", "/plaintext", H.REPORT_LUA, False),
+    ("json", "JSON", "/json", H.REPORT_LUA, False),
+    ("pipelined", "pipelined plaintext (16 per write)", "/plaintext", H.PIPELINE_LUA, False),
+    ("users", "realistic route GET " + USER_PATH, USER_PATH, H.REPORT_LUA, True),
+]
+
+# The issue's targets: (endpoint, peer, minimum covet/peer req/s ratio).
+TARGETS = [
+    ("plaintext", "starlette-httptools", 1.5), ("json", "starlette-httptools", 1.5),
+    ("plaintext", "starlette-h11", 3.0), ("json", "starlette-h11", 3.0),
+    ("plaintext", "microdot", 3.0), ("json", "microdot", 3.0),
+    ("plaintext", "raw-streams", 0.4), ("json", "raw-streams", 0.4),
+    ("users", "fastapi", 3.0),
+    ("pipelined", "starlette-httptools", 2.0),
+]
+P99_TARGETS = [("plaintext", "starlette-httptools"), ("json", "starlette-httptools"),
+               ("users", "fastapi")]
+STARTUP_RSS_MB = 25.0
+
+
+def check_endpoint(port, endpoint, path):
+    """Fetch ``path`` once; None when the answer is what every app must send, else the reason it is not."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        body = resp.read()
+        ctype = resp.getheader("content-type", "")
+    except (OSError, http.client.HTTPException) as exc:
+        return "request failed: %r" % (exc,)
+    finally:
+        conn.close()
+    if resp.status != 200:
+        return "status %d" % resp.status
+    if endpoint in ("plaintext", "pipelined"):
+        if body != MESSAGE.encode() or not ctype.startswith("text/plain"):
+            return "wrong answer: %r %r" % (ctype, body[:80])
+        return None
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return "not JSON: %r" % body[:80]
+    expected = {"message": MESSAGE} if endpoint == "json" else USER_EXPECTED
+    if data != expected or not ctype.startswith("application/json"):
+        return "wrong answer: %r %r" % (ctype, data)
+    if endpoint == "users" and resp.getheader("x-served-by") != "bench":
+        return "middleware did not run (no X-Served-By)"
+    return None
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="1 run of 3 s, 1 s warm-up: a smoke check")
+    p.add_argument("--only", help="comma-separated servers (covet is always added): "
+                   + ",".join(s[0] for s in SERVERS))
+    p.add_argument("--endpoints", help="comma-separated: " + ",".join(e[0] for e in ENDPOINTS))
+    p.add_argument("--duration", type=int, help="seconds per run (default 6; 3 with --quick)")
+    p.add_argument("--runs", type=int, help="runs per endpoint, median reported (default 3; 1 with --quick)")
+    p.add_argument("--warmup", type=int, help="warm-up seconds per server and endpoint (default 2)")
+    p.add_argument("--connections", type=int, default=64)
+    p.add_argument("--json", metavar="PATH", help="also write every run's figures to PATH")
+    args = p.parse_args(argv)
+    args.duration = args.duration or (3 if args.quick else 6)
+    args.runs = args.runs or (1 if args.quick else 3)
+    args.warmup = args.warmup if args.warmup is not None else (1 if args.quick else 2)
+    return args
+
+
+def select_servers(only):
+    known = {s[0] for s in SERVERS}
+    if not only:
+        return list(SERVERS)
+    names = [n.strip() for n in only.split(",") if n.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        sys.exit("unknown server(s): %s (known: %s)" % (", ".join(unknown), ", ".join(sorted(known))))
+    names = set(names) | {"covet"}
+    return [s for s in SERVERS if s[0] in names]
+
+
+def start_all(servers, pin, cache):
+    """Start every installed server; returns {name: Server} and prints what was skipped and why."""
+    started = {}
+    paths = [e[2] for e in ENDPOINTS]
+    for name, cmd, modules, _realistic, note in servers:
+        missing = [m for m in modules if importlib.util.find_spec(m) is None]
+        if missing:
+            print("  %-20s peer not installed (%s)" % (name, ", ".join(missing)))
+            continue
+        port = H.free_port()
+        srv = None
+        try:
+            H.prime(name, cmd, pin, cache, paths)
+            srv = H.Server(name, cmd(port), H.REPO, port, pin, env=cache.env, unset=cache.unset)
+            srv.wait_ready()
+        except RuntimeError as exc:
+            print("  %-20s failed to start: %s" % (name, exc))
+            if srv is not None:
+                srv.stop()
+            continue
+        time.sleep(0.3)
+        srv.startup_rss = srv.rss_mb()
+        started[name] = srv
+        print("  %-20s pid %-7d port %-5d %s" % (name, srv.pid, port, note))
+    return started
+
+
+def median(values):
+    return statistics.median(values) if values else None
+
+
+def summarise(runs):
+    """Median figures over a server's runs of one endpoint, with the error totals of all of them."""
+    return {
+        "rps": median([r["rps"] for r in runs]),
+        "p99_ms": median([r["p99_ms"] for r in runs]),
+        "socket_errors": sum(r["socket_errors"] for r in runs),
+        "non2xx": sum(r["non2xx"] for r in runs),
+        "runs": len(runs),
+        "all_rps": [round(r["rps"]) for r in runs],
+        "rps_cpu": median([r["rps_cpu"] for r in runs if r.get("rps_cpu")]),
+        "cpu_pct": median([100.0 * r["cpu_s"] / r["seconds"] for r in runs if r.get("cpu_s") is not None]),
+    }
+
+
+def clean(s):
+    return s is not None and s.get("rps") is not None and not s["socket_errors"] and not s["non2xx"]
+
+
+def ratio_text(c, p, key):
+    if c is None or p is None or c.get("rps") is None or p.get("rps") is None:
+        return "-"
+    if not clean(c) or not clean(p):
+        return "n/a: errors"
+    if not p.get(key) or not c.get(key):
+        return "-"
+    return "%.2fx" % (c[key] / p[key])
+
+
+def error_text(s):
+    parts = []
+    if s["socket_errors"]:
+        parts.append("%d socket" % s["socket_errors"])
+    if s["non2xx"]:
+        parts.append("%d non-2xx" % s["non2xx"])
+    return ", ".join(parts) or "0"
+
+
+def print_table(title, results, order, args):
+    print()
+    print("%s  (wrk -t1 -c%d -d%ds, median of %d)" % (title, args.connections, args.duration, args.runs))
+    print("  %-20s %9s %8s %-16s %11s %11s %10s %11s %5s  %s" % (
+        "server", "req/s", "p99 ms", "errors", "covet/peer", "p99 c/p", "req/cpu-s", "covet/peer", "cpu%",
+        "runs req/s"))
+    cov = results.get("covet")
+    for name in order:
+        s = results.get(name)
+        if s is None:
+            continue
+        if "invalid" in s:
+            print("  %-20s %s" % (name, "not measured: " + s["invalid"]))
+            continue
+        is_covet = name == "covet"
+        print("  %-20s %9s %8s %-16s %11s %11s %10s %11s %5s  %s" % (
+            name, "{:,.0f}".format(s["rps"]), "%.2f" % s["p99_ms"] if s["p99_ms"] else "-", error_text(s),
+            "" if is_covet else ratio_text(cov, s, "rps"),
+            "" if is_covet else ratio_text(cov, s, "p99_ms"),
+            "{:,.0f}".format(s["rps_cpu"]) if s["rps_cpu"] else "-",
+            "" if is_covet else ratio_text(cov, s, "rps_cpu"),
+            "%.0f" % s["cpu_pct"] if s["cpu_pct"] is not None else "-",
+            " ".join("{:,}".format(x) for x in s["all_rps"])))
+
+
+def print_targets(all_results, started):
+    print()
+    print("Targets of issue 3 (this run; verdicts on req/s, the per-CPU-second ratio shown for a busy machine)")
+    for endpoint, peer, minimum in TARGETS:
+        res = all_results.get(endpoint, {})
+        c, p = res.get("covet"), res.get(peer)
+        label = "%-9s covet >= %.1fx %s" % (endpoint, minimum, peer)
+        if c is None or p is None or "invalid" in c or "invalid" in p:
+            print("  %-48s n/a: not measured" % label)
+        elif not clean(c) or not clean(p):
+            print("  %-48s n/a: errors" % label)
+        else:
+            r = c["rps"] / p["rps"]
+            cpu = ""
+            if c.get("rps_cpu") and p.get("rps_cpu"):
+                rc = c["rps_cpu"] / p["rps_cpu"]
+                cpu = "; per CPU-second %.2fx %s" % (rc, "pass" if rc >= minimum else "fail")
+            print("  %-48s %-4s (%.2fx%s)" % (label, "PASS" if r >= minimum else "FAIL", r, cpu))
+    for endpoint, peer in P99_TARGETS:
+        res = all_results.get(endpoint, {})
+        c, p = res.get("covet"), res.get(peer)
+        label = "%-9s covet p99 <= %s p99" % (endpoint, peer)
+        if c is None or p is None or "invalid" in c or "invalid" in p:
+            print("  %-48s n/a: not measured" % label)
+        elif not clean(c) or not clean(p):
+            print("  %-48s n/a: errors" % label)
+        else:
+            ok = c["p99_ms"] <= p["p99_ms"]
+            print("  %-48s %-4s (%.2f ms vs %.2f ms)" % (label, "PASS" if ok else "FAIL", c["p99_ms"], p["p99_ms"]))
+    covet = started.get("covet")
+    if covet is not None and covet.startup_rss is not None:
+        ok = covet.startup_rss <= STARTUP_RSS_MB
+        print("  %-48s %-4s (%.1f MB; memory.py checks the others)"
+              % ("RSS after start-up <= %.0f MB" % STARTUP_RSS_MB, "PASS" if ok else "FAIL", covet.startup_rss))
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if not H.have_wrk():
+        print("wrk not installed (Debian: apt-get install wrk); nothing to measure")
+        return 1
+    pin = H.can_pin()
+    H.raise_nofile(4096)
+    servers = select_servers(args.only)
+    endpoints = ENDPOINTS
+    if args.endpoints:
+        wanted = {e.strip() for e in args.endpoints.split(",")}
+        endpoints = [e for e in ENDPOINTS if e[0] in wanted]
+    print("HTTP load benchmark: python %s, %s, %d CPU(s) visible; load average %s"
+          % (sys.version.split()[0],
+             "server on core 1, wrk on core 0" if pin else "NOT pinned (no taskset or <2 cores)",
+             os.cpu_count() or 0, " ".join("%.2f" % x for x in os.getloadavg())))
+    cache = H.BytecodeCache()
+    started = start_all(servers, pin, cache)
+    if "covet" not in started:
+        for srv in started.values():
+            srv.stop()
+        cache.close()
+        print("covet did not start; nothing to compare")
+        return 1
+    realistic = {s[0] for s in servers if s[3]}
+    order = [s[0] for s in servers if s[0] in started]
+    all_results = {}
+    raw = {}
+    t0 = time.monotonic()
+    try:
+        for key, title, path, script, only_realistic in endpoints:
+            names = [n for n in order if not only_realistic or n in realistic]
+            results = {}
+            for name in list(names):
+                reason = check_endpoint(started[name].port, key, path)
+                if reason is not None:
+                    results[name] = {"invalid": reason}
+                    names.remove(name)
+            for name in names:
+                if args.warmup:
+                    try:
+                        H.run_wrk("http://127.0.0.1:%d%s" % (started[name].port, path), args.warmup,
+                                  args.connections, script, pin)
+                    except RuntimeError as exc:
+                        results[name] = {"invalid": "warm-up failed: %s" % exc}
+            names = [n for n in names if n not in results]
+            runs = {n: [] for n in names}
+            for i in range(args.runs):
+                for name in names:
+                    if name in results:
+                        continue
+                    try:
+                        runs[name].append(H.run_wrk("http://127.0.0.1:%d%s" % (started[name].port, path),
+                                                    args.duration, args.connections, script, pin,
+                                                    server=started[name]))
+                    except RuntimeError as exc:
+                        results[name] = {"invalid": str(exc)}
+                    if started[name].proc.poll() is not None:
+                        results[name] = {"invalid": "server died:\n" + started[name].log_tail()}
+            for name in names:
+                if name not in results:
+                    results[name] = summarise(runs[name])
+                    if script == H.PIPELINE_LUA:
+                        # wrk times whole batches under pipelining and its percentile is often 0 then.
+                        results[name]["p99_ms"] = None
+            all_results[key] = results
+            raw[key] = runs
+            print_table(title, results, order, args)
+        print()
+        print("Memory (MB)  %-10s %s" % ("start-up", "peak (VmHWM over the whole run)"))
+        cov = started["covet"]
+        for name in order:
+            srv = started[name]
+            peak = srv.peak_rss_mb()
+            ratio = ""
+            if name != "covet" and peak and cov.peak_rss_mb():
+                ratio = "   covet/peer peak %.2fx" % (cov.peak_rss_mb() / peak)
+            print("  %-20s %8s %10s%s" % (name, "%.1f" % srv.startup_rss if srv.startup_rss else "?",
+                                         "%.1f" % peak if peak else "?", ratio))
+        print_targets(all_results, started)
+        print()
+        print("took %.0f s; load average now %s" % (time.monotonic() - t0,
+                                                     " ".join("%.2f" % x for x in os.getloadavg())))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"summary": all_results, "runs": raw,
+                           "memory": {n: {"startup_mb": started[n].startup_rss, "peak_mb": started[n].peak_rss_mb()}
+                                      for n in order}}, f, indent=1)
+    finally:
+        for srv in started.values():
+            srv.stop()
+        cache.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
