@@ -24,7 +24,7 @@ from .background import BackgroundTasks
 from .errors import HTTPException, RequestValidationError
 from .requests import Request, parse_json
 from .responses import HTMLResponse, JSONResponse, Response
-from .validation import ValidationError
+from .validation._errors import ValidationError
 
 __all__ = ["Param", "Query", "Path", "Header", "Cookie", "Body", "Depends", "build_handler", "to_response"]
 
@@ -233,7 +233,7 @@ class _Source:
     """One argument read from the query, path, headers or cookies."""
 
     __slots__ = ("name", "kind", "key", "check", "convert", "collect", "default", "required", "loc",
-                 "strict_404", "annotation", "marker", "untyped")
+                 "strict_404", "annotation", "marker", "trusted")
 
     def resolve(self, request, errors):
         kind = self.kind
@@ -261,10 +261,10 @@ class _Source:
             raw = list(dict.fromkeys(values)) if self.collect in (set, frozenset) else list(values)
         else:
             raw = values[0]
-            if kind == "path" and not isinstance(raw, str):
-                if self.untyped:
-                    return raw  # {id:int} with no annotation: the converter's value stands
-                raw = str(raw)
+            if kind == "path" and not self.trusted and not isinstance(raw, str):
+                raw = str(raw)  # {id:int} meets another annotation: check its text
+        if self.check is None:
+            return raw
         try:
             value = self.check(raw)
         except ValidationError as exc:
@@ -393,15 +393,23 @@ class _Plan:
             key = marker.alias or name
             self.body.append(_BodyParam(name, conv, required, dflt, key, marker.embed, tp, marker))
             return
-        from .validation import compile_schema, converter_for
+        unconstrained = not any(getattr(marker, a) is not None for a, _ in _KEYWORDS)
+        # The router already made {id:int} an int: nothing to check again.
+        trusted = marker.kind == "path" and unconstrained and (
+            tp is inspect.Parameter.empty or path_names.get(marker.alias or name) is tp)
+        if trusted or ((tp is str or tp is inspect.Parameter.empty) and unconstrained):
+            # PERF: a plain string needs no checking or conversion (and no compiler).
+            check = convert = None
+        else:
+            from .validation import compile_schema, converter_for
 
-        try:
-            schema = _param_schema(tp, marker)
-            check = compile_schema(schema, coerce=True)
-            convert = converter_for(tp) if tp is not inspect.Parameter.empty else None
-        except (TypeError, ValueError) as exc:
-            raise TypeError("%s: cannot read parameter %r of type %r from the %s: %s"
-                            % (_qual(owner), name, tp, marker.kind, exc)) from None
+            try:
+                schema = _param_schema(tp, marker)
+                check = compile_schema(schema, coerce=True)
+                convert = converter_for(tp) if tp is not inspect.Parameter.empty else None
+            except (TypeError, ValueError) as exc:
+                raise TypeError("%s: cannot read parameter %r of type %r from the %s: %s"
+                                % (_qual(owner), name, tp, marker.kind, exc)) from None
         src = _Source()
         src.name = name
         src.kind = marker.kind
@@ -414,7 +422,7 @@ class _Plan:
         src.check = check
         src.convert = convert
         src.collect = _collection(tp)
-        src.untyped = tp is inspect.Parameter.empty
+        src.trusted = trusted
         src.default = dflt
         src.required = required
         src.loc = (marker.kind, key)
@@ -620,6 +628,17 @@ def to_response(result, status_code=None):
     return JSONResponse(result, status_code or 200)
 
 
+def _path_types(route):
+    """{path parameter: the Python type its converter produces (or None)}."""
+    convs = []
+    for kind, key in route.keys:
+        if kind == "re":
+            convs.extend(key.convs)
+        elif kind != "s":
+            convs.append(key)
+    return {name: getattr(conv, "value_type", None) for name, conv in zip(route.param_names, convs)}
+
+
 class ResponseValidationError(Exception):
     """A handler returned something its ``response_model`` does not allow: a server bug, answered with 500."""
 
@@ -657,7 +676,7 @@ def _response_filter(model, fn, status):
 
 def build_handler(route):
     """Compile a Route into ``async handle(request) -> Response``: injector, call, conversion, group middleware."""
-    plan = _Plan(route.endpoint, set(route.param_names), route.dependencies)
+    plan = _Plan(route.endpoint, _path_types(route), route.dependencies)
     fn = route.endpoint
     status = route.options.get("status_code")
     model = route.options.get("response_model")

@@ -8,14 +8,11 @@ and either ``body`` (bytes) or, when ``streaming`` is true, an async
 import asyncio
 import dataclasses
 import datetime
-import decimal
 import enum
 import json
-import mimetypes
 import os
 import stat
-import uuid
-from email.utils import formatdate
+import sys
 from http.cookies import SimpleCookie
 from urllib.parse import quote
 
@@ -31,10 +28,12 @@ def json_default(obj):
     """``default=`` for json.dumps: datetime/date/time (ISO 8601), UUID, Decimal, Enum, dataclasses, sets."""
     if isinstance(obj, (datetime.datetime, datetime.date, datetime.time)):
         return obj.isoformat()
-    if isinstance(obj, uuid.UUID):
-        return str(obj)
-    if isinstance(obj, decimal.Decimal):
-        return str(obj)
+    # UUID and Decimal without importing their modules: an object of either
+    # type can only exist once its module is loaded.
+    for module, name in (("uuid", "UUID"), ("decimal", "Decimal")):
+        loaded = sys.modules.get(module)
+        if loaded is not None and isinstance(obj, getattr(loaded, name)):
+            return str(obj)
     if isinstance(obj, enum.Enum):
         return obj.value
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
@@ -180,6 +179,8 @@ class Response:
         if max_age is not None:
             parts.append("Max-Age=%d" % int(max_age))
         if expires is not None:
+            from email.utils import formatdate
+
             if isinstance(expires, datetime.datetime):
                 expires = formatdate(expires.timestamp(), usegmt=True)
             elif isinstance(expires, (int, float)):
@@ -351,6 +352,9 @@ class FileResponse(StreamingResponse):
             raise FileNotFoundError("FileResponse: no such file: %s" % self.path) from None
         if not stat.S_ISREG(st.st_mode):
             raise IsADirectoryError("FileResponse: not a regular file: %s" % self.path)
+        import mimetypes
+        from email.utils import formatdate
+
         if media_type is None:
             media_type = mimetypes.guess_type(filename or self.path)[0] or "application/octet-stream"
         hdrs = dict(headers or {})

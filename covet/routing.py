@@ -36,6 +36,9 @@ class Converter:
     priority = 50
     # True when convert() returns its input (no conversion pass needed).
     identity = False
+    # The Python type convert() returns, when it is one (lets the injector
+    # trust a value the router already converted).
+    value_type = None
 
     def __init__(self):
         self._match = re.compile(self.regex).fullmatch
@@ -55,6 +58,7 @@ class StringConverter(Converter):
 
     priority = 90
     identity = True
+    value_type = str
 
     def matches(self, segment):  # PERF: the common case needs no regex
         return segment != ""
@@ -65,6 +69,7 @@ class IntConverter(Converter):
 
     regex = "[0-9]{1,30}"
     priority = 10
+    value_type = int
 
     def matches(self, segment):  # PERF: str methods beat a regex call
         return segment.isdigit() and segment.isascii() and len(segment) <= 30
@@ -84,6 +89,7 @@ class FloatConverter(Converter):
 
     regex = r"[0-9]{1,30}(?:\.[0-9]{1,30})?"
     priority = 20
+    value_type = float
 
     def convert(self, value):
         return float(value)
@@ -100,6 +106,7 @@ class UUIDConverter(Converter):
 
     regex = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
     priority = 15
+    value_type = uuid.UUID
 
     def convert(self, value):
         # PERF: the regex already proved the shape; uuid.UUID() re-parses
@@ -116,6 +123,7 @@ class PathConverter(Converter):
     regex = ".*"
     priority = 100
     identity = True
+    value_type = str
 
 
 DEFAULT_CONVERTERS = {

@@ -236,7 +236,8 @@ class _Connection:
         try:
             while True:
                 try:
-                    event = parser.next_event()
+                    # PERF: with nothing buffered between requests there is nothing to parse.
+                    event = parser.next_event() if parser.pending() else NEED_DATA
                 except ProtocolError as exc:
                     self.flush()
                     self.transport.write(server.error_bytes(exc.status, exc.detail, close=True))

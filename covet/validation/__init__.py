@@ -14,12 +14,28 @@ import threading
 from collections import OrderedDict
 from typing import Any, Callable, Tuple
 
-from ._compiler import (DEFAULT_MAX_DEPTH, DEFAULT_MAX_ITEMS, DEFAULT_MAX_STRING_LENGTH,
-                        compile_schema)
+import importlib
+
 from ._errors import SchemaError, ValidationError
-from ._model import Model
-from ._rules import Validator
-from ._types import Field, converter_for, schema_for, serializer_for
+
+# The compiler and the type mapping are imported on first use (PEP 562): an
+# app whose parameters are all plain strings never loads them, which keeps
+# a server's start-up memory down.
+_LAZY = {
+    "DEFAULT_MAX_DEPTH": "_compiler", "DEFAULT_MAX_ITEMS": "_compiler",
+    "DEFAULT_MAX_STRING_LENGTH": "_compiler", "compile_schema": "_compiler",
+    "Model": "_model", "Validator": "_rules",
+    "Field": "_types", "converter_for": "_types", "schema_for": "_types", "serializer_for": "_types",
+}
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError("module 'covet.validation' has no attribute %r" % name)
+    value = getattr(importlib.import_module("covet.validation." + module), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "DEFAULT_MAX_DEPTH", "DEFAULT_MAX_ITEMS", "DEFAULT_MAX_STRING_LENGTH", "Field", "Model",
@@ -53,6 +69,8 @@ class _SchemaCache:
             if found is not None:
                 self._entries.move_to_end(key)
                 return found
+        from ._compiler import compile_schema
+
         compiled = compile_schema(schema, coerce)
         with self._lock:
             self._entries[key] = compiled
