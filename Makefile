@@ -44,8 +44,20 @@ test-one: $(VENV)/.ok
 run:
 	$(PYTHON) -m covet run examples/hello.py
 
-bench:
-	$(PYTHON) benchmarks/bench_dispatch.py
+# Peers for comparison live only in benchmarks/.venv, never in covet's run-time.
+BENCH_VENV := benchmarks/.venv
+
+$(BENCH_VENV)/.ok: benchmarks/requirements.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install -q --disable-pip-version-check -r benchmarks/requirements.txt
+	touch $@
+
+bench: $(BENCH_VENV)/.ok
+	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || \
+	  { echo "wrk is needed for benchmarks/http (Debian package wrk)"; exit 1; }
+	@set -e; for f in benchmarks/bench_*.py; do echo "== $$f"; $(BENCH_VENV)/bin/python $$f; done
+	$(BENCH_VENV)/bin/python benchmarks/http/run.py
+	$(BENCH_VENV)/bin/python benchmarks/http/memory.py
 
 clean:
 	rm -rf $(VENV) .venvs build dist *.egg-info
