@@ -180,7 +180,7 @@ class _Connection:
     """One client connection: its parser, streams, deadlines and state."""
 
     __slots__ = ("server", "reader", "writer", "transport", "parser", "client", "sockname", "scheme",
-                 "deadline", "partial", "idle", "out", "proxied")
+                 "deadline", "partial", "idle", "out", "out_size", "proxied")
 
     def __init__(self, server, reader, writer):
         self.server = server
@@ -202,6 +202,7 @@ class _Connection:
         self.partial = False
         self.idle = True
         self.out = []
+        self.out_size = 0
 
     # -- deadlines --------------------------------------------------------
     def _arm(self, seconds, partial):
@@ -314,6 +315,7 @@ class _Connection:
             out = self.out
             self.transport.write(out[0] if len(out) == 1 else b"".join(out))
             out.clear()
+            self.out_size = 0
 
     async def handle(self, head, dispatch):
         """Answer one request; returns whether the connection stays open."""
@@ -389,16 +391,23 @@ class _Connection:
         if not response.streaming:
             body = response.body
             data = response_head(status, headers + extra, version)
-            if head.method != "HEAD" and body:
-                self.out.append(data + body if len(body) < 16384 else data)
-                if len(body) >= 16384:
-                    self.out.append(body)
+            size = len(body)
+            out = self.out
+            if head.method == "HEAD" or not size:
+                out.append(data)
+                self.out_size += len(data)
             else:
-                self.out.append(data)
-            if sum(map(len, self.out)) > WRITE_HIGH_WATER:
+                # One write for head and body: no Nagle/delayed-ACK stall.
+                out.append(data + body if size < 16384 else data)
+                if size >= 16384:
+                    out.append(body)
+                self.out_size += len(data) + size
+            if self.out_size > WRITE_HIGH_WATER:
+                # A pipelined batch's answers are bounded too: hand them over and wait if the socket backs up.
                 self.flush()
-                await self.writer.drain()
-            return len(body)
+                if self.transport.get_write_buffer_size() > WRITE_HIGH_WATER:
+                    await self.writer.drain()
+            return size
         # Streaming: chunked on 1.1 unless the app set Content-Length; close-delimited on 1.0.
         has_length = any(k == b"content-length" for k, _ in headers)
         chunked = version == "1.1" and not has_length and status not in (204, 304) and status >= 200
