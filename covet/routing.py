@@ -196,6 +196,29 @@ def _split_template(path, converters):
     return keys, names
 
 
+def _param_builder(names, convs):
+    """``build(values) -> {name: converted value}`` for one route, generated once.
+
+    PERF: a dict display with the conversions inlined costs a third of
+    ``dict(zip(names, [c.convert(v) ...]))``. Names are identifiers
+    (``_PARAM`` guarantees it), so the generated source is safe.
+    """
+    namespace = {}
+    items = []
+    for i, (name, conv) in enumerate(zip(names, convs)):
+        if conv.identity:
+            expr = "v[%d]" % i
+        elif type(conv) is IntConverter:
+            expr = "int(v[%d])" % i
+        else:
+            namespace["c%d" % i] = conv.convert
+            expr = "c%d(v[%d])" % (i, i)
+        items.append("%r: %s" % (name, expr))
+    source = "def build(v):\n    return {%s}\n" % ", ".join(items)
+    exec(compile(source, "<covet route params>", "exec"), namespace)
+    return namespace["build"]
+
+
 class _Node:
     __slots__ = ("static", "dynamic", "catchall", "routes")
 
@@ -210,7 +233,8 @@ class Route:
     """One path template bound to an endpoint for a set of methods."""
 
     __slots__ = ("path", "endpoint", "methods", "name", "middleware", "dependencies", "options",
-                 "param_names", "keys", "handle", "is_static", "include_in_schema", "plan", "converters")
+                 "param_names", "keys", "handle", "is_static", "include_in_schema", "plan", "converters",
+                 "build_params")
 
     def __init__(self, path, endpoint, methods, name, middleware, dependencies, options, converters):
         self.path = path
@@ -230,6 +254,7 @@ class Route:
             elif kind != "s":
                 convs.append(key)
         self.converters = convs if not all(c.identity for c in convs) else None
+        self.build_params = _param_builder(self.param_names, convs)
         self.handle = None  # set by the Router's compile hook
         self.plan = None  # the injector plan, set with handle
 
@@ -450,13 +475,10 @@ class Router:
         values = []
         route = _walk(self._root, segments, 0, len(segments), values, method)
         if route is not None:
-            convs = route.converters
-            if convs is not None:
-                try:
-                    values = [c.convert(v) for c, v in zip(convs, values)]
-                except ValueError:
-                    return None, None
-            return route, dict(zip(route.param_names, values))
+            try:
+                return route, route.build_params(values)
+            except ValueError:  # a custom converter's regex matched but convert() refused
+                return None, None
         allowed = set()
         _collect(self._root, segments, 0, allowed)
         if allowed:
@@ -597,7 +619,10 @@ def _walk(node, segs, i, n, values, method):
         if catchall is not None and catchall[1].routes:
             route = _pick(catchall[1].routes, method)
             if route is not None:
-                values.append("/".join([_decode(s) for s in segs[i:]]))
+                rest = "/".join(segs[i:])
+                if "%" in rest:
+                    rest = "/".join([_decode(s) for s in segs[i:]])
+                values.append(rest)
                 return route
         break
     del values[mark:]
