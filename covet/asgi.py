@@ -93,22 +93,25 @@ async def _http(app, scope, receive, send):
         app=app, root_path=scope.get("root_path", ""),
     )
     response = await app.dispatch(request)
-    head_only = request.method == "HEAD"
-    await send({"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers})
-    if not response.streaming:
-        await send({"type": "http.response.body", "body": b"" if head_only else response.body})
-    else:
-        iterator = response.iter_body()
-        try:
-            if not head_only:
-                async for chunk in iterator:
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        finally:
-            # The app's generator too: leaving ``async for`` does not close it, and its
-            # cleanup must run when the server reports the client gone mid-stream.
-            for it in (iterator, getattr(response, "body_iterator", None)):
-                aclose = getattr(it, "aclose", None)
-                if aclose is not None:
-                    await aclose()
-        await send({"type": "http.response.body", "body": b""})
-    await response.after_send()
+    try:
+        head_only = request.method == "HEAD"
+        await send({"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers})
+        if not response.streaming:
+            await send({"type": "http.response.body", "body": b"" if head_only else response.body})
+        else:
+            iterator = response.iter_body()
+            try:
+                if not head_only:
+                    async for chunk in iterator:
+                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            finally:
+                # The app's generator too: leaving ``async for`` does not close it, and its
+                # cleanup must run when the server reports the client gone mid-stream.
+                for it in (iterator, getattr(response, "body_iterator", None)):
+                    aclose = getattr(it, "aclose", None)
+                    if aclose is not None:
+                        await aclose()
+            await send({"type": "http.response.body", "body": b""})
+    finally:
+        # Also when send() raised (client gone): yield dependencies and temp files are released.
+        await response.after_send()

@@ -306,3 +306,42 @@ def test_unknown_scope_type_is_an_error():
 
     with pytest.raises(ValueError, match="unsupported ASGI scope type 'telepathy'"):
         asyncio.run(Covet()({"type": "telepathy"}, receive, send))
+
+
+def test_disconnect_during_a_streaming_response_still_tears_down_yield_dependencies():
+    # Before: when the ASGI server raised from send() (client gone), the
+    # after-send work was skipped and a yield dependency was never closed.
+    from covet import Depends
+
+    log = []
+    app = Covet()
+
+    async def resource():
+        try:
+            yield "conn"
+        finally:
+            log.append("released")
+
+    @app.get("/held")
+    async def held(conn=Depends(resource)):
+        async def parts():
+            yield b"a"
+            yield b"b"
+        return StreamingResponse(parts())
+
+    class Gone(OSError):
+        pass
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        if message.get("more_body"):
+            raise Gone("client went away")
+
+    async def main():
+        with pytest.raises(Gone):
+            await app(scope_for(path="/held"), receive, send)
+        return list(log)
+
+    assert asyncio.run(main()) == ["released"]

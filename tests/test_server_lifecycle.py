@@ -385,3 +385,40 @@ def test_ipv6_loopback():
     info = json.loads(body)
     assert info["client"][0] == "::1"
     assert info["url"] == "http://[::1]/info"
+
+
+def test_client_reset_mid_stream_still_tears_down_yield_dependencies(caplog):
+    # Before: a client that reset the connection mid-stream skipped the
+    # response's after-send work, so a yield dependency (a pooled DB
+    # connection) was never released: each such client leaked one.
+    from covet import Depends
+
+    caplog.set_level(logging.DEBUG, logger="covet")
+    released = threading.Event()
+    finished = threading.Event()
+    app = streaming_app(finished)
+
+    async def resource():
+        try:
+            yield "conn"
+        finally:
+            released.set()
+
+    @app.get("/held")
+    async def held(conn=Depends(resource)):
+        async def parts():
+            try:
+                for _ in range(100000):
+                    yield b"z" * 65536
+            finally:
+                finished.set()
+        return StreamingResponse(parts(), media_type="application/octet-stream")
+
+    with RunningServer(app) as srv:
+        s = srv.connect()
+        s.sendall(b"GET /held HTTP/1.1\r\nHost: x\r\n\r\n")
+        head, _ = recv_until(s, b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+        reset(s)
+        assert finished.wait(5)
+        assert released.wait(5)

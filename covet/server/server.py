@@ -353,6 +353,7 @@ class _Connection:
         start = time.perf_counter() if server.config.access_log else 0.0
         response = await dispatch(request)
         if self.transport.is_closing():
+            _spawn_after_send(server, response)  # the client left: still release what the request holds
             return False
         keep_alive = head.keep_alive and not server.shutting_down
         if body_state is not None and not body_state.finished:
@@ -364,14 +365,19 @@ class _Connection:
             keep_alive = False  # RFC 9112 §6.3: a body without length ends with the connection
         if keep_alive and _CLOSE in response.raw_headers:
             keep_alive = False  # RFC 9112 §9.6: the app said close; read no further request
-        sent = await self.send(response, head, keep_alive)
+        try:
+            sent = await self.send(response, head, keep_alive)
+        except BaseException:
+            # A reset mid-stream must not skip yield-dependency teardown and temp-file cleanup.
+            _spawn_after_send(server, response)
+            raise
         if server.config.access_log:
             access_logger.info('%s:%s - "%s %s HTTP/%s" %d %d %.1fms', _log_safe(client[0]) if client else "-",
                                client[1] if client else "-", head.method, _log_safe(target), head.version,
                                response.status_code, sent, (time.perf_counter() - start) * 1000)
         if response._after is not None or response.background is not None:
             self.flush()
-            server.spawn(response.after_send())
+            _spawn_after_send(server, response)
         if body_state is not None and not body_state.finished:
             await self.linger()  # the client may still be sending the body we did not read
         return keep_alive
@@ -435,6 +441,11 @@ class _Connection:
                 if aclose is not None:
                     await aclose()
         return sent
+
+
+def _spawn_after_send(server, response):
+    if response._after is not None or response.background is not None:
+        server.spawn(response.after_send())
 
 
 class _BodyReader:
