@@ -139,7 +139,7 @@ class Response:
         if media_type is not None and b"content-type" not in names:
             if media_type.startswith("text/") and "charset=" not in media_type:
                 media_type += "; charset=" + self.charset
-            raw.append((b"content-type", media_type.encode("latin-1")))
+            raw.append(_encode_header("content-type", media_type))  # CR/LF would split the response
         # RFC 9110 §8.6: no Content-Length on 1xx/204/304 responses.
         # A streaming body's size is unknown: no Content-Length unless the caller set one.
         if not self.streaming and status_code >= 200 and status_code not in (204, 304) and b"content-length" not in names:

@@ -423,3 +423,12 @@ def test_after_send_runs_background_then_callbacks_once():
 
     asyncio.run(go())
     assert events == ["bg", "cb"]
+
+
+@pytest.mark.parametrize("cls", [Response, StreamingResponse])
+def test_media_type_with_cr_lf_is_refused(cls):
+    # Before: media_type went into Content-Type unchecked, so a media type
+    # taken from the request (?format=...) could split the response.
+    content = b"" if cls is Response else iter([b""])
+    with pytest.raises(ValueError, match="^header content-type: value contains CR, LF or NUL$"):
+        cls(content, media_type="text/plain\r\nSet-Cookie: a=b")
