@@ -422,3 +422,15 @@ def test_client_reset_mid_stream_still_tears_down_yield_dependencies(caplog):
         reset(s)
         assert finished.wait(5)
         assert released.wait(5)
+
+
+def test_client_that_stops_reading_a_stream_is_cut_off():
+    # Before: drain() waited forever for a client that sent a request and
+    # never read the answer, so a few such clients held every connection slot.
+    finished = threading.Event()
+    with RunningServer(streaming_app(finished), **SHORT) as srv:
+        s = srv.connect()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.sendall(b"GET /endless HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert finished.wait(5)  # the server gave up and closed the generator
+        s.close()

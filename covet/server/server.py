@@ -247,7 +247,7 @@ class _Connection:
                 if event is NEED_DATA:
                     self.flush()
                     if self.transport.get_write_buffer_size() > WRITE_HIGH_WATER:
-                        await self.writer.drain()
+                        await self.drain()
                     if server.shutting_down and not self._has_partial_head():
                         return
                     if self._has_partial_head():
@@ -309,6 +309,18 @@ class _Connection:
                     return
         except (asyncio.TimeoutError, OSError):
             pass  # the client is gone (ENOTCONN, reset) or too slow to stop: close now
+
+    async def drain(self):
+        """Wait for the client to take queued output; a client that stops reading is cut off."""
+        if not self.transport.get_write_buffer_size():
+            await self.writer.drain()  # PERF: nothing queued, no timer
+            return
+        try:
+            # Without a deadline a client that never reads holds its slot forever.
+            await asyncio.wait_for(self.writer.drain(), self.server.config.body_timeout)
+        except asyncio.TimeoutError:
+            self.transport.abort()
+            raise ConnectionResetError("client stopped reading the response") from None
 
     def flush(self):
         if self.out:
@@ -412,7 +424,7 @@ class _Connection:
                 # A pipelined batch's answers are bounded too: hand them over and wait if the socket backs up.
                 self.flush()
                 if self.transport.get_write_buffer_size() > WRITE_HIGH_WATER:
-                    await self.writer.drain()
+                    await self.drain()
             return size
         # Streaming: chunked on 1.1 unless the app set Content-Length; close-delimited on 1.0.
         has_length = any(k == b"content-length" for k, _ in headers)
@@ -430,7 +442,7 @@ class _Connection:
             async for data in iterator:
                 sent += len(data)
                 writer.write(chunk(data) if chunked else data)
-                await writer.drain()
+                await self.drain()
             if chunked:
                 writer.write(LAST_CHUNK)
         finally:
