@@ -18,6 +18,9 @@ from .routing import Router
 __all__ = ["Covet", "CovetApp"]
 
 logger = logging.getLogger("covet.error")
+# C0, DEL and C1: a decoded path (%0d%0a) in a log line would let a client
+# forge log lines or terminal escapes (uvicorn CVE-2020-7694).
+_LOG_CTRL = {i: "\\x%02x" % i for i in list(range(32)) + list(range(127, 160))}
 
 # Sync handlers and dependencies share one bounded pool: FastAPI's 40-token
 # anyio limit surprised users because nobody documented it (anyio#447);
@@ -339,8 +342,8 @@ class Covet:
     async def _server_error(self, request, exc):
         rid = request.headers.get("x-request-id") or getattr(request.state, "__dict__", {}).get("request_id")
         logger.error(
-            "unhandled %s in %s %s%s", type(exc).__name__, request.method, request.path,
-            " (request id %s)" % rid if rid else "", exc_info=(type(exc), exc, exc.__traceback__),
+            "unhandled %s in %s %s%s", type(exc).__name__, request.method, request.path.translate(_LOG_CTRL),
+            " (request id %s)" % str(rid).translate(_LOG_CTRL) if rid else "", exc_info=(type(exc), exc, exc.__traceback__),
         )
         handler = self._handlers.get(500) or self._handlers.get(Exception)
         if handler is not None:

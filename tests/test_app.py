@@ -497,3 +497,19 @@ def test_a_set_query_parameter_collapses_repeated_values():
 
     with TestClient(app) as c:
         assert c.get("/s?q=2&q=1&q=2").json() == {"q": [1, 2]}
+
+
+def test_unhandled_error_log_line_escapes_control_characters_of_the_path(caplog):
+    # Before: the path was logged decoded and raw, so a client requesting
+    # /boom/%0d%0aINFO... could forge log lines (uvicorn CVE-2020-7694).
+    app = Covet()
+
+    @app.get("/boom/{what}")
+    async def boom(what: str):
+        raise RuntimeError("kaput")
+
+    caplog.set_level(logging.ERROR, logger="covet")
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert client.get("/boom/x%0d%0aINFO%20forged%1b[31m").status_code == 500
+    messages = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert messages == ["unhandled RuntimeError in GET /boom/x\\x0d\\x0aINFO forged\\x1b[31m"]
