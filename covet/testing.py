@@ -22,6 +22,7 @@ from .requests import Request
 __all__ = ["TestClient", "AsyncTestClient", "TestResponse"]
 
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
+_QUERY_SAFE = _PATH_SAFE + "?"
 MAX_REDIRECTS = 20
 
 
@@ -166,7 +167,8 @@ class _Core:
         full = url if url.startswith(("http://", "https://")) else self.base_url + ("" if url.startswith("/") else "/") + url
         parts = urlsplit(full)
         path = quote(parts.path or "/", safe=_PATH_SAFE)
-        query = parts.query
+        # As a browser or httpx would send it: a real server never passes non-ASCII or spaces on.
+        query = quote(parts.query, safe=_QUERY_SAFE)
         if params:
             extra = urlencode(_pairs(params), doseq=True)
             query = query + "&" + extra if query else extra

@@ -258,3 +258,20 @@ def test_encode_multipart_exact_bytes():
 def test_encode_multipart_escapes_quotes_and_newlines_in_names():
     body, _ = encode_multipart({'a"b\r\nc': "v"}, None, boundary="B")
     assert b'name="a%22b%0D%0Ac"' in body
+
+
+def test_non_ascii_query_in_the_url_is_percent_encoded_as_a_real_client_does():
+    # Before: the query went to the app raw ("q=€ x"), which no server
+    # delivers, and a trailing-slash redirect carrying it crashed with a 500.
+    app = Covet()
+
+    @app.get("/q/")
+    def q(request: Request):
+        return {"raw": request.query_string, "q": request.query_params["q"]}
+
+    client = TestClient(app)
+    r = client.get("/q?q=€ x&b=%41")
+    assert r.status_code == 200
+    assert r.json() == {"raw": "q=%E2%82%AC%20x&b=%41", "q": "€ x"}
+    assert [h.status_code for h in r.history] == [308]
+    assert r.history[0].headers["location"] == "/q/?q=%E2%82%AC%20x&b=%41"
