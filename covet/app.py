@@ -43,11 +43,13 @@ class Covet:
     def __init__(self, debug=False, lifespan=None, middleware=None, exception_handlers=None,
                  thread_pool_size=DEFAULT_THREAD_POOL_SIZE, redirect_slashes=True, multipart_limits=None,
                  title="covet app", version="0.1.0", description="", openapi_url="/openapi.json",
-                 docs_url="/docs", dependencies=None):
+                 docs_url="/docs", max_body_size=None, dependencies=None):
         self.debug = debug
         self.lifespan = lifespan
         self.thread_pool_size = thread_pool_size
         self.multipart_limits = multipart_limits
+        # Request-body limit under an ASGI server (covet's own server enforces its Limits).
+        self.max_body_size = max_body_size
         self.title, self.version, self.description = title, version, description
         self.openapi_url, self.docs_url = openapi_url, docs_url
         self.state = State()

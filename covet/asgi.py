@@ -7,6 +7,9 @@ messages. ``lifespan`` runs the app's startup and shutdown.
 from urllib.parse import quote
 
 from .errors import HTTPException
+
+# Same default as the server's Limits.max_body_size; Covet(max_body_size=...) changes it.
+DEFAULT_MAX_BODY_SIZE = 16 * 1024 * 1024
 from .requests import Request
 
 __all__ = ["handle"]
@@ -67,6 +70,9 @@ def _raw_path(scope):
 async def _http(app, scope, receive, send):
     done = False
 
+    limit = getattr(app, "max_body_size", None) or DEFAULT_MAX_BODY_SIZE
+    received = [0]
+
     async def receive_body():
         nonlocal done
         # An empty chunk with more_body=True is allowed by the ASGI spec; b"" tells
@@ -80,6 +86,11 @@ async def _http(app, scope, receive, send):
                 done = True
             body = message.get("body", b"")
             if body:
+                received[0] += len(body)
+                if received[0] > limit:
+                    done = True
+                    # The same limit and status as covet's own server (uvicorn has none).
+                    raise HTTPException(413, "request body larger than %d bytes" % limit)
                 return body
         return b""
 

@@ -345,3 +345,31 @@ def test_disconnect_during_a_streaming_response_still_tears_down_yield_dependenc
         return list(log)
 
     assert asyncio.run(main()) == ["released"]
+
+
+def test_a_body_over_the_app_limit_is_413_under_asgi():
+    import asyncio as _asyncio
+
+    from covet import Covet as _Covet
+
+    app = _Covet(max_body_size=10)
+
+    @app.post("/echo")
+    async def echo(request):
+        return await request.body()
+
+    messages = [{"type": "http.request", "body": b"123456", "more_body": True},
+                {"type": "http.request", "body": b"789012", "more_body": False}]
+    sent = []
+
+    async def receive():
+        return messages.pop(0)
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/echo", "raw_path": b"/echo", "query_string": b"",
+             "headers": [(b"host", b"x"), (b"content-type", b"application/octet-stream")]}
+    _asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] == 413
+    assert b"request body larger than 10 bytes" in sent[1]["body"]

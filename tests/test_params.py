@@ -1022,3 +1022,17 @@ def test_thread_pool_size_bounds_concurrent_sync_handlers():
     assert asyncio.run(main()) == [204] * 6
     assert max(peak) == 2
     assert app.thread_pool_size == 2
+
+
+def test_a_decimal_with_a_huge_exponent_is_refused(client):
+    from decimal import Decimal
+
+    app = Covet()
+
+    @app.get("/dec")
+    async def dec(q: Decimal):
+        return {"q": str(q)}
+
+    c = client(app)
+    assert c.get("/dec?q=1e9999").json() == {"q": "1E+9999"}
+    assert errors_of(c.get("/dec?q=1e99999")) == [err(["query", "q"], "must be a decimal number", "format")]

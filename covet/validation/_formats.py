@@ -317,11 +317,13 @@ def is_uri(value: str) -> bool:
 
 
 # covet's own format for Decimal fields sent as strings: a JSON number's grammar, leading zeros allowed.
-_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+# At most 4 exponent digits: Decimal("1e999999999") is cheap to build, but
+# int() or formatting it in a handler would hang or take gigabytes.
+_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]{1,4})?")
 
 
 def is_decimal(value: str) -> bool:
-    """A decimal number written as a string: -12.50, 1e3 (no NaN, no Infinity)."""
+    """A decimal number written as a string: -12.50, 1e3 (no NaN, no Infinity, exponent within ±9999)."""
     return len(value) <= 4300 and _DECIMAL.fullmatch(value) is not None
 
 
