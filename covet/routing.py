@@ -1,10 +1,11 @@
 """The router: path templates, converters, a segment tree, reverse routing.
 
-Static paths are found with one dict lookup. Everything else walks a tree
-of path segments: literal children by dict, then typed parameters, then
-``str`` parameters, then ``path`` (rest of the path). Matching happens on the
-raw (still percent-encoded) segments, and each segment is decoded once after
-it matched, so ``%2F`` inside a segment never becomes a new segment.
+Static paths are found with one dict lookup. Everything else goes through
+a tree of path segments, compiled into Python source on first use: literal
+children first, then typed parameters, then ``str`` parameters, then
+``path`` (rest of the path), backtracking when a branch fails. The path is
+split on its raw (still percent-encoded) slashes and each segment decoded
+once, so ``%2F`` inside a segment never becomes a new segment.
 """
 import math
 import re
@@ -685,87 +686,6 @@ def _decode(segment):
     # Bytes that are not UTF-8 become U+FFFD, as in uvicorn and werkzeug: lone
     # surrogates would make every JSON or HTML rendering of the value fail (500).
     return unquote(segment, errors="replace") if "%" in segment else segment
-
-
-def _pick(routes, method):
-    route = routes.get(method)
-    if route is None and method == "HEAD":
-        route = routes.get("GET")
-    return route
-
-
-def _walk(node, segs, i, n, values, method):
-    """Depth-first match; literal before typed before str before path.
-
-    Collects the raw (decoded) parameter strings in ``values``; returns the
-    Route or None (leaving ``values`` as it found it). Conversion happens
-    once, for the winner, in ``match``. PERF: while a node offers a single
-    way on, the walk loops instead of recursing.
-    """
-    mark = len(values)
-    while True:
-        if i == n:
-            if node.routes:
-                route = _pick(node.routes, method)
-                if route is not None:
-                    return route
-            catchall = node.catchall
-            if catchall is not None and catchall[1].routes:
-                route = _pick(catchall[1].routes, method)
-                if route is not None:
-                    values.append("")
-                    return route
-            break
-        seg = segs[i]
-        if "%" in seg:
-            seg = unquote(seg, errors="replace")  # as _decode: never lone surrogates
-            child = node.static.get(seg) if "/" not in seg else None  # %2F never matches a literal
-        else:
-            child = node.static.get(seg)
-        dynamic = node.dynamic
-        catchall = node.catchall
-        if child is not None:
-            if not dynamic and catchall is None:
-                node = child
-                i += 1
-                continue
-            route = _walk(child, segs, i + 1, n, values, method)
-            if route is not None:
-                return route
-        if dynamic:
-            if len(dynamic) == 1 and catchall is None and type(dynamic[0][1]) is not _Pattern:
-                _key, matcher, child = dynamic[0]
-                if matcher.matches(seg):
-                    values.append(seg)
-                    node = child
-                    i += 1
-                    continue
-                break
-            for _key, matcher, child in dynamic:
-                if type(matcher) is _Pattern:
-                    got = matcher.match(seg)
-                    if got is None:
-                        continue
-                    values.extend(got)
-                elif matcher.matches(seg):
-                    values.append(seg)
-                else:
-                    continue
-                route = _walk(child, segs, i + 1, n, values, method)
-                if route is not None:
-                    return route
-                del values[mark:]
-        if catchall is not None and catchall[1].routes:
-            route = _pick(catchall[1].routes, method)
-            if route is not None:
-                rest = "/".join(segs[i:])
-                if "%" in rest:
-                    rest = "/".join([_decode(s) for s in segs[i:]])
-                values.append(rest)
-                return route
-        break
-    del values[mark:]
-    return None
 
 
 def _collect(node, segs, i, allowed):
