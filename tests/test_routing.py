@@ -1,11 +1,15 @@
 """covet.routing: templates, converters, precedence, 404/405/OPTIONS/HEAD, slashes, url_for, groups, mounts."""
 import json
+import pickle
+import random
+import re
 import uuid
+from urllib.parse import quote
 
 import pytest
 
 from covet import Covet, Depends, Request, Response
-from covet.routing import Converter, NoMatchFound, Router
+from covet.routing import Converter, NoMatchFound, Router, UUIDConverter
 
 
 def problem(status, detail, instance, title):
@@ -67,6 +71,106 @@ def test_uuid_converter(client):
     assert c.get("/u/" + u).json() == {"id": u}
     assert c.get("/u/" + u.upper()).json() == {"id": u}
     assert c.get("/u/12345678123456781234567812345678").status_code == 404
+
+
+def test_uuid_converter_gives_a_real_uuid_object():
+    router = Router()
+    route = router.add_route("/u/{id:uuid}", lambda: None)
+    text = "12345678-1234-5678-1234-567812345678"
+    found, params = router.match("GET", "/u/" + text.upper())
+    assert found is route
+    value = params["id"]
+    assert type(value) is uuid.UUID
+    assert value == uuid.UUID(text) and hash(value) == hash(uuid.UUID(text))
+    assert str(value) == text and value.int == 0x12345678123456781234567812345678
+    assert value.is_safe is uuid.SafeUUID.unknown
+    assert pickle.loads(pickle.dumps(value)) == value
+
+
+@pytest.mark.parametrize("segment", [
+    "12345678-1234-5678-1234-56781234567g",    # not hex
+    "1234567-81234-5678-1234-567812345678",    # hyphens out of place
+    "12345678-1234-5678-1234-5678123456789",   # one digit too many
+    "12345678-1234-5678-1234-56781234567",     # one too few
+    "0x345678-1234-5678-1234-567812345678",    # int(..., 16) would take the 0x prefix
+    "1234_678-1234-5678-1234-567812345678",    # ... and underscores
+    "+2345678-1234-5678-1234-567812345678",    # ... and a sign
+    " 2345678-1234-5678-1234-567812345678",    # ... and spaces
+    "\u0661\u0662345678-1234-5678-1234-567812345678",  # ... and non-ASCII digits
+])
+def test_uuid_converter_refuses_what_only_int_would_take(segment):
+    router = Router()
+    router.add_route("/u/{id:uuid}", lambda: None)
+    assert router.match("GET", "/u/" + quote(segment)) == (None, None)
+
+
+def test_uuid_matching_accepts_exactly_the_converters_regex():
+    shape = re.compile(UUIDConverter.regex).fullmatch
+    router = Router()
+    route = router.add_route("/u/{id:uuid}", lambda: None)
+    rng = random.Random(20261203)
+    alphabet = "0123456789abcdefABCDEFgxX-_+ \t\u0663\uff11"
+    base = "12345678-1234-5678-1234-567812345678"
+    for _ in range(3000):
+        chars = list(base)
+        for _ in range(rng.randint(1, 3)):
+            op = rng.random()
+            pos = rng.randrange(len(chars) + 1)
+            if op < 0.6 and pos < len(chars):
+                chars[pos] = rng.choice(alphabet)
+            elif op < 0.8:
+                chars.insert(pos, rng.choice(alphabet))
+            elif chars:
+                del chars[min(pos, len(chars) - 1)]
+        segment = "".join(chars)
+        found, params = router.match("GET", "/u/" + quote(segment))
+        if shape(segment):
+            assert found is route and params == {"id": uuid.UUID(segment)}, segment
+        else:
+            assert found is None, segment
+
+
+def test_a_converter_whose_convert_refuses_gives_404(client):
+    class Even(Converter):
+        regex = "[0-9]+"
+
+        def convert(self, value):
+            if int(value) % 2:
+                raise ValueError("odd")
+            return int(value)
+
+    app = Covet()
+    app.register_converter("even", Even())
+
+    @app.get("/n/{n:even}")
+    async def n(n: int):
+        return {"n": n}
+
+    c = client(app)
+    assert c.get("/n/4").json() == {"n": 4}
+    assert c.get("/n/5").status_code == 404
+
+
+def test_routes_on_one_path_may_name_their_params_differently(client):
+    app = Covet()
+
+    @app.get("/a/{x}")
+    async def get_a(x):
+        return {"x": x}
+
+    @app.put("/a/{y}")
+    async def put_a(y):
+        return {"y": y}
+
+    @app.post("/a/{z:int}")
+    async def post_a(z: int):
+        return {"z": z}
+
+    c = client(app)
+    assert c.get("/a/1").json() == {"x": "1"}
+    assert c.put("/a/2").json() == {"y": "2"}
+    assert c.post("/a/3").json() == {"z": 3}
+    assert c.post("/a/q").status_code == 405
 
 
 def test_path_converter_takes_the_rest_with_slashes(client):
@@ -712,3 +816,35 @@ def test_router_match_reports_route_params_or_allowed_methods():
     assert router.match("PUT", "/a/1") == (route, {"x": 1})
     assert router.match("GET", "/a/1") == (None, {"PUT", "OPTIONS"})
     assert router.match("GET", "/b") == (None, None)
+
+
+def test_a_uuid_before_a_wide_fan_of_literals_reaches_every_branch():
+    router = Router()
+    routes = [router.add_route("/u/{a:uuid}/x%d/{n:int}" % i, lambda: None) for i in range(8)]
+    text = "12345678-1234-5678-1234-567812345678"
+    for i, route in enumerate(routes):
+        assert router.match("GET", "/u/%s/x%d/%d" % (text, i, i)) == (route, {"a": uuid.UUID(text), "n": i})
+    assert router.match("GET", "/u/%s/x9/1" % text) == (None, None)
+    assert router.match("GET", "/u/%sg/x1/1" % text[:-1]) == (None, None)
+
+
+def test_percent_encoded_segments_are_decoded_before_converters_and_for_405():
+    router = Router()
+    u = router.add_route("/u/{a:uuid}", lambda: None)
+    router.add_route("/s/{x}", lambda: None, methods=["PUT"])
+    assert router.match("GET", "/u/%312345678-1234-5678-1234-56781234567%61") == (
+        u, {"a": uuid.UUID("12345678-1234-5678-1234-56781234567a")})
+    assert router.match("GET", "/u/1234567%2D1234-5678-1234-567812345678") == (None, None)  # '-' out of place
+    assert router.match("GET", "/s/a%20b") == (None, {"PUT", "OPTIONS"})
+    assert router.match("PUT", "/s/a%2Fb")[1] == {"x": "a/b"}
+
+
+def test_a_match_taken_before_the_first_request_follows_routes_added_later():
+    router = Router()
+    match = router.match  # bound before the router compiled its matcher
+    a = router.add_route("/a/{x:int}", lambda: None)
+    assert match("GET", "/a/1") == (a, {"x": 1})
+    b = router.add_route("/b/{y}", lambda: None)
+    assert match("GET", "/b/2") == (b, {"y": "2"})
+    assert router.match("GET", "/b/2") == (b, {"y": "2"})
+    assert "def match(method, raw_path):" in router.matcher_source
