@@ -105,8 +105,14 @@ async def _http(app, scope, receive, send):
     )
     response = await app.dispatch(request)
     try:
-        head_only = request.method == "HEAD"
-        await send({"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers})
+        status = response.status_code
+        # HEAD, 1xx, 204 and 304 answers carry no body (RFC 9112 §6.3), and
+        # 1xx and 204 no Content-Length either (RFC 9110 §8.6).
+        head_only = request.method == "HEAD" or status < 200 or status == 204 or status == 304
+        raw_headers = response.raw_headers
+        if status < 200 or status == 204:
+            raw_headers = [h for h in raw_headers if h[0] != b"content-length"]
+        await send({"type": "http.response.start", "status": status, "headers": raw_headers})
         if not response.streaming:
             await send({"type": "http.response.body", "body": b"" if head_only else response.body})
         else:

@@ -125,6 +125,10 @@ def problem_response(request, status_code, detail=None, headers=None, errors=Non
                 for e in errors
             )
         content = _HTML_PAGE.format(status=status_code, title=html.escape(body["title"]), detail=detail_html)
-        return Response(content, status_code, headers, media_type="text/html; charset=utf-8")
-    content = json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str)
+        # A lone surrogate (from "\ud800" in a JSON body) has no UTF-8 form: "?" in its place.
+        return Response(content.encode("utf-8", "replace"), status_code, headers, media_type="text/html; charset=utf-8")
+    try:
+        content = json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: JSON escapes it as \ud800 instead of a 500
+        content = json.dumps(body, separators=(",", ":"), default=str).encode("ascii")
     return Response(content, status_code, headers, media_type="application/problem+json")

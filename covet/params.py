@@ -624,6 +624,8 @@ def to_response(result, status_code=None):
                 hdrs[k] = v
         if status in (204, 304) or status < 200:
             response.raw_headers[:] = [(k, v) for k, v in response.raw_headers if k != b"content-length"]
+            if not response.streaming:
+                response.body = b""
         return response
     return JSONResponse(result, status_code or 200)
 

@@ -120,6 +120,8 @@ class Response:
         self.background = background
         self._after = None
         body = self.render(content)
+        if (status_code < 200 or status_code == 204 or status_code == 304) and not self.streaming:
+            body = b""  # these never carry a body (RFC 9110 §15.3.5, §15.4.5)
         self.body = body
         if headers is None and media_type is None and not self.streaming:
             # PERF: the common case, with headers precomputed per class.

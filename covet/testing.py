@@ -224,10 +224,14 @@ class _Core:
                 body = b"".join(chunks)
             else:
                 body = response.body
-            if method == "HEAD":
-                body = b""
+            status = response.status_code
+            raw_headers = list(response.raw_headers)
+            if method == "HEAD" or status < 200 or status == 204 or status == 304:
+                body = b""  # as on the wire (RFC 9112 §6.3)
+                if status < 200 or status == 204:
+                    raw_headers = [h for h in raw_headers if h[0] != b"content-length"]
             await response.after_send()
-            result = TestResponse(response.status_code, Headers(list(response.raw_headers)), body, full, method, history)
+            result = TestResponse(status, Headers(raw_headers), body, full, method, history)
             for header in result.headers.getlist("set-cookie"):
                 for name, value, expired in _parse_set_cookie(header):
                     if expired:

@@ -152,10 +152,13 @@ def parse_head(head):
 
 
 def read_response(sock, buffered=b""):
-    """Read one Content-Length-framed response: (status line, headers, body, leftover bytes)."""
+    """Read one Content-Length-framed response: (status line, headers, body, leftover bytes).
+
+    A 304 ends at its head whatever its Content-Length says (RFC 9110 §15.4.5).
+    """
     head, rest = recv_until(sock, b"\r\n\r\n", buffered)
     status, headers = parse_head(head)
-    length = int(headers.get("content-length", ["0"])[0])
+    length = int(headers.get("content-length", ["0"])[0]) if " 304 " not in status else 0
     while len(rest) < length:
         more = sock.recv(65536)
         if not more:

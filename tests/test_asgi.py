@@ -373,3 +373,24 @@ def test_a_body_over_the_app_limit_is_413_under_asgi():
     _asyncio.run(app(scope, receive, send))
     assert sent[0]["status"] == 413
     assert b"request body larger than 10 bytes" in sent[1]["body"]
+
+
+def test_a_204_or_304_goes_out_without_a_body_or_a_204_content_length():
+    app = Covet()
+
+    @app.get("/tuple")
+    async def as_tuple():
+        return {"a": 1}, 204
+
+    @app.get("/late")
+    async def late():
+        response = PlainTextResponse("not for the wire")
+        response.status_code = 304
+        return response
+
+    sent, _ = call(app, scope_for(path="/tuple"))
+    assert sent[0]["status"] == 204 and b"content-length" not in dict(sent[0]["headers"])
+    assert sent[1] == {"type": "http.response.body", "body": b""}
+    sent, _ = call(app, scope_for(path="/late"))
+    assert sent[0]["status"] == 304
+    assert sent[1] == {"type": "http.response.body", "body": b""}

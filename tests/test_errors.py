@@ -358,3 +358,32 @@ def test_binding_errors_are_4xx_never_500(client):
         c.post("/j/1/", follow_redirects=False),
     ]
     assert [r.status_code for r in cases] == [422, 400, 415, 422, 400, 400, 415, 400, 404, 308]
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_a_lone_surrogate_in_an_error_is_escaped_never_a_500(client, debug):
+    # JSON may carry "\ud800", which has no UTF-8 form; echoing it in a 4xx must not fail the response.
+    from typing import Dict
+
+    app = Covet(debug=debug)
+
+    @app.post("/d")
+    async def d(data: Dict[str, int]):
+        return data
+
+    @app.post("/http")
+    async def http(request: Request):
+        data = await request.json()
+        raise HTTPException(400, "bad value %s" % data["k"])
+
+    c = client(app)
+    r = c.post("/d", content=b'{"\\ud800": "x"}', headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    assert r.content.count(b"\\ud800") >= 1
+    assert r.json()["errors"][0]["loc"] == ["body", "\ud800"]
+    r = c.post("/http", content=b'{"k": "\\udc80"}', headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["detail"] == "bad value \udc80"
+    r = c.post("/http", content=b'{"k": "\\udc80"}', headers={"content-type": "application/json",
+                                                           "accept": BROWSER_ACCEPT})
+    assert r.status_code == 400 and r.headers["content-type"] == "text/html; charset=utf-8"
+    assert b"<p>bad value ?</p>" in r.content

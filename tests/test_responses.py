@@ -11,11 +11,12 @@ from email.utils import formatdate
 import pytest
 
 from covet import (
-    Covet, FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response,
+    Covet, FileResponse, HTTPException, HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response,
     StreamingResponse,
 )
 from covet.params import to_response
 from covet.responses import dump_json, json_default
+from covet.testing import TestClient
 
 
 def headers_of(response):
@@ -117,7 +118,7 @@ def test_lone_surrogates_are_escaped_instead_of_failing():
     (({"a": 1}, 201), 201, "application/json", b'{"a":1}'),
     (("made", 202, {"X-Id": "7"}), 202, "text/html; charset=utf-8", b"made"),
     ((None, 201), 201, None, b""),
-    (({"gone": True}, 204), 204, "application/json", b'{"gone":true}'),
+    (({"gone": True}, 204), 204, "application/json", b""),  # a 204 never carries a body
     (Pt(1, datetime.date(2020, 1, 1)), 200, "application/json", b'{"x":1,"when":"2020-01-01"}'),
     (datetime.datetime(2020, 1, 1, 12, 0), 200, "application/json", b'"2020-01-01T12:00:00"'),
     (uuid.UUID(int=1), 200, "application/json", b'"00000000-0000-0000-0000-000000000001"'),
@@ -432,3 +433,30 @@ def test_media_type_with_cr_lf_is_refused(cls):
     content = b"" if cls is Response else iter([b""])
     with pytest.raises(ValueError, match="^header content-type: value contains CR, LF or NUL$"):
         cls(content, media_type="text/plain\r\nSet-Cookie: a=b")
+
+
+@pytest.mark.parametrize("status", [101, 204, 304])
+def test_statuses_without_content_never_carry_a_body(status):
+    app = Covet()
+
+    @app.get("/r")
+    async def r():
+        return Response(b"body", status)
+
+    @app.get("/e")
+    async def e():
+        raise HTTPException(status)
+
+    @app.get("/late")
+    async def late():
+        response = PlainTextResponse("body")
+        response.status_code = status
+        return response
+
+    assert Response(b"body", status).body == b""
+    with TestClient(app) as c:
+        for url in ("/r", "/e", "/late"):
+            res = c.get(url)
+            assert (res.status_code, res.content) == (status, b""), url
+            if status != 304 or url != "/late":
+                assert "content-length" not in res.headers, url

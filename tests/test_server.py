@@ -411,3 +411,37 @@ def test_many_one_byte_chunks(server):
         s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + body)
         status, _, echoed, _ = read_response(s)
     assert (status, echoed) == ("HTTP/1.1 200 OK", payload)
+
+
+def test_no_body_after_a_204_or_304_head_even_when_the_app_set_one():
+    # A body on a 204/304 would be read as the start of the next pipelined response.
+    from covet import Covet, Response
+
+    app = Covet()
+
+    @app.get("/tuple")
+    async def as_tuple():
+        return {"a": 1}, 204
+
+    @app.get("/late")
+    async def late():
+        response = Response(b"not for the wire")
+        response.status_code = 304  # changed after the body was set, as a middleware might
+        return response
+
+    @app.get("/ok")
+    async def ok():
+        return "fine"
+
+    with RunningServer(app) as srv, srv.connect() as s:
+        s.sendall(b"GET /tuple HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"GET /late HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n")
+        rest = b""
+        got = []
+        for _ in range(3):
+            status, headers, body, rest = read_response(s, rest)
+            got.append((status, body))
+        assert got == [("HTTP/1.1 204 No Content", b""), ("HTTP/1.1 304 Not Modified", b""),
+                       ("HTTP/1.1 200 OK", b"fine")]
+        assert rest == b""

@@ -411,9 +411,14 @@ class _Connection:
             data = response_head(status, headers + extra, version)
             size = len(body)
             out = self.out
-            if head.method == "HEAD" or not size:
+            # RFC 9112 §6.3: HEAD, 1xx, 204 and 304 answers end at the head; a
+            # body set anyway would be read as the start of the next response.
+            if not size or head.method == "HEAD" or status < 200 or status == 204 or status == 304:
+                if status < 200 or status == 204:  # RFC 9110 §8.6: never a Content-Length on these
+                    data = response_head(status, [h for h in headers if h[0] != b"content-length"] + extra, version)
                 out.append(data)
                 self.out_size += len(data)
+                size = 0
             else:
                 # One write for head and body: no Nagle/delayed-ACK stall.
                 out.append(data + body if size < 16384 else data)
@@ -436,7 +441,7 @@ class _Connection:
         sent = 0
         iterator = response.iter_body()
         try:
-            if head.method == "HEAD":
+            if head.method == "HEAD" or status < 200 or status == 204 or status == 304:
                 return 0
             writer = self.writer
             async for data in iterator:
