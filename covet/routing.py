@@ -79,7 +79,12 @@ class IntConverter(Converter):
         return int(value)
 
     def to_url(self, value):
-        value = int(value)
+        if isinstance(value, bool):
+            raise ValueError("%r is a bool, not an integer" % value)
+        number = int(value)
+        if not isinstance(value, str) and number != value:  # 1.5 would silently become 1
+            raise ValueError("%r is not an integer" % (value,))
+        value = number
         if value < 0:
             raise ValueError("negative integers are not supported by the int converter")
         return str(value)
@@ -96,10 +101,21 @@ class FloatConverter(Converter):
         return float(value)
 
     def to_url(self, value):
+        if isinstance(value, bool):
+            raise ValueError("%r is a bool, not a number" % value)
         value = float(value)
         if value < 0 or math.isnan(value) or math.isinf(value):
             raise ValueError("the float converter takes finite non-negative numbers")
-        return ("%.17g" % value) if value != int(value) else "%d" % value
+        if value == int(value):
+            return "%d" % value
+        # repr is the shortest text that reads back as the same float; the
+        # converter takes no exponent, so 1e-07 is written out in full.
+        text = repr(value)
+        if "e" in text:
+            import decimal  # only here: url_for with a tiny or huge float
+
+            text = format(decimal.Decimal(text), "f")
+        return text
 
 
 def _uuid_from_hex(value, _new=object.__new__, _cls=uuid.UUID,
@@ -138,6 +154,9 @@ class PathConverter(Converter):
     identity = True
     value_type = str
 
+    def matches(self, segment):  # any text, newlines too
+        return True
+
 
 DEFAULT_CONVERTERS = {
     "str": StringConverter(),
@@ -172,6 +191,19 @@ class _Pattern:
     def match(self, decoded):
         m = self._match(decoded)
         return None if m is None else m.groups()
+
+
+def _quote_value(value, is_path):
+    """Percent-encode a parameter value for a URL path.
+
+    "." and ".." are encoded as well: clients remove such dot segments
+    (RFC 3986 §5.2.4) before sending, so the value would never arrive.
+    """
+    if is_path:
+        return "/".join(_quote_value(part, False) for part in value.split("/"))
+    if value in (".", ".."):
+        return "%2E" * len(value)
+    return quote(value, safe=_SAFE)
 
 
 def _split_template(path, converters):
@@ -283,11 +315,21 @@ class Route:
                 out.append(quote(key, safe=_SAFE))
                 continue
             convs = key.convs if kind == "re" else [key]
-            seg, pos = "", 0
+            seg, text, values, pos = "", "", [], 0
             for m, conv in zip(_PARAM.finditer(tmpl), convs):
-                value = conv.to_url(params.pop(m.group(1)))
-                seg += quote(tmpl[pos:m.start()], safe=_SAFE) + quote(value, safe=_SAFE + ("/" if kind == "path" else ""))
+                name = m.group(1)
+                value = conv.to_url(params.pop(name))
+                # The path must lead back here: the value has to be one its
+                # converter takes, as the router will see it after decoding.
+                if kind != "re" and not conv.matches(value):
+                    raise ValueError("%r is not a value of {%s} (its converter refuses it)" % (value, name))
+                values.append(value)
+                literal = tmpl[pos:m.start()]
+                text += literal + value
+                seg += quote(literal, safe=_SAFE) + _quote_value(value, kind == "path")
                 pos = m.end()
+            if kind == "re" and key.match(text + tmpl[pos:]) != tuple(values):
+                raise ValueError("%r would not split back into the values given" % (text + tmpl[pos:]))
             out.append(seg + quote(tmpl[pos:], safe=_SAFE))
         url = "/" + "/".join(out)
         # Never produce a scheme-relative URL (//evil.com or /\evil.com):
@@ -552,13 +594,13 @@ class Router:
             path = route.url_path(params)
         except (ValueError, TypeError) as exc:
             raise NoMatchFound("route %r: %s" % (name, exc)) from None
-        if params:
-            items = []
-            for k, v in params.items():
-                if isinstance(v, (list, tuple)):
-                    items.extend((k, str(x)) for x in v)
-                else:
-                    items.append((k, str(v)))
+        items = []
+        for k, v in params.items():  # None leaves the key out, as in werkzeug and Starlette
+            if isinstance(v, (list, tuple)):
+                items.extend((k, str(x)) for x in v if x is not None)
+            elif v is not None:
+                items.append((k, str(v)))
+        if items:
             path += "?" + urlencode(items)
         return path
 

@@ -608,12 +608,45 @@ def test_url_for_errors():
     assert app.url_for("h1", x=2.5) == "/f/2.5"
 
 
+def test_url_for_refuses_values_that_would_not_lead_back_to_the_route(client):
+    app = echo_app("/i/{n:int}", "/f/{x:float}", "/s/{name}", "/u/{id:uuid}", "/m/{a}-{b}.txt")
+    for kwargs in ({"n": True}, {"n": 1.5}, {"n": "1x"}):
+        with pytest.raises(NoMatchFound, match="route 'h0': "):
+            app.url_for("h0", **kwargs)
+    assert app.url_for("h0", n=2.0) == "/i/2" and app.url_for("h0", n="7") == "/i/7"
+    with pytest.raises(NoMatchFound, match="'' is not a value of {name}"):
+        app.url_for("h2", name="")
+    with pytest.raises(NoMatchFound, match="'nope' is not a value of {id}"):
+        app.url_for("h3", id="nope")
+    with pytest.raises(NoMatchFound, match="would not split back"):
+        app.url_for("h4", a="x-y", b="z")  # '/m/x-y-z.txt' matches as a='x', b='y-z'
+    c = client(app)
+    # Every path url_for builds is answered by its route with the values given.
+    for name, kwargs, expected in [
+        ("h1", {"x": 1e-7}, {"x": 1e-7}), ("h1", {"x": 0.1}, {"x": 0.1}), ("h1", {"x": 1e22}, {"x": 1e22}),
+        ("h2", {"name": ".."}, {"name": ".."}), ("h2", {"name": "."}, {"name": "."}),
+        ("h2", {"name": "a/b?c#d%"}, {"name": "a/b?c#d%"}),
+        ("h3", {"id": uuid.UUID(int=7)}, {"id": str(uuid.UUID(int=7))}),
+        ("h4", {"a": "x", "b": "y-z"}, {"a": "x", "b": "y-z"}),
+    ]:
+        url = app.url_for(name, **kwargs)
+        assert c.get(url).json() == expected, url
+    assert app.url_for("h1", x=1e-7) == "/f/0.0000001"
+    assert app.url_for("h2", name="..") == "/s/%2E%2E"
+
+
+def test_url_for_leaves_none_out_of_the_query():
+    app = echo_app("/s/{name}")
+    assert app.url_for("h0", name="x", a=None, b=[1, None, 2], c=0) == "/s/x?b=1&b=2&c=0"
+
+
 def test_url_for_never_returns_a_scheme_relative_url():
     app = echo_app("/{p:path}", "/{a}/{b}")
     assert app.url_for("h0", p="/evil.com") == "/%2Fevil.com"
     assert app.url_for("h0", p="\\evil.com") == "/%5Cevil.com"
     assert app.url_for("h1", a="/evil.com", b="x") == "/%2Fevil.com/x"
-    assert not app.url_for("h1", a="", b="evil.com").startswith("//")
+    with pytest.raises(NoMatchFound):  # an empty {a} could never match, so no "//evil.com" either
+        app.url_for("h1", a="", b="evil.com")
     assert app.url_for("h0", p="https:evil.com") == "/https:evil.com"
     assert app.url_for("h1", a="a?b#c", b="%2F") == "/a%3Fb%23c/%252F"
 
