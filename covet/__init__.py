@@ -22,6 +22,7 @@ _EXPORTS = {
     "Router": "routing", "RouteGroup": "routing", "Converter": "routing", "NoMatchFound": "routing",
     "Headers": "datastructures", "MutableHeaders": "datastructures", "QueryParams": "datastructures",
     "FormData": "datastructures", "URL": "datastructures", "State": "datastructures",
+    "HeaderValueError": "datastructures",
     "UploadFile": "multipart", "MultipartLimits": "multipart", "MultipartError": "multipart",
     "TestClient": "testing", "AsyncTestClient": "testing",
     "JWT": "security.jwt", "InvalidTokenError": "security.jwt",

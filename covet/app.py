@@ -9,7 +9,7 @@ import logging
 import traceback
 
 from ._chain import chain, is_async_callable, run_sync
-from .datastructures import State
+from .datastructures import HeaderValueError, State
 from .errors import HTTPException, RequestValidationError, problem_response
 from .params import build_handler, teardown, to_response
 from .responses import Response
@@ -251,6 +251,10 @@ class Covet:
             if not isinstance(response, Response):
                 response = to_response(response)
         except Exception as exc:
+            if isinstance(exc, HeaderValueError):  # from middleware or an exception handler
+                response = self._header_refused(request, exc)
+                _attach_after_send(request, response, exc)
+                return response
             response = await self._server_error(request, exc)
             _attach_after_send(request, response, exc)
             if request._raise:
@@ -278,7 +282,18 @@ class Covet:
                 return await self._call_handler(handler, request, exc)
             if isinstance(exc, HTTPException):
                 return http_error_response(request, exc)
+            if isinstance(exc, HeaderValueError):
+                return self._header_refused(request, exc)
             raise
+
+    def _header_refused(self, request, exc):
+        # CR or LF in a header value nearly always comes from the request (an
+        # echoed parameter, a redirect target): the client's error, so a 400,
+        # with nothing of the bad header sent. Logged, since it may be a bug.
+        logger.warning("refused a response header in %s %s: %s", request.method,
+                       request.path.translate(_LOG_CTRL), str(exc).translate(_LOG_CTRL))
+        return problem_response(request, 400, "the response would have carried a header value with CR, LF or "
+                                "NUL, or outside Latin-1; it was not sent")
 
     async def _no_route(self, request, allowed):
         method = request.method

@@ -32,6 +32,20 @@ class Address(NamedTuple):
     port: int
 
 
+class HeaderValueError(ValueError):
+    """A header name or value that would split or corrupt the response (CR, LF, NUL, not Latin-1).
+
+    Example::
+
+        try:
+            response.headers["x-echo"] = user_text
+        except HeaderValueError:
+            response.headers["x-echo"] = urllib.parse.quote(user_text)
+
+    Left uncaught in a handler, the app answers 400 (see docs/requests-responses.md).
+    """
+
+
 def _bad_header_value(value):
     # RFC 9110 §5.5: field values never contain CR, LF or NUL; a value that
     # does would split the response (uvicorn CVE-2020-7695, gunicorn CVE-2018-1000164).
@@ -44,13 +58,13 @@ def _encode_header(name, value):
     if not isinstance(value, str):
         value = value.decode("latin-1") if isinstance(value, bytes) else str(value)
     if not name or _bad_header_value(name) or any(c in name for c in " \t:"):
-        raise ValueError("invalid header name: %r" % name)
+        raise HeaderValueError("invalid header name: %r" % name)
     if _bad_header_value(value):
-        raise ValueError("header %s: value contains CR, LF or NUL" % name)
+        raise HeaderValueError("header %s: value contains CR, LF or NUL" % name)
     try:
         return name.lower().encode("latin-1"), value.encode("latin-1")
     except UnicodeEncodeError:
-        raise ValueError("header %s: value is not latin-1; percent-encode it" % name) from None
+        raise HeaderValueError("header %s: value is not latin-1; percent-encode it" % name) from None
 
 
 class Headers:

@@ -16,7 +16,7 @@ import sys
 from http.cookies import SimpleCookie
 from urllib.parse import quote
 
-from .datastructures import MutableHeaders, _encode_header
+from .datastructures import HeaderValueError, MutableHeaders, _encode_header
 
 __all__ = [
     "Response", "JSONResponse", "HTMLResponse", "PlainTextResponse", "RedirectResponse",
@@ -84,7 +84,7 @@ def _ascii_json(content):
 # (CPython CVE-2026-16052, bottle CVE-2016-9964).
 def _check_cookie_part(what, value):
     if any(c in value for c in ";\r\n\x00"):
-        raise ValueError("cookie %s contains ';', CR, LF or NUL: %r" % (what, value))
+        raise HeaderValueError("cookie %s contains ';', CR, LF or NUL: %r" % (what, value))
 
 
 _COOKIE_QUOTER = SimpleCookie()
@@ -165,7 +165,7 @@ class Response:
 
     def set_cookie(self, key, value="", max_age=None, expires=None, path="/", domain=None,
                    secure=False, httponly=False, samesite="lax", partitioned=False):
-        """Add a Set-Cookie header; ``;``, CR, LF or NUL in any part raise ``ValueError``.
+        """Add a Set-Cookie header; ``;``, CR, LF or NUL in any part raise ``HeaderValueError`` (a ``ValueError``).
 
         Example::
 
@@ -173,7 +173,7 @@ class Response:
         """
         # RFC 6265 §4.1.1: a name is an ASCII token ("é".isalnum() is true too).
         if not key or not key.isascii() or not all(c.isalnum() or c in "!#$%&'*+-.^_`|~" for c in key):
-            raise ValueError("invalid cookie name: %r" % (key,))
+            raise HeaderValueError("invalid cookie name: %r" % (key,))
         value = str(value)
         _check_cookie_part("value", value)
         coded = _COOKIE_QUOTER.value_encode(value)[1]
@@ -267,7 +267,7 @@ class JSONResponse(Response):
 
 
 class RedirectResponse(Response):
-    """A redirect (307 by default) to ``url``; CR/LF in the URL raise ``ValueError``.
+    """A redirect (307 by default) to ``url``; CR/LF in the URL raise ``HeaderValueError`` (a ``ValueError``).
 
     Example::
 
@@ -279,7 +279,7 @@ class RedirectResponse(Response):
     def __init__(self, url, status_code=307, headers=None, background=None):
         url = str(url)
         if any(c in url for c in "\r\n\x00"):
-            raise ValueError("redirect URL contains CR, LF or NUL")
+            raise HeaderValueError("redirect URL contains CR, LF or NUL")
         super().__init__(b"", status_code, headers, background=background)
         # Non-ASCII is percent-encoded; reserved characters are kept as given.
         self.raw_headers.append((b"location", quote(url, safe=":/%#?=@[]!$&'()*+,;~").encode("latin-1")))

@@ -4,14 +4,16 @@ import dataclasses
 import datetime
 import decimal
 import enum
+import logging
 import os
 import uuid
 from email.utils import formatdate
+from urllib.parse import quote
 
 import pytest
 
 from covet import (
-    Covet, FileResponse, HTTPException, HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response,
+    Covet, FileResponse, HeaderValueError, HTTPException, HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response,
     StreamingResponse,
 )
 from covet.params import to_response
@@ -186,18 +188,65 @@ def test_non_latin1_header_value_is_refused_with_advice():
         Response(b"", headers={"X-A": "✓"})
 
 
-def test_injected_header_from_a_handler_raises_in_the_app(client):
+def test_injected_header_from_request_data_is_a_400_and_never_sent(client, caplog):
     app = Covet()
 
     @app.get("/h")
     async def h(v: str):
         return "x", 200, {"X-Echo": v}
 
-    c = client(app, raise_server_exceptions=False)
+    @app.get("/cookie")
+    async def cookie(v: str):
+        response = PlainTextResponse("x")
+        response.set_cookie("pref", v)
+        return response
+
+    @app.get("/go")
+    async def go(to: str):
+        return RedirectResponse(to)
+
+    @app.get("/latin")
+    async def latin(v: str):
+        response = PlainTextResponse("x")
+        response.headers["x-name"] = v
+        return response
+
+    async def echo_mw(request, call_next):
+        response = await call_next(request)
+        if "mw" in request.query_params:
+            response.headers["x-mw"] = request.query_params["mw"]
+        return response
+    app.add_middleware(echo_mw)
+
+    c = client(app)  # raise_server_exceptions stays on: a 400 is an answer, not a server error
     assert c.get("/h", params={"v": "fine"}).headers["x-echo"] == "fine"
-    r = c.get("/h", params={"v": "a\r\nSet-Cookie: admin=1"})
-    assert r.status_code == 500
-    assert "set-cookie" not in r.headers
+    for url, params in [("/h", {"v": "a\r\nSet-Cookie: admin=1"}), ("/cookie", {"v": "a;\nDomain=evil"}),
+                        ("/go", {"to": "/x\r\nSet-Cookie: admin=1"}), ("/latin", {"v": "\u2603"}),
+                        ("/h", {"v": "ok", "mw": "\r\nSet-Cookie: admin=1"}), ("/h", {"v": "a\x00b"})]:
+        with caplog.at_level(logging.WARNING, logger="covet"):
+            r = c.get(url, params=params)
+        assert r.status_code == 400, url
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["detail"] == ("the response would have carried a header value with CR, LF or NUL, "
+                                      "or outside Latin-1; it was not sent")
+        assert "set-cookie" not in r.headers and "x-echo" not in r.headers and "location" not in r.headers
+    assert "refused a response header in GET /h" in caplog.text
+
+
+def test_header_value_error_is_a_value_error_a_handler_may_catch(client):
+    app = Covet()
+
+    @app.get("/h")
+    async def h(v: str):
+        response = PlainTextResponse("x")
+        try:
+            response.headers["x-echo"] = v
+        except HeaderValueError:
+            response.headers["x-echo"] = quote(v)
+        return response
+
+    assert issubclass(HeaderValueError, ValueError)
+    assert client(app).get("/h", params={"v": "a\nb"}).headers["x-echo"] == "a%0Ab"
 
 
 # -- cookies -------------------------------------------------------------------------------------
