@@ -216,6 +216,17 @@ def make_app():
                              "url": str(request.url), "path": request.path,
                              "query": request.query_string})
 
+    # Statuses that never carry a body, given one anyway (RFC 9112 §6.3).
+    @app.get("/tuple204")
+    async def tuple204():
+        return {"a": 1}, 204
+
+    @app.get("/late304")
+    async def late304():
+        response = PlainTextResponse("not for the wire")
+        response.status_code = 304  # changed after the body was set, as a middleware might
+        return response
+
     return app
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from covet import BackgroundTasks, Covet, PlainTextResponse, Request, Response, StreamingResponse
 from covet.asgi import handle
+from server_helpers import make_app
 
 
 def scope_for(method="GET", path="/", query=b"", headers=(), raw_path=None, root_path="", **extra):
@@ -376,21 +377,10 @@ def test_a_body_over_the_app_limit_is_413_under_asgi():
 
 
 def test_a_204_or_304_goes_out_without_a_body_or_a_204_content_length():
-    app = Covet()
-
-    @app.get("/tuple")
-    async def as_tuple():
-        return {"a": 1}, 204
-
-    @app.get("/late")
-    async def late():
-        response = PlainTextResponse("not for the wire")
-        response.status_code = 304
-        return response
-
-    sent, _ = call(app, scope_for(path="/tuple"))
+    app = make_app()
+    sent, _ = call(app, scope_for(path="/tuple204"))
     assert sent[0]["status"] == 204 and b"content-length" not in dict(sent[0]["headers"])
     assert sent[1] == {"type": "http.response.body", "body": b""}
-    sent, _ = call(app, scope_for(path="/late"))
+    sent, _ = call(app, scope_for(path="/late304"))
     assert sent[0]["status"] == 304
     assert sent[1] == {"type": "http.response.body", "body": b""}
