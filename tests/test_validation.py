@@ -201,6 +201,43 @@ def test_formats_are_asserted(fmt, good, bad, name):
     assert ok({"format": fmt}, 12) == 12  # formats apply to strings only
 
 
+def test_year_0000_is_refused_since_python_dates_cannot_hold_it():
+    assert errors({"format": "date"}, "0000-01-01") == [err([], "must be a date (YYYY-MM-DD)", "format")]
+    assert errors({"format": "date-time"}, "0000-01-01T00:00:00Z") == [
+        err([], "must be an RFC 3339 date-time with offset", "format")]
+    assert ok({"format": "date"}, "0001-01-01") == "0001-01-01"
+
+
+def test_year_0000_in_a_typed_parameter_or_model_is_a_422_not_a_500():
+    import datetime
+    from typing import Optional
+
+    from covet import Covet, Model
+    from covet.testing import TestClient
+
+    class Item(Model):
+        d: Optional[datetime.date] = None
+        when: Optional[datetime.datetime] = None
+
+    app = Covet()
+
+    @app.post("/item")
+    async def item(i: Item):
+        return {"d": str(i.d), "when": str(i.when)}
+
+    @app.get("/q")
+    async def q(d: datetime.date):
+        return {"d": str(d)}
+
+    with TestClient(app) as c:
+        r = c.post("/item", json={"d": "0000-01-01", "when": "0000-12-31T23:59:59+01:00"})
+        assert r.status_code == 422
+        assert [e["loc"] for e in r.json()["errors"]] == [["body", "d"], ["body", "when"]]
+        r = c.get("/q", params={"d": "0000-01-01"})
+        assert (r.status_code, r.json()["errors"][0]["loc"]) == (422, ["query", "d"])
+        assert c.post("/item", json={"d": "0001-01-01"}).json() == {"d": "0001-01-01", "when": "None"}
+
+
 def test_unknown_format_is_ignored():
     assert ok({"format": "color"}, "not checked") == "not checked"
 

@@ -29,8 +29,10 @@ def _month_days(year: int, month: int) -> int:
 
 
 def _date_ok(year: str, month: str, day: str) -> bool:
+    # Year 0000 is RFC 3339 but not a Python date: accepting it would let a
+    # valid value crash the conversion to date/datetime (a 500, not a 422).
     m = int(month)
-    return 1 <= m <= 12 and 1 <= int(day) <= _month_days(int(year), m)
+    return year != "0000" and 1 <= m <= 12 and 1 <= int(day) <= _month_days(int(year), m)
 
 
 def _time_ok(hour, minute, second, sign, off_hour, off_minute) -> bool:
