@@ -177,6 +177,15 @@ ALLOWED = ["example.com", "*.example.org", "127.0.0.1", "[::1]"]
     ("user@example.com", False),
     ("[::1", False),
     ("", False),
+    # empty or hyphen-edged labels would pass the *.example.org wildcard and end up in links
+    (".example.org", False),
+    ("..example.org", False),
+    ("a..example.org", False),
+    ("-.example.org", False),
+    ("a-.example.org", False),
+    ("example.com:99999", False),  # no such port
+    ("example.com:65535", True),
+    ("a_b-c.example.org", True),
 ])
 def test_host_matrix(client, host, ok):
     c = client(hosts_app(ALLOWED))

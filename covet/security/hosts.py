@@ -17,7 +17,10 @@ __all__ = ["TrustedHostMiddleware", "split_host"]
 
 # RFC 3986 §3.2.2 reg-name / IPv4 (letters, digits, '-', '.', '_' which some internal
 # names use), or an IP-literal in brackets; anything else is not a host we could serve.
-_HOST = re.compile(r"[a-z0-9_.-]+|\[[0-9a-f:.]+\]")
+# Labels are never empty and never start or end with "-": ".example.com" or
+# "a..example.com" would pass a "*.example.com" wildcard and end up in links.
+_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+_HOST = re.compile(r"{0}(?:\.{0})*|\[[0-9a-f:.]+\]".format(_LABEL))
 _PORT = re.compile(r"[0-9]{1,5}")
 
 
@@ -39,7 +42,7 @@ def split_host(value: Optional[str]) -> Optional[str]:
         host, colon, port = value.partition(":")
         rest = colon + port
     # RFC 3986 §3.2.3: the port may be empty ("example.com:").
-    if rest and not (rest[0] == ":" and (rest == ":" or _PORT.fullmatch(rest[1:]))):
+    if rest and not (rest[0] == ":" and (rest == ":" or (_PORT.fullmatch(rest[1:]) and int(rest[1:]) <= 65535))):
         return None
     if host.endswith(".") and not host.startswith("["):
         host = host[:-1]  # RFC 1034 §3.1: "example.com." is the same name
