@@ -7,7 +7,7 @@ import json
 import re
 from urllib.parse import unquote
 
-from .datastructures import URL, FormData, Headers, QueryParams, State
+from .datastructures import MAX_QUERY_FIELDS, URL, FormData, Headers, QueryParams, State
 from .errors import HTTPException
 
 __all__ = ["Request", "parse_cookie_header"]
@@ -287,7 +287,11 @@ async def _parse_form(request):
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise HTTPException(400, "form body is not valid UTF-8") from None
-        return FormData(QueryParams(text).multi_items())
+        try:
+            fields = QueryParams(text)
+        except HTTPException:  # same limit as the query string, named for what the client sent
+            raise HTTPException(400, "too many form fields (limit %d)" % MAX_QUERY_FIELDS) from None
+        return FormData(fields.multi_items())
     if media == "multipart/form-data":
         from . import multipart
 

@@ -288,6 +288,14 @@ def test_urlencoded_form_that_is_not_utf8_is_400(client):
     assert (r.status_code, r.json()["detail"]) == (400, "form body is not valid UTF-8")
 
 
+def test_urlencoded_form_with_too_many_fields_is_400_named_as_a_form(client):
+    c = client(form_app())
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    assert len(c.post("/form", content=b"&".join(b"k%d=1" % i for i in range(1000)), headers=form).json()) == 1000
+    r = c.post("/form", content=b"&".join(b"k%d=1" % i for i in range(1001)), headers=form)
+    assert (r.status_code, r.json()["detail"]) == (400, "too many form fields (limit 1000)")
+
+
 def test_multipart_form_with_fields_and_files(client):
     r = client(form_app()).post("/form", data={"title": "Report"}, files={
         "doc": ("q3.pdf", b"%PDF-1.7 \x00\x01", "application/pdf"),
