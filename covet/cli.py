@@ -104,6 +104,8 @@ def _parser():
     run.add_argument("--timeout-keep-alive", type=float, default=5.0)
     run.add_argument("--timeout-head", type=float, default=10.0)
     run.add_argument("--timeout-body", type=float, default=30.0)
+    run.add_argument("--min-body-rate", type=int, default=500,
+                     help="bytes/s a request body must keep up after --timeout-body of waiting (0: off)")
     run.add_argument("--timeout-graceful-shutdown", type=float, default=10.0)
     run.add_argument("--max-body-size", type=int, default=16 * 1024 * 1024)
     run.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio",
@@ -158,7 +160,7 @@ def _cmd_run(args):
             log_level=args.log_level, access_log=args.access_log, ssl_certfile=args.ssl_certfile,
             ssl_keyfile=args.ssl_keyfile, forwarded_allow_ips=args.forwarded_allow_ips,
             max_connections=args.max_connections, keepalive_timeout=args.timeout_keep_alive,
-            head_timeout=args.timeout_head, body_timeout=args.timeout_body,
+            head_timeout=args.timeout_head, body_timeout=args.timeout_body, min_body_rate=args.min_body_rate,
             shutdown_timeout=args.timeout_graceful_shutdown, limits=Limits(max_body_size=args.max_body_size))
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:

@@ -233,6 +233,20 @@ def test_ssl_options_go_together(isolated, capsys):
     assert capsys.readouterr().err == "covet: --ssl-certfile and --ssl-keyfile go together\n"
 
 
+def test_run_passes_every_timeout_and_the_body_rate_to_the_server(isolated, monkeypatch):
+    import covet.server.server as server
+
+    seen = {}
+    monkeypatch.setattr(server, "run", lambda app, **options: seen.update(options))
+    write(isolated / "cli_opts_app.py", APP)
+    assert main(["run", "cli_opts_app.py", "--timeout-body", "5", "--min-body-rate", "0",
+                 "--timeout-head", "3", "--timeout-keep-alive", "2"]) == 0
+    assert (seen["body_timeout"], seen["min_body_rate"], seen["head_timeout"], seen["keepalive_timeout"]) == (
+        5.0, 0, 3.0, 2.0)
+    assert main(["run", "cli_opts_app.py"]) == 0
+    assert seen["min_body_rate"] == 500
+
+
 def test_load_app_error_type():
     with pytest.raises(AppLoadError, match="no such file: /nonexistent/app.py"):
         load_app("/nonexistent/app.py")

@@ -119,6 +119,71 @@ def test_head_trickled_one_byte_at_a_time_is_cut_by_the_absolute_deadline(short)
     assert (line, headers["connection"]) == ("HTTP/1.1 408 Request Timeout", ["close"])
 
 
+def trickle_body(sock, data, pause, stop, sent):
+    """Send ``data`` a byte at a time, ``pause`` seconds apart, until done or ``stop`` is set."""
+    def run():
+        try:
+            for i in range(len(data)):
+                if stop.wait(pause):
+                    return
+                sock.sendall(data[i:i + 1])
+                sent.append(i)
+        except OSError:
+            pass
+    t = threading.Thread(target=run)
+    t.start()
+    return t
+
+
+def test_body_trickled_under_the_minimum_rate_is_cut_with_408(short):
+    # PEER-LESSONS §3 item 11: every byte arrives well within body_timeout, but after the first
+    # body_timeout of waiting the body has to keep up 500 bytes a second (mod_reqtimeout MinRate).
+    body = b"x" * 400
+    stop, sent = threading.Event(), []
+    with short.connect() as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body))
+        t = trickle_body(s, body, 0.02, stop, sent)
+        try:
+            data = recv_all(s)
+        finally:
+            stop.set()
+            t.join(10)
+    assert len(sent) < len(body)  # cut off before the body was complete
+    line, headers, problem_body = problem(data)
+    assert (line, headers["connection"]) == ("HTTP/1.1 408 Request Timeout", ["close"])
+    assert problem_body["detail"] == "request body arriving slower than 500 bytes a second"
+
+
+def test_time_the_handler_spends_between_reads_is_not_held_against_the_client():
+    app = Covet()
+
+    @app.post("/slow-reader")
+    async def slow_reader(request):
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            await asyncio.sleep(0.5)  # longer than body_timeout, between reads
+        return PlainTextResponse("got %d" % size)
+
+    with RunningServer(app, **SHORT) as srv, srv.connect() as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        s.sendall(b"POST /slow-reader HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\n")
+        for piece in (b"3\r\nfgh\r\n", b"2\r\nij\r\n", b"0\r\n\r\n"):
+            threading.Event().wait(0.2)  # each pause well inside body_timeout
+            s.sendall(piece)
+        status, _, body, _ = read_response(s)
+    assert (status, body) == ("HTTP/1.1 200 OK", b"got 10")
+
+
+def test_min_body_rate_zero_turns_the_floor_off_and_negative_is_refused():
+    from covet.server.server import ServerConfig
+
+    assert ServerConfig(min_body_rate=0).min_body_rate == 0
+    with pytest.raises(ValueError, match="min_body_rate is bytes per second, 0 \\(off\\) or more, got -1"):
+        ServerConfig(min_body_rate=-1)
+
+
 def test_half_open_client_with_partial_head_is_closed(short):
     with short.connect() as s:
         s.sendall(b"GET / HTTP/1.1\r\n")

@@ -32,6 +32,10 @@ access_logger = logging.getLogger("covet.access")
 DEFAULT_HEAD_TIMEOUT = 10.0       # whole request head, from accept or from its first byte: slowloris bound
 DEFAULT_KEEPALIVE_TIMEOUT = 5.0   # idle between requests; nginx uses 75 s, uvicorn 5 s
 DEFAULT_BODY_TIMEOUT = 30.0       # waiting for the next piece of a request body
+# After the first body_timeout of waiting, a body must keep coming at this rate
+# (bytes per second), as Apache's mod_reqtimeout MinRate: a client trickling a
+# byte every few seconds cannot hold a connection until the size limit.
+DEFAULT_MIN_BODY_RATE = 500
 DEFAULT_MAX_CONNECTIONS = 1000    # beyond it, new connections wait in the kernel's backlog
 DEFAULT_SHUTDOWN_TIMEOUT = 10.0   # in-flight requests get this long after SIGTERM
 DEFAULT_BACKLOG = 2048
@@ -50,13 +54,16 @@ class ServerConfig:
                  keepalive_timeout=DEFAULT_KEEPALIVE_TIMEOUT, body_timeout=DEFAULT_BODY_TIMEOUT,
                  max_connections=DEFAULT_MAX_CONNECTIONS, shutdown_timeout=DEFAULT_SHUTDOWN_TIMEOUT,
                  forwarded_allow_ips="127.0.0.1", access_log=False, ssl_certfile=None, ssl_keyfile=None,
-                 ssl_context=None, backlog=DEFAULT_BACKLOG, server_header=True):
+                 ssl_context=None, backlog=DEFAULT_BACKLOG, server_header=True, min_body_rate=DEFAULT_MIN_BODY_RATE):
         self.host = host
         self.port = port
         self.limits = limits or Limits()
         self.head_timeout = head_timeout
         self.keepalive_timeout = keepalive_timeout
         self.body_timeout = body_timeout
+        if min_body_rate < 0:
+            raise ValueError("min_body_rate is bytes per second, 0 (off) or more, got %r" % (min_body_rate,))
+        self.min_body_rate = min_body_rate
         self.max_connections = max_connections
         self.shutdown_timeout = shutdown_timeout
         self.trusted = _TrustedProxies(forwarded_allow_ips)
@@ -468,13 +475,17 @@ def _spawn_after_send(server, response):
 class _BodyReader:
     """Feeds a request body from the parser to ``request.stream()``, reading the socket as needed."""
 
-    __slots__ = ("conn", "expect_continue", "finished", "failed")
+    __slots__ = ("conn", "expect_continue", "finished", "failed", "waited", "received")
 
     def __init__(self, conn, expect_continue):
         self.conn = conn
         self.expect_continue = expect_continue
         self.finished = False
         self.failed = False
+        # Only time spent waiting on the client counts against its rate, not
+        # time the handler spends between reads (TCP holds the client back then).
+        self.waited = 0.0
+        self.received = 0
 
     async def receive(self):
         if self.finished:
@@ -497,14 +508,31 @@ class _BodyReader:
                 self.expect_continue = False
                 conn.flush()
                 conn.transport.write(_CONTINUE)
+            config = conn.server.config
+            budget = config.body_timeout
+            rate = config.min_body_rate
+            if rate:
+                # The first body_timeout of waiting is free; after it, each
+                # second of waiting must be paid for with `rate` bytes.
+                budget = min(budget, config.body_timeout + self.received / rate - self.waited)
+                if budget <= 0:
+                    self.failed = True
+                    raise HTTPException(408, "request body arriving slower than %d bytes a second" % rate)
+            loop = conn.server.loop
+            started = loop.time()
             try:
-                data = await asyncio.wait_for(conn.reader.read(READ_SIZE), conn.server.config.body_timeout)
+                data = await asyncio.wait_for(conn.reader.read(READ_SIZE), budget)
             except asyncio.TimeoutError:
                 self.failed = True
+                if budget < config.body_timeout:
+                    raise HTTPException(408, "request body arriving slower than %d bytes a second" % rate) from None
                 raise HTTPException(408, "request body not received in time") from None
+            finally:
+                self.waited += loop.time() - started
             if not data:
                 self.failed = True
                 raise _ClientGone()
+            self.received += len(data)
             parser.feed(data)
 
     def skip_rest(self):
