@@ -4,7 +4,7 @@ Public names are imported lazily (PEP 562) so that ``import covet`` stays
 cheap and a program that only needs the template engine or the JWT helper
 does not pay for the server.
 """
-import importlib
+from ._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -47,14 +47,4 @@ _EXPORTS = {
 __all__ = ["__version__"] + sorted(_EXPORTS)
 
 
-def __getattr__(name):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError("module 'covet' has no attribute %r" % name)
-    value = getattr(importlib.import_module("covet." + module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports("covet", _EXPORTS, globals())

@@ -5,8 +5,7 @@ JWT and password names are imported at once (they need only hashlib, hmac and js
 HTTP-facing pieces load on first use (PEP 562), so ``from covet.security import JWT`` does
 not import the request and response machinery.
 """
-import importlib
-
+from covet._lazy import lazy_exports
 from covet.security.jwt import (
     JWT,
     ExpiredSignatureError,
@@ -77,14 +76,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError("module 'covet.security' has no attribute %r" % name)
-    value = getattr(importlib.import_module("covet.security." + module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports("covet.security", _LAZY, globals())

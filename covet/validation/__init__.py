@@ -14,8 +14,7 @@ import threading
 from collections import OrderedDict
 from typing import Any, Callable, Tuple
 
-import importlib
-
+from .._lazy import lazy_exports
 from ._errors import SchemaError, ValidationError
 
 # The compiler and the type mapping are imported on first use (PEP 562): an
@@ -29,13 +28,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError("module 'covet.validation' has no attribute %r" % name)
-    value = getattr(importlib.import_module("covet.validation." + module), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports("covet.validation", _LAZY, globals())
 
 __all__ = [
     "DEFAULT_MAX_DEPTH", "DEFAULT_MAX_ITEMS", "DEFAULT_MAX_STRING_LENGTH", "Field", "Model",
