@@ -11,6 +11,8 @@ from .errors import HTTPException
 # Same default as the server's Limits.max_body_size; Covet(max_body_size=...) changes it.
 DEFAULT_MAX_BODY_SIZE = 16 * 1024 * 1024
 from .requests import Request
+from .responses import wire_headers
+from .status import NO_CONTENT
 
 __all__ = ["handle"]
 
@@ -108,11 +110,8 @@ async def _http(app, scope, receive, send):
         status = response.status_code
         # HEAD, 1xx, 204 and 304 answers carry no body (RFC 9112 §6.3), and
         # 1xx and 204 no Content-Length either (RFC 9110 §8.6).
-        head_only = request.method == "HEAD" or status < 200 or status == 204 or status == 304
-        raw_headers = response.raw_headers
-        if status < 200 or status == 204:
-            raw_headers = [h for h in raw_headers if h[0] != b"content-length"]
-        await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+        head_only = request.method == "HEAD" or status in NO_CONTENT
+        await send({"type": "http.response.start", "status": status, "headers": wire_headers(status, response.raw_headers)})
         if not response.streaming:
             await send({"type": "http.response.body", "body": b"" if head_only else response.body})
         else:

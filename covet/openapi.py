@@ -133,23 +133,13 @@ def _parameters(route, defs):
                 entry["explode"] = True
             params.append(entry)
     # Path parameters the handler does not take are still part of the path.
-    converters = dict(zip(route.param_names, _route_converters(route)))
+    converters = dict(zip(route.param_names, route.param_convs))
     for name in route.param_names:
         if ("path", name) not in declared:
             conv = converters.get(name)
             schema = dict(_CONVERTER_SCHEMAS.get(type(conv).__name__, {"type": "string"}))
             params.append({"name": name, "in": "path", "required": True, "schema": schema})
     return params
-
-
-def _route_converters(route):
-    out = []
-    for kind, key in route.keys:
-        if kind == "re":
-            out.extend(key.convs)
-        elif kind != "s":
-            out.append(key)
-    return out
 
 
 def _request_body(route, defs):

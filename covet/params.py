@@ -24,6 +24,7 @@ from .background import BackgroundTasks
 from .errors import HTTPException, RequestValidationError
 from .requests import Request, parse_json
 from .responses import HTMLResponse, JSONResponse, Response
+from .status import NO_CONTENT
 from .validation._errors import ValidationError
 
 __all__ = ["Param", "Query", "Path", "Header", "Cookie", "Body", "Depends", "build_handler", "to_response"]
@@ -622,7 +623,7 @@ def to_response(result, status_code=None):
             hdrs = response.headers
             for k, v in (result[2].items() if hasattr(result[2], "items") else result[2]):
                 hdrs[k] = v
-        if status in (204, 304) or status < 200:
+        if status in NO_CONTENT:
             response.raw_headers[:] = [(k, v) for k, v in response.raw_headers if k != b"content-length"]
             if not response.streaming:
                 response.body = b""
@@ -632,13 +633,7 @@ def to_response(result, status_code=None):
 
 def _path_types(route):
     """{path parameter: the Python type its converter produces (or None)}."""
-    convs = []
-    for kind, key in route.keys:
-        if kind == "re":
-            convs.extend(key.convs)
-        elif kind != "s":
-            convs.append(key)
-    return {name: getattr(conv, "value_type", None) for name, conv in zip(route.param_names, convs)}
+    return {name: getattr(conv, "value_type", None) for name, conv in zip(route.param_names, route.param_convs)}
 
 
 class ResponseValidationError(Exception):

@@ -17,6 +17,7 @@ from http.cookies import SimpleCookie
 from urllib.parse import quote
 
 from .datastructures import HeaderValueError, MutableHeaders, _encode_header
+from .status import NO_CONTENT, NO_CONTENT_LENGTH
 
 __all__ = [
     "Response", "JSONResponse", "HTMLResponse", "PlainTextResponse", "RedirectResponse",
@@ -120,14 +121,15 @@ class Response:
         self.background = background
         self._after = None
         body = self.render(content)
-        if (status_code < 200 or status_code == 204 or status_code == 304) and not self.streaming:
+        no_content = status_code in NO_CONTENT
+        if no_content and not self.streaming:
             body = b""  # these never carry a body (RFC 9110 §15.3.5, §15.4.5)
         self.body = body
         if headers is None and media_type is None and not self.streaming:
             # PERF: the common case, with headers precomputed per class.
             ct = self._content_type
             raw = [ct] if ct is not None else []
-            if status_code >= 200 and status_code != 204 and status_code != 304:
+            if not no_content:
                 raw.append((b"content-length", b"%d" % len(body)))
             self.raw_headers = raw
             return
@@ -144,7 +146,7 @@ class Response:
             raw.append(_encode_header("content-type", media_type))  # CR/LF would split the response
         # RFC 9110 §8.6: no Content-Length on 1xx/204/304 responses.
         # A streaming body's size is unknown: no Content-Length unless the caller set one.
-        if not self.streaming and status_code >= 200 and status_code not in (204, 304) and b"content-length" not in names:
+        if not self.streaming and not no_content and b"content-length" not in names:
             raw.append((b"content-length", b"%d" % len(body)))
         self.raw_headers = raw
 
@@ -264,6 +266,13 @@ class JSONResponse(Response):
             return text.encode("utf-8")
         except UnicodeEncodeError:
             return _ascii_json(content)
+
+
+def wire_headers(status_code, raw_headers):
+    """The headers as they go out: a status changed after the body was set may leave a Content-Length behind."""
+    if status_code in NO_CONTENT_LENGTH:
+        return [h for h in raw_headers if h[0] != b"content-length"]
+    return raw_headers
 
 
 class RedirectResponse(Response):

@@ -118,10 +118,14 @@ class FloatConverter(Converter):
         return text
 
 
-def _uuid_from_hex(value, _new=object.__new__, _cls=uuid.UUID,
-                   _set_int=uuid.UUID.__dict__["int"].__set__,
-                   _set_safe=uuid.UUID.__dict__["is_safe"].__set__,
-                   _unknown=uuid.SafeUUID.unknown):
+# uuid.UUID's two slots, filled directly (see _uuid_from_hex); the router's
+# generated code inlines the same three steps with these names.
+_UUID_PARTS = {"_new": object.__new__, "_UUID": uuid.UUID, "_uuid_int": uuid.UUID.__dict__["int"].__set__,
+               "_uuid_safe": uuid.UUID.__dict__["is_safe"].__set__, "_unknown": uuid.SafeUUID.unknown}
+
+
+def _uuid_from_hex(value, _new=object.__new__, _cls=uuid.UUID, _set_int=_UUID_PARTS["_uuid_int"],
+                   _set_safe=_UUID_PARTS["_uuid_safe"], _unknown=uuid.SafeUUID.unknown):
     """uuid.UUID(value) for a segment whose shape the converter's regex already proved.
 
     PERF: uuid.UUID() re-parses and costs ~1 µs; filling the two slots
@@ -281,7 +285,7 @@ class Route:
     """One path template bound to an endpoint for a set of methods."""
 
     __slots__ = ("path", "endpoint", "methods", "name", "middleware", "dependencies", "options",
-                 "param_names", "keys", "handle", "is_static", "include_in_schema", "plan", "converters",
+                 "param_names", "keys", "handle", "is_static", "include_in_schema", "plan",
                  "build_params", "param_convs")
 
     def __init__(self, path, endpoint, methods, name, middleware, dependencies, options, converters):
@@ -301,7 +305,6 @@ class Route:
                 convs.extend(key.convs)
             elif kind != "s":
                 convs.append(key)
-        self.converters = convs if not all(c.identity for c in convs) else None
         self.param_convs = tuple(convs)
         self.build_params = _param_builder(self.param_names, convs)
         self.handle = None  # set by the Router's compile hook
@@ -620,11 +623,7 @@ class _Codegen:
     """
 
     def __init__(self):
-        self.ns = {"_dec": _decode, "_new": object.__new__, "_UUID": uuid.UUID,
-                   "_uuid_int": uuid.UUID.__dict__["int"].__set__,
-                   "_uuid_safe": uuid.UUID.__dict__["is_safe"].__set__,
-                   "_unknown": uuid.SafeUUID.unknown, "_fromhex": bytes.fromhex,
-                   "_from_bytes": int.from_bytes}
+        self.ns = dict(_UUID_PARTS, _dec=_decode, _fromhex=bytes.fromhex, _from_bytes=int.from_bytes)
         self.uuid_bytes = {}  # segment variable -> its bytes, where a UUID test made them
         self.functions = []
         self.counter = 0

@@ -18,6 +18,8 @@ from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 from .datastructures import Headers
 from .requests import Request
+from .responses import wire_headers
+from .status import NO_CONTENT
 
 __all__ = ["TestClient", "AsyncTestClient", "TestResponse"]
 
@@ -225,13 +227,11 @@ class _Core:
             else:
                 body = response.body
             status = response.status_code
-            raw_headers = list(response.raw_headers)
-            if method == "HEAD" or status < 200 or status == 204 or status == 304:
+            if method == "HEAD" or status in NO_CONTENT:
                 body = b""  # as on the wire (RFC 9112 §6.3)
-                if status < 200 or status == 204:
-                    raw_headers = [h for h in raw_headers if h[0] != b"content-length"]
             await response.after_send()
-            result = TestResponse(status, Headers(raw_headers), body, full, method, history)
+            result = TestResponse(status, Headers(list(wire_headers(status, response.raw_headers))), body, full,
+                                  method, history)
             for header in result.headers.getlist("set-cookie"):
                 for name, value, expired in _parse_set_cookie(header):
                     if expired:

@@ -87,69 +87,52 @@ def test_chunked_body_timeout_gets_408(short):
         "HTTP/1.1 408 Request Timeout", ["close"], "request body not received in time")
 
 
+def trickle_until_cut(server, prefix, data, pause=0.02):
+    """Send ``prefix``, then ``data`` a byte every ``pause`` s until the server answers and closes.
+
+    Returns (how many bytes of ``data`` went out, everything the server sent).
+    """
+    stop, sent = threading.Event(), []
+    with server.connect() as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        s.sendall(prefix)
+
+        def run():
+            try:
+                for i in range(len(data)):
+                    if stop.wait(pause):
+                        return
+                    s.sendall(data[i:i + 1])
+                    sent.append(i)
+            except OSError:
+                pass
+        t = threading.Thread(target=run)
+        t.start()
+        try:
+            answer = recv_all(s)
+        finally:
+            stop.set()
+            t.join(10)
+    return len(sent), answer
+
+
 def test_head_trickled_one_byte_at_a_time_is_cut_by_the_absolute_deadline(short):
     # Every byte arrives well within any per-read timeout, but the whole head has one
     # deadline from its first byte (slowloris; uvicorn#157).
     head = b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"s" * 200 + b"\r\n\r\n"
-    stop = threading.Event()
-    sent = []
-
-    with short.connect() as s:
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-        def trickle():
-            try:
-                for i in range(len(head)):
-                    if stop.wait(0.02):
-                        return
-                    s.sendall(head[i:i + 1])
-                    sent.append(i)
-            except OSError:
-                pass
-
-        t = threading.Thread(target=trickle)
-        t.start()
-        try:
-            data = recv_all(s)
-        finally:
-            stop.set()
-            t.join(10)
-    assert len(sent) < len(head)  # cut off before the head was complete
+    sent, data = trickle_until_cut(short, b"", head)
+    assert sent < len(head)  # cut off before the head was complete
     line, headers, _ = problem(data)
     assert (line, headers["connection"]) == ("HTTP/1.1 408 Request Timeout", ["close"])
-
-
-def trickle_body(sock, data, pause, stop, sent):
-    """Send ``data`` a byte at a time, ``pause`` seconds apart, until done or ``stop`` is set."""
-    def run():
-        try:
-            for i in range(len(data)):
-                if stop.wait(pause):
-                    return
-                sock.sendall(data[i:i + 1])
-                sent.append(i)
-        except OSError:
-            pass
-    t = threading.Thread(target=run)
-    t.start()
-    return t
 
 
 def test_body_trickled_under_the_minimum_rate_is_cut_with_408(short):
     # PEER-LESSONS §3 item 11: every byte arrives well within body_timeout, but after the first
     # body_timeout of waiting the body has to keep up 500 bytes a second (mod_reqtimeout MinRate).
     body = b"x" * 400
-    stop, sent = threading.Event(), []
-    with short.connect() as s:
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body))
-        t = trickle_body(s, body, 0.02, stop, sent)
-        try:
-            data = recv_all(s)
-        finally:
-            stop.set()
-            t.join(10)
-    assert len(sent) < len(body)  # cut off before the body was complete
+    sent, data = trickle_until_cut(short, b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body),
+                                   body)
+    assert sent < len(body)  # cut off before the body was complete
     line, headers, problem_body = problem(data)
     assert (line, headers["connection"]) == ("HTTP/1.1 408 Request Timeout", ["close"])
     assert problem_body["detail"] == "request body arriving slower than 500 bytes a second"

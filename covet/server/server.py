@@ -21,6 +21,8 @@ from email.utils import formatdate
 
 from ..errors import HTTPException, problem_response
 from ..requests import Request
+from ..responses import wire_headers
+from ..status import NO_CONTENT, NO_CONTENT_LENGTH
 from .http11 import LAST_CHUNK, NEED_DATA, Body, EndOfMessage, Limits, ProtocolError, RequestParser, chunk, response_head
 
 __all__ = ["ServerConfig", "Server", "run", "serve"]
@@ -420,9 +422,9 @@ class _Connection:
             out = self.out
             # RFC 9112 §6.3: HEAD, 1xx, 204 and 304 answers end at the head; a
             # body set anyway would be read as the start of the next response.
-            if not size or head.method == "HEAD" or status < 200 or status == 204 or status == 304:
-                if status < 200 or status == 204:  # RFC 9110 §8.6: never a Content-Length on these
-                    data = response_head(status, [h for h in headers if h[0] != b"content-length"] + extra, version)
+            if not size or head.method == "HEAD" or status in NO_CONTENT:
+                if status in NO_CONTENT_LENGTH:
+                    data = response_head(status, wire_headers(status, headers) + extra, version)
                 out.append(data)
                 self.out_size += len(data)
                 size = 0
@@ -440,7 +442,7 @@ class _Connection:
             return size
         # Streaming: chunked on 1.1 unless the app set Content-Length; close-delimited on 1.0.
         has_length = any(k == b"content-length" for k, _ in headers)
-        chunked = version == "1.1" and not has_length and status not in (204, 304) and status >= 200
+        chunked = version == "1.1" and not has_length and status not in NO_CONTENT
         if chunked:
             extra = extra + [(b"transfer-encoding", b"chunked")]
         self.out.append(response_head(status, headers + extra, version))
@@ -448,7 +450,7 @@ class _Connection:
         sent = 0
         iterator = response.iter_body()
         try:
-            if head.method == "HEAD" or status < 200 or status == 204 or status == 304:
+            if head.method == "HEAD" or status in NO_CONTENT:
                 return 0
             writer = self.writer
             async for data in iterator:
