@@ -726,6 +726,8 @@ class Server:
                 try:
                     self.loop.add_signal_handler(sig, self.begin_shutdown)
                 except (NotImplementedError, RuntimeError, ValueError):
+                    # No signal handlers here (Windows, a loop outside the main thread):
+                    # shutdown then comes from begin_shutdown() or KeyboardInterrupt.
                     pass
         if ready is not None:
             ready(self)
