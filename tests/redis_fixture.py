@@ -119,3 +119,9 @@ def start_redis(*extra):
 
 
 __all__ = ["redis_server", "redis_clean", "start_redis", "free_port", "RedisServer", "REDIS_BIN"]
+
+
+async def redis_ms(client):
+    """The Redis server's clock in milliseconds: expiry instants are compared against it."""
+    seconds, micros = await client.execute("TIME")
+    return int(seconds) * 1000 + int(micros) // 1000

@@ -4,13 +4,12 @@ import asyncio
 import logging
 import math
 import threading
-import time
 
 import pytest
 
 from covet.cache import MISSING, Cache, MemoryBackend, RedisBackend, TwoLevelBackend, cached
 from covet.redis import Redis
-from redis_fixture import free_port, redis_clean, redis_server  # noqa: F401  (fixtures)
+from redis_fixture import free_port, redis_clean, redis_ms, redis_server  # noqa: F401  (fixtures)
 
 
 class Clock:
@@ -217,15 +216,37 @@ def test_async_face():
 
 # ---------------------------------------------------------------- single-flight
 
+def joined_by(cache, n):
+    """An event set once ``n`` misses have joined the key's flight (the leader's included).
+
+    A factory that waits on it outlasts every waiter's arrival however the threads are
+    scheduled; a fixed sleep did not, on a busy machine.
+    """
+    joined = []
+    everyone = threading.Event()
+    join = cache._join
+
+    def counting_join(key, loop):
+        flight = join(key, loop)
+        joined.append(key)
+        if len(joined) == n:
+            everyone.set()
+        return flight
+
+    cache._join = counting_join
+    return everyone
+
+
 def test_sync_single_flight_runs_the_factory_once():
     cache = Cache()
     calls = []
     barrier = threading.Barrier(10)
     results = []
+    everyone = joined_by(cache, 10)
 
     def factory():
         calls.append(1)
-        time.sleep(0.2)
+        assert everyone.wait(10)
         return {"v": 1}
 
     def worker():
@@ -248,10 +269,11 @@ def test_sync_factory_error_reaches_every_waiter_and_is_not_cached():
     barrier = threading.Barrier(6)
     seen = []
     calls = []
+    everyone = joined_by(cache, 6)
 
     def factory():
         calls.append(1)
-        time.sleep(0.2)
+        assert everyone.wait(10)
         raise LookupError("db down")
 
     def worker():
@@ -566,13 +588,17 @@ def test_redis_backend_async_face(redis_clean):
     async def main():
         cache = redis_cache(redis_clean)
         assert await cache.aget("k") is None
+        before = await redis_ms(cache.backend.redis)
         assert await cache.aset("k", {"a": [1, 2.5, None, "é"]}) is True
+        after = await redis_ms(cache.backend.redis)
         assert await cache.aget("k") == {"a": [1, 2.5, None, "é"]}
         assert await cache.aset("t", (1, 2)) is True
         assert await cache.aget("t") == [1, 2]  # JSON: tuples come back as lists
         assert await cache.aset("none", None) is True
         assert await cache.aget("none", "dflt") is None
-        assert 29_000 < await cache.backend.redis.pttl("covet:cache:k") <= 30_000
+        # The expiry as an instant on Redis's clock, so a slow test cannot move it.
+        expires = await cache.backend.redis.execute("PEXPIRETIME", "covet:cache:k")
+        assert before + 30_000 - 1 <= expires <= after + 30_000 + 1
         assert await cache.aset("forever", 1, ttl=math.inf) is True
         assert await cache.backend.redis.pttl("covet:cache:forever") == -1
         assert await cache.aset_many({"m:1": 1, "m:2": 2}, ttl=5) is True

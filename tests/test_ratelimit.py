@@ -17,7 +17,7 @@ from covet.ratelimit import (
     parse_limits,
 )
 from covet.redis import Redis
-from redis_fixture import free_port, redis_clean, redis_server  # noqa: F401  (fixtures)
+from redis_fixture import free_port, redis_clean, redis_ms, redis_server  # noqa: F401  (fixtures)
 
 SECOND = 1_000_000_000
 
@@ -282,7 +282,7 @@ def test_long_keys_are_hashed_to_bound_each_entry():
 
 @pytest.mark.parametrize("strategy", ["gcra", "sliding-window"])
 def test_exactly_100_of_1000_concurrent_asyncio_checks_pass(strategy):
-    rl = RateLimiter("100/minute", strategy=strategy)
+    rl, _ = limiter("100/minute", strategy)  # a stopped clock: a stall must not free a slot
 
     async def main():
         results = await asyncio.gather(*[rl.ahit("10.0.0.1") for _ in range(1000)])
@@ -293,7 +293,7 @@ def test_exactly_100_of_1000_concurrent_asyncio_checks_pass(strategy):
 
 @pytest.mark.parametrize("strategy", ["gcra", "sliding-window"])
 def test_exactly_100_of_1000_checks_from_threads_pass(strategy):
-    rl = RateLimiter("100/minute", strategy=strategy)
+    rl, _ = limiter("100/minute", strategy)
     allowed = []
     barrier = threading.Barrier(20)
 
@@ -328,13 +328,16 @@ def test_client_ip_reads_the_resolved_client():
 # ---------------------------------------------------------------- Redis backend
 
 def redis_limiter(server, default="100/minute", **kw):
-    return RateLimiter(default, backend=RedisLimiterBackend(Redis(port=server.port)), **kw)
+    # No pool timeout: 1,000 checks queue for 10 connections, and on a busy machine a
+    # timed-out check would fail open and count as allowed.
+    return RateLimiter(default, backend=RedisLimiterBackend(Redis(port=server.port, pool_timeout=None)), **kw)
 
 
 @pytest.mark.parametrize("strategy", ["gcra", "sliding-window"])
 def test_redis_exactly_100_of_1000_concurrent_asyncio_checks_pass(redis_clean, strategy):
     async def main():
-        rl = redis_limiter(redis_clean, strategy=strategy)
+        # Per hour, so that a stalled burst cannot outlast GCRA's 36 s between slots.
+        rl = redis_limiter(redis_clean, "100/hour", strategy=strategy)
         results = await asyncio.gather(*[rl.ahit("10.0.0.1") for _ in range(1000)])
         await rl.backend.redis.close()
         return results
@@ -344,16 +347,16 @@ def test_redis_exactly_100_of_1000_concurrent_asyncio_checks_pass(redis_clean, s
     assert sorted(r.remaining for r in results if r.allowed) == list(range(100))
     refused = [r for r in results if not r.allowed]
     assert len(refused) == 900 and all(r.remaining == 0 for r in refused)
-    # GCRA frees one slot every 60/100 s. The sliding window, full at `elapsed` s into a
-    # minute, first allows at 0.6 s into the next one (100 * 59.4/60 + 1 = 100): a retry of
-    # 60.6 - elapsed, so up to 60.6 s when the burst lands at the start of a Redis minute.
-    high = 0.6 if strategy == "gcra" else 60.6
+    # GCRA frees one slot every 3600/100 s. The sliding window, full at `elapsed` s into an
+    # hour, first allows at 36 s into the next one (100 * 3564/3600 + 1 = 100): a retry of
+    # 3636 - elapsed, so over an hour when the burst lands at the start of a Redis hour.
+    high = 36 if strategy == "gcra" else 3636
     assert all(0 < r.retry_after <= high for r in refused), sorted({r.retry_after for r in refused})
 
 
 @pytest.mark.parametrize("strategy", ["gcra", "sliding-window"])
 def test_redis_exactly_100_of_1000_checks_from_threads_pass(redis_clean, strategy):
-    rl = redis_limiter(redis_clean, strategy=strategy)
+    rl = redis_limiter(redis_clean, "100/hour", strategy=strategy)
     allowed = []
     try:
         def worker():
@@ -371,18 +374,19 @@ def test_redis_exactly_100_of_1000_checks_from_threads_pass(redis_clean, strateg
 
 def test_redis_gcra_values_keys_and_expiry(redis_clean):
     async def main():
-        rl = redis_limiter(redis_clean, "2/second;3/minute")
+        # 2 per 10 s, not per second: a stall of half a second must not free a slot.
+        rl = redis_limiter(redis_clean, "2/10 seconds;3/minute")
         r = redis_clean
         first = await rl.ahit("k", scope="login")
-        assert (first.allowed, str(first.limit), first.remaining) == (True, "2/second", 1)  # fewest left
-        assert first.reset_after == 0.5
+        assert (first.allowed, str(first.limit), first.remaining) == (True, "2/10 seconds", 1)  # fewest left
+        assert first.reset_after == 5.0
         await rl.ahit("k", scope="login")
         third = await rl.ahit("k", scope="login")
-        assert (third.allowed, str(third.limit), third.remaining) == (False, "2/second", 0)
-        assert 0 < third.retry_after <= 0.5
+        assert (third.allowed, str(third.limit), third.remaining) == (False, "2/10 seconds", 0)
+        assert 0 < third.retry_after <= 5
         client = rl.backend.redis
         keys = sorted(await client.execute("KEYS", "*"))
-        assert keys == [b"covet:rl:g:5:login:2/second:k", b"covet:rl:g:5:login:3/minute:k"]
+        assert keys == [b"covet:rl:g:5:login:2/10 seconds:k", b"covet:rl:g:5:login:3/minute:k"]
         assert 0 < await client.pttl("covet:rl:g:5:login:3/minute:k") <= 40_000
         await rl.areset("k", scope="login")
         assert await client.execute("KEYS", "*") == []
@@ -394,11 +398,17 @@ def test_redis_gcra_values_keys_and_expiry(redis_clean):
 def test_redis_sliding_window_sets_expiry(redis_clean):
     async def main():
         rl = redis_limiter(redis_clean, "3/10 seconds", strategy="sliding-window")
-        assert [(await rl.ahit("k")).allowed for _ in range(4)] == [True, True, True, False]
         client = rl.backend.redis
+        before = await redis_ms(client)
+        assert [(await rl.ahit("k")).allowed for _ in range(4)] == [True, True, True, False]
+        after = await redis_ms(client)
         (key,) = await client.execute("KEYS", "*")
         assert key == b"covet:rl:s:0::3/10 seconds:k"
-        assert 10_000 < await client.pttl(key) <= 20_000
+        # The key lives to the end of the next 10 s window (to the millisecond, rounded up),
+        # read as an instant so that the time taken to read it does not matter.
+        expires = await client.execute("PEXPIRETIME", key)
+        end = round(expires / 10_000) * 10_000
+        assert abs(expires - end) <= 1 and before + 10_000 < end <= after + 20_000
         await client.close()
     run(main())
 

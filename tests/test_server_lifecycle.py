@@ -10,10 +10,12 @@ import logging
 import socket
 import struct
 import threading
+import time
 
 import pytest
 
 from covet import Covet, PlainTextResponse, StreamingResponse
+from covet.server.server import LINGER_TIMEOUT
 from server_helpers import (
     RunningServer, assert_closed, make_app, parse_head, read_response, recv_all, recv_until,
 )
@@ -90,7 +92,7 @@ def test_chunked_body_timeout_gets_408(short):
 def trickle_until_cut(server, prefix, data, pause=0.02):
     """Send ``prefix``, then ``data`` a byte every ``pause`` s until the server answers and closes.
 
-    Returns (how many bytes of ``data`` went out, everything the server sent).
+    Returns (how many bytes of ``data`` went out, the one response the server sent).
     """
     stop, sent = threading.Event(), []
     with server.connect() as s:
@@ -109,31 +111,56 @@ def trickle_until_cut(server, prefix, data, pause=0.02):
         t = threading.Thread(target=run)
         t.start()
         try:
-            answer = recv_all(s)
+            line, headers, body, rest = read_response(s)
+            assert rest == b""
+            assert_closed(s)
         finally:
             stop.set()
             t.join(10)
-    return len(sent), answer
+    return len(sent), (line, headers, json.loads(body))
 
 
 def test_head_trickled_one_byte_at_a_time_is_cut_by_the_absolute_deadline(short):
     # Every byte arrives well within any per-read timeout, but the whole head has one
     # deadline from its first byte (slowloris; uvicorn#157).
     head = b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"s" * 200 + b"\r\n\r\n"
-    sent, data = trickle_until_cut(short, b"", head)
-    assert sent < len(head)  # cut off before the head was complete
-    line, headers, _ = problem(data)
+    # The first byte goes with the connection: a connection silent for head_timeout is
+    # closed without an answer, however slow the machine is to start the trickle.
+    sent, (line, headers, _) = trickle_until_cut(short, head[:1], head[1:])
+    assert sent < len(head) - 1  # cut off before the head was complete
     assert (line, headers["connection"]) == ("HTTP/1.1 408 Request Timeout", ["close"])
+
+
+def test_after_a_head_timeout_408_the_server_lingers_instead_of_resetting(short):
+    # RFC 9112 §9.6: a client still sending when the 408 goes out must not get RST, which
+    # can destroy the 408 in flight. The server half-closes and drops input for a while.
+    with short.connect() as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        line, headers, body, rest = read_response(s)
+        assert (line, rest) == ("HTTP/1.1 408 Request Timeout", b"")
+        assert json.loads(body)["detail"] == "request head not received in time"
+        assert s.recv(100) == b""  # the server's half of the connection is closed
+        answered = time.monotonic()
+        try:
+            # A closed socket answers the first send with RST and the second one fails.
+            for _ in range(3):
+                s.sendall(b"X-Late: 1\r\n")
+                time.sleep(0.05)
+            lingered = True
+        except OSError:
+            lingered = False
+        assert lingered or time.monotonic() - answered >= LINGER_TIMEOUT
+        s.shutdown(socket.SHUT_WR)
+        assert_closed(s)
 
 
 def test_body_trickled_under_the_minimum_rate_is_cut_with_408(short):
     # PEER-LESSONS §3 item 11: every byte arrives well within body_timeout, but after the first
     # body_timeout of waiting the body has to keep up 500 bytes a second (mod_reqtimeout MinRate).
     body = b"x" * 400
-    sent, data = trickle_until_cut(short, b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body),
-                                   body)
+    sent, (line, headers, problem_body) = trickle_until_cut(
+        short, b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body), body)
     assert sent < len(body)  # cut off before the body was complete
-    line, headers, problem_body = problem(data)
     assert (line, headers["connection"]) == ("HTTP/1.1 408 Request Timeout", ["close"])
     assert problem_body["detail"] == "request body arriving slower than 500 bytes a second"
 

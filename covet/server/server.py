@@ -189,7 +189,7 @@ class _Connection:
     """One client connection: its parser, streams, deadlines and state."""
 
     __slots__ = ("server", "reader", "writer", "transport", "parser", "client", "sockname", "scheme",
-                 "deadline", "partial", "idle", "out", "out_size", "proxied")
+                 "deadline", "partial", "idle", "out", "out_size", "proxied", "lingering")
 
     def __init__(self, server, reader, writer):
         self.server = server
@@ -212,6 +212,7 @@ class _Connection:
         self.idle = True
         self.out = []
         self.out_size = 0
+        self.lingering = False
 
     # -- deadlines --------------------------------------------------------
     def _arm(self, seconds, partial):
@@ -224,12 +225,23 @@ class _Connection:
     def expire(self):
         """The deadline passed: 408 if a request head was under way, then close."""
         self.deadline = None
-        if self.transport.is_closing():
+        transport = self.transport
+        if transport.is_closing():
             return
-        if self.partial or self._has_partial_head():
-            # RFC 9110 §15.5.9: 408 tells the client we gave up waiting for the request.
-            self.transport.write(self.server.error_bytes(408, "request head not received in time"))
-        self.transport.close()
+        if self.lingering or not (self.partial or self._has_partial_head()):
+            transport.close()
+            return
+        # RFC 9110 §15.5.9: 408 tells the client we gave up waiting for the request.
+        transport.write(self.server.error_bytes(408, "request head not received in time"))
+        if not transport.can_write_eof():
+            transport.close()  # TLS: close_notify follows the 408
+            return
+        # A client still sending its head would get RST for the bytes we leave unread, and RST can
+        # destroy the 408 in flight (RFC 9112 §9.6). So half-close, and let run() drop what still
+        # arrives until the client closes; this deadline bounds the wait.
+        transport.write_eof()
+        self.lingering = True
+        self._arm(LINGER_TIMEOUT, False)
 
     def _has_partial_head(self):
         return self.parser.pending() > 0
@@ -270,6 +282,9 @@ class _Connection:
                     else:
                         self._arm(config.head_timeout, False)
                     data = await reader.read(READ_SIZE)
+                    if self.lingering:
+                        await self.linger()  # expire() answered 408 while we waited
+                        return
                     self._disarm()
                     if not data:
                         return
