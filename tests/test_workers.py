@@ -90,10 +90,11 @@ def test_workers_stop_on_sigint(tmp_path):
     assert all(gone(pid) for pid in kids)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def serving(p):
+    """(port, pid) from the next "serving on" line. Port 0 everywhere: a port picked free
+    beforehand can be taken by another process before the server (or its restart) binds it."""
+    match = p.wait_for(r"^covet: serving on http://127\.0\.0\.1:(\d+) \(pid (\d+);", stream="out")
+    return int(match.group(1)), int(match.group(2))
 
 
 def test_reload_restarts_the_server_when_a_py_file_changes(tmp_path):
@@ -109,17 +110,15 @@ def test_reload_restarts_the_server_when_a_py_file_changes(tmp_path):
             return PlainTextResponse("%s")
     ''')
     app_file.write_text(source % "version 1")
-    port = free_port()
-    serving = r"^covet: serving on http://127\.0\.0\.1:%d \(pid (\d+);" % port
-    with CovetProcess(["run", "reload_app.py", "--port", str(port), "--reload"], cwd=str(tmp_path)) as p:
+    with CovetProcess(["run", "reload_app.py", "--port", "0", "--reload"], cwd=str(tmp_path)) as p:
         p.wait_for(r"^covet: reloading on changes to \.py files under %s$" % str(tmp_path), stream="out")
-        first = int(p.wait_for(serving, stream="out").group(1))
+        port, first = serving(p)
         assert http_get("http://127.0.0.1:%d/" % port) == (200, b"version 1")
 
         time.sleep(0.05)  # a distinct mtime even on coarse-grained file systems
         app_file.write_text(source % "version 2")
         p.wait_for(r"^covet: %s changed, restarting$" % str(app_file), stream="out")
-        second = int(p.wait_for(serving, stream="out").group(1))
+        port, second = serving(p)
         assert second != first
         assert gone(first)
         assert http_get("http://127.0.0.1:%d/" % port) == (200, b"version 2")
@@ -156,7 +155,6 @@ def test_app_run_with_reload_from_a_script(tmp_path):
     # ``python app.py`` whose main calls app.run(reload=True): the reloader re-runs the
     # script itself, and the child serves instead of starting another reloader.
     app_file = tmp_path / "script_app.py"
-    port = free_port()
     source = textwrap.dedent('''
         from covet import Covet, PlainTextResponse
 
@@ -165,21 +163,20 @@ def test_app_run_with_reload_from_a_script(tmp_path):
 
         @app.get("/")
         async def index():
-            return PlainTextResponse("%%s")
+            return PlainTextResponse("%s")
 
 
         if __name__ == "__main__":
-            app.run(port=%d, reload=True)
-    ''' % port)
+            app.run(port=0, reload=True)
+    ''')
     app_file.write_text(source % "script 1")
-    serving = r"^covet: serving on http://127\.0\.0\.1:%d \(pid (\d+);" % port
     with CovetProcess([], cwd=str(tmp_path), script="script_app.py") as p:
         p.wait_for(r"^covet: reloading on changes", stream="out")
-        first = int(p.wait_for(serving, stream="out").group(1))
+        port, first = serving(p)
         assert http_get("http://127.0.0.1:%d/" % port) == (200, b"script 1")
         time.sleep(0.05)
         app_file.write_text(source % "script 2")
-        second = int(p.wait_for(serving, stream="out").group(1))
+        port, second = serving(p)
         assert second != first
         assert http_get("http://127.0.0.1:%d/" % port) == (200, b"script 2")
         assert p.stop(signal.SIGTERM) == 0
