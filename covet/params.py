@@ -24,7 +24,6 @@ from .background import BackgroundTasks
 from .errors import HTTPException, RequestValidationError
 from .requests import Request, parse_json
 from .responses import HTMLResponse, JSONResponse, Response
-from .status import NO_CONTENT
 from .validation._errors import ValidationError
 
 __all__ = ["Param", "Query", "Path", "Header", "Cookie", "Body", "Depends", "build_handler", "to_response"]
@@ -623,10 +622,6 @@ def to_response(result, status_code=None):
             hdrs = response.headers
             for k, v in (result[2].items() if hasattr(result[2], "items") else result[2]):
                 hdrs[k] = v
-        if status in NO_CONTENT:
-            response.raw_headers[:] = [(k, v) for k, v in response.raw_headers if k != b"content-length"]
-            if not response.streaming:
-                response.body = b""
         return response
     return JSONResponse(result, status_code or 200)
 

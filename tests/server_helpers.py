@@ -227,6 +227,16 @@ def make_app():
         response.status_code = 304  # changed after the body was set, as a middleware might
         return response
 
+    @app.get("/late204")
+    async def late204():
+        response = PlainTextResponse("not for the wire")
+        response.status_code = 204  # its Content-Length has to go too (RFC 9110 §8.6)
+        return response
+
+    @app.get("/stream204")
+    async def stream204():
+        return StreamingResponse(iter([b"not ", b"sent"]), status_code=204, headers={"Content-Length": "8"})
+
     return app
 
 

@@ -418,12 +418,17 @@ def test_no_body_after_a_204_or_304_head_even_when_the_app_set_one(server):
     with server.connect() as s:
         s.sendall(b"GET /tuple204 HTTP/1.1\r\nHost: x\r\n\r\n"
                   b"GET /late304 HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"GET /late204 HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"GET /stream204 HTTP/1.1\r\nHost: x\r\n\r\n"
                   b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         rest = b""
         got = []
-        for _ in range(3):
+        for _ in range(5):
             status, headers, body, rest = read_response(s, rest)
-            got.append((status, body, "content-length" in headers))
-        assert got == [("HTTP/1.1 204 No Content", b"", False), ("HTTP/1.1 304 Not Modified", b"", True),
-                       ("HTTP/1.1 200 OK", b"hello", True)]
+            got.append((status, body, "content-length" in headers, "transfer-encoding" in headers))
+        assert got == [("HTTP/1.1 204 No Content", b"", False, False),
+                       ("HTTP/1.1 304 Not Modified", b"", True, False),
+                       ("HTTP/1.1 204 No Content", b"", False, False),
+                       ("HTTP/1.1 204 No Content", b"", False, False),
+                       ("HTTP/1.1 200 OK", b"hello", True, False)]
         assert rest == b""

@@ -421,7 +421,10 @@ class _Connection:
     async def send(self, response, head, keep_alive):
         """Serialise ``response``; returns the number of body bytes sent."""
         server = self.server
+        status = response.status_code
         headers = response.raw_headers
+        if status in NO_CONTENT_LENGTH:  # PERF: the check inline, the call only when it can matter
+            headers = wire_headers(status, headers)
         extra = server.common_headers()
         version = head.version
         if not keep_alive:
@@ -429,7 +432,6 @@ class _Connection:
                 extra = extra + [_CLOSE]
         elif version == "1.0":
             extra = extra + [(b"connection", b"keep-alive")]
-        status = response.status_code
         if not response.streaming:
             body = response.body
             data = response_head(status, headers + extra, version)
@@ -438,8 +440,6 @@ class _Connection:
             # RFC 9112 §6.3: HEAD, 1xx, 204 and 304 answers end at the head; a
             # body set anyway would be read as the start of the next response.
             if not size or head.method == "HEAD" or status in NO_CONTENT:
-                if status in NO_CONTENT_LENGTH:
-                    data = response_head(status, wire_headers(status, headers) + extra, version)
                 out.append(data)
                 self.out_size += len(data)
                 size = 0
