@@ -17,7 +17,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from covet.cache import Cache  # noqa: E402
-from covet.ratelimit import RateLimiter  # noqa: E402
+from covet.security.rate_limiting import RateLimiter  # noqa: E402
 
 try:
     import cachetools

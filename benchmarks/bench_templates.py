@@ -1,4 +1,4 @@
-"""Render and compile time of covet.templating against Jinja2, on three templates.
+"""Render and compile time of covet.templates against Jinja2, on three templates.
 
   table   a page of 100 table rows: a loop, loop.index/loop.cycle, filters, an if
   inherit three-level inheritance (base -> layout -> page) with super() and an include
@@ -20,7 +20,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from covet.templating import TemplateEngine  # noqa: E402
+from covet.templates import TemplateEngine  # noqa: E402
 
 try:
     import jinja2

@@ -5,40 +5,47 @@ cheap and a program that only needs the template engine or the JWT helper
 does not pay for the server.
 """
 from ._lazy import lazy_exports
+from .core import services
 
 __version__ = "0.1.0"
 
+# The composition root: which feature module plays each role the kernel asks for (covet.core.services).
+services.provide("validation", "covet.validation")
+services.provide("openapi", "covet.openapi")
+services.provide("server", "covet.server.server")
+services.provide("asgi", "covet.asgi")
+
 # public name -> submodule that defines it
 _EXPORTS = {
-    "Covet": "app", "CovetApp": "app",
-    "Request": "requests",
-    "Response": "responses", "JSONResponse": "responses", "HTMLResponse": "responses",
-    "PlainTextResponse": "responses", "RedirectResponse": "responses",
-    "StreamingResponse": "responses", "FileResponse": "responses",
-    "HTTPException": "errors", "RequestValidationError": "errors",
-    "Query": "params", "Path": "params", "Header": "params", "Cookie": "params",
-    "Body": "params", "Depends": "params",
-    "BackgroundTasks": "background",
-    "Router": "routing", "RouteGroup": "routing", "Converter": "routing", "NoMatchFound": "routing",
-    "Headers": "datastructures", "MutableHeaders": "datastructures", "QueryParams": "datastructures",
-    "FormData": "datastructures", "URL": "datastructures", "State": "datastructures",
-    "HeaderValueError": "datastructures",
-    "UploadFile": "multipart", "MultipartLimits": "multipart", "MultipartError": "multipart",
+    "Covet": "core.app", "CovetApp": "core.app",
+    "Request": "core.requests",
+    "Response": "core.responses", "JSONResponse": "core.responses", "HTMLResponse": "core.responses",
+    "PlainTextResponse": "core.responses", "RedirectResponse": "core.responses",
+    "StreamingResponse": "core.responses", "FileResponse": "core.responses",
+    "HTTPException": "core.errors", "RequestValidationError": "core.errors",
+    "Query": "core.dependencies", "Path": "core.dependencies", "Header": "core.dependencies", "Cookie": "core.dependencies",
+    "Body": "core.dependencies", "Depends": "core.dependencies",
+    "BackgroundTasks": "core.background",
+    "Router": "core.routing", "RouteGroup": "core.routing", "Converter": "core.routing", "NoMatchFound": "core.routing",
+    "Headers": "core.datastructures", "MutableHeaders": "core.datastructures", "QueryParams": "core.datastructures",
+    "FormData": "core.datastructures", "URL": "core.datastructures", "State": "core.datastructures",
+    "HeaderValueError": "core.datastructures",
+    "UploadFile": "core.multipart", "MultipartLimits": "core.multipart", "MultipartError": "core.multipart",
     "TestClient": "testing", "AsyncTestClient": "testing",
     "JWT": "security.jwt", "InvalidTokenError": "security.jwt",
     "hash_password": "security.passwords", "verify_password": "security.passwords",
     "needs_rehash": "security.passwords",
     "Cache": "cache", "cached": "cache",
-    "RateLimiter": "ratelimit", "RateLimitMiddleware": "ratelimit",
+    "RateLimiter": "security.rate_limiting", "RateLimitMiddleware": "security.rate_limiting",
     "Redis": "redis", "RedisError": "redis",
-    "TemplateEngine": "templating", "Markup": "templating", "escape": "templating",
-    "TemplateError": "templating", "TemplateSyntaxError": "templating",
-    "TemplateNotFound": "templating", "UndefinedError": "templating",
+    "TemplateEngine": "templates", "Markup": "templates", "escape": "templates",
+    "TemplateError": "templates", "TemplateSyntaxError": "templates",
+    "TemplateNotFound": "templates", "UndefinedError": "templates",
     "validate": "validation", "compile_schema": "validation", "Validator": "validation",
     "ValidationError": "validation", "SchemaError": "validation", "Model": "validation",
     "Field": "validation", "schema_for": "validation", "converter_for": "validation",
     "serializer_for": "validation",
-    "JWTAuth": "security.auth", "RBAC": "security.auth", "RoleBasedAccessControl": "security.auth",
+    "JWTAuth": "security.jwt_auth", "RBAC": "security.jwt_auth", "RoleBasedAccessControl": "security.jwt_auth",
     "SessionMiddleware": "security.sessions", "CSRFMiddleware": "security.csrf", "csrf_token": "security.csrf",
     "CORSMiddleware": "security.cors", "SecurityHeadersMiddleware": "security.headers",
     "TrustedHostMiddleware": "security.hosts",

@@ -6,13 +6,13 @@ messages. ``lifespan`` runs the app's startup and shutdown.
 """
 from urllib.parse import quote
 
-from .errors import HTTPException
+from .core.errors import HTTPException
 
 # Same default as the server's Limits.max_body_size; Covet(max_body_size=...) changes it.
 DEFAULT_MAX_BODY_SIZE = 16 * 1024 * 1024
-from .requests import Request
-from .responses import wire_headers
-from .status import NO_CONTENT
+from .core.requests import Request
+from .core.responses import wire_headers
+from .core.status import NO_CONTENT
 
 __all__ = ["handle"]
 

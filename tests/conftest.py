@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from covet.requests import Request
+from covet.core.requests import Request
 from covet.testing import TestClient
 
 

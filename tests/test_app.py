@@ -1,4 +1,4 @@
-"""covet.app: route decorators, middleware forms and order, lifecycle, state, dispatch."""
+"""covet.core.app: route decorators, middleware forms and order, lifecycle, state, dispatch."""
 import asyncio
 import contextlib
 import contextvars

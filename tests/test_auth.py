@@ -1,4 +1,4 @@
-"""covet.security.auth: JWTAuth (tokens, refresh, the require_token decorator and the
+"""covet.security.jwt_auth: JWTAuth (tokens, refresh, the require_token decorator and the
 current_user dependency, each 401 with its exact challenge) and RBAC (inheritance, cycles,
 guards as decorators and dependencies, 403)."""
 import base64
@@ -10,9 +10,9 @@ import json
 import pytest
 
 from covet import Covet, Depends, Request
-from covet._chain import is_async_callable
-from covet.errors import HTTPException
-from covet.security import auth as auth_module
+from covet.core._chain import is_async_callable
+from covet.core.errors import HTTPException
+from covet.security import jwt_auth as auth_module
 from covet.security import jwt as jwt_module
 from covet.security import (
     RBAC,

@@ -817,9 +817,9 @@ def test_missing_sentinel_is_falsy_and_named():
 
 # ---------------------------------------------------------------- cache_page through the app
 
-from covet.app import Covet  # noqa: E402
-from covet.requests import Request  # noqa: E402
-from covet.responses import JSONResponse, PlainTextResponse, StreamingResponse  # noqa: E402
+from covet.core.app import Covet  # noqa: E402
+from covet.core.requests import Request  # noqa: E402
+from covet.core.responses import JSONResponse, PlainTextResponse, StreamingResponse  # noqa: E402
 from covet.testing import TestClient  # noqa: E402
 
 
@@ -972,7 +972,7 @@ def test_cache_page_with_a_redis_backend_and_a_damaged_entry(redis_clean):
 
 
 def test_cache_page_and_limit_stack():
-    from covet.ratelimit import RateLimiter
+    from covet.security.rate_limiting import RateLimiter
 
     cache, limiter = Cache(), RateLimiter("2/minute")
     app = Covet()

@@ -11,7 +11,7 @@ import pytest
 from covet import Covet, Request
 from covet.security import CSRFMiddleware, SessionMiddleware, csrf_token
 from covet.security.csrf import SESSION_KEY
-from covet.templating import TemplateEngine
+from covet.templates import TemplateEngine
 
 KEY = "csrf-secret-key-0123456789abcdefghij"
 PREFIX = "CSRF check failed: "

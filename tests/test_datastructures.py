@@ -1,13 +1,13 @@
-"""covet.datastructures: Headers, MutableHeaders, QueryParams, FormData, URL, State, Address."""
+"""covet.core.datastructures: Headers, MutableHeaders, QueryParams, FormData, URL, State, Address."""
 import asyncio
 
 import pytest
 
 from covet import HTTPException
-from covet.datastructures import (
+from covet.core.datastructures import (
     URL, Address, FormData, Headers, ImmutableMultiDict, MutableHeaders, QueryParams, State, quote_path,
 )
-from covet.multipart import UploadFile
+from covet.core.multipart import UploadFile
 
 
 # -- Headers ---------------------------------------------------------------------------------

@@ -1,10 +1,10 @@
-"""covet.errors and the app's error paths: problem+json, HTML pages, handlers, 500s, logging."""
+"""covet.core.errors and the app's error paths: problem+json, HTML pages, handlers, 500s, logging."""
 import logging
 
 import pytest
 
 from covet import Covet, HTTPException, JSONResponse, PlainTextResponse, Request, RequestValidationError
-from covet.errors import _prefers_html, problem_body, status_phrase
+from covet.core.errors import _prefers_html, problem_body, status_phrase
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
 

@@ -1,4 +1,4 @@
-"""covet.multipart: every parser case fed whole, byte by byte and in seeded random chunks."""
+"""covet.core.multipart: every parser case fed whole, byte by byte and in seeded random chunks."""
 import asyncio
 import gc
 import random
@@ -6,8 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from covet import multipart as mp
-from covet.multipart import (
+from covet.core import multipart as mp
+from covet.core.multipart import (
     Finished, MultipartError, MultipartLimits, MultipartParser, PartBegin, PartData, PartEnd,
     UploadFile, get_boundary, parse_multipart, parse_multipart_bytes, parse_options_header,
 )

@@ -1,4 +1,4 @@
-"""covet.params: where handler arguments come from, their conversion and constraints, Depends, lifecycles."""
+"""covet.core.dependencies: where handler arguments come from, their conversion and constraints, Depends, lifecycles."""
 import asyncio
 import datetime
 import decimal

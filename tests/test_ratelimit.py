@@ -1,4 +1,4 @@
-"""covet.ratelimit: limit strings, GCRA and sliding window on a fake clock, bounded memory,
+"""covet.security.rate_limiting: limit strings, GCRA and sliding window on a fake clock, bounded memory,
 exact counts under concurrency, and the Redis backend against a real redis-server."""
 import asyncio
 import logging
@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from covet.ratelimit import (
+from covet.security.rate_limiting import (
     DEFAULT_MAX_KEYS,
     Limit,
     MemoryLimiterBackend,
@@ -439,7 +439,7 @@ def test_redis_down_fails_open_by_default_and_logs_once(caplog):
     async def main():
         return [await rl.ahit("k") for _ in range(5)]
 
-    with caplog.at_level(logging.ERROR, logger="covet.ratelimit"):
+    with caplog.at_level(logging.ERROR, logger="covet.security.rate_limiting"):
         results = run(main())
     assert all(r == RateLimitResult(True, Limit(1, 60, "1/minute"), 1, 0.0, 0.0) for r in results)
     assert len(caplog.records) == 1
@@ -451,7 +451,7 @@ def test_redis_down_fails_closed_when_configured(caplog):
     rl = RateLimiter("100/minute", fail_open=False,
                      backend=RedisLimiterBackend(Redis(port=free_port())))
     try:
-        with caplog.at_level(logging.ERROR, logger="covet.ratelimit"):
+        with caplog.at_level(logging.ERROR, logger="covet.security.rate_limiting"):
             r = rl.hit("k")
         assert r == RateLimitResult(False, Limit(100, 60, "100/minute"), 0, 0.0, 1.0)
         assert caplog.records[0].getMessage().startswith("covet ratelimit: backend unavailable, failing closed: ")
@@ -461,11 +461,11 @@ def test_redis_down_fails_closed_when_configured(caplog):
 
 # ---------------------------------------------------------------- through the app
 
-from covet.app import Covet  # noqa: E402
-from covet.errors import HTTPException  # noqa: E402
-from covet.ratelimit import RateLimitMiddleware, header_key, user_key  # noqa: E402
-from covet.requests import Request  # noqa: E402
-from covet.responses import JSONResponse  # noqa: E402
+from covet.core.app import Covet  # noqa: E402
+from covet.core.errors import HTTPException  # noqa: E402
+from covet.security.rate_limiting import RateLimitMiddleware, header_key, user_key  # noqa: E402
+from covet.core.requests import Request  # noqa: E402
+from covet.core.responses import JSONResponse  # noqa: E402
 from covet.testing import TestClient  # noqa: E402
 
 
@@ -710,7 +710,7 @@ def test_redis_limiter_through_the_app_and_fail_closed(redis_clean, caplog):
         assert [client.post("/login").status_code for _ in range(3)] == [200, 200, 429]
 
     closed = RateLimiter("2/minute", fail_open=False, backend=RedisLimiterBackend(Redis(port=free_port())))
-    with caplog.at_level(logging.ERROR, logger="covet.ratelimit"), TestClient(limited_app(closed)) as client:
+    with caplog.at_level(logging.ERROR, logger="covet.security.rate_limiting"), TestClient(limited_app(closed)) as client:
         r = client.get("/items/1")
         assert r.status_code == 429 and r.headers["retry-after"] == "30"  # one emission interval
         assert r.json()["detail"] == "rate limit of 2/minute exceeded; retry in 30 s"

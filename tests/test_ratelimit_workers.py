@@ -17,7 +17,7 @@ LIMITED_APP = textwrap.dedent('''
     import os
 
     from covet import Covet, PlainTextResponse, RateLimiter, RateLimitMiddleware, Redis
-    from covet.ratelimit import RedisLimiterBackend
+    from covet.security.rate_limiting import RedisLimiterBackend
 
     redis = Redis.from_url(os.environ["COVET_TEST_REDIS"])
     # Every request counts against one shared key, whichever worker answers it. Per hour,

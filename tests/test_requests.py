@@ -1,12 +1,12 @@
-"""covet.requests: the Request object, cookies, query, body/json/text/form, multipart through the app."""
+"""covet.core.requests: the Request object, cookies, query, body/json/text/form, multipart through the app."""
 import asyncio
 import json
 
 import pytest
 
 from covet import Covet, HTTPException, MultipartLimits, Request, UploadFile
-from covet.datastructures import MAX_QUERY_FIELDS
-from covet.requests import MAX_COOKIES, parse_cookie_header, parse_json
+from covet.core.datastructures import MAX_QUERY_FIELDS
+from covet.core.requests import MAX_COOKIES, parse_cookie_header, parse_json
 
 
 def make_request(method="GET", path="/", query="", headers=(), body=None, receive=None):

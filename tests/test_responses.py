@@ -1,4 +1,4 @@
-"""covet.responses and return-value conversion: bodies, headers, cookies, redirects, streaming, files."""
+"""covet.core.responses and return-value conversion: bodies, headers, cookies, redirects, streaming, files."""
 import asyncio
 import dataclasses
 import datetime
@@ -16,8 +16,8 @@ from covet import (
     Covet, FileResponse, HeaderValueError, HTTPException, HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response,
     StreamingResponse,
 )
-from covet.params import to_response
-from covet.responses import dump_json, json_default
+from covet.core.responses import to_response
+from covet.core.responses import dump_json, json_default
 from covet.testing import TestClient
 
 

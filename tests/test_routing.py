@@ -1,4 +1,4 @@
-"""covet.routing: templates, converters, precedence, 404/405/OPTIONS/HEAD, slashes, url_for, groups, mounts."""
+"""covet.core.routing: templates, converters, precedence, 404/405/OPTIONS/HEAD, slashes, url_for, groups, mounts."""
 import json
 import pickle
 import random
@@ -9,7 +9,7 @@ from urllib.parse import quote
 import pytest
 
 from covet import Covet, Depends, Request, Response
-from covet.routing import Converter, NoMatchFound, Router, UUIDConverter
+from covet.core.routing import Converter, NoMatchFound, Router, UUIDConverter
 
 
 def problem(status, detail, instance, title):

@@ -8,7 +8,7 @@ import pytest
 from covet import Covet, HTTPException, JSONResponse
 from covet.security import SecurityHeadersMiddleware, TrustedHostMiddleware
 from covet.security.headers import DEFAULT_HSTS, build_csp
-from covet.requests import Request
+from covet.core.requests import Request
 from covet.security.hosts import split_host
 
 DEFAULTS = {

@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from covet.errors import status_phrase
+from covet.core.errors import status_phrase
 from server_helpers import RunningServer, assert_closed, make_app, parse_head, read_response, recv_all
 
 pytestmark = pytest.mark.slow

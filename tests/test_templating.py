@@ -6,7 +6,7 @@ in test_templating_engine.py.
 """
 import pytest
 
-from covet.templating import Markup, TemplateEngine, TemplateError
+from covet.templates import Markup, TemplateEngine, TemplateError
 
 
 def write(tmp_path, files):

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from covet.templating import Template, TemplateEngine, TemplateError, TemplateNotFound
+from covet.templates import Template, TemplateEngine, TemplateError, TemplateNotFound
 
 
 def write(path, text, mtime_ns=None):
@@ -82,7 +82,7 @@ def test_auto_reload_defaults_to_off_and_can_be_switched(tmp_path):
 def test_render_string_caches_by_source_with_a_bound():
     engine = TemplateEngine("unused")
     assert engine.from_string("{{ 1 }}") is engine.from_string("{{ 1 }}")
-    from covet.templating._engine import MAX_STRING_CACHE
+    from covet.templates._engine import MAX_STRING_CACHE
     first = engine.from_string("first")
     for i in range(MAX_STRING_CACHE):
         engine.render_string("t%d" % i)
@@ -151,7 +151,7 @@ def test_compiled_source_is_inspectable_and_uses_locals(tmp_path):
 
 
 def test_response_returns_an_html_response(tmp_path):
-    from covet.responses import HTMLResponse
+    from covet.core.responses import HTMLResponse
     write(tmp_path / "p.html", "<p>{{ msg }}</p>")
     engine = TemplateEngine(str(tmp_path))
     response = engine.response("p.html", {"msg": "<hi>"}, status_code=201, headers={"X-Test": "1"})

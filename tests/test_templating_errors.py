@@ -3,7 +3,7 @@ import traceback
 
 import pytest
 
-from covet.templating import (Markup, SecurityError, TemplateEngine, TemplateError, TemplateNotFound,
+from covet.templates import (Markup, SecurityError, TemplateEngine, TemplateError, TemplateNotFound,
                               TemplateSyntaxError, UndefinedError, escape)
 
 ENGINE = TemplateEngine("templates-that-do-not-exist")
@@ -263,7 +263,7 @@ def test_private_names_of_imported_templates_are_refused(tmp_path):
     with pytest.raises(SecurityError) as info:
         engine.render("p.html")
     assert str(info.value).startswith("p.html, line 1: access to attribute '_p' of "
-                                      "covet.templating._runtime.TemplateModule object is refused")
+                                      "covet.templates._runtime.TemplateModule object is refused")
 
 
 def test_private_keys_of_mappings_are_still_readable():

@@ -1,7 +1,7 @@
 """Every built-in filter and test, one by one, with exact output (autoescaped string templates)."""
 import pytest
 
-from covet.templating import Markup, TemplateEngine, TemplateError
+from covet.templates import Markup, TemplateEngine, TemplateError
 
 ENGINE = TemplateEngine("templates-that-do-not-exist")
 

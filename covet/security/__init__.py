@@ -33,7 +33,7 @@ from covet.security.passwords import (
 
 # public name -> submodule that defines it, imported on first access
 _LAZY = {
-    "JWTAuth": "auth", "RBAC": "auth", "RoleBasedAccessControl": "auth", "InvalidTokenTypeError": "auth",
+    "JWTAuth": "jwt_auth", "RBAC": "jwt_auth", "RoleBasedAccessControl": "jwt_auth", "InvalidTokenTypeError": "jwt_auth",
     "CORSMiddleware": "cors",
     "CSRFMiddleware": "csrf", "csrf_token": "csrf",
     "SecurityHeadersMiddleware": "headers",

@@ -12,8 +12,8 @@ Example::
 import re
 from typing import Any, Iterable, Optional, Union
 
-from ..errors import problem_response
-from ..responses import Response
+from ..core.errors import problem_response
+from ..core.responses import Response
 
 __all__ = ["CORSMiddleware", "SAFELISTED_METHODS", "SAFELISTED_HEADERS", "DEFAULT_MAX_AGE"]
 

@@ -12,7 +12,7 @@ Example::
 import re
 from typing import Any, Dict, Iterable, Mapping, Optional, Union
 
-from ..datastructures import _encode_header
+from ..core.datastructures import _encode_header
 
 __all__ = ["SecurityHeadersMiddleware", "DEFAULT_HSTS", "build_csp"]
 

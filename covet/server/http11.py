@@ -8,7 +8,7 @@ closing the connection. docs/http11.md lists what is accepted and rejected, and 
 import re
 from typing import List, Optional, Tuple
 
-from ..status import PHRASES
+from ..core.status import PHRASES
 
 __all__ = [
     "Limits", "ProtocolError", "RequestHead", "Body", "EndOfMessage", "NEED_DATA", "RequestParser",

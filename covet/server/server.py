@@ -19,10 +19,10 @@ import sys
 import time
 from email.utils import formatdate
 
-from ..errors import HTTPException, problem_response
-from ..requests import Request
-from ..responses import wire_headers
-from ..status import NO_CONTENT, NO_CONTENT_LENGTH
+from ..core.errors import HTTPException, problem_response
+from ..core.requests import Request
+from ..core.responses import wire_headers
+from ..core.status import NO_CONTENT, NO_CONTENT_LENGTH
 from .http11 import LAST_CHUNK, NEED_DATA, Body, EndOfMessage, Limits, ProtocolError, RequestParser, chunk, response_head
 
 __all__ = ["ServerConfig", "Server", "run", "serve"]

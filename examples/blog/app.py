@@ -15,7 +15,7 @@ import os
 import re
 
 from covet import Covet, RedirectResponse, Request
-from covet.templating import TemplateEngine
+from covet.templates import TemplateEngine
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MAX_TITLE = 100

@@ -16,10 +16,10 @@ from email.utils import parsedate_to_datetime
 from http.cookies import CookieError, SimpleCookie
 from urllib.parse import quote, urlencode, urljoin, urlsplit
 
-from .datastructures import Headers
-from .requests import Request
-from .responses import wire_headers
-from .status import NO_CONTENT
+from ..core.datastructures import Headers
+from ..core.requests import Request
+from ..core.responses import wire_headers
+from ..core.status import NO_CONTENT
 
 __all__ = ["TestClient", "AsyncTestClient", "TestResponse"]
 

@@ -28,8 +28,8 @@ import time
 from collections.abc import Mapping
 from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Union
 
-from ..errors import HTTPException
-from ..requests import Request
+from ..core.errors import HTTPException
+from ..core.requests import Request
 from .jwt import DEFAULT_MAX_TOKEN_BYTES, JWT, InvalidClaimError, InvalidTokenError, _seconds
 
 __all__ = ["JWTAuth", "RBAC", "RoleBasedAccessControl", "InvalidTokenTypeError",
@@ -249,7 +249,7 @@ def _guarded(fn: Callable[..., Any], check: Callable[[Any], Any]) -> Any:
         raise TypeError("expected a route handler, got %r" % (fn,))
     # The shared handler-wrapping helper: the wrapper keeps the handler's signature
     # (injector, OpenAPI) and receives the Request through an extra keyword.
-    from .._wrap import wrap_handler
+    from ..core._wrap import wrap_handler
 
     async def async_body(request: Any, call: Callable[[], Any]) -> Any:
         check(request)

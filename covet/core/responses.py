@@ -390,3 +390,30 @@ class FileResponse(StreamingResponse):
                 yield chunk
         finally:
             await loop.run_in_executor(None, f.close)
+
+
+# -- return values -> Response --------------------------------------------
+
+def to_response(result, status_code=None):
+    """Turn a handler's return value into a Response (see docs/requests-responses.md)."""
+    t = type(result)
+    if t is dict or t is list:
+        return JSONResponse(result, status_code or 200)
+    if isinstance(result, Response):
+        return result
+    if t is str:
+        return HTMLResponse(result, status_code or 200)
+    if result is None:
+        return Response(b"", status_code or 204)
+    if t is bytes:
+        return Response(result, status_code or 200, media_type="application/octet-stream")
+    if t is tuple and 2 <= len(result) <= 3:
+        body, status = result[0], result[1]
+        response = to_response(body, status)
+        response.status_code = status
+        if len(result) == 3 and result[2]:
+            hdrs = response.headers
+            for k, v in (result[2].items() if hasattr(result[2], "items") else result[2]):
+                hdrs[k] = v
+        return response
+    return JSONResponse(result, status_code or 200)

@@ -35,15 +35,15 @@ import threading
 import time
 from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple, Union
 
-from ._wrap import route_status, wrap_handler
-from .redis import BlockingRedis, Redis, RedisError, _ThrottledLog
+from ...core._wrap import route_status, wrap_handler
+from ...redis import BlockingRedis, Redis, RedisError, _ThrottledLog
 
 __all__ = [
     "RateLimiter", "RateLimitMiddleware", "RateLimitResult", "Limit", "parse_limits", "MemoryLimiterBackend",
     "RedisLimiterBackend", "client_ip", "header_key", "user_key", "DEFAULT_MAX_KEYS", "MAX_KEY_LENGTH",
 ]
 
-logger = logging.getLogger("covet.ratelimit")
+logger = logging.getLogger("covet.security.rate_limiting")
 
 # A flood of distinct keys (spoofed API keys, rotating IPv6 addresses) must not
 # grow memory without bound: past this many keys the least recently seen goes,
@@ -750,7 +750,7 @@ class RateLimiter:
 
     def refusal(self, request: Any, result: RateLimitResult, policy: Optional[_Policy] = None) -> Any:
         """The 429 problem+json response for a refused ``result``."""
-        from .errors import problem_response
+        from ...core.errors import problem_response
 
         return problem_response(request, 429, self._detail(result), self._headers(result, policy, force=True))
 
@@ -766,8 +766,8 @@ class RateLimiter:
         return []
 
     def _finish(self, request: Any, result: RateLimitResult, policy: _Policy, value: Any) -> Any:
-        from .errors import HTTPException
-        from .params import to_response
+        from ...core.errors import HTTPException
+        from ...core.responses import to_response
 
         if not result.allowed:
             # Raised inside the route, so the app's exception handlers for 429 apply.

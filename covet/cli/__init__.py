@@ -82,7 +82,7 @@ def load_app(spec=None):
 
 
 def _parser():
-    from . import __version__
+    from .. import __version__
 
     p = argparse.ArgumentParser(prog="covet", description="covet: a web framework on the standard library alone")
     p.add_argument("--version", action="version", version="covet %s" % __version__)
@@ -136,11 +136,11 @@ def _tls_problem(certfile, keyfile):
 
 
 def _cmd_run(args):
-    from .server.http11 import Limits
-    from .server.server import run
+    from ..server.http11 import Limits
+    from ..server.server import run
 
     if args.reload:
-        from .server.workers import run_with_reload
+        from ..server.workers import run_with_reload
 
         return run_with_reload(sys.argv if sys.argv[0] != "-c" else ["covet"] + sys.argv[1:])
     if (args.ssl_certfile is None) != (args.ssl_keyfile is None):

@@ -11,9 +11,10 @@ import traceback
 from ._chain import chain, is_async_callable, run_sync
 from .datastructures import HeaderValueError, State
 from .errors import HTTPException, RequestValidationError, problem_response
-from .params import build_handler, teardown, to_response
-from .responses import Response
+from ._injection import build_handler, teardown
+from .responses import Response, to_response
 from .routing import Router
+from .services import service
 
 __all__ = ["Covet", "CovetApp"]
 
@@ -378,9 +379,7 @@ class Covet:
         """The OpenAPI 3.1 document of this app (built once, rebuilt when routes change)."""
         key = (len(self.router.routes), len(self.router.mounts))
         if self._openapi is None or self._openapi[0] != key:
-            from .openapi import build_openapi
-
-            self._openapi = (key, build_openapi(self))
+            self._openapi = (key, service("openapi").build_openapi(self))
         return self._openapi[1]
 
     def _serve_docs(self, request, path):
@@ -388,23 +387,17 @@ class Covet:
 
         if path == self.openapi_url:
             return JSONResponse(self.openapi())
-        from .openapi import docs_page
-
         url = request.root_path + self.openapi_url if self.openapi_url else ""
-        return HTMLResponse(docs_page(self.title, url))
+        return HTMLResponse(service("openapi").docs_page(self.title, url))
 
     # -- serving -----------------------------------------------------------
     def run(self, host="127.0.0.1", port=8000, **options):
         """Serve with covet's HTTP/1.1 server; takes the options of ``python -m covet run``."""
-        from .server.server import run as serve
-
-        serve(self, host=host, port=port, **options)
+        service("server").run(self, host=host, port=port, **options)
 
     async def __call__(self, scope, receive, send):
         """ASGI 3 entry point: ``uvicorn module:app`` serves a Covet app."""
-        from .asgi import handle
-
-        await handle(self, scope, receive, send)
+        await service("asgi").handle(self, scope, receive, send)
 
     def __repr__(self):
         return "<Covet %d routes>" % len(self.router.routes)

@@ -2,7 +2,7 @@
 
 Example::
 
-    from covet.templating import TemplateEngine
+    from covet.templates import TemplateEngine
 
     engine = TemplateEngine("templates")
     engine.render("page.html", {"user": user})

@@ -21,101 +21,27 @@ import typing
 
 from ._chain import chain, is_async_callable, run_sync
 from .background import BackgroundTasks
+from .dependencies import REQUIRED, Body, Depends, Param, Path, Query
 from .errors import HTTPException, RequestValidationError
 from .requests import Request, parse_json
-from .responses import HTMLResponse, JSONResponse, Response
-from .validation._errors import ValidationError
+from .responses import JSONResponse, Response, to_response
+from .services import service
 
-__all__ = ["Param", "Query", "Path", "Header", "Cookie", "Body", "Depends", "build_handler", "to_response"]
+# The validation package's error type, known once the type system is first asked for (a check
+# only exists after that, so the ``except`` clauses that name it never see None).
+ValidationError = None
+
+
+def _types():
+    """The validation service (schema_for, compile_schema, converter_for, serializer_for)."""
+    global ValidationError
+    types = service("validation")
+    ValidationError = types.ValidationError
+    return types
+
+__all__ = ["build_handler", "teardown", "ResponseValidationError"]
 
 logger = logging.getLogger("covet.error")
-
-_REQUIRED = ...
-
-
-class Param:
-    """Where a handler argument comes from, with its default and constraints (see Query, Path, ...)."""
-
-    kind = None
-    __slots__ = ("default", "default_factory", "alias", "gt", "ge", "lt", "le", "min_length", "max_length",
-                 "pattern", "title", "description", "examples", "deprecated", "include_in_schema",
-                 "convert_underscores", "embed", "media_type", "_regex")
-
-    def __init__(self, default=_REQUIRED, *, default_factory=None, alias=None, gt=None, ge=None, lt=None,
-                 le=None, min_length=None, max_length=None, pattern=None, title=None, description=None,
-                 examples=None, deprecated=None, include_in_schema=True, convert_underscores=True,
-                 embed=False, media_type="application/json"):
-        self.default = default
-        self.default_factory = default_factory
-        self.alias = alias
-        self.gt, self.ge, self.lt, self.le = gt, ge, lt, le
-        self.min_length, self.max_length = min_length, max_length
-        self.pattern = pattern
-        self._regex = re.compile(pattern) if pattern is not None else None
-        self.title, self.description, self.examples = title, description, examples
-        self.deprecated, self.include_in_schema = deprecated, include_in_schema
-        self.convert_underscores = convert_underscores
-        self.embed, self.media_type = embed, media_type
-
-    @property
-    def required(self):
-        return self.default is _REQUIRED and self.default_factory is None
-
-    def __repr__(self):
-        return "%s(%r)" % (type(self).__name__, self.default)
-
-
-class Query(Param):
-    """A query-string parameter: ``page: int = Query(1, ge=1)``."""
-
-    kind = "query"
-    __slots__ = ()
-
-
-class Path(Param):
-    """A path parameter with constraints: ``item_id: int = Path(ge=1)``."""
-
-    kind = "path"
-    __slots__ = ()
-
-
-class Header(Param):
-    """A request header; ``user_agent`` reads ``User-Agent`` (``convert_underscores=False`` or ``alias=`` to change)."""
-
-    kind = "header"
-    __slots__ = ()
-
-
-class Cookie(Param):
-    """A request cookie: ``session_id: str = Cookie(None)``."""
-
-    kind = "cookie"
-    __slots__ = ()
-
-
-class Body(Param):
-    """The JSON body, or with ``embed=True`` the key of that name in it: ``note: str = Body(embed=True)``."""
-
-    kind = "body"
-    __slots__ = ()
-
-
-class Depends:
-    """A dependency: ``db = Depends(get_db)``; sync, async, generator or async-generator.
-
-    Its own parameters are injected the same way; a dependency used twice
-    in one request runs once (``use_cache=False`` to run it each time).
-    """
-
-    __slots__ = ("dependency", "use_cache")
-
-    def __init__(self, dependency=None, *, use_cache=True):
-        self.dependency = dependency
-        self.use_cache = use_cache
-
-    def __repr__(self):
-        return "Depends(%s)" % getattr(self.dependency, "__qualname__", self.dependency)
-
 
 def _unwrap(tp):
     """(inner type, optional?, marker from Annotated or None)."""
@@ -183,7 +109,9 @@ def _body_converter(annotation):
     """
     if annotation is inspect.Parameter.empty or annotation is typing.Any or annotation is object:
         return lambda v, loc, errors, coerce=False: v
-    from .validation import ValidationError, compile_schema, converter_for, schema_for
+    types = _types()
+    schema_for, compile_schema, converter_for = types.schema_for, types.compile_schema, types.converter_for
+    error_type = types.ValidationError
 
     schema = schema_for(annotation)
     checks = {False: compile_schema(schema)}
@@ -195,7 +123,7 @@ def _body_converter(annotation):
             check = checks[coerce] = compile_schema(schema, coerce=True)
         try:
             value = check(value)
-        except ValidationError as exc:
+        except error_type as exc:
             errors.extend({"loc": loc + list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors)
             return None
         return convert(value) if convert is not None else value
@@ -214,9 +142,7 @@ _CONVERSION_ERRORS = frozenset(("type", "format", "enum", "const"))
 
 def _param_schema(tp, marker):
     """The JSON schema of one parameter: its type plus the marker's constraints."""
-    from .validation import schema_for
-
-    schema = dict(schema_for(tp)) if tp is not inspect.Parameter.empty else {"type": "string"}
+    schema = dict(_types().schema_for(tp)) if tp is not inspect.Parameter.empty else {"type": "string"}
     for attr, key in _KEYWORDS:
         value = getattr(marker, attr)
         if value is None:
@@ -384,7 +310,7 @@ class _Plan:
             raise TypeError("%s: parameter %r is declared Path() but the route path has no {%s}"
                             % (_qual(owner), name, marker.alias or name))
         required = marker.required
-        dflt = None if marker.default is _REQUIRED else marker.default
+        dflt = None if marker.default is REQUIRED else marker.default
         if marker.default_factory is not None:
             dflt = _Factory(marker.default_factory)
             required = False
@@ -401,12 +327,11 @@ class _Plan:
             # PERF: a plain string needs no checking or conversion (and no compiler).
             check = convert = None
         else:
-            from .validation import compile_schema, converter_for
-
+            types = _types()
             try:
                 schema = _param_schema(tp, marker)
-                check = compile_schema(schema, coerce=True)
-                convert = converter_for(tp) if tp is not inspect.Parameter.empty else None
+                check = types.compile_schema(schema, coerce=True)
+                convert = types.converter_for(tp) if tp is not inspect.Parameter.empty else None
             except (TypeError, ValueError) as exc:
                 raise TypeError("%s: cannot read parameter %r of type %r from the %s: %s"
                                 % (_qual(owner), name, tp, marker.kind, exc)) from None
@@ -599,33 +524,6 @@ async def teardown(request, gens, exc=None):
                 logger.exception("dependency %s failed during teardown", _qual(gen))
 
 
-# -- return values -> Response --------------------------------------------
-
-def to_response(result, status_code=None):
-    """Turn a handler's return value into a Response (see docs/requests-responses.md)."""
-    t = type(result)
-    if t is dict or t is list:
-        return JSONResponse(result, status_code or 200)
-    if isinstance(result, Response):
-        return result
-    if t is str:
-        return HTMLResponse(result, status_code or 200)
-    if result is None:
-        return Response(b"", status_code or 204)
-    if t is bytes:
-        return Response(result, status_code or 200, media_type="application/octet-stream")
-    if t is tuple and 2 <= len(result) <= 3:
-        body, status = result[0], result[1]
-        response = to_response(body, status)
-        response.status_code = status
-        if len(result) == 3 and result[2]:
-            hdrs = response.headers
-            for k, v in (result[2].items() if hasattr(result[2], "items") else result[2]):
-                hdrs[k] = v
-        return response
-    return JSONResponse(result, status_code or 200)
-
-
 def _path_types(route):
     """{path parameter: the Python type its converter produces (or None)}."""
     return {name: getattr(conv, "value_type", None) for name, conv in zip(route.param_names, route.param_convs)}
@@ -641,7 +539,9 @@ class ResponseValidationError(Exception):
 
 def _response_filter(model, fn, status):
     """result -> JSONResponse checked against, and filtered to, ``response_model``."""
-    from .validation import compile_schema, converter_for, schema_for, serializer_for
+    types = _types()
+    compile_schema, converter_for, schema_for, serializer_for = (
+        types.compile_schema, types.converter_for, types.schema_for, types.serializer_for)
 
     serialize = serializer_for(model)
     check = compile_schema(schema_for(model))

@@ -34,8 +34,8 @@ import threading
 import time
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
-from ._wrap import route_status, wrap_handler
-from .redis import BlockingRedis, Redis, RedisError, ReplyError, _ThrottledLog
+from ..core._wrap import route_status, wrap_handler
+from ..redis import BlockingRedis, Redis, RedisError, ReplyError, _ThrottledLog
 
 __all__ = ["Cache", "cached", "MemoryBackend", "RedisBackend", "TwoLevelBackend", "MISSING",
            "DEFAULT_MAXSIZE", "DEFAULT_TTL", "DEFAULT_VARY"]
@@ -988,7 +988,7 @@ class _PagePolicy:
 
 
 def _page_response(entry: Any) -> Any:
-    from .responses import Response
+    from ..core.responses import Response
 
     status, headers, body = entry
     # Rebuilt through Response(): header values read back from a shared store are validated again.
@@ -996,7 +996,7 @@ def _page_response(entry: Any) -> Any:
 
 
 def _conditional(request: Any, response: Any) -> Any:
-    from .responses import Response
+    from ..core.responses import Response
 
     if_none_match = request.headers.get("if-none-match")
     if if_none_match is None:
@@ -1392,7 +1392,7 @@ class Cache:
             @cache.cache_page(60, vary=("Accept", "Accept-Language"))
             async def products(): ...
         """
-        from .params import to_response
+        from ..core.responses import to_response
 
         seconds = self._resolve_ttl(ttl)
         policy = _PagePolicy(vary, key_prefix)

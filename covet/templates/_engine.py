@@ -104,7 +104,7 @@ class TemplateEngine:
 
     def response(self, name, /, context=None, status_code=200, headers=None):
         """Render ``name`` into an HTMLResponse."""
-        from ..responses import HTMLResponse
+        from ..core.responses import HTMLResponse
         return HTMLResponse(self.render(name, context), status_code=status_code, headers=headers)
 
     def add_filter(self, name, fn):
