@@ -35,7 +35,8 @@ import time
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from ..core._wrap import route_status, wrap_handler
-from ..redis import BlockingRedis, Redis, RedisError, ReplyError, _ThrottledLog
+from .._logging import ThrottledLog
+from ..redis import BlockingRedis, Redis, RedisError, ReplyError
 
 __all__ = ["Cache", "cached", "MemoryBackend", "RedisBackend", "TwoLevelBackend", "MISSING",
            "DEFAULT_MAXSIZE", "DEFAULT_TTL", "DEFAULT_VARY"]
@@ -359,7 +360,7 @@ class RedisBackend:
         self.redis = redis
         self.prefix = prefix
         self.default_ttl = _check_ttl(ttl)
-        self._log = _ThrottledLog(logger, log_interval)
+        self._log = ThrottledLog(logger, log_interval)
         self._blocking_client: Optional[BlockingRedis] = None
         self._lock = threading.Lock()
         self._hits = self._misses = 0

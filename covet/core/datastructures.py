@@ -52,7 +52,7 @@ def _bad_header_value(value):
     return "\r" in value or "\n" in value or "\x00" in value
 
 
-def _encode_header(name, value):
+def encode_header(name, value):
     if isinstance(name, bytes):
         name = name.decode("latin-1")
     if not isinstance(value, str):
@@ -83,7 +83,7 @@ class Headers:
         if raw is None:
             raw = []
         elif isinstance(raw, dict):
-            raw = [_encode_header(k, v) for k, v in raw.items()]
+            raw = [encode_header(k, v) for k, v in raw.items()]
         elif isinstance(raw, Headers):
             raw = list(raw.raw)
         self.raw = raw
@@ -149,7 +149,7 @@ class MutableHeaders(Headers):
     __slots__ = ()
 
     def __setitem__(self, key, value):
-        name, val = _encode_header(key, value)
+        name, val = encode_header(key, value)
         raw = self.raw
         found = False
         i = 0
@@ -170,7 +170,7 @@ class MutableHeaders(Headers):
 
     def append(self, key, value):
         """Add a value, keeping existing ones (for Set-Cookie, Vary...)."""
-        self.raw.append(_encode_header(key, value))
+        self.raw.append(encode_header(key, value))
 
     def setdefault(self, key, value):
         """Set ``key`` unless present; return the value in force."""

@@ -16,7 +16,7 @@ import sys
 from http.cookies import SimpleCookie
 from urllib.parse import quote
 
-from .datastructures import HeaderValueError, MutableHeaders, _encode_header
+from .datastructures import HeaderValueError, MutableHeaders, encode_header
 from .status import NO_CONTENT, NO_CONTENT_LENGTH
 
 __all__ = [
@@ -138,12 +138,12 @@ class Response:
         if headers:
             items = headers.items() if hasattr(headers, "items") else headers
             for k, v in items:
-                raw.append(_encode_header(k, v))
+                raw.append(encode_header(k, v))
         names = {k for k, _ in raw}
         if media_type is not None and b"content-type" not in names:
             if media_type.startswith("text/") and "charset=" not in media_type:
                 media_type += "; charset=" + self.charset
-            raw.append(_encode_header("content-type", media_type))  # CR/LF would split the response
+            raw.append(encode_header("content-type", media_type))  # CR/LF would split the response
         # RFC 9110 §8.6: no Content-Length on 1xx/204/304 responses.
         # A streaming body's size is unknown: no Content-Length unless the caller set one.
         if not self.streaming and not no_content and b"content-length" not in names:

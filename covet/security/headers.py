@@ -12,7 +12,7 @@ Example::
 import re
 from typing import Any, Dict, Iterable, Mapping, Optional, Union
 
-from ..core.datastructures import _encode_header
+from ..core.datastructures import encode_header
 
 __all__ = ["SecurityHeadersMiddleware", "DEFAULT_HSTS", "build_csp"]
 
@@ -90,7 +90,7 @@ class SecurityHeadersMiddleware:
                 continue
             if not isinstance(value, str):
                 raise TypeError("header %s must be a string or None, got %r" % (name, value))
-            raw.append(_encode_header(name, value))  # ValueError on CR/LF/NUL, now rather than per response
+            raw.append(encode_header(name, value))  # ValueError on CR/LF/NUL, now rather than per response
         self._headers = raw
         if hsts is True:
             hsts = DEFAULT_HSTS
@@ -99,7 +99,7 @@ class SecurityHeadersMiddleware:
         if hsts is not None and (not isinstance(hsts, str) or not hsts.lower().lstrip().startswith("max-age=")):
             raise ValueError("hsts must be True or a value starting with max-age= (RFC 6797 §6.1.1)")
         # The (name, value) bytes pair, or None.
-        self._hsts = _encode_header("Strict-Transport-Security", hsts) if hsts is not None else None
+        self._hsts = encode_header("Strict-Transport-Security", hsts) if hsts is not None else None
 
     @property
     def headers(self) -> Dict[str, str]:

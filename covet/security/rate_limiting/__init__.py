@@ -36,7 +36,8 @@ import time
 from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple, Union
 
 from ...core._wrap import route_status, wrap_handler
-from ...redis import BlockingRedis, Redis, RedisError, _ThrottledLog
+from ..._logging import ThrottledLog
+from ...redis import BlockingRedis, Redis, RedisError
 
 __all__ = [
     "RateLimiter", "RateLimitMiddleware", "RateLimitResult", "Limit", "parse_limits", "MemoryLimiterBackend",
@@ -591,7 +592,7 @@ class RateLimiter:
         self.headers = headers
         self.strategy = "sliding-window" if strategy == "sliding_window" else strategy
         self.fail_open = fail_open
-        self._log = _ThrottledLog(logger, log_interval)
+        self._log = ThrottledLog(logger, log_interval)
 
     def policy(self, limit: Any) -> _Policy:
         """Parse (and remember) a limit spec; ValueError names a bad string."""
