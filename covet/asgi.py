@@ -6,13 +6,12 @@ messages. ``lifespan`` runs the app's startup and shutdown.
 """
 from urllib.parse import quote
 
+from .core import driver
 from .core.errors import HTTPException
+from .core.requests import Request
 
 # Same default as the server's Limits.max_body_size; Covet(max_body_size=...) changes it.
 DEFAULT_MAX_BODY_SIZE = 16 * 1024 * 1024
-from .core.requests import Request
-from .core.responses import wire_headers
-from .core.status import NO_CONTENT
 
 __all__ = ["handle"]
 
@@ -107,26 +106,16 @@ async def _http(app, scope, receive, send):
     )
     response = await app.dispatch(request)
     try:
-        status = response.status_code
-        # HEAD, 1xx, 204 and 304 answers carry no body (RFC 9112 §6.3), and
-        # 1xx and 204 no Content-Length either (RFC 9110 §8.6).
-        head_only = request.method == "HEAD" or status in NO_CONTENT
-        await send({"type": "http.response.start", "status": status, "headers": wire_headers(status, response.raw_headers)})
-        if not response.streaming:
-            await send({"type": "http.response.body", "body": b"" if head_only else response.body})
+        # covet.core.driver decides what goes out (headers, whether a body may, closing the stream).
+        status, headers, body, send_body = driver.start(response, request.method)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        if body is not None:
+            await send({"type": "http.response.body", "body": body})
         else:
-            iterator = response.iter_body()
-            try:
-                if not head_only:
-                    async for chunk in iterator:
-                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            finally:
-                # The app's generator too: leaving ``async for`` does not close it, and its
-                # cleanup must run when the server reports the client gone mid-stream.
-                for it in (iterator, getattr(response, "body_iterator", None)):
-                    aclose = getattr(it, "aclose", None)
-                    if aclose is not None:
-                        await aclose()
+            async def write(chunk):
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+            await driver.stream(response, send_body, write)
             await send({"type": "http.response.body", "body": b""})
     finally:
         # Also when send() raised (client gone): yield dependencies and temp files are released.

@@ -17,7 +17,7 @@ from http.cookies import SimpleCookie
 from urllib.parse import quote
 
 from .datastructures import HeaderValueError, MutableHeaders, encode_header
-from .status import NO_CONTENT, NO_CONTENT_LENGTH
+from .status import NO_CONTENT
 
 __all__ = [
     "Response", "JSONResponse", "HTMLResponse", "PlainTextResponse", "RedirectResponse",
@@ -266,13 +266,6 @@ class JSONResponse(Response):
             return text.encode("utf-8")
         except UnicodeEncodeError:
             return _ascii_json(content)
-
-
-def wire_headers(status_code, raw_headers):
-    """The headers as they go out: a status changed after the body was set may leave a Content-Length behind."""
-    if status_code in NO_CONTENT_LENGTH:
-        return [h for h in raw_headers if h[0] != b"content-length"]
-    return raw_headers
 
 
 class RedirectResponse(Response):

@@ -21,8 +21,8 @@ from email.utils import formatdate
 
 from ..core.errors import HTTPException, problem_response
 from ..core.requests import Request
-from ..core.responses import wire_headers
-from ..core.status import NO_CONTENT, NO_CONTENT_LENGTH
+from ..core.driver import start as driver_start, stream as driver_stream
+from ..core.status import NO_CONTENT
 from .http11 import LAST_CHUNK, NEED_DATA, Body, EndOfMessage, Limits, ProtocolError, RequestParser, chunk, response_head
 
 __all__ = ["ServerConfig", "Server", "run", "serve"]
@@ -421,10 +421,8 @@ class _Connection:
     async def send(self, response, head, keep_alive):
         """Serialise ``response``; returns the number of body bytes sent."""
         server = self.server
-        status = response.status_code
-        headers = response.raw_headers
-        if status in NO_CONTENT_LENGTH:  # PERF: the check inline, the call only when it can matter
-            headers = wire_headers(status, headers)
+        # covet.core.driver decides what goes out (headers, whether a body may, closing the stream).
+        status, headers, body, send_body = driver_start(response, head.method)
         extra = server.common_headers()
         version = head.version
         if not keep_alive:
@@ -432,17 +430,13 @@ class _Connection:
                 extra = extra + [_CLOSE]
         elif version == "1.0":
             extra = extra + [(b"connection", b"keep-alive")]
-        if not response.streaming:
-            body = response.body
+        if body is not None:
             data = response_head(status, headers + extra, version)
             size = len(body)
             out = self.out
-            # RFC 9112 §6.3: HEAD, 1xx, 204 and 304 answers end at the head; a
-            # body set anyway would be read as the start of the next response.
-            if not size or head.method == "HEAD" or status in NO_CONTENT:
+            if not size:
                 out.append(data)
                 self.out_size += len(data)
-                size = 0
             else:
                 # One write for head and body: no Nagle/delayed-ACK stall.
                 out.append(data + body if size < 16384 else data)
@@ -462,25 +456,21 @@ class _Connection:
             extra = extra + [(b"transfer-encoding", b"chunked")]
         self.out.append(response_head(status, headers + extra, version))
         self.flush()
-        sent = 0
-        iterator = response.iter_body()
-        try:
-            if head.method == "HEAD" or status in NO_CONTENT:
-                return 0
-            writer = self.writer
-            async for data in iterator:
-                sent += len(data)
-                writer.write(chunk(data) if chunked else data)
-                await self.drain()
-            if chunked:
-                writer.write(LAST_CHUNK)
-        finally:
-            # The app's own generator too: leaving ``async for`` does not close it, and
-            # its cleanup (files, cursors) must run when the client goes away mid-stream.
-            for it in (iterator, getattr(response, "body_iterator", None)):
-                aclose = getattr(it, "aclose", None)
-                if aclose is not None:
-                    await aclose()
+        writer = self.writer
+        drain = self.drain
+
+        if chunked:
+            async def write(data):
+                writer.write(chunk(data))
+                await drain()
+        else:
+            async def write(data):
+                writer.write(data)
+                await drain()
+
+        sent = await driver_stream(response, send_body, write)
+        if chunked and send_body:
+            writer.write(LAST_CHUNK)
         return sent
 
 

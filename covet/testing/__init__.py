@@ -6,6 +6,7 @@ inside an async test whose loop is already running (Starlette #440).
 """
 import asyncio
 import binascii
+import contextlib
 import io
 import json as jsonlib
 import os
@@ -16,12 +17,12 @@ from email.utils import parsedate_to_datetime
 from http.cookies import CookieError, SimpleCookie
 from urllib.parse import quote, urlencode, urljoin, urlsplit
 
+from ..core import driver
 from ..core.datastructures import Headers
 from ..core.requests import Request
-from ..core.responses import wire_headers
-from ..core.status import NO_CONTENT
+from .streaming import StreamedResponse, open_stream
 
-__all__ = ["TestClient", "AsyncTestClient", "TestResponse"]
+__all__ = ["TestClient", "AsyncTestClient", "TestResponse", "StreamedResponse"]
 
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 _QUERY_SAFE = _PATH_SAFE + "?"
@@ -205,6 +206,35 @@ class _Core:
         request._raise = self.raise_server_exceptions
         return request, full
 
+    async def _exchange(self, request):
+        """(status, headers, body) of one request, sent out by the rules of covet.core.driver."""
+        response = await self.app.dispatch(request)
+        try:
+            status, headers, body, send_body = driver.start(response, request.method)
+            if body is None:
+                chunks = []
+
+                async def write(chunk):
+                    chunks.append(chunk)
+                try:
+                    await driver.stream(response, send_body, write)
+                except Exception:
+                    # On the wire the body would stop here: the client sees what came before.
+                    if self.raise_server_exceptions:
+                        raise
+                body = b"".join(chunks)
+        finally:
+            await response.after_send()
+        return status, headers, body
+
+    def _keep_cookies(self, headers):
+        for header in headers.getlist("set-cookie"):
+            for name, value, expired in _parse_set_cookie(header):
+                if expired:
+                    self.cookies.pop(name, None)
+                else:
+                    self.cookies[name] = value
+
     async def _send(self, method, url, params=None, json=None, data=None, files=None, headers=None,
                     cookies=None, content=None, follow_redirects=None):
         if not getattr(self.app, "started", True):
@@ -214,30 +244,9 @@ class _Core:
         method = method.upper()
         while True:
             request, full = self._build(method, url, params, json, data, files, headers, cookies, content)
-            response = await self.app.dispatch(request)
-            if response.streaming:
-                chunks = []
-                try:
-                    async for chunk in response.iter_body():
-                        chunks.append(chunk)
-                except Exception:
-                    if self.raise_server_exceptions:
-                        raise
-                body = b"".join(chunks)
-            else:
-                body = response.body
-            status = response.status_code
-            if method == "HEAD" or status in NO_CONTENT:
-                body = b""  # as on the wire (RFC 9112 §6.3)
-            await response.after_send()
-            result = TestResponse(status, Headers(list(wire_headers(status, response.raw_headers))), body, full,
-                                  method, history)
-            for header in result.headers.getlist("set-cookie"):
-                for name, value, expired in _parse_set_cookie(header):
-                    if expired:
-                        self.cookies.pop(name, None)
-                    else:
-                        self.cookies[name] = value
+            status, raw_headers, body = await self._exchange(request)
+            result = TestResponse(status, Headers(list(raw_headers)), body, full, method, history)
+            self._keep_cookies(result.headers)
             if not (follow and result.is_redirect) or len(history) >= MAX_REDIRECTS:
                 return result
             history.append(result)
@@ -323,6 +332,28 @@ class TestClient(_Core):
         self._portal_().call(self.app.startup())
         return self
 
+    @contextlib.contextmanager
+    def stream(self, method, url, params=None, json=None, data=None, files=None, headers=None, cookies=None,
+               content=None):
+        """Send a request and read its body as it streams; leaving the block early is a disconnect.
+
+        Example::
+
+            with client.stream("GET", "/events") as r:
+                first = next(r.iter_bytes())
+        """
+        portal = self._portal_()
+        if not getattr(self.app, "started", True):
+            portal.call(self.app.startup())
+        request, full = self._build(method.upper(), url, params, json, data, files, headers, cookies, content)
+        response = portal.call(open_stream(self, request, full))
+        response._portal = portal
+        self._keep_cookies(response.headers)
+        try:
+            yield response
+        finally:
+            response.close()
+
     def __exit__(self, *exc):
         self.close()
 
@@ -357,6 +388,27 @@ class AsyncTestClient(_Core):
     async def __aenter__(self):
         await self.app.startup()
         return self
+
+    @contextlib.asynccontextmanager
+    async def stream(self, method, url, params=None, json=None, data=None, files=None, headers=None,
+                     cookies=None, content=None):
+        """Send a request and read its body as it streams; leaving the block early is a disconnect.
+
+        Example::
+
+            async with client.stream("GET", "/events") as r:
+                async for chunk in r.aiter_bytes():
+                    break
+        """
+        if not getattr(self.app, "started", True):
+            await self.app.startup()
+        request, full = self._build(method.upper(), url, params, json, data, files, headers, cookies, content)
+        response = await open_stream(self, request, full)
+        self._keep_cookies(response.headers)
+        try:
+            yield response
+        finally:
+            await response.aclose()
 
     async def __aexit__(self, *exc):
         await self.app.shutdown()
