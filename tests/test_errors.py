@@ -4,7 +4,8 @@ import logging
 import pytest
 
 from covet import Covet, HTTPException, JSONResponse, PlainTextResponse, Request, RequestValidationError
-from covet.core.errors import _prefers_html, problem_body, status_phrase
+from covet.core.errors import status_phrase
+from covet.core.problems import prefers_html, problem_body
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
 
@@ -111,8 +112,8 @@ def test_http_exception_str_and_repr():
     ("text/html;q=abc, */*", False),
     ("text/html;q=0.8, application/*;q=0.9", False),
 ])
-def test_prefers_html(accept, html):
-    assert _prefers_html(accept) is html
+def testprefers_html(accept, html):
+    assert prefers_html(accept) is html
 
 
 def test_browser_gets_an_html_error_page_with_escaped_detail(client):

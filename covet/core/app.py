@@ -10,7 +10,8 @@ import traceback
 
 from ._chain import chain, is_async_callable, run_sync
 from .datastructures import HeaderValueError, State
-from .errors import HTTPException, RequestValidationError, problem_response
+from .errors import HTTPException, RequestValidationError
+from .problems import problem_response
 from ._injection import build_handler, teardown
 from .responses import Response, to_response
 from .routing import Router

@@ -12,7 +12,7 @@ Example::
 import re
 from typing import Any, Iterable, Optional, Union
 
-from ..core.errors import problem_response
+from ..core.problems import problem_response
 from ..core.responses import Response
 
 __all__ = ["CORSMiddleware", "SAFELISTED_METHODS", "SAFELISTED_HEADERS", "DEFAULT_MAX_AGE"]

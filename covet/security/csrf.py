@@ -24,7 +24,8 @@ import secrets
 from typing import Any, Iterable, Optional, Pattern, Union
 from urllib.parse import urlsplit
 
-from ..core.errors import HTTPException, problem_response
+from ..core.errors import HTTPException
+from ..core.problems import problem_response
 from .sessions import Signer, _b64encode, _check_cookie_options
 
 __all__ = ["CSRFMiddleware", "csrf_token", "DEFAULT_SAFE_METHODS", "SESSION_KEY"]

@@ -11,7 +11,7 @@ Example::
 import re
 from typing import Any, Iterable, Optional, Union
 
-from ..core.errors import problem_response
+from ..core.problems import problem_response
 
 __all__ = ["TrustedHostMiddleware", "split_host"]
 

@@ -19,7 +19,8 @@ import sys
 import time
 from email.utils import formatdate
 
-from ..core.errors import HTTPException, problem_response
+from ..core.errors import HTTPException
+from ..core.problems import problem_response
 from ..core.requests import Request
 from ..core.driver import start as driver_start, stream as driver_stream
 from ..core.status import NO_CONTENT

@@ -751,7 +751,7 @@ class RateLimiter:
 
     def refusal(self, request: Any, result: RateLimitResult, policy: Optional[_Policy] = None) -> Any:
         """The 429 problem+json response for a refused ``result``."""
-        from ...core.errors import problem_response
+        from ...core.problems import problem_response
 
         return problem_response(request, 429, self._detail(result), self._headers(result, policy, force=True))
 
