@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 # The composition root: which feature module plays each role the kernel asks for (covet.core.services).
 services.provide("validation", "covet.validation")
 services.provide("openapi", "covet.openapi")
-services.provide("server", "covet.server.server")
+services.provide("server", "covet.server.run")
 services.provide("asgi", "covet.asgi")
 
 # public name -> submodule that defines it

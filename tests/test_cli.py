@@ -234,7 +234,7 @@ def test_ssl_options_go_together(isolated, capsys):
 
 
 def test_run_passes_every_timeout_and_the_body_rate_to_the_server(isolated, monkeypatch):
-    import covet.server.server as server
+    import covet.server.run as server
 
     seen = {}
     monkeypatch.setattr(server, "run", lambda app, **options: seen.update(options))
@@ -316,7 +316,7 @@ def test_uvloop_requested_but_missing(tmp_path):
 
 def test_serving_line_pattern_matches_the_server():
     # The pattern the tests wait for is the one serve() prints (keeps the two in step).
-    from covet.server.server import _announce
+    from covet.server.run import announce as _announce
 
     class Fake:
         bound = ("127.0.0.1", 8123)

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from covet import Covet, PlainTextResponse, StreamingResponse
-from covet.server.server import LINGER_TIMEOUT
+from covet.server.config import LINGER_TIMEOUT
 from server_helpers import (
     RunningServer, assert_closed, make_app, parse_head, read_response, recv_all, recv_until,
 )
@@ -378,7 +378,7 @@ def test_shutdown_closes_connections_with_a_partial_head_after_their_deadline():
     srv = RunningServer(make_app(), head_timeout=0.3, shutdown_timeout=5.0)
     with srv.connect() as s:
         s.sendall(b"GET / HTTP/1.1\r\n")
-        while not srv.call(lambda: any(c._has_partial_head() for c in srv.server.connections)):
+        while not srv.call(lambda: any(c.has_partial_head() for c in srv.server.connections)):
             pass  # until the server has read those bytes
         srv.call(srv.server.begin_shutdown)
         data = recv_all(s)

@@ -137,7 +137,7 @@ def _tls_problem(certfile, keyfile):
 
 def _cmd_run(args):
     from ..server.http11 import Limits
-    from ..server.server import run
+    from ..server.run import run
 
     if args.reload:
         from ..server.workers import run_with_reload

@@ -17,6 +17,8 @@ import subprocess
 import sys
 import time
 
+from .server import bind_socket, serve
+
 __all__ = ["run_workers", "run_with_reload", "RELOADER_CHILD_ENV"]
 
 logger = logging.getLogger("covet.error")
@@ -29,8 +31,6 @@ RELOADER_CHILD_ENV = "COVET_RELOADER_CHILD"
 
 
 def _worker_main(app, config, sock, loop_name):
-    from .server import serve
-
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     code = 0
@@ -52,8 +52,6 @@ def _worker_ready(server):
 
 
 def _listen_socket(config, port):
-    from .server import bind_socket
-
     return bind_socket(config.host, port, config.backlog, reuse_port=True)
 
 
@@ -61,8 +59,6 @@ def run_workers(app, config, count, loop_name=None):
     """Fork ``count`` workers serving ``app``; supervise them until SIGTERM/SIGINT."""
     if not hasattr(os, "fork"):
         raise RuntimeError("--workers needs os.fork (POSIX); run several processes behind a proxy instead")
-    from .server import bind_socket
-
     reuse = hasattr(socket, "SO_REUSEPORT")
     base = bind_socket(config.host, config.port, config.backlog, reuse_port=reuse)
     host, port = base.getsockname()[:2]

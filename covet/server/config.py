@@ -1,0 +1,60 @@
+"""The server's settings: every limit and deadline as a named default with its reason.
+
+``ServerConfig`` gathers them; ``python -m covet run`` options and ``app.run(...)`` keywords map
+onto its arguments (docs/server.md has the table).
+"""
+import ssl as ssl_module
+
+from .http11 import Limits
+from .proxy import TrustedProxies
+
+__all__ = ["ServerConfig", "DEFAULT_HEAD_TIMEOUT", "DEFAULT_KEEPALIVE_TIMEOUT", "DEFAULT_BODY_TIMEOUT",
+           "DEFAULT_MIN_BODY_RATE", "DEFAULT_MAX_CONNECTIONS", "DEFAULT_SHUTDOWN_TIMEOUT", "DEFAULT_BACKLOG",
+           "READ_SIZE", "WRITE_HIGH_WATER", "LINGER_TIMEOUT"]
+
+# Defaults, each with its reason (docs/server.md has the table).
+DEFAULT_HEAD_TIMEOUT = 10.0       # whole request head, from accept or from its first byte: slowloris bound
+DEFAULT_KEEPALIVE_TIMEOUT = 5.0   # idle between requests; nginx uses 75 s, uvicorn 5 s
+DEFAULT_BODY_TIMEOUT = 30.0       # waiting for the next piece of a request body
+# After the first body_timeout of waiting, a body must keep coming at this rate
+# (bytes per second), as Apache's mod_reqtimeout MinRate: a client trickling a
+# byte every few seconds cannot hold a connection until the size limit.
+DEFAULT_MIN_BODY_RATE = 500
+DEFAULT_MAX_CONNECTIONS = 1000    # beyond it, new connections wait in the kernel's backlog
+DEFAULT_SHUTDOWN_TIMEOUT = 10.0   # in-flight requests get this long after SIGTERM
+DEFAULT_BACKLOG = 2048
+READ_SIZE = 65536
+# Drain the socket only when this much is queued: drain() is an await per
+# response, and small answers fit the kernel buffer anyway.
+WRITE_HIGH_WATER = 256 * 1024
+# Longest wait for a client to stop sending after we answered without reading all it sent.
+LINGER_TIMEOUT = 2.0
+
+
+class ServerConfig:
+    """Every server setting, with the defaults above; ``python -m covet run`` options map onto it."""
+
+    def __init__(self, host="127.0.0.1", port=8000, limits=None, head_timeout=DEFAULT_HEAD_TIMEOUT,
+                 keepalive_timeout=DEFAULT_KEEPALIVE_TIMEOUT, body_timeout=DEFAULT_BODY_TIMEOUT,
+                 max_connections=DEFAULT_MAX_CONNECTIONS, shutdown_timeout=DEFAULT_SHUTDOWN_TIMEOUT,
+                 forwarded_allow_ips="127.0.0.1", access_log=False, ssl_certfile=None, ssl_keyfile=None,
+                 ssl_context=None, backlog=DEFAULT_BACKLOG, server_header=True, min_body_rate=DEFAULT_MIN_BODY_RATE):
+        self.host = host
+        self.port = port
+        self.limits = limits or Limits()
+        self.head_timeout = head_timeout
+        self.keepalive_timeout = keepalive_timeout
+        self.body_timeout = body_timeout
+        if min_body_rate < 0:
+            raise ValueError("min_body_rate is bytes per second, 0 (off) or more, got %r" % (min_body_rate,))
+        self.min_body_rate = min_body_rate
+        self.max_connections = max_connections
+        self.shutdown_timeout = shutdown_timeout
+        self.trusted = TrustedProxies(forwarded_allow_ips)
+        self.access_log = access_log
+        self.backlog = backlog
+        self.server_header = server_header
+        if ssl_context is None and ssl_certfile:
+            ssl_context = ssl_module.create_default_context(ssl_module.Purpose.CLIENT_AUTH)
+            ssl_context.load_cert_chain(ssl_certfile, ssl_keyfile)
+        self.ssl = ssl_context

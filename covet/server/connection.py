@@ -1,0 +1,421 @@
+"""One client connection: the loop that reads requests, dispatches them and writes the answers.
+
+One task per connection reads what the socket has (up to 64 KiB), parses every complete request
+in it, answers them in order, and writes all the answers of that batch with one ``write``
+(pipelining costs one syscall per batch, not per request). Deadlines are times stored on the
+connection and checked by the server's tick (no timer per request): the request head (from accept
+or its first byte, absolute, so a client trickling one byte a second is cut off) and idle
+keep-alive; a body read has its own timeout.
+
+The connection knows its server only through a few attributes (``app``, ``config``, ``loop``,
+``shutting_down``, ``common_headers()``, ``error_bytes()``, ``spawn()``), so this module does not
+import the server.
+"""
+import asyncio
+import logging
+import time
+
+from ..core.driver import start as driver_start, stream as driver_stream
+from ..core.errors import HTTPException
+from ..core.requests import Request
+from ..core.status import NO_CONTENT
+from .config import LINGER_TIMEOUT, READ_SIZE, WRITE_HIGH_WATER
+from .http11 import LAST_CHUNK, NEED_DATA, Body, EndOfMessage, ProtocolError, RequestParser, chunk, response_head
+from .proxy import forwarded_client
+
+__all__ = ["Connection", "BodyReader", "ClientGone", "CLOSE", "CONTINUE", "log_safe", "spawn_after_send"]
+
+logger = logging.getLogger("covet.error")
+access_logger = logging.getLogger("covet.access")
+
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+CLOSE = (b"connection", b"close")
+# C0, DEL and C1 (a proxy header decoded as latin-1 can hold \x9b, the 8-bit CSI).
+_CTRL = {i: "\\x%02x" % i for i in list(range(32)) + list(range(127, 160))}
+
+
+def log_safe(text):
+    # Control characters in logged paths would let a client forge log lines
+    # or terminal escapes (uvicorn CVE-2020-7694).
+    return text.translate(_CTRL)
+
+
+class ClientGone(HTTPException):
+    """The client closed the connection while we were reading its body (nothing will be sent)."""
+
+    def __init__(self):
+        super().__init__(400, "client closed the connection before the body was complete")
+
+
+class Connection:
+    """One client connection: its parser, streams, deadlines and state."""
+
+    __slots__ = ("server", "reader", "writer", "transport", "parser", "client", "sockname", "scheme",
+                 "deadline", "partial", "idle", "out", "out_size", "proxied", "lingering")
+
+    def __init__(self, server, reader, writer):
+        self.server = server
+        self.reader = reader
+        self.writer = writer
+        self.transport = writer.transport
+        self.parser = RequestParser(server.config.limits)
+        peer = writer.get_extra_info("peername")
+        self.client = (peer[0], peer[1]) if isinstance(peer, tuple) else ("unix", 0) if peer is not None else None
+        sock = writer.get_extra_info("sockname")
+        self.sockname = (sock[0], sock[1]) if isinstance(sock, tuple) else None
+        self.scheme = "https" if writer.get_extra_info("sslcontext") is not None else "http"
+        # Decided once per connection: the peer does not change.
+        trusted = server.config.trusted
+        self.proxied = bool(trusted) and self.client is not None and self.client[0] in trusted
+        # Loop time after which the pending read is abandoned (checked by
+        # the server's tick; PERF: no timer object per request).
+        self.deadline = None
+        self.partial = False
+        self.idle = True
+        self.out = []
+        self.out_size = 0
+        self.lingering = False
+
+    # -- deadlines --------------------------------------------------------
+    def _arm(self, seconds, partial):
+        self.deadline = self.server.loop.time() + seconds
+        self.partial = partial
+
+    def _disarm(self):
+        self.deadline = None
+
+    def expire(self):
+        """The deadline passed: 408 if a request head was under way, then close."""
+        self.deadline = None
+        transport = self.transport
+        if transport.is_closing():
+            return
+        if self.lingering or not (self.partial or self.has_partial_head()):
+            transport.close()
+            return
+        # RFC 9110 §15.5.9: 408 tells the client we gave up waiting for the request.
+        transport.write(self.server.error_bytes(408, "request head not received in time"))
+        if not transport.can_write_eof():
+            transport.close()  # TLS: close_notify follows the 408
+            return
+        # A client still sending its head would get RST for the bytes we leave unread, and RST can
+        # destroy the 408 in flight (RFC 9112 §9.6). So half-close, and let run() drop what still
+        # arrives until the client closes; this deadline bounds the wait.
+        transport.write_eof()
+        self.lingering = True
+        self._arm(LINGER_TIMEOUT, False)
+
+    def has_partial_head(self):
+        return self.parser.pending() > 0
+
+    # -- the loop ------------------------------------------------------------
+    async def run(self):
+        server = self.server
+        config = server.config
+        parser = self.parser
+        reader = self.reader
+        dispatch = server.app.dispatch
+        served = 0
+        head_started = None
+        try:
+            while True:
+                try:
+                    # PERF: with nothing buffered between requests there is nothing to parse.
+                    event = parser.next_event() if parser.pending() else NEED_DATA
+                except ProtocolError as exc:
+                    self.flush()
+                    self.transport.write(server.error_bytes(exc.status, exc.detail, close=True))
+                    await self.linger()
+                    return
+                if event is NEED_DATA:
+                    self.flush()
+                    if self.transport.get_write_buffer_size() > WRITE_HIGH_WATER:
+                        await self.drain()
+                    if server.shutting_down and not self.has_partial_head():
+                        return
+                    if self.has_partial_head():
+                        if head_started is None:
+                            head_started = server.loop.time()
+                        remaining = config.head_timeout - (server.loop.time() - head_started)
+                        self._arm(max(remaining, 0.0), True)
+                    elif served:
+                        self.idle = True
+                        self._arm(config.keepalive_timeout, False)
+                    else:
+                        self._arm(config.head_timeout, False)
+                    data = await reader.read(READ_SIZE)
+                    if self.lingering:
+                        await self.linger()  # expire() answered 408 while we waited
+                        return
+                    self._disarm()
+                    if not data:
+                        return
+                    parser.feed(data)
+                    continue
+                if type(event) is EndOfMessage:
+                    continue
+                # a RequestHead
+                head_started = None
+                self.idle = False
+                served += 1
+                keep_alive = await self.handle(event, dispatch)
+                if not keep_alive or server.shutting_down:
+                    self.flush()
+                    return
+        except ConnectionError:
+            pass
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("connection handler failed")
+        finally:
+            self._disarm()
+            self.flush()
+            if not self.transport.is_closing():
+                self.transport.close()
+
+    async def linger(self):
+        """Before closing with unread input: half-close, then read and drop input for a while.
+
+        Closing a socket whose receive buffer holds data makes the kernel send
+        RST, which can destroy the error response still in flight to the client
+        (RFC 9112 §9.6; nginx and Apache "lingering close").
+        """
+        self.flush()
+        transport = self.transport
+        if transport.is_closing() or not transport.can_write_eof():
+            return  # TLS: close_notify ends the stream instead
+        loop = self.server.loop
+        deadline = loop.time() + LINGER_TIMEOUT
+        try:
+            transport.write_eof()
+            while True:
+                remaining = deadline - loop.time()
+                if remaining <= 0 or not await asyncio.wait_for(self.reader.read(READ_SIZE), remaining):
+                    return
+        except (asyncio.TimeoutError, OSError):
+            pass  # the client is gone (ENOTCONN, reset) or too slow to stop: close now
+
+    async def drain(self):
+        """Wait for the client to take queued output; a client that stops reading is cut off."""
+        if not self.transport.get_write_buffer_size():
+            await self.writer.drain()  # PERF: nothing queued, no timer
+            return
+        try:
+            # Without a deadline a client that never reads holds its slot forever.
+            await asyncio.wait_for(self.writer.drain(), self.server.config.body_timeout)
+        except asyncio.TimeoutError:
+            self.transport.abort()
+            raise ConnectionResetError("client stopped reading the response") from None
+
+    def flush(self):
+        if self.out:
+            out = self.out
+            self.transport.write(out[0] if len(out) == 1 else b"".join(out))
+            out.clear()
+            self.out_size = 0
+
+    async def handle(self, head, dispatch):
+        """Answer one request; returns whether the connection stays open."""
+        server = self.server
+        parser = self.parser
+        target = head.target
+        q = target.find("?")
+        if q >= 0:
+            path, query = target[:q], target[q + 1:]
+        else:
+            path, query = target, ""
+        if path[:1] != "/" and path != "*":
+            # absolute-form (RFC 9112 §3.2.2): keep only the path.
+            scheme_end = path.find("://")
+            slash = path.find("/", scheme_end + 3) if scheme_end >= 0 else -1
+            path = path[slash:] if slash >= 0 else "/"
+        has_body = head.chunked or head.content_length
+        if not has_body:
+            parser.next_event()  # its EndOfMessage: no I/O, no body
+        client = self.client
+        scheme = self.scheme
+        if self.proxied:
+            host, proto = forwarded_client(head.headers, client[0], server.config.trusted)
+            client = (host, client[1])
+            if proto:
+                scheme = "https" if proto in ("https", "wss") else "http"
+        body_state = None
+        if has_body:
+            body_state = BodyReader(self, head.expect_continue)
+            request = Request(head.method, path, query, head.headers, client, scheme, self.sockname,
+                              head.version, receive=body_state.receive, app=server.app)
+        else:
+            request = Request(head.method, path, query, head.headers, client, scheme, self.sockname,
+                              head.version, body=b"", app=server.app)
+        start = time.perf_counter() if server.config.access_log else 0.0
+        response = await dispatch(request)
+        if self.transport.is_closing():
+            spawn_after_send(server, response)  # the client left: still release what the request holds
+            return False
+        keep_alive = head.keep_alive and not server.shutting_down
+        if body_state is not None and not body_state.finished:
+            keep_alive = keep_alive and body_state.skip_rest()
+        if body_state is not None and body_state.failed:
+            keep_alive = False
+        if keep_alive and response.streaming and head.version == "1.0" and not any(
+                k == b"content-length" for k, _ in response.raw_headers):
+            keep_alive = False  # RFC 9112 §6.3: a body without length ends with the connection
+        if keep_alive and CLOSE in response.raw_headers:
+            keep_alive = False  # RFC 9112 §9.6: the app said close; read no further request
+        try:
+            sent = await self.send(response, head, keep_alive)
+        except BaseException:
+            # A reset mid-stream must not skip yield-dependency teardown and temp-file cleanup.
+            spawn_after_send(server, response)
+            raise
+        if server.config.access_log:
+            access_logger.info('%s:%s - "%s %s HTTP/%s" %d %d %.1fms', log_safe(client[0]) if client else "-",
+                               client[1] if client else "-", head.method, log_safe(target), head.version,
+                               response.status_code, sent, (time.perf_counter() - start) * 1000)
+        if response._after is not None or response.background is not None:
+            self.flush()
+            spawn_after_send(server, response)
+        if body_state is not None and not body_state.finished:
+            await self.linger()  # the client may still be sending the body we did not read
+        return keep_alive
+
+    async def send(self, response, head, keep_alive):
+        """Serialise ``response``; returns the number of body bytes sent."""
+        server = self.server
+        # covet.core.driver decides what goes out (headers, whether a body may, closing the stream).
+        status, headers, body, send_body = driver_start(response, head.method)
+        extra = server.common_headers()
+        version = head.version
+        if not keep_alive:
+            if version == "1.1" and CLOSE not in headers:
+                extra = extra + [CLOSE]
+        elif version == "1.0":
+            extra = extra + [(b"connection", b"keep-alive")]
+        if body is not None:
+            data = response_head(status, headers + extra, version)
+            size = len(body)
+            out = self.out
+            if not size:
+                out.append(data)
+                self.out_size += len(data)
+            else:
+                # One write for head and body: no Nagle/delayed-ACK stall.
+                out.append(data + body if size < 16384 else data)
+                if size >= 16384:
+                    out.append(body)
+                self.out_size += len(data) + size
+            if self.out_size > WRITE_HIGH_WATER:
+                # A pipelined batch's answers are bounded too: hand them over and wait if the socket backs up.
+                self.flush()
+                if self.transport.get_write_buffer_size() > WRITE_HIGH_WATER:
+                    await self.drain()
+            return size
+        # Streaming: chunked on 1.1 unless the app set Content-Length; close-delimited on 1.0.
+        has_length = any(k == b"content-length" for k, _ in headers)
+        chunked = version == "1.1" and not has_length and status not in NO_CONTENT
+        if chunked:
+            extra = extra + [(b"transfer-encoding", b"chunked")]
+        self.out.append(response_head(status, headers + extra, version))
+        self.flush()
+        writer = self.writer
+        drain = self.drain
+
+        if chunked:
+            async def write(data):
+                writer.write(chunk(data))
+                await drain()
+        else:
+            async def write(data):
+                writer.write(data)
+                await drain()
+
+        sent = await driver_stream(response, send_body, write)
+        if chunked and send_body:
+            writer.write(LAST_CHUNK)
+        return sent
+
+
+def spawn_after_send(server, response):
+    if response._after is not None or response.background is not None:
+        server.spawn(response.after_send())
+
+
+class BodyReader:
+    """Feeds a request body from the parser to ``request.stream()``, reading the socket as needed."""
+
+    __slots__ = ("conn", "expect_continue", "finished", "failed", "waited", "received")
+
+    def __init__(self, conn, expect_continue):
+        self.conn = conn
+        self.expect_continue = expect_continue
+        self.finished = False
+        self.failed = False
+        # Only time spent waiting on the client counts against its rate, not
+        # time the handler spends between reads (TCP holds the client back then).
+        self.waited = 0.0
+        self.received = 0
+
+    async def receive(self):
+        if self.finished:
+            return b""
+        conn = self.conn
+        parser = conn.parser
+        while True:
+            try:
+                event = parser.next_event()
+            except ProtocolError as exc:
+                self.failed = True
+                raise HTTPException(exc.status, exc.detail) from None
+            if type(event) is Body:
+                return event.data
+            if type(event) is EndOfMessage:
+                self.finished = True
+                return b""
+            if self.expect_continue:
+                # RFC 9110 §10.1.1: send 100 only once the handler wants the body.
+                self.expect_continue = False
+                conn.flush()
+                conn.transport.write(CONTINUE)
+            config = conn.server.config
+            budget = config.body_timeout
+            rate = config.min_body_rate
+            if rate:
+                # The first body_timeout of waiting is free; after it, each
+                # second of waiting must be paid for with `rate` bytes.
+                budget = min(budget, config.body_timeout + self.received / rate - self.waited)
+                if budget <= 0:
+                    self.failed = True
+                    raise HTTPException(408, "request body arriving slower than %d bytes a second" % rate)
+            loop = conn.server.loop
+            started = loop.time()
+            try:
+                data = await asyncio.wait_for(conn.reader.read(READ_SIZE), budget)
+            except asyncio.TimeoutError:
+                self.failed = True
+                if budget < config.body_timeout:
+                    raise HTTPException(408, "request body arriving slower than %d bytes a second" % rate) from None
+                raise HTTPException(408, "request body not received in time") from None
+            finally:
+                self.waited += loop.time() - started
+            if not data:
+                self.failed = True
+                raise ClientGone()
+            self.received += len(data)
+            parser.feed(data)
+
+    def skip_rest(self):
+        """Consume an unread body that is already buffered; False when the connection must close instead."""
+        if self.expect_continue:
+            return False  # the client never sent it: closing is the only safe framing
+        parser = self.conn.parser
+        while True:
+            try:
+                event = parser.next_event()
+            except ProtocolError:
+                return False
+            if type(event) is EndOfMessage:
+                self.finished = True
+                return True
+            if event is NEED_DATA:
+                return False
