@@ -9,6 +9,7 @@ import io
 import pytest
 
 from covet.server.http11 import (
+    target_path,
     LAST_CHUNK, NEED_DATA, Body, EndOfMessage, Limits, ProtocolError, RequestHead, RequestParser,
     check_header_name, check_header_value, chunk, response_head,
 )
@@ -723,3 +724,27 @@ def test_event_reprs():
         "RequestHead(method='GET', target='/', version='1.1', headers=[(b'host', b'a')], "
         "keep_alive=True, expect_continue=False, content_length=None, chunked=False, "
         "upgrade=None)")
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("data, instance", [
+    (request(HOST, b"Content-Length: 1", b"Content-Length: 1"), "/"),
+    (request(HOST, b"X : a", line=b"GET /a%20b?x=1 HTTP/1.1"), "/a%20b"),
+    (request(HOST, TE, b"Content-Length: 3", line=b"POST http://a/up?x HTTP/1.1"), "/up"),
+    (request(HOST, b"Expect: nope", line=b"PUT http://a HTTP/1.1"), "/"),
+    (request(HOST, TE, body=b"zz\r\n", line=b"POST /chunks HTTP/1.1"), "/chunks"),
+    (request(HOST, line=b"GET / HTTP/3.0"), "/"),
+    (request(HOST, line=b"GET foo HTTP/1.1"), None),
+    (request(HOST, line=b"OPTIONS * HTTP/1.1") + b"GET\r\n\r\n", None),
+    (b"GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", None),
+])
+def test_errors_carry_the_path_of_the_request_they_concern(data, instance, mode):
+    # RFC 9457 §3.1.5: the server's own problem documents name the request, once its line was read.
+    assert parse_error(data, mode).instance == instance
+
+
+def test_target_path():
+    assert target_path(b"/a/b?c=d") == "/a/b"
+    assert target_path(b"https://h:1/x/y?z") == "/x/y"
+    assert target_path(b"http://h") == "/"
+    assert (target_path(b"*"), target_path(b"h:443")) == (None, None)

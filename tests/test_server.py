@@ -345,7 +345,7 @@ def test_other_expectation_is_417(server):
         assert status == "HTTP/1.1 417 Expectation Failed"
         assert headers["connection"] == ["close"]
         assert json.loads(body) == {"type": "about:blank", "title": "Expectation Failed", "status": 417,
-                                    "detail": "unsupported expectation (RFC 9110 §10.1.1)"}
+                                    "detail": "unsupported expectation (RFC 9110 §10.1.1)", "instance": "/echo"}
         assert rest == b""
         assert_closed(s)
 

@@ -6,6 +6,7 @@ never read past a framing error (waitress CVE-2024-49768). The parser's own
 rules are unit-tested in test_http11.py; here each is checked end to end.
 """
 import json
+import re
 import socket
 import threading
 
@@ -181,11 +182,23 @@ def check_problem(data, status, detail, instance=None):
     if instance is not None:
         expected["instance"] = instance
     assert json.loads(body) == expected
+    return body
+
+
+_REQUEST_LINE = re.compile(rb"(?:\r\n){0,8}[!#$%&'*+.^_`|~0-9A-Za-z-]+ ([\x21-\x7e]+) HTTP/[0-9]\.[0-9]\r\n")
+
+
+def expected_instance(data):
+    """RFC 9457 ``instance``: the request's path, once its request line could be read."""
+    match = _REQUEST_LINE.match(data)
+    if match is None or not match.group(1).startswith(b"/"):
+        return None
+    return match.group(1).split(b"?")[0].decode()
 
 
 @pytest.mark.parametrize("data, status, detail", [c[1:] for c in HEAD_CASES], ids=[c[0] for c in HEAD_CASES])
 def test_rejected_head_gets_status_and_close(server, data, status, detail):
-    check_problem(exchange(server, data), status, detail)
+    check_problem(exchange(server, data), status, detail, instance=expected_instance(data))
 
 
 @pytest.mark.parametrize("data, status, detail", [c[1:] for c in BODY_CASES], ids=[c[0] for c in BODY_CASES])
@@ -202,14 +215,14 @@ def test_rejected_head_fed_one_byte_at_a_time(server, data, status, detail):
                 s.sendall(data[i:i + 1])
         except (BrokenPipeError, ConnectionResetError):
             pass  # the server may answer and close before the last bytes
-        check_problem(recv_all(s), status, detail)
+        check_problem(recv_all(s), status, detail, instance=expected_instance(data))
 
 
 def test_no_pipelined_request_is_read_after_a_framing_error(server):
     # The smuggled second request must never be answered (waitress CVE-2024-49768).
     data = exchange(server, H + b"Content-Length: 1\r\nContent-Length: 2\r\n\r\nok"
                     + GET + b"\r\n" + GET + b"\r\n")
-    check_problem(data, 400, "more than one Content-Length (RFC 9112 §6.3)")
+    check_problem(data, 400, "more than one Content-Length (RFC 9112 §6.3)", instance=expected_instance(H))
 
 
 def test_no_pipelined_request_is_read_after_a_bad_chunk(server):
@@ -264,7 +277,7 @@ def test_header_section_over_the_limit_without_end_is_431(limited):
 
 def test_header_count_over_the_limit_is_431(limited):
     fields = b"".join(b"X-%d: 1\r\n" % i for i in range(5))  # plus Host: six fields
-    check_problem(exchange(limited, GET + fields + b"\r\n"), 431, "more than 5 header fields")
+    check_problem(exchange(limited, GET + fields + b"\r\n"), 431, "more than 5 header fields", instance="/")
 
 
 def test_header_count_at_the_limit_is_served(limited):
@@ -275,8 +288,13 @@ def test_header_count_at_the_limit_is_served(limited):
 
 def test_content_length_over_the_limit_is_413_before_the_body_is_sent(limited):
     # Answered from the head alone: the client has not sent a byte of the body.
+    # The server's own problems name the request they answer, as the app's do (RFC 9457 §3.1.5).
     check_problem(exchange(limited, H + b"Content-Length: 51\r\n\r\n"), 413,
-                  "Content-Length 51 exceeds the limit of 50 bytes")
+                  "Content-Length 51 exceeds the limit of 50 bytes", instance="/echo")
+    check_problem(exchange(limited, b"POST /echo/%7E?q=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 51\r\n\r\n"), 413,
+                  "Content-Length 51 exceeds the limit of 50 bytes", instance="/echo/%7E")
+    check_problem(exchange(limited, b"POST http://x/echo?q=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 51\r\n\r\n"), 413,
+                  "Content-Length 51 exceeds the limit of 50 bytes", instance="/echo")
 
 
 def test_content_length_over_the_limit_while_the_client_keeps_sending(limited):

@@ -61,11 +61,17 @@ _HTML_PAGE = (
 )
 
 
-def problem_response(request, status_code, detail=None, headers=None, errors=None, type=None, title=None):
-    """Build the error Response for ``status_code``: problem+json, or HTML when the client prefers it."""
+def problem_response(request, status_code, detail=None, headers=None, errors=None, type=None, title=None,
+                     instance=None):
+    """Build the error Response for ``status_code``: problem+json, or HTML when the client prefers it.
+
+    ``instance`` is the request's path, taken from ``request``; pass it when there is no Request yet
+    (the server's own answers to a request it could not parse).
+    """
     accept = request.headers.get("accept") if request is not None else None
     # The full path the client asked for, also inside a mounted app.
-    instance = request.root_path + request.path if request is not None else None
+    if request is not None:
+        instance = request.root_path + request.path
     body = problem_body(status_code, detail, instance, errors, type, title)
     if prefers_html(accept):
         if detail is None:

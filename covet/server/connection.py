@@ -124,7 +124,7 @@ class Connection:
                     event = parser.next_event() if parser.pending() else NEED_DATA
                 except ProtocolError as exc:
                     self.flush()
-                    self.transport.write(server.error_bytes(exc.status, exc.detail, close=True))
+                    self.transport.write(server.error_bytes(exc.status, exc.detail, close=True, instance=exc.instance))
                     await self.linger()
                     return
                 if event is NEED_DATA:

@@ -12,7 +12,7 @@ from ..core.status import PHRASES
 
 __all__ = [
     "Limits", "ProtocolError", "RequestHead", "Body", "EndOfMessage", "NEED_DATA", "RequestParser",
-    "response_head", "chunk", "LAST_CHUNK", "check_header_value", "check_header_name",
+    "response_head", "chunk", "target_path", "LAST_CHUNK", "check_header_value", "check_header_name",
 ]
 
 Header = Tuple[bytes, bytes]
@@ -142,12 +142,17 @@ _SPECIAL = frozenset((b"host", b"content-length", b"transfer-encoding", b"connec
 # --- Events
 
 class ProtocolError(Exception):
-    """The request cannot be processed; answer with ``status`` and close the connection."""
+    """The request cannot be processed; answer with ``status`` and close the connection.
 
-    def __init__(self, status: int, detail: str) -> None:
+    ``instance`` is the path of the request it concerns (RFC 9457 §3.1.5), once its request line
+    could be read; None before that (a malformed or over-long request line).
+    """
+
+    def __init__(self, status: int, detail: str, instance: Optional[str] = None) -> None:
         super().__init__(status, detail)
         self.status = status
         self.detail = detail
+        self.instance = instance
 
     def __str__(self) -> str:
         return "%d %s" % (self.status, self.detail)
@@ -300,7 +305,7 @@ class RequestParser:
 
     __slots__ = ("_buf", "_pos", "_state", "_error", "_scan", "_lf_scan", "_line_end", "_empty",
                  "_remaining", "_total", "_host", "_max_line", "_max_head", "_max_count",
-                 "_max_body", "_max_chunk_line", "_max_trailer")
+                 "_max_body", "_max_chunk_line", "_max_trailer", "_target")
 
     def __init__(self, limits: Optional[Limits] = None) -> None:
         if limits is None:
@@ -317,9 +322,11 @@ class RequestParser:
         self._remaining = 0
         self._total = 0
         self._host = None  # type: Optional[bytes]
+        self._target = None  # type: Optional[bytes]
         self._start_head()
 
     def _start_head(self) -> None:
+        self._target = None
         self._state = _HEAD
         self._scan = self._lf_scan = self._pos
         self._line_end = -1
@@ -370,6 +377,8 @@ class RequestParser:
                 raise self._error.with_traceback(None)  # type: ignore[union-attr]
             return self._read_chunked()
         except ProtocolError as exc:
+            if exc.instance is None and self._target is not None:
+                exc.instance = target_path(self._target)
             self._state = _DEAD
             self._error = exc
             self._buf = bytearray()
@@ -397,6 +406,7 @@ class RequestParser:
             raise _bad("malformed request line (RFC 9112 §3: method SP request-target SP "
                        "HTTP-version CRLF)")
         method, target, version = match.groups()
+        self._target = target
         version = _VERSIONS.get(version)
         if version is None:
             raise ProtocolError(505, "HTTP/%s is not supported (RFC 9112 §2.3)"
@@ -626,6 +636,18 @@ class RequestParser:
             _check_line_ends(buf, pos, pos, n)
             return None
         return _parse_fields(buf, pos, end + 2, self._max_count), end + 4
+
+
+def target_path(target: bytes) -> Optional[str]:
+    """The path of a request-target (RFC 9112 §3.2): origin-form or absolute-form; else None."""
+    if target[:1] != b"/":
+        scheme_end = target.find(b"://")
+        if scheme_end < 0:
+            return None  # authority-form (CONNECT), asterisk-form: no path
+        slash = target.find(b"/", scheme_end + 3)
+        target = target[slash:] if slash >= 0 else b"/"
+    end = target.find(b"?")
+    return (target if end < 0 else target[:end]).decode("ascii", "replace")
 
 
 def _check_target(method: bytes, target: bytes) -> None:

@@ -71,9 +71,9 @@ class Server:
             self._common = self._server_pair + [(b"date", value)]
         return self._common
 
-    def error_bytes(self, status, detail, close=True):
+    def error_bytes(self, status, detail, close=True, instance=None):
         """A complete problem+json response for errors found before a Request exists."""
-        response = problem_response(None, status, detail)
+        response = problem_response(None, status, detail, instance=instance)
         headers = response.raw_headers + self.common_headers()
         if close:
             headers = headers + [(b"connection", b"close")]
