@@ -1,6 +1,6 @@
 """covet.server.http11: the sans-IO request parser and the response serializer.
 
-Every input is parsed three ways (STYLE.md practice 1): fed whole, fed one byte at a time, and
+Every input is parsed three ways (as h11's tests/test_io.py does): fed whole, fed one byte at a time, and
 followed by the next pipelined request, whose bytes must stay unread and parse afterwards.
 """
 import http.client
@@ -322,7 +322,7 @@ HOST = b"Host: a"
 TE = b"Transfer-Encoding: chunked"
 
 REJECTIONS = [
-    # (status, request bytes, why) -- PEER-LESSONS §3 items 1-10.
+    # (status, request bytes, why): request smuggling and framing (RFC 9112 §6, §7; the CVEs named below).
     # 1. CL and TE together (aiohttp CVE-2023-47641).
     (400, request(HOST, b"Content-Length: 3", TE, body=b"0\r\n\r\n"), "CL+TE"),
     (400, request(HOST, TE, b"Content-Length: 3", body=b"0\r\n\r\n"), "TE+CL"),

@@ -1,4 +1,4 @@
-"""The shape of covet's imports (DESIGN.md "Layout"): no cycles, a kernel that imports no feature,
+"""The shape of covet's imports (docs/architecture.md): no cycles, a kernel that imports no feature,
 and no module that reaches into another module's private names.
 
 Every import statement counts, at the top of a module and inside functions alike: an import

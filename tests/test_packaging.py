@@ -2,6 +2,7 @@
 import configparser
 import importlib
 import os
+import pathlib
 import re
 
 import covet
@@ -22,7 +23,8 @@ def setup_cfg():
 
 def test_setup_cfg_declares_no_dependencies_and_the_covet_script():
     cfg = setup_cfg()
-    assert cfg["metadata"]["name"] == "covet"
+    # "covet" on the package index is an unrelated project: the distribution has a name of its own.
+    assert cfg["metadata"]["name"] == "covet-web"
     assert cfg["metadata"]["version"] == "attr: covet.__version__"
     assert "install_requires" not in cfg["options"]
     assert cfg["options"]["python_requires"] == ">=3.9"
@@ -75,3 +77,19 @@ def test_ci_runs_make_test_and_fails_on_failure():
 
 def test_version_is_a_plain_release_string():
     assert re.fullmatch(r"\d+\.\d+\.\d+", covet.__version__)
+
+
+def test_no_install_instruction_names_the_unrelated_covet_distribution():
+    root = pathlib.Path(ROOT)
+    texts = [root / "README.md"] + sorted((root / "docs").glob("*.md"))
+    bad = [str(p.relative_to(root)) for p in texts if re.search(r"pip install covet(?![-\w])", p.read_text())]
+    assert bad == []
+
+
+def test_tests_and_docs_cite_sources_a_reader_can_open():
+    # Internal planning notes live outside the repository: cite the RFC, the CVE or the issue instead.
+    root = pathlib.Path(ROOT)
+    files = sorted((root / "tests").glob("*.py")) + sorted((root / "docs").glob("*.md")) + [root / "README.md"]
+    names = ("STYLE" + ".md", "PEER-" + "LESSONS", "DESIGN" + ".md")
+    bad = [str(p.relative_to(root)) for p in files for n in names if n in p.read_text(encoding="utf-8")]
+    assert bad == []

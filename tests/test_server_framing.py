@@ -1,4 +1,4 @@
-"""Framing errors, smuggling attempts and limits over real sockets (PEER-LESSONS §3 items 1-10).
+"""Framing errors, smuggling attempts and limits over real sockets (RFC 9112 §6-§7, and the CVEs named below).
 
 Every case gets its status as an ``application/problem+json`` body and the
 connection is closed right after it (``recv`` returns b""): a pipeline is

@@ -155,7 +155,7 @@ def test_after_a_head_timeout_408_the_server_lingers_instead_of_resetting(short)
 
 
 def test_body_trickled_under_the_minimum_rate_is_cut_with_408(short):
-    # PEER-LESSONS §3 item 11: every byte arrives well within body_timeout, but after the first
+    # A body slower than a floor rate (uvicorn#157): every byte arrives well within body_timeout, but after the first
     # body_timeout of waiting the body has to keep up 500 bytes a second (mod_reqtimeout MinRate).
     body = b"x" * 400
     sent, (line, headers, problem_body) = trickle_until_cut(
