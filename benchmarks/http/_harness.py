@@ -78,12 +78,12 @@ class BytecodeCache:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def prime(name, cmd, pin, cache, paths=()):
+def prime(name, cmd, pin, cache, paths=(), cwd=None):
     """Start ``cmd`` once with ``cache`` and GET ``paths`` (lazy imports too), so that its bytecode is cached."""
     import http.client
 
     port = free_port()
-    srv = Server(name + "-prime", cmd(port), REPO, port, pin, env=cache.env, unset=cache.unset)
+    srv = Server(name + "-prime", cmd(port), cwd or REPO, port, pin, env=cache.env, unset=cache.unset)
     try:
         srv.wait_ready()
         for path in paths:

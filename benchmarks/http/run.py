@@ -130,6 +130,9 @@ def parse_args(argv):
     p.add_argument("--warmup", type=int, help="warm-up seconds per server and endpoint (default 2)")
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--json", metavar="PATH", help="also write every run's figures to PATH")
+    p.add_argument("--baseline", metavar="DIR",
+                   help="also run covet from another checkout (e.g. a git worktree of the commit before a "
+                        "change) as server 'covet-before', interleaved with the others")
     args = p.parse_args(argv)
     args.duration = args.duration or (3 if args.quick else 6)
     args.runs = args.runs or (1 if args.quick else 3)
@@ -149,6 +152,18 @@ def select_servers(only):
     return [s for s in SERVERS if s[0] in names]
 
 
+# server name -> the folder it runs in (covet-before runs in the --baseline checkout).
+CWD = {}
+
+
+def baseline_server(folder):
+    """covet from another checkout, with that checkout's own benchmark app."""
+    app = os.path.join(folder, "benchmarks", "http", "apps", "covet_app.py")
+    return ("covet-before", lambda port: [H.python(), "-m", "covet", "run", app, "--host", "127.0.0.1",
+                                          "--port", str(port), "--log-level", "warning"],
+            (), True, "covet from %s" % folder)
+
+
 def start_all(servers, pin, cache):
     """Start every installed server; returns {name: Server} and prints what was skipped and why."""
     started = {}
@@ -161,8 +176,9 @@ def start_all(servers, pin, cache):
         port = H.free_port()
         srv = None
         try:
-            H.prime(name, cmd, pin, cache, paths)
-            srv = H.Server(name, cmd(port), H.REPO, port, pin, env=cache.env, unset=cache.unset)
+            cwd = CWD.get(name, H.REPO)
+            H.prime(name, cmd, pin, cache, paths, cwd=cwd)
+            srv = H.Server(name, cmd(port), cwd, port, pin, env=cache.env, unset=cache.unset)
             srv.wait_ready()
         except RuntimeError as exc:
             print("  %-20s failed to start: %s" % (name, exc))
@@ -286,6 +302,10 @@ def main(argv=None):
     pin = H.can_pin()
     H.raise_nofile(4096)
     servers = select_servers(args.only)
+    if args.baseline:
+        folder = os.path.abspath(args.baseline)
+        CWD["covet-before"] = folder
+        servers.insert(1, baseline_server(folder))
     endpoints = ENDPOINTS
     if args.endpoints:
         wanted = {e.strip() for e in args.endpoints.split(",")}
