@@ -1,5 +1,6 @@
 """``python -m covet``: run (as a real subprocess), routes, openapi, app discovery and its error messages."""
 import json
+import os
 import re
 import signal
 import socket
@@ -12,6 +13,8 @@ from covet import __version__
 from covet.cli import AppLoadError, load_app, main
 from server_helpers import REPO, CovetProcess, http_get
 
+# Frames of covet's own command line must not show in the traceback of the user's import error.
+COVET_CLI = os.path.join("covet", "cli", "")
 SERVING = r"^covet: serving on (http|https)://127\.0\.0\.1:(\d+) \(pid (\d+); press CTRL\+C to quit\)$"
 
 APP = '''
@@ -189,7 +192,7 @@ def test_import_error_shows_the_traceback(isolated, capsys):
     assert err.startswith("covet: error while importing cli_broken_app.py:\nTraceback (most recent call last):\n")
     assert 'cli_broken_app.py", line 5, in <module>' in err
     assert err.endswith("ZeroDivisionError: division by zero\n")
-    assert "importlib" not in err and "cli.py" not in err  # only the user's frames
+    assert "importlib" not in err and COVET_CLI not in err  # only the user's frames
 
 
 def test_module_whose_own_import_fails_shows_the_traceback(isolated, capsys):
@@ -207,7 +210,7 @@ def test_syntax_error_shows_the_traceback(isolated, capsys):
     assert err.startswith("covet: error while importing cli_syntax_app.py:\n")
     assert 'cli_syntax_app.py", line 1' in err
     assert "SyntaxError: " in err
-    assert "importlib" not in err and "cli.py" not in err
+    assert "importlib" not in err and COVET_CLI not in err
 
 
 def test_attribute_that_is_not_an_app(isolated, capsys):
@@ -245,6 +248,21 @@ def test_run_passes_every_timeout_and_the_body_rate_to_the_server(isolated, monk
         5.0, 0, 3.0, 2.0)
     assert main(["run", "cli_opts_app.py"]) == 0
     assert seen["min_body_rate"] == 500
+
+
+def test_entry_point_and_command_modules():
+    import configparser
+
+    import covet.cli
+    from covet.cli import openapi, program, routes, run
+
+    cfg = configparser.ConfigParser()
+    cfg.read(os.path.join(REPO, "setup.cfg"))
+    assert cfg["options.entry_points"]["console_scripts"].strip() == "covet = covet.cli:main"
+    assert covet.cli.main is program.main
+    assert program.COMMANDS == (run, routes, openapi)
+    # Only the commands that exist: no new ones appear in the parser.
+    assert program.build_parser().format_usage() == "usage: covet [-h] [--version] {run,routes,openapi} ...\n"
 
 
 def test_load_app_error_type():
