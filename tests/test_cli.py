@@ -265,6 +265,18 @@ def test_entry_point_and_command_modules():
     assert program.build_parser().format_usage() == "usage: covet [-h] [--version] {run,routes,openapi} ...\n"
 
 
+@pytest.mark.parametrize("flags, expected", [([], True), (["--access-log"], True), (["--no-access-log"], False),
+                                             (["--no-access-log", "--access-log"], True)])
+def test_access_log_is_on_by_default_under_run(isolated, monkeypatch, flags, expected):
+    import covet.server.server as server
+
+    seen = {}
+    monkeypatch.setattr(server, "run", lambda app, **options: seen.update(options))
+    write(isolated / "cli_log_app.py", APP)
+    assert main(["run", "cli_log_app.py"] + flags) == 0
+    assert seen["access_log"] is expected
+
+
 def test_load_app_error_type():
     with pytest.raises(AppLoadError, match="no such file: /nonexistent/app.py"):
         load_app("/nonexistent/app.py")
@@ -295,6 +307,31 @@ def test_run_file_runs_shutdown_hooks_on_sigint_and_logs_access(tmp_path):
         assert p.stop(signal.SIGINT) == 0
         out = p.output()
     assert out["out"][-1] == "shutdown hook ran"
+
+
+ACCESS_LINE = r'^INFO covet\.access: 127\.0\.0\.1:\d+ - "GET /\?x=1 HTTP/1\.1" 200 11 \d+\.\dms$'
+
+
+@pytest.mark.slow
+def test_run_logs_each_request_by_default(tmp_path):
+    write(tmp_path / "served.py", APP)
+    with CovetProcess(["run", "served.py", "--port", "0"], cwd=str(tmp_path)) as p:
+        port = p.wait_for(SERVING, stream="out").group(2)
+        assert http_get("http://127.0.0.1:%s/?x=1" % port) == (200, b"hi from cli")
+        p.wait_for(ACCESS_LINE, stream="err")
+        assert p.stop(signal.SIGTERM) == 0
+
+
+@pytest.mark.slow
+def test_no_access_log_turns_it_off(tmp_path):
+    write(tmp_path / "served.py", APP)
+    with CovetProcess(["run", "served.py", "--port", "0", "--no-access-log"], cwd=str(tmp_path)) as p:
+        port = p.wait_for(SERVING, stream="out").group(2)
+        assert http_get("http://127.0.0.1:%s/?x=1" % port) == (200, b"hi from cli")
+        assert p.stop(signal.SIGTERM) == 0
+        out = p.output()
+    assert out["out"][-1] == "shutdown hook ran"  # the process got as far as its shutdown
+    assert not any("covet.access" in line for line in out["err"]), out["err"]
 
 
 @pytest.mark.slow

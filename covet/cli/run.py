@@ -6,7 +6,7 @@ traceback from deep inside the server.
 
 Example::
 
-    python -m covet run app.py --port 0 --workers 2
+    python -m covet run app.py --port 0 --workers 2 --no-access-log
 """
 import argparse
 import errno
@@ -33,7 +33,12 @@ def add_parser(subparsers: Any) -> None:
     run.add_argument("--ssl-certfile")
     run.add_argument("--ssl-keyfile")
     run.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
-    run.add_argument("--access-log", action="store_true", help="log one line per request")
+    # On by default, as uvicorn's console is: someone watching `covet run` wants to see each
+    # request. --access-log stays accepted so that existing scripts keep working.
+    run.add_argument("--access-log", dest="access_log", action="store_true", default=True,
+                     help="log one line per request to covet.access (the default)")
+    run.add_argument("--no-access-log", dest="access_log", action="store_false",
+                     help="do not log a line per request (e.g. behind a proxy that logs already)")
     run.add_argument("--forwarded-allow-ips", default="127.0.0.1",
                      help="comma-separated IPs/CIDRs trusted for X-Forwarded-*/Forwarded ('*' for all)")
     run.add_argument("--max-connections", type=int, default=1000)
