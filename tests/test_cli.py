@@ -11,7 +11,7 @@ import pytest
 
 from covet import __version__
 from covet.cli import AppLoadError, load_app, main
-from server_helpers import REPO, CovetProcess, http_get
+from server_helpers import CLIENT_TIMEOUT, REPO, CovetProcess, assert_closed, http_get, read_response
 
 # Frames of covet's own command line must not show in the traceback of the user's import error.
 COVET_CLI = os.path.join("covet", "cli", "")
@@ -294,6 +294,29 @@ def test_run_example_serves_and_stops_on_sigterm():
         assert json.loads(body)["message"] == "Hello from covet"
         assert p.stop(signal.SIGTERM) == 0
         out = p.output()
+    assert out["out"][-2:] == ["covet: shutting down (0 connections open)", "covet: stopped"]
+    assert not any("Traceback" in line for line in out["err"]), out["err"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_prints_the_shutdown_line_with_open_connections_then_stopped(tmp_path, sig):
+    write(tmp_path / "served.py", APP)
+    # A long keep-alive timeout: the idle connection below is still open when the signal comes.
+    with CovetProcess(["run", "served.py", "--port", "0", "--timeout-keep-alive", "60"], cwd=str(tmp_path)) as p:
+        port = int(p.wait_for(SERVING, stream="out").group(2))
+        with socket.create_connection(("127.0.0.1", port), timeout=CLIENT_TIMEOUT) as idle:
+            idle.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            status, _, body, _ = read_response(idle)
+            assert (status, body) == ("HTTP/1.1 200 OK", b"hi from cli")
+            p.proc.send_signal(sig)
+            p.wait_for(r"^covet: shutting down \(1 connection open\)$", stream="out")
+            assert_closed(idle)  # idle keep-alive connections close at once
+            p.wait_for(r"^shutdown hook ran$", stream="out")
+            p.wait_for(r"^covet: stopped$", stream="out")
+            assert p.wait() == 0
+        out = p.output()
+    assert out["out"][1:] == ["covet: shutting down (1 connection open)", "shutdown hook ran", "covet: stopped"]
     assert not any("Traceback" in line for line in out["err"]), out["err"]
 
 
@@ -306,7 +329,7 @@ def test_run_file_runs_shutdown_hooks_on_sigint_and_logs_access(tmp_path):
         p.wait_for(r'^INFO covet\.access: 127\.0\.0\.1:\d+ - "GET / HTTP/1\.1" 200 11 \d+\.\dms$', stream="err")
         assert p.stop(signal.SIGINT) == 0
         out = p.output()
-    assert out["out"][-1] == "shutdown hook ran"
+    assert out["out"][-3:] == ["covet: shutting down (0 connections open)", "shutdown hook ran", "covet: stopped"]
 
 
 ACCESS_LINE = r'^INFO covet\.access: 127\.0\.0\.1:\d+ - "GET /\?x=1 HTTP/1\.1" 200 11 \d+\.\dms$'
@@ -330,7 +353,7 @@ def test_no_access_log_turns_it_off(tmp_path):
         assert http_get("http://127.0.0.1:%s/?x=1" % port) == (200, b"hi from cli")
         assert p.stop(signal.SIGTERM) == 0
         out = p.output()
-    assert out["out"][-1] == "shutdown hook ran"  # the process got as far as its shutdown
+    assert out["out"][-2:] == ["shutdown hook ran", "covet: stopped"]  # it got as far as a graceful stop
     assert not any("covet.access" in line for line in out["err"]), out["err"]
 
 

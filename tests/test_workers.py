@@ -1,5 +1,6 @@
 """Pre-forked workers and the reloader, driven through ``python -m covet run`` as a subprocess."""
 import os
+import re
 import signal
 import socket
 import sys
@@ -87,7 +88,15 @@ def test_workers_stop_on_sigint(tmp_path):
         kids = {int(p.wait_for(ACCEPTING, stream="out").group(1)) for _ in range(2)}
         assert pids_answering(port, 3) <= kids
         assert p.stop(signal.SIGINT) == 0
+        out = p.output()["out"]
     assert all(gone(pid) for pid in kids)
+    # The parent says it is stopping its workers, each worker says it is shutting down,
+    # and the parent's "stopped" comes last, once every worker has exited.
+    assert "covet: shutting down (2 workers)" in out
+    stopping = {int(m.group(1)) for m in map(re.compile(r"^covet: worker (\d+) shutting down "
+                                                        r"\(\d+ connections? open\)$").match, out) if m}
+    assert stopping == kids
+    assert out[-1] == "covet: stopped"
 
 
 def serving(p):

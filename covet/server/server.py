@@ -733,13 +733,16 @@ class Server:
             self._tick.cancel()
         await self.app.shutdown()
 
-    async def serve(self, install_signals=True, ready=None):
-        """Run until SIGINT/SIGTERM (or ``begin_shutdown``), then shut down gracefully."""
+    async def serve(self, install_signals=True, ready=None, on_signal=None):
+        """Run until SIGINT/SIGTERM (or ``begin_shutdown``), then shut down gracefully.
+
+        ``on_signal(server)`` runs on the first of those signals, before the shutdown begins.
+        """
         await self.start()
         if install_signals:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 try:
-                    self.loop.add_signal_handler(sig, self.begin_shutdown)
+                    self.loop.add_signal_handler(sig, self._signalled, on_signal)
                 except (NotImplementedError, RuntimeError, ValueError):
                     # No signal handlers here (Windows, a loop outside the main thread):
                     # shutdown then comes from begin_shutdown() or KeyboardInterrupt.
@@ -748,6 +751,11 @@ class Server:
             ready(self)
         await self._stopped.wait()
         await self.shutdown()
+
+    def _signalled(self, on_signal):
+        if on_signal is not None and not self.shutting_down:
+            on_signal(self)
+        self.begin_shutdown()
 
 
 def bind_socket(host, port, backlog=DEFAULT_BACKLOG, reuse_port=False):
@@ -775,14 +783,28 @@ def _announce(server):
           flush=True)
 
 
-def serve(app, config, sock=None, ready=_announce, loop_name=None):
-    """Run one server process until it is told to stop."""
+def announce_shutdown(server, prefix="covet:"):
+    """The line printed when SIGINT/SIGTERM starts a graceful shutdown (docs/server.md)."""
+    n = len(server.connections)
+    print("%s shutting down (%d connection%s open)" % (prefix, n, "" if n == 1 else "s"), flush=True)
+
+
+def announce_stopped():
+    """The last line of a server process that stopped gracefully."""
+    print("covet: stopped", flush=True)
+
+
+def serve(app, config, sock=None, ready=_announce, loop_name=None, on_signal=announce_shutdown,
+          stopped=announce_stopped):
+    """Run one server process until it is told to stop; ``stopped()`` runs after a graceful stop."""
     if loop_name == "uvloop":
         import uvloop  # opt-in only: never a dependency
 
         uvloop.install()
     server = Server(app, config, sock)
-    asyncio.run(server.serve(ready=ready))
+    asyncio.run(server.serve(ready=ready, on_signal=on_signal))
+    if stopped is not None:
+        stopped()
 
 
 def run(app, host="127.0.0.1", port=8000, workers=1, reload=False, loop=None, log_level=None, **options):

@@ -29,13 +29,15 @@ RELOADER_CHILD_ENV = "COVET_RELOADER_CHILD"
 
 
 def _worker_main(app, config, sock, loop_name):
-    from .server import serve
+    from .server import announce_shutdown, serve
 
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     code = 0
     try:
-        serve(app, config, sock=sock, ready=_worker_ready, loop_name=loop_name)
+        # Each worker says it is shutting down; the parent prints the final "stopped".
+        serve(app, config, sock=sock, ready=_worker_ready, loop_name=loop_name,
+              on_signal=lambda server: announce_shutdown(server, "covet: worker %d" % os.getpid()), stopped=None)
     except Exception:
         logger.exception("worker %d failed", os.getpid())
         code = 1
@@ -61,7 +63,7 @@ def run_workers(app, config, count, loop_name=None):
     """Fork ``count`` workers serving ``app``; supervise them until SIGTERM/SIGINT."""
     if not hasattr(os, "fork"):
         raise RuntimeError("--workers needs os.fork (POSIX); run several processes behind a proxy instead")
-    from .server import bind_socket
+    from .server import announce_stopped, bind_socket
 
     reuse = hasattr(socket, "SO_REUSEPORT")
     base = bind_socket(config.host, config.port, config.backlog, reuse_port=reuse)
@@ -94,6 +96,9 @@ def run_workers(app, config, count, loop_name=None):
 
     def forward(signum, frame):
         nonlocal stopping
+        if not stopping:
+            print("covet: shutting down (%d worker%s)" % (len(children), "" if len(children) == 1 else "s"),
+                  flush=True)
         stopping = True
         for pid in list(children):
             try:
@@ -125,6 +130,8 @@ def run_workers(app, config, count, loop_name=None):
         if not stopping:
             spawn()
     base.close()
+    if stopping:
+        announce_stopped()
     return exit_code
 
 
