@@ -1,4 +1,5 @@
 """``python -m covet``: run (as a real subprocess), routes, openapi, app discovery and its error messages."""
+import http.client
 import json
 import os
 import re
@@ -342,6 +343,14 @@ def test_run_logs_each_request_by_default(tmp_path):
         port = p.wait_for(SERVING, stream="out").group(2)
         assert http_get("http://127.0.0.1:%s/?x=1" % port) == (200, b"hi from cli")
         p.wait_for(ACCESS_LINE, stream="err")
+        conn = http.client.HTTPConnection("127.0.0.1", int(port), timeout=CLIENT_TIMEOUT)
+        try:
+            conn.request("HEAD", "/")
+            assert conn.getresponse().getheader("Content-Length") == "11"
+        finally:
+            conn.close()
+        # The size logged is what was sent: nothing, for a HEAD.
+        p.wait_for(r'^INFO covet\.access: 127\.0\.0\.1:\d+ - "HEAD / HTTP/1\.1" 200 0 \d+\.\dms$', stream="err")
         assert p.stop(signal.SIGTERM) == 0
 
 
