@@ -1,5 +1,7 @@
 """``python -m covet``: run (as a real subprocess), routes, openapi, app discovery and its error messages."""
+import http.client
 import json
+import os
 import re
 import signal
 import socket
@@ -10,8 +12,10 @@ import pytest
 
 from covet import __version__
 from covet.cli import AppLoadError, load_app, main
-from server_helpers import REPO, CovetProcess, http_get
+from server_helpers import CLIENT_TIMEOUT, REPO, CovetProcess, assert_closed, http_get, read_response
 
+# Frames of covet's own command line must not show in the traceback of the user's import error.
+COVET_CLI = os.path.join("covet", "cli", "")
 SERVING = r"^covet: serving on (http|https)://127\.0\.0\.1:(\d+) \(pid (\d+); press CTRL\+C to quit\)$"
 
 APP = '''
@@ -189,7 +193,7 @@ def test_import_error_shows_the_traceback(isolated, capsys):
     assert err.startswith("covet: error while importing cli_broken_app.py:\nTraceback (most recent call last):\n")
     assert 'cli_broken_app.py", line 5, in <module>' in err
     assert err.endswith("ZeroDivisionError: division by zero\n")
-    assert "importlib" not in err and "cli.py" not in err  # only the user's frames
+    assert "importlib" not in err and COVET_CLI not in err  # only the user's frames
 
 
 def test_module_whose_own_import_fails_shows_the_traceback(isolated, capsys):
@@ -207,7 +211,7 @@ def test_syntax_error_shows_the_traceback(isolated, capsys):
     assert err.startswith("covet: error while importing cli_syntax_app.py:\n")
     assert 'cli_syntax_app.py", line 1' in err
     assert "SyntaxError: " in err
-    assert "importlib" not in err and "cli.py" not in err
+    assert "importlib" not in err and COVET_CLI not in err
 
 
 def test_attribute_that_is_not_an_app(isolated, capsys):
@@ -247,6 +251,33 @@ def test_run_passes_every_timeout_and_the_body_rate_to_the_server(isolated, monk
     assert seen["min_body_rate"] == 500
 
 
+def test_entry_point_and_command_modules():
+    import configparser
+
+    import covet.cli
+    from covet.cli import openapi, program, routes, run
+
+    cfg = configparser.ConfigParser()
+    cfg.read(os.path.join(REPO, "setup.cfg"))
+    assert cfg["options.entry_points"]["console_scripts"].strip() == "covet = covet.cli:main"
+    assert covet.cli.main is program.main
+    assert program.COMMANDS == (run, routes, openapi)
+    # Only the commands that exist: no new ones appear in the parser.
+    assert program.build_parser().format_usage() == "usage: covet [-h] [--version] {run,routes,openapi} ...\n"
+
+
+@pytest.mark.parametrize("flags, expected", [([], True), (["--access-log"], True), (["--no-access-log"], False),
+                                             (["--no-access-log", "--access-log"], True)])
+def test_access_log_is_on_by_default_under_run(isolated, monkeypatch, flags, expected):
+    import covet.server.run as server
+
+    seen = {}
+    monkeypatch.setattr(server, "run", lambda app, **options: seen.update(options))
+    write(isolated / "cli_log_app.py", APP)
+    assert main(["run", "cli_log_app.py"] + flags) == 0
+    assert seen["access_log"] is expected
+
+
 def test_load_app_error_type():
     with pytest.raises(AppLoadError, match="no such file: /nonexistent/app.py"):
         load_app("/nonexistent/app.py")
@@ -264,6 +295,29 @@ def test_run_example_serves_and_stops_on_sigterm():
         assert json.loads(body)["message"] == "Hello from covet"
         assert p.stop(signal.SIGTERM) == 0
         out = p.output()
+    assert out["out"][-2:] == ["covet: shutting down (0 connections open)", "covet: stopped"]
+    assert not any("Traceback" in line for line in out["err"]), out["err"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_prints_the_shutdown_line_with_open_connections_then_stopped(tmp_path, sig):
+    write(tmp_path / "served.py", APP)
+    # A long keep-alive timeout: the idle connection below is still open when the signal comes.
+    with CovetProcess(["run", "served.py", "--port", "0", "--timeout-keep-alive", "60"], cwd=str(tmp_path)) as p:
+        port = int(p.wait_for(SERVING, stream="out").group(2))
+        with socket.create_connection(("127.0.0.1", port), timeout=CLIENT_TIMEOUT) as idle:
+            idle.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            status, _, body, _ = read_response(idle)
+            assert (status, body) == ("HTTP/1.1 200 OK", b"hi from cli")
+            p.proc.send_signal(sig)
+            p.wait_for(r"^covet: shutting down \(1 connection open\)$", stream="out")
+            assert_closed(idle)  # idle keep-alive connections close at once
+            p.wait_for(r"^shutdown hook ran$", stream="out")
+            p.wait_for(r"^covet: stopped$", stream="out")
+            assert p.wait() == 0
+        out = p.output()
+    assert out["out"][1:] == ["covet: shutting down (1 connection open)", "shutdown hook ran", "covet: stopped"]
     assert not any("Traceback" in line for line in out["err"]), out["err"]
 
 
@@ -276,7 +330,40 @@ def test_run_file_runs_shutdown_hooks_on_sigint_and_logs_access(tmp_path):
         p.wait_for(r'^INFO covet\.access: 127\.0\.0\.1:\d+ - "GET / HTTP/1\.1" 200 11 \d+\.\dms$', stream="err")
         assert p.stop(signal.SIGINT) == 0
         out = p.output()
-    assert out["out"][-1] == "shutdown hook ran"
+    assert out["out"][-3:] == ["covet: shutting down (0 connections open)", "shutdown hook ran", "covet: stopped"]
+
+
+ACCESS_LINE = r'^INFO covet\.access: 127\.0\.0\.1:\d+ - "GET /\?x=1 HTTP/1\.1" 200 11 \d+\.\dms$'
+
+
+@pytest.mark.slow
+def test_run_logs_each_request_by_default(tmp_path):
+    write(tmp_path / "served.py", APP)
+    with CovetProcess(["run", "served.py", "--port", "0"], cwd=str(tmp_path)) as p:
+        port = p.wait_for(SERVING, stream="out").group(2)
+        assert http_get("http://127.0.0.1:%s/?x=1" % port) == (200, b"hi from cli")
+        p.wait_for(ACCESS_LINE, stream="err")
+        conn = http.client.HTTPConnection("127.0.0.1", int(port), timeout=CLIENT_TIMEOUT)
+        try:
+            conn.request("HEAD", "/")
+            assert conn.getresponse().getheader("Content-Length") == "11"
+        finally:
+            conn.close()
+        # The size logged is what was sent: nothing, for a HEAD.
+        p.wait_for(r'^INFO covet\.access: 127\.0\.0\.1:\d+ - "HEAD / HTTP/1\.1" 200 0 \d+\.\dms$', stream="err")
+        assert p.stop(signal.SIGTERM) == 0
+
+
+@pytest.mark.slow
+def test_no_access_log_turns_it_off(tmp_path):
+    write(tmp_path / "served.py", APP)
+    with CovetProcess(["run", "served.py", "--port", "0", "--no-access-log"], cwd=str(tmp_path)) as p:
+        port = p.wait_for(SERVING, stream="out").group(2)
+        assert http_get("http://127.0.0.1:%s/?x=1" % port) == (200, b"hi from cli")
+        assert p.stop(signal.SIGTERM) == 0
+        out = p.output()
+    assert out["out"][-2:] == ["shutdown hook ran", "covet: stopped"]  # it got as far as a graceful stop
+    assert not any("covet.access" in line for line in out["err"]), out["err"]
 
 
 @pytest.mark.slow
@@ -316,7 +403,7 @@ def test_uvloop_requested_but_missing(tmp_path):
 
 def test_serving_line_pattern_matches_the_server():
     # The pattern the tests wait for is the one serve() prints (keeps the two in step).
-    from covet.server.run import announce as _announce
+    from covet.server.server import announce as _announce
 
     class Fake:
         bound = ("127.0.0.1", 8123)

@@ -102,6 +102,32 @@ def test_trailing_partial_reply_stays_unread(data, expected):
     assert p.gets() is NEED_DATA
 
 
+@pytest.mark.parametrize("data, expected", REPLIES)
+def test_reply_split_in_two_at_every_offset(data, expected):
+    for cut in range(len(data) + 1):
+        p = RespParser()
+        p.feed(data[:cut])
+        got = read_all(p)
+        if cut < len(data):
+            assert got == [], cut
+        p.feed(data[cut:])
+        got += read_all(p)
+        assert len(got) == 1 and same(got[0], expected), cut
+        assert p.buffered == 0
+
+
+def test_all_replies_back_to_back_split_at_every_offset():
+    stream = b"".join(d for d, _ in REPLIES)
+    for cut in range(len(stream) + 1):
+        p = RespParser()
+        p.feed(stream[:cut])
+        got = read_all(p)
+        p.feed(stream[cut:])
+        got += read_all(p)
+        assert len(got) == len(REPLIES), cut
+        assert all(same(g, e) for g, (_, e) in zip(got, REPLIES)), cut
+
+
 def test_all_replies_back_to_back_whole_and_bytewise():
     stream = b"".join(d for d, _ in REPLIES)
     p = RespParser()
@@ -233,6 +259,36 @@ def test_error_hierarchy():
     assert ReplyError("NOSCRIPT No matching script").code == "NOSCRIPT"
 
 
+def test_the_public_surface_is_importable_from_covet_redis():
+    import covet.redis as package
+
+    names = ["Redis", "Pipeline", "Script", "BlockingRedis", "RespParser", "pack_command", "NEED_DATA",
+             "RedisError", "RedisConnectionError", "RedisTimeoutError", "ReplyError", "ProtocolError",
+             "DEFAULT_MAX_BULK_LEN", "DEFAULT_MAX_ARRAY_LEN", "DEFAULT_MAX_DEPTH", "DEFAULT_MAX_LINE",
+             "DEFAULT_MAX_CONNECTIONS", "DEFAULT_CONNECT_TIMEOUT", "DEFAULT_SOCKET_TIMEOUT",
+             "DEFAULT_RECONNECT_BACKOFF"]
+    assert sorted(package.__all__) == sorted(names)
+    assert all(getattr(package, name) is not None for name in names)
+    from covet import Redis as top, RedisError as top_error
+
+    assert (top, top_error) == (Redis, RedisError)
+
+
+def test_settings_defaults_and_the_pool_they_reach():
+    r = Redis()
+    assert (r.max_connections, r.connect_timeout, r.socket_timeout, r.pool_timeout, r.reconnect_backoff) == (
+        10, 2.0, 2.0, 2.0, 0.5)
+    assert Redis(socket_timeout=None).pool_timeout is None
+    assert Redis(socket_timeout=1.5, pool_timeout=None).pool_timeout is None
+    assert Redis(socket_timeout=1.5, pool_timeout=0.25).pool_timeout == 0.25
+    b = Redis(port=6390, db=2, max_connections=3, pool_timeout=0.5, reconnect_backoff=0).blocking()
+    assert isinstance(b, BlockingRedis) and repr(b.client) == "<Redis 127.0.0.1:6390 db=2>"
+    assert (b.client.max_connections, b.client.pool_timeout, b.client.reconnect_backoff) == (3, 0.5, 0.0)
+    with pytest.raises(AttributeError, match="^BlockingRedis has no attribute 'nope'$"):
+        b.nope
+    b.close()  # never started: nothing to stop
+
+
 # ---------------------------------------------------------------- URLs and settings
 
 def test_from_url_full():
@@ -276,6 +332,8 @@ def test_from_url_rejects_bad_urls(url, message):
     ({"connect_timeout": "1"}, "connect_timeout must be a positive number of seconds or None, got '1'"),
     ({"pool_timeout": -2}, "pool_timeout must be a positive number of seconds or None, got -2"),
     ({"max_bulk_len": 0}, "max_bulk_len must be a positive integer, got 0"),
+    ({"socket_timeout": True}, "socket_timeout must be a positive number of seconds or None, got True"),
+    ({"reconnect_backoff": -1}, "reconnect_backoff must be >= 0, got -1"),
 ])
 def test_bad_settings(kwargs, message):
     with pytest.raises(ValueError) as e:

@@ -1,5 +1,6 @@
 """Pre-forked workers and the reloader, driven through ``python -m covet run`` as a subprocess."""
 import os
+import re
 import signal
 import socket
 import sys
@@ -87,7 +88,15 @@ def test_workers_stop_on_sigint(tmp_path):
         kids = {int(p.wait_for(ACCEPTING, stream="out").group(1)) for _ in range(2)}
         assert pids_answering(port, 3) <= kids
         assert p.stop(signal.SIGINT) == 0
+        out = p.output()["out"]
     assert all(gone(pid) for pid in kids)
+    # The parent says it is stopping its workers, each worker says it is shutting down,
+    # and the parent's "stopped" comes last, once every worker has exited.
+    assert "covet: shutting down (2 workers)" in out
+    stopping = {int(m.group(1)) for m in map(re.compile(r"^covet: worker (\d+) shutting down "
+                                                        r"\(\d+ connections? open\)$").match, out) if m}
+    assert stopping == kids
+    assert out[-1] == "covet: stopped"
 
 
 def serving(p):
@@ -111,7 +120,8 @@ def test_reload_restarts_the_server_when_a_py_file_changes(tmp_path):
     ''')
     app_file.write_text(source % "version 1")
     with CovetProcess(["run", "reload_app.py", "--port", "0", "--reload"], cwd=str(tmp_path)) as p:
-        p.wait_for(r"^covet: reloading on changes to \.py files under %s$" % str(tmp_path), stream="out")
+        p.wait_for(r"^covet: reloading on changes to \.py and template files under %s$" % re.escape(str(tmp_path)),
+                   stream="out")
         port, first = serving(p)
         assert http_get("http://127.0.0.1:%d/" % port) == (200, b"version 1")
 
@@ -136,6 +146,64 @@ def test_reload_snapshot_skips_virtualenvs_caches_and_hidden_folders(tmp_path):
     (tmp_path / "env2" / "pyvenv.cfg").write_text("home = /usr/bin\n")
     found = sorted(os.path.relpath(p, str(tmp_path)) for p in workers._snapshot(str(tmp_path)))
     assert found == ["app.py", os.path.join("pkg", "mod.py")]
+
+
+def test_reload_snapshot_watches_templates_but_not_editor_files(tmp_path):
+    for rel in ("app.py", "templates/page.html", "templates/mail/welcome.txt", "templates/partials/nav",
+                "views/card.j2", "views/list.jinja", "views/old.htm", "views/base.jinja2",
+                "notes.txt", "static/style.css", "static/index.html",
+                "templates/.page.html.swp", "templates/page.html~", "templates/#page.html#", ".#app.py",
+                "app.py~", ".hidden/templates/x.html"):
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("")
+    found = sorted(os.path.relpath(p, str(tmp_path)).replace(os.sep, "/") for p in workers._snapshot(str(tmp_path)))
+    assert found == ["app.py", "static/index.html", "templates/mail/welcome.txt", "templates/page.html",
+                     "templates/partials/nav", "views/base.jinja2", "views/card.j2", "views/list.jinja",
+                     "views/old.htm"]
+
+
+def test_reload_snapshot_sees_a_same_second_edit_by_its_size(tmp_path):
+    page = tmp_path / "templates" / "page.html"
+    page.parent.mkdir()
+    page.write_text("<p>one</p>")
+    before = workers._snapshot(str(tmp_path))
+    stamp = os.stat(str(page))
+    page.write_text("<p>three</p>")
+    os.utime(str(page), ns=(stamp.st_atime_ns, stamp.st_mtime_ns))  # as if within one mtime tick
+    assert workers._snapshot(str(tmp_path)) != before
+
+
+TEMPLATE_APP = """
+from covet import Covet
+from covet.templates import TemplateEngine
+
+app = Covet()
+engine = TemplateEngine("templates")
+
+
+@app.get("/")
+async def index():
+    return engine.response("page.html", {"name": "covet"})
+"""
+
+
+def test_reload_restarts_the_server_when_a_template_changes(tmp_path):
+    (tmp_path / "tpl_app.py").write_text(TEMPLATE_APP)
+    page = tmp_path / "templates" / "page.html"
+    page.parent.mkdir()
+    page.write_text("<p>Hello {{ name }}</p>")
+    with CovetProcess(["run", "tpl_app.py", "--port", "0", "--reload"], cwd=str(tmp_path)) as p:
+        port, first = serving(p)
+        assert http_get("http://127.0.0.1:%d/" % port) == (200, b"<p>Hello covet</p>")
+        # Compiled templates are cached by the running process: only a restart shows the edit.
+        page.write_text("<p>Goodbye {{ name }}, see you</p>")
+        p.wait_for(r"^covet: %s changed, restarting$" % re.escape(str(page)), stream="out")
+        port, second = serving(p)
+        assert second != first
+        assert http_get("http://127.0.0.1:%d/" % port) == (200, b"<p>Goodbye covet, see you</p>")
+        assert p.stop(signal.SIGTERM) == 0
+    assert gone(second)
 
 
 def test_workers_need_fork(monkeypatch):

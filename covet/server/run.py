@@ -10,15 +10,7 @@ from .config import ServerConfig
 from .server import serve
 from .workers import RELOADER_CHILD_ENV, run_with_reload, run_workers
 
-__all__ = ["run", "announce"]
-
-
-def announce(server):
-    host, port = server.bound[0], server.bound[1]
-    scheme = "https" if server.config.ssl else "http"
-    shown = "[%s]" % host if ":" in host else host
-    print("covet: serving on %s://%s:%d (pid %d; press CTRL+C to quit)" % (scheme, shown, port, os.getpid()),
-          flush=True)
+__all__ = ["run"]
 
 
 def run(app, host="127.0.0.1", port=8000, workers=1, reload=False, loop=None, log_level=None, **options):
@@ -37,4 +29,4 @@ def run(app, host="127.0.0.1", port=8000, workers=1, reload=False, loop=None, lo
             return run_with_reload(sys.argv, command=[sys.executable] + sys.argv)
     if workers and workers > 1:
         return run_workers(app, config, workers, loop_name=loop)
-    serve(app, config, ready=announce, loop_name=loop)
+    serve(app, config, loop_name=loop)

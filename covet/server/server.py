@@ -6,6 +6,7 @@ Date header of this second, the after-response tasks, and graceful shutdown.
 """
 import asyncio
 import logging
+import os
 import signal
 import socket
 import ssl as ssl_module
@@ -17,7 +18,7 @@ from .config import DEFAULT_BACKLOG, READ_SIZE, ServerConfig
 from .connection import Connection
 from .http11 import response_head
 
-__all__ = ["Server", "bind_socket", "serve", "ServerConfig"]
+__all__ = ["Server", "bind_socket", "serve", "ServerConfig", "announce", "announce_shutdown", "announce_stopped"]
 
 logger = logging.getLogger("covet.error")
 
@@ -203,13 +204,16 @@ class Server:
             self._tick.cancel()
         await self.app.shutdown()
 
-    async def serve(self, install_signals=True, ready=None):
-        """Run until SIGINT/SIGTERM (or ``begin_shutdown``), then shut down gracefully."""
+    async def serve(self, install_signals=True, ready=None, on_signal=None):
+        """Run until SIGINT/SIGTERM (or ``begin_shutdown``), then shut down gracefully.
+
+        ``on_signal(server)`` runs on the first of those signals, before the shutdown begins.
+        """
         await self.start()
         if install_signals:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 try:
-                    self.loop.add_signal_handler(sig, self.begin_shutdown)
+                    self.loop.add_signal_handler(sig, self._signalled, on_signal)
                 except (NotImplementedError, RuntimeError, ValueError):
                     # No signal handlers here (Windows, a loop outside the main thread):
                     # shutdown then comes from begin_shutdown() or KeyboardInterrupt.
@@ -218,6 +222,11 @@ class Server:
             ready(self)
         await self._stopped.wait()
         await self.shutdown()
+
+    def _signalled(self, on_signal):
+        if on_signal is not None and not self.shutting_down:
+            on_signal(self)
+        self.begin_shutdown()
 
 
 def bind_socket(host, port, backlog=DEFAULT_BACKLOG, reuse_port=False):
@@ -237,11 +246,34 @@ def bind_socket(host, port, backlog=DEFAULT_BACKLOG, reuse_port=False):
     return sock
 
 
-def serve(app, config, sock=None, ready=None, loop_name=None):
-    """Run one server process until it is told to stop."""
+def announce(server):
+    """The line printed once the server listens (tests and scripts wait for it)."""
+    host, port = server.bound[0], server.bound[1]
+    scheme = "https" if server.config.ssl else "http"
+    shown = "[%s]" % host if ":" in host else host
+    print("covet: serving on %s://%s:%d (pid %d; press CTRL+C to quit)" % (scheme, shown, port, os.getpid()),
+          flush=True)
+
+
+def announce_shutdown(server, prefix="covet:"):
+    """The line printed when SIGINT/SIGTERM starts a graceful shutdown (docs/server.md)."""
+    n = len(server.connections)
+    print("%s shutting down (%d connection%s open)" % (prefix, n, "" if n == 1 else "s"), flush=True)
+
+
+def announce_stopped():
+    """The last line of a server process that stopped gracefully."""
+    print("covet: stopped", flush=True)
+
+
+def serve(app, config, sock=None, ready=announce, loop_name=None, on_signal=announce_shutdown,
+          stopped=announce_stopped):
+    """Run one server process until it is told to stop; ``stopped()`` runs after a graceful stop."""
     if loop_name == "uvloop":
         import uvloop  # opt-in only: never a dependency
 
         uvloop.install()
     server = Server(app, config, sock)
-    asyncio.run(server.serve(ready=ready))
+    asyncio.run(server.serve(ready=ready, on_signal=on_signal))
+    if stopped is not None:
+        stopped()

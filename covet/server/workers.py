@@ -6,8 +6,9 @@ the platform has it (the kernel spreads connections evenly), otherwise the
 parent's socket, inherited. The parent restarts a worker that dies,
 forwards SIGTERM/SIGINT, and exits once every worker has stopped.
 
-Reload: a parent that polls the mtimes of ``.py`` files under the current
-folder once a second and restarts the server process when one changes.
+Reload: a parent that polls the mtimes of ``.py`` and template files under
+the current folder once a second and restarts the server process when one
+changes.
 """
 import logging
 import os
@@ -17,7 +18,7 @@ import subprocess
 import sys
 import time
 
-from .server import bind_socket, serve
+from .server import announce_shutdown, announce_stopped, bind_socket, serve
 
 __all__ = ["run_workers", "run_with_reload", "RELOADER_CHILD_ENV"]
 
@@ -28,6 +29,12 @@ logger = logging.getLogger("covet.error")
 MIN_WORKER_LIFETIME = 1.0
 RELOAD_INTERVAL = 1.0
 RELOADER_CHILD_ENV = "COVET_RELOADER_CHILD"
+# Templates are compiled once and cached by the running process, so an edit
+# shows only after a restart: the reloader watches files with these endings
+# anywhere, and every file inside a folder named "templates" (email.txt,
+# partials without an extension) - the folder covet's TemplateEngine uses by default.
+TEMPLATE_SUFFIXES = (".html", ".htm", ".jinja", ".jinja2", ".j2")
+TEMPLATE_FOLDER = "templates"
 
 
 def _worker_main(app, config, sock, loop_name):
@@ -35,7 +42,9 @@ def _worker_main(app, config, sock, loop_name):
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     code = 0
     try:
-        serve(app, config, sock=sock, ready=_worker_ready, loop_name=loop_name)
+        # Each worker says it is shutting down; the parent prints the final "stopped".
+        serve(app, config, sock=sock, ready=_worker_ready, loop_name=loop_name,
+              on_signal=lambda server: announce_shutdown(server, "covet: worker %d" % os.getpid()), stopped=None)
     except Exception:
         logger.exception("worker %d failed", os.getpid())
         code = 1
@@ -90,6 +99,9 @@ def run_workers(app, config, count, loop_name=None):
 
     def forward(signum, frame):
         nonlocal stopping
+        if not stopping:
+            print("covet: shutting down (%d worker%s)" % (len(children), "" if len(children) == 1 else "s"),
+                  flush=True)
         stopping = True
         for pid in list(children):
             try:
@@ -121,29 +133,43 @@ def run_workers(app, config, count, loop_name=None):
         if not stopping:
             spawn()
     base.close()
+    if stopping:
+        announce_stopped()
     return exit_code
 
 
+def _watched(name, in_templates):
+    # Editors' swap, lock and backup files (.page.html.swp, .#app.py, #app.py#, app.py~) are
+    # written while a file is being edited: restarting on them would restart on every keystroke.
+    if name[:1] in (".", "#") or name.endswith("~"):
+        return False
+    return in_templates or name.endswith(".py") or name.endswith(TEMPLATE_SUFFIXES)
+
+
 def _snapshot(root):
-    mtimes = {}
+    stamps = {}
     for dirpath, dirnames, filenames in os.walk(root):
         # Virtualenvs (a pyvenv.cfg inside) hold thousands of .py files that
         # never change: stat-ing them every second burns a core (uvicorn#338).
         dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in ("__pycache__", "node_modules")
                        and not d.endswith(".egg-info") and d != "site-packages"
                        and not os.path.exists(os.path.join(dirpath, d, "pyvenv.cfg"))]
+        in_templates = TEMPLATE_FOLDER in os.path.relpath(dirpath, root).split(os.sep)
         for name in filenames:
-            if name.endswith(".py"):
+            if _watched(name, in_templates):
                 path = os.path.join(dirpath, name)
                 try:
-                    mtimes[path] = os.stat(path).st_mtime_ns
+                    st = os.stat(path)
                 except OSError:
-                    pass
-    return mtimes
+                    continue
+                # The size too: an edit within the file system's mtime granularity still shows.
+                stamps[path] = (st.st_mtime_ns, st.st_size)
+    return stamps
 
 
 def run_with_reload(argv, root=None, interval=RELOAD_INTERVAL, command=None):
-    """Run ``python -m covet`` + ``argv`` minus ``--reload`` (or ``command``) as a child; restart it when a .py file changes.
+    """Run ``python -m covet`` + ``argv`` minus ``--reload`` (or ``command``) as a child; restart it when a
+    .py or template file changes.
 
     The child gets ``COVET_RELOADER_CHILD=1`` so that an ``app.run(reload=True)``
     in a re-run script serves instead of starting a reloader of its own.
@@ -165,7 +191,7 @@ def run_with_reload(argv, root=None, interval=RELOAD_INTERVAL, command=None):
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    print("covet: reloading on changes to .py files under %s" % root, flush=True)
+    print("covet: reloading on changes to .py and template files under %s" % root, flush=True)
     code = 0
     while not stopping:
         before = _snapshot(root)

@@ -1,0 +1,118 @@
+"""``covet run [APP]``: serve an app over HTTP/1.1 (one process, pre-forked workers, or under the reloader).
+
+Options are checked before the app is imported and the port bound, so a typo in a certificate
+path or an impossible option combination is a one-line message and exit status 1 or 2, not a
+traceback from deep inside the server.
+
+Example::
+
+    python -m covet run app.py --port 0 --workers 2 --no-access-log
+"""
+import argparse
+import errno
+import importlib.util
+import os
+import ssl
+import sys
+from typing import Any, Optional
+
+from .loader import load_app
+
+__all__ = ["add_parser", "command", "tls_problem"]
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register ``run`` and its options on the ``covet`` argument parser."""
+    run = subparsers.add_parser("run", help="serve an app over HTTP/1.1")
+    run.set_defaults(handler=command)
+    run.add_argument("app", nargs="?", help="module:attribute or file.py (default: app in app.py or main.py)")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=8000, help="0 picks a free port (printed on start)")
+    run.add_argument("--workers", type=int, default=1)
+    run.add_argument("--reload", action="store_true", help="restart when a .py file under this folder changes")
+    run.add_argument("--ssl-certfile")
+    run.add_argument("--ssl-keyfile")
+    run.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    # On by default, as uvicorn's console is: someone watching `covet run` wants to see each
+    # request. --access-log stays accepted so that existing scripts keep working.
+    run.add_argument("--access-log", dest="access_log", action="store_true", default=True,
+                     help="log one line per request to covet.access (the default)")
+    run.add_argument("--no-access-log", dest="access_log", action="store_false",
+                     help="do not log a line per request (e.g. behind a proxy that logs already)")
+    run.add_argument("--forwarded-allow-ips", default="127.0.0.1",
+                     help="comma-separated IPs/CIDRs trusted for X-Forwarded-*/Forwarded ('*' for all)")
+    run.add_argument("--max-connections", type=int, default=1000)
+    run.add_argument("--timeout-keep-alive", type=float, default=5.0)
+    run.add_argument("--timeout-head", type=float, default=10.0)
+    run.add_argument("--timeout-body", type=float, default=30.0)
+    run.add_argument("--min-body-rate", type=int, default=500,
+                     help="bytes/s a request body must keep up after --timeout-body of waiting (0: off)")
+    run.add_argument("--timeout-graceful-shutdown", type=float, default=10.0)
+    run.add_argument("--max-body-size", type=int, default=16 * 1024 * 1024)
+    run.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio",
+                     help="uvloop only if installed and asked for")
+
+
+def tls_problem(certfile: str, keyfile: str) -> Optional[str]:
+    """Why the certificate and key cannot be used, or None (checked before the app is loaded).
+
+    Example::
+
+        tls_problem("cert.pem", "key.pem")   # 'no such file: cert.pem' when it is missing
+    """
+    for path in (certfile, keyfile):
+        if not os.path.isfile(path):
+            return "no such file: %s" % path
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile, keyfile)
+    except ssl.SSLError as exc:
+        return "%s and %s are not a PEM certificate and its private key (%s)" % (certfile, keyfile, exc)
+    except OSError as exc:
+        return "cannot read %s / %s: %s" % (certfile, keyfile, exc.strerror or exc)
+    return None
+
+
+def command(args: argparse.Namespace) -> int:
+    """Run the server until SIGINT/SIGTERM; the exit status (0 after a graceful stop)."""
+    # The server is imported here, not at the top: `covet routes` and `covet --version` do not
+    # need it, and it is most of the start-up time of the command line.
+    from ..server import run as server
+    from ..server.http11 import Limits
+
+    if args.reload:
+        from ..server.workers import run_with_reload
+
+        return run_with_reload(sys.argv if sys.argv[0] != "-c" else ["covet"] + sys.argv[1:])
+    if (args.ssl_certfile is None) != (args.ssl_keyfile is None):
+        print("covet: --ssl-certfile and --ssl-keyfile go together", file=sys.stderr)
+        return 2
+    if args.ssl_certfile is not None:
+        problem = tls_problem(args.ssl_certfile, args.ssl_keyfile)
+        if problem:
+            print("covet: %s" % problem, file=sys.stderr)
+            return 1
+    if args.loop == "uvloop" and importlib.util.find_spec("uvloop") is None:
+        print("covet: --loop uvloop needs uvloop installed (pip install uvloop)", file=sys.stderr)
+        return 1
+    app = load_app(args.app)
+    try:
+        server.run(app, host=args.host, port=args.port, workers=args.workers,
+                   loop=None if args.loop == "asyncio" else "uvloop", log_level=args.log_level,
+                   access_log=args.access_log, ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile,
+                   forwarded_allow_ips=args.forwarded_allow_ips, max_connections=args.max_connections,
+                   keepalive_timeout=args.timeout_keep_alive, head_timeout=args.timeout_head,
+                   body_timeout=args.timeout_body, min_body_rate=args.min_body_rate,
+                   shutdown_timeout=args.timeout_graceful_shutdown, limits=Limits(max_body_size=args.max_body_size))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            print("covet: %s:%d is already in use (another server running? try --port)" % (args.host, args.port),
+                  file=sys.stderr)
+            return 1
+        if exc.errno == errno.EACCES:
+            print("covet: no permission to listen on %s:%d" % (args.host, args.port), file=sys.stderr)
+            return 1
+        raise
+    except ImportError as exc:
+        print("covet: %s" % exc, file=sys.stderr)
+        return 1
+    return 0
