@@ -17,6 +17,7 @@ import typing
 import uuid
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from ..core._codegen import Emitter
 from ._compiler import compile_schema
 from ._errors import SchemaError
 from ._types import (_MISSING, Field, _Converters, _FieldSpec, _Serializers, _to_int, _unwrap,
@@ -85,8 +86,15 @@ def _generate(cls: type, fields: List[_FieldSpec], converters: _Converters) -> T
             value = "%s if %r in d else %s" % (value, f.key, _default_code(f, index, namespace))
         items.append("%r: %s" % (f.name, value))
     display = "{%s}" % ", ".join(items)
-    source = ("def values(d):\n    return %s\n\n"
-              "def build(d):\n    obj = _new(_cls)\n    obj.__dict__ = %s\n    return obj\n" % (display, display))
+    e = Emitter()
+    with e.block("def values(d)"):
+        e.line("return %s" % display)
+    e.line("")
+    with e.block("def build(d)"):
+        e.line("obj = _new(_cls)")
+        e.line("obj.__dict__ = %s" % display)
+        e.line("return obj")
+    source = e.source()
     exec(compile(source, "<covet Model %s>" % cls.__qualname__, "exec"), namespace)
     return namespace["values"], namespace["build"], source
 
