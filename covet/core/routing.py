@@ -120,25 +120,15 @@ class FloatConverter(Converter):
         return text
 
 
-# uuid.UUID's two slots, filled directly (see _uuid_from_hex); the router's
-# generated code inlines the same three steps with these names.
-_UUID_PARTS = {"_new": object.__new__, "_UUID": uuid.UUID, "_uuid_int": uuid.UUID.__dict__["int"].__set__,
-               "_uuid_safe": uuid.UUID.__dict__["is_safe"].__set__, "_unknown": uuid.SafeUUID.unknown}
-
-
-def _uuid_from_hex(value, _new=object.__new__, _cls=uuid.UUID, _set_int=_UUID_PARTS["_uuid_int"],
-                   _set_safe=_UUID_PARTS["_uuid_safe"], _unknown=uuid.SafeUUID.unknown):
+def _uuid_from_hex(value, _UUID=uuid.UUID):
     """uuid.UUID(value) for a segment whose shape the converter's regex already proved.
 
-    PERF: uuid.UUID() re-parses and costs ~1 µs; filling the two slots
-    directly gives the same object (equal, hashable, pickles, is_safe
-    unknown) in about half that. The defaults are bound once so that the
-    call does no global or enum-member lookups.
+    PERF: ``UUID(hex)`` strips a ``urn:uuid:`` prefix and braces, removes
+    hyphens and checks the length before it parses; the shape is known here,
+    so the hex is parsed once and handed over as ``int=``, which the public
+    constructor takes with only a range check.
     """
-    u = _new(_cls)
-    _set_int(u, int(value.replace("-", ""), 16))
-    _set_safe(u, _unknown)
-    return u
+    return _UUID(int=int(value.replace("-", ""), 16))
 
 
 class UUIDConverter(Converter):
@@ -627,7 +617,7 @@ class _Codegen:
     """
 
     def __init__(self):
-        self.ns = dict(_UUID_PARTS, _dec=_decode, _fromhex=bytes.fromhex, _from_bytes=int.from_bytes)
+        self.ns = {"_dec": _decode, "_UUID": uuid.UUID, "_fromhex": bytes.fromhex, "_from_bytes": int.from_bytes}
         self.uuid_bytes = {}  # segment variable -> its bytes, where a UUID test made them
         self.functions = []  # Emitters, one per generated function
         self.counter = 0
@@ -671,18 +661,16 @@ class _Codegen:
             e.line("return r, r.build_params((%s))" % "".join(v + ", " for v in vals))
             return
         items = []
-        for k, (name, conv, val) in enumerate(zip(first.param_names, first.param_convs, vals)):
+        for name, conv, val in zip(first.param_names, first.param_convs, vals):
             if conv.identity:
                 expr = val
             elif type(conv) is IntConverter:
                 expr = "int(%s)" % val
             elif type(conv) is UUIDConverter:  # _uuid_from_hex, inlined
-                expr = "x%d" % k
                 b = self.uuid_bytes.get(val)
+                # PERF: the matcher's UUID test already made the 16 bytes; one C call makes the int
                 value = ("_from_bytes(%s, 'big')" % b) if b else ("int(%s.replace('-', ''), 16)" % val)
-                e.line("%s = _new(_UUID)" % expr)
-                e.line("_uuid_int(%s, %s)" % (expr, value))
-                e.line("_uuid_safe(%s, _unknown)" % expr)
+                expr = "_UUID(int=%s)" % value
             else:
                 expr = "%s(%s)" % (self.name("C", conv.convert), val)
             items.append("%r: %s" % (name, expr))
