@@ -13,7 +13,7 @@ from ._template import Template
 if TYPE_CHECKING:
     from ._response import TemplateResponse
 
-__all__ = ["TemplateEngine", "Template", "RELOADER_ENV"]
+__all__ = ["TemplateEngine", "RELOADER_ENV"]
 
 # Extensions whose templates are HTML/XML and so are escaped by default.
 AUTOESCAPE_EXTENSIONS = (".html", ".htm", ".xml", ".svg")
@@ -136,7 +136,7 @@ class TemplateEngine:
             raise TypeError("response() needs the template name")
         if request is not None:
             if self._reload_follows_app and not self._auto_reload and \
-                    getattr(getattr(request, "app", None), "debug", False) is True:
+                    getattr(getattr(request, "app", None), "debug", False):
                 self._auto_reload = True  # an engine used by a debug app picks up edits
             names = request_context(request)
             if context:

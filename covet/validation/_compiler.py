@@ -15,9 +15,9 @@ import copy
 import json
 import math
 import re
+from contextlib import nullcontext
 from decimal import Decimal
 from fractions import Fraction
-from contextlib import nullcontext
 from typing import Any, Callable, ContextManager, Dict, List, Optional, Sequence, Tuple
 from urllib.parse import unquote
 
@@ -940,7 +940,8 @@ class _Compiler:
             with fn.block("if %r in %s" % (key, x)):
                 for other in needs:
                     with fn.block("if %r not in %s" % (other, x)):
-                        self.err(fn, errs, path + [repr(other)], "dependentRequired", "field required when %r is present" % key)
+                        self.err(fn, errs, path + [repr(other)], "dependentRequired",
+                                 "field required when %r is present" % key)
         dependent_schemas = s.get("dependentSchemas", {})
         if not isinstance(dependent_schemas, dict):
             raise SchemaError("dependentSchemas must be an object, got %r" % (dependent_schemas,))
