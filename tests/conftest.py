@@ -48,3 +48,16 @@ def dispatch():
         return asyncio.run(go())
 
     return run
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Name each test file skipped as a whole, with its reason (JSON-Schema-Test-Suite not found,
+    say): the default summary only counts skips, and one count hides a whole file."""
+    if "s" in getattr(terminalreporter, "reportchars", ""):
+        return  # -rs / -ra list every skip already
+    for report in terminalreporter.stats.get("skipped", ()):
+        if getattr(report, "when", None) == "collect" and isinstance(report.longrepr, tuple):
+            reason = report.longrepr[2]
+            if reason.startswith("Skipped: "):
+                reason = reason[len("Skipped: "):]
+            terminalreporter.write_line("SKIPPED %s: %s" % (report.nodeid, reason))

@@ -87,6 +87,28 @@ def test_uuid_converter_gives_a_real_uuid_object():
     assert pickle.loads(pickle.dumps(value)) == value
 
 
+@pytest.mark.parametrize("template, path", [
+    ("/u/{id:uuid}", "/u/%s"),                  # the matcher's own UUID test, its bytes reused
+    ("/u/{id:uuid}.json", "/u/%s.json"),        # inside a pattern: parsed from the text
+    ("/u/{id:uuid}/{n:int}", "/u/%s/7"),        # with a second converted value
+])
+@pytest.mark.parametrize("shared_leaf", [False, True])
+def test_every_path_to_a_uuid_gives_the_same_real_uuid(template, path, shared_leaf):
+    router = Router()
+    route = router.add_route(template, lambda: None)
+    if shared_leaf:
+        # another parameter name at the same leaf: values go through Route.build_params
+        router.add_route(template.replace("{id:", "{key:"), lambda: None, methods=["POST"])
+    text = "0123abcd-1234-5678-9abc-def012345678"
+    found, params = router.match("GET", path % text.upper())
+    assert found is route
+    value = params["id"]
+    assert type(value) is uuid.UUID and value == uuid.UUID(text) and str(value) == text
+    assert hash(value) == hash(uuid.UUID(text)) and value.is_safe is uuid.SafeUUID.unknown
+    assert pickle.loads(pickle.dumps(value)) == value
+    assert ("build_params" in router.matcher_source) is shared_leaf
+
+
 @pytest.mark.parametrize("segment", [
     "12345678-1234-5678-1234-56781234567g",    # not hex
     "1234567-81234-5678-1234-567812345678",    # hyphens out of place

@@ -860,3 +860,23 @@ def test_rules_dict_options():
 def test_bad_rules_are_schema_errors(rules, message):
     with pytest.raises(SchemaError, match=re.escape(message)):
         Validator(rules)
+
+
+@pytest.mark.slow
+def test_a_missing_json_schema_test_suite_is_named_in_the_run_summary(tmp_path):
+    # Without -rs pytest only counts skips; the whole official suite must not vanish into "1 skipped".
+    import os
+    import pathlib
+    import subprocess
+    import sys
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    env = dict(os.environ, JSON_SCHEMA_TEST_SUITE=str(tmp_path / "nowhere"))
+    result = subprocess.run([sys.executable, "-m", "pytest", "tests/test_validation_suite.py"], cwd=str(root),
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+    lines = result.stdout.splitlines()
+    assert result.returncode == 5, result.stdout  # pytest's "no tests collected": the file is skipped whole
+    assert ("SKIPPED tests/test_validation_suite.py: JSON-Schema-Test-Suite not found at %s: set "
+            "JSON_SCHEMA_TEST_SUITE to a checkout (docs/validation.md, 'The official test suite')"
+            % (tmp_path / "nowhere")) in lines
+    assert lines[-1].startswith("1 skipped in ")

@@ -12,6 +12,8 @@ import re
 import uuid
 from urllib.parse import quote, unquote, urlencode
 
+from ._codegen import Emitter
+
 __all__ = [
     "Router", "Route", "Mount", "Converter", "StringConverter", "IntConverter", "FloatConverter",
     "UUIDConverter", "PathConverter", "NoMatchFound", "METHODS", "RouteGroup",
@@ -118,25 +120,15 @@ class FloatConverter(Converter):
         return text
 
 
-# uuid.UUID's two slots, filled directly (see _uuid_from_hex); the router's
-# generated code inlines the same three steps with these names.
-_UUID_PARTS = {"_new": object.__new__, "_UUID": uuid.UUID, "_uuid_int": uuid.UUID.__dict__["int"].__set__,
-               "_uuid_safe": uuid.UUID.__dict__["is_safe"].__set__, "_unknown": uuid.SafeUUID.unknown}
-
-
-def _uuid_from_hex(value, _new=object.__new__, _cls=uuid.UUID, _set_int=_UUID_PARTS["_uuid_int"],
-                   _set_safe=_UUID_PARTS["_uuid_safe"], _unknown=uuid.SafeUUID.unknown):
+def _uuid_from_hex(value, _UUID=uuid.UUID):
     """uuid.UUID(value) for a segment whose shape the converter's regex already proved.
 
-    PERF: uuid.UUID() re-parses and costs ~1 µs; filling the two slots
-    directly gives the same object (equal, hashable, pickles, is_safe
-    unknown) in about half that. The defaults are bound once so that the
-    call does no global or enum-member lookups.
+    PERF: ``UUID(hex)`` strips a ``urn:uuid:`` prefix and braces, removes
+    hyphens and checks the length before it parses; the shape is known here,
+    so the hex is parsed once and handed over as ``int=``, which the public
+    constructor takes with only a range check.
     """
-    u = _new(_cls)
-    _set_int(u, int(value.replace("-", ""), 16))
-    _set_safe(u, _unknown)
-    return u
+    return _UUID(int=int(value.replace("-", ""), 16))
 
 
 class UUIDConverter(Converter):
@@ -266,8 +258,10 @@ def _param_builder(names, convs):
             namespace["c%d" % i] = conv.convert
             expr = "c%d(v[%d])" % (i, i)
         items.append("%r: %s" % (name, expr))
-    source = "def build(v):\n    return {%s}\n" % ", ".join(items)
-    exec(compile(source, "<covet route params>", "exec"), namespace)
+    e = Emitter()
+    with e.block("def build(v)"):
+        e.line("return {%s}" % ", ".join(items))
+    exec(compile(e.source(), "<covet route params>", "exec"), namespace)
     return namespace["build"]
 
 
@@ -623,9 +617,9 @@ class _Codegen:
     """
 
     def __init__(self):
-        self.ns = dict(_UUID_PARTS, _dec=_decode, _fromhex=bytes.fromhex, _from_bytes=int.from_bytes)
+        self.ns = {"_dec": _decode, "_UUID": uuid.UUID, "_fromhex": bytes.fromhex, "_from_bytes": int.from_bytes}
         self.uuid_bytes = {}  # segment variable -> its bytes, where a UUID test made them
-        self.functions = []
+        self.functions = []  # Emitters, one per generated function
         self.counter = 0
 
     def name(self, prefix, obj):
@@ -639,21 +633,22 @@ class _Codegen:
         return "".join(", " + c for c in captured + [self.uuid_bytes[c] for c in captured if c in self.uuid_bytes])
 
     def function(self, fname, node, depth, captured):
-        lines = ["def %s(segs, n, method%s):" % (fname, self.carried(captured))]
-        self.node(node, depth, captured, lines, "    ")
-        lines.append("    return None")
-        self.functions.append("\n".join(lines))
+        e = Emitter()
+        with e.block("def %s(segs, n, method%s)" % (fname, self.carried(captured))):
+            self.node(node, depth, captured, e)
+            e.line("return None")
+        self.functions.append(e)
 
-    def pick(self, routes, indent, lines, captured, extra=None):
+    def pick(self, routes, e, captured, extra=None):
         r = self.name("R", routes)
         vals = list(captured) + ([extra] if extra else [])
-        lines.append(indent + "r = %s.get(method)" % r)
-        lines.append(indent + "if r is None and method == 'HEAD':")
-        lines.append(indent + "    r = %s.get('GET')" % r)
-        lines.append(indent + "if r is not None:")
-        self.build(set(routes.values()), vals, lines, indent + "    ")
+        e.line("r = %s.get(method)" % r)
+        with e.block("if r is None and method == 'HEAD'"):
+            e.line("r = %s.get('GET')" % r)
+        with e.block("if r is not None"):
+            self.build(set(routes.values()), vals, e)
 
-    def build(self, routes, vals, lines, indent):
+    def build(self, routes, vals, e):
         """Return ``r, {name: converted value}``, the conversions inlined.
 
         PERF: one call and one tuple fewer than handing raw values to
@@ -663,43 +658,44 @@ class _Codegen:
         first = next(iter(routes))
         if any(r.param_names != first.param_names or
                any(a is not b for a, b in zip(r.param_convs, first.param_convs)) for r in routes):
-            lines.append(indent + "return r, r.build_params((%s))" % "".join(v + ", " for v in vals))
+            e.line("return r, r.build_params((%s))" % "".join(v + ", " for v in vals))
             return
         items = []
-        for k, (name, conv, val) in enumerate(zip(first.param_names, first.param_convs, vals)):
+        for name, conv, val in zip(first.param_names, first.param_convs, vals):
             if conv.identity:
                 expr = val
             elif type(conv) is IntConverter:
                 expr = "int(%s)" % val
             elif type(conv) is UUIDConverter:  # _uuid_from_hex, inlined
-                expr = "x%d" % k
                 b = self.uuid_bytes.get(val)
+                # PERF: the matcher's UUID test already made the 16 bytes; one C call makes the int
                 value = ("_from_bytes(%s, 'big')" % b) if b else ("int(%s.replace('-', ''), 16)" % val)
-                lines.append(indent + "%s = _new(_UUID)" % expr)
-                lines.append(indent + "_uuid_int(%s, %s)" % (expr, value))
-                lines.append(indent + "_uuid_safe(%s, _unknown)" % expr)
+                expr = "_UUID(int=%s)" % value
             else:
                 expr = "%s(%s)" % (self.name("C", conv.convert), val)
             items.append("%r: %s" % (name, expr))
-        lines.append(indent + "return r, {%s}" % ", ".join(items))
+        e.line("return r, {%s}" % ", ".join(items))
 
-    def node(self, node, i, captured, lines, indent):
+    def node(self, node, i, captured, e):
         if node.routes:
-            lines.append(indent + "if n == %d:" % (i + 1))
-            self.pick(node.routes, indent + "    ", lines, captured)
+            with e.block("if n == %d" % (i + 1)):
+                self.pick(node.routes, e, captured)
         catchall = node.catchall
         if catchall is not None and catchall[1].routes:
             # the rest of the path, possibly empty
-            lines.append(indent + "if n == %d:" % (i + 1))
-            self.pick(catchall[1].routes, indent + "    ", lines, captured, "''")
+            with e.block("if n == %d" % (i + 1)):
+                self.pick(catchall[1].routes, e, captured, "''")
         if not (node.static or node.dynamic or (catchall is not None and catchall[1].routes)):
             return
-        lines.append(indent + "if n > %d:" % (i + 1))
-        ind = indent + "    "
+        with e.block("if n > %d" % (i + 1)):
+            self.children(node, i, captured, e)
+
+    def children(self, node, i, captured, e):
+        """Segment ``i + 1`` exists: try the literals, then the parameters, then the rest of the path."""
         # Segments arrive decoded. A literal never holds '/', so a segment
         # that does (from %2F) can never equal one: no extra check needed.
-        s = lit = "s%d" % i
-        lines.append(ind + "%s = segs[%d]" % (s, i + 1))
+        s = "s%d" % i
+        e.line("%s = segs[%d]" % (s, i + 1))
         if len(node.static) > _FANOUT:
             table = {}
             for key, child in node.static.items():
@@ -707,29 +703,28 @@ class _Codegen:
                 self.function(fname, child, i + 1, captured)
                 table[key] = fname
             t = self.name("T", table)  # names now; functions bound after exec
-            lines.append(ind + "f = %s.get(%s)" % (t, lit))
-            lines.append(ind + "if f is not None:")
-            lines.append(ind + "    found = f(segs, n, method%s)" % self.carried(captured))
-            lines.append(ind + "    if found is not None:")
-            lines.append(ind + "        return found")
+            e.line("f = %s.get(%s)" % (t, s))
+            with e.block("if f is not None"):
+                e.line("found = f(segs, n, method%s)" % self.carried(captured))
+                with e.block("if found is not None"):
+                    e.line("return found")
         else:
             for key, child in node.static.items():
-                lines.append(ind + "if %s == %r:" % (lit, key))
-                self.node(child, i + 1, captured, lines, ind + "    ")
+                with e.block("if %s == %r" % (s, key)):
+                    self.node(child, i + 1, captured, e)
         for _key, matcher, child in node.dynamic:
             if isinstance(matcher, _Pattern):
                 m = self.name("P", matcher.match)
                 g = "g%d" % i
-                lines.append(ind + "%s = %s(%s)" % (g, m, s))
-                lines.append(ind + "if %s is not None:" % g)
-                subs = ["%s[%d]" % (g, k) for k in range(len(matcher.convs))]
-                # a pattern's groups become locals so that deeper code can name them
-                names = []
-                for k, sub in enumerate(subs):
-                    nm = "q%d_%d" % (i, k)
-                    lines.append(ind + "    %s = %s" % (nm, sub))
-                    names.append(nm)
-                self.node(child, i + 1, captured + names, lines, ind + "    ")
+                e.line("%s = %s(%s)" % (g, m, s))
+                with e.block("if %s is not None" % g):
+                    # a pattern's groups become locals so that deeper code can name them
+                    names = []
+                    for k in range(len(matcher.convs)):
+                        nm = "q%d_%d" % (i, k)
+                        e.line("%s = %s[%d]" % (nm, g, k))
+                        names.append(nm)
+                    self.node(child, i + 1, captured + names, e)
             elif type(matcher) is UUIDConverter:
                 # PERF: the same language as the regex, in half its time:
                 # hyphens in place, and bytes.fromhex() taking exactly 16
@@ -737,15 +732,15 @@ class _Codegen:
                 # and non-ASCII digits that int(..., 16) would take, and
                 # whitespace or extra hyphens leave fewer than 16 bytes).
                 b = "b%d" % i
-                lines.append(ind + "if len(%s) == 36 and %s[8] == %s[13] == %s[18] == %s[23] == '-':" % ((s,) * 5))
-                lines.append(ind + "    try:")
-                lines.append(ind + "        %s = _fromhex(%s.replace('-', ''))" % (b, s))
-                lines.append(ind + "    except ValueError:")
-                lines.append(ind + "        %s = b''" % b)
-                lines.append(ind + "    if len(%s) == 16:" % b)
-                self.uuid_bytes[s] = b
-                self.node(child, i + 1, captured + [s], lines, ind + "        ")
-                del self.uuid_bytes[s]
+                with e.block("if len(%s) == 36 and %s[8] == %s[13] == %s[18] == %s[23] == '-'" % ((s,) * 5)):
+                    with e.block("try"):
+                        e.line("%s = _fromhex(%s.replace('-', ''))" % (b, s))
+                    with e.block("except ValueError"):
+                        e.line("%s = b''" % b)
+                    with e.block("if len(%s) == 16" % b):
+                        self.uuid_bytes[s] = b
+                        self.node(child, i + 1, captured + [s], e)
+                        del self.uuid_bytes[s]
             else:
                 if isinstance(matcher, StringConverter):
                     test = s
@@ -755,12 +750,13 @@ class _Codegen:
                     test = "%s(%s) is not None" % (self.name("M", matcher._match), s)  # the regex itself
                 else:
                     test = "%s(%s)" % (self.name("M", matcher.matches), s)
-                lines.append(ind + "if %s:" % test)
-                self.node(child, i + 1, captured + [s], lines, ind + "    ")
+                with e.block("if %s" % test):
+                    self.node(child, i + 1, captured + [s], e)
+        catchall = node.catchall
         if catchall is not None and catchall[1].routes:
             rest = "rest%d" % i
-            lines.append(ind + "%s = '/'.join(segs[%d:])" % (rest, i + 1))
-            self.pick(catchall[1].routes, ind, lines, captured, rest)
+            e.line("%s = '/'.join(segs[%d:])" % (rest, i + 1))
+            self.pick(catchall[1].routes, e, captured, rest)
 
 
 def compile_tree(root, static, miss):
@@ -772,37 +768,35 @@ def compile_tree(root, static, miss):
     cg = _Codegen()
     cg.ns["_static_get"] = static.get
     cg.ns["_miss"] = miss
-    # Percent-decoding happens once per segment, after splitting on the raw
-    # '/', so that %2F stays inside its segment; segs[0] is the empty string
-    # before the first slash.
-    lines = [
-        "def match(method, raw_path):",
-        "    if raw_path[:1] != '/':  # '*' (OPTIONS *) or garbage: never a route, never the root",
-        "        return None, None",
-        "    if '%' not in raw_path:",
-        "        methods = _static_get(raw_path)",
-        "        if methods is not None:",
-        "            r = methods.get(method)",
-        "            if r is None and method == 'HEAD':",
-        "                r = methods.get('GET')",
-        "            if r is not None:",
-        "                return r, {}",
-        "        segs = raw = raw_path.split('/')",
-        "    else:",
-        "        raw = raw_path.split('/')",
-        "        segs = [_dec(x) for x in raw]",
-        "    n = len(segs)",
-        "    try:",
-        "        pass",  # an empty router leaves the block otherwise empty
-    ]
-    cg.node(root, 0, [], lines, "        ")
-    lines += [
-        "    except ValueError:  # a custom converter's regex matched but convert() refused",
-        "        return None, None",
-        "    return _miss(raw)",
-    ]
-    cg.functions.append("\n".join(lines))
-    source = "\n\n".join(reversed(cg.functions)) + "\n"
+    e = Emitter()
+    with e.block("def match(method, raw_path)"):
+        e.line("# '*' (OPTIONS *) or garbage: never a route, never the root")
+        with e.block("if raw_path[:1] != '/'"):
+            e.line("return None, None")
+        with e.block("if '%' not in raw_path"):
+            e.line("methods = _static_get(raw_path)")
+            with e.block("if methods is not None"):
+                e.line("r = methods.get(method)")
+                with e.block("if r is None and method == 'HEAD'"):
+                    e.line("r = methods.get('GET')")
+                with e.block("if r is not None"):
+                    e.line("return r, {}")
+            e.line("segs = raw = raw_path.split('/')")
+        # Percent-decoding happens once per segment, after splitting on the
+        # raw '/', so that %2F stays inside its segment; segs[0] is the empty
+        # string before the first slash.
+        with e.block("else"):
+            e.line("raw = raw_path.split('/')")
+            e.line("segs = [_dec(x) for x in raw]")
+        e.line("n = len(segs)")
+        with e.block("try"):  # an empty router leaves the block to the emitter's pass
+            cg.node(root, 0, [], e)
+        with e.block("except ValueError"):
+            e.line("# a custom converter's regex matched but convert() refused")
+            e.line("return None, None")
+        e.line("return _miss(raw)")
+    cg.functions.append(e)
+    source = "\n".join(f.source() for f in reversed(cg.functions))
     exec(compile(source, "<covet router>", "exec"), cg.ns)
     for key, value in list(cg.ns.items()):
         if key.startswith("T") and isinstance(value, dict):

@@ -11,10 +11,16 @@ Example::
 See docs/templates.md for the syntax, the escaping rules and where behaviour
 differs from Jinja2.
 """
-from ._engine import Template, TemplateEngine
+from .._lazy import lazy_exports
+from ._engine import TemplateEngine
 from ._errors import (SecurityError, TemplateError, TemplateNotFound, TemplateSyntaxError,
                       UndefinedError)
 from ._markup import Markup, escape
+from ._template import Template
 
-__all__ = ["TemplateEngine", "Template", "Markup", "escape", "TemplateError",
+# TemplateResponse loads the HTTP kernel's responses: imported on first use (PEP 562),
+# so rendering templates outside a web app does not pay for it.
+__getattr__, __dir__ = lazy_exports("covet.templates", {"TemplateResponse": "_response"}, globals())
+
+__all__ = ["TemplateEngine", "Template", "TemplateResponse", "Markup", "escape", "TemplateError",
            "TemplateSyntaxError", "TemplateNotFound", "UndefinedError", "SecurityError"]

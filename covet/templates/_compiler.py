@@ -17,7 +17,9 @@ so a runtime error can be reported at ``template, line N``.
 import keyword
 import math
 import re
+from contextlib import nullcontext
 
+from ..core._codegen import Emitter
 from . import _nodes as n
 from ._errors import TemplateSyntaxError
 from ._filters import do_mark_safe
@@ -54,14 +56,13 @@ class Scope:
 
 
 class Func:
-    """A Python function being generated: its lines and its context reads."""
+    """A Python function being generated: its body and its context reads."""
 
-    __slots__ = ("parent", "lines", "indent", "ctx_names", "top_scope")
+    __slots__ = ("parent", "code", "ctx_names", "top_scope")
 
     def __init__(self, parent):
         self.parent = parent
-        self.lines = []         # (indent, code, template line)
-        self.indent = 1
+        self.code = Emitter(1)  # the body; each line tagged with its template line
         self.ctx_names = {}     # template name -> local read from _c in the prologue
         self.top_scope = None
 
@@ -98,8 +99,11 @@ class CodeGenerator:
         raise TemplateSyntaxError(message, self.name, lineno)
 
     def emit(self, code, lineno):
-        func = self.func
-        func.lines.append((func.indent, code, lineno))
+        self.func.code.line(code, lineno)
+
+    def block(self, header, lineno):
+        """``with self.block("if x", lineno):`` -- the statements emitted inside are its body."""
+        return self.func.code.block(header, lineno)
 
     def tmp(self, prefix="_t"):
         self.tmp_ids += 1
@@ -124,36 +128,37 @@ class CodeGenerator:
         tail = []
         if self.has_extends:
             tail.append("if _p is not None: _rt.extend(_p, _c, _o, _b)")
-        root_lines = self.finish_function("def _root(_c, _o, _b):", func, 1, prologue, tail)
-        lines = root_lines
-        for block_lines in self.module_funcs:
-            lines.extend(block_lines)
+        module = self.finish_function("def _root(_c, _o, _b)", func, 1, prologue, tail)
+        for block_function in self.module_funcs:
+            module.extend(block_function)
         blocks = ", ".join("%r: _b_%s" % (b, b) for b in self.block_order)
-        lines.append((0, "_blocks = {%s}" % blocks, 1))
-        lines.append((0, "_exported = %r" % (tuple(self.exported),), 1))
-        source = "\n".join("    " * indent + code for indent, code, _ in lines) + "\n"
-        line_map = [1] + [lineno for _, _, lineno in lines]
-        return source, line_map
+        module.line("_blocks = {%s}" % blocks, 1)
+        module.line("_exported = %r" % (tuple(self.exported),), 1)
+        return module.source(), [1] + module.tags()
 
     block_order = ()
 
     def finish_function(self, header, func, lineno, prologue=(), tail=(), own_buffer=False):
-        """Lines of a finished function: header, writers, context reads, body, tail."""
-        lines = [(0, header, lineno)]
-        if own_buffer:
-            lines.append((1, "_o = []; _w = _o.append; _x = _o.extend", lineno))
-        else:
-            lines.append((1, "_w = _o.append; _x = _o.extend", lineno))
-        for code in prologue:
-            lines.append((1, code, lineno))
-        for name, local in func.ctx_names.items():
-            lines.append((1, "%s = _c[%r]" % (local, name), lineno))
-        lines.extend(func.lines)
-        for code in tail:
-            lines.append((1, code, lineno))
-        if len(lines) == 2 and not func.lines:
-            lines.append((1, "pass", lineno))
-        return lines
+        """A finished function (an Emitter at level 0): header, writers, context reads, body, tail.
+
+        The context reads go first, but are known only once the body is generated.
+        """
+        e = Emitter()
+        with e.block(header, lineno):
+            if own_buffer:
+                e.line("_o = []; _w = _o.append; _x = _o.extend", lineno)
+            else:
+                e.line("_w = _o.append; _x = _o.extend", lineno)
+            for code in prologue:
+                e.line(code, lineno)
+            for name, local in func.ctx_names.items():
+                e.line("%s = _c[%r]" % (local, name), lineno)
+            e.extend(func.code)
+            for code in tail:
+                e.line(code, lineno)
+            if len(e.lines) == 2:
+                e.line("pass", lineno)
+        return e
 
     def find_extends(self, body):
         """'top' if an unconditional extends is at the top level, 'nested' if one is nested."""
@@ -328,27 +333,16 @@ class CodeGenerator:
         for stmt in stmts:
             getattr(self, "stmt_" + type(stmt).__name__)(stmt)
 
-    def body(self, stmts, lineno):
-        """Emit ``stmts`` one level deeper; emits ``pass`` if they produced no line."""
-        func = self.func
-        func.indent += 1
-        before = len(func.lines)
-        self.statements(stmts)
-        if len(func.lines) == before:
-            self.emit("pass", lineno)
-        func.indent -= 1
+    def body(self, header, stmts, lineno):
+        """Emit ``header:`` and ``stmts`` as its body (``pass`` if they produced no line)."""
+        with self.block(header, lineno):
+            self.statements(stmts)
 
     def guarded(self, lineno):
-        """Open ``if _p is None:`` around output when an extends may have run."""
+        """``with self.guarded(lineno):`` -- output inside ``if _p is None:`` when an extends may have run."""
         if self.guard_outputs and self.func is self.root_func:
-            self.emit("if _p is None:", lineno)
-            self.func.indent += 1
-            return True
-        return False
-
-    def unguard(self, opened):
-        if opened:
-            self.func.indent -= 1
+            return self.block("if _p is None", lineno)
+        return nullcontext()
 
     def stmt_Output(self, node):
         if self.suppress_output:
@@ -375,9 +369,8 @@ class CodeGenerator:
             parts.append((repr("".join(text)), line))
         if not parts:
             return
-        opened = self.guarded(node.lineno)
-        self.write_parts(parts)
-        self.unguard(opened)
+        with self.guarded(node.lineno):
+            self.write_parts(parts)
 
     def write_parts(self, parts):
         if len(parts) == 1:
@@ -413,17 +406,14 @@ class CodeGenerator:
         return "_str(%s)" % self.expr(node)
 
     def stmt_If(self, node):
-        self.emit("if %s:" % self.expr(node.test), node.lineno)
-        self.body(node.body, node.lineno)
+        self.body("if %s" % self.expr(node.test), node.body, node.lineno)
         else_ = node.else_
         while len(else_) == 1 and isinstance(else_[0], n.If):
             elif_ = else_[0]
-            self.emit("elif %s:" % self.expr(elif_.test), elif_.lineno)
-            self.body(elif_.body, elif_.lineno)
+            self.body("elif %s" % self.expr(elif_.test), elif_.body, elif_.lineno)
             else_ = elif_.else_
         if else_:
-            self.emit("else:", node.lineno)
-            self.body(else_, node.lineno)
+            self.body("else", else_, node.lineno)
 
     def stmt_For(self, node):
         lineno = node.lineno
@@ -456,33 +446,37 @@ class CodeGenerator:
                 seq = self.tmp("_s")
                 self.emit("%s = _seq(%s); %s = _len(%s)" % (seq, iter_code, n_var, seq), lineno)
                 iter_code = seq
-            self.emit("for %s, %s in _enum(%s):" % (i_var, target, iter_code), lineno)
+            header = "for %s, %s in _enum(%s)" % (i_var, target, iter_code)
         elif usage == "full":
             self.scope = scope
             loop_local = scope.names["loop"]
             self.emit("%s = _Loop(%s)" % (loop_local, iter_code), lineno)
-            self.emit("for %s in %s:" % (self.target_code(node.target), loop_local), lineno)
+            header = "for %s in %s" % (self.target_code(node.target), loop_local)
         else:
             self.scope = scope
-            self.emit("for %s in %s:" % (self.target_code(node.target), iter_code), lineno)
-        self.func.indent += 1
+            header = "for %s in %s" % (self.target_code(node.target), iter_code)
+        with self.block(header, lineno):
+            self.loop_body(node, scope, outer_scope, tuple(target_names) + extra, else_flag)
+        self.scope = outer_scope
+        if else_flag:
+            self.body("if %s" % else_flag, node.else_, lineno)
+
+    def loop_body(self, node, scope, outer_scope, bound, else_flag):
+        """A for-loop's body: clear the else flag, copy outer values in, then the statements."""
+        lineno = node.lineno
         if else_flag:
             self.emit("%s = False" % else_flag, lineno)
         self.scope = outer_scope
-        needs = self.init_names(node.body, scope, tuple(target_names) + extra)
+        needs = self.init_names(node.body, scope, bound)
         inits = [(scope.names[name], self.lookup(name)[0]) for name in needs]
         self.scope = scope
         for local, outer in inits:
             self.emit("%s = %s" % (local, outer), lineno)
-        before = len(self.func.lines)
+        lines = self.func.code.lines
+        before = len(lines)
         self.statements(node.body)
-        if len(self.func.lines) == before:
+        if len(lines) == before:
             self.emit("pass", lineno)
-        self.func.indent -= 1
-        self.scope = outer_scope
-        if else_flag:
-            self.emit("if %s:" % else_flag, lineno)
-            self.body(node.else_, lineno)
 
     def filtered_iter(self, node, iter_code, target_names):
         """``for x in xs if cond``: a generator expression yielding the kept items."""
@@ -522,41 +516,20 @@ class CodeGenerator:
         loop_local = scope.names["loop"]
         self.emit("%s = _Loop(%s, _d, %s)" % (loop_local, loop_iter, fname), lineno)
         self.scope = scope
-        self.emit("for %s in %s:" % (self.target_code(node.target), loop_local), lineno)
-        func.indent += 1
-        if else_flag:
-            self.emit("%s = False" % else_flag, lineno)
-        self.scope = outer_scope
-        needs = self.init_names(node.body, scope, tuple(target_names) + ("loop",))
-        inits = [(scope.names[name], self.lookup(name)[0]) for name in needs]
-        self.scope = scope
-        for local, outer in inits:
-            self.emit("%s = %s" % (local, outer), lineno)
-        before = len(func.lines)
-        self.statements(node.body)
-        if len(func.lines) == before:
-            self.emit("pass", lineno)
-        func.indent -= 1
+        with self.block("for %s in %s" % (self.target_code(node.target), loop_local), lineno):
+            self.loop_body(node, scope, outer_scope, tuple(target_names) + ("loop",), else_flag)
         self.scope = outer_scope
         if else_flag:
-            self.emit("if %s:" % else_flag, lineno)
-            self.body(node.else_, lineno)
+            self.body("if %s" % else_flag, node.else_, lineno)
         wrap = "_mk" if self.autoescape else ""
-        lines = self.finish_function("def %s(_it, _d):" % fname, func, lineno,
-                                     tail=("return %s(''.join(_o))" % wrap,), own_buffer=True)
+        finished = self.finish_function("def %s(_it, _d)" % fname, func, lineno,
+                                        tail=("return %s(''.join(_o))" % wrap,), own_buffer=True)
         self.func = outer_func
         self.buf, self.w, self.x = outer_writers
-        self.splice(lines)
+        self.func.code.extend(finished)  # the nested def, at the current indentation
         if not self.suppress_output:
-            opened = self.guarded(lineno)
-            self.emit("%s(%s(%s, 0))" % (self.w, fname, iter_code), lineno)
-            self.unguard(opened)
-
-    def splice(self, lines):
-        """Insert a finished nested function at the current indentation."""
-        indent = self.func.indent
-        for level, code, lineno in lines:
-            self.func.lines.append((level + indent, code, lineno))
+            with self.guarded(lineno):
+                self.emit("%s(%s(%s, 0))" % (self.w, fname, iter_code), lineno)
 
     def loop_usage(self, body):
         """How ``loop`` is used in a loop body: 'none', 'inline' (simple attributes) or 'full'."""
@@ -725,9 +698,8 @@ class CodeGenerator:
             ctx = "_c"
             if node.scoped:
                 ctx = "_rt.derive(_c, %s)" % self.visible_locals(with_loop=True)
-            opened = self.guarded(lineno)
-            self.emit("_b[%r][0](%s, %s, _b)" % (node.name, ctx, self.buf), lineno)
-            self.unguard(opened)
+            with self.guarded(lineno):
+                self.emit("_b[%r][0](%s, %s, _b)" % (node.name, ctx, self.buf), lineno)
         saved = (self.func, self.scope, self.buf, self.w, self.x, self.suppress_output,
                  self.block_name)
         func = Func(None)
@@ -745,20 +717,19 @@ class CodeGenerator:
             self.emit("_rt.required_block(%r, %r)" % (node.name, self.name), lineno)
         else:
             self.statements(node.body)
-        lines = self.finish_function("def _b_%s(_c, _o, _b):" % node.name, func, lineno)
+        finished = self.finish_function("def _b_%s(_c, _o, _b)" % node.name, func, lineno)
         (self.func, self.scope, self.buf, self.w, self.x, self.suppress_output,
          self.block_name) = saved
-        self.module_funcs.append(lines)
+        self.module_funcs.append(finished)
         self.block_order = tuple(self.block_order) + (node.name,)
 
     def stmt_Include(self, node):
         if self.suppress_output:
             return
         ctx = "_rt.derive(_c, %s)" % self.visible_locals() if node.with_context else "_rt.new_context()"
-        opened = self.guarded(node.lineno)
-        self.emit("_rt.include(%s, %s, %s, %r, %r)" % (self.expr(node.template), ctx, self.buf,
-                                                       node.ignore_missing, self.name), node.lineno)
-        self.unguard(opened)
+        with self.guarded(node.lineno):
+            self.emit("_rt.include(%s, %s, %s, %r, %r)" % (self.expr(node.template), ctx, self.buf,
+                                                           node.ignore_missing, self.name), node.lineno)
 
     def module_code(self, node):
         ctx = "_rt.derive(_c, %s)" % self.visible_locals() if node.with_context else "None"
@@ -801,10 +772,10 @@ class CodeGenerator:
         scope = self.enter_scope(node.body, bound=tuple(args) + tuple(specials), lineno=lineno)
         if fast:
             params = ["%s=_MISS" % a for a in args] + ["*_va", "caller=_MISS", "**_kw"]
-            header = "def %s(%s):" % (fname, ", ".join(params))
+            header = "def %s(%s)" % (fname, ", ".join(params))
             values = list(args)
         else:
-            header = "def %s(*_a, **_k):" % fname
+            header = "def %s(*_a, **_k)" % fname
             self.emit("_vals, _va, caller, _kw = _rt.bind_args(%r, %r, _a, _k)"
                       % (label, tuple(args)), lineno)
             values = ["_vals[%d]" % i for i in range(len(args))]
@@ -830,10 +801,10 @@ class CodeGenerator:
         else:
             self.emit("if caller is not _MISS: _rt.unexpected_caller(%r)" % label, lineno)
         self.statements(node.body)
-        lines = self.finish_function(header, func, lineno,
-                                     tail=("return %s" % self.joined("_o"),), own_buffer=True)
+        finished = self.finish_function(header, func, lineno,
+                                        tail=("return %s" % self.joined("_o"),), own_buffer=True)
         self.func, self.scope, self.buf, self.w, self.x, self.suppress_output = saved
-        self.splice(lines)
+        self.func.code.extend(finished)  # the nested def, at the current indentation
 
     def loads_in_function(self, node):
         result = set()
@@ -856,10 +827,9 @@ class CodeGenerator:
         call = node.call
         extra = list(call.kwargs) + [("caller", _Raw(fname))]
         code = self.call_code(call, extra_kwargs=extra)
-        opened = self.guarded(node.lineno)
-        self.emit("%s(%s)" % (self.w, "_e(%s)" % code if self.autoescape else "_str(%s)" % code),
-                  node.lineno)
-        self.unguard(opened)
+        with self.guarded(node.lineno):
+            self.emit("%s(%s)" % (self.w, "_e(%s)" % code if self.autoescape else "_str(%s)" % code),
+                      node.lineno)
 
     def stmt_FilterBlock(self, node):
         buf = self.capture(node.body, node.lineno)
@@ -868,10 +838,9 @@ class CodeGenerator:
             value = self.filter_code(flt, value)
         if self.suppress_output:
             return
-        opened = self.guarded(node.lineno)
-        self.emit("%s(%s)" % (self.w, "_e(%s)" % value if self.autoescape else "_str(%s)" % value),
-                  node.lineno)
-        self.unguard(opened)
+        with self.guarded(node.lineno):
+            self.emit("%s(%s)" % (self.w, "_e(%s)" % value if self.autoescape else "_str(%s)" % value),
+                      node.lineno)
 
     # expressions ------------------------------------------------------------------------
     def expr(self, node):

@@ -1,15 +1,19 @@
 """TemplateEngine: finds, compiles, caches and renders templates."""
 import os
+from typing import TYPE_CHECKING, Any, Mapping, Optional, overload
 
 from ._compiler import CodeGenerator
-from ._debug import rewrite_traceback
 from ._errors import SecurityError, TemplateError, TemplateNotFound, TemplateSyntaxError
 from ._filters import FILTERS, TESTS
 from ._lexer import tokenize
 from ._parser import Parser
 from ._runtime import Cycler, Joiner, Namespace, Runtime, StrictUndefined, Undefined
+from ._template import Template
 
-__all__ = ["TemplateEngine", "Template"]
+if TYPE_CHECKING:
+    from ._response import TemplateResponse
+
+__all__ = ["TemplateEngine", "RELOADER_ENV"]
 
 # Extensions whose templates are HTML/XML and so are escaped by default.
 AUTOESCAPE_EXTENSIONS = (".html", ".htm", ".xml", ".svg")
@@ -17,33 +21,9 @@ AUTOESCAPE_EXTENSIONS = (".html", ".htm", ".xml", ".svg")
 # Enough for the inline templates of an app, bounded so that rendering
 # generated source strings cannot grow memory without limit.
 MAX_STRING_CACHE = 256
-
-
-class Template:
-    """One compiled template; ``render(context=None, **kw)`` returns a str."""
-
-    __slots__ = ("engine", "name", "filename", "code_filename", "mtime", "autoescape",
-                 "python_source", "line_map", "root", "blocks", "exported", "module_cache")
-
-    def render(self, context=None, **kw):
-        """Render with ``context`` (a mapping) and keyword variables; returns a str."""
-        engine = self.engine
-        ctx = engine.runtime.Context(engine.globals)
-        if context:
-            ctx.update(context)
-        if kw:
-            ctx.update(kw)
-        out = []
-        blocks = {name: [func] for name, func in self.blocks.items()} if self.blocks else {}
-        try:
-            self.root(ctx, out, blocks)
-        except Exception as exc:
-            tb = rewrite_traceback(exc, exc.__traceback__.tb_next)
-            raise exc.with_traceback(tb)
-        return "".join(out)
-
-    def __repr__(self):
-        return "<Template %r>" % (self.name,)
+# Set in the environment of an app run with ``--reload`` (covet.server.workers names it
+# RELOADER_CHILD_ENV; a test keeps the two equal): there, auto_reload=None means on.
+RELOADER_ENV = "COVET_RELOADER_CHILD"
 
 
 def _default_globals():
@@ -57,7 +37,10 @@ class TemplateEngine:
     :param directory: a folder, or a list of folders searched in order.
     :param autoescape: True escapes ``.html .htm .xml .svg`` templates and render_string();
         False escapes nothing; a callable ``f(name_or_None) -> bool`` decides per template.
-    :param auto_reload: re-check file mtimes on every lookup (None means False).
+    :param auto_reload: re-check file mtimes on every lookup, so edited templates (and the
+        templates they extend, include or import) are compiled again. None, the default, turns
+        it on when the app runs under covet's reloader (``--reload``) or once the engine renders
+        a response for an app with ``debug=True``; otherwise it is off.
     :param globals: extra names visible to every template.
 
     Example::
@@ -75,7 +58,9 @@ class TemplateEngine:
         if not (autoescape is True or autoescape is False or callable(autoescape)):
             raise TypeError("autoescape must be True, False or a callable(name) -> bool")
         self.autoescape = autoescape
-        self.auto_reload = bool(auto_reload)
+        # None: decided by the environment now and by the first debug app later
+        self._reload_follows_app = auto_reload is None
+        self._auto_reload = bool(os.environ.get(RELOADER_ENV)) if auto_reload is None else bool(auto_reload)
         self.trim_blocks = trim_blocks
         self.lstrip_blocks = lstrip_blocks
         self.keep_trailing_newline = keep_trailing_newline
@@ -102,10 +87,62 @@ class TemplateEngine:
         """Render template ``source`` given as a string (compiled once, then cached)."""
         return self.from_string(source).render(context, **kw)
 
-    def response(self, name, /, context=None, status_code=200, headers=None):
-        """Render ``name`` into an HTMLResponse."""
-        from ..core.responses import HTMLResponse
-        return HTMLResponse(self.render(name, context), status_code=status_code, headers=headers)
+    @property
+    def auto_reload(self) -> bool:
+        """Whether every lookup re-checks the template file's mtime (setting it fixes the choice)."""
+        return self._auto_reload
+
+    @auto_reload.setter
+    def auto_reload(self, value: bool) -> None:
+        self._reload_follows_app = False
+        self._auto_reload = bool(value)
+
+    @overload
+    def response(self, request: Any, name: str, context: Optional[Mapping[str, Any]] = None,
+                 status_code: int = 200, headers: Any = None, media_type: Optional[str] = None,
+                 background: Any = None) -> "TemplateResponse": ...
+
+    @overload
+    def response(self, name: str, context: Optional[Mapping[str, Any]] = None, status_code: int = 200,
+                 headers: Any = None, media_type: Optional[str] = None,
+                 background: Any = None) -> "TemplateResponse": ...
+
+    def response(self, *args: Any, **kwargs: Any) -> "TemplateResponse":
+        """Render template ``name`` into a TemplateResponse (an HTMLResponse).
+
+        ``response(request, name, context=None, status_code=200, headers=None, media_type=None,
+        background=None)``: the context also holds ``request``, ``url_for`` and, with
+        CSRFMiddleware, ``csrf_token`` (names in ``context`` win). The request may be
+        left out: ``response(name, context)`` renders ``context`` as it is.
+
+        Example::
+
+            @app.get("/users/{user_id:int}")
+            def show_user(request: Request, user_id: int):
+                return engine.response(request, "user.html", {"user": load(user_id)})
+        """
+        if args and isinstance(args[0], str):
+            args = (None,) + args
+        return self._response(*args, **kwargs)
+
+    def _response(self, request: Any = None, name: Optional[str] = None,
+                  context: Optional[Mapping[str, Any]] = None, status_code: int = 200, headers: Any = None,
+                  media_type: Optional[str] = None, background: Any = None) -> "TemplateResponse":
+        # here, not at the top: responses load the HTTP kernel (and asyncio), which
+        # rendering alone (mail, static pages) does not need
+        from ._response import TemplateResponse, request_context
+
+        if name is None:
+            raise TypeError("response() needs the template name")
+        if request is not None:
+            if self._reload_follows_app and not self._auto_reload and \
+                    getattr(getattr(request, "app", None), "debug", False):
+                self._auto_reload = True  # an engine used by a debug app picks up edits
+            names = request_context(request)
+            if context:
+                names.update(context)
+            context = names
+        return TemplateResponse(self.get_template(name), context, status_code, headers, media_type, background)
 
     def add_filter(self, name, fn):
         """Make ``fn(value, *args, **kwargs)`` available as ``{{ x|name }}``."""
@@ -141,7 +178,7 @@ class TemplateEngine:
         """The compiled Template for ``name``; compiled on first use, cached by name and mtime."""
         template = self._cache.get(name)
         if template is not None:
-            if not self.auto_reload:
+            if not self._auto_reload:
                 return template
             try:
                 mtime = os.stat(template.filename).st_mtime_ns

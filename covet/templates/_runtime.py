@@ -10,6 +10,7 @@ from itertools import chain
 
 from ._errors import SecurityError, TemplateError, TemplateNotFound, UndefinedError
 from ._markup import Markup, SafeFormatter, escape_str, soft_str
+from ._template import Template
 
 __all__ = ["MISSING", "UNSAFE_ATTRIBUTES", "Undefined", "StrictUndefined", "LoopContext", "Cycler", "Joiner",
            "Namespace", "TemplateModule", "Runtime", "object_type_repr"]
@@ -477,7 +478,6 @@ class Runtime:
 
     def load(self, name, parent=None):
         """The template ``name`` refers to: a name, a Template, or a list (first that exists)."""
-        from ._engine import Template
         if isinstance(name, Template):
             return name
         if isinstance(name, (list, tuple)):

@@ -15,11 +15,13 @@ import copy
 import json
 import math
 import re
+from contextlib import nullcontext
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, ContextManager, Dict, List, Optional, Sequence, Tuple
 from urllib.parse import unquote
 
+from ..core._codegen import Block, Emitter
 from ._errors import SchemaError, ValidationError
 from ._formats import FORMAT_NAMES, FORMATS
 
@@ -340,29 +342,22 @@ def _fraction_parts(divisor: Any) -> Tuple[int, int]:
 
 
 class _Fn:
-    """One generated function: its lines and the current indentation."""
+    """One generated function: its name and its body, at the level it will sit in the module."""
 
     def __init__(self, name: str, root: bool) -> None:
         self.name = name
         self.root = root
-        self.lines: List[str] = []
-        self.level = 2 if root else 1
-        self.marks: List[int] = []
+        # validate()'s checks sit inside its ``try:``, a shared function's directly in its body
+        self.code = Emitter(2 if root else 1)
+        self.line = self.code.line
+        self.block = self.code.block
         self.base_path = [] if root else ["*path"]
         self.depth = "0" if root else "depth"
 
-    def line(self, text: str) -> None:
-        self.lines.append("    " * self.level + text)
-
-    def open(self, header: str) -> None:
-        self.line(header + ":")
-        self.level += 1
-        self.marks.append(len(self.lines))
-
-    def close(self) -> None:
-        if len(self.lines) == self.marks.pop():
-            self.line("pass")
-        self.level -= 1
+    @property
+    def level(self) -> int:
+        """The indentation level code is emitted at now (Python allows 100)."""
+        return self.code.level
 
 
 class _St:
@@ -422,26 +417,26 @@ class _Compiler:
         self.gen(fn, self.root, "x", [], "errs", _St())
         while self.queue:
             sub, schema, st = self.queue.pop(0)
-            sub.line("if depth > %d:" % self.max_depth)
-            sub.line("    errs.append({'loc': [*path], 'msg': %r, 'type': 'depth'})" % self._depth_msg())
-            sub.line("    return x")
+            with sub.block("if depth > %d" % self.max_depth):
+                sub.line("errs.append({'loc': [*path], 'msg': %r, 'type': 'depth'})" % self._depth_msg())
+                sub.line("return x")
             self.gen(sub, schema, "x", ["*path"], "errs", st)
             sub.line("return x")
             self.done.append(sub)
-        parts = []
+        module = Emitter()
         for sub in self.done:
-            parts.append("def %s(x, errs, path, depth):" % sub.name)
-            parts.extend(sub.lines)
-        parts.append("def validate(x):")
-        parts.append("    errs = []")
-        parts.append("    try:")
-        parts.extend(fn.lines or ["        pass"])
-        parts.append("    except RecursionError:")
-        parts.append("        errs.append({'loc': [], 'msg': %r, 'type': 'depth'})" % self._depth_msg())
-        parts.append("    if errs:")
-        parts.append("        raise ValidationError(errs)")
-        parts.append("    return x")
-        source = "\n".join(parts) + "\n"
+            with module.block("def %s(x, errs, path, depth)" % sub.name):
+                module.extend(sub.code)
+        with module.block("def validate(x)"):
+            module.line("errs = []")
+            with module.block("try"):
+                module.extend(fn.code)
+            with module.block("except RecursionError"):
+                module.line("errs.append({'loc': [], 'msg': %r, 'type': 'depth'})" % self._depth_msg())
+            with module.block("if errs"):
+                module.line("raise ValidationError(errs)")
+            module.line("return x")
+        source = module.source()
         exec(compile(source, "<covet.validation schema>", "exec"), self.ns)
         validator = self.ns["validate"]
         validator.source = source
@@ -461,9 +456,8 @@ class _Compiler:
 
     def cow(self, fn: _Fn, result: str, x: str, key: str, value: str, kind: str) -> None:
         """Copy-on-write: the first changed member copies the container, never the input itself."""
-        fn.open("if %s is %s" % (result, x))
-        fn.line("%s = %s(%s)" % (result, kind, x))
-        fn.close()
+        with fn.block("if %s is %s" % (result, x)):
+            fn.line("%s = %s(%s)" % (result, kind, x))
         fn.line("%s[%s] = %s" % (result, key, value))
 
     # -- schema inspection
@@ -622,35 +616,29 @@ class _Compiler:
         if self.coerce and _COERCIBLE.intersection(types):
             ok, converted = self.var("ok"), self.var("t")
             fn.line("%s = %s" % (ok, test))
-            fn.open("if not %s" % ok)
-            fn.line("%s = _coerce(%s, %r)" % (converted, x, types))
-            fn.open("if %s is _FAIL" % converted)
-            self.err(fn, errs, path, "type", msg)
-            fn.close()
-            fn.open("else")
-            fn.line("%s = %s" % (x, converted))
-            fn.line("%s = True" % ok)
-            fn.close()
-            fn.close()
+            with fn.block("if not %s" % ok):
+                fn.line("%s = _coerce(%s, %r)" % (converted, x, types))
+                with fn.block("if %s is _FAIL" % converted):
+                    self.err(fn, errs, path, "type", msg)
+                with fn.block("else"):
+                    fn.line("%s = %s" % (x, converted))
+                    fn.line("%s = True" % ok)
             if rest:
-                fn.open("if %s" % ok)
-                self.gen_rest(fn, schema, x, path, errs, st, types)
-                fn.close()
+                with fn.block("if %s" % ok):
+                    self.gen_rest(fn, schema, x, path, errs, st, types)
             return
-        fn.open("if not %s" % test)
-        self.err(fn, errs, path, "type", msg)
-        fn.close()
+        with fn.block("if not %s" % test):
+            self.err(fn, errs, path, "type", msg)
         if rest:
-            fn.open("else")
-            self.gen_rest(fn, schema, x, path, errs, st, types)
-            fn.close()
+            with fn.block("else"):
+                self.gen_rest(fn, schema, x, path, errs, st, types)
 
-    def guard(self, fn: _Fn, types: Optional[Tuple[str, ...]], kinds: Tuple[str, ...], test: str) -> bool:
-        """Open an ``if`` limiting type-specific keywords to their kind, unless the type already does."""
+    def guard(self, fn: _Fn, types: Optional[Tuple[str, ...]], kinds: Tuple[str, ...], test: str) -> ContextManager:
+        """``with self.guard(...)``: an ``if`` limiting type-specific keywords to their kind, unless the type
+        already does."""
         if types is not None and set(types) <= set(kinds):
-            return False
-        fn.open("if " + test)
-        return True
+            return nullcontext()
+        return fn.block("if " + test)
 
     def gen_rest(self, fn: _Fn, s: dict, x: str, path: List[str], errs: str, st: _St,
                  types: Optional[Tuple[str, ...]]) -> None:
@@ -659,26 +647,18 @@ class _Compiler:
         if "const" in s:
             self.gen_const(fn, s["const"], x, path, errs)
         if any(k in s for k in _NUMERIC_KW):
-            opened = self.guard(fn, types, ("integer", "number"),
-                                "type(%s) is int or type(%s) is float or _isnum(%s)" % (x, x, x))
-            self.gen_numeric(fn, s, x, path, errs)
-            if opened:
-                fn.close()
+            with self.guard(fn, types, ("integer", "number"),
+                            "type(%s) is int or type(%s) is float or _isnum(%s)" % (x, x, x)):
+                self.gen_numeric(fn, s, x, path, errs)
         if any(k in s for k in _STRING_KW):
-            opened = self.guard(fn, types, ("string",), "isinstance(%s, str)" % x)
-            self.gen_string(fn, s, x, path, errs)
-            if opened:
-                fn.close()
+            with self.guard(fn, types, ("string",), "isinstance(%s, str)" % x):
+                self.gen_string(fn, s, x, path, errs)
         if any(k in s for k in _ARRAY_KW):
-            opened = self.guard(fn, types, ("array",), "isinstance(%s, (list, tuple))" % x)
-            self.gen_array(fn, s, x, path, errs, st)
-            if opened:
-                fn.close()
+            with self.guard(fn, types, ("array",), "isinstance(%s, (list, tuple))" % x):
+                self.gen_array(fn, s, x, path, errs, st)
         if any(k in s for k in _OBJECT_KW):
-            opened = self.guard(fn, types, ("object",), "isinstance(%s, dict)" % x)
-            self.gen_object(fn, s, x, path, errs, st)
-            if opened:
-                fn.close()
+            with self.guard(fn, types, ("object",), "isinstance(%s, dict)" % x):
+                self.gen_object(fn, s, x, path, errs, st)
         if "$ref" in s:
             self.gen_ref(fn, s["$ref"], x, path, errs, st)
         if "allOf" in s:
@@ -711,9 +691,8 @@ class _Compiler:
                 x, strings, x, x, canon, self.max_depth)
         else:
             test = "_in_enum(%s, %s, %d)" % (x, canon, self.max_depth)
-        fn.open("if not " + test)
-        self.err(fn, errs, path, "enum", msg)
-        fn.close()
+        with fn.block("if not " + test):
+            self.err(fn, errs, path, "enum", msg)
 
     def gen_const(self, fn: _Fn, value: Any, x: str, path: List[str], errs: str) -> None:
         if value is None or value is True or value is False:
@@ -722,9 +701,8 @@ class _Compiler:
             test = "%s == %r" % (x, value)
         else:
             test = "_in_enum(%s, %s, %d)" % (x, self.const(frozenset([_canon(value, 10 ** 6)])), self.max_depth)
-        fn.open("if not (%s)" % test)
-        self.err(fn, errs, path, "const", "must be equal to " + _json(value))
-        fn.close()
+        with fn.block("if not (%s)" % test):
+            self.err(fn, errs, path, "const", "must be equal to " + _json(value))
 
     # -- numbers
     def gen_numeric(self, fn: _Fn, s: dict, x: str, path: List[str], errs: str) -> None:
@@ -735,31 +713,27 @@ class _Compiler:
             if keyword in s:
                 bound = _number(s[keyword], keyword)
                 code = repr(bound) if not isinstance(bound, Decimal) else self.const(bound)
-                fn.open("if %s %s %s" % (x, op, code))
-                self.err(fn, errs, path, keyword, "must be %s %s" % (text, _json_number(bound)))
-                fn.close()
+                with fn.block("if %s %s %s" % (x, op, code)):
+                    self.err(fn, errs, path, keyword, "must be %s %s" % (text, _json_number(bound)))
         if "multipleOf" in s:
             divisor = _number(s["multipleOf"], "multipleOf")
             if divisor <= 0:
                 raise SchemaError("multipleOf must be greater than 0, got %r" % (divisor,))
             numerator, scale = _fraction_parts(divisor)
             int_test = "%s %% %d" % (x, numerator) if scale == 1 else "%s * %d %% %d" % (x, scale, numerator)
-            fn.open("if (%s if type(%s) is int else _mult_bad(%s, %d, %d))" % (int_test, x, x, numerator, scale))
-            self.err(fn, errs, path, "multipleOf", "must be a multiple of " + _json_number(divisor))
-            fn.close()
+            with fn.block("if (%s if type(%s) is int else _mult_bad(%s, %d, %d))" % (int_test, x, x, numerator, scale)):
+                self.err(fn, errs, path, "multipleOf", "must be a multiple of " + _json_number(divisor))
 
     # -- strings
     def gen_string(self, fn: _Fn, s: dict, x: str, path: List[str], errs: str) -> None:
         if "minLength" in s:
             n = _count(s["minLength"], "minLength")
-            fn.open("if len(%s) < %d" % (x, n))
-            self.err(fn, errs, path, "minLength", "must be at least %s long" % _plural(n, "character"))
-            fn.close()
+            with fn.block("if len(%s) < %d" % (x, n)):
+                self.err(fn, errs, path, "minLength", "must be at least %s long" % _plural(n, "character"))
         if "maxLength" in s:
             n = _count(s["maxLength"], "maxLength")
-            fn.open("if len(%s) > %d" % (x, n))
-            self.err(fn, errs, path, "maxLength", "must be at most %s long" % _plural(n, "character"))
-            fn.close()
+            with fn.block("if len(%s) > %d" % (x, n)):
+                self.err(fn, errs, path, "maxLength", "must be at most %s long" % _plural(n, "character"))
         pattern = None
         if "pattern" in s:
             pattern = self.const(compile_pattern(s["pattern"]).search, "P")
@@ -768,24 +742,19 @@ class _Compiler:
         decimal_bounds = fmt == "decimal" and any(k in s for k in _NUMERIC_KW)
         if pattern is None and checker is None:
             return
-        fn.open("if len(%s) > %d" % (x, self.max_string))
-        self.err(fn, errs, path, "size", "is longer than %d characters, the limit for pattern and "
-                 "format checks" % self.max_string)
-        fn.close()
-        fn.open("else")
-        if pattern is not None:
-            fn.open("if %s(%s) is None" % (pattern, x))
-            self.err(fn, errs, path, "pattern", "must match pattern %s" % _json(s["pattern"]))
-            fn.close()
-        if checker is not None:
-            fn.open("if not %s(%s)" % (self.const(checker, "F"), x))
-            self.err(fn, errs, path, "format", "must be %s" % FORMAT_NAMES[fmt])
-            fn.close()
-            if decimal_bounds:
-                fn.open("else")
-                self.gen_decimal_bounds(fn, s, x, path, errs)
-                fn.close()
-        fn.close()
+        with fn.block("if len(%s) > %d" % (x, self.max_string)):
+            self.err(fn, errs, path, "size", "is longer than %d characters, the limit for pattern and "
+                     "format checks" % self.max_string)
+        with fn.block("else"):
+            if pattern is not None:
+                with fn.block("if %s(%s) is None" % (pattern, x)):
+                    self.err(fn, errs, path, "pattern", "must match pattern %s" % _json(s["pattern"]))
+            if checker is not None:
+                with fn.block("if not %s(%s)" % (self.const(checker, "F"), x)):
+                    self.err(fn, errs, path, "format", "must be %s" % FORMAT_NAMES[fmt])
+                if decimal_bounds:
+                    with fn.block("else"):
+                        self.gen_decimal_bounds(fn, s, x, path, errs)
 
     def gen_decimal_bounds(self, fn: _Fn, s: dict, x: str, path: List[str], errs: str) -> None:
         """covet's ``format: decimal``: numeric keywords also bound decimal strings, compared exactly."""
@@ -798,43 +767,37 @@ class _Compiler:
             if keyword in s:
                 bound = _number(s[keyword], keyword)
                 exact = self.const(Decimal(repr(bound)) if isinstance(bound, float) else Decimal(bound))
-                fn.open("if %s %s %s" % (d, op, exact))
-                self.err(fn, errs, path, keyword, "must be %s %s" % (text, _json_number(bound)))
-                fn.close()
+                with fn.block("if %s %s %s" % (d, op, exact)):
+                    self.err(fn, errs, path, keyword, "must be %s %s" % (text, _json_number(bound)))
         if "multipleOf" in s:
             numerator, scale = _fraction_parts(s["multipleOf"])
-            fn.open("if _dec_mult_bad(%s, %d, %d)" % (d, numerator, scale))
-            self.err(fn, errs, path, "multipleOf", "must be a multiple of " + _json_number(s["multipleOf"]))
-            fn.close()
+            with fn.block("if _dec_mult_bad(%s, %d, %d)" % (d, numerator, scale)):
+                self.err(fn, errs, path, "multipleOf", "must be a multiple of " + _json_number(s["multipleOf"]))
 
     # -- arrays
-    def size_guard(self, fn: _Fn, x: str, path: List[str], errs: str, noun: str) -> None:
-        fn.open("if len(%s) > %d" % (x, self.max_items))
-        self.err(fn, errs, path, "size", "has more than %d %s, the limit" % (self.max_items, noun))
-        fn.close()
-        fn.open("else")
+    def size_guard(self, fn: _Fn, x: str, path: List[str], errs: str, noun: str) -> Block:
+        """``with self.size_guard(...)``: a "size" error past max_items, else the body."""
+        with fn.block("if len(%s) > %d" % (x, self.max_items)):
+            self.err(fn, errs, path, "size", "has more than %d %s, the limit" % (self.max_items, noun))
+        return fn.block("else")
 
     def gen_array(self, fn: _Fn, s: dict, x: str, path: List[str], errs: str, st: _St) -> None:
         if "minItems" in s:
             n = _count(s["minItems"], "minItems")
-            fn.open("if len(%s) < %d" % (x, n))
-            self.err(fn, errs, path, "minItems", "must contain at least %s" % _plural(n, "item"))
-            fn.close()
+            with fn.block("if len(%s) < %d" % (x, n)):
+                self.err(fn, errs, path, "minItems", "must contain at least %s" % _plural(n, "item"))
         if "maxItems" in s:
             n = _count(s["maxItems"], "maxItems")
-            fn.open("if len(%s) > %d" % (x, n))
-            self.err(fn, errs, path, "maxItems", "must contain at most %s" % _plural(n, "item"))
-            fn.close()
+            with fn.block("if len(%s) > %d" % (x, n)):
+                self.err(fn, errs, path, "maxItems", "must contain at most %s" % _plural(n, "item"))
         if s.get("uniqueItems") is True:
             dup = self.var("u")
             fn.line("%s = _dupes(%s, %d)" % (dup, x, self.max_depth))
-            fn.open("if %s is _FAIL" % dup)
-            self.err(fn, errs, path, "depth", self._depth_msg())
-            fn.close()
-            fn.open("elif %s is not None" % dup)
-            self.err(fn, errs, path, "uniqueItems",
-                     "'must not contain duplicates (items %d and %d are equal)' % " + dup, msg_is_code=True)
-            fn.close()
+            with fn.block("if %s is _FAIL" % dup):
+                self.err(fn, errs, path, "depth", self._depth_msg())
+            with fn.block("elif %s is not None" % dup):
+                self.err(fn, errs, path, "uniqueItems",
+                         "'must not contain duplicates (items %d and %d are equal)' % " + dup, msg_is_code=True)
         prefix = s.get("prefixItems", [])
         if not isinstance(prefix, list):
             raise SchemaError("prefixItems must be a list of schemas, got %r" % (prefix,))
@@ -848,26 +811,24 @@ class _Compiler:
         for index, sub in enumerate(prefix):
             if not _active(sub):
                 continue
-            fn.open("if len(%s) > %d" % (x, index))
-            item = self.var("v")
-            fn.line("%s = %s[%d]" % (item, x, index))
-            self.gen_member(fn, sub, x, item, repr(index), path, errs, st.descend(), result, "list")
-            fn.close()
+            with fn.block("if len(%s) > %d" % (x, index)):
+                item = self.var("v")
+                fn.line("%s = %s[%d]" % (item, x, index))
+                self.gen_member(fn, sub, x, item, repr(index), path, errs, st.descend(), result, "list")
         if items is False:
-            fn.open("if len(%s) > %d" % (x, len(prefix)))
-            self.err(fn, errs, path, "items", "must contain at most %s" % _plural(len(prefix), "item"))
-            fn.close()
+            with fn.block("if len(%s) > %d" % (x, len(prefix))):
+                self.err(fn, errs, path, "items", "must contain at most %s" % _plural(len(prefix), "item"))
         elif _active(items):
-            self.size_guard(fn, x, path, errs, "items")
-            index, item = self.var("i"), self.var("v")
-            if prefix:
-                fn.open("for %s in range(%d, len(%s))" % (index, len(prefix), x))
-                fn.line("%s = %s[%s]" % (item, x, index))
-            else:
-                fn.open("for %s, %s in enumerate(%s)" % (index, item, x))
-            self.gen_member(fn, items, x, item, index, path, errs, st.descend(loop=True), result, "list")
-            fn.close()
-            fn.close()
+            with self.size_guard(fn, x, path, errs, "items"):
+                index, item = self.var("i"), self.var("v")
+                if prefix:
+                    header = "for %s in range(%d, len(%s))" % (index, len(prefix), x)
+                else:
+                    header = "for %s, %s in enumerate(%s)" % (index, item, x)
+                with fn.block(header):
+                    if prefix:
+                        fn.line("%s = %s[%s]" % (item, x, index))
+                    self.gen_member(fn, items, x, item, index, path, errs, st.descend(loop=True), result, "list")
         if result is not None:
             fn.line("%s = %s" % (x, result))
         if "contains" in s:
@@ -882,9 +843,8 @@ class _Compiler:
             fn.line("%s = %s" % (original, item))
         self.gen(fn, sub, item, path + [key], errs, st)
         if changed:
-            fn.open("if %s is not %s" % (item, original))
-            self.cow(fn, result, x, key, item, kind)
-            fn.close()
+            with fn.block("if %s is not %s" % (item, original)):
+                self.cow(fn, result, x, key, item, kind)
 
     def gen_contains(self, fn: _Fn, s: dict, x: str, path: List[str], errs: str, st: _St) -> None:
         low = _count(s.get("minContains", 1), "minContains")
@@ -893,29 +853,23 @@ class _Compiler:
             return
         count, item = self.var("n"), self.var("v")
         fn.line("%s = 0" % count)
-        self.size_guard(fn, x, path, errs, "items")
-        fn.open("for %s in %s" % (item, x))
-        test = self.pure(s["contains"], item)
-        if test is None:
-            found = self.var("e")
-            fn.line("%s = []" % found)
-            self.gen(fn, s["contains"], item, path, found, st.descend(loop=True))
-            test = "not " + found
-        fn.open("if " + test)
-        fn.line("%s += 1" % count)
-        fn.close()
-        fn.close()
-        fn.close()
+        with self.size_guard(fn, x, path, errs, "items"), fn.block("for %s in %s" % (item, x)):
+            test = self.pure(s["contains"], item)
+            if test is None:
+                found = self.var("e")
+                fn.line("%s = []" % found)
+                self.gen(fn, s["contains"], item, path, found, st.descend(loop=True))
+                test = "not " + found
+            with fn.block("if " + test):
+                fn.line("%s += 1" % count)
         if low > 0:
-            fn.open("if %s < %d" % (count, low))
-            self.err(fn, errs, path, "minContains" if "minContains" in s else "contains",
-                     "must contain at least %s matching the contains schema" % _plural(low, "item"))
-            fn.close()
+            with fn.block("if %s < %d" % (count, low)):
+                self.err(fn, errs, path, "minContains" if "minContains" in s else "contains",
+                         "must contain at least %s matching the contains schema" % _plural(low, "item"))
         if high is not None:
-            fn.open("if %s > %d" % (count, high))
-            self.err(fn, errs, path, "maxContains",
-                     "must contain at most %s matching the contains schema" % _plural(high, "item"))
-            fn.close()
+            with fn.block("if %s > %d" % (count, high)):
+                self.err(fn, errs, path, "maxContains",
+                         "must contain at most %s matching the contains schema" % _plural(high, "item"))
 
     # -- objects
     def gen_object(self, fn: _Fn, s: dict, x: str, path: List[str], errs: str, st: _St) -> None:
@@ -946,32 +900,26 @@ class _Compiler:
             kc = repr(key)
             if not _active(sub):
                 if key in need:
-                    fn.open("if %s not in %s" % (kc, x))
-                    self.err(fn, errs, path + [kc], "required", "field required")
-                    fn.close()
+                    with fn.block("if %s not in %s" % (kc, x)):
+                        self.err(fn, errs, path + [kc], "required", "field required")
                 elif key in defaults:
-                    fn.open("if %s not in %s" % (kc, x))
-                    self.fill_default(fn, result, x, kc, defaults[key])
-                    fn.close()
+                    with fn.block("if %s not in %s" % (kc, x)):
+                        self.fill_default(fn, result, x, kc, defaults[key])
                 continue
-            fn.open("if %s in %s" % (kc, x))
-            item = self.var("v")
-            fn.line("%s = %s[%s]" % (item, x, kc))
-            self.gen_member(fn, sub, x, item, kc, path, errs, st.descend(), result, "dict")
-            fn.close()
+            with fn.block("if %s in %s" % (kc, x)):
+                item = self.var("v")
+                fn.line("%s = %s[%s]" % (item, x, kc))
+                self.gen_member(fn, sub, x, item, kc, path, errs, st.descend(), result, "dict")
             if key in need:
-                fn.open("else")
-                self.err(fn, errs, path + [kc], "required", "field required")
-                fn.close()
+                with fn.block("else"):
+                    self.err(fn, errs, path + [kc], "required", "field required")
             elif key in defaults:
-                fn.open("else")
-                self.fill_default(fn, result, x, kc, defaults[key])
-                fn.close()
+                with fn.block("else"):
+                    self.fill_default(fn, result, x, kc, defaults[key])
         for key in required:
             if key not in props:
-                fn.open("if %r not in %s" % (key, x))
-                self.err(fn, errs, path + [repr(key)], "required", "field required")
-                fn.close()
+                with fn.block("if %r not in %s" % (key, x)):
+                    self.err(fn, errs, path + [repr(key)], "required", "field required")
         if result is not None:
             fn.line("%s = %s" % (x, result))
         if patterns or extra is not _MISSING or _active(names):
@@ -979,9 +927,8 @@ class _Compiler:
         for keyword, op, noun in (("minProperties", "<", "at least"), ("maxProperties", ">", "at most")):
             if keyword in s:
                 n = _count(s[keyword], keyword)
-                fn.open("if len(%s) %s %d" % (x, op, n))
-                self.err(fn, errs, path, keyword, "must have %s %s" % (noun, _plural(n, "property", "properties")))
-                fn.close()
+                with fn.block("if len(%s) %s %d" % (x, op, n)):
+                    self.err(fn, errs, path, keyword, "must have %s %s" % (noun, _plural(n, "property", "properties")))
         dependent = s.get("dependentRequired", {})
         if not isinstance(dependent, dict):
             raise SchemaError("dependentRequired must be an object, got %r" % (dependent,))
@@ -990,20 +937,18 @@ class _Compiler:
                 raise SchemaError("dependentRequired values must be lists of strings, got %r" % (needs,))
             if not needs:
                 continue
-            fn.open("if %r in %s" % (key, x))
-            for other in needs:
-                fn.open("if %r not in %s" % (other, x))
-                self.err(fn, errs, path + [repr(other)], "dependentRequired", "field required when %r is present" % key)
-                fn.close()
-            fn.close()
+            with fn.block("if %r in %s" % (key, x)):
+                for other in needs:
+                    with fn.block("if %r not in %s" % (other, x)):
+                        self.err(fn, errs, path + [repr(other)], "dependentRequired",
+                                 "field required when %r is present" % key)
         dependent_schemas = s.get("dependentSchemas", {})
         if not isinstance(dependent_schemas, dict):
             raise SchemaError("dependentSchemas must be an object, got %r" % (dependent_schemas,))
         for key, sub in dependent_schemas.items():
             if _active(sub):
-                fn.open("if %r in %s" % (key, x))
-                self.gen(fn, sub, x, path, errs, st)
-                fn.close()
+                with fn.block("if %r in %s" % (key, x)):
+                    self.gen(fn, sub, x, path, errs, st)
 
     def fill_default(self, fn: _Fn, result: str, x: str, key: str, value: Any) -> None:
         code = _literal(value)
@@ -1020,55 +965,47 @@ class _Compiler:
         if changes:
             fn.line("%s = %s" % (result, x))
         only_extra = props and not compiled and not _active(names)
-        if only_extra:  # PERF: one C-level subset test decides that no key needs a look
-            fn.open("if not %s.issuperset(%s)" % (self.const(frozenset(props)), x))
-        self.size_guard(fn, x, path, errs, "properties")
-        key, item = self.var("k"), self.var("v")
-        fn.open("for %s, %s in %s.items()" % (key, item, x))
-        inner = st.descend(loop=True)
-        if changes:
-            original = self.var("o")
-            fn.line("%s = %s" % (original, item))
-        if names is False:
-            self.err(fn, errs, path + [key], "propertyNames", "property name is not allowed")
-        elif _active(names):
-            found, _ = self.branch(fn, names, key, path + [key], st.descend())
-            fn.open("if " + found)
-            self.err(fn, errs, path + [key], "propertyNames",
-                     "'invalid property name: ' + %s[0]['msg']" % found, msg_is_code=True)
-            fn.close()
-        matched = None
-        if compiled and extra is not _MISSING:
-            matched = self.var("m")
-            fn.line("%s = False" % matched)
-        for search, sub in compiled:
-            fn.open("if type(%s) is str and %s(%s) is not None" % (key, search, key))
-            if matched:
-                fn.line("%s = True" % matched)
-            self.gen(fn, sub, item, path + [key], errs, inner)
-            fn.close()
-        if extra is not _MISSING:
-            tests = []
-            if props:
-                tests.append("%s not in %s" % (key, self.const(frozenset(props))))
-            if matched:
-                tests.append("not " + matched)
-            if extra is False:
-                fn.open("if " + (" and ".join(tests) or "True"))
-                self.err(fn, errs, path + [key], "additionalProperties", "additional property not allowed")
-                fn.close()
-            elif _active(extra):
-                fn.open("if " + (" and ".join(tests) or "True"))
-                self.gen(fn, extra, item, path + [key], errs, inner)
-                fn.close()
-        if changes:
-            fn.open("if %s is not %s" % (item, original))
-            self.cow(fn, result, x, key, item, "dict")
-            fn.close()
-        fn.close()
-        fn.close()
-        if only_extra:
-            fn.close()
+        # PERF: with only named properties, one C-level subset test decides that no key needs a look
+        guard = (fn.block("if not %s.issuperset(%s)" % (self.const(frozenset(props)), x)) if only_extra
+                 else nullcontext())
+        with guard, self.size_guard(fn, x, path, errs, "properties"):
+            key, item = self.var("k"), self.var("v")
+            with fn.block("for %s, %s in %s.items()" % (key, item, x)):
+                inner = st.descend(loop=True)
+                if changes:
+                    original = self.var("o")
+                    fn.line("%s = %s" % (original, item))
+                if names is False:
+                    self.err(fn, errs, path + [key], "propertyNames", "property name is not allowed")
+                elif _active(names):
+                    found, _ = self.branch(fn, names, key, path + [key], st.descend())
+                    with fn.block("if " + found):
+                        self.err(fn, errs, path + [key], "propertyNames",
+                                 "'invalid property name: ' + %s[0]['msg']" % found, msg_is_code=True)
+                matched = None
+                if compiled and extra is not _MISSING:
+                    matched = self.var("m")
+                    fn.line("%s = False" % matched)
+                for search, sub in compiled:
+                    with fn.block("if type(%s) is str and %s(%s) is not None" % (key, search, key)):
+                        if matched:
+                            fn.line("%s = True" % matched)
+                        self.gen(fn, sub, item, path + [key], errs, inner)
+                if extra is not _MISSING:
+                    tests = []
+                    if props:
+                        tests.append("%s not in %s" % (key, self.const(frozenset(props))))
+                    if matched:
+                        tests.append("not " + matched)
+                    if extra is False:
+                        with fn.block("if " + (" and ".join(tests) or "True")):
+                            self.err(fn, errs, path + [key], "additionalProperties", "additional property not allowed")
+                    elif _active(extra):
+                        with fn.block("if " + (" and ".join(tests) or "True")):
+                            self.gen(fn, extra, item, path + [key], errs, inner)
+                if changes:
+                    with fn.block("if %s is not %s" % (item, original)):
+                        self.cow(fn, result, x, key, item, "dict")
         if changes:
             fn.line("%s = %s" % (x, result))
 
@@ -1137,24 +1074,20 @@ class _Compiler:
         fn.line("%s = %s" % (ok, " or ".join("(%s)" % t for t in leading) if leading else "False"))
         for i in order:
             if tests[i] is not None:
-                fn.open("if not %s and (%s)" % (ok, tests[i]))
-                fn.line("%s = True" % ok)
-                fn.close()
+                with fn.block("if not %s and (%s)" % (ok, tests[i])):
+                    fn.line("%s = True" % ok)
                 continue
-            fn.open("if not %s" % ok)
-            found, value = self.branch(fn, subs[i], x, path, st)
-            fn.open("if not %s" % found)
-            fn.line("%s = True" % ok)
-            if changes[i]:
-                fn.line("%s = %s" % (x, value))
-            fn.close()
-            fn.close()
+            with fn.block("if not %s" % ok):
+                found, value = self.branch(fn, subs[i], x, path, st)
+                with fn.block("if not %s" % found):
+                    fn.line("%s = True" % ok)
+                    if changes[i]:
+                        fn.line("%s = %s" % (x, value))
             lists.append(found)
-        fn.open("if not %s" % ok)
-        fn.line("_branch_fail(%s, %s, [%s], %r, %r, 'anyOf')" % (
-            errs, self.loc(path), ", ".join(lists), self.combined_type_msg(subs),
-            "must match at least one of the allowed schemas"))
-        fn.close()
+        with fn.block("if not %s" % ok):
+            fn.line("_branch_fail(%s, %s, [%s], %r, %r, 'anyOf')" % (
+                errs, self.loc(path), ", ".join(lists), self.combined_type_msg(subs),
+                "must match at least one of the allowed schemas"))
 
     def gen_one_of(self, fn: _Fn, subs: list, x: str, path: List[str], errs: str, st: _St) -> None:
         count = self.var("n")
@@ -1167,39 +1100,33 @@ class _Compiler:
         for sub in subs:
             test = self.pure(sub, x)
             if test is not None:
-                fn.open("if %s" % test)
-                fn.line("%s += 1" % count)
-                fn.close()
+                with fn.block("if %s" % test):
+                    fn.line("%s += 1" % count)
                 continue
             found, value = self.branch(fn, sub, x, path, st)
-            fn.open("if not %s" % found)
-            fn.line("%s += 1" % count)
-            if picked:
-                fn.line("%s = %s" % (picked, value))
-            fn.close()
+            with fn.block("if not %s" % found):
+                fn.line("%s += 1" % count)
+                if picked:
+                    fn.line("%s = %s" % (picked, value))
             lists.append(found)
-        fn.open("if %s == 0" % count)
-        fn.line("_branch_fail(%s, %s, [%s], %r, %r, 'oneOf')" % (
-            errs, self.loc(path), ", ".join(lists), self.combined_type_msg(subs),
-            "must match exactly one of the allowed schemas"))
-        fn.close()
-        fn.open("elif %s > 1" % count)
-        self.err(fn, errs, path, "oneOf",
-                 "'must match exactly one of the allowed schemas, but matched %%d' %% %s" % count, msg_is_code=True)
-        fn.close()
+        with fn.block("if %s == 0" % count):
+            fn.line("_branch_fail(%s, %s, [%s], %r, %r, 'oneOf')" % (
+                errs, self.loc(path), ", ".join(lists), self.combined_type_msg(subs),
+                "must match exactly one of the allowed schemas"))
+        with fn.block("elif %s > 1" % count):
+            self.err(fn, errs, path, "oneOf",
+                     "'must match exactly one of the allowed schemas, but matched %%d' %% %s" % count, msg_is_code=True)
         if picked:
-            fn.open("else")
-            fn.line("%s = %s" % (x, picked))
-            fn.close()
+            with fn.block("else"):
+                fn.line("%s = %s" % (x, picked))
 
     def gen_not(self, fn: _Fn, sub: Any, x: str, path: List[str], errs: str, st: _St) -> None:
         test = self.pure(sub, x)
         if test is None:
             found, _ = self.branch(fn, sub, x, path, st)
             test = "not " + found
-        fn.open("if " + test)
-        self.err(fn, errs, path, "not", "must not match the excluded schema")
-        fn.close()
+        with fn.block("if " + test):
+            self.err(fn, errs, path, "not", "must not match the excluded schema")
 
     def gen_if(self, fn: _Fn, s: dict, x: str, path: List[str], errs: str, st: _St) -> None:
         then, otherwise = s.get("then", True), s.get("else", True)
@@ -1210,17 +1137,14 @@ class _Compiler:
             found, _ = self.branch(fn, s["if"], x, path, st)
             test = "not " + found
         if _active(then):
-            fn.open("if " + test)
-            self.gen(fn, then, x, path, errs, st)
-            fn.close()
+            with fn.block("if " + test):
+                self.gen(fn, then, x, path, errs, st)
             if _active(otherwise):
-                fn.open("else")
-                self.gen(fn, otherwise, x, path, errs, st)
-                fn.close()
+                with fn.block("else"):
+                    self.gen(fn, otherwise, x, path, errs, st)
         else:
-            fn.open("if not (%s)" % test)
-            self.gen(fn, otherwise, x, path, errs, st)
-            fn.close()
+            with fn.block("if not (%s)" % test):
+                self.gen(fn, otherwise, x, path, errs, st)
 
 
 def _json_number(value: Any) -> str:

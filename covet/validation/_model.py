@@ -17,10 +17,11 @@ import typing
 import uuid
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from ..core._codegen import Emitter
 from ._compiler import compile_schema
 from ._errors import SchemaError
-from ._types import (_MISSING, Field, _Converters, _FieldSpec, _Serializers, _to_int, _unwrap,
-                     needs_serializing, schema_for)
+from ._types import (MISSING, Converters, Field, FieldSpec, Serializers, needs_serializing, schema_for, to_int,
+                     unwrap)
 
 __all__ = ["Model"]
 
@@ -52,11 +53,11 @@ class _Spec:
 
     __slots__ = ("names", "schema", "validate", "values", "build", "renames", "prepass", "out", "source")
 
-    def __init__(self, cls: type, fields: List[_FieldSpec]) -> None:
+    def __init__(self, cls: type, fields: List[FieldSpec]) -> None:
         self.names = [f.name for f in fields]
         self.schema = schema_for(cls)
         self.validate = compile_schema(self.schema, defaults=False)
-        converters, serializers = _Converters(), _Serializers()
+        converters, serializers = Converters(), Serializers()
         self.values, self.build, self.source = _generate(cls, fields, converters)
         self.renames = [(f.name, f.key) for f in fields if f.name != f.key]
         self.out = [(f.name, f.key, serializers.build(f.hint)) for f in fields]
@@ -64,7 +65,7 @@ class _Spec:
                         if ser is not None and needs_serializing(f.hint)]
 
 
-def _generate(cls: type, fields: List[_FieldSpec], converters: _Converters) -> Tuple[Callable, Callable, str]:
+def _generate(cls: type, fields: List[FieldSpec], converters: Converters) -> Tuple[Callable, Callable, str]:
     """Generate ``values(data)`` (attribute -> converted value, defaults included) and ``build(data)``
     (a new instance holding them) for data that passed the class's schema.
 
@@ -74,7 +75,7 @@ def _generate(cls: type, fields: List[_FieldSpec], converters: _Converters) -> T
     items = []
     for index, f in enumerate(fields):
         convert = converters.build(f.hint)
-        if convert is _to_int:
+        if convert is to_int:
             value = "(_v if type(_v := d[%r]) is int else int(_v))" % f.key
         elif convert is not None:
             namespace["c%d" % index] = convert
@@ -85,13 +86,20 @@ def _generate(cls: type, fields: List[_FieldSpec], converters: _Converters) -> T
             value = "%s if %r in d else %s" % (value, f.key, _default_code(f, index, namespace))
         items.append("%r: %s" % (f.name, value))
     display = "{%s}" % ", ".join(items)
-    source = ("def values(d):\n    return %s\n\n"
-              "def build(d):\n    obj = _new(_cls)\n    obj.__dict__ = %s\n    return obj\n" % (display, display))
+    e = Emitter()
+    with e.block("def values(d)"):
+        e.line("return %s" % display)
+    e.line("")
+    with e.block("def build(d)"):
+        e.line("obj = _new(_cls)")
+        e.line("obj.__dict__ = %s" % display)
+        e.line("return obj")
+    source = e.source()
     exec(compile(source, "<covet Model %s>" % cls.__qualname__, "exec"), namespace)
     return namespace["values"], namespace["build"], source
 
 
-def _default_code(f: _FieldSpec, index: int, namespace: Dict[str, Any]) -> str:
+def _default_code(f: FieldSpec, index: int, namespace: Dict[str, Any]) -> str:
     """An expression giving a fresh default each time: defaults are never shared by instances."""
     if f.factory is not None:
         namespace["f%d" % index] = f.factory
@@ -105,7 +113,7 @@ def _default_code(f: _FieldSpec, index: int, namespace: Dict[str, Any]) -> str:
     return "_deepcopy(D%d)" % index
 
 
-def _resolve_fields(cls: type) -> List[_FieldSpec]:
+def _resolve_fields(cls: type) -> List[FieldSpec]:
     try:
         hints = typing.get_type_hints(cls, include_extras=True, localns={cls.__name__: cls})
     except NameError as exc:
@@ -114,24 +122,24 @@ def _resolve_fields(cls: type) -> List[_FieldSpec]:
     keys: Dict[str, str] = {}
     for name, raw in cls._covet_raw_.items():
         hint = hints[name]
-        _, annotated = _unwrap(hint)
+        _, annotated = unwrap(hint)
         field = None
         for extra in annotated + ([raw] if isinstance(raw, Field) else []):
             field = extra if field is None else field.merged(extra)
-        default, factory = _MISSING, None
-        if isinstance(raw, Field) or (raw is _MISSING and field is not None):
+        default, factory = MISSING, None
+        if isinstance(raw, Field) or (raw is MISSING and field is not None):
             if field is not None and field.default_factory is not None:
                 factory = field.default_factory
             elif field is not None and field.default is not ...:
                 default = field.default
-        elif raw is not _MISSING:
+        elif raw is not MISSING:
             default = raw
         key = field.alias if field is not None and field.alias else name
         if key in keys:
             raise SchemaError("%s: fields %r and %r both use the JSON key %r" % (cls.__qualname__, keys[key], name, key))
         keys[key] = name
-        fields.append(_FieldSpec(name, key, hint, raw if isinstance(raw, Field) else None,
-                                 default is _MISSING and factory is None, default, factory))
+        fields.append(FieldSpec(name, key, hint, raw if isinstance(raw, Field) else None,
+                                 default is MISSING and factory is None, default, factory))
     return fields
 
 
@@ -177,7 +185,7 @@ class Model:
     __covet_model__ = False
     _covet_extra = "ignore"
     _covet_raw_: Dict[str, Any] = {}
-    _covet_fields_: Optional[List[_FieldSpec]] = None
+    _covet_fields_: Optional[List[FieldSpec]] = None
     _covet_spec_: Optional[_Spec] = None
 
     def __init_subclass__(cls, extra: Optional[str] = None, **kwargs: Any) -> None:
@@ -195,8 +203,8 @@ class Model:
                 continue
             if name in _RESERVED:
                 raise TypeError("%s: a field cannot be named %r (a Model method)" % (cls.__qualname__, name))
-            value = cls.__dict__.get(name, _MISSING)
-            if value is not _MISSING:
+            value = cls.__dict__.get(name, MISSING)
+            if value is not MISSING:
                 if isinstance(value, (staticmethod, classmethod, property)) or inspect.isfunction(value):
                     raise TypeError("%s.%s is annotated as a field but defined as a method"
                                     % (cls.__qualname__, name))
@@ -213,7 +221,7 @@ class Model:
             pass
 
     @classmethod
-    def _covet_fields(cls) -> List[_FieldSpec]:
+    def _covet_fields(cls) -> List[FieldSpec]:
         fields = cls.__dict__.get("_covet_fields_")
         if fields is None:
             with _BUILD_LOCK:

@@ -23,9 +23,12 @@ from ._compiler import compile_pattern, compile_schema
 from ._errors import SchemaError, ValidationError
 from ._formats import parse_datetime, parse_time
 
-__all__ = ["Field", "converter_for", "schema_for", "serializer_for"]
+__all__ = ["Field", "converter_for", "schema_for", "serializer_for",
+           # shared with Model (_model.py)
+           "MISSING", "FieldSpec", "Converters", "Serializers", "to_int", "unwrap", "needs_serializing"]
 
-_MISSING: Any = object()
+# "No default given": None and ... are both values a field may default to.
+MISSING: Any = object()
 _NONE_TYPE = type(None)
 _UNION_TYPE = getattr(types, "UnionType", None)  # int | None, Python 3.10+
 _REQUIRED_WRAPPERS = tuple(w for w in (getattr(typing, "Required", None), getattr(typing, "NotRequired", None)) if w)
@@ -115,7 +118,7 @@ class Field:
 
 # ---------------------------------------------------------------- annotation helpers
 
-def _unwrap(tp: Any) -> Tuple[Any, List[Field]]:
+def unwrap(tp: Any) -> Tuple[Any, List[Field]]:
     """(bare type, Fields from Annotated metadata), with NewType and Required/NotRequired peeled off."""
     found: List[Field] = []
     while True:
@@ -163,13 +166,13 @@ def _describe(tp: Any) -> str:
     return getattr(tp, "__qualname__", None) or repr(tp)
 
 
-class _FieldSpec:
+class FieldSpec:
     """One field of a record type: Python name, JSON key, annotation, default."""
 
     __slots__ = ("name", "key", "hint", "field", "required", "default", "factory")
 
     def __init__(self, name: str, key: str, hint: Any, field: Optional[Field], required: bool,
-                 default: Any = _MISSING, factory: Optional[Callable[[], Any]] = None) -> None:
+                 default: Any = MISSING, factory: Optional[Callable[[], Any]] = None) -> None:
         self.name, self.key, self.hint, self.field = name, key, hint, field
         self.required, self.default, self.factory = required, default, factory
 
@@ -182,7 +185,7 @@ def _hints(tp: type) -> Dict[str, Any]:
                           "level before it is first used)" % (_describe(tp), exc)) from None
 
 
-def record_fields(tp: type) -> List[_FieldSpec]:
+def record_fields(tp: type) -> List[FieldSpec]:
     """The fields of a Model, dataclass or TypedDict, in declaration order."""
     if _is_model(tp):
         return tp._covet_fields()
@@ -193,17 +196,17 @@ def record_fields(tp: type) -> List[_FieldSpec]:
             if not f.init:
                 continue
             hint = hints.get(f.name, Any)
-            _, fields = _unwrap(hint)
+            _, fields = unwrap(hint)
             field = _merge_fields(fields)
-            default = f.default if f.default is not dataclasses.MISSING else _MISSING
+            default = f.default if f.default is not dataclasses.MISSING else MISSING
             factory = f.default_factory if f.default_factory is not dataclasses.MISSING else None
             key = field.alias if field is not None and field.alias else f.name
-            specs.append(_FieldSpec(f.name, key, hint, None, default is _MISSING and factory is None,
+            specs.append(FieldSpec(f.name, key, hint, None, default is MISSING and factory is None,
                                     default, factory))
         return specs
     required_keys = tp.__required_keys__
     for name, hint in hints.items():
-        specs.append(_FieldSpec(name, name, hint, None, name in required_keys))
+        specs.append(FieldSpec(name, name, hint, None, name in required_keys))
     return specs
 
 
@@ -299,8 +302,8 @@ class _SchemaBuilder:
                 continue  # taken by another type in this document
             self.names[tp] = name
             schema = self.record_schema(tp)
-            existing = self.defs.get(name, _MISSING)
-            if existing is _MISSING or existing == schema:
+            existing = self.defs.get(name, MISSING)
+            if existing is MISSING or existing == schema:
                 self.defs[name] = schema
                 return name
             del self.names[tp]
@@ -317,9 +320,9 @@ class _SchemaBuilder:
             prop = self.schema(spec.hint)
             if spec.field is not None:
                 prop = _apply_field(prop, spec.field)
-            if spec.default is not _MISSING:
+            if spec.default is not MISSING:
                 default = _json_default(spec.hint, spec.default)
-                if default is not _MISSING:
+                if default is not MISSING:
                     prop = dict(prop, default=default)
             props[spec.key] = prop
             if spec.required:
@@ -332,7 +335,7 @@ class _SchemaBuilder:
         return schema
 
     def schema(self, hint: Any) -> dict:
-        tp, fields = _unwrap(hint)
+        tp, fields = unwrap(hint)
         schema = self.bare(tp)
         for field in fields:
             schema = _apply_field(schema, field)
@@ -413,7 +416,7 @@ class _SchemaBuilder:
         return {"type": "array", "items": items} if items else {"type": "array"}
 
     def key_schema(self, key: Any) -> dict:
-        tp, _ = _unwrap(key)
+        tp, _ = unwrap(key)
         if tp is str or tp is Any:
             return {}
         if tp is int:
@@ -429,13 +432,13 @@ class _SchemaBuilder:
 
 
 def _json_default(hint: Any, default: Any) -> Any:
-    """The default as JSON for the schema, or _MISSING when it has no JSON form."""
+    """The default as JSON for the schema, or MISSING when it has no JSON form."""
     try:
         value = serializer_for(hint)(default)
         json.dumps(value, allow_nan=False)
         return value
     except (TypeError, ValueError, SchemaError):
-        return _MISSING
+        return MISSING
 
 
 def schema_for(annotation: Any, *, defs: Optional[Dict[str, Any]] = None,
@@ -457,7 +460,7 @@ def schema_for(annotation: Any, *, defs: Optional[Dict[str, Any]] = None,
     local: Dict[str, Any] = {}
     builder = _SchemaBuilder(local, "#/$defs/{name}")
     schema = builder.schema(annotation)
-    tp, fields = _unwrap(annotation)
+    tp, fields = unwrap(annotation)
     if _is_record(tp) and not fields:
         name = builder.names[tp]
         if builder.refs[name] == 1:  # not recursive: the record itself is the document
@@ -470,7 +473,8 @@ def schema_for(annotation: Any, *, defs: Optional[Dict[str, Any]] = None,
 
 # ---------------------------------------------------------------- JSON -> Python
 
-def _to_int(value: Any) -> int:
+def to_int(value: Any) -> int:
+    """A validated integer as int (JSON may have spelled it 3.0)."""
     return value if type(value) is int else int(value)
 
 
@@ -492,13 +496,20 @@ def _maybe(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return lambda value: None if value is None else convert(value)
 
 
-class _Converters:
+class Converters:
+    """Builds JSON -> Python converters, one per record type however often it recurs.
+
+    Example::
+
+        Converters().build(List[datetime.date])(["2024-02-29"])  # [datetime.date(2024, 2, 29)]
+    """
+
     def __init__(self) -> None:
         self.records: Dict[Any, Callable[[Any], Any]] = {}
 
     def build(self, hint: Any) -> Optional[Callable[[Any], Any]]:
         """A converter, or None when the validated JSON value already is the Python value."""
-        tp, _ = _unwrap(hint)
+        tp, _ = unwrap(hint)
         if tp is Any or tp is object or tp is None or tp is _NONE_TYPE or tp is inspect.Parameter.empty:
             return None
         origin = typing.get_origin(tp)
@@ -542,7 +553,7 @@ class _Converters:
             if issubclass(tp, enum.Enum):
                 return tp
             if tp is int:
-                return _to_int
+                return to_int
             if tp is float:
                 return float
             if tp in (bool, str):
@@ -611,7 +622,7 @@ class _Converters:
 
 def _hashable(hint: Any) -> bool:
     """Can converted values of this type go into a set? (Models, dicts and lists cannot.)"""
-    tp, _ = _unwrap(hint)
+    tp, _ = unwrap(hint)
     origin = typing.get_origin(tp)
     if _is_union(tp):
         return all(_hashable(a) for a in typing.get_args(tp))
@@ -647,7 +658,7 @@ def converter_for(annotation: Any) -> Callable[[Any], Any]:
         to_python = converter_for(List[datetime.date])
         to_python(["2024-02-29"])  # [datetime.date(2024, 2, 29)]
     """
-    return _Converters().build(annotation) or _identity
+    return Converters().build(annotation) or _identity
 
 
 # ---------------------------------------------------------------- Python -> JSON
@@ -661,13 +672,21 @@ def _sorted_list(values: Any) -> list:
     return items
 
 
-class _Serializers:
+class Serializers:
+    """Builds Python -> JSON serializers (the inverse of Converters), one per record type.
+
+    Example::
+
+        Serializers().build(Dict[str, datetime.date])({"due": datetime.date(2024, 2, 29)})
+        # {'due': '2024-02-29'}
+    """
+
     def __init__(self) -> None:
         self.records: Dict[Any, Callable[[Any], Any]] = {}
 
     def build(self, hint: Any) -> Optional[Callable[[Any], Any]]:
         """A serializer, or None when values of this type are JSON as they are (str, int, ...)."""
-        tp, _ = _unwrap(hint)
+        tp, _ = unwrap(hint)
         if tp is Any or tp is object or tp is None or tp is _NONE_TYPE or tp is inspect.Parameter.empty:
             return None
         origin = typing.get_origin(tp)
@@ -715,7 +734,7 @@ class _Serializers:
             return many
         if origin in _DICT_ORIGINS or tp in (dict, collections.abc.Mapping):
             key = (self.build(args[0]) if args else None) or _identity
-            if args and _unwrap(args[0])[0] is int:
+            if args and unwrap(args[0])[0] is int:
                 key = _int_key
             item = (self.build(args[1]) if args else None) or _identity
 
@@ -794,12 +813,12 @@ def serializer_for(annotation: Any) -> Callable[[Any], Any]:
         serializer_for(Dict[str, datetime.date])({"due": datetime.date(2024, 2, 29)})
         # {'due': '2024-02-29'}
     """
-    return _Serializers().build(annotation) or _identity
+    return Serializers().build(annotation) or _identity
 
 
 def needs_serializing(annotation: Any) -> bool:
     """Can a Python value of this type differ from its JSON form (dates, Enums, Models...)?"""
-    tp, _ = _unwrap(annotation)
+    tp, _ = unwrap(annotation)
     if tp is Any or tp is object or tp is None or tp is _NONE_TYPE:
         return False
     origin = typing.get_origin(tp)

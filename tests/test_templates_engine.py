@@ -171,3 +171,89 @@ def test_rendering_is_repeatable_and_does_not_leak_between_renders(tmp_path):
     # imports without context are cached modules, like Jinja2's: their state persists
     assert engine.render("p.html", x="") == "2a"
     assert engine.render("p.html", x="b") == "3ba"
+
+
+def counting(engine):
+    """Wrap engine.compile; returns the list of names it compiles, in order."""
+    compiled = []
+    real = engine.compile
+
+    def compile(source, name=None, filename=None, mtime=None):
+        compiled.append(name)
+        return real(source, name, filename, mtime)
+
+    engine.compile = compile
+    return compiled
+
+
+def test_auto_reload_picks_up_an_edited_parent_include_and_import(tmp_path):
+    write(tmp_path / "base.html", "[base1 {% block body %}{% endblock %}]", T0)
+    write(tmp_path / "nav.html", "nav1", T0)
+    write(tmp_path / "macros.html", "{% macro m() %}m1{% endmacro %}", T0)
+    write(tmp_path / "page.html", "{% extends 'base.html' %}{% import 'macros.html' as ms %}"
+                                  "{% block body %}{% include 'nav.html' %} {{ ms.m() }}{% endblock %}", T0)
+    engine = TemplateEngine(str(tmp_path), auto_reload=True)
+    compiled = counting(engine)
+    assert engine.render("page.html") == "[base1 nav1 m1]"
+    assert sorted(compiled) == ["base.html", "macros.html", "nav.html", "page.html"]
+    assert engine.render("page.html") == "[base1 nav1 m1]"
+    assert len(compiled) == 4  # nothing changed: nothing compiled again
+    write(tmp_path / "base.html", "[base2 {% block body %}{% endblock %}]", T0 + 10**9)
+    assert engine.render("page.html") == "[base2 nav1 m1]"
+    write(tmp_path / "nav.html", "nav2", T0 + 10**9)
+    write(tmp_path / "macros.html", "{% macro m() %}m2{% endmacro %}", T0 + 10**9)
+    assert engine.render("page.html") == "[base2 nav2 m2]"
+    assert sorted(compiled[4:]) == ["base.html", "macros.html", "nav.html"]  # the edited files, once each
+
+
+def test_without_auto_reload_a_compiled_template_is_reused(tmp_path):
+    write(tmp_path / "base.html", "[{% block body %}{% endblock %}]", T0)
+    write(tmp_path / "page.html", "{% extends 'base.html' %}{% block body %}p1{% endblock %}", T0)
+    engine = TemplateEngine(str(tmp_path), auto_reload=False)
+    compiled = counting(engine)
+    assert engine.render("page.html") == "[p1]"
+    write(tmp_path / "base.html", "<{% block body %}{% endblock %}>", T0 + 10**9)
+    write(tmp_path / "page.html", "{% extends 'base.html' %}{% block body %}p2{% endblock %}", T0 + 10**9)
+    for _ in range(3):
+        assert engine.render("page.html") == "[p1]"
+    assert compiled == ["page.html", "base.html"]
+
+
+def test_auto_reload_none_is_on_under_the_reloader(tmp_path, monkeypatch):
+    from covet.server.workers import RELOADER_CHILD_ENV
+    from covet.templates._engine import RELOADER_ENV
+
+    assert RELOADER_ENV == RELOADER_CHILD_ENV  # the variable the reloader sets in the app's process
+    monkeypatch.setenv(RELOADER_ENV, "1")
+    assert TemplateEngine(str(tmp_path)).auto_reload is True
+    assert TemplateEngine(str(tmp_path), auto_reload=False).auto_reload is False
+    monkeypatch.delenv(RELOADER_ENV)
+    assert TemplateEngine(str(tmp_path)).auto_reload is False
+
+
+@pytest.mark.parametrize("debug, auto_reload, reloads", [
+    (True, None, True),     # the default follows the app's debug flag
+    (False, None, False),
+    (True, False, False),   # an explicit choice wins
+    (False, True, True),
+])
+def test_an_engine_rendering_for_a_debug_app_reloads_edited_templates(client, tmp_path, debug, auto_reload,
+                                                                       reloads):
+    from covet import Covet, Request
+
+    write(tmp_path / "p.html", "v1", T0)
+    engine = TemplateEngine(str(tmp_path), auto_reload=auto_reload)
+    compiled = counting(engine)
+    app = Covet(debug=debug)
+
+    @app.get("/")
+    def page(request: Request):
+        return engine.response(request, "p.html")
+
+    c = client(app)
+    assert c.get("/").text == "v1"
+    write(tmp_path / "p.html", "v2", T0 + 10**9)
+    assert c.get("/").text == ("v2" if reloads else "v1")
+    assert c.get("/").text == ("v2" if reloads else "v1")
+    assert compiled == (["p.html", "p.html"] if reloads else ["p.html"])
+    assert engine.auto_reload is reloads

@@ -1,8 +1,8 @@
 """Template syntax and semantics: every construct with its exact output (Jinja2's semantics).
 
-Filters and tests one by one are in test_templating_filters.py; errors, security
-and escaping in test_templating_errors.py; loading, caching and the engine API
-in test_templating_engine.py.
+Filters and tests one by one are in test_templates_filters.py; errors, security
+and escaping in test_templates_errors.py; loading, caching and the engine API
+in test_templates_engine.py.
 """
 import pytest
 
@@ -449,3 +449,16 @@ def test_markup_values_pass_through_and_mix_safely():
     assert render("{{ m }}|{{ s }}|{{ m ~ s }}|{{ s ~ s }}|{{ s|safe }}", **ctx) == \
         "<b>|&lt;i&gt;|<b>&lt;i&gt;|&lt;i&gt;&lt;i&gt;|<i>"
     assert render("{{ m + s }}", **ctx) == "<b>&lt;i&gt;"
+
+
+def test_every_syntax_node_class_is_written_out_in_the_source():
+    # grep, editors and type checkers see only classes defined by a class statement
+    import ast
+    import inspect
+
+    from covet.templates import _nodes
+
+    tree = ast.parse(inspect.getsource(_nodes))
+    defined = [node.name for node in tree.body if isinstance(node, ast.ClassDef)]
+    assert defined == _nodes.__all__
+    assert all(issubclass(getattr(_nodes, name), _nodes.Node) for name in defined)
