@@ -1,5 +1,5 @@
-"""Security helpers on the standard library alone: HMAC JWTs, password hashing, bearer
-authentication and RBAC, sessions, CSRF, CORS, security headers and trusted hosts.
+"""Security helpers on the standard library alone: HMAC JWTs, password hashing, signing,
+bearer authentication and RBAC, sessions, CSRF, CORS, security headers and trusted hosts.
 
 JWT and password names are imported at once (they need only hashlib, hmac and json); the
 HTTP-facing pieces load on first use (PEP 562), so ``from covet.security import JWT`` does
@@ -34,6 +34,7 @@ from covet.security.passwords import (
 # public name -> submodule that defines it, imported on first access
 _LAZY = {
     "JWTAuth": "jwt_auth", "RBAC": "jwt_auth", "RoleBasedAccessControl": "jwt_auth", "InvalidTokenTypeError": "jwt_auth",
+    "Signer": "signing", "derive_key": "signing", "b64url_encode": "signing", "b64url_decode": "signing",
     "CORSMiddleware": "cors",
     "CSRFMiddleware": "csrf", "csrf_token": "csrf",
     "SecurityHeadersMiddleware": "headers",
@@ -52,8 +53,12 @@ __all__ = [
     "SecurityHeadersMiddleware",
     "Session",
     "SessionMiddleware",
+    "Signer",
     "TrustedHostMiddleware",
+    "b64url_decode",
+    "b64url_encode",
     "csrf_token",
+    "derive_key",
     "ExpiredSignatureError",
     "ImmatureSignatureError",
     "InvalidAlgorithmError",

@@ -16,8 +16,6 @@ Example::
     async def form(request: Request):
         return '<form method="post"><input type="hidden" name="csrf_token" value="%s">' % csrf_token(request)
 """
-import base64
-import binascii
 import hmac
 import re
 import secrets
@@ -25,7 +23,8 @@ from typing import Any, Iterable, Optional, Pattern, Union
 from urllib.parse import urlsplit
 
 from ..core.errors import HTTPException, problem_response
-from .sessions import Signer, _b64encode, _check_cookie_options
+from ._cookies import check_cookie_options
+from .signing import Signer, b64url_decode, b64url_encode
 
 __all__ = ["CSRFMiddleware", "csrf_token", "DEFAULT_SAFE_METHODS", "SESSION_KEY"]
 
@@ -47,29 +46,33 @@ def _xor(a: bytes, b: bytes) -> bytes:
     return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).to_bytes(len(a), "big")
 
 
+def _b64(data: bytes) -> str:
+    return b64url_encode(data).decode("ascii")
+
+
 def _decode_secret(text: Any) -> Optional[bytes]:
     if not isinstance(text, str) or len(text) != 43:
         return None
     try:
-        raw = base64.urlsafe_b64decode(text + "=")
-    except (binascii.Error, ValueError):
+        raw = b64url_decode(text)  # canonical only: one spelling per secret
+    except ValueError:
         return None
-    return raw if len(raw) == SECRET_BYTES and _b64encode(raw) == text else None
+    return raw if len(raw) == SECRET_BYTES else None
 
 
 def _mask(secret: bytes) -> str:
     pad = secrets.token_bytes(SECRET_BYTES)
-    return _b64encode(pad + _xor(pad, secret))
+    return _b64(pad + _xor(pad, secret))
 
 
 def _unmask(token: Any) -> Optional[bytes]:
     if not isinstance(token, str) or len(token) != TOKEN_LENGTH:
         return None
     try:
-        raw = base64.urlsafe_b64decode(token + "==")
-    except (binascii.Error, ValueError):
+        raw = b64url_decode(token)
+    except ValueError:
         return None
-    if len(raw) != 2 * SECRET_BYTES or _b64encode(raw) != token:
+    if len(raw) != 2 * SECRET_BYTES:
         return None
     return _xor(raw[:SECRET_BYTES], raw[SECRET_BYTES:])
 
@@ -147,7 +150,7 @@ class _CSRFState:
             if self.in_session:
                 session = self.request.session
                 if isinstance(session, dict):
-                    session[SESSION_KEY] = _b64encode(secret)
+                    session[SESSION_KEY] = _b64(secret)
         return _mask(secret)
 
 
@@ -201,7 +204,7 @@ class CSRFMiddleware:
             raise TypeError("header_name and field_name must be non-empty strings")
         self.header_name = header_name
         self.field_name = field_name
-        self.same_site = _check_cookie_options(cookie_name, same_site, https_only, cookie_path, cookie_domain)
+        self.same_site = check_cookie_options(cookie_name, same_site, https_only, cookie_path, cookie_domain)
         if cookie_max_age is not None and (isinstance(cookie_max_age, bool) or not isinstance(cookie_max_age, int)
                                            or cookie_max_age <= 0):
             raise ValueError("cookie_max_age must be a positive number of seconds or None")
@@ -231,7 +234,7 @@ class CSRFMiddleware:
                 return problem_response(request, 403, problem)
         response = await call_next(request)
         if state.issued and not state.in_session:
-            response.set_cookie(self.cookie_name, self.signer.sign(_b64encode(state.secret)),
+            response.set_cookie(self.cookie_name, self.signer.sign(_b64(state.secret)),
                                 max_age=self.cookie_max_age, path=self.cookie_path, domain=self.cookie_domain,
                                 secure=self.https_only, httponly=True, samesite=self.same_site)
         return response

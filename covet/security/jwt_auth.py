@@ -30,7 +30,7 @@ from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Uni
 
 from ..core.errors import HTTPException
 from ..core.requests import Request
-from .jwt import DEFAULT_MAX_TOKEN_BYTES, JWT, InvalidClaimError, InvalidTokenError, _seconds
+from .jwt import DEFAULT_MAX_TOKEN_BYTES, JWT, InvalidClaimError, InvalidTokenError, to_seconds
 
 __all__ = ["JWTAuth", "RBAC", "RoleBasedAccessControl", "InvalidTokenTypeError",
            "DEFAULT_EXPIRATION_TIME", "DEFAULT_REFRESH_EXPIRATION_TIME"]
@@ -108,8 +108,8 @@ class JWTAuth:
                  realm: Optional[str] = None, max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES) -> None:
         self.jwt = JWT(secret_key, algorithm, issuer=issuer, audience=audience, leeway=leeway,
                        max_token_bytes=max_token_bytes, kid=kid)
-        self.expiration_time = _seconds(expiration_time, "expiration_time")
-        self.refresh_expiration_time = _seconds(refresh_expiration_time, "refresh_expiration_time")
+        self.expiration_time = to_seconds(expiration_time, "expiration_time")
+        self.refresh_expiration_time = to_seconds(refresh_expiration_time, "refresh_expiration_time")
         if not self.expiration_time > 0 or not self.refresh_expiration_time > 0:
             raise ValueError("expiration_time and refresh_expiration_time must be positive")
         if realm is not None and (not isinstance(realm, str) or not _REALM.fullmatch(realm)):
@@ -129,7 +129,7 @@ class JWTAuth:
         if "typ" in claims:
             raise ValueError("the typ claim is set by JWTAuth ('access' or 'refresh')")
         if expires_in is not None:
-            lifetime = _seconds(expires_in, "expires_in")
+            lifetime = to_seconds(expires_in, "expires_in")
             if not lifetime > 0:
                 raise ValueError("expires_in must be positive")
         now = int(time.time())
