@@ -33,7 +33,8 @@ from covet.security.passwords import (
 
 # public name -> submodule that defines it, imported on first access
 _LAZY = {
-    "JWTAuth": "jwt_auth", "RBAC": "jwt_auth", "RoleBasedAccessControl": "jwt_auth", "InvalidTokenTypeError": "jwt_auth",
+    "JWTAuth": "jwt_auth", "InvalidTokenTypeError": "jwt_auth",
+    "RBAC": "rbac", "RoleBasedAccessControl": "rbac",
     "Signer": "signing", "derive_key": "signing", "b64url_encode": "signing", "b64url_decode": "signing",
     "CORSMiddleware": "cors",
     "CSRFMiddleware": "csrf", "csrf_token": "csrf",
