@@ -47,6 +47,7 @@ _EXPORTS = {
     "serializer_for": "validation",
     "JWTAuth": "security.jwt_auth", "RBAC": "security.jwt_auth", "RoleBasedAccessControl": "security.jwt_auth",
     "SessionMiddleware": "security.sessions", "CSRFMiddleware": "security.csrf", "csrf_token": "security.csrf",
+    "CSRFProtection": "security.csrf", "csrf_exempt": "security.csrf",
     "CORSMiddleware": "security.cors", "SecurityHeadersMiddleware": "security.headers",
     "TrustedHostMiddleware": "security.hosts",
 }
