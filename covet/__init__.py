@@ -45,8 +45,9 @@ _EXPORTS = {
     "ValidationError": "validation", "SchemaError": "validation", "Model": "validation",
     "Field": "validation", "schema_for": "validation", "converter_for": "validation",
     "serializer_for": "validation",
-    "JWTAuth": "security.jwt_auth", "RBAC": "security.jwt_auth", "RoleBasedAccessControl": "security.jwt_auth",
+    "JWTAuth": "security.jwt_auth", "RBAC": "security.rbac", "RoleBasedAccessControl": "security.rbac",
     "SessionMiddleware": "security.sessions", "CSRFMiddleware": "security.csrf", "csrf_token": "security.csrf",
+    "CSRFProtection": "security.csrf", "csrf_exempt": "security.csrf",
     "CORSMiddleware": "security.cors", "SecurityHeadersMiddleware": "security.headers",
     "TrustedHostMiddleware": "security.hosts",
 }

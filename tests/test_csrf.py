@@ -18,6 +18,9 @@ PREFIX = "CSRF check failed: "
 NO_TOKEN = PREFIX + "no token in the X-CSRF-Token header or the csrf_token form field"
 NO_COOKIE = PREFIX + "the CSRF cookie is missing or invalid"
 INVALID = PREFIX + "the token is invalid"
+# Every 403 says how a route that needs no token opts out.
+HOW_TO_EXEMPT = ("; a route that takes no cookie credentials (a webhook, a bearer-token API) can opt out: "
+                 "list its path in exempt_paths or decorate its handler with @csrf_exempt")
 
 
 def b64url(data):
@@ -45,7 +48,10 @@ def signed_cookie(secret, stamp):
 
 
 def problem(detail, path, status=403):
+    """The problem body; a CSRF 403's detail is the reason followed by HOW_TO_EXEMPT."""
     title = {400: "Bad Request", 403: "Forbidden"}[status]
+    if status == 403:
+        detail += HOW_TO_EXEMPT
     return {"type": "about:blank", "title": title, "status": status, "detail": detail, "instance": path}
 
 
@@ -141,8 +147,8 @@ def test_csrf_token_without_the_middleware_is_a_clear_error(client):
 
     with pytest.raises(RuntimeError) as info:
         client(app).get("/")
-    assert str(info.value) == ("csrf_token() needs CSRFMiddleware: "
-                               "app.add_middleware(CSRFMiddleware, secret_key=...)")
+    assert str(info.value) == ("csrf_token() needs CSRFProtection: "
+                               "app.add_middleware(CSRFProtection(secret_key=...))")
 
 
 def test_template_global(client, tmp_path):
@@ -449,3 +455,184 @@ def test_the_documented_stack_decorates_a_csrf_refusal(client):
     assert r.headers["x-frame-options"] == "DENY"
     assert c.post("/act", headers=dict(origin, **{"X-CSRF-Token": token})).json() == {"done": True}
     assert c.post("/act", headers={"Host": "evil.example"}).status_code == 400
+
+
+# ---------------------------------------------------------------- CSRFProtection, exempt_paths, csrf_exempt
+
+def test_the_reference_example(client):
+    from covet.security.csrf import CSRFProtection
+
+    # The reference's secret is 15 bytes: it works, with the short-key warning.
+    with pytest.warns(UserWarning, match="secret key is 15 bytes; use at least 32"):
+        csrf = CSRFProtection(
+            secret_key="csrf-secret-key",
+            safe_methods=["GET", "HEAD", "OPTIONS"],
+            exempt_paths=["/api/webhook"],
+        )
+    calls = []
+    app = Covet()
+    app.add_middleware(csrf)
+
+    @app.post("/api/webhook")
+    async def webhook(request: Request):
+        calls.append("webhook")
+        return {"received": (await request.json())["event"]}
+
+    @app.route("/comments", methods=["POST", "TRACE"])
+    async def comments(request: Request):
+        calls.append(request.method)
+        return {"ok": True}
+
+    @app.get("/form")
+    async def form(request: Request):
+        return {"token": csrf_token(request)}
+
+    c = client(app)
+    r = c.post("/api/webhook", json={"event": "push"})
+    assert (r.status_code, r.json(), calls) == (200, {"received": "push"}, ["webhook"])
+    r = c.post("/comments")
+    assert r.status_code == 403
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json() == problem(NO_COOKIE, "/comments")
+    assert "exempt_paths" in r.json()["detail"] and "@csrf_exempt" in r.json()["detail"]
+    # TRACE is not among this middleware's safe methods, so it needs a token too.
+    assert c.request("TRACE", "/comments").status_code == 403
+    assert calls == ["webhook"]
+    token = c.get("/form").json()["token"]
+    assert c.post("/comments").json() == problem(NO_TOKEN, "/comments")
+    assert c.post("/comments", headers={"X-CSRF-Token": token}).json() == {"ok": True}
+    assert calls == ["webhook", "POST"]
+
+
+def test_the_refusal_names_both_ways_to_exempt(client):
+    r = client(csrf_app()).post("/submit")
+    assert r.json()["detail"] == (
+        "CSRF check failed: the CSRF cookie is missing or invalid; "
+        "a route that takes no cookie credentials (a webhook, a bearer-token API) can opt out: "
+        "list its path in exempt_paths or decorate its handler with @csrf_exempt")
+
+
+def test_csrf_middleware_is_csrf_protection():
+    import covet
+    import covet.security
+    from covet.security import csrf
+
+    assert csrf.CSRFMiddleware is csrf.CSRFProtection
+    assert covet.CSRFProtection is covet.CSRFMiddleware is csrf.CSRFProtection
+    assert covet.security.CSRFProtection is csrf.CSRFProtection
+    assert covet.csrf_exempt is covet.security.csrf_exempt is csrf.csrf_exempt
+    assert repr(csrf.CSRFProtection(KEY)) == "<CSRFProtection header=X-CSRF-Token field=csrf_token>"
+
+
+def exempt_app(calls):
+    from covet.security import JWTAuth, csrf_exempt
+
+    auth = JWTAuth(b"0123456789abcdef" * 2)
+    app = Covet()
+    app.add_middleware(SessionMiddleware, secret_key=KEY)
+    app.add_middleware(CSRFMiddleware, secret_key=KEY)
+
+    @app.post("/api/items")             # a bearer-token API under a CSRF-protected site
+    @csrf_exempt
+    @auth.require_token
+    async def create_item(request: Request):
+        calls.append(("item", request.state.user["sub"]))
+        return {"created": True}
+
+    @csrf_exempt                         # above the route decorator works too
+    @app.route("/api/ping/{n:int}", methods=["POST", "DELETE"])
+    def ping(n: int):
+        calls.append(("ping", n))
+        return {"pong": n}
+
+    @app.post("/account/delete")
+    async def delete_account():
+        calls.append("delete")
+        return {"deleted": True}
+
+    api = app.group("/v2")
+
+    @api.put("/things/{tid}")
+    @csrf_exempt
+    async def put_thing(tid: str):
+        calls.append(("thing", tid))
+        return {"tid": tid}
+
+    sub = Covet()
+
+    @sub.post("/hook")
+    @csrf_exempt
+    async def hook():
+        calls.append("hook")
+        return {"hook": True}
+
+    @sub.post("/guarded")
+    async def guarded():
+        calls.append("guarded")
+        return {}
+
+    app.mount("/sub", sub)
+    return app, auth
+
+
+def test_csrf_exempt_routes_pass_and_the_others_do_not(client):
+    calls = []
+    app, auth = exempt_app(calls)
+    c = client(app)
+    token = auth.create_token({"sub": "42"})
+    r = c.post("/api/items", headers={"Authorization": "Bearer " + token})
+    assert (r.status_code, r.json()) == (200, {"created": True})
+    assert c.post("/api/items").status_code == 401        # exempt from CSRF, not from its own auth
+    assert c.post("/api/ping/3").json() == {"pong": 3}
+    assert c.delete("/api/ping/4").json() == {"pong": 4}
+    assert c.put("/v2/things/a").json() == {"tid": "a"}
+    assert c.post("/sub/hook").json() == {"hook": True}
+    assert calls == [("item", "42"), ("ping", 3), ("ping", 4), ("thing", "a"), "hook"]
+    for path in ("/account/delete", "/sub/guarded"):
+        r = c.post(path)
+        assert (r.status_code, r.json()) == (403, problem(PREFIX + "the session has no CSRF token", path))
+    assert len(calls) == 5
+
+
+def test_csrf_exempt_marks_only_the_handler_not_the_path_for_other_methods(client):
+    calls = []
+    app, _ = exempt_app(calls)
+
+    @app.patch("/api/ping/{n:int}")
+    async def patch_ping(n: int):
+        calls.append(("patch", n))
+        return {}
+
+    r = client(app).patch("/api/ping/1")
+    assert r.status_code == 403
+    assert calls == []
+
+
+def test_a_route_lookup_that_fails_keeps_the_check(client, monkeypatch):
+    calls = []
+    app, _ = exempt_app(calls)
+
+    def broken(method, path):
+        raise ValueError("bad path")
+
+    monkeypatch.setattr(app.router, "match", broken)
+    r = client(app).post("/api/ping/3")
+    assert r.status_code == 403
+    assert calls == []
+
+
+def test_csrf_exempt_refuses_what_it_cannot_mark():
+    from covet.security import csrf_exempt
+
+    with pytest.raises(TypeError) as info:
+        csrf_exempt(42)
+    assert str(info.value) == "csrf_exempt decorates route handlers, got 42"
+
+    class Handlers:
+        def post(self):
+            return {}
+
+    bound = Handlers().post
+    with pytest.raises(TypeError) as info:
+        csrf_exempt(bound)
+    assert str(info.value) == "csrf_exempt needs a function (it marks it), got %r" % (bound,)

@@ -105,7 +105,6 @@ def in_kernel(name):
     return name == "covet.core" or name.startswith("covet.core.")
 
 
-@pytest.mark.xfail(strict=True, reason="the reshape (issue 11) is under way: core, server and templates still have cycles")
 def test_no_import_cycles_between_covet_modules():
     assert cycles(import_edges()) == []
 
@@ -116,7 +115,6 @@ def test_the_kernel_imports_nothing_outside_covet_core():
     assert bad == []
 
 
-@pytest.mark.xfail(strict=True, reason="the reshape (issue 11) is under way")
 def test_no_module_imports_another_modules_private_names():
     # Shared helpers are public names in `_` modules (h11's layout); a leading underscore on a
     # name means "this module's own".

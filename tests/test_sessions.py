@@ -12,8 +12,10 @@ import pytest
 from covet import Covet, Request
 from covet.cache import Cache
 from covet.security import sessions as sessions_module
+from covet.security import signing as signing_module
 from covet.security import Session, SessionMiddleware
-from covet.security.sessions import MAX_COOKIE_BYTES, Signer
+from covet.security.sessions import MAX_COOKIE_BYTES
+from covet.security.signing import Signer
 
 KEY = "session-secret-key-0123456789abcdef"  # 35 bytes
 OLD_KEY = "older-secret-key-0123456789abcdefgh"
@@ -32,7 +34,8 @@ class FrozenClock:
 @pytest.fixture(autouse=True)
 def clock(monkeypatch):
     frozen = FrozenClock(NOW)
-    monkeypatch.setattr(sessions_module, "time", frozen)
+    monkeypatch.setattr(sessions_module, "time", frozen)  # max_age checks
+    monkeypatch.setattr(signing_module, "time", frozen)   # the signed timestamp
     return frozen
 
 

@@ -1,5 +1,5 @@
-"""Security helpers on the standard library alone: HMAC JWTs, password hashing, bearer
-authentication and RBAC, sessions, CSRF, CORS, security headers and trusted hosts.
+"""Security helpers on the standard library alone: HMAC JWTs, password hashing, signing,
+bearer authentication and RBAC, sessions, CSRF, CORS, security headers and trusted hosts.
 
 JWT and password names are imported at once (they need only hashlib, hmac and json); the
 HTTP-facing pieces load on first use (PEP 562), so ``from covet.security import JWT`` does
@@ -33,9 +33,11 @@ from covet.security.passwords import (
 
 # public name -> submodule that defines it, imported on first access
 _LAZY = {
-    "JWTAuth": "jwt_auth", "RBAC": "jwt_auth", "RoleBasedAccessControl": "jwt_auth", "InvalidTokenTypeError": "jwt_auth",
+    "JWTAuth": "jwt_auth", "InvalidTokenTypeError": "jwt_auth",
+    "RBAC": "rbac", "RoleBasedAccessControl": "rbac",
+    "Signer": "signing", "derive_key": "signing", "b64url_encode": "signing", "b64url_decode": "signing",
     "CORSMiddleware": "cors",
-    "CSRFMiddleware": "csrf", "csrf_token": "csrf",
+    "CSRFProtection": "csrf", "CSRFMiddleware": "csrf", "csrf_exempt": "csrf", "csrf_token": "csrf",
     "SecurityHeadersMiddleware": "headers",
     "TrustedHostMiddleware": "hosts",
     "Session": "sessions", "SessionMiddleware": "sessions",
@@ -44,6 +46,7 @@ _LAZY = {
 __all__ = [
     "CORSMiddleware",
     "CSRFMiddleware",
+    "CSRFProtection",
     "InvalidTokenTypeError",
     "JWT",
     "JWTAuth",
@@ -52,8 +55,13 @@ __all__ = [
     "SecurityHeadersMiddleware",
     "Session",
     "SessionMiddleware",
+    "Signer",
     "TrustedHostMiddleware",
+    "b64url_decode",
+    "b64url_encode",
+    "csrf_exempt",
     "csrf_token",
+    "derive_key",
     "ExpiredSignatureError",
     "ImmatureSignatureError",
     "InvalidAlgorithmError",

@@ -5,30 +5,34 @@ before this middleware) or, without one, in a signed HttpOnly cookie. Pages get 
 secret *masked*: a fresh one-time pad per call, ``base64url(pad + (pad XOR secret))``, so
 no two responses carry the same bytes and a compression oracle cannot recover it
 (BREACH; tornado CVE-2014-9720). Requests with an unsafe method must send a token that
-unmasks to the secret, in a header or a form field, or they get 403.
+unmasks to the secret, in a header or a form field, or they get 403. Routes that take
+no cookie-borne credentials (a webhook, a bearer-token API) opt out by path
+(``exempt_paths``) or per handler (``@csrf_exempt``).
+
+``CSRFProtection`` is the middleware; ``CSRFMiddleware`` is the same class.
 
 Example::
 
     app.add_middleware(SessionMiddleware, secret_key=secret)
-    app.add_middleware(CSRFMiddleware, secret_key=secret)
+    app.add_middleware(CSRFProtection(secret_key=secret, exempt_paths=["/api/webhook"]))
 
     @app.get("/form")
     async def form(request: Request):
         return '<form method="post"><input type="hidden" name="csrf_token" value="%s">' % csrf_token(request)
 """
-import base64
-import binascii
 import hmac
 import re
 import secrets
-from typing import Any, Iterable, Optional, Pattern, Union
+from typing import Any, Callable, Iterable, Optional, Pattern, TypeVar, Union
 from urllib.parse import urlsplit
 
 from ..core.errors import HTTPException
 from ..core.problems import problem_response
-from .sessions import Signer, _b64encode, _check_cookie_options
+from ._cookies import check_cookie_options
+from ._routes import route_endpoint
+from .signing import Signer, b64url_decode, b64url_encode
 
-__all__ = ["CSRFMiddleware", "csrf_token", "DEFAULT_SAFE_METHODS", "SESSION_KEY"]
+__all__ = ["CSRFProtection", "CSRFMiddleware", "csrf_exempt", "csrf_token", "DEFAULT_SAFE_METHODS", "SESSION_KEY"]
 
 # RFC 9110 §9.2.1: methods defined as safe; they must not change state, so they need no token.
 DEFAULT_SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "TRACE"))
@@ -42,35 +46,44 @@ _STATE_KEY = "_covet_csrf"
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 _DEFAULT_PORTS = {"https": ":443", "http": ":80"}
 _ORIGIN = re.compile(r"(?:https?)://[^/?#\s]+")
+# Set on handlers by @csrf_exempt.
+_EXEMPT_ATTR = "__covet_csrf_exempt__"
+# Every refusal says how a route that needs no token opts out.
+_HOW_TO_EXEMPT = ("; a route that takes no cookie credentials (a webhook, a bearer-token API) can opt out: "
+                  "list its path in exempt_paths or decorate its handler with @csrf_exempt")
 
 
 def _xor(a: bytes, b: bytes) -> bytes:
     return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).to_bytes(len(a), "big")
 
 
+def _b64(data: bytes) -> str:
+    return b64url_encode(data).decode("ascii")
+
+
 def _decode_secret(text: Any) -> Optional[bytes]:
     if not isinstance(text, str) or len(text) != 43:
         return None
     try:
-        raw = base64.urlsafe_b64decode(text + "=")
-    except (binascii.Error, ValueError):
+        raw = b64url_decode(text)  # canonical only: one spelling per secret
+    except ValueError:
         return None
-    return raw if len(raw) == SECRET_BYTES and _b64encode(raw) == text else None
+    return raw if len(raw) == SECRET_BYTES else None
 
 
 def _mask(secret: bytes) -> str:
     pad = secrets.token_bytes(SECRET_BYTES)
-    return _b64encode(pad + _xor(pad, secret))
+    return _b64(pad + _xor(pad, secret))
 
 
 def _unmask(token: Any) -> Optional[bytes]:
     if not isinstance(token, str) or len(token) != TOKEN_LENGTH:
         return None
     try:
-        raw = base64.urlsafe_b64decode(token + "==")
-    except (binascii.Error, ValueError):
+        raw = b64url_decode(token)
+    except ValueError:
         return None
-    if len(raw) != 2 * SECRET_BYTES or _b64encode(raw) != token:
+    if len(raw) != 2 * SECRET_BYTES:
         return None
     return _xor(raw[:SECRET_BYTES], raw[SECRET_BYTES:])
 
@@ -122,7 +135,7 @@ class _CSRFState:
 
     __slots__ = ("middleware", "request", "in_session", "secret", "loaded", "issued")
 
-    def __init__(self, middleware: "CSRFMiddleware", request: Any) -> None:
+    def __init__(self, middleware: "CSRFProtection", request: Any) -> None:
         self.middleware = middleware
         self.request = request
         # Decided once, on the way in: SessionMiddleware must wrap this middleware.
@@ -148,7 +161,7 @@ class _CSRFState:
             if self.in_session:
                 session = self.request.session
                 if isinstance(session, dict):
-                    session[SESSION_KEY] = _b64encode(secret)
+                    session[SESSION_KEY] = _b64(secret)
         return _mask(secret)
 
 
@@ -156,7 +169,7 @@ def csrf_token(request: Any) -> str:
     """A masked CSRF token for ``request`` (different on every call, all valid).
 
     Put it in forms as the ``csrf_token`` field or send it back in ``X-CSRF-Token``.
-    ``RuntimeError`` when ``CSRFMiddleware`` is not installed.
+    ``RuntimeError`` when ``CSRFProtection`` (``CSRFMiddleware``) is not installed.
 
     Example::
 
@@ -164,16 +177,61 @@ def csrf_token(request: Any) -> str:
     """
     state = request.state.__dict__.get(_STATE_KEY)
     if state is None:
-        raise RuntimeError("csrf_token() needs CSRFMiddleware: app.add_middleware(CSRFMiddleware, secret_key=...)")
+        raise RuntimeError("csrf_token() needs CSRFProtection: app.add_middleware(CSRFProtection(secret_key=...))")
     return state.token()
 
 
-class CSRFMiddleware:
+_F = TypeVar("_F", bound=Callable[..., Any])
+# PERF: until some handler is marked @csrf_exempt, the middleware skips the route lookup.
+_exempt_marked = False
+
+
+def csrf_exempt(fn: _F) -> _F:
+    """Decorator: ``CSRFProtection`` lets requests to this handler through without a token.
+
+    For routes that take no cookie-borne credentials, such as a bearer-token API or a
+    webhook that checks its own signature, under a site whose forms are protected.
+    Above or below the route decorator, and with other handler decorators, alike.
+
+    Example::
+
+        @app.post("/api/items")
+        @csrf_exempt
+        @jwt_auth.require_token
+        async def create_item(request): ...
+    """
+    global _exempt_marked
+    if not callable(fn):
+        raise TypeError("csrf_exempt decorates route handlers, got %r" % (fn,))
+    try:
+        setattr(fn, _EXEMPT_ATTR, True)
+    except AttributeError:
+        raise TypeError("csrf_exempt needs a function (it marks it), got %r" % (fn,)) from None
+    _exempt_marked = True
+    return fn
+
+
+def _exempt_handler(request: Any) -> bool:
+    if not _exempt_marked:
+        return False
+    try:
+        endpoint = route_endpoint(request)
+    except Exception:
+        # A path the router refuses (bad escapes...): no handler to exempt, so the
+        # check runs (fail closed) and the app answers the path after us.
+        return False
+    return getattr(endpoint, _EXEMPT_ATTR, False) is True
+
+
+class CSRFProtection:
     """Refuse unsafe requests (POST, PUT, PATCH, DELETE...) without a valid CSRF token: 403.
+
+    ``CSRFMiddleware`` is the same class.
 
     :param secret_key: signs the CSRF cookie (str/bytes, or a list for rotation).
     :param safe_methods: methods that need no token.
-    :param exempt_paths: paths never checked: exact strings, ``"/prefix/*"``, or compiled regexes.
+    :param exempt_paths: paths never checked: exact strings, ``"/prefix/*"``, or compiled regexes
+        (``@csrf_exempt`` exempts one handler instead).
     :param header_name: the header carrying the token (JavaScript clients).
     :param field_name: the form field carrying the token (HTML forms).
     :param cookie_name: the cookie holding the signed secret when there is no session.
@@ -184,7 +242,9 @@ class CSRFMiddleware:
 
     Example::
 
-        app.add_middleware(CSRFMiddleware, secret_key=secret, exempt_paths=["/webhooks/*"])
+        csrf = CSRFProtection(secret_key=secret, safe_methods=["GET", "HEAD", "OPTIONS"],
+                              exempt_paths=["/api/webhook", "/webhooks/*"])
+        app.add_middleware(csrf)
     """
 
     def __init__(self, secret_key: Any, safe_methods: Iterable[str] = DEFAULT_SAFE_METHODS,
@@ -202,7 +262,7 @@ class CSRFMiddleware:
             raise TypeError("header_name and field_name must be non-empty strings")
         self.header_name = header_name
         self.field_name = field_name
-        self.same_site = _check_cookie_options(cookie_name, same_site, https_only, cookie_path, cookie_domain)
+        self.same_site = check_cookie_options(cookie_name, same_site, https_only, cookie_path, cookie_domain)
         if cookie_max_age is not None and (isinstance(cookie_max_age, bool) or not isinstance(cookie_max_age, int)
                                            or cookie_max_age <= 0):
             raise ValueError("cookie_max_age must be a positive number of seconds or None")
@@ -223,16 +283,17 @@ class CSRFMiddleware:
     async def __call__(self, request: Any, call_next: Any) -> Any:
         state = _CSRFState(self, request)
         request.state.__dict__[_STATE_KEY] = state
-        if request.method not in self.safe_methods and not self.is_exempt(request.path):
+        if (request.method not in self.safe_methods and not self.is_exempt(request.path)
+                and not _exempt_handler(request)):
             try:
                 problem = await self._refusal(request, state)
             except HTTPException as exc:  # an unreadable form body: its own 4xx
                 return problem_response(request, exc.status_code, exc.detail, exc.headers)
             if problem is not None:
-                return problem_response(request, 403, problem)
+                return problem_response(request, 403, problem + _HOW_TO_EXEMPT)
         response = await call_next(request)
         if state.issued and not state.in_session:
-            response.set_cookie(self.cookie_name, self.signer.sign(_b64encode(state.secret)),
+            response.set_cookie(self.cookie_name, self.signer.sign(_b64(state.secret)),
                                 max_age=self.cookie_max_age, path=self.cookie_path, domain=self.cookie_domain,
                                 secure=self.https_only, httponly=True, samesite=self.same_site)
         return response
@@ -291,4 +352,7 @@ class CSRFMiddleware:
         return None
 
     def __repr__(self) -> str:
-        return "<CSRFMiddleware header=%s field=%s>" % (self.header_name, self.field_name)
+        return "<CSRFProtection header=%s field=%s>" % (self.header_name, self.field_name)
+
+
+CSRFMiddleware = CSRFProtection

@@ -10,7 +10,6 @@ Example::
     token = jwt.encode({"sub": "42", "roles": ["admin"]})
     claims = jwt.decode(token)          # raises InvalidTokenError subclasses
 """
-import binascii
 import calendar
 import datetime
 import hmac
@@ -19,6 +18,8 @@ import math
 import time
 import warnings
 from typing import Any, Dict, Iterable, Mapping, Optional, Tuple, Union
+
+from .signing import B64URL_ALPHABET, b64url_decode, b64url_encode, key_bytes
 
 __all__ = [
     "JWT",
@@ -113,36 +114,8 @@ class MissingRequiredClaimError(InvalidClaimError):
         self.claim = claim
 
 
-# --- base64url (RFC 7515 section 2: URL-safe alphabet, trailing '=' omitted) ----------------
-
-_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-_TOKEN_CHARS = _ALPHABET + b"."
-_URL_TO_STD = bytes.maketrans(b"-_", b"+/")
-_STD_TO_URL = bytes.maketrans(b"+/", b"-_")
-_PADDING = (b"", b"", b"==", b"=")
-# A segment of length 4k+2 or 4k+3 ends in a character whose low 4 or 2 bits are padding; the
-# canonical encoding leaves them zero (RFC 4648 section 3.5), so two spellings of one value
-# cannot both verify.
-_CANONICAL_LAST = (
-    b"",
-    b"",
-    bytes(c for i, c in enumerate(_ALPHABET) if i & 0x0F == 0),
-    bytes(c for i, c in enumerate(_ALPHABET) if i & 0x03 == 0),
-)
-
-
-def _b64url_encode(data: bytes) -> bytes:
-    return binascii.b2a_base64(data, newline=False).translate(_STD_TO_URL).rstrip(b"=")
-
-
-def _b64url_decode(segment: bytes, what: str) -> bytes:
-    # The caller has already checked the alphabet; this checks length and trailing bits.
-    rem = len(segment) & 3
-    if rem:
-        if rem == 1 or segment[-1] not in _CANONICAL_LAST[rem]:
-            raise MalformedTokenError("%s is not canonical base64url" % what)
-        segment += _PADDING[rem]
-    return binascii.a2b_base64(segment.translate(_URL_TO_STD))
+# RFC 7515 section 2: base64url without padding; the one codec of covet.security.signing.
+_TOKEN_CHARS = B64URL_ALPHABET + b"."
 
 
 def _reject_constant(name: str) -> Any:
@@ -168,7 +141,12 @@ def _parse_json(text: str) -> Any:
 
 
 def _load_object(segment: bytes, what: str) -> Dict[str, Any]:
-    data = _b64url_decode(segment, what)
+    try:
+        # Refuses a length of 4k+1 and set padding bits (RFC 4648 section 3.5), so two
+        # spellings of one value cannot both verify.
+        data = b64url_decode(segment)
+    except ValueError:
+        raise MalformedTokenError("%s is not canonical base64url" % what) from None
     try:
         # Decode as UTF-8 first: json.loads(bytes) would also accept UTF-16/32 (RFC 7515 5.2
         # requires UTF-8). Duplicate names keep the last value, as json does.
@@ -188,7 +166,13 @@ def _describe_bad_shape(raw: bytes) -> str:
     return "token has an empty header or payload segment"
 
 
-def _seconds(value: Any, name: str) -> float:
+def to_seconds(value: Union[int, float, datetime.timedelta], name: str) -> float:
+    """A duration given as seconds or a ``timedelta``, as float seconds; ``TypeError`` names ``name``.
+
+    Example::
+
+        to_seconds(datetime.timedelta(minutes=15), "expires_in")   # 900.0
+    """
     if isinstance(value, datetime.timedelta):
         value = value.total_seconds()
     if type(value) not in (int, float) or not math.isfinite(value):
@@ -275,12 +259,7 @@ class JWT:
         self.kid = kid
         self._macs = {}  # type: Dict[Optional[str], Any]
         for key_id, secret in secrets.items():
-            if isinstance(secret, str):
-                secret = secret.encode("utf-8")
-            if not isinstance(secret, (bytes, bytearray)):
-                raise TypeError("a key must be str or bytes")
-            if not secret:
-                raise ValueError("a key must not be empty")
+            secret = key_bytes(secret, "key")
             if len(secret) < min_len:
                 warnings.warn(
                     "%s key%s is %d bytes; RFC 7518 3.2 requires at least %d"
@@ -289,11 +268,11 @@ class JWT:
                     stacklevel=2,
                 )
             # PERF: the keyed HMAC state is computed once; each call copies it.
-            self._macs[key_id] = hmac.new(bytes(secret), digestmod=digest)
-        self.expires_in = None if expires_in is None else _seconds(expires_in, "expires_in")
+            self._macs[key_id] = hmac.new(secret, digestmod=digest)
+        self.expires_in = None if expires_in is None else to_seconds(expires_in, "expires_in")
         if self.expires_in is not None and self.expires_in <= 0:
             raise ValueError("expires_in must be positive")
-        self.leeway = _seconds(leeway, "leeway")
+        self.leeway = to_seconds(leeway, "leeway")
         if not 0 <= self.leeway <= MAX_LEEWAY:
             raise ValueError("leeway must be between 0 and %d seconds" % MAX_LEEWAY)
         if type(max_token_bytes) is not int or max_token_bytes < 16:
@@ -314,12 +293,12 @@ class JWT:
             header = {"alg": algorithm, "typ": "JWT"}
             if key_id is not None:
                 header["kid"] = key_id
-            self._header_segments[key_id] = _b64url_encode(_ENCODER.encode(header).encode())
+            self._header_segments[key_id] = b64url_encode(_ENCODER.encode(header).encode())
             variants = [header, {"typ": "JWT", "alg": algorithm}, {"alg": algorithm}]
             if key_id is not None:
                 variants = [header, dict(sorted(header.items())), {"alg": algorithm, "kid": key_id}]
             for variant in variants:
-                self._known_headers[_b64url_encode(_ENCODER.encode(variant).encode())] = mac
+                self._known_headers[b64url_encode(_ENCODER.encode(variant).encode())] = mac
 
     def encode(
         self,
@@ -368,13 +347,13 @@ class JWT:
             if kid is not None:
                 header["kid"] = kid
             header.update(headers)
-            header_segment = _b64url_encode(_ENCODER.encode(header).encode())
+            header_segment = b64url_encode(_ENCODER.encode(header).encode())
         else:
             header_segment = self._header_segments[kid]
-        signing_input = header_segment + b"." + _b64url_encode(_ENCODER.encode(payload).encode())
+        signing_input = header_segment + b"." + b64url_encode(_ENCODER.encode(payload).encode())
         mac = self._macs[kid].copy()
         mac.update(signing_input)
-        return (signing_input + b"." + _b64url_encode(mac.digest())).decode("ascii")
+        return (signing_input + b"." + b64url_encode(mac.digest())).decode("ascii")
 
     def decode(
         self,
@@ -424,7 +403,7 @@ class JWT:
         mac = mac.copy()
         mac.update(raw[: len(header_segment) + 1 + len(payload_segment)])
         # Comparing the encoded form also rejects non-canonical spellings of the right MAC.
-        if not hmac.compare_digest(_b64url_encode(mac.digest()), signature):
+        if not hmac.compare_digest(b64url_encode(mac.digest()), signature):
             raise InvalidSignatureError("signature verification failed")
 
         payload = _load_object(payload_segment, "payload")

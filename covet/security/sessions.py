@@ -14,16 +14,15 @@ Example::
         request.session.clear()              # a fresh session (and id) at login
         request.session["user_id"] = 42
 """
-import base64
-import binascii
-import hashlib
-import hmac
 import json
 import re
 import secrets
 import time
-import warnings
 from typing import Any, Dict, Optional, Tuple
+
+from ._cookies import check_cookie_options
+# Signer and MIN_KEY_BYTES stay importable from here too.
+from .signing import MIN_KEY_BYTES, Signer, b64url_decode, b64url_encode
 
 __all__ = ["SessionMiddleware", "Session", "Signer", "DEFAULT_MAX_AGE", "MAX_COOKIE_BYTES"]
 
@@ -32,96 +31,10 @@ DEFAULT_MAX_AGE = 14 * 24 * 3600
 # attributes), and most keep no more. A bigger cookie is silently dropped by the
 # browser, so writing one is refused loudly instead.
 MAX_COOKIE_BYTES = 4096
-# HMAC-SHA256 keys shorter than the hash output weaken it (RFC 2104 §3).
-MIN_KEY_BYTES = 32
 
-_B64 = re.compile(r"[A-Za-z0-9_-]*")
-_TIMESTAMP = re.compile(r"[0-9]{1,15}")
 _SESSION_ID = re.compile(r"[A-Za-z0-9_-]{43}")
-_SIG_LEN = 43  # base64url of 32 bytes, unpadded
 # The session as JSON: compact, and NaN refused so that other languages can read it.
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
-_SAME_SITE = {"lax": "lax", "strict": "strict", "none": "none"}
-
-
-def _b64encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _b64decode(text: str) -> Optional[bytes]:
-    if not _B64.fullmatch(text) or len(text) % 4 == 1:
-        return None
-    try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError):
-        return None
-
-
-def _derive(secret: Any, purpose: bytes) -> bytes:
-    if isinstance(secret, str):
-        secret = secret.encode("utf-8")
-    if not isinstance(secret, (bytes, bytearray)):
-        raise TypeError("a secret key must be str or bytes")
-    if not secret:
-        raise ValueError("a secret key must not be empty")
-    if len(secret) < MIN_KEY_BYTES:
-        warnings.warn("secret key is %d bytes; use at least %d (secrets.token_bytes(32))"
-                      % (len(secret), MIN_KEY_BYTES), UserWarning, stacklevel=4)
-    # One secret may serve sessions, CSRF and JWT: each derives its own key, so a value
-    # signed for one purpose never verifies for another.
-    return hmac.new(bytes(secret), purpose, hashlib.sha256).digest()
-
-
-class Signer:
-    """HMAC-SHA256 signatures with a timestamp, over several keys for rotation.
-
-    ``secret_key`` is one secret or a list: the first signs, every one verifies.
-    ``purpose`` separates uses of the same secret.
-
-    Example::
-
-        signer = Signer([new_secret, old_secret], b"covet.session")
-        value = signer.sign("payload")
-        signer.unsign(value)   # ("payload", timestamp, 0) -- 0: signed by the first key
-    """
-
-    __slots__ = ("_keys",)
-
-    def __init__(self, secret_key: Any, purpose: bytes) -> None:
-        secrets_ = list(secret_key) if isinstance(secret_key, (list, tuple)) else [secret_key]
-        if not secrets_:
-            raise ValueError("secret_key list is empty")
-        self._keys = [hmac.new(_derive(s, purpose), digestmod=hashlib.sha256) for s in secrets_]
-
-    def _mac(self, index: int, message: bytes) -> str:
-        mac = self._keys[index].copy()
-        mac.update(message)
-        return _b64encode(mac.digest())
-
-    def sign(self, payload: str, timestamp: Optional[int] = None) -> str:
-        """``payload.timestamp.signature`` (``payload`` must be cookie-safe text)."""
-        message = "%s.%d" % (payload, int(time.time()) if timestamp is None else timestamp)
-        return message + "." + self._mac(0, message.encode("ascii"))
-
-    def unsign(self, value: str) -> Optional[Tuple[str, int, int]]:
-        """``(payload, timestamp, key index)`` when a key signed ``value``, else None (never raises)."""
-        if not isinstance(value, str):
-            return None
-        message, dot, signature = value.rpartition(".")
-        if not dot or len(signature) != _SIG_LEN:
-            return None
-        payload, dot, stamp = message.rpartition(".")
-        if not dot or not _TIMESTAMP.fullmatch(stamp):
-            return None
-        try:
-            raw = message.encode("ascii")
-            sig = signature.encode("ascii")
-        except UnicodeEncodeError:
-            return None
-        for index in range(len(self._keys)):
-            if hmac.compare_digest(self._mac(index, raw).encode("ascii"), sig):
-                return payload, int(stamp), index
-        return None
 
 
 class Session(dict):
@@ -137,26 +50,6 @@ class Session(dict):
         """Empty the session; with a server-side backend the next write gets a new id."""
         self.cleared = True
         super().clear()
-
-
-def _check_cookie_options(cookie_name: str, same_site: str, https_only: bool, path: str,
-                          domain: Optional[str]) -> str:
-    if not isinstance(cookie_name, str) or not cookie_name or not all(
-            c.isalnum() or c in "!#$%&'*+-.^_`|~" for c in cookie_name):
-        raise ValueError("invalid cookie name: %r" % (cookie_name,))
-    site = _SAME_SITE.get(str(same_site).lower())
-    if site is None:
-        raise ValueError("same_site must be 'lax', 'strict' or 'none', not %r" % (same_site,))
-    if site == "none" and not https_only:
-        # Browsers drop SameSite=None cookies that lack Secure.
-        raise ValueError("same_site='none' needs https_only=True")
-    # RFC 6265bis §4.1.3: browsers refuse __Secure- cookies without Secure, and __Host-
-    # cookies that also lack Path=/ or carry a Domain (werkzeug CVE-2023-23934 context).
-    if cookie_name.startswith(("__Secure-", "__Host-")) and not https_only:
-        raise ValueError("a %s- cookie needs https_only=True" % cookie_name.split("-")[0])
-    if cookie_name.startswith("__Host-") and (path != "/" or domain is not None):
-        raise ValueError("a __Host- cookie needs path='/' and no domain")
-    return site
 
 
 class SessionMiddleware:
@@ -182,7 +75,7 @@ class SessionMiddleware:
                  same_site: str = "lax", https_only: bool = False, backend: Any = None, path: str = "/",
                  domain: Optional[str] = None, key_prefix: str = "session:") -> None:
         self.signer = Signer(secret_key, b"covet.session")
-        self.same_site = _check_cookie_options(cookie_name, same_site, https_only, path, domain)
+        self.same_site = check_cookie_options(cookie_name, same_site, https_only, path, domain)
         if max_age is not None and (isinstance(max_age, bool) or not isinstance(max_age, int) or max_age <= 0):
             raise ValueError("max_age must be a positive number of seconds or None")
         if backend is not None and not all(callable(getattr(backend, m, None)) for m in ("aget", "aset", "adelete")):
@@ -227,13 +120,11 @@ class SessionMiddleware:
         original = None
         data = {}  # type: Dict[str, Any]
         if found is not None:
-            decoded = _b64decode(found[0])
-            if decoded is not None:
-                try:
-                    original = decoded.decode("utf-8")
-                except UnicodeDecodeError:
-                    original = None
-                data = self._load_json(original)
+            try:
+                original = b64url_decode(found[0]).decode("utf-8")
+            except ValueError:  # not base64url, or not UTF-8 (UnicodeDecodeError is a ValueError)
+                original = None
+            data = self._load_json(original)
         session = request.session = Session(data)
         response = await call_next(request)
         current = request.session if request.session is not None else session
@@ -244,7 +135,7 @@ class SessionMiddleware:
         text = self._encode(current)
         # Rewrite only on change, or to move a cookie signed with an old key onto the new one.
         if text != original or (found is not None and found[1] != 0):
-            self._set(response, self.signer.sign(_b64encode(text.encode("utf-8"))))
+            self._set(response, self.signer.sign(b64url_encode(text.encode("utf-8")).decode("ascii")))
         return response
 
     # -- the server-side form ----------------------------------------------
