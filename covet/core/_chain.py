@@ -10,7 +10,7 @@ import contextvars
 import functools
 import inspect
 
-__all__ = ["chain", "is_async_callable", "run_sync"]
+__all__ = ["chain", "guard", "is_async_callable", "run_sync"]
 
 
 def is_async_callable(obj):
@@ -36,11 +36,23 @@ async def run_sync(request, fn, /, *args, **kwargs):
     return await loop.run_in_executor(executor, call)
 
 
-def _link(mw, call_next):
+def _link(mw, call_next, on_error):
     if is_async_callable(mw):
-        async def handler(request):
-            return await mw(request, call_next)
-        return handler
+        if on_error is None:
+            async def handler(request):
+                return await mw(request, call_next)
+            return handler
+
+        # PERF: the try sits in the link itself, not in one more coroutine per middleware.
+        async def guarded_handler(request):
+            try:
+                return await mw(request, call_next)
+            except Exception as exc:
+                response = await on_error(request, exc)
+                if response is None:
+                    raise
+                return response
+        return guarded_handler
 
     async def sync_handler(request):
         loop = asyncio.get_running_loop()
@@ -57,12 +69,33 @@ def _link(mw, call_next):
             result = await result
         return result
 
-    return sync_handler
+    return sync_handler if on_error is None else guard(sync_handler, on_error)
 
 
-def chain(middleware, endpoint):
-    """Compose ``middleware`` (outermost first) around ``endpoint(request)``, once, at start-up."""
+def guard(handler, on_error):
+    """``handler`` with the exceptions that ``on_error(request, exc)`` answers turned into its Response.
+
+    ``on_error`` returns None for an exception it does not answer, which then propagates.
+    """
+    async def guarded(request):
+        try:
+            return await handler(request)
+        except Exception as exc:
+            response = await on_error(request, exc)
+            if response is None:
+                raise
+            return response
+    return guarded
+
+
+def chain(middleware, endpoint, on_error=None):
+    """Compose ``middleware`` (outermost first) around ``endpoint(request)``, once, at start-up.
+
+    With ``on_error``, each middleware's own exceptions are answered by it as well (see
+    ``guard``), so that every ``call_next`` returns a Response for an error the app answers,
+    whichever middleware or handler raised it. ``endpoint`` is expected to do the same.
+    """
     handler = endpoint
     for mw in reversed(list(middleware)):
-        handler = _link(mw, handler)
+        handler = _link(mw, handler, on_error)
     return handler

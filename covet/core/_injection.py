@@ -19,7 +19,7 @@ import logging
 import re
 import typing
 
-from ._chain import chain, is_async_callable, run_sync
+from ._chain import chain, guard, is_async_callable, run_sync
 from .background import BackgroundTasks
 from .dependencies import REQUIRED, Body, Depends, Param, Path, Query
 from .errors import HTTPException, RequestValidationError
@@ -566,8 +566,12 @@ def _response_filter(model, fn, status):
     return respond
 
 
-def build_handler(route):
-    """Compile a Route into ``async handle(request) -> Response``: injector, call, conversion, group middleware."""
+def build_handler(route, on_error=None):
+    """Compile a Route into ``async handle(request) -> Response``: injector, call, conversion, group middleware.
+
+    ``on_error(request, exc)`` is the app's answer to an exception (a Response, or None to let it
+    propagate); with it, route and group middleware see the errors the app answers as responses.
+    """
     plan = _Plan(route.endpoint, _path_types(route), route.dependencies)
     fn = route.endpoint
     status = route.options.get("status_code")
@@ -622,5 +626,7 @@ def build_handler(route):
 
     route.plan = plan
     if route.middleware:
-        return chain(route.middleware, endpoint)
+        if on_error is not None:
+            endpoint = guard(endpoint, on_error)
+        return chain(route.middleware, endpoint, on_error)
     return endpoint
