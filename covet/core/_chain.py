@@ -9,11 +9,17 @@ import asyncio
 import contextvars
 import functools
 import inspect
+from typing import Any, Awaitable, Callable, Iterable, Optional
 
 __all__ = ["chain", "guard", "is_async_callable", "run_sync"]
 
 
-def is_async_callable(obj):
+#: ``handler(request) -> Response`` and ``on_error(request, exc) -> Response or None``, as chained here.
+Handler = Callable[[Any], Awaitable[Any]]
+ErrorAnswer = Callable[[Any, Exception], Awaitable[Any]]
+
+
+def is_async_callable(obj: Any) -> bool:
     """True for coroutine functions and objects whose ``__call__`` is one (also through partials)."""
     while isinstance(obj, functools.partial):
         obj = obj.func
@@ -22,7 +28,7 @@ def is_async_callable(obj):
     )
 
 
-async def run_sync(request, fn, /, *args, **kwargs):
+async def run_sync(request: Any, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
     """Run a blocking callable in the app's bounded thread pool, keeping contextvars.
 
     ``request`` and ``fn`` are positional-only: the callable's own keyword
@@ -72,7 +78,7 @@ def _link(mw, call_next, on_error):
     return sync_handler if on_error is None else guard(sync_handler, on_error)
 
 
-def guard(handler, on_error):
+def guard(handler: Handler, on_error: ErrorAnswer) -> Handler:
     """``handler`` with the exceptions that ``on_error(request, exc)`` answers turned into its Response.
 
     ``on_error`` returns None for an exception it does not answer, which then propagates.
@@ -88,7 +94,7 @@ def guard(handler, on_error):
     return guarded
 
 
-def chain(middleware, endpoint, on_error=None):
+def chain(middleware: Iterable[Any], endpoint: Handler, on_error: Optional[ErrorAnswer] = None) -> Handler:
     """Compose ``middleware`` (outermost first) around ``endpoint(request)``, once, at start-up.
 
     With ``on_error``, each middleware's own exceptions are answered by it as well (see

@@ -321,7 +321,7 @@ class Covet(RouteDecorators):
         if raw == "*" and method == "OPTIONS":
             return Response(b"", 204, {"Allow": ", ".join(sorted(self.router.all_methods()))})
         mount, rest = self.router.find_mount(raw)
-        if mount is not None:
+        if mount is not None and rest is not None:
             request.raw_path = rest
             request.root_path = request.root_path + mount.prefix
             request._path = None
