@@ -4,8 +4,38 @@ Public names are imported lazily (PEP 562) so that ``import covet`` stays
 cheap and a program that only needs the template engine or the JWT helper
 does not pay for the server.
 """
+from typing import TYPE_CHECKING
+
 from ._lazy import lazy_exports
 from .core import services
+
+if TYPE_CHECKING:
+    # What type checkers and editors see of the kernel's names (at run time they load lazily,
+    # from _EXPORTS below); other names reach a type checker as Any through __getattr__.
+    from .core.app import Covet as Covet, CovetApp as CovetApp
+    from .core.background import BackgroundTasks as BackgroundTasks
+    from .core.datastructures import (
+        URL as URL, FormData as FormData, Headers as Headers, HeaderValueError as HeaderValueError,
+        MutableHeaders as MutableHeaders, QueryParams as QueryParams, State as State,
+    )
+    from .core.dependencies import (
+        Body as Body, Cookie as Cookie, Depends as Depends, File as File, Form as Form, Header as Header,
+        Path as Path, Query as Query,
+    )
+    from .core.errors import HTTPException as HTTPException, RequestValidationError as RequestValidationError
+    from .core.multipart import (
+        MultipartError as MultipartError, MultipartLimits as MultipartLimits, UploadFile as UploadFile,
+    )
+    from .core.requests import Request as Request
+    from .core.responses import (
+        FileResponse as FileResponse, HTMLResponse as HTMLResponse, JSONResponse as JSONResponse,
+        PlainTextResponse as PlainTextResponse, RedirectResponse as RedirectResponse, Response as Response,
+        StreamingResponse as StreamingResponse,
+    )
+    from .core.routing import (
+        Converter as Converter, NoMatchFound as NoMatchFound, RouteGroup as RouteGroup, Router as Router,
+    )
+    from .testing import AsyncTestClient as AsyncTestClient, TestClient as TestClient
 
 __version__ = "0.1.0"
 
@@ -24,7 +54,8 @@ _EXPORTS = {
     "StreamingResponse": "core.responses", "FileResponse": "core.responses",
     "HTTPException": "core.errors", "RequestValidationError": "core.errors",
     "Query": "core.dependencies", "Path": "core.dependencies", "Header": "core.dependencies", "Cookie": "core.dependencies",
-    "Body": "core.dependencies", "Depends": "core.dependencies",
+    "Body": "core.dependencies", "Form": "core.dependencies", "File": "core.dependencies",
+    "Depends": "core.dependencies",
     "BackgroundTasks": "core.background",
     "Router": "core.routing", "RouteGroup": "core.routing", "Converter": "core.routing", "NoMatchFound": "core.routing",
     "Headers": "core.datastructures", "MutableHeaders": "core.datastructures", "QueryParams": "core.datastructures",

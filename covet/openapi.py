@@ -10,6 +10,7 @@ import inspect
 import json
 import re
 
+from .core._injection import walk_plans
 from .validation import schema_for
 
 __all__ = ["build_openapi", "docs_page"]
@@ -89,22 +90,11 @@ def _json_safe(value):
         return False
 
 
-def _walk_plans(plan, seen=None):
-    """The plan and the plans of its dependencies, once each."""
-    seen = set() if seen is None else seen
-    if id(plan) in seen:
-        return
-    seen.add(id(plan))
-    yield plan
-    for _name, _dep, sub in plan.deps:
-        yield from _walk_plans(sub, seen)
-
-
 def _parameters(route, defs):
     params = []
     declared = set()
     plan = route.plan
-    for p in _walk_plans(plan) if plan is not None else ():
+    for p in walk_plans(plan) if plan is not None else ():
         for src in p.sources:
             where = src.kind
             key = src.key
@@ -114,12 +104,7 @@ def _parameters(route, defs):
             marker = src.marker
             if marker is not None and not marker.include_in_schema:
                 continue
-            schema = schema_for(src.annotation, defs=defs, ref_template=_REF) if src.annotation is not inspect.Parameter.empty else {"type": "string"}
-            if src.collect is not None and schema.get("type") != "array":
-                schema = {"type": "array", "items": schema}
-            schema = _constraints(schema, marker)
-            if not src.required and src.default is not None and _json_safe(src.default):
-                schema["default"] = src.default
+            schema = _param_schema(src, defs)
             entry = {"name": key, "in": where, "required": bool(src.required) or where == "path", "schema": schema}
             if marker is not None:
                 if marker.description:
@@ -142,11 +127,57 @@ def _parameters(route, defs):
     return params
 
 
+def _param_schema(src, defs):
+    """The JSON schema of a query, path, header, cookie or form value: its type and constraints."""
+    if src.annotation is inspect.Parameter.empty:
+        schema = {"type": "string"}
+    else:
+        schema = schema_for(src.annotation, defs=defs, ref_template=_REF)
+    if src.collect is not None and schema.get("type") != "array":
+        schema = {"type": "array", "items": schema}
+    schema = _constraints(schema, src.marker)
+    if not src.required and src.default is not None and _json_safe(src.default):
+        schema["default"] = src.default
+    return schema
+
+
+# A file part, spelled as Swagger UI and the common client generators read it.
+_BINARY = {"type": "string", "format": "binary"}
+
+
+def _form_body(fields, defs):
+    """Form()/File() parameters as one form object: multipart when a file is among them."""
+    props, required, files = {}, [], False
+    for f in fields:
+        if f.marker is not None and not f.marker.include_in_schema:
+            continue
+        if f.marker.kind == "file":
+            files = True
+            schema = {"type": "array", "items": dict(_BINARY)} if f.many else dict(_BINARY)
+            if f.marker.description:
+                schema["description"] = f.marker.description
+        else:
+            schema = _param_schema(f, defs)
+            if f.marker.description:
+                schema["description"] = f.marker.description
+        props[f.key] = schema
+        if f.required:
+            required.append(f.key)
+    schema = {"type": "object", "properties": props}
+    if required:
+        schema["required"] = required
+    media = "multipart/form-data" if files else "application/x-www-form-urlencoded"
+    return {"required": bool(required), "content": {media: {"schema": schema}}}
+
+
 def _request_body(route, defs):
     plan = route.plan
     if plan is None:
         return None
-    bodies = [b for p in _walk_plans(plan) for b in p.body]
+    fields = [f for p in walk_plans(plan) for f in p.form]
+    if fields:
+        return _form_body(fields, defs)
+    bodies = [b for p in walk_plans(plan) for b in p.body]
     if not bodies:
         return None
     if len(bodies) == 1 and not bodies[0][5]:
@@ -212,7 +243,7 @@ def _responses(route, defs, validates):
 
 def _security(route):
     schemes = {}
-    for p in _walk_plans(route.plan) if route.plan is not None else ():
+    for p in walk_plans(route.plan) if route.plan is not None else ():
         for _name, dep, _sub in p.deps:
             fn = dep.dependency
             owner = getattr(fn, "__self__", None)
@@ -264,7 +295,7 @@ def build_openapi(app, prefix="", doc=None, used=None):
             if body is not None and method not in ("GET", "HEAD", "DELETE"):
                 op["requestBody"] = body
             validates = body is not None or any(
-                pl.sources for pl in (_walk_plans(route.plan) if route.plan is not None else ()))
+                pl.sources for pl in (walk_plans(route.plan) if route.plan is not None else ()))
             op["responses"] = _responses(route, defs, validates)
             if schemes:
                 op["security"] = [{name: []} for name in schemes]

@@ -204,6 +204,98 @@ def test_middleware_sees_404s_and_can_pass_state_to_handlers(client):
     assert seen == [200, 404]
 
 
+def watch(log, tag):
+    """A middleware that records what its call_next gave: (tag, status) for a Response, (tag, exception name) else."""
+    async def mw(request, call_next):
+        try:
+            response = await call_next(request)
+        except Exception as exc:
+            log.append((tag, type(exc).__name__))
+            raise
+        assert isinstance(response, Response)
+        log.append((tag, response.status_code))
+        return response
+    return mw
+
+
+def test_app_middleware_gets_errors_the_app_answers_as_responses_whoever_raised_them(client):
+    from covet import HTTPException
+
+    app = Covet()
+    log = []
+    app.add_middleware(watch(log, "outer"))
+
+    @app.middleware
+    async def gate(request, call_next):
+        if request.headers.get("x-key") != "k":
+            raise HTTPException(401, "no key", headers={"WWW-Authenticate": "Key"})
+        return await call_next(request)
+
+    app.add_middleware(watch(log, "inner"))
+
+    @app.get("/teapot")
+    async def teapot():
+        raise HTTPException(418, "short and stout")
+
+    c = client(app)
+    r = c.get("/teapot")
+    assert (r.status_code, r.headers["www-authenticate"], r.json()["detail"]) == (401, "Key", "no key")
+    # The outer middleware saw the 401 the gate raised as the problem response it became.
+    assert log == [("outer", 401)]
+    log.clear()
+    r = c.get("/teapot", headers={"x-key": "k"})
+    assert (r.status_code, r.headers["content-type"], r.json()["detail"]) == (
+        418, "application/problem+json", "short and stout")
+    assert log == [("inner", 418), ("outer", 418)]
+
+
+def test_app_middleware_sees_what_an_exception_handler_made_of_an_error(client):
+    from covet import HTTPException
+
+    app = Covet()
+    log = []
+    app.add_middleware(watch(log, "outer"))
+
+    @app.middleware
+    async def lookup(request, call_next):
+        if "id" not in request.query_params:
+            raise KeyError("id")
+        return await call_next(request)
+
+    @app.exception_handler(KeyError)
+    async def missing(request, exc):
+        return JSONResponse({"missing": exc.args[0]}, status_code=400)
+
+    @app.exception_handler(418)
+    async def teapot_page(request, exc):
+        return PlainTextResponse("I am a teapot", status_code=418)
+
+    @app.get("/t")
+    async def t():
+        raise HTTPException(418)
+
+    c = client(app)
+    r = c.get("/t")
+    assert (r.status_code, r.json()) == (400, {"missing": "id"})
+    r = c.get("/t?id=1")
+    assert (r.status_code, r.text) == (418, "I am a teapot")
+    assert log == [("outer", 400), ("outer", 418)]
+
+
+def test_an_unhandled_error_still_reaches_app_middleware_as_the_exception(client):
+    app = Covet()
+    log = []
+    app.add_middleware(watch(log, "mw"))
+
+    @app.get("/boom")
+    async def boom():
+        raise RuntimeError("boom")
+
+    r = client(app, raise_server_exceptions=False).get("/boom")
+    assert r.status_code == 500
+    assert log == [("mw", "RuntimeError")]
+
+
 def test_contextvars_set_in_middleware_reach_sync_and_async_handlers(client):
     """Starlette PR#1525: BaseHTTPMiddleware lost contextvars."""
     var = contextvars.ContextVar("var", default="unset")

@@ -159,3 +159,19 @@ def test_a_response_that_breaks_its_model_is_a_logged_500(app, caplog):
     assert r.status_code == 500
     assert "password" not in r.text and "not a number" not in r.text
     assert any("ResponseValidationError" in rec.getMessage() for rec in caplog.records)
+
+
+def test_a_model_body_sent_as_a_form_says_so_when_a_field_is_missing(app):
+    with TestClient(app) as c:
+        # requests' data= where json= was meant: nested values cannot travel in a form.
+        r = c.post("/tasks", data={"task": "write docs", "priority": "2"})
+        assert r.status_code == 422
+        assert r.json()["detail"] == ("the body was read as a form (Content-Type: application/x-www-form-urlencoded); "
+                                      "send application/json")
+        assert problem(r) == [{"loc": ["body", "title"], "msg": "field required", "type": "required"}]
+        r = c.post("/tasks", data={"priority": "2"}, files={"tags": ("t.txt", b"x")})
+        assert r.json()["detail"] == "the body was read as a form (Content-Type: multipart/form-data); send application/json"
+        # The same fault in JSON, or a form with only bad values, keeps the usual detail.
+        assert c.post("/tasks", json={"priority": 2}).json()["detail"] == "Request validation failed"
+        r = c.post("/tasks", data={"title": "t", "priority": "9"})
+        assert (r.status_code, r.json()["detail"]) == (422, "Request validation failed")

@@ -584,7 +584,16 @@ def test_a_urlencoded_form_reaches_a_dataclass_body_with_coerced_values(client):
     assert r.json() == {"type": "Signup", "s": {"name": "Ada", "age": 36, "newsletter": True, "tags": ["a", "b"]}}
     assert c.post("/signup", data={"name": "Ada", "age": "36", "tags": "a"}).json()["s"] == {
         "name": "Ada", "age": 36, "newsletter": False, "tags": ["a"]}
-    assert errors_of(c.post("/signup", data={"age": "x", "newsletter": "maybe"})) == [
+    assert errors_of(c.post("/signup", data={"name": "Ada", "age": "x", "newsletter": "maybe"})) == [
+        err(["body", "age"], INT_MSG, "type"),
+        err(["body", "newsletter"], BOOL_MSG, "type"),
+    ]
+    # A missing field of a body read as a form: the detail names the Content-Type that made it so.
+    r = c.post("/signup", data={"age": "x", "newsletter": "maybe"})
+    assert r.status_code == 422
+    assert r.json()["detail"] == ("the body was read as a form (Content-Type: application/x-www-form-urlencoded); "
+                                  "send application/json")
+    assert r.json()["errors"] == [
         err(["body", "name"], "field required", "required"),
         err(["body", "age"], INT_MSG, "type"),
         err(["body", "newsletter"], BOOL_MSG, "type"),

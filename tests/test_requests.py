@@ -395,3 +395,13 @@ def test_multipart_streamed_in_chunks_through_dispatch(dispatch):
 
 def test_request_is_slotted():
     assert not hasattr(make_request(), "__dict__")
+
+
+def test_datastructures_defines_every_name_it_exports_uploadfile_included():
+    # Names in __all__ are real module attributes (no module __getattr__), so
+    # static tools and `from covet.core.datastructures import *` see them.
+    from covet.core import datastructures, multipart
+
+    assert not hasattr(datastructures, "__getattr__")
+    assert [n for n in datastructures.__all__ if n not in vars(datastructures)] == []
+    assert datastructures.UploadFile is multipart.UploadFile

@@ -903,3 +903,138 @@ def test_a_match_taken_before_the_first_request_follows_routes_added_later():
     assert match("GET", "/b/2") == (b, {"y": "2"})
     assert router.match("GET", "/b/2") == (b, {"y": "2"})
     assert "def match(method, raw_path):" in router.matcher_source
+
+
+# -- group and route middleware get errors as responses, as app middleware does ------------------
+
+def watching(log, tag):
+    """A middleware recording what its call_next gave: (tag, status) or (tag, exception name)."""
+    async def mw(request, call_next):
+        try:
+            response = await call_next(request)
+        except Exception as exc:
+            log.append((tag, type(exc).__name__))
+            raise
+        assert isinstance(response, Response)
+        log.append((tag, response.status_code, response.headers.get("content-type")))
+        return response
+    return mw
+
+
+def errors_app(log):
+    from covet import HTTPException
+
+    app = Covet()
+    app.add_middleware(watching(log, "app"))
+    api = app.group("/api", middleware=[watching(log, "group")])
+    v1 = api.group("/v1", middleware=[watching(log, "nested")])
+
+    @v1.get("/teapot", middleware=[watching(log, "route")])
+    async def teapot():
+        raise HTTPException(418, "short and stout")
+
+    @v1.get("/items/{n:int}", middleware=[watching(log, "route")])
+    async def item(n: int, limit: int = 10):
+        return {"n": n, "limit": limit}
+
+    @v1.get("/boom", middleware=[watching(log, "route")])
+    async def boom():
+        raise RuntimeError("boom")
+
+    return app
+
+
+def test_route_group_and_nested_group_middleware_see_a_handlers_http_exception_as_its_response(client):
+    log = []
+    r = client(errors_app(log)).get("/api/v1/teapot")
+    assert (r.status_code, r.json()["detail"]) == (418, "short and stout")
+    problem = "application/problem+json"
+    assert log == [("route", 418, problem), ("nested", 418, problem), ("group", 418, problem),
+                   ("app", 418, problem)]
+
+
+def test_every_level_sees_the_422_of_a_bad_parameter_as_a_response(client):
+    log = []
+    r = client(errors_app(log)).get("/api/v1/items/3?limit=x")
+    assert r.status_code == 422
+    assert r.json()["errors"] == [{"loc": ["query", "limit"], "msg": "must be of type integer", "type": "type"}]
+    assert [entry[:2] for entry in log] == [("route", 422), ("nested", 422), ("group", 422), ("app", 422)]
+
+
+def test_exception_handlers_still_answer_for_errors_under_group_middleware(client):
+    log = []
+    app = errors_app(log)
+
+    @app.exception_handler(418)
+    async def teapot_page(request, exc):
+        return Response(b"I am a teapot", 418, media_type="text/plain")
+
+    @app.exception_handler(RuntimeError)
+    async def runtime(request, exc):
+        return Response(b"handled: " + str(exc).encode(), 503, media_type="text/plain")
+
+    c = client(app)
+    r = c.get("/api/v1/teapot")
+    assert (r.status_code, r.text) == (418, "I am a teapot")
+    assert log == [(level, 418, "text/plain; charset=utf-8") for level in ("route", "nested", "group", "app")]
+    log.clear()
+    r = c.get("/api/v1/boom")
+    assert (r.status_code, r.text) == (503, "handled: boom")
+    assert log == [(level, 503, "text/plain; charset=utf-8") for level in ("route", "nested", "group", "app")]
+
+
+def test_an_http_exception_raised_by_inner_group_middleware_reaches_outer_ones_as_a_response(client):
+    from covet import HTTPException
+
+    log = []
+    app = Covet()
+
+    async def require_key(request, call_next):
+        if request.headers.get("x-key") != "k":
+            raise HTTPException(401, "no key", headers={"WWW-Authenticate": "Key"})
+        return await call_next(request)
+
+    api = app.group("/api", middleware=[watching(log, "group")])
+    admin = api.group("/admin", middleware=[require_key])
+
+    @admin.get("/stats", middleware=[watching(log, "route")])
+    async def stats():
+        return {"users": 3}
+
+    c = client(app)
+    r = c.get("/api/admin/stats")
+    assert (r.status_code, r.headers["www-authenticate"]) == (401, "Key")
+    assert log == [("group", 401, "application/problem+json")]
+    log.clear()
+    assert c.get("/api/admin/stats", headers={"x-key": "k"}).json() == {"users": 3}
+    assert log == [("route", 200, "application/json"), ("group", 200, "application/json")]
+
+
+def test_an_unhandled_error_passes_group_middleware_as_the_exception(client):
+    log = []
+    r = client(errors_app(log), raise_server_exceptions=False).get("/api/v1/boom")
+    assert r.status_code == 500
+    assert log == [(level, "RuntimeError") for level in ("route", "nested", "group", "app")]
+
+
+def test_a_yield_dependency_sees_the_error_a_group_middleware_got_as_a_response(client):
+    from covet import HTTPException
+
+    seen = []
+
+    async def session():
+        try:
+            yield "s"
+        except HTTPException as exc:
+            seen.append(exc.status_code)
+            raise
+
+    app = Covet()
+    api = app.group("/api", middleware=[watching([], "group")])
+
+    @api.get("/fail")
+    async def fail(s=Depends(session)):
+        raise HTTPException(409, "conflict")
+
+    assert client(app).get("/api/fail").status_code == 409
+    assert seen == [409]

@@ -2,10 +2,11 @@
 
 Where each argument comes from: ``request``/``Request`` and
 ``BackgroundTasks`` are injected; names in the path template are path
-parameters; ``Query``/``Path``/``Header``/``Cookie``/``Body`` declare a
-source and constraints; ``Depends`` runs a dependency; a dict, dataclass,
-Model or TypedDict annotation is the JSON body; any other simple type comes
-from the query string. Every violation of one request is collected into a
+parameters; ``Query``/``Path``/``Header``/``Cookie``/``Body``/``Form``/``File``
+declare a source and constraints; ``Depends`` runs a dependency; a dict,
+dataclass, Model or TypedDict annotation is the JSON body; an ``UploadFile``
+annotation is a file of a multipart form; any other simple type comes from
+the query string. Every violation of one request is collected into a
 single 422 with an ``errors`` list of ``{loc, msg, type}``.
 
 Order of a request's life (tested, documented in docs/dependencies.md):
@@ -19,10 +20,11 @@ import logging
 import re
 import typing
 
-from ._chain import chain, is_async_callable, run_sync
+from ._chain import chain, guard, is_async_callable, run_sync
 from .background import BackgroundTasks
-from .dependencies import REQUIRED, Body, Depends, Param, Path, Query
+from .dependencies import REQUIRED, Body, Depends, File, Param, Path, Query
 from .errors import HTTPException, RequestValidationError
+from .multipart import UploadFile
 from .requests import Request, parse_json
 from .responses import JSONResponse, Response, to_response
 from .services import service
@@ -39,7 +41,7 @@ def _types():
     ValidationError = types.ValidationError
     return types
 
-__all__ = ["build_handler", "teardown", "ResponseValidationError"]
+__all__ = ["build_handler", "teardown", "walk_plans", "ResponseValidationError"]
 
 logger = logging.getLogger("covet.error")
 
@@ -156,12 +158,16 @@ def _param_schema(tp, marker):
 # -- the plan -------------------------------------------------------------
 
 class _Source:
-    """One argument read from the query, path, headers or cookies."""
+    """One argument read from the query, path, headers, cookies or a form field."""
 
     __slots__ = ("name", "kind", "key", "check", "convert", "collect", "default", "required", "loc",
                  "strict_404", "annotation", "marker", "trusted")
 
     def resolve(self, request, errors):
+        """The converted value, or None with the problems appended to ``errors``.
+
+        ``request`` is the Request; for a form field it is the request's parsed FormData.
+        """
         kind = self.kind
         if kind == "query":
             if self.collect is not None:
@@ -174,9 +180,16 @@ class _Source:
             values = (params[self.key],) if self.key in params else ()
         elif kind == "header":
             values = request.headers.getlist(self.key)
-        else:
+        elif kind == "cookie":
             v = request.cookies.get(self.key)
             values = () if v is None else (v,)
+        else:
+            values = request.getlist(self.key)
+            if self.collect is None:
+                values = values[-1:]  # the last of repeated keys wins, as in the query
+            if any(type(v) is not str for v in values):
+                errors.append({"loc": list(self.loc), "msg": "must be a text field, not a file", "type": "type"})
+                return None
         if not values:
             if self.required:
                 errors.append({"loc": list(self.loc), "msg": "field required", "type": "required"})
@@ -200,6 +213,31 @@ class _Source:
             errors.extend({"loc": loc + e["loc"], "msg": e["msg"], "type": e["type"]} for e in exc.errors)
             return None
         return self.convert(value) if self.convert is not None else value
+
+
+class _FileSource:
+    """One ``File()`` argument: the UploadFile(s) of a multipart form field."""
+
+    __slots__ = ("name", "key", "many", "default", "required", "loc", "max_size", "marker")
+
+    def resolve(self, form, errors):
+        # A file input left empty still sends a part, with filename="" and no data (HTML's
+        # form submission algorithm): that is no file.
+        values = [v for v in form.getlist(self.key) if not (type(v) is not str and v.filename == "" and not v.size)]
+        if not values:
+            if self.required:
+                errors.append({"loc": list(self.loc), "msg": "field required", "type": "required"})
+                return None
+            return self.default() if isinstance(self.default, _Factory) else self.default
+        if any(not isinstance(v, UploadFile) for v in values):
+            errors.append({"loc": list(self.loc), "msg": "must be a file", "type": "type"})
+            return None
+        limit = self.max_size
+        if limit is not None:
+            for upload in values:
+                if upload.size > limit:
+                    raise HTTPException(413, "file field %r exceeds max_size (%d bytes)" % (self.key, limit))
+        return values if self.many else values[-1]
 
 
 class _BodyParam(tuple):
@@ -229,7 +267,7 @@ class _Plan:
     """Everything needed to call one function (handler or dependency) with injected arguments."""
 
     __slots__ = ("fn", "call_kind", "sources", "specials", "deps", "body", "body_embed", "is_async", "simple",
-                 "form_ok")
+                 "form_ok", "form")
 
     def __init__(self, fn, path_names, extra_deps=(), owner=None):
         self.fn = fn
@@ -237,6 +275,7 @@ class _Plan:
         self.specials = []   # (name, kind)
         self.deps = []       # (name or None, Depends, _Plan)
         self.body = []       # (name, converter, required, default, loc)
+        self.form = []       # _Source (kind "form") and _FileSource: fields of a form body
         for d in extra_deps:
             if not isinstance(d, Depends):
                 d = Depends(d)
@@ -272,7 +311,7 @@ class _Plan:
             self.call_kind = "async"
         else:
             self.call_kind = "sync"
-        self.simple = not self.deps and not self.body
+        self.simple = not self.deps and not self.body and not self.form
 
     def _add(self, p, annotation, path_names, owner):
         name = p.name
@@ -300,6 +339,8 @@ class _Plan:
                 marker = Path()
             elif tp is not inspect.Parameter.empty and _is_body_type(tp):
                 marker = Body()
+            elif _upload_type(tp) is not None:
+                marker = File()
             else:
                 marker = Query()
             if default is not inspect.Parameter.empty:
@@ -319,6 +360,14 @@ class _Plan:
             key = marker.alias or name
             self.body.append(_BodyParam(name, conv, required, dflt, key, marker.embed, tp, marker))
             return
+        if marker.kind == "file":
+            self.form.append(_file_source(name, tp, marker, required, dflt, owner))
+            return
+        if marker.kind == "form" and (_is_body_type(tp) or _upload_type(tp) is not None):
+            raise TypeError("%s: Form() parameter %r reads one text field; annotate it with a simple type "
+                            "(str, int, List[str], ...)%s" % (_qual(owner), name, (
+                                ", or use File() for a file" if _upload_type(tp) is not None else
+                                ", or take the whole form as a Model parameter")))
         unconstrained = not any(getattr(marker, a) is not None for a, _ in _KEYWORDS)
         # The router already made {id:int} an int: nothing to check again.
         trusted = marker.kind == "path" and unconstrained and (
@@ -350,11 +399,40 @@ class _Plan:
         src.trusted = trusted
         src.default = dflt
         src.required = required
-        src.loc = (marker.kind, key)
+        # A form field is part of the body: its errors are located there, as a Model's fields are.
+        src.loc = ("body", key) if marker.kind == "form" else (marker.kind, key)
         src.strict_404 = marker.kind == "path"
         src.annotation = tp
         src.marker = marker
-        self.sources.append(src)
+        (self.form if marker.kind == "form" else self.sources).append(src)
+
+
+def _upload_type(tp):
+    """"one" for UploadFile, "many" for List[UploadFile] (or another sequence of it), else None."""
+    if isinstance(tp, type) and issubclass(tp, UploadFile):
+        return "one"
+    if _collection(tp) is not None:
+        args = typing.get_args(tp)
+        if args and isinstance(args[0], type) and issubclass(args[0], UploadFile):
+            return "many"
+    return None
+
+
+def _file_source(name, tp, marker, required, default, owner):
+    kind = "one" if tp is inspect.Parameter.empty or tp is typing.Any else _upload_type(tp)
+    if kind is None:
+        raise TypeError("%s: File() parameter %r must be annotated UploadFile or List[UploadFile], not %r"
+                        % (_qual(owner), name, tp))
+    src = _FileSource()
+    src.name = name
+    src.key = marker.alias or name
+    src.many = kind == "many"
+    src.default = default
+    src.required = required
+    src.loc = ("body", src.key)
+    src.max_size = marker.max_size
+    src.marker = marker
+    return src
 
 
 def _qual(fn):
@@ -379,6 +457,12 @@ async def _solve(plan, request, errors):
             kwargs[name] = value
     if plan.body:
         await _solve_body(plan, request, kwargs, errors)
+    elif plan.form:
+        # Parsed once per request (request.form() caches it), whoever asks first: CSRF
+        # middleware, a dependency or the handler. Not a form: 415 from request.form().
+        form = await request.form()
+        for src in plan.form:
+            kwargs[src.name] = src.resolve(form, errors)
     return kwargs
 
 
@@ -566,10 +650,50 @@ def _response_filter(model, fn, status):
     return respond
 
 
-def build_handler(route):
-    """Compile a Route into ``async handle(request) -> Response``: injector, call, conversion, group middleware."""
-    plan = _Plan(route.endpoint, _path_types(route), route.dependencies)
+def walk_plans(plan, seen=None):
+    """The plan and the plans of its dependencies, once each (for checks and the OpenAPI document)."""
+    seen = set() if seen is None else seen
+    if id(plan) in seen:
+        return
+    seen.add(id(plan))
+    yield plan
+    for _name, _dep, sub in plan.deps:
+        yield from walk_plans(sub, seen)
+
+
+def _check_one_body(plan, fn):
+    """A request has one body: JSON (or a form read as a whole) or form fields, never both."""
+    plans = list(walk_plans(plan))
+    bodies = [b[0] for p in plans for b in p.body]
+    fields = [f.name for p in plans for f in p.form]
+    if bodies and fields:
+        raise TypeError(
+            "%s: Form()/File() parameters (%s) and a body parameter (%s) cannot share one request body; "
+            "read the form field by field with Form()/File(), or whole as one Model parameter"
+            % (_qual(fn), ", ".join(fields), ", ".join(bodies)))
+    return any(p.form_ok for p in plans)
+
+
+def _invalid(request, errors, form_ok):
+    """The 422 for ``errors``; it says so when a JSON-or-form body was read as a form."""
+    if form_ok and request.content_type in _FORM_MEDIA and any(
+            e["type"] == "required" and e["loc"][:1] == ["body"] for e in errors):
+        # A client that meant JSON and sent a form (requests' data= for json=) sees "field
+        # required" for keys it believes it sent: name the cause.
+        return RequestValidationError(errors, detail="the body was read as a form (Content-Type: %s); "
+                                      "send application/json" % request.content_type)
+    return RequestValidationError(errors)
+
+
+def build_handler(route, on_error=None):
+    """Compile a Route into ``async handle(request) -> Response``: injector, call, conversion, group middleware.
+
+    ``on_error(request, exc)`` is the app's answer to an exception (a Response, or None to let it
+    propagate); with it, route and group middleware see the errors the app answers as responses.
+    """
     fn = route.endpoint
+    plan = _Plan(fn, _path_types(route), route.dependencies)
+    form_ok = _check_one_body(plan, fn)
     status = route.options.get("status_code")
     model = route.options.get("response_model")
     if model is not None:
@@ -613,7 +737,7 @@ def build_handler(route):
             errors = []
             kwargs = await _solve(plan, request, errors)
             if errors:
-                raise RequestValidationError(errors)
+                raise _invalid(request, errors, form_ok)
             if kind == "async":
                 result = await fn(**kwargs)
             else:
@@ -622,5 +746,7 @@ def build_handler(route):
 
     route.plan = plan
     if route.middleware:
-        return chain(route.middleware, endpoint)
+        if on_error is not None:
+            endpoint = guard(endpoint, on_error)
+        return chain(route.middleware, endpoint, on_error)
     return endpoint

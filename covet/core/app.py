@@ -3,19 +3,30 @@
 ``Covet.dispatch(request) -> Response`` is the one entry point: the test
 client, the HTTP server and the ASGI adapter all call it.
 """
+from __future__ import annotations  # annotations here are for type checkers; covet never evaluates them
+
 import concurrent.futures
 import inspect
 import logging
 import traceback
+from typing import (
+    TYPE_CHECKING, Any, AsyncContextManager, Callable, Dict, List, Mapping, Optional, Sequence, Type, Union,
+    overload,
+)
 
 from ._chain import chain, is_async_callable, run_sync
 from .datastructures import HeaderValueError, State
 from .errors import HTTPException, RequestValidationError
 from .problems import problem_response
 from ._injection import build_handler, teardown
+from .requests import Request
 from .responses import Response, to_response
-from .routing import Router
+from .routing import CallableT, Route, RouteDecorators, RouteGroup, Router
 from .services import service
+
+if TYPE_CHECKING:
+    from .multipart import MultipartLimits
+    from .routing import Converter
 
 __all__ = ["Covet", "CovetApp"]
 
@@ -29,8 +40,11 @@ _LOG_CTRL = {i: "\\x%02x" % i for i in list(range(32)) + list(range(127, 160))}
 # ours is the ``thread_pool_size`` argument.
 DEFAULT_THREAD_POOL_SIZE = 40
 
+#: An exception handler's key: an exception class, or a status code.
+ExceptionKey = Union[int, Type[BaseException]]
 
-class Covet:
+
+class Covet(RouteDecorators):
     """The application: register routes on it, then serve it or test it.
 
     Example::
@@ -42,10 +56,15 @@ class Covet:
             return {"id": user_id}
     """
 
-    def __init__(self, debug=False, lifespan=None, middleware=None, exception_handlers=None,
-                 thread_pool_size=DEFAULT_THREAD_POOL_SIZE, redirect_slashes=True, multipart_limits=None,
-                 title="covet app", version="0.1.0", description="", openapi_url="/openapi.json",
-                 docs_url="/docs", max_body_size=None, dependencies=None):
+    def __init__(self, debug: bool = False,
+                 lifespan: Optional[Callable[[Covet], AsyncContextManager[Any]]] = None,
+                 middleware: Optional[Sequence[Any]] = None,
+                 exception_handlers: Optional[Mapping[ExceptionKey, Callable[..., Any]]] = None,
+                 thread_pool_size: int = DEFAULT_THREAD_POOL_SIZE, redirect_slashes: bool = True,
+                 multipart_limits: Optional[MultipartLimits] = None, title: str = "covet app",
+                 version: str = "0.1.0", description: str = "", openapi_url: Optional[str] = "/openapi.json",
+                 docs_url: Optional[str] = "/docs", max_body_size: Optional[int] = None,
+                 dependencies: Optional[Sequence[Any]] = None) -> None:
         self.debug = debug
         self.lifespan = lifespan
         self.thread_pool_size = thread_pool_size
@@ -57,87 +76,60 @@ class Covet:
         self.state = State()
         # App-level dependencies run for every route registered on this app.
         self.router = Router(redirect_slashes=redirect_slashes, dependencies=dependencies)
-        self.router.compile_route = build_handler
-        self._middleware = []
+        self.router.compile_route = self._compile_route
+        self._middleware: List[Any] = []
         for mw in middleware or ():
             self.add_middleware(mw)
-        self._handlers = {}
+        self._handlers: Dict[ExceptionKey, Callable[..., Any]] = {}
         for key, handler in (exception_handlers or {}).items():
             self.add_exception_handler(key, handler)
-        self._on_startup = []
-        self._on_shutdown = []
-        self._lifespan_cm = None
-        self._executor = None
-        self._chain = None
-        self._openapi = None
+        self._on_startup: List[Callable[[], Any]] = []
+        self._on_shutdown: List[Callable[[], Any]] = []
+        self._lifespan_cm: Optional[AsyncContextManager[Any]] = None
+        self._executor: Optional[concurrent.futures.ThreadPoolExecutor] = None
+        self._chain: Optional[Callable[[Request], Any]] = None
+        self._openapi: Optional[Any] = None
         self.started = False
 
-    # -- routes (delegated to the router) -------------------------------
-    def add_route(self, path, endpoint, methods=None, name=None, **options):
+    # -- routes (delegated to the router; the decorators come from RouteDecorators) -----
+    def add_route(self, path: str, endpoint: Callable[..., Any], methods: Optional[Sequence[str]] = None,
+                  name: Optional[str] = None, **options: Any) -> Route:
         """Register ``endpoint`` for ``path`` and ``methods``; returns the Route."""
         return self.router.add_route(path, endpoint, methods=methods, name=name, **options)
 
-    def route(self, path, methods=None, name=None, **options):
-        """Decorator: ``@app.route("/x", methods=["GET", "POST"])``."""
-        return self.router.route(path, methods=methods, name=name, **options)
+    def _compile_route(self, route: Route) -> Callable[[Request], Any]:
+        return build_handler(route, self._answer_error)
 
-    def get(self, path, **options):
-        """Decorator for a GET route; HEAD is answered from it with no body."""
-        return self.router.route(path, methods=["GET"], **options)
-
-    def post(self, path, **options):
-        """Decorator for a POST route."""
-        return self.router.route(path, methods=["POST"], **options)
-
-    def put(self, path, **options):
-        """Decorator for a PUT route."""
-        return self.router.route(path, methods=["PUT"], **options)
-
-    def patch(self, path, **options):
-        """Decorator for a PATCH route."""
-        return self.router.route(path, methods=["PATCH"], **options)
-
-    def delete(self, path, **options):
-        """Decorator for a DELETE route."""
-        return self.router.route(path, methods=["DELETE"], **options)
-
-    def options(self, path, **options):
-        """Decorator for an OPTIONS route (without one, OPTIONS answers 204 with Allow)."""
-        return self.router.route(path, methods=["OPTIONS"], **options)
-
-    def head(self, path, **options):
-        """Decorator for an explicit HEAD route."""
-        return self.router.route(path, methods=["HEAD"], **options)
-
-    def group(self, prefix, middleware=None, dependencies=None, tags=None):
+    def group(self, prefix: str, middleware: Optional[Sequence[Any]] = None,
+              dependencies: Optional[Sequence[Any]] = None, tags: Optional[Sequence[str]] = None) -> RouteGroup:
         """Routes under ``prefix`` sharing middleware and dependencies (same decorators as the app)."""
         return self.router.group(prefix, middleware, dependencies, tags)
 
     route_group = group
 
-    def include_router(self, router, prefix=""):
+    def include_router(self, router: Router, prefix: str = "") -> None:
         """Add a separately built Router's routes under ``prefix``."""
         self.router.include_router(router, prefix)
 
-    def mount(self, prefix, app, name=None):
+    def mount(self, prefix: str, app: Any, name: Optional[str] = None) -> None:
         """Serve another Covet app under ``prefix`` (its own middleware and error handlers apply)."""
         self.router.mount(prefix, app, name)
 
-    def register_converter(self, name, converter):
+    def register_converter(self, name: str, converter: Converter) -> None:
         """Make ``{x:name}`` path parameters available."""
         self.router.register_converter(name, converter)
 
-    def url_for(self, name, /, **params):
+    def url_for(self, name: str, /, **params: Any) -> str:
         """The path of the route named ``name``; unused params become the query string."""
         return self.router.url_path_for(name, **params)
 
     @property
-    def routes(self):
+    def routes(self) -> List[Route]:
         """Every Route, in registration order."""
         return self.router.routes
 
     # -- middleware and errors -------------------------------------------
-    def add_middleware(self, middleware, **options):
+    def add_middleware(self, middleware: Any, **options: Any) -> None:
         """Add a middleware: a function, an object, or a class with its options.
 
         The first added is the outermost: it sees the request first and the response last.
@@ -151,42 +143,48 @@ class Covet:
         self._middleware.append(middleware)
         self._chain = None
 
-    def middleware(self, fn_or_type=None):
+    @overload
+    def middleware(self, fn_or_type: CallableT) -> CallableT: ...
+
+    @overload
+    def middleware(self, fn_or_type: Optional[str] = None) -> Callable[[CallableT], CallableT]: ...
+
+    def middleware(self, fn_or_type: Any = None) -> Any:
         """Decorator form of add_middleware: ``@app.middleware`` (or ``@app.middleware("http")``)."""
         if callable(fn_or_type):
             self.add_middleware(fn_or_type)
             return fn_or_type
 
-        def decorator(fn):
+        def decorator(fn: CallableT) -> CallableT:
             self.add_middleware(fn)
             return fn
         return decorator
 
-    def add_exception_handler(self, key, handler):
+    def add_exception_handler(self, key: ExceptionKey, handler: Callable[..., Any]) -> None:
         """Answer an exception class (or an HTTP status code) with ``handler(request, exc)``."""
         if not (isinstance(key, int) or (inspect.isclass(key) and issubclass(key, BaseException))):
             raise TypeError("exception_handler key must be an exception class or a status code")
         self._handlers[key] = handler
 
-    def exception_handler(self, key):
+    def exception_handler(self, key: ExceptionKey) -> Callable[[CallableT], CallableT]:
         """Decorator: ``@app.exception_handler(ValueError)`` or ``@app.exception_handler(404)``."""
-        def decorator(fn):
+        def decorator(fn: CallableT) -> CallableT:
             self.add_exception_handler(key, fn)
             return fn
         return decorator
 
     # -- lifecycle ---------------------------------------------------------
-    def on_startup(self, fn):
+    def on_startup(self, fn: CallableT) -> CallableT:
         """Decorator: run ``fn`` (sync or async) when the app starts."""
         self._on_startup.append(fn)
         return fn
 
-    def on_shutdown(self, fn):
+    def on_shutdown(self, fn: CallableT) -> CallableT:
         """Decorator: run ``fn`` (sync or async) when the app stops."""
         self._on_shutdown.append(fn)
         return fn
 
-    async def startup(self):
+    async def startup(self) -> None:
         """Enter the lifespan context, then run startup hooks (and those of mounted apps)."""
         if self.started:
             return
@@ -202,7 +200,7 @@ class Covet:
                 await m.app.startup()
         self.started = True
 
-    async def shutdown(self):
+    async def shutdown(self) -> None:
         """Run shutdown hooks (mounted apps first), leave the lifespan context, stop the thread pool."""
         if not self.started:
             return
@@ -227,7 +225,7 @@ class Covet:
                 self._executor = None
 
     @property
-    def executor(self):
+    def executor(self) -> concurrent.futures.ThreadPoolExecutor:
         """The bounded thread pool for sync handlers and dependencies (created on first use)."""
         if self._executor is None:
             self._executor = concurrent.futures.ThreadPoolExecutor(
@@ -236,24 +234,24 @@ class Covet:
         return self._executor
 
     # -- dispatch ----------------------------------------------------------
-    async def dispatch(self, request):
+    async def dispatch(self, request: Request) -> Response:
         """Answer one request: middleware -> router -> handler -> Response. Never raises (see raise_server_exceptions)."""
         if request.app is None:
             request.app = self
         handler = self._chain
         if handler is None:
-            handler = self._chain = chain(self._middleware, self._route)
+            handler = self._chain = chain(self._middleware, self._route, self._answer_error)
         try:
             try:
                 response = await handler(request)
             except HTTPException as exc:
-                # Raised by middleware (an auth check, request.json() on a bad
-                # body): the client's error, so its 4xx, never a 500 (bottle CVE-2022-31799).
-                response = await self._on_http_exception(request, exc)
+                # Raised by an exception handler: answered like any other (bottle CVE-2022-31799
+                # was a 500 for the client's own error).
+                response = await self._answer_error(request, exc)
             if not isinstance(response, Response):
                 response = to_response(response)
         except Exception as exc:
-            if isinstance(exc, HeaderValueError):  # from middleware or an exception handler
+            if isinstance(exc, HeaderValueError):  # from an exception handler
                 response = self._header_refused(request, exc)
                 _attach_after_send(request, response, exc)
                 return response
@@ -269,7 +267,7 @@ class Covet:
             _attach_after_send(request, response, None)
         return response
 
-    async def _route(self, request):
+    async def _route(self, request: Request) -> Any:
         try:
             route, params = self.router.match(request.method, request.raw_path)
             if route is not None:
@@ -278,17 +276,31 @@ class Covet:
                 return await route.handle(request)
             return await self._no_route(request, params)
         except Exception as exc:
-            request._error = exc
-            handler = self._lookup_handler(exc)
-            if handler is not None:
-                return await self._call_handler(handler, request, exc)
-            if isinstance(exc, HTTPException):
-                return http_error_response(request, exc)
-            if isinstance(exc, HeaderValueError):
-                return self._header_refused(request, exc)
-            raise
+            response = await self._answer_error(request, exc)
+            if response is None:
+                raise
+            return response
 
-    def _header_refused(self, request, exc):
+    async def _answer_error(self, request: Request, exc: Exception) -> Optional[Response]:
+        """The response the app gives for ``exc``, or None for an exception that becomes a 500.
+
+        The one rule for every level: the router and handler (``_route``), and each app, group
+        and route middleware's ``call_next``. So a middleware sees an error the app answers as
+        the response it will be, whoever raised it. A registered handler (status code first,
+        then the exception's classes), then the problem document of an HTTPException, then a
+        400 for a header value that cannot be sent.
+        """
+        request._error = exc
+        handler = self._lookup_handler(exc)
+        if handler is not None:
+            return await self._call_handler(handler, request, exc)
+        if isinstance(exc, HTTPException):
+            return http_error_response(request, exc)
+        if isinstance(exc, HeaderValueError):
+            return self._header_refused(request, exc)
+        return None
+
+    def _header_refused(self, request: Request, exc: Exception) -> Response:
         # CR or LF in a header value nearly always comes from the request (an
         # echoed parameter, a redirect target): the client's error, so a 400,
         # with nothing of the bad header sent. Logged, since it may be a bug.
@@ -297,7 +309,7 @@ class Covet:
         return problem_response(request, 400, "the response would have carried a header value with CR, LF or "
                                 "NUL, or outside Latin-1; it was not sent")
 
-    async def _no_route(self, request, allowed):
+    async def _no_route(self, request: Request, allowed: Optional[set]) -> Any:
         method = request.method
         if allowed is not None:
             allow = ", ".join(sorted(allowed))
@@ -310,7 +322,7 @@ class Covet:
         if raw == "*" and method == "OPTIONS":
             return Response(b"", 204, {"Allow": ", ".join(sorted(self.router.all_methods()))})
         mount, rest = self.router.find_mount(raw)
-        if mount is not None:
+        if mount is not None and rest is not None:
             request.raw_path = rest
             request.root_path = request.root_path + mount.prefix
             request._path = None
@@ -328,14 +340,7 @@ class Covet:
                     return Response(b"", 308, {"Location": location})
         raise HTTPException(404, "no route for %s" % request.path)
 
-    async def _on_http_exception(self, request, exc):
-        request._error = exc
-        handler = self._lookup_handler(exc)
-        if handler is not None:
-            return await self._call_handler(handler, request, exc)
-        return http_error_response(request, exc)
-
-    def _lookup_handler(self, exc):
+    def _lookup_handler(self, exc: Exception) -> Optional[Callable[..., Any]]:
         handlers = self._handlers
         if not handlers:
             return None
@@ -351,14 +356,14 @@ class Covet:
                 return h
         return None
 
-    async def _call_handler(self, handler, request, exc):
+    async def _call_handler(self, handler: Callable[..., Any], request: Request, exc: Exception) -> Response:
         if is_async_callable(handler):
             result = await handler(request, exc)
         else:
             result = await run_sync(request, handler, request, exc)
         return to_response(result)
 
-    async def _server_error(self, request, exc):
+    async def _server_error(self, request: Request, exc: Exception) -> Response:
         rid = request.headers.get("x-request-id") or getattr(request.state, "__dict__", {}).get("request_id")
         logger.error(
             "unhandled %s in %s %s%s", type(exc).__name__, request.method, request.path.translate(_LOG_CTRL),
@@ -376,14 +381,14 @@ class Covet:
         return problem_response(request, 500, detail)
 
     # -- OpenAPI -----------------------------------------------------------
-    def openapi(self):
+    def openapi(self) -> Dict[str, Any]:
         """The OpenAPI 3.1 document of this app (built once, rebuilt when routes change)."""
         key = (len(self.router.routes), len(self.router.mounts))
         if self._openapi is None or self._openapi[0] != key:
             self._openapi = (key, service("openapi").build_openapi(self))
         return self._openapi[1]
 
-    def _serve_docs(self, request, path):
+    def _serve_docs(self, request: Request, path: str) -> Response:
         from .responses import HTMLResponse, JSONResponse
 
         if path == self.openapi_url:
@@ -392,22 +397,22 @@ class Covet:
         return HTMLResponse(service("openapi").docs_page(self.title, url))
 
     # -- serving -----------------------------------------------------------
-    def run(self, host="127.0.0.1", port=8000, **options):
+    def run(self, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
         """Serve with covet's HTTP/1.1 server; takes the options of ``python -m covet run``."""
         service("server").run(self, host=host, port=port, **options)
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Dict[str, Any], receive: Callable[[], Any], send: Callable[[Dict[str, Any]], Any]) -> None:
         """ASGI 3 entry point: ``uvicorn module:app`` serves a Covet app."""
         await service("asgi").handle(self, scope, receive, send)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<Covet %d routes>" % len(self.router.routes)
 
 
 CovetApp = Covet
 
 
-def http_error_response(request, exc):
+def http_error_response(request: Request, exc: HTTPException) -> Response:
     """The default response for an HTTPException (problem+json or HTML)."""
     errors = exc.errors if isinstance(exc, RequestValidationError) else None
     return problem_response(request, exc.status_code, exc.detail, exc.headers, errors, exc.type, exc.title)

@@ -3,6 +3,7 @@ import asyncio
 import functools
 import inspect
 import logging
+from typing import Any, Callable, Iterable, List, Optional, Tuple
 
 __all__ = ["BackgroundTasks"]
 
@@ -25,14 +26,14 @@ class BackgroundTasks:
 
     __slots__ = ("tasks",)
 
-    def __init__(self, tasks=None):
-        self.tasks = list(tasks or ())
+    def __init__(self, tasks: Optional[Iterable[Tuple[Callable[..., Any], tuple, dict]]] = None) -> None:
+        self.tasks: List[Tuple[Callable[..., Any], tuple, dict]] = list(tasks or ())
 
-    def add_task(self, func, *args, **kwargs):
+    def add_task(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """Queue ``func(*args, **kwargs)``."""
         self.tasks.append((func, args, kwargs))
 
-    async def __call__(self):
+    async def __call__(self) -> None:
         loop = asyncio.get_running_loop()
         for func, args, kwargs in self.tasks:
             try:
@@ -45,5 +46,5 @@ class BackgroundTasks:
             except Exception:
                 logger.exception("background task %r failed", getattr(func, "__qualname__", func))
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.tasks)

@@ -6,6 +6,10 @@ produced (names lower-cased) and are only decoded on access.
 from typing import NamedTuple
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
+# UploadFile is defined next to the multipart parser that makes it, and is re-exported here, where
+# the data structures users read are found. multipart imports nothing from covet: no cycle.
+from .multipart import UploadFile
+
 __all__ = [
     "Headers", "MutableHeaders", "QueryParams", "FormData", "URL", "State", "Address",
     "ImmutableMultiDict", "UploadFile",
@@ -14,15 +18,6 @@ __all__ = [
 # Query strings with more fields than this are refused (400): parsing cost
 # and memory grow with the count, and no real form has this many.
 MAX_QUERY_FIELDS = 1000
-
-
-def __getattr__(name):
-    # UploadFile lives with the multipart parser, loaded only when a form is parsed.
-    if name == "UploadFile":
-        from .multipart import UploadFile
-
-        return UploadFile
-    raise AttributeError("module 'covet.datastructures' has no attribute %r" % name)
 
 
 class Address(NamedTuple):

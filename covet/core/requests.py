@@ -5,8 +5,10 @@ it does not starve the handler (Starlette #495).
 """
 import json
 import re
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional, Tuple
 from urllib.parse import unquote
 
+from . import multipart
 from .datastructures import MAX_QUERY_FIELDS, URL, FormData, Headers, QueryParams, State
 from .errors import HTTPException
 
@@ -31,7 +33,7 @@ def _unquote_cookie(value):
     return value
 
 
-def parse_cookie_header(header):
+def parse_cookie_header(header: Optional[str]) -> Dict[str, str]:
     """Parse a Cookie header into a dict; bad pairs are skipped, it never raises.
 
     Nameless pairs such as ``=__Host-x=y`` are ignored (werkzeug CVE-2023-23934).
@@ -40,7 +42,7 @@ def parse_cookie_header(header):
 
         parse_cookie_header('a=1; b="x y"')  # {'a': '1', 'b': 'x y'}
     """
-    cookies = {}
+    cookies: Dict[str, str] = {}
     if not header:
         return cookies
     for n, chunk in enumerate(header.split(";")):
@@ -80,8 +82,11 @@ class Request:
         "_state", "_path", "_url", "_cache", "_cleanups", "_background", "_raise", "_error",
     )
 
-    def __init__(self, method, path, query_string="", headers=None, client=None, scheme="http",
-                 server=None, http_version="1.1", body=None, receive=None, app=None, root_path=""):
+    def __init__(self, method: str, path: str, query_string: str = "",
+                 headers: Optional[List[Tuple[bytes, bytes]]] = None, client: Optional[Tuple[str, int]] = None,
+                 scheme: str = "http", server: Optional[Tuple[str, int]] = None, http_version: str = "1.1",
+                 body: Optional[bytes] = None, receive: Optional[Callable[[], Awaitable[bytes]]] = None,
+                 app: Any = None, root_path: str = "") -> None:
         self.method = method
         self.raw_path = path
         self.query_string = query_string
@@ -91,64 +96,64 @@ class Request:
         self.server = server
         self.http_version = http_version
         self.app = app
-        self.path_params = {}
-        self.route = None
+        self.path_params: Dict[str, Any] = {}
+        self.route: Any = None
         self.root_path = root_path
         self.session = None
-        self._headers = None
-        self._query = None
-        self._cookies = None
+        self._headers: Optional[Headers] = None
+        self._query: Optional[QueryParams] = None
+        self._cookies: Optional[Dict[str, str]] = None
         self._body = body
-        self._json = _UNSET
-        self._form = None
+        self._json: Any = _UNSET
+        self._form: Optional[FormData] = None
         self._receive = receive
         self._consumed = False
-        self._state = None
-        self._path = None
-        self._url = None
-        self._cache = None
-        self._cleanups = None
-        self._background = None
+        self._state: Optional[State] = None
+        self._path: Optional[str] = None
+        self._url: Optional[URL] = None
+        self._cache: Optional[Dict[Any, Any]] = None
+        self._cleanups: Optional[List[Any]] = None
+        self._background: Any = None
         self._raise = False
-        self._error = None
+        self._error: Optional[BaseException] = None
 
     @property
-    def path(self):
+    def path(self) -> str:
         """The percent-decoded path (``/café`` for ``/caf%C3%A9``)."""
         if self._path is None:
             self._path = _decode_path(self.raw_path)
         return self._path
 
     @property
-    def headers(self):
+    def headers(self) -> Headers:
         """Case-insensitive, multi-valued request headers."""
         if self._headers is None:
             self._headers = Headers(self.raw_headers)
         return self._headers
 
     @property
-    def query_params(self):
+    def query_params(self) -> QueryParams:
         """The query string as a multi-dict."""
         if self._query is None:
             self._query = QueryParams(self.query_string)
         return self._query
 
     @property
-    def cookies(self):
+    def cookies(self) -> Dict[str, str]:
         """Request cookies as a dict (never raises on a malformed header)."""
         if self._cookies is None:
             self._cookies = parse_cookie_header(self.headers.get("cookie"))
         return self._cookies
 
     @property
-    def state(self):
+    def state(self) -> State:
         """Per-request attribute bag for middleware and dependencies."""
         if self._state is None:
             self._state = State()
         return self._state
 
     @property
-    def url(self):
+    def url(self) -> URL:
         """The full URL, as the client asked for it."""
         if self._url is None:
             host = self.headers.get("host")
@@ -161,17 +166,17 @@ class Request:
         return self._url
 
     @property
-    def base_url(self):
+    def base_url(self) -> URL:
         """Scheme, host and root path, with a trailing slash."""
         u = self.url
         return URL("%s://%s%s/" % (u.scheme, u.netloc, self.root_path))
 
     @property
-    def content_type(self):
+    def content_type(self) -> str:
         """The media type of the body, lower-cased, without parameters ('' when absent)."""
         return (self.headers.get("content-type") or "").partition(";")[0].strip().lower()
 
-    async def stream(self):
+    async def stream(self) -> AsyncIterator[bytes]:
         """Yield the body in chunks as they arrive (once; after ``body()`` it yields the cached body)."""
         if self._body is not None:
             if self._body:
@@ -189,14 +194,14 @@ class Request:
                 return
             yield chunk
 
-    async def body(self):
+    async def body(self) -> bytes:
         """The whole body as bytes, read once and cached."""
         if self._body is None:
             chunks = [c async for c in self.stream()]
             self._body = b"".join(chunks)
         return self._body
 
-    async def text(self):
+    async def text(self) -> str:
         """The body decoded with the charset of Content-Type (utf-8 by default); 400 if it does not decode."""
         body = await self.body()
         charset = "utf-8"
@@ -210,7 +215,7 @@ class Request:
         except (LookupError, UnicodeDecodeError):
             raise HTTPException(400, "request body is not valid %s text" % charset) from None
 
-    async def json(self):
+    async def json(self) -> Any:
         """The body parsed as JSON; malformed, too deep or too large numbers give 400.
 
         Duplicate keys: the last one wins (as ``json.loads`` does).
@@ -220,13 +225,13 @@ class Request:
             self._json = parse_json(body)
         return self._json
 
-    async def form(self):
+    async def form(self) -> FormData:
         """The body as FormData: urlencoded or multipart (files are ``UploadFile``)."""
         if self._form is None:
             self._form = await _parse_form(self)
         return self._form
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<Request %s %s>" % (self.method, self.raw_path)
 
 
@@ -260,7 +265,7 @@ def _finite_float(text):
 _decode_json = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite_float).decode
 
 
-def parse_json(body):
+def parse_json(body: Any) -> Any:
     """Parse a JSON body (UTF-8, RFC 8259), turning every failure into a 400 problem."""
     if not body:
         raise HTTPException(400, "request body is empty; expected JSON")
@@ -293,8 +298,6 @@ async def _parse_form(request):
             raise HTTPException(400, "too many form fields (limit %d)" % MAX_QUERY_FIELDS) from None
         return FormData(fields.multi_items())
     if media == "multipart/form-data":
-        from . import multipart
-
         limits = getattr(request.app, "multipart_limits", None) if request.app is not None else None
         try:
             boundary = multipart.get_boundary(ctype)

@@ -7,17 +7,24 @@ children first, then typed parameters, then ``str`` parameters, then
 split on its raw (still percent-encoded) slashes and each segment decoded
 once, so ``%2F`` inside a segment never becomes a new segment.
 """
+from __future__ import annotations  # annotations here are for type checkers; covet never evaluates them
+
 import math
 import re
 import uuid
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple, TypeVar
 from urllib.parse import quote, unquote, urlencode
 
 from ._codegen import Emitter
 
 __all__ = [
     "Router", "Route", "Mount", "Converter", "StringConverter", "IntConverter", "FloatConverter",
-    "UUIDConverter", "PathConverter", "NoMatchFound", "METHODS", "RouteGroup",
+    "UUIDConverter", "PathConverter", "NoMatchFound", "METHODS", "RouteGroup", "RouteDecorators", "CallableT",
 ]
+
+#: A handler, middleware or hook as the user wrote it: decorators hand it back unchanged, so a type
+#: checker still sees the decorated function as itself.
+CallableT = TypeVar("CallableT", bound=Callable[..., Any])
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 
@@ -34,25 +41,25 @@ class Converter:
     ``app.register_converter("slug", SlugConverter())``.
     """
 
-    regex = "[^/]+"
+    regex: str = "[^/]+"
     # Lower tries first among parameters at the same position.
-    priority = 50
+    priority: int = 50
     # True when convert() returns its input (no conversion pass needed).
-    identity = False
+    identity: bool = False
     # The Python type convert() returns, when it is one (lets the injector
     # trust a value the router already converted).
-    value_type = None
+    value_type: Optional[type] = None
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._match = re.compile(self.regex).fullmatch
 
-    def matches(self, segment):
+    def matches(self, segment: str) -> bool:
         return self._match(segment) is not None
 
-    def convert(self, value):
+    def convert(self, value: str) -> Any:
         return value
 
-    def to_url(self, value):
+    def to_url(self, value: Any) -> str:
         return str(value)
 
 
@@ -275,6 +282,63 @@ class _Node:
         self.routes = None  # {method: Route}
 
 
+class RouteDecorators:
+    """The route decorators, written once over ``add_route`` for Covet, Router and RouteGroup.
+
+    Each returns the function it decorates, unchanged.
+
+    Example::
+
+        @app.get("/items/{item_id:int}")          # also post, put, patch, delete, options, head
+        async def read_item(item_id: int):
+            return {"id": item_id}
+
+        @app.route("/items", methods=["GET", "POST"])
+        async def items(request: Request):
+            ...
+    """
+
+    __slots__ = ()
+
+    add_route: Callable[..., Route]  # each class that mixes this in defines it
+
+    def route(self, path: str, methods: Optional[Iterable[str]] = None, name: Optional[str] = None,
+              **options: Any) -> Callable[[CallableT], CallableT]:
+        """Decorator: ``@app.route("/x", methods=["GET", "POST"])`` (GET when ``methods`` is omitted)."""
+        def decorator(fn: CallableT) -> CallableT:
+            self.add_route(path, fn, methods=methods, name=name, **options)
+            return fn
+        return decorator
+
+    def get(self, path: str, **options: Any) -> Callable[[CallableT], CallableT]:
+        """Decorator for a GET route; HEAD is answered from it, with no body."""
+        return self.route(path, methods=["GET"], **options)
+
+    def post(self, path: str, **options: Any) -> Callable[[CallableT], CallableT]:
+        """Decorator for a POST route."""
+        return self.route(path, methods=["POST"], **options)
+
+    def put(self, path: str, **options: Any) -> Callable[[CallableT], CallableT]:
+        """Decorator for a PUT route."""
+        return self.route(path, methods=["PUT"], **options)
+
+    def patch(self, path: str, **options: Any) -> Callable[[CallableT], CallableT]:
+        """Decorator for a PATCH route."""
+        return self.route(path, methods=["PATCH"], **options)
+
+    def delete(self, path: str, **options: Any) -> Callable[[CallableT], CallableT]:
+        """Decorator for a DELETE route."""
+        return self.route(path, methods=["DELETE"], **options)
+
+    def options(self, path: str, **options: Any) -> Callable[[CallableT], CallableT]:
+        """Decorator for an OPTIONS route (without one, OPTIONS answers 204 with Allow)."""
+        return self.route(path, methods=["OPTIONS"], **options)
+
+    def head(self, path: str, **options: Any) -> Callable[[CallableT], CallableT]:
+        """Decorator for an explicit HEAD route."""
+        return self.route(path, methods=["HEAD"], **options)
+
+
 class Route:
     """One path template bound to an endpoint for a set of methods."""
 
@@ -282,7 +346,9 @@ class Route:
                  "param_names", "keys", "handle", "is_static", "include_in_schema", "plan",
                  "build_params", "param_convs")
 
-    def __init__(self, path, endpoint, methods, name, middleware, dependencies, options, converters):
+    def __init__(self, path: str, endpoint: Callable[..., Any], methods: Set[str], name: Optional[str],
+                 middleware: Iterable[Any], dependencies: Iterable[Any], options: Dict[str, Any],
+                 converters: Dict[str, Converter]) -> None:
         self.path = path
         self.endpoint = endpoint
         self.methods = methods
@@ -301,10 +367,10 @@ class Route:
                 convs.append(key)
         self.param_convs = tuple(convs)
         self.build_params = _param_builder(self.param_names, convs)
-        self.handle = None  # set by the Router's compile hook
+        self.handle: Optional[Callable[..., Any]] = None  # set by the Router's compile hook
         self.plan = None  # the injector plan, set with handle
 
-    def url_path(self, params):
+    def url_path(self, params: Dict[str, Any]) -> str:
         """Build this route's path from parameter values (consumed from ``params``)."""
         out = []
         for tmpl, (kind, key) in zip(self.path[1:].split("/"), self.keys):
@@ -335,7 +401,7 @@ class Route:
             url = "/%2F" + url[2:]
         return url
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Route(%r, methods=%r, name=%r)" % (self.path, sorted(self.methods), self.name)
 
 
@@ -344,13 +410,13 @@ class Mount:
 
     __slots__ = ("prefix", "app", "name")
 
-    def __init__(self, prefix, app, name=None):
+    def __init__(self, prefix: str, app: Any, name: Optional[str] = None) -> None:
         self.prefix = prefix.rstrip("/")
         self.app = app
         self.name = name
 
 
-class Router:
+class Router(RouteDecorators):
     """Routes in registration order, indexed for matching; usable on its own and included into an app.
 
     Example::
@@ -364,14 +430,16 @@ class Router:
         app.include_router(router, prefix="/api")
     """
 
-    def __init__(self, prefix="", middleware=None, dependencies=None, tags=None, redirect_slashes=True):
+    def __init__(self, prefix: str = "", middleware: Optional[Sequence[Any]] = None,
+                 dependencies: Optional[Sequence[Any]] = None, tags: Optional[Sequence[str]] = None,
+                 redirect_slashes: bool = True) -> None:
         self.prefix = prefix.rstrip("/")
         self.middleware = list(middleware or ())
         self.dependencies = list(dependencies or ())
         self.tags = list(tags or ())
         self.redirect_slashes = redirect_slashes
-        self.routes = []
-        self.mounts = []
+        self.routes: List[Route] = []
+        self.mounts: List[Mount] = []
         self.converters = dict(DEFAULT_CONVERTERS)
         self._static = {}   # decoded path -> {method: Route}
         self._root = _Node()
@@ -380,16 +448,18 @@ class Router:
         self._names = {}
         # Hook that turns a Route into its request handler; the app sets it
         # to build the injector. A bare Router keeps routes for inclusion.
-        self.compile_route = None
+        self.compile_route: Optional[Callable[[Route], Callable[..., Any]]] = None
 
     # -- registration -------------------------------------------------
-    def register_converter(self, name, converter):
+    def register_converter(self, name: str, converter: Converter) -> None:
         """Make ``{x:name}`` available in paths registered from now on."""
         if not isinstance(converter, Converter):
             raise TypeError("converter must be a covet.routing.Converter instance")
         self.converters[name] = converter
 
-    def add_route(self, path, endpoint, methods=None, name=None, middleware=(), dependencies=(), **options):
+    def add_route(self, path: str, endpoint: Callable[..., Any], methods: Optional[Iterable[str]] = None,
+                  name: Optional[str] = None, middleware: Iterable[Any] = (), dependencies: Iterable[Any] = (),
+                  **options: Any) -> Route:
         """Register ``endpoint`` for ``path``; returns the Route. Conflicts raise ValueError."""
         if methods is None:
             methods = ["GET"]
@@ -457,7 +527,7 @@ class Router:
         if route.is_static:
             self._static.setdefault(route.path, {}).update((m, route) for m in route.methods)
 
-    def include_router(self, router, prefix=""):
+    def include_router(self, router: Router, prefix: str = "") -> None:
         """Copy another Router's routes into this one, under ``prefix``."""
         prefix = prefix.rstrip("/")
         for name, conv in router.converters.items():
@@ -470,52 +540,18 @@ class Router:
         for m in router.mounts:
             self.mount(prefix + m.prefix, m.app, m.name)
 
-    def mount(self, prefix, app, name=None):
+    def mount(self, prefix: str, app: Any, name: Optional[str] = None) -> None:
         """Serve another app (anything with ``dispatch``) under ``prefix``."""
         if not prefix.startswith("/") or prefix == "/":
             raise ValueError("mount prefix must start with '/' and not be '/' alone: %r" % prefix)
         self.mounts.append(Mount(prefix, app, name))
 
-    def group(self, prefix, middleware=None, dependencies=None, tags=None):
+    def group(self, prefix: str, middleware: Optional[Sequence[Any]] = None,
+              dependencies: Optional[Sequence[Any]] = None, tags: Optional[Sequence[str]] = None) -> RouteGroup:
         """A RouteGroup under ``prefix``: ``api = app.group("/api", middleware=[...], dependencies=[...])``."""
         return RouteGroup(self, prefix, middleware, dependencies, tags)
 
     route_group = group
-
-    def route(self, path, methods=None, name=None, **options):
-        """Decorator: ``@router.route("/x", methods=["GET", "POST"])``."""
-        def decorator(fn):
-            self.add_route(path, fn, methods=methods, name=name, **options)
-            return fn
-        return decorator
-
-    def get(self, path, **options):
-        """Decorator for a GET route (HEAD is answered from it automatically)."""
-        return self.route(path, methods=["GET"], **options)
-
-    def post(self, path, **options):
-        """Decorator for a POST route."""
-        return self.route(path, methods=["POST"], **options)
-
-    def put(self, path, **options):
-        """Decorator for a PUT route."""
-        return self.route(path, methods=["PUT"], **options)
-
-    def patch(self, path, **options):
-        """Decorator for a PATCH route."""
-        return self.route(path, methods=["PATCH"], **options)
-
-    def delete(self, path, **options):
-        """Decorator for a DELETE route."""
-        return self.route(path, methods=["DELETE"], **options)
-
-    def options(self, path, **options):
-        """Decorator for an OPTIONS route (otherwise OPTIONS is answered with Allow)."""
-        return self.route(path, methods=["OPTIONS"], **options)
-
-    def head(self, path, **options):
-        """Decorator for an explicit HEAD route."""
-        return self.route(path, methods=["HEAD"], **options)
 
     # -- matching -----------------------------------------------------
     def match(self, method, raw_path):
@@ -548,7 +584,7 @@ class Router:
             return None, allowed
         return None, None
 
-    def find_mount(self, raw_path):
+    def find_mount(self, raw_path: str) -> Tuple[Optional[Mount], Optional[str]]:
         """The mount whose prefix starts ``raw_path``, and the rest of the path."""
         for m in self.mounts:
             p = m.prefix
@@ -556,7 +592,7 @@ class Router:
                 return m, raw_path[len(p):] or "/"
         return None, None
 
-    def all_methods(self):
+    def all_methods(self) -> Set[str]:
         """Every method some route answers (for ``OPTIONS *``)."""
         methods = {"OPTIONS"}
         for r in self.routes:
@@ -566,7 +602,7 @@ class Router:
         return methods
 
     # -- reverse routing ----------------------------------------------
-    def url_path_for(self, name, /, **params):
+    def url_path_for(self, name: str, /, **params: Any) -> str:
         """The path of the route called ``name`` (first registered wins); extra params become the query string.
 
         Example::
@@ -591,7 +627,7 @@ class Router:
             path = route.url_path(params)
         except (ValueError, TypeError) as exc:
             raise NoMatchFound("route %r: %s" % (name, exc)) from None
-        items = []
+        items: List[Tuple[str, str]] = []
         for k, v in params.items():  # None leaves the key out, as in werkzeug and Starlette
             if isinstance(v, (list, tuple)):
                 items.extend((k, str(x)) for x in v if x is not None)
@@ -843,15 +879,18 @@ class RouteGroup(Router):
             return []
     """
 
-    def __init__(self, parent, prefix="", middleware=None, dependencies=None, tags=None):
+    def __init__(self, parent: Router, prefix: str = "", middleware: Optional[Sequence[Any]] = None,
+                 dependencies: Optional[Sequence[Any]] = None, tags: Optional[Sequence[str]] = None) -> None:
         self.parent = parent
         self.prefix = prefix.rstrip("/")
         self.middleware = list(middleware or ())
         self.dependencies = list(dependencies or ())
         self.tags = list(tags or ())
-        self._own = []
+        self._own: List[Route] = []
 
-    def add_route(self, path, endpoint, methods=None, name=None, middleware=(), dependencies=(), **options):
+    def add_route(self, path: str, endpoint: Callable[..., Any], methods: Optional[Iterable[str]] = None,
+                  name: Optional[str] = None, middleware: Iterable[Any] = (), dependencies: Iterable[Any] = (),
+                  **options: Any) -> Route:
         """Register on the parent with this group's prefix, middleware and dependencies added."""
         if self.tags and "tags" not in options:
             options["tags"] = list(self.tags)
@@ -861,20 +900,21 @@ class RouteGroup(Router):
         self._own.append(route)
         return route
 
-    def mount(self, prefix, app, name=None):
+    def mount(self, prefix: str, app: Any, name: Optional[str] = None) -> None:
         """Mount under this group's prefix."""
         self.parent.mount(self.prefix + prefix, app, name)
 
     @property
-    def routes(self):
+    def routes(self) -> List[Route]:  # type: ignore[override]
         """The routes registered through this group and its sub-groups, in order."""
         return list(self._own)
 
-    def register_converter(self, name, converter):
+    def register_converter(self, name: str, converter: Converter) -> None:
+        """Register on the router this group registers on."""
         self.parent.register_converter(name, converter)
 
     @property
-    def converters(self):
+    def converters(self) -> Dict[str, Converter]:  # type: ignore[override]
         """The converters of the router this group registers on."""
         return self.parent.converters
 

@@ -17,7 +17,7 @@ Example::
     async def admin_users(request): ...
 """
 from collections.abc import Mapping
-from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Union
+from typing import Any, Callable, FrozenSet, Iterable, List, Optional, Union
 
 from ..core.errors import HTTPException
 from ._guards import Guard

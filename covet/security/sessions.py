@@ -24,7 +24,7 @@ from ._cookies import check_cookie_options
 # Signer and MIN_KEY_BYTES stay importable from here too.
 from .signing import MIN_KEY_BYTES, Signer, b64url_decode, b64url_encode
 
-__all__ = ["SessionMiddleware", "Session", "Signer", "DEFAULT_MAX_AGE", "MAX_COOKIE_BYTES"]
+__all__ = ["SessionMiddleware", "Session", "Signer", "MIN_KEY_BYTES", "DEFAULT_MAX_AGE", "MAX_COOKIE_BYTES"]
 
 DEFAULT_MAX_AGE = 14 * 24 * 3600
 # RFC 6265 §6.1: browsers keep at least 4096 bytes per cookie (name, value and

@@ -4,6 +4,8 @@ The sync client runs the app on its own event loop in a helper thread (a
 "portal"), so lifespan and requests share one loop, and it also works from
 inside an async test whose loop is already running (Starlette #440).
 """
+from __future__ import annotations  # annotations here are for type checkers; covet never evaluates them
+
 import asyncio
 import binascii
 import contextlib
@@ -15,6 +17,7 @@ import time
 import weakref
 from email.utils import parsedate_to_datetime
 from http.cookies import CookieError, SimpleCookie
+from typing import Any, AsyncIterator, Awaitable, Iterator, Mapping, Optional, Protocol, Sequence, Tuple, Union
 from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 from ..core import driver
@@ -34,7 +37,8 @@ class TestResponse:
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, status_code, headers, content, url, request_method, history=()):
+    def __init__(self, status_code: int, headers: Headers, content: bytes, url: str, request_method: str,
+                 history: Sequence[TestResponse] = ()) -> None:
         self.status_code = status_code
         self.headers = headers
         self.content = content
@@ -43,7 +47,7 @@ class TestResponse:
         self.history = list(history)
 
     @property
-    def text(self):
+    def text(self) -> str:
         """The body decoded with the charset of Content-Type (utf-8 by default)."""
         charset = "utf-8"
         for part in (self.headers.get("content-type") or "").split(";")[1:]:
@@ -52,12 +56,12 @@ class TestResponse:
                 charset = v.strip().strip('"')
         return self.content.decode(charset, errors="replace")
 
-    def json(self):
+    def json(self) -> Any:
         """The body parsed as JSON."""
         return jsonlib.loads(self.content)
 
     @property
-    def cookies(self):
+    def cookies(self) -> dict:
         """Cookies this response set, as a dict (deleted ones map to '')."""
         jar = {}
         for header in self.headers.getlist("set-cookie"):
@@ -66,14 +70,14 @@ class TestResponse:
         return jar
 
     @property
-    def is_success(self):
+    def is_success(self) -> bool:
         return 200 <= self.status_code < 300
 
     @property
-    def is_redirect(self):
+    def is_redirect(self) -> bool:
         return self.status_code in (301, 302, 303, 307, 308) and "location" in self.headers
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<TestResponse [%d]>" % self.status_code
 
 
@@ -156,8 +160,9 @@ class _Core:
 
     __test__ = False
 
-    def __init__(self, app, base_url="http://testserver", raise_server_exceptions=True, cookies=None,
-                 headers=None, follow_redirects=True, client=("testclient", 50000)):
+    def __init__(self, app: Any, base_url: str = "http://testserver", raise_server_exceptions: bool = True,
+                 cookies: Optional[Mapping[str, str]] = None, headers: Optional[Mapping[str, str]] = None,
+                 follow_redirects: bool = True, client: Tuple[str, int] = ("testclient", 50000)) -> None:
         self.app = app
         self.base_url = base_url.rstrip("/")
         self.raise_server_exceptions = raise_server_exceptions
@@ -257,6 +262,43 @@ class _Core:
                 json = data = files = content = None
 
 
+# The request methods are made once by _verbs(); these describe them to type checkers.
+Params = Union[Mapping[str, Any], Sequence[Tuple[str, Any]], None]
+
+
+class SyncVerb(Protocol):
+    """``client.get(url, ...)`` and the other verbs of TestClient."""
+
+    def __call__(self, url: str, *, params: Params = None, json: Any = None, data: Any = None, files: Any = None,
+                 headers: Optional[Mapping[str, str]] = None, cookies: Optional[Mapping[str, str]] = None,
+                 content: Union[bytes, str, None] = None, follow_redirects: Optional[bool] = None) -> TestResponse:
+        ...
+
+
+class AsyncVerb(Protocol):
+    """``await client.get(url, ...)`` and the other verbs of AsyncTestClient."""
+
+    def __call__(self, url: str, *, params: Params = None, json: Any = None, data: Any = None, files: Any = None,
+                 headers: Optional[Mapping[str, str]] = None, cookies: Optional[Mapping[str, str]] = None,
+                 content: Union[bytes, str, None] = None,
+                 follow_redirects: Optional[bool] = None) -> Awaitable[TestResponse]:
+        ...
+
+
+class SyncRequest(Protocol):
+    """``client.request(method, url, ...)`` of TestClient, with the verbs' keywords."""
+
+    def __call__(self, method: str, url: str, **kw: Any) -> TestResponse:
+        ...
+
+
+class AsyncRequest(Protocol):
+    """``await client.request(method, url, ...)`` of AsyncTestClient, with the verbs' keywords."""
+
+    def __call__(self, method: str, url: str, **kw: Any) -> Awaitable[TestResponse]:
+        ...
+
+
 def _verbs(call):
     def request(self, method, url, **kw):
         """Send any method: ``client.request("PROPFIND", "/x")``."""
@@ -316,8 +358,16 @@ class TestClient(_Core):
 
     __test__ = False
     locals().update(_verbs(_sync_call))
+    request: SyncRequest
+    get: SyncVerb
+    post: SyncVerb
+    put: SyncVerb
+    patch: SyncVerb
+    delete: SyncVerb
+    options: SyncVerb
+    head: SyncVerb
 
-    def __init__(self, app, **options):
+    def __init__(self, app: Any, **options: Any) -> None:
         super().__init__(app, **options)
         self._portal = None
         self._finalizer = None
@@ -328,13 +378,14 @@ class TestClient(_Core):
             self._finalizer = weakref.finalize(self, self._portal.stop)
         return self._portal
 
-    def __enter__(self):
+    def __enter__(self) -> TestClient:
         self._portal_().call(self.app.startup())
         return self
 
     @contextlib.contextmanager
-    def stream(self, method, url, params=None, json=None, data=None, files=None, headers=None, cookies=None,
-               content=None):
+    def stream(self, method: str, url: str, params: Any = None, json: Any = None, data: Any = None,
+               files: Any = None, headers: Optional[Mapping[str, str]] = None,
+               cookies: Optional[Mapping[str, str]] = None, content: Any = None) -> Iterator[StreamedResponse]:
         """Send a request and read its body as it streams; leaving the block early is a disconnect.
 
         Example::
@@ -354,10 +405,10 @@ class TestClient(_Core):
         finally:
             response.close()
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def close(self):
+    def close(self) -> None:
         """Run the app's shutdown (if it started) and stop the helper loop."""
         if self._portal is None:
             return
@@ -384,14 +435,24 @@ class AsyncTestClient(_Core):
 
     __test__ = False
     locals().update(_verbs(_async_call))
+    request: AsyncRequest
+    get: AsyncVerb
+    post: AsyncVerb
+    put: AsyncVerb
+    patch: AsyncVerb
+    delete: AsyncVerb
+    options: AsyncVerb
+    head: AsyncVerb
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> AsyncTestClient:
         await self.app.startup()
         return self
 
     @contextlib.asynccontextmanager
-    async def stream(self, method, url, params=None, json=None, data=None, files=None, headers=None,
-                     cookies=None, content=None):
+    async def stream(self, method: str, url: str, params: Any = None, json: Any = None, data: Any = None,
+                     files: Any = None, headers: Optional[Mapping[str, str]] = None,
+                     cookies: Optional[Mapping[str, str]] = None,
+                     content: Any = None) -> AsyncIterator[StreamedResponse]:
         """Send a request and read its body as it streams; leaving the block early is a disconnect.
 
         Example::
@@ -410,9 +471,9 @@ class AsyncTestClient(_Core):
         finally:
             await response.aclose()
 
-    async def __aexit__(self, *exc):
+    async def __aexit__(self, *exc: object) -> None:
         await self.app.shutdown()
 
-    async def aclose(self):
+    async def aclose(self) -> None:
         """Run the app's shutdown if it started."""
         await self.app.shutdown()
