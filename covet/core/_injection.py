@@ -20,6 +20,7 @@ import re
 import typing
 
 from ._chain import chain, is_async_callable, run_sync
+from ._wrap import route_middleware
 from .background import BackgroundTasks
 from .dependencies import REQUIRED, Body, Depends, Param, Path, Query
 from .errors import HTTPException, RequestValidationError
@@ -567,7 +568,8 @@ def _response_filter(model, fn, status):
 
 
 def build_handler(route):
-    """Compile a Route into ``async handle(request) -> Response``: injector, call, conversion, group middleware."""
+    """Compile a Route into ``async handle(request) -> Response``: injector, call, conversion, group and route
+    middleware, and the middleware the handler carries (``add_route_middleware``), innermost."""
     plan = _Plan(route.endpoint, _path_types(route), route.dependencies)
     fn = route.endpoint
     status = route.options.get("status_code")
@@ -621,6 +623,7 @@ def build_handler(route):
             return respond(result, status)
 
     route.plan = plan
-    if route.middleware:
-        return chain(route.middleware, endpoint)
+    middleware = route.middleware + list(route_middleware(fn))
+    if middleware:
+        return chain(middleware, endpoint)
     return endpoint
