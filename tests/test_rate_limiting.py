@@ -537,3 +537,15 @@ def test_huge_and_odd_keys():
     for bad in (None, b"bytes", 42):
         with pytest.raises(TypeError, match="^rate limit keys must be str, got "):
             rl.hit(bad)
+
+
+def test_public_names_resolve_from_every_documented_place():
+    import covet
+    import covet.security
+    from covet.security import rate_limiting
+
+    assert covet.RateLimiter is covet.security.RateLimiter is rate_limiting.RateLimiter
+    assert covet.RateLimitMiddleware is covet.security.RateLimitMiddleware is rate_limiting.RateLimitMiddleware
+    for name in rate_limiting.__all__:
+        assert getattr(rate_limiting, name) is not None, name
+    assert LOGGER_NAME == "covet.security.rate_limiting"

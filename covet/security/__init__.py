@@ -39,6 +39,7 @@ _LAZY = {
     "SecurityHeadersMiddleware": "headers",
     "TrustedHostMiddleware": "hosts",
     "Session": "sessions", "SessionMiddleware": "sessions",
+    "RateLimiter": "rate_limiting", "RateLimitMiddleware": "rate_limiting",
 }
 
 __all__ = [
@@ -49,6 +50,8 @@ __all__ = [
     "JWTAuth",
     "RBAC",
     "RoleBasedAccessControl",
+    "RateLimiter",
+    "RateLimitMiddleware",
     "SecurityHeadersMiddleware",
     "Session",
     "SessionMiddleware",
