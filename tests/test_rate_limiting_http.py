@@ -634,3 +634,42 @@ def test_a_failing_key_function_is_a_500_and_the_app_lives_on():
         assert client.get("/").status_code == 500
         assert client.get("/free").json() == {"ok": True}
     assert calls == []
+
+
+def test_the_documented_login_pattern_throttles_failures_and_forgives_a_success():
+    from covet.security.rate_limiting import client_ip
+
+    limiter = RateLimiter(backend=MemoryLimiterBackend(clock=Clock()))
+    app = Covet()
+    checked = []
+
+    @app.post("/login")
+    @limiter.limit("5/minute", scope="login")
+    async def login(password: str, request: Request):
+        checked.append(password)
+        if password != "right":
+            raise HTTPException(401, "wrong user name or password")
+        limiter.reset(client_ip(request), "5/minute", scope="login")
+        return {"ok": True}
+
+    with TestClient(app) as client:
+        codes = [client.post("/login", params={"password": "wrong"}).status_code for _ in range(4)]
+        assert codes == [401] * 4
+        assert client.post("/login", params={"password": "right"}).json() == {"ok": True}
+        codes = [client.post("/login", params={"password": "wrong"}).status_code for _ in range(6)]
+        assert codes == [401] * 5 + [429]
+    assert len(checked) == 10
+
+
+def test_hit_request_is_the_plain_face_for_code_in_the_thread_pool():
+    limiter = RateLimiter("1/minute", backend=MemoryLimiterBackend(clock=Clock()))
+    app = Covet()
+
+    @app.get("/")
+    def index(request: Request):
+        result = limiter.hit_request(request)
+        return {"allowed": result.allowed, "same": request.state.rate_limit is result}
+
+    with TestClient(app) as client:
+        assert client.get("/").json() == {"allowed": True, "same": True}
+        assert client.get("/").json() == {"allowed": False, "same": True}
