@@ -673,3 +673,25 @@ def test_hit_request_is_the_plain_face_for_code_in_the_thread_pool():
     with TestClient(app) as client:
         assert client.get("/").json() == {"allowed": True, "same": True}
         assert client.get("/").json() == {"allowed": False, "same": True}
+
+
+def test_rate_limit_headers_on_a_handlers_error_response_only_from_the_app_wide_middleware():
+    app_wide = RateLimiter("5/minute", backend=MemoryLimiterBackend(clock=Clock()))
+    in_route = RateLimiter("5/minute", backend=MemoryLimiterBackend(clock=Clock()))
+    app = Covet()
+    app.add_middleware(RateLimitMiddleware(app_wide))
+
+    @app.get("/a")
+    async def a():
+        raise HTTPException(401, "no")
+
+    @app.get("/b")
+    @app_wide.exempt
+    @in_route.limit("5/minute")
+    async def b():
+        raise HTTPException(401, "no")
+
+    with TestClient(app) as client:
+        first, second = client.get("/a"), client.get("/b")
+    assert first.status_code == 401 and first.headers["ratelimit-remaining"] == "4"
+    assert second.status_code == 401 and rl_headers(second) == {}
