@@ -21,6 +21,7 @@ import re
 import typing
 
 from ._chain import chain, guard, is_async_callable, run_sync
+from ._wrap import route_middleware
 from .background import BackgroundTasks
 from .dependencies import REQUIRED, Body, Depends, File, Param, Path, Query
 from .errors import HTTPException, RequestValidationError
@@ -686,7 +687,8 @@ def _invalid(request, errors, form_ok):
 
 
 def build_handler(route, on_error=None):
-    """Compile a Route into ``async handle(request) -> Response``: injector, call, conversion, group middleware.
+    """Compile a Route into ``async handle(request) -> Response``: injector, call, conversion, group and route
+    middleware, and the middleware the handler carries (``add_route_middleware``), innermost.
 
     ``on_error(request, exc)`` is the app's answer to an exception (a Response, or None to let it
     propagate); with it, route and group middleware see the errors the app answers as responses.
@@ -745,8 +747,9 @@ def build_handler(route, on_error=None):
             return respond(result, status)
 
     route.plan = plan
-    if route.middleware:
+    middleware = route.middleware + list(route_middleware(fn))
+    if middleware:
         if on_error is not None:
             endpoint = guard(endpoint, on_error)
-        return chain(route.middleware, endpoint, on_error)
+        return chain(middleware, endpoint, on_error)
     return endpoint

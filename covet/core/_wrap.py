@@ -1,17 +1,25 @@
 """Decorating route handlers without hiding their signature from the injector.
 
-Shared by ``cache_page``, ``RateLimiter.limit`` and ``JWTAuth.require_token``:
-the wrapper takes the handler's parameters plus the Request, so injection,
-validation and the OpenAPI document still see the handler as written.
+Two ways for a feature's decorator to act on a route. ``wrap_handler`` (``cache_page``,
+``JWTAuth.require_token``) wraps the handler: the wrapper takes the handler's parameters
+plus the Request, so injection, validation and the OpenAPI document still see the handler
+as written; it runs after the arguments are resolved. ``add_route_middleware``
+(``RateLimiter.limit``) attaches a middleware to the handler that the route runs before
+anything of the request is resolved (dependencies, body), for decisions that must come first.
 """
 import functools
 import inspect
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Tuple
 
-__all__ = ["REQUEST_PARAM", "wrap_handler", "route_status"]
+__all__ = ["REQUEST_PARAM", "ROUTE_MIDDLEWARE_ATTR", "wrap_handler", "route_status", "add_route_middleware",
+           "route_middleware"]
 
 #: Keyword through which a wrapped handler receives the Request from the injector.
 REQUEST_PARAM = "_covet_request_"
+
+#: Attribute of a route handler holding the middleware its route runs (see ``add_route_middleware``).
+#: ``functools.wraps`` copies it, so decorators stacked above keep it.
+ROUTE_MIDDLEWARE_ATTR = "__covet_route_middleware__"
 
 
 def wrap_handler(fn: Callable[..., Any], async_body: Callable[..., Any], sync_body: Callable[..., Any]) -> Any:
@@ -55,3 +63,20 @@ def route_status(request: Any) -> Optional[int]:
     """The ``status_code=`` option of the route being served, if any."""
     route = getattr(request, "route", None)
     return route.options.get("status_code") if route is not None else None
+
+
+def add_route_middleware(fn: Any, middleware: Callable[..., Any]) -> Any:
+    """Attach ``middleware`` (``async mw(request, call_next)``) to the route handler ``fn`` and return ``fn``.
+
+    Every route registered with ``fn`` afterwards runs it inside the app's and the group's
+    middleware and outside everything else of the route: before dependencies run, before
+    the body is read, before the handler. Of several attached, the one attached last (the
+    decorator written highest) runs first.
+    """
+    setattr(fn, ROUTE_MIDDLEWARE_ATTR, (middleware,) + tuple(getattr(fn, ROUTE_MIDDLEWARE_ATTR, ())))
+    return fn
+
+
+def route_middleware(fn: Any) -> Tuple[Callable[..., Any], ...]:
+    """The middleware attached to ``fn`` by ``add_route_middleware``, outermost first."""
+    return tuple(getattr(fn, ROUTE_MIDDLEWARE_ATTR, ()))

@@ -41,6 +41,7 @@ _LAZY = {
     "SecurityHeadersMiddleware": "headers",
     "TrustedHostMiddleware": "hosts",
     "Session": "sessions", "SessionMiddleware": "sessions",
+    "RateLimiter": "rate_limiting", "RateLimitMiddleware": "rate_limiting",
 }
 
 __all__ = [
@@ -52,6 +53,8 @@ __all__ = [
     "JWTAuth",
     "RBAC",
     "RoleBasedAccessControl",
+    "RateLimiter",
+    "RateLimitMiddleware",
     "SecurityHeadersMiddleware",
     "Session",
     "SessionMiddleware",
