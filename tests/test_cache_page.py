@@ -1,7 +1,8 @@
 """covet.cache page cache (Cache.cache_page) through the app: keys, Vary, ETag and 304, what is never stored."""
 import pytest
 
-from covet.cache import Cache, RedisBackend
+from cache_helpers import Clock
+from covet.cache import Cache, MemoryBackend, RedisBackend
 from covet.core.app import Covet
 from covet.core.requests import Request
 from covet.core.responses import JSONResponse, PlainTextResponse, StreamingResponse
@@ -188,3 +189,55 @@ def test_cache_page_bad_arguments():
         cache.cache_page(0)
     with pytest.raises(TypeError, match="^cache_page\\(\\) decorates route handlers"):
         cache.cache_page(60)("not a function")
+
+
+# ---------------------------------------------------------------- covet.cache.decorators.cache_page
+
+def test_cache_page_decorator_keeps_pages_per_app():
+    from covet.cache.decorators import cache_page
+
+    calls = []
+
+    @cache_page(ttl=600)
+    async def dashboard():
+        calls.append(1)
+        return {"n": len(calls)}
+
+    first, second = Covet(), Covet()
+    first.get("/d")(dashboard)
+    second.get("/d")(dashboard)
+    with TestClient(first) as a, TestClient(second) as b:
+        assert a.get("/d").json() == a.get("/d").json() == {"n": 1}
+        assert b.get("/d").json() == b.get("/d").json() == {"n": 2}  # its own cache: computed once more
+        assert first.memory_cache.stats()["size"] == second.memory_cache.stats()["size"] == 1
+        first.memory_cache.clear()
+        assert a.get("/d").json() == {"n": 3} and b.get("/d").json() == {"n": 2}
+
+
+def test_cache_page_decorator_honours_its_ttl_on_a_given_cache():
+    from covet.cache.decorators import cache_page
+
+    clock = Clock()
+    cache = Cache(backend=MemoryBackend(clock=clock))
+    app, calls = Covet(), []
+
+    @app.get("/p")
+    @cache_page(ttl=600, cache=cache, vary=())
+    def page():
+        calls.append(1)
+        return PlainTextResponse("page %d" % len(calls))
+
+    @app.get("/bare")
+    @cache_page
+    async def bare():
+        calls.append(2)
+        return {"bare": True}
+
+    with TestClient(app) as client:
+        assert client.get("/p").text == "page 1"
+        clock.now += 599.9
+        assert client.get("/p").text == "page 1"
+        clock.now += 0.1
+        assert client.get("/p").text == "page 2"
+        assert client.get("/bare").json() == client.get("/bare").json() == {"bare": True}
+    assert calls == [1, 1, 2]

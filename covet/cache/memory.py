@@ -40,7 +40,8 @@ class MemoryBackend(SyncFace):
         self._hits = self._misses = self._evictions = self._expirations = 0
 
     def _deadline(self, ttl: Optional[float]) -> float:
-        return self._clock() + self.resolve_ttl(ttl)
+        # PERF: resolve_ttl() written inline: one call less on every set.
+        return self._clock() + (self.default_ttl if ttl is None else check_ttl(ttl))
 
     def _store(self, key: Any, value: Any, deadline: float) -> None:
         # Caller holds the lock.
