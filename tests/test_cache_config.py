@@ -2,6 +2,7 @@
 that are too long to keep as they are, values a store cannot hold, and Redis going away."""
 import asyncio
 import logging
+import math
 
 import pytest
 
@@ -62,6 +63,21 @@ def test_a_backend_name_given_to_cache_points_to_cache_manager():
         Cache(backend="redis")
     assert str(e.value) == ("Cache(backend=...) takes a backend object; for a backend by name use "
                             "CacheManager(backend='redis', ...)")
+
+
+def test_a_backend_must_implement_the_contract_and_shares_the_default_ttl():
+    with pytest.raises(TypeError) as e:
+        Cache(backend={})
+    assert str(e.value) == "backend must implement covet.cache.Backend (subclass SyncFace or AsyncFace), got {}"
+    cache = Cache(ttl=10)
+    cache.default_ttl = 5
+    assert cache.backend.default_ttl == 5.0
+    cache.set("k", 1)
+    assert 4 < cache.backend.get_with_ttl("k")[1] <= 5
+    cache.default_ttl = None
+    assert cache.backend.default_ttl == math.inf
+    with pytest.raises(ValueError):
+        cache.default_ttl = -1
 
 
 @pytest.mark.parametrize("levels, exc, message", [

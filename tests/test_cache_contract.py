@@ -265,6 +265,8 @@ def test_delete_prefix_is_literal(face):
         assert await f.delete_prefix("a*b:") == 2
         assert await f.get_many(["a*b:1", "axb:1", "a?"]) == {"axb:1": 3, "a?": 4}
         assert await f.delete_prefix("zzz") == 0
+        with pytest.raises(TypeError):
+            await f.delete_prefix(b"a")
     in_loop(face, body)
 
 

@@ -37,7 +37,7 @@ import abc
 from typing import Any, Awaitable, Callable, Dict, Iterable, Mapping, Optional, Tuple, TypeVar
 
 __all__ = ["Backend", "SyncFace", "AsyncFace", "MISSING", "DEFAULT_TTL", "check_ttl", "check_delta",
-           "not_an_integer", "stats_dict"]
+           "check_prefix", "not_an_integer", "stats_dict"]
 
 T = TypeVar("T")
 
@@ -72,6 +72,13 @@ def check_delta(delta: Any) -> int:
     if isinstance(delta, bool) or not isinstance(delta, int):
         raise TypeError("incr/decr amount must be an int, got %r" % (delta,))
     return delta
+
+
+def check_prefix(prefix: Any) -> str:
+    """A ``delete_prefix`` prefix: a str."""
+    if not isinstance(prefix, str):
+        raise TypeError("prefix must be a str, got %r" % (prefix,))
+    return prefix
 
 
 def not_an_integer(key: Any) -> TypeError:

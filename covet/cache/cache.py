@@ -43,10 +43,12 @@ class Cache:
         elif isinstance(backend, str):
             raise TypeError("Cache(backend=...) takes a backend object; for a backend by name use "
                             "CacheManager(backend=%r, ...)" % (backend,))
+        elif not isinstance(backend, Backend):
+            raise TypeError("backend must implement covet.cache.Backend (subclass SyncFace or AsyncFace), got %r"
+                            % (backend,))
         else:
             backend.default_ttl = ttl
         self.backend = backend
-        self.default_ttl = ttl
         self.single_flight = SingleFlight(backend)
         if type(self).get is Cache.get and type(self).set is Cache.set:
             # PERF: the plain face is the backend's bound methods: one call less on every hit.
@@ -56,8 +58,17 @@ class Cache:
     def __repr__(self) -> str:
         return "<%s %s ttl=%g>" % (type(self).__name__, type(self.backend).__name__, self.default_ttl)
 
+    @property
+    def default_ttl(self) -> float:
+        """Seconds an entry lives when ``ttl`` is None (``math.inf``: no expiry); the backend's."""
+        return self.backend.default_ttl
+
+    @default_ttl.setter
+    def default_ttl(self, ttl: Optional[float]) -> None:
+        self.backend.default_ttl = math.inf if ttl is None else check_ttl(ttl)
+
     def _resolve_ttl(self, ttl: Optional[float]) -> float:
-        return self.default_ttl if ttl is None else check_ttl(ttl)
+        return self.backend.resolve_ttl(ttl)
 
     def _resolve_refresh(self, ttl: Any, refresh_after: Optional[float]) -> Any:
         seconds = self._resolve_ttl(ttl)

@@ -4,7 +4,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Tuple
 
-from .backend import DEFAULT_TTL, MISSING, SyncFace, check_delta, check_ttl, not_an_integer, stats_dict
+from .backend import DEFAULT_TTL, MISSING, SyncFace, check_delta, check_prefix, check_ttl, not_an_integer, stats_dict
 
 __all__ = ["MemoryBackend", "DEFAULT_MAXSIZE"]
 
@@ -161,8 +161,7 @@ class MemoryBackend(SyncFace):
 
     def delete_prefix(self, prefix: str) -> int:
         """Remove every str key starting with ``prefix``; the number removed."""
-        if not isinstance(prefix, str):
-            raise TypeError("prefix must be a str")
+        check_prefix(prefix)
         with self._lock:
             doomed = [k for k in self._data if isinstance(k, str) and k.startswith(prefix)]
             for k in doomed:

@@ -14,7 +14,8 @@ from typing import Any, Awaitable, Callable, Dict, Iterable, Mapping, Optional, 
 
 from .._logging import ThrottledLog
 from ..redis import BlockingRedis, Redis, RedisError, ReplyError
-from .backend import DEFAULT_TTL, MISSING, AsyncFace, Backend, check_delta, check_ttl, not_an_integer, stats_dict
+from .backend import (DEFAULT_TTL, MISSING, AsyncFace, Backend, check_delta, check_prefix, check_ttl, not_an_integer,
+                      stats_dict)
 
 __all__ = ["RedisBackend", "DEFAULT_LOG_INTERVAL", "DEFAULT_PREFIX"]
 
@@ -268,9 +269,8 @@ class RedisBackend(AsyncFace):
 
     async def adelete_prefix(self, prefix: str) -> int:
         """Remove every key starting with ``prefix`` (SCAN + DEL); the number removed."""
-        if not isinstance(prefix, str):
-            raise TypeError("prefix must be a str")
-        return await self._try("SCAN/DEL", self._scan_delete(_glob_escape(self.prefix + prefix) + "*"), 0)
+        pattern = _glob_escape(self.prefix + check_prefix(prefix)) + "*"
+        return await self._try("SCAN/DEL", self._scan_delete(pattern), 0)
 
     async def _scan_delete(self, pattern: str) -> int:
         removed = cursor = 0

@@ -52,6 +52,10 @@ def _running_loop() -> Optional[asyncio.AbstractEventLoop]:
         return None
 
 
+def _refresh_failed(key: Any, exc: Exception) -> None:
+    logger.warning("covet cache: refreshing %r failed; the cached value stays until it expires: %r", key, exc)
+
+
 def _refuse_awaitable(value: Any, message: str) -> None:
     if inspect.isawaitable(value):
         close = getattr(value, "close", None)
@@ -154,8 +158,7 @@ class SingleFlight:
         try:
             self._lead(key, factory, ttl, flight)
         except Exception as exc:
-            logger.warning("covet cache: refreshing %r failed; the cached value stays until it expires: %r",
-                           key, exc)
+            _refresh_failed(key, exc)
 
     # -- coroutines ------------------------------------------------------------------
     async def aget_or_set(self, key: Any, factory: Callable[[], Any], ttl: float,
@@ -194,8 +197,7 @@ class SingleFlight:
             self._land(key, flight)
             flight.future.set_exception(exc)
             if background and isinstance(exc, Exception):
-                logger.warning("covet cache: refreshing %r failed; the cached value stays until it expires: %r",
-                               key, exc)
+                _refresh_failed(key, exc)
             if not isinstance(exc, Exception):
                 raise
             return
