@@ -44,6 +44,7 @@ services.provide("validation", "covet.validation")
 services.provide("openapi", "covet.openapi")
 services.provide("server", "covet.server.run")
 services.provide("asgi", "covet.asgi")
+services.provide("cache", "covet.cache")
 
 # public name -> submodule that defines it
 _EXPORTS = {
@@ -67,6 +68,8 @@ _EXPORTS = {
     "hash_password": "security.passwords", "verify_password": "security.passwords",
     "needs_rehash": "security.passwords",
     "Cache": "cache", "cached": "cache",
+    "CacheManager": "cache", "MultiLevelCache": "cache", "CacheLayer": "cache",
+    "cache_result": "cache", "cache_page": "cache",
     "RateLimiter": "security.rate_limiting", "RateLimitMiddleware": "security.rate_limiting",
     "Redis": "redis", "RedisError": "redis",
     "TemplateEngine": "templates", "Markup": "templates", "escape": "templates",

@@ -233,6 +233,18 @@ class Covet(RouteDecorators):
             )
         return self._executor
 
+    # -- caches (made by the "cache" service, covet.cache, on first use) -----
+    @property
+    def memory_cache(self):
+        """This app's in-process cache, plain methods: ``app.memory_cache.get(key)``."""
+        return service("cache").memory_cache(self)
+
+    @property
+    def redis_cache(self):
+        """This app's Redis cache, coroutines: ``await app.redis_cache.get(key)``; its URL is
+        ``app.state.redis_url`` or the ``COVET_REDIS_URL``/``REDIS_URL`` environment variable."""
+        return service("cache").redis_cache(self)
+
     # -- dispatch ----------------------------------------------------------
     async def dispatch(self, request: Request) -> Response:
         """Answer one request: middleware -> router -> handler -> Response. Never raises (see raise_server_exceptions)."""

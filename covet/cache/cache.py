@@ -1,0 +1,289 @@
+"""``Cache``: the object applications hold. Two faces over one backend, plus the strategies.
+
+Every operation has a plain method (``get``, ``set``, ...) and a coroutine with an ``a``
+prefix (``aget``, ``aset``, ...), whatever the backend (see backend.py for who does the work).
+"""
+import functools
+import inspect
+import math
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional
+
+from .backend import DEFAULT_TTL, Backend, check_delta, check_ttl
+from .keys import function_key
+from .memory import DEFAULT_MAXSIZE, MemoryBackend
+from .page import DEFAULT_PAGE_PREFIX, DEFAULT_VARY, page_decorator
+from .strategies import SingleFlight, aset_through, check_refresh, set_through
+
+__all__ = ["Cache"]
+
+
+class Cache:
+    """A cache with sync and async faces over a backend (memory by default).
+
+    :param maxsize: most entries of the default memory backend (unused with ``backend=``).
+    :param ttl: default lifetime in seconds; None or ``math.inf`` for no expiry.
+    :param backend: a ``Backend``: ``MemoryBackend`` (default), ``RedisBackend``,
+        ``MultiLevelBackend``/``TwoLevelBackend`` or your own; the cache sets its default
+        ttl. A backend belongs to one cache.
+    :attr single_flight: the ``SingleFlight`` behind ``get_or_set`` and ``cached``.
+
+    Example::
+
+        cache = Cache(ttl=60)
+        cache.set("answer", 42)
+        assert cache.get("answer") == 42
+        user = await cache.aget_or_set("user:1", lambda: db.load_user(1))
+    """
+
+    def __init__(self, maxsize: int = DEFAULT_MAXSIZE, ttl: Optional[float] = DEFAULT_TTL,
+                 backend: Optional[Backend] = None) -> None:
+        ttl = math.inf if ttl is None else check_ttl(ttl)
+        if backend is None:
+            backend = MemoryBackend(maxsize, ttl)
+        elif isinstance(backend, str):
+            raise TypeError("Cache(backend=...) takes a backend object; for a backend by name use "
+                            "CacheManager(backend=%r, ...)" % (backend,))
+        elif not isinstance(backend, Backend):
+            raise TypeError("backend must implement covet.cache.Backend (subclass SyncFace or AsyncFace), got %r"
+                            % (backend,))
+        else:
+            backend.default_ttl = ttl
+        self.backend = backend
+        self.single_flight = SingleFlight(backend)
+        if type(self).get is Cache.get and type(self).set is Cache.set:
+            # PERF: the plain face is the backend's bound methods: one call less on every hit.
+            self.get = backend.get  # type: ignore[assignment]
+            self.set = backend.set  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return "<%s %s ttl=%g>" % (type(self).__name__, type(self.backend).__name__, self.default_ttl)
+
+    @property
+    def default_ttl(self) -> float:
+        """Seconds an entry lives when ``ttl`` is None (``math.inf``: no expiry); the backend's."""
+        return self.backend.default_ttl
+
+    @default_ttl.setter
+    def default_ttl(self, ttl: Optional[float]) -> None:
+        self.backend.default_ttl = math.inf if ttl is None else check_ttl(ttl)
+
+    def _resolve_ttl(self, ttl: Optional[float]) -> float:
+        return self.backend.resolve_ttl(ttl)
+
+    def _resolve_refresh(self, ttl: Any, refresh_after: Optional[float]) -> Any:
+        seconds = self._resolve_ttl(ttl)
+        return seconds, (None if refresh_after is None else check_refresh(refresh_after, seconds))
+
+    # -- the plain face --------------------------------------------------------
+    def get(self, key: Any, default: Any = None) -> Any:  # type: ignore[no-redef]
+        """The value, or ``default`` when absent or expired."""
+        return self.backend.get(key, default)
+
+    def set(self, key: Any, value: Any, ttl: Optional[float] = None) -> bool:  # type: ignore[no-redef]
+        """Store ``value`` for ``ttl`` seconds (default: the cache's)."""
+        return self.backend.set(key, value, ttl)
+
+    def delete(self, key: Any) -> bool:
+        """Remove the key; True when it was there."""
+        return self.backend.delete(key)
+
+    def clear(self) -> None:
+        """Remove every entry (with Redis: every key under this cache's prefix).
+
+        Between tests, this resets a cache your app keeps at module level (docs/cache.md).
+        """
+        self.backend.clear()
+
+    def get_many(self, keys: Iterable[Any]) -> Dict[Any, Any]:
+        """A dict of the keys that are present."""
+        return self.backend.get_many(keys)
+
+    def set_many(self, mapping: Mapping[Any, Any], ttl: Optional[float] = None) -> bool:
+        """Store every item of ``mapping``."""
+        return self.backend.set_many(mapping, ttl)
+
+    def incr(self, key: Any, delta: int = 1) -> Optional[int]:
+        """Add ``delta`` to an integer entry (a missing one starts at 0) and return the new value.
+        TypeError when the entry is not an integer; None when a remote store is down."""
+        return self.backend.incr(key, delta)
+
+    def decr(self, key: Any, delta: int = 1) -> Optional[int]:
+        """``incr(key, -delta)``."""
+        return self.backend.incr(key, -check_delta(delta))
+
+    def touch(self, key: Any, ttl: Optional[float] = None) -> bool:
+        """Give a present entry a new lifetime; True when present."""
+        return self.backend.touch(key, ttl)
+
+    def has(self, key: Any) -> bool:
+        """True when the key is present and not expired."""
+        return self.backend.has(key)
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Remove every key starting with ``prefix``; the number removed."""
+        return self.backend.delete_prefix(prefix)
+
+    def stats(self) -> Dict[str, Optional[int]]:
+        """``{"hits", "misses", "evictions", "expirations", "size"}`` (None where a backend cannot know)."""
+        return self.backend.stats()
+
+    # -- the coroutine face ----------------------------------------------------
+    async def aget(self, key: Any, default: Any = None) -> Any:
+        """Coroutine face of ``get``."""
+        return await self.backend.aget(key, default)
+
+    async def aset(self, key: Any, value: Any, ttl: Optional[float] = None) -> bool:
+        """Coroutine face of ``set``."""
+        return await self.backend.aset(key, value, ttl)
+
+    async def adelete(self, key: Any) -> bool:
+        """Coroutine face of ``delete``."""
+        return await self.backend.adelete(key)
+
+    async def aclear(self) -> None:
+        """Coroutine face of ``clear``."""
+        await self.backend.aclear()
+
+    async def aget_many(self, keys: Iterable[Any]) -> Dict[Any, Any]:
+        """Coroutine face of ``get_many``."""
+        return await self.backend.aget_many(keys)
+
+    async def aset_many(self, mapping: Mapping[Any, Any], ttl: Optional[float] = None) -> bool:
+        """Coroutine face of ``set_many``."""
+        return await self.backend.aset_many(mapping, ttl)
+
+    async def aincr(self, key: Any, delta: int = 1) -> Optional[int]:
+        """Coroutine face of ``incr``."""
+        return await self.backend.aincr(key, delta)
+
+    async def adecr(self, key: Any, delta: int = 1) -> Optional[int]:
+        """Coroutine face of ``decr``."""
+        return await self.backend.aincr(key, -check_delta(delta))
+
+    async def atouch(self, key: Any, ttl: Optional[float] = None) -> bool:
+        """Coroutine face of ``touch``."""
+        return await self.backend.atouch(key, ttl)
+
+    async def ahas(self, key: Any) -> bool:
+        """Coroutine face of ``has``."""
+        return await self.backend.ahas(key)
+
+    async def adelete_prefix(self, prefix: str) -> int:
+        """Coroutine face of ``delete_prefix``."""
+        return await self.backend.adelete_prefix(prefix)
+
+    # -- strategies (strategies.py) ------------------------------------------------
+    def get_or_set(self, key: Any, factory: Callable[[], Any], ttl: Optional[float] = None,
+                   refresh_after: Optional[float] = None) -> Any:
+        """The cached value, or ``factory()`` stored for ``ttl``.
+
+        Concurrent misses of one key run the factory once; its exception is not
+        cached and reaches every waiter. With ``refresh_after`` (seconds), an entry
+        older than that is returned as is while one background thread refreshes it.
+        The factory must be a plain function here (``aget_or_set`` takes async ones).
+        """
+        seconds, refresh = self._resolve_refresh(ttl, refresh_after)
+        return self.single_flight.get_or_set(key, factory, seconds, refresh)
+
+    async def aget_or_set(self, key: Any, factory: Callable[[], Any], ttl: Optional[float] = None,
+                          refresh_after: Optional[float] = None) -> Any:
+        """Coroutine face of ``get_or_set``; ``factory`` may be async or plain.
+
+        The factory runs in its own task, so a cancelled caller does not cancel it
+        for the others waiting on the same key.
+        """
+        seconds, refresh = self._resolve_refresh(ttl, refresh_after)
+        return await self.single_flight.aget_or_set(key, factory, seconds, refresh)
+
+    def set_through(self, key: Any, value: Any, write: Callable[[Any], Any], ttl: Optional[float] = None) -> Any:
+        """Write-through: ``write(value)`` to the store of record, then cache ``value``.
+
+        Returns what ``write`` returned. If ``write`` raises, the key is removed
+        from the cache (it may no longer match the store) and the error propagates.
+        """
+        return set_through(self.backend, key, value, write, self._resolve_ttl(ttl))
+
+    async def aset_through(self, key: Any, value: Any, write: Callable[[Any], Any],
+                           ttl: Optional[float] = None) -> Any:
+        """Coroutine face of ``set_through``; ``write`` may be async or plain."""
+        return await aset_through(self.backend, key, value, write, self._resolve_ttl(ttl))
+
+    # -- decorators ------------------------------------------------------------------
+    def cached(self, ttl: Any = None, key: Optional[Callable[..., Any]] = None,
+               refresh_after: Optional[float] = None) -> Any:
+        """Decorator caching a plain or async function's results by its arguments.
+
+        The default key is the function's qualified name and the repr of its
+        arguments (str, bytes, numbers, bool, None and lists/tuples/dicts/sets of them;
+        anything else raises TypeError asking for ``key=``); keys over
+        ``keys.MAX_KEY_LENGTH`` characters are hashed. ``key=`` is a callable
+        taking the same arguments and returning the key. ``f(1, 2)`` and ``f(1, b=2)``
+        are different keys. The wrapper's ``cache_key(*args, **kwargs)`` gives the key,
+        for ``cache.delete``.
+
+        Example::
+
+            @cache.cached(ttl=30, key=lambda user_id: "user:%d" % user_id)
+            def load_user(user_id): ...
+        """
+        if callable(ttl) and key is None and refresh_after is None:
+            return self.cached()(ttl)  # used bare: @cache.cached
+        seconds, refresh = self._resolve_refresh(ttl, refresh_after)
+        if key is not None and not callable(key):
+            raise TypeError("key must be a callable returning the cache key, got %r" % (key,))
+        flight = self.single_flight
+
+        def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+            if not callable(func):
+                raise TypeError("cached() decorates functions, got %r" % (func,))
+            make_key = key or function_key(func)
+            if inspect.iscoroutinefunction(func):
+                @functools.wraps(func)
+                async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                    return await flight.aget_or_set(make_key(*args, **kwargs), lambda: func(*args, **kwargs),
+                                                    seconds, refresh)
+
+                async_wrapper.cache_key = make_key  # type: ignore[attr-defined]
+                return async_wrapper
+
+            @functools.wraps(func)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                return flight.get_or_set(make_key(*args, **kwargs), lambda: func(*args, **kwargs), seconds, refresh)
+
+            wrapper.cache_key = make_key  # type: ignore[attr-defined]
+            return wrapper
+
+        return decorate
+
+    def cache_page(self, ttl: Optional[float] = None, vary: Iterable[str] = DEFAULT_VARY,
+                   key_prefix: str = DEFAULT_PAGE_PREFIX) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorator for GET/HEAD route handlers: cache the whole response (status, headers, body).
+
+        The key is the path, the query string and the request headers named in ``vary``.
+        Only 200 responses with a body in full are stored; responses that set a cookie,
+        say ``Cache-Control: private`` or ``no-store``, or ``Vary`` on a header not in
+        ``vary`` are served but not stored. Requests with an ``Authorization`` header
+        bypass the page cache unless ``vary`` names it. Stored pages get an ``ETag`` (a
+        hash of the body unless the handler set one) and answer a matching
+        ``If-None-Match`` with 304. Other methods call the handler untouched.
+
+        Example::
+
+            @app.get("/products")
+            @cache.cache_page(60, vary=("Accept", "Accept-Language"))
+            async def products(): ...
+        """
+        backend = self.backend
+        return page_decorator(lambda request: backend, self._resolve_ttl(ttl), vary, key_prefix)
+
+    # -- lifecycle -------------------------------------------------------------------
+    def close(self) -> None:
+        """Stop refresh threads and the backend's private resources."""
+        self.single_flight.close()
+        self.backend.close()
+
+    async def aclose(self) -> None:
+        """Coroutine face of ``close``; also waits for running background refreshes."""
+        await self.single_flight.aclose()
+        await self.backend.aclose()
+

@@ -1,0 +1,243 @@
+"""covet.cache page cache (Cache.cache_page) through the app: keys, Vary, ETag and 304, what is never stored."""
+import pytest
+
+from cache_helpers import Clock
+from covet.cache import Cache, MemoryBackend, RedisBackend
+from covet.core.app import Covet
+from covet.core.requests import Request
+from covet.core.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from covet.redis import Redis
+from covet.testing import TestClient
+from redis_fixture import redis_clean, redis_server  # noqa: F401  (fixtures)
+
+
+def page_app(cache, calls):
+    app = Covet()
+
+    @app.route("/products", methods=["GET", "POST"])
+    @cache.cache_page(60)
+    async def products(q: str = "", req: Request = None):
+        calls.append(("products", req.method, q))
+        return {"n": len(calls), "q": q}
+
+    @app.get("/sync/{name}")
+    @cache.cache_page(60, vary=())
+    def sync_page(name: str):
+        calls.append(("sync", name))
+        return PlainTextResponse("hello %s" % name, headers={"Cache-Control": "public, max-age=60"})
+
+    @app.get("/cookie")
+    @cache.cache_page(60)
+    async def cookie():
+        calls.append("cookie")
+        r = JSONResponse({"n": len(calls)})
+        r.set_cookie("sid", "abc")
+        return r
+
+    @app.get("/private")
+    @cache.cache_page(60)
+    async def private():
+        calls.append("private")
+        return JSONResponse({"n": len(calls)}, headers={"Cache-Control": "private, max-age=10"})
+
+    @app.get("/nostore")
+    @cache.cache_page(60)
+    async def nostore():
+        calls.append("nostore")
+        return JSONResponse({"n": len(calls)}, headers={"Cache-Control": "no-store"})
+
+    @app.get("/by-cookie")
+    @cache.cache_page(60)
+    async def by_cookie():
+        calls.append("by-cookie")
+        return JSONResponse({"n": len(calls)}, headers={"Vary": "Cookie"})
+
+    @app.get("/missing")
+    @cache.cache_page(60)
+    async def missing():
+        calls.append("missing")
+        return JSONResponse({"n": len(calls)}, status_code=404)
+
+    @app.get("/stream")
+    @cache.cache_page(60)
+    async def stream():
+        calls.append("stream")
+        return StreamingResponse(iter([b"a", b"b"]))
+
+    @app.get("/tagged")
+    @cache.cache_page(60)
+    async def tagged():
+        calls.append("tagged")
+        return JSONResponse({"n": len(calls)}, headers={"ETag": 'W/"v7"'})
+
+    @app.post("/made", status_code=201)
+    @cache.cache_page(60)
+    async def made():
+        return {"made": True}
+
+    return app
+
+
+def test_cache_page_serves_get_and_head_from_the_cache_with_etag_and_304():
+    cache, calls = Cache(), []
+    with TestClient(page_app(cache, calls)) as client:
+        first = client.get("/products", params={"q": "pens"})
+        again = client.get("/products", params={"q": "pens"})
+        assert first.json() == again.json() == {"n": 1, "q": "pens"}
+        assert list(first.headers.raw) == list(again.headers.raw)
+        etag = first.headers["etag"]
+        assert etag.startswith('"') and len(etag) == 34
+        assert first.headers["vary"] == "Accept, Accept-Encoding"
+        head = client.head("/products", params={"q": "pens"})
+        assert head.status_code == 200 and head.content == b"" and head.headers["etag"] == etag
+        assert calls == [("products", "GET", "pens")]
+        other = client.get("/products", params={"q": "ink"})  # the query string is part of the key
+        assert other.json() == {"n": 2, "q": "ink"}
+        not_modified = client.get("/products", params={"q": "pens"}, headers={"If-None-Match": 'W/"x", ' + etag})
+        assert not_modified.status_code == 304 and not_modified.content == b""
+        assert list(not_modified.headers.raw) == [(b"etag", etag.encode()), (b"vary", b"Accept, Accept-Encoding")]
+        assert client.get("/products", params={"q": "pens"}, headers={"If-None-Match": "*"}).status_code == 304
+        assert client.get("/products", params={"q": "pens"}, headers={"If-None-Match": '"other"'}).status_code == 200
+        assert len(calls) == 2
+
+
+def test_cache_page_varies_by_the_named_headers_and_bypasses_credentials():
+    cache, calls = Cache(), []
+    with TestClient(page_app(cache, calls)) as client:
+        a = client.get("/products", headers={"Accept": "application/json"})
+        b = client.get("/products", headers={"Accept": "text/html"})
+        assert (a.json()["n"], b.json()["n"]) == (1, 2)
+        assert client.get("/products", headers={"Accept": "application/json"}).json()["n"] == 1
+        assert client.get("/products", headers={"Authorization": "Bearer t"}).json()["n"] == 3
+        assert client.get("/products", headers={"Authorization": "Bearer t"}).json()["n"] == 4
+        assert client.post("/products").json()["n"] == 5  # other methods are not cached
+        assert client.post("/products").json()["n"] == 6
+        assert client.get("/sync/ann").text == client.get("/sync/ann").text == "hello ann"
+        assert calls.count(("sync", "ann")) == 1
+        assert client.get("/sync/ann").headers.get("vary") is None  # vary=() adds none
+
+
+@pytest.mark.parametrize("path", ["/cookie", "/private", "/nostore", "/by-cookie", "/missing", "/stream"])
+def test_cache_page_does_not_store_what_must_not_be_shared(path):
+    cache, calls = Cache(), []
+    with TestClient(page_app(cache, calls)) as client:
+        first = client.get(path)
+        second = client.get(path)
+        assert first.status_code == second.status_code
+        assert len(calls) == 2
+        assert cache.stats()["size"] == 0
+        assert first.headers.get("etag") is None
+
+
+def test_cache_page_keeps_a_handler_etag_and_the_route_status():
+    cache, calls = Cache(), []
+    with TestClient(page_app(cache, calls)) as client:
+        assert client.get("/tagged").headers["etag"] == 'W/"v7"'
+        assert client.get("/tagged", headers={"If-None-Match": '"v7"'}).status_code == 304  # weak comparison
+        assert calls == ["tagged"]
+        made = client.post("/made")
+        assert made.status_code == 201 and made.json() == {"made": True}
+
+
+def test_cache_page_with_a_redis_backend_and_a_damaged_entry(redis_clean):
+    cache = Cache(backend=RedisBackend(Redis(port=redis_clean.port)))
+    calls = []
+    app = page_app(cache, calls)
+
+    @app.on_shutdown
+    async def close():
+        await cache.aclose()
+        await cache.backend.redis.close()
+
+    with TestClient(app) as client:
+        first = client.get("/products")
+        assert client.get("/products").json() == first.json() == {"n": 1, "q": ""}
+        assert client.get("/products", headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+        (key,) = redis_clean.command("KEYS", "covet:cache:page:*").split(b"\r\n")[1:-1][1::2]
+        redis_clean.command("SET", key, '[200, [["x-evil", "a\\r\\nb"]], ""]')
+        assert client.get("/products").json() == {"n": 2, "q": ""}  # refused and rebuilt
+    assert len(calls) == 2
+
+
+def test_cache_page_and_limit_stack():
+    from covet.security.rate_limiting import RateLimiter
+
+    cache, limiter = Cache(), RateLimiter("2/minute")
+    app = Covet()
+    hits = []
+
+    @app.get("/both/{n:int}")
+    @limiter.limit("2/minute")
+    @cache.cache_page(60)
+    async def both(n: int):
+        hits.append(n)
+        return {"n": n}
+
+    with TestClient(app) as client:
+        r = client.get("/both/1")
+        assert r.json() == {"n": 1} and r.headers["etag"] and r.headers["ratelimit-remaining"] == "1"
+        assert client.get("/both/1").json() == {"n": 1}
+        assert client.get("/both/1").status_code == 429
+        assert hits == [1]
+
+
+def test_cache_page_bad_arguments():
+    cache = Cache()
+    with pytest.raises(ValueError, match="^vary must list header names, got 'Accept Language'$"):
+        cache.cache_page(60, vary=("Accept Language",))
+    with pytest.raises(ValueError, match="^ttl must be > 0"):
+        cache.cache_page(0)
+    with pytest.raises(TypeError, match="^cache_page\\(\\) decorates route handlers"):
+        cache.cache_page(60)("not a function")
+
+
+# ---------------------------------------------------------------- covet.cache.decorators.cache_page
+
+def test_cache_page_decorator_keeps_pages_per_app():
+    from covet.cache.decorators import cache_page
+
+    calls = []
+
+    @cache_page(ttl=600)
+    async def dashboard():
+        calls.append(1)
+        return {"n": len(calls)}
+
+    first, second = Covet(), Covet()
+    first.get("/d")(dashboard)
+    second.get("/d")(dashboard)
+    with TestClient(first) as a, TestClient(second) as b:
+        assert a.get("/d").json() == a.get("/d").json() == {"n": 1}
+        assert b.get("/d").json() == b.get("/d").json() == {"n": 2}  # its own cache: computed once more
+        assert first.memory_cache.stats()["size"] == second.memory_cache.stats()["size"] == 1
+        first.memory_cache.clear()
+        assert a.get("/d").json() == {"n": 3} and b.get("/d").json() == {"n": 2}
+
+
+def test_cache_page_decorator_honours_its_ttl_on_a_given_cache():
+    from covet.cache.decorators import cache_page
+
+    clock = Clock()
+    cache = Cache(backend=MemoryBackend(clock=clock))
+    app, calls = Covet(), []
+
+    @app.get("/p")
+    @cache_page(ttl=600, cache=cache, vary=())
+    def page():
+        calls.append(1)
+        return PlainTextResponse("page %d" % len(calls))
+
+    @app.get("/bare")
+    @cache_page
+    async def bare():
+        calls.append(2)
+        return {"bare": True}
+
+    with TestClient(app) as client:
+        assert client.get("/p").text == "page 1"
+        clock.now += 599.9
+        assert client.get("/p").text == "page 1"
+        clock.now += 0.1
+        assert client.get("/p").text == "page 2"
+        assert client.get("/bare").json() == client.get("/bare").json() == {"bare": True}
+    assert calls == [1, 1, 2]
