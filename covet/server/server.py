@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 import ssl as ssl_module
+import sys
 import time
 from email.utils import formatdate
 
@@ -18,7 +19,7 @@ from .config import DEFAULT_BACKLOG, READ_SIZE, ServerConfig
 from .connection import Connection
 from .http11 import response_head
 
-__all__ = ["Server", "bind_socket", "serve", "ServerConfig", "announce", "announce_shutdown", "announce_stopped"]
+__all__ = ["Server", "bind_socket", "serve", "ServerConfig", "announce", "announce_shutdown", "announce_stopped", "say"]
 
 logger = logging.getLogger("covet.error")
 
@@ -246,24 +247,30 @@ def bind_socket(host, port, backlog=DEFAULT_BACKLOG, reuse_port=False):
     return sock
 
 
+def say(line):
+    """Print one status line with one write: workers share their parent's stdout, and print()
+    writes the newline apart, so two workers' lines could interleave."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 def announce(server):
     """The line printed once the server listens (tests and scripts wait for it)."""
     host, port = server.bound[0], server.bound[1]
     scheme = "https" if server.config.ssl else "http"
     shown = "[%s]" % host if ":" in host else host
-    print("covet: serving on %s://%s:%d (pid %d; press CTRL+C to quit)" % (scheme, shown, port, os.getpid()),
-          flush=True)
+    say("covet: serving on %s://%s:%d (pid %d; press CTRL+C to quit)" % (scheme, shown, port, os.getpid()))
 
 
 def announce_shutdown(server, prefix="covet:"):
     """The line printed when SIGINT/SIGTERM starts a graceful shutdown (docs/server.md)."""
     n = len(server.connections)
-    print("%s shutting down (%d connection%s open)" % (prefix, n, "" if n == 1 else "s"), flush=True)
+    say("%s shutting down (%d connection%s open)" % (prefix, n, "" if n == 1 else "s"))
 
 
 def announce_stopped():
     """The last line of a server process that stopped gracefully."""
-    print("covet: stopped", flush=True)
+    say("covet: stopped")
 
 
 def serve(app, config, sock=None, ready=announce, loop_name=None, on_signal=announce_shutdown,

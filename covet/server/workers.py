@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 
-from .server import announce_shutdown, announce_stopped, bind_socket, serve
+from .server import announce_shutdown, announce_stopped, bind_socket, say, serve
 
 __all__ = ["run_workers", "run_with_reload", "RELOADER_CHILD_ENV"]
 
@@ -54,10 +54,7 @@ def _worker_main(app, config, sock, loop_name):
 
 
 def _worker_ready(server):
-    # One write of the whole line: workers share the parent's stdout, and a
-    # separate write for the newline lets two workers' lines interleave.
-    sys.stdout.write("covet: worker %d accepting\n" % os.getpid())
-    sys.stdout.flush()
+    say("covet: worker %d accepting" % os.getpid())
 
 
 def _listen_socket(config, port):
@@ -100,8 +97,7 @@ def run_workers(app, config, count, loop_name=None):
     def forward(signum, frame):
         nonlocal stopping
         if not stopping:
-            print("covet: shutting down (%d worker%s)" % (len(children), "" if len(children) == 1 else "s"),
-                  flush=True)
+            say("covet: shutting down (%d worker%s)" % (len(children), "" if len(children) == 1 else "s"))
         stopping = True
         for pid in list(children):
             try:
