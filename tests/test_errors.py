@@ -112,7 +112,7 @@ def test_http_exception_str_and_repr():
     ("text/html;q=abc, */*", False),
     ("text/html;q=0.8, application/*;q=0.9", False),
 ])
-def testprefers_html(accept, html):
+def test_prefers_html(accept, html):
     assert prefers_html(accept) is html
 
 
