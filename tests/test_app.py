@@ -605,3 +605,28 @@ def test_unhandled_error_log_line_escapes_control_characters_of_the_path(caplog)
         assert client.get("/boom/x%0d%0aINFO%20forged%1b[31m").status_code == 500
     messages = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert messages == ["unhandled RuntimeError in GET /boom/x\\x0d\\x0aINFO forged\\x1b[31m"]
+
+
+def test_endpoint_for_finds_the_handler_dispatch_will_call_through_mounts():
+    from covet.core.requests import Request
+
+    inner, outer = Covet(), Covet()
+
+    @inner.get("/items/{n:int}")
+    async def item(n: int):
+        return {"n": n}
+
+    @outer.post("/form")
+    async def form():
+        return {}
+
+    outer.mount("/api", inner)
+
+    def req(method, path):
+        return Request(method, path, "", [], app=outer)
+
+    assert outer.endpoint_for(req("GET", "/api/items/3")) is item
+    assert outer.endpoint_for(req("POST", "/form")) is form
+    assert outer.endpoint_for(req("GET", "/form")) is None        # exists for POST only: a 405
+    assert outer.endpoint_for(req("GET", "/api/items/x")) is None  # no route
+    assert outer.endpoint_for(req("GET", "/nowhere")) is None

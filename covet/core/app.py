@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Covet", "CovetApp"]
 
+# Mounted apps nest; endpoint_for follows them this deep, then gives up (None).
+MAX_MOUNT_DEPTH = 8
+
 logger = logging.getLogger("covet.error")
 # C0, DEL and C1: a decoded path (%0d%0a) in a log line would let a client
 # forge log lines or terminal escapes (uvicorn CVE-2020-7694).
@@ -122,6 +125,35 @@ class Covet(RouteDecorators):
     def url_for(self, name: str, /, **params: Any) -> str:
         """The path of the route named ``name``; unused params become the query string."""
         return self.router.url_path_for(name, **params)
+
+    def endpoint_for(self, request: Any) -> Optional[Callable[..., Any]]:
+        """The handler this app will call for ``request``, found as dispatch will find it (its
+        router, then its mounts); None when no route matches or the path exists only for
+        other methods (a 405).
+
+        For middleware that honours per-handler marks (``@csrf_exempt``, ``@limiter.exempt``)
+        before routing has happened; inside route or group middleware the matched route is used.
+        The router may raise for a path it refuses: callers that must fail closed treat that as None.
+        """
+        route = getattr(request, "route", None)
+        if route is not None:  # group or route middleware: routing already happened
+            return route.endpoint
+        app: Any = self
+        path = request.raw_path
+        for _ in range(MAX_MOUNT_DEPTH):
+            router = getattr(app, "router", None)
+            if router is None:
+                return None
+            found, allowed = router.match(request.method, path)
+            if found is not None:
+                return found.endpoint
+            if allowed is not None:
+                return None
+            mount, rest = router.find_mount(path)
+            if mount is None:
+                return None
+            app, path = mount.app, rest
+        return None
 
     @property
     def routes(self) -> List[Route]:

@@ -13,17 +13,16 @@ Example::
 from typing import Any, Awaitable, Callable, List, Optional, Tuple
 
 from ...core.errors import HTTPException
+from .._routes import route_endpoint
 from .limits import Policy
 
 __all__ = ["RateLimitMiddleware", "RouteLimit", "RouteLimitMiddleware", "LIMIT_ATTR", "EXEMPT_ATTR",
-           "route_limit_of", "is_exempt", "mark_route_limit", "mark_exempt", "endpoint_of", "add_headers"]
+           "route_limit_of", "is_exempt", "mark_route_limit", "mark_exempt", "add_headers"]
 
 #: Attribute of a handler: {id(limiter): RouteLimit} set by ``@limiter.limit``.
 LIMIT_ATTR = "__covet_rate_limit__"
 #: Attribute of a handler: frozenset of id(limiter) set by ``@limiter.exempt``.
 EXEMPT_ATTR = "__covet_rate_limit_exempt__"
-# Mounted apps nest; the middleware looks this deep for the route being called.
-MAX_MOUNT_DEPTH = 8
 
 
 class RouteLimit:
@@ -71,29 +70,6 @@ def add_headers(response: Any, headers: List[Tuple[str, str]]) -> None:
             view[name] = value
 
 
-def endpoint_of(request: Any) -> Any:
-    """The handler the request will reach, found the way the app will find it (None: no route)."""
-    route = getattr(request, "route", None)
-    if route is not None:  # group or route middleware: routing already happened
-        return route.endpoint
-    app = getattr(request, "app", None)
-    path = request.raw_path
-    for _ in range(MAX_MOUNT_DEPTH):
-        router = getattr(app, "router", None)
-        if router is None:
-            return None
-        route, params = router.match(request.method, path)
-        if route is not None:
-            return route.endpoint
-        if params is not None:
-            return None  # the path exists for other methods: a 405, limited by default
-        mount, rest = router.find_mount(path)
-        if mount is None:
-            return None
-        app, path = mount.app, rest
-    return None
-
-
 class RateLimitMiddleware:
     """App-wide limiting: every request counts against the limiter's default limits, except
     routes marked ``@limiter.exempt`` and routes with their own ``@limiter.limit``.
@@ -119,7 +95,7 @@ class RateLimitMiddleware:
         if limiter.handled(request):  # the same limiter, installed app-wide and on a group too
             return await call_next(request)
         try:
-            endpoint = endpoint_of(request)
+            endpoint = route_endpoint(request)
         except Exception:
             # A path the router rejects (bad escapes...): the app answers it with a 4xx
             # after us; here it simply counts against the default limit.
