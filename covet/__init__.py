@@ -72,7 +72,7 @@ _EXPORTS = {
     "cache_result": "cache", "cache_page": "cache",
     "RateLimiter": "security.rate_limiting", "RateLimitMiddleware": "security.rate_limiting",
     "Redis": "redis", "RedisError": "redis",
-    "TemplateEngine": "templates", "Markup": "templates", "escape": "templates",
+    "TemplateEngine": "templates", "TemplateResponse": "templates", "Markup": "templates", "escape": "templates",
     "TemplateError": "templates", "TemplateSyntaxError": "templates",
     "TemplateNotFound": "templates", "UndefinedError": "templates",
     "validate": "validation", "compile_schema": "validation", "Validator": "validation",
