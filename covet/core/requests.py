@@ -60,7 +60,7 @@ def parse_cookie_header(header: Optional[str]) -> Dict[str, str]:
 def _decode_path(raw_path):
     if "%" not in raw_path:
         return raw_path
-    # Not UTF-8 -> U+FFFD (see routing._decode): a surrogate would crash the 404 page.
+    # Not UTF-8 -> U+FFFD (see _matcher._decode): a surrogate would crash the 404 page.
     return unquote(raw_path, errors="replace")
 
 
