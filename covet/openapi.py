@@ -11,11 +11,11 @@ import json
 import re
 
 from .core._injection import walk_plans
+from .core._paths import PARAM
 from .validation import schema_for
 
 __all__ = ["build_openapi", "docs_page"]
 
-_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::[A-Za-z_][A-Za-z0-9_]*)?\}")
 _REF = "#/components/schemas/{name}"
 _AUTO_METHODS = ("HEAD", "OPTIONS")
 
@@ -271,7 +271,7 @@ def build_openapi(app, prefix="", doc=None, used=None):
     for route in app.routes:
         if not route.include_in_schema:
             continue
-        path = prefix + _PARAM.sub(r"{\1}", route.path)
+        path = prefix + PARAM.sub(r"{\1}", route.path)
         item = doc["paths"].setdefault(path, {})
         params = _parameters(route, defs)
         body = _request_body(route, defs)
