@@ -10,7 +10,7 @@ import inspect
 import json
 import re
 
-from .core._injection import walk_plans
+from .core._plan import walk_plans
 from .validation import schema_for
 
 __all__ = ["build_openapi", "docs_page"]
