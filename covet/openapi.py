@@ -10,8 +10,8 @@ import inspect
 import json
 import re
 
-from .core._injection import walk_plans
 from .core._paths import PARAM
+from .core._plan import walk_plans
 from .validation import schema_for
 
 __all__ = ["build_openapi", "docs_page"]

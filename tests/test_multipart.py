@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from covet.core import multipart as mp
+from covet.core import multipart_parser
 from covet.core.multipart import (
     Finished, MultipartError, MultipartLimits, MultipartParser, PartBegin, PartData, PartEnd,
     UploadFile, get_boundary, parse_multipart, parse_multipart_bytes, parse_options_header,
@@ -303,7 +304,7 @@ def test_max_file_size():
 
 
 def test_default_file_limit_message_names_the_setting():
-    err = mp._too_large("file part", "max_file_size", 1048576)
+    err = multipart_parser._too_large("file part", "max_file_size", 1048576)
     assert (err.status, err.detail, str(err)) == (
         413, "multipart: file part exceeds max_file_size (1048576 bytes)",
         "multipart: file part exceeds max_file_size (1048576 bytes)")

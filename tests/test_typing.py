@@ -111,7 +111,7 @@ EXPECTED = [
     "def (item_id: int =, q: str =, token: str =, session: str | None =, db: dict[str, int] =) "
     "-> typing.Coroutine[Any, Any, dict[str, int]]",
     "def (text: str =) -> dict[str, str]",
-    "def (title: str =, doc: covet.core.multipart.UploadFile =, more: list[covet.core.multipart.UploadFile] =) "
+    "def (title: str =, doc: covet.core.uploads.UploadFile =, more: list[covet.core.uploads.UploadFile] =) "
     "-> typing.Coroutine[Any, Any, str]",
     "def (request: covet.core.requests.Request) -> typing.Coroutine[Any, Any, str]",
     "def ()",

@@ -6,9 +6,9 @@ produced (names lower-cased) and are only decoded on access.
 from typing import NamedTuple
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-# UploadFile is defined next to the multipart parser that makes it, and is re-exported here, where
-# the data structures users read are found. multipart imports nothing from covet: no cycle.
-from .multipart import UploadFile
+# UploadFile is defined in uploads.py and re-exported here, where the data structures users read are
+# found. uploads imports only the multipart parser's limits, which import nothing: no cycle.
+from .uploads import UploadFile
 
 __all__ = [
     "Headers", "MutableHeaders", "QueryParams", "FormData", "URL", "State", "Address",
