@@ -48,6 +48,7 @@ services.provide("cache", "covet.cache")
 
 # public name -> submodule that defines it
 _EXPORTS = {
+    "status": "core.status",
     "Covet": "core.app", "CovetApp": "core.app",
     "Request": "core.requests",
     "Response": "core.responses", "JSONResponse": "core.responses", "HTMLResponse": "core.responses",

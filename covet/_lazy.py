@@ -11,6 +11,9 @@ __all__ = ["lazy_exports"]
 def lazy_exports(package, table, namespace):
     """``(__getattr__, __dir__)`` for ``package``, whose ``table`` maps public names to submodules.
 
+    A name whose submodule ends with that same name is the submodule itself
+    (``{"status": "core.status"}`` makes ``from covet import status`` the module).
+
     Example::
 
         __getattr__, __dir__ = lazy_exports("covet.security", {"JWT": "jwt"}, globals())
@@ -19,7 +22,8 @@ def lazy_exports(package, table, namespace):
         module = table.get(name)
         if module is None:
             raise AttributeError("module %r has no attribute %r" % (package, name))
-        value = getattr(importlib.import_module(package + "." + module), name)
+        loaded = importlib.import_module(package + "." + module)
+        value = loaded if module.rpartition(".")[2] == name else getattr(loaded, name)
         namespace[name] = value  # found once; later lookups never reach __getattr__
         return value
 

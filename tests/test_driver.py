@@ -350,3 +350,49 @@ def test_async_client_stream_reads_chunks_and_closes_on_exit(probe):
 
     assert asyncio.run(main()) == b"one two three"
     wait_all(probe, ["stream:closed", "stream:after"])
+
+
+def _declared(parts, length):
+    async def gen():
+        for part in parts:
+            yield part
+    return StreamingResponse(gen(), headers={"Content-Length": str(length)})
+
+
+def test_a_streamed_body_longer_than_its_content_length_is_stopped_before_the_excess():
+    written = []
+
+    async def write(data):
+        written.append(data)
+
+    with pytest.raises(driver.BodyLengthError, match="longer than its Content-Length of 4 bytes"):
+        asyncio.run(driver.stream(_declared([b"ab", b"cd", b"ef"], 4), True, write))
+    assert written == [b"ab", b"cd"]  # the excess never goes out
+
+
+def test_a_streamed_body_shorter_than_its_content_length_fails_at_its_end():
+    written = []
+
+    async def write(data):
+        written.append(data)
+
+    with pytest.raises(driver.BodyLengthError, match="ended after 2 of the 10 bytes"):
+        asyncio.run(driver.stream(_declared([b"ab"], 10), True, write))
+    assert written == [b"ab"]
+    assert asyncio.run(driver.stream(_declared([b"ab", b"cd"], 4), True, write)) == 4
+
+
+def test_a_short_declared_body_is_a_failure_at_every_door(probe, server):
+    app = Covet()
+
+    @app.get("/short")
+    async def short():
+        return _declared([b"abcd"], 10)
+
+    with RunningServer(app) as running:
+        status, _, body, complete = via_server(running, "GET", "/short")
+    assert (status, body) == (200, b"abcd")  # the connection closes: the client sees 4 of 10 bytes
+    (_, _, body, complete), error = via_asgi(app, "GET", "/short")
+    assert isinstance(error, driver.BodyLengthError) and not complete
+    with TestClient(app) as client, pytest.raises(driver.BodyLengthError):
+        client.get("/short")

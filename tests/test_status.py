@@ -44,3 +44,11 @@ def test_constants_are_written_in_the_source_so_tools_see_them():
 
 def test_phrase_of_unknown_codes_is_empty():
     assert (status.phrase(404), status.phrase(299), status.phrase(999)) == ("Not Found", "", "")
+
+
+def test_status_is_importable_from_covet_as_a_module():
+    from covet import status
+    from covet.core import status as core_status
+
+    assert status is core_status
+    assert status.HTTP_404_NOT_FOUND == 404

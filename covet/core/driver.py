@@ -36,7 +36,7 @@ from typing import Any, Awaitable, Callable, List, Optional, Tuple
 
 from .status import NO_CONTENT, NO_CONTENT_LENGTH
 
-__all__ = ["start", "stream", "close_body", "has_body", "wire_headers"]
+__all__ = ["start", "stream", "close_body", "has_body", "wire_headers", "declared_length", "BodyLengthError"]
 
 Header = Tuple[bytes, bytes]
 
@@ -77,21 +77,48 @@ async def close_body(response: Any, iterator: Any = None) -> None:
             await aclose()
 
 
+class BodyLengthError(RuntimeError):
+    """A streamed body did not match the Content-Length its response declared (an app bug)."""
+
+
+def declared_length(headers: List[Header]) -> Optional[int]:
+    """The Content-Length a response declares, or None."""
+    for name, value in headers:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
 async def stream(response: Any, send_body: bool, write: Callable[[bytes], Awaitable[None]]) -> int:
     """Send a streamed body through ``write``; returns the number of bytes written.
 
     The body iterator is closed however this ends: the last chunk, an exception from the app's
     iterator (it propagates), or one from ``write`` (the client went away; it propagates too).
     With ``send_body`` false (HEAD, 1xx, 204, 304) nothing is read from the iterator.
+
+    A body that declared its Content-Length must send exactly that many bytes: a longer one is
+    stopped before the excess goes out (the excess would be read as the start of the next
+    response on a kept-alive connection, RFC 9112 §6.3), a shorter one raises at its end;
+    either way ``BodyLengthError`` propagates and the door ends the exchange as a failure.
     """
     iterator = response.iter_body()
     sent = 0
     try:
         if send_body:
+            length = declared_length(response.raw_headers)
             async for data in iterator:
                 if data:
                     sent += len(data)
+                    if length is not None and sent > length:
+                        raise BodyLengthError("the streamed body is longer than its Content-Length of %d bytes"
+                                              % length)
                     await write(data)
+            if length is not None and sent < length:
+                raise BodyLengthError("the streamed body ended after %d of the %d bytes its Content-Length "
+                                      "declared" % (sent, length))
     finally:
         await close_body(response, iterator)
     return sent

@@ -2,7 +2,7 @@
 
 Example::
 
-    from covet.core import status
+    from covet import status
     status.phrase(422)          # 'Unprocessable Content'
     status.HTTP_404_NOT_FOUND   # 404
 """
