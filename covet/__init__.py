@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     # What type checkers and editors see of the kernel's names (at run time they load lazily,
     # from _EXPORTS below); other names reach a type checker as Any through __getattr__.
     from .core.app import Covet as Covet, CovetApp as CovetApp
+    from .core import status as status
     from .core.background import BackgroundTasks as BackgroundTasks
     from .core.datastructures import (
         URL as URL, FormData as FormData, Headers as Headers, HeaderValueError as HeaderValueError,
