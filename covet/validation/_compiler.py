@@ -27,7 +27,6 @@ from ._compile_scalars import ScalarKeywords
 from ._errors import SchemaError
 from ._keywords import ACTIVE, ARRAY_KW, COERCIBLE, NUMERIC_KW, OBJECT_KW, STRING_KW, UNSUPPORTED
 from ._messages import enum_msg, json_text, type_names
-from ._patterns import compile_pattern  # re-exported: covet.validation._types imports it from here  # noqa: F401 - importable from here, as before the split
 from ._runtime import RUNTIME, canon
 from ._source import Fn, St, type_test
 

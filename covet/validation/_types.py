@@ -19,7 +19,8 @@ import typing
 import uuid
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from ._compiler import compile_pattern, compile_schema
+from ._compiler import compile_schema
+from ._patterns import compile_pattern
 from ._errors import SchemaError, ValidationError
 from ._formats import parse_datetime, parse_time
 
