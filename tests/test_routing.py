@@ -229,6 +229,17 @@ def test_register_converter_needs_a_converter_instance():
         Covet().register_converter("slug", str)
 
 
+def test_the_converter_type_error_names_a_class_that_can_be_imported():
+    import covet
+    from covet.core import routing
+
+    with pytest.raises(TypeError) as info:
+        Covet().register_converter("slug", str)
+    assert str(info.value) == ("converter must be a covet.core.routing.Converter instance "
+                               "(also importable as covet.Converter), got <class 'str'>")
+    assert routing.Converter is covet.Converter  # both names in the message resolve
+
+
 def test_unknown_converter_raises_at_registration():
     with pytest.raises(ValueError, match="unknown converter 'nope' in route path '/x/{a:nope}'"):
         Covet().add_route("/x/{a:nope}", lambda: None)

@@ -203,7 +203,8 @@ class Router(RouteDecorators):
     def register_converter(self, name: str, converter: Converter) -> None:
         """Make ``{x:name}`` available in paths registered from now on."""
         if not isinstance(converter, Converter):
-            raise TypeError("converter must be a covet.routing.Converter instance")
+            raise TypeError("converter must be a covet.core.routing.Converter instance (also importable as "
+                            "covet.Converter), got %r" % (converter,))
         self.converters[name] = converter
 
     def add_route(self, path: str, endpoint: Callable[..., Any], methods: Optional[Iterable[str]] = None,
