@@ -9,6 +9,7 @@ import concurrent.futures
 import inspect
 import logging
 import traceback
+import weakref
 from typing import (
     TYPE_CHECKING, Any, AsyncContextManager, Callable, Dict, List, Mapping, Optional, Sequence, Type, Union,
     overload,
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from .multipart import MultipartLimits
     from .routing import Converter
 
-__all__ = ["Covet", "CovetApp"]
+__all__ = ["Covet", "CovetApp", "debug_enabled"]
 
 # Mounted apps nest; endpoint_for follows them this deep, then gives up (None).
 MAX_MOUNT_DEPTH = 8
@@ -45,6 +46,27 @@ DEFAULT_THREAD_POOL_SIZE = 40
 
 #: An exception handler's key: an exception class, or a status code.
 ExceptionKey = Union[int, Type[BaseException]]
+
+# The apps of this process whose debug is on, held weakly: an app that is dropped leaves
+# the set by itself. Read through debug_enabled().
+_debug_apps: weakref.WeakSet = weakref.WeakSet()
+
+
+def debug_enabled() -> bool:
+    """Whether some Covet app of this process has ``debug`` on, now.
+
+    For features whose default follows debug mode but that hold no app: the template
+    engine's ``auto_reload=None`` reloads edited templates while this is true. Cheap
+    (a length check), so it may be asked on every render.
+
+    Example::
+
+        app = Covet(debug=True)
+        debug_enabled()   # True
+        app.debug = False
+        debug_enabled()   # False, unless another app has debug on
+    """
+    return bool(_debug_apps)
 
 
 class Covet(RouteDecorators):
@@ -93,6 +115,20 @@ class Covet(RouteDecorators):
         self._chain: Optional[Callable[[Request], Any]] = None
         self._openapi: Optional[Any] = None
         self.started = False
+
+    @property
+    def debug(self) -> bool:
+        """Tracebacks in 500 responses and, in features that follow it, debug behaviour
+        (templates reload when edited); may be switched at any time."""
+        return self._debug
+
+    @debug.setter
+    def debug(self, value: bool) -> None:
+        self._debug = bool(value)
+        if self._debug:
+            _debug_apps.add(self)
+        else:
+            _debug_apps.discard(self)
 
     # -- routes (delegated to the router; the decorators come from RouteDecorators) -----
     def add_route(self, path: str, endpoint: Callable[..., Any], methods: Optional[Sequence[str]] = None,
