@@ -3,6 +3,8 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -630,3 +632,42 @@ def test_endpoint_for_finds_the_handler_dispatch_will_call_through_mounts():
     assert outer.endpoint_for(req("GET", "/form")) is None        # exists for POST only: a 405
     assert outer.endpoint_for(req("GET", "/api/items/x")) is None  # no route
     assert outer.endpoint_for(req("GET", "/nowhere")) is None
+
+
+# -- debug ---------------------------------------------------------------------------------
+
+def test_debug_enabled_is_true_while_some_live_app_has_debug_on():
+    # In a fresh process: apps of other tests may still be alive in this one.
+    code = "\n".join([
+        "import gc",
+        "from covet.core.app import Covet, debug_enabled",
+        "assert not debug_enabled()",
+        "a = Covet(debug=True)",
+        "assert debug_enabled() and a.debug is True",
+        "b = Covet()",
+        "b.debug = True",
+        "a.debug = False",
+        "assert debug_enabled()",
+        "b.debug = False",
+        "assert not debug_enabled() and b.debug is False",
+        "a.debug = 1",
+        "assert a.debug is True and debug_enabled()",
+        "del a",
+        "gc.collect()",  # the app's router refers back to it: a cycle, freed by the collector
+        "assert not debug_enabled(), 'a dropped app leaves the set by itself'",
+    ])
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_debug_switched_on_after_creation_shows_the_traceback(client):
+    app = Covet()
+
+    @app.get("/boom")
+    async def boom():
+        raise RuntimeError("kaboom")
+
+    c = client(app, raise_server_exceptions=False)
+    assert "kaboom" not in c.get("/boom").json().get("detail", "")
+    app.debug = True
+    detail = c.get("/boom").json()["detail"]
+    assert detail.startswith("Traceback (most recent call last):") and "RuntimeError: kaboom" in detail

@@ -285,15 +285,116 @@ def test_form_of_a_record_or_a_file_type_is_a_registration_error(annotation, hin
         + hint)
 
 
-def test_file_of_another_type_is_a_registration_error():
+@pytest.mark.parametrize("annotation", [int, str, List[str], Optional[List[int]]])
+def test_file_of_another_type_is_a_registration_error(annotation):
     app = Covet()
 
-    async def h(data: bytes = File()):
+    async def h(data: annotation = File()):
         return None
 
-    with pytest.raises(TypeError, match=r"File\(\) parameter 'data' must be annotated UploadFile or "
-                                        r"List\[UploadFile\], not <class 'bytes'>"):
+    with pytest.raises(TypeError) as info:
         app.post("/b")(h)
+    inner = annotation.__args__[0] if annotation is Optional[List[int]] else annotation
+    assert str(info.value).endswith("File() parameter 'data' must be annotated UploadFile, bytes, or a List of "
+                                    "either, not %r" % (inner,))
+    assert app.routes == []
+
+
+# -- files read as bytes ------------------------------------------------------------------------
+
+def bytes_app(seen):
+    app = Covet()
+
+    @app.post("/bytes")
+    async def read_bytes(request: Request, data: bytes = File(max_size=8), parts: List[bytes] = File(default=[]),
+                         extra: Optional[bytes] = File(None)):
+        form = await request.form()
+        # Read whole, then closed at once: the same uploads are still listed by request.form().
+        seen.append([u.file.closed for u in form.getlist("data") + form.getlist("parts")])
+        return {"data": data.decode(), "parts": [p.decode() for p in parts],
+                "extra": None if extra is None else extra.hex(), "type": type(data).__name__}
+
+    return app
+
+
+def test_file_annotated_bytes_is_the_files_content(client):
+    seen = []
+    c = client(bytes_app(seen))
+    r = c.post("/bytes", files=[("data", ("d.bin", b"12345678", "application/octet-stream")),
+                                ("parts", ("a", b"a")), ("parts", ("b", b""))])
+    assert r.json() == {"data": "12345678", "parts": ["a", ""], "extra": None, "type": "bytes"}
+    assert seen == [[True, True, True]]
+    r = c.post("/bytes", files=[("data", ("d", b"x")), ("extra", ("e", b"\x00\xff"))])
+    assert r.json() == {"data": "x", "parts": [], "extra": "00ff", "type": "bytes"}
+    assert errors_of(c.post("/bytes", files={"parts": ("a", b"a")})) == [
+        err(["body", "data"], "field required", "required")]
+    assert errors_of(c.post("/bytes", data={"data": "text, not a file"})) == [
+        err(["body", "data"], "must be a file", "type")]
+
+
+def test_bytes_are_bounded_by_max_size_and_the_multipart_limits(client):
+    seen = []
+    app = bytes_app(seen)
+    c = client(app)
+    r = c.post("/bytes", files={"data": ("d", b"123456789")})
+    assert (r.status_code, r.json()["detail"]) == (413, "file field 'data' exceeds max_size (8 bytes)")
+    app.multipart_limits = MultipartLimits(max_file_size=4)
+    r = c.post("/bytes", files={"data": ("d", b"12345")})
+    assert (r.status_code, r.json()["detail"]) == (413, "multipart: file part exceeds max_file_size (4 bytes)")
+    assert seen == []
+
+
+def test_bytes_in_a_sync_handler_and_a_dependency_and_files_rolled_to_disk(client):
+    app = Covet(multipart_limits=MultipartLimits(spool_max_size=16))
+    closed = []
+
+    def checksum(blob: bytes = File()):
+        return sum(blob) % 256
+
+    @app.post("/sync")
+    def sync(request: Request, total=Depends(checksum), blob: bytes = File()):
+        return {"size": len(blob), "total": total}
+
+    @app.post("/big")
+    async def big(request: Request, blob: bytes = File()):
+        form = await request.form()
+        closed.append(form["blob"].file.closed)
+        return {"size": len(blob), "head": blob[:3].decode(), "tail": blob[-3:].decode()}
+
+    c = client(app)
+    # the dependency and the handler take the same file as bytes: it is read once
+    assert c.post("/sync", files={"blob": ("b", bytes([1, 2, 3]))}).json() == {"size": 3, "total": 6}
+    payload = b"abc" + b"." * 100 + b"xyz"  # past spool_max_size: the file was on disk
+    assert c.post("/big", files={"blob": ("b", payload)}).json() == {"size": 106, "head": "abc", "tail": "xyz"}
+    assert closed == [True]
+
+
+def test_one_file_taken_as_bytes_and_as_uploadfile_is_a_registration_error():
+    app = Covet()
+
+    def scan(doc: bytes = File()):
+        return len(doc)
+
+    with pytest.raises(TypeError) as info:
+        @app.post("/mixed")
+        async def mixed(size=Depends(scan), doc: UploadFile = File()):
+            return None
+    assert str(info.value) == (
+        "test_one_file_taken_as_bytes_and_as_uploadfile_is_a_registration_error.<locals>.mixed: file field 'doc' "
+        "is taken both as bytes and as UploadFile; bytes are read whole and the file is closed, so take it as "
+        "UploadFile everywhere (``await upload.read()``)")
+    assert app.routes == []
+
+
+def test_openapi_documents_bytes_files_as_binary():
+    seen = []
+    binary = {"type": "string", "format": "binary"}
+    assert bytes_app(seen).openapi()["paths"]["/bytes"]["post"]["requestBody"] == {"required": True, "content": {
+        "multipart/form-data": {"schema": {
+            "type": "object",
+            "properties": {"data": binary, "parts": {"type": "array", "items": binary}, "extra": binary},
+            "required": ["data"],
+        }}}}
 
 
 # -- CSRF --------------------------------------------------------------------------------------

@@ -229,6 +229,17 @@ def test_register_converter_needs_a_converter_instance():
         Covet().register_converter("slug", str)
 
 
+def test_the_converter_type_error_names_a_class_that_can_be_imported():
+    import covet
+    from covet.core import routing
+
+    with pytest.raises(TypeError) as info:
+        Covet().register_converter("slug", str)
+    assert str(info.value) == ("converter must be a covet.core.routing.Converter instance "
+                               "(also importable as covet.Converter), got <class 'str'>")
+    assert routing.Converter is covet.Converter  # both names in the message resolve
+
+
 def test_unknown_converter_raises_at_registration():
     with pytest.raises(ValueError, match="unknown converter 'nope' in route path '/x/{a:nope}'"):
         Covet().add_route("/x/{a:nope}", lambda: None)
@@ -1038,3 +1049,124 @@ def test_a_yield_dependency_sees_the_error_a_group_middleware_got_as_a_response(
 
     assert client(app).get("/api/fail").status_code == 409
     assert seen == [409]
+
+
+# -- apps mounted through a group -----------------------------------------------------------
+
+def test_a_group_middleware_guards_an_app_mounted_under_it(client):
+    from covet import HTTPException
+
+    log = []
+
+    async def require_key(request, call_next):
+        # Runs before the request enters the mounted app: the outer app and the full path.
+        log.append((request.path, request.root_path, request.app is app))
+        if request.headers.get("x-key") != "k":
+            raise HTTPException(401, "missing key", {"WWW-Authenticate": "Key"})
+        return await call_next(request)
+
+    events = []
+    app = Covet()
+    admin = app.group("/admin", middleware=[tag_mw("group"), require_key])
+    admin.mount("/sub", make_sub_app(events))
+
+    @admin.get("/own")
+    async def own():
+        return "own"
+
+    c = client(app)
+    r = c.get("/admin/sub/users/5")
+    assert (r.status_code, r.headers["www-authenticate"]) == (401, "Key")
+    assert r.headers.getlist("x-mw") == ["group"] and "x-sub" not in r.headers
+    assert log == [("/admin/sub/users/5", "", True)]
+    r = c.get("/admin/sub/users/5", headers={"x-key": "k"})
+    # the mounted app's own middleware runs inside the group's
+    assert (r.json(), r.headers["x-sub"], r.headers.getlist("x-mw")) == ({"uid": 5}, "yes", ["group"])
+    r = c.get("/admin/sub", headers={"x-key": "k"})
+    assert r.json() == {"root_path": "/admin/sub", "path": "/", "url": "http://testserver/admin/sub/"}
+    r = c.get("/admin/sub/nope", headers={"x-key": "k"})  # the mounted app's 404 handler answers
+    assert (r.status_code, r.text, r.headers.getlist("x-mw")) == (404, "sub 404", ["group"])
+    assert c.get("/admin/own").status_code == 401
+    assert app.url_for("sub_user", uid=3) == "/admin/sub/users/3"
+
+
+def test_nested_groups_run_their_middleware_outer_first_for_a_mounted_app(client):
+    app = Covet(middleware=[tag_mw("app")])
+    inner = app.group("/a", middleware=[tag_mw("outer")]).group("/b", middleware=[tag_mw("inner")])
+    inner.mount("/m", make_sub_app([]), middleware=[tag_mw("mount")])
+    r = client(app).get("/a/b/m/users/1")
+    assert (r.json(), r.headers["x-sub"]) == ({"uid": 1}, "yes")
+    assert r.headers.getlist("x-mw") == ["mount", "inner", "outer", "app"]  # appended on the way out
+
+
+def test_group_dependencies_run_before_a_mounted_app(client):
+    from covet import Header, HTTPException
+
+    events = []
+
+    def require_admin(x_role: str = Header()):
+        events.append("require_admin")
+        if x_role != "admin":
+            raise HTTPException(403, "admins only")
+
+    async def session():
+        events.append("session open")
+        try:
+            yield "s"
+        except HTTPException as exc:  # the request's error is thrown in at the yield
+            events.append("session saw %d" % exc.status_code)
+            raise
+        events.append("session closed")
+
+    sub = Covet()
+
+    @sub.get("/report")
+    async def report():
+        events.append("report")
+        return {"ok": True}
+
+    app = Covet()
+    admin = app.group("/admin", dependencies=[Depends(require_admin), session])
+    admin.mount("/m", sub)
+    c = client(app)
+
+    r = c.get("/admin/m/report")  # the header is missing: the 422 of the dependency's input
+    assert r.status_code == 422
+    assert r.json()["errors"] == [{"loc": ["header", "x-role"], "msg": "field required", "type": "required"}]
+    assert events == ["session open", "session saw 422"]  # require_admin is not called without its input
+    events.clear()
+    r = c.get("/admin/m/report", headers={"x-role": "user"})
+    assert (r.status_code, r.json()["detail"]) == (403, "admins only")
+    assert events == ["require_admin"]
+    events.clear()
+    r = c.get("/admin/m/report", headers={"x-role": "admin"})
+    assert (r.status_code, r.json()) == (200, {"ok": True})
+    assert events == ["require_admin", "session open", "report", "session closed"]
+
+
+def test_a_mount_made_through_a_group_of_a_router_keeps_the_guard_once_included(client):
+    router = Router()
+    router.group("/g", middleware=[tag_mw("group")]).mount("/m", make_sub_app([]))
+    app = Covet()
+    app.include_router(router, prefix="/v1")
+    assert [(m.prefix, len(m.middleware), m.handle is not None) for m in app.router.mounts] == [
+        ("/v1/g/m", 1, True)]
+    r = client(app).get("/v1/g/m/users/2")
+    assert (r.json(), r.headers.getlist("x-mw")) == ({"uid": 2}, ["group"])
+
+
+def test_a_plain_mount_enters_the_app_directly_and_a_bad_group_dependency_fails_at_mount():
+    from covet import Path
+
+    app = Covet()
+    app.mount("/plain", Covet())
+    app.group("/g").mount("/m", Covet())  # a group with nothing to run adds nothing per request
+    assert [m.handle for m in app.router.mounts] == [None, None]
+
+    def needs_a_path_param(item_id: int = Path()):
+        return item_id
+
+    guarded = app.group("/x", dependencies=[needs_a_path_param])
+    with pytest.raises(TypeError, match="declared Path"):
+        guarded.mount("/m", Covet())
+    assert [m.prefix for m in app.router.mounts] == ["/plain", "/g/m"]

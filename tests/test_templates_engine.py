@@ -1,5 +1,8 @@
 """TemplateEngine API: loading from directories, caching by mtime, auto_reload, extension points."""
+import gc
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -14,6 +17,20 @@ def write(path, text, mtime_ns=None):
 
 
 T0 = 1_700_000_000 * 10**9  # fixed mtimes: no sleeping, no reliance on clock resolution
+
+
+@pytest.fixture
+def no_debug_app(monkeypatch):
+    """No Covet app of the process has debug on during the test, so auto_reload=None is off
+    (unless the reloader's variable is set); debug apps of earlier tests are switched off."""
+    from covet.core.app import Covet, debug_enabled
+
+    gc.collect()  # apps of earlier tests that only reference cycles keep alive
+    for obj in gc.get_objects():
+        if isinstance(obj, Covet) and obj.debug:
+            monkeypatch.setattr(obj, "debug", False)
+    monkeypatch.delenv("COVET_RELOADER_CHILD", raising=False)
+    assert not debug_enabled()
 
 
 def test_render_context_and_keywords(tmp_path):
@@ -40,6 +57,7 @@ def test_several_directories_are_searched_in_order(tmp_path):
     assert info.value.name == "c.html" and isinstance(info.value, LookupError)
 
 
+@pytest.mark.usefixtures("no_debug_app")
 def test_templates_are_compiled_once_and_cached(tmp_path):
     write(tmp_path / "p.html", "v1", T0)
     engine = TemplateEngine(str(tmp_path))
@@ -68,6 +86,7 @@ def test_auto_reload_recompiles_when_the_mtime_changes(tmp_path):
         engine.render("p.html")
 
 
+@pytest.mark.usefixtures("no_debug_app")
 def test_auto_reload_defaults_to_off_and_can_be_switched(tmp_path):
     write(tmp_path / "p.html", "v1", T0)
     engine = TemplateEngine(str(tmp_path))
@@ -219,6 +238,7 @@ def test_without_auto_reload_a_compiled_template_is_reused(tmp_path):
     assert compiled == ["page.html", "base.html"]
 
 
+@pytest.mark.usefixtures("no_debug_app")
 def test_auto_reload_none_is_on_under_the_reloader(tmp_path, monkeypatch):
     from covet.server.workers import RELOADER_CHILD_ENV
     from covet.templates._engine import RELOADER_ENV
@@ -237,6 +257,7 @@ def test_auto_reload_none_is_on_under_the_reloader(tmp_path, monkeypatch):
     (True, False, False),   # an explicit choice wins
     (False, True, True),
 ])
+@pytest.mark.usefixtures("no_debug_app")
 def test_an_engine_rendering_for_a_debug_app_reloads_edited_templates(client, tmp_path, debug, auto_reload,
                                                                        reloads):
     from covet import Covet, Request
@@ -257,3 +278,87 @@ def test_an_engine_rendering_for_a_debug_app_reloads_edited_templates(client, tm
     assert c.get("/").text == ("v2" if reloads else "v1")
     assert compiled == (["p.html", "p.html"] if reloads else ["p.html"])
     assert engine.auto_reload is reloads
+
+
+@pytest.mark.usefixtures("no_debug_app")
+def test_a_debug_app_makes_default_engines_reload_templates_its_handlers_render(client, tmp_path):
+    from covet import Covet
+
+    write(tmp_path / "p.html", "v1 {% include 'inc.html' %}", T0)
+    write(tmp_path / "inc.html", "i1", T0)
+    before = TemplateEngine(str(tmp_path))  # made at import time, before the app, as modules do
+    pinned = TemplateEngine(str(tmp_path), auto_reload=False)
+    compiled = counting(before)
+    assert before.auto_reload is False
+    app = Covet(debug=True)
+    after = TemplateEngine(str(tmp_path))
+    assert (before.auto_reload, after.auto_reload, pinned.auto_reload) == (True, True, False)
+
+    @app.get("/before")
+    async def page_before():
+        return before.render("p.html")  # render(), not response(request, ...): no request in sight
+
+    @app.get("/after")
+    def page_after():
+        return after.render("p.html")
+
+    @app.get("/pinned")
+    def page_pinned():
+        return pinned.render("p.html")
+
+    c = client(app)
+    assert [c.get(p).text for p in ("/before", "/after", "/pinned")] == ["v1 i1"] * 3
+    write(tmp_path / "inc.html", "i2", T0 + 10**9)
+    assert [c.get(p).text for p in ("/before", "/after", "/pinned")] == ["v1 i2", "v1 i2", "v1 i1"]
+    write(tmp_path / "p.html", "v2 {% include 'inc.html' %}", T0 + 10**9)
+    assert [c.get(p).text for p in ("/before", "/after", "/pinned")] == ["v2 i2", "v2 i2", "v1 i1"]
+    assert compiled == ["p.html", "inc.html", "inc.html", "p.html"]  # an edited file once, nothing else
+
+    app.debug = False  # no app with debug on: the default is off again
+    assert before.auto_reload is False
+    write(tmp_path / "p.html", "v3 {% include 'inc.html' %}", T0 + 2 * 10**9)
+    assert c.get("/before").text == "v2 i2"
+    app.debug = True
+    assert c.get("/before").text == "v3 i2"
+
+
+@pytest.mark.usefixtures("no_debug_app")
+def test_without_reloading_a_cached_template_is_not_even_stat_ed(tmp_path, monkeypatch):
+    from covet import Covet
+
+    write(tmp_path / "p.html", "{% include 'inc.html' %}", T0)
+    write(tmp_path / "inc.html", "i", T0)
+    engine = TemplateEngine(str(tmp_path))
+    app = Covet()  # an app without debug changes nothing
+    assert engine.render("p.html") == "i"
+    stats = []
+    real_stat = os.stat
+    monkeypatch.setattr(os, "stat", lambda path, *a, **kw: stats.append(path) or real_stat(path, *a, **kw))
+    assert engine.render("p.html") == "i"
+    assert stats == []
+    app.debug = True
+    assert engine.render("p.html") == "i"
+    assert sorted(stats) == [str(tmp_path / "inc.html"), str(tmp_path / "p.html")]
+
+
+@pytest.mark.usefixtures("no_debug_app")
+def test_a_dropped_debug_app_stops_the_reloading():
+    from covet import Covet
+
+    engine = TemplateEngine("unused")
+    app = Covet(debug=True)
+    assert engine.auto_reload is True
+    del app
+    gc.collect()  # the app's router refers back to it: a cycle, freed by the collector
+    assert engine.auto_reload is False
+
+
+def test_rendering_templates_does_not_load_the_web_kernel(tmp_path):
+    # The check for a debug app looks the app module up; it never imports it.
+    write(tmp_path / "p.html", "{{ x }}")
+    code = ("import sys; from covet.templates import TemplateEngine; "
+            "e = TemplateEngine(%r); assert e.render('p.html', x=1) == '1'; assert e.auto_reload is False; "
+            "loaded = sorted(m for m in ('covet.core.app', 'asyncio') if m in sys.modules); "
+            "assert not loaded, loaded" % str(tmp_path))
+    env = {k: v for k, v in os.environ.items() if k != "COVET_RELOADER_CHILD"}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)

@@ -5,7 +5,8 @@ Where each argument comes from: ``request``/``Request`` and
 parameters; ``Query``/``Path``/``Header``/``Cookie``/``Body``/``Form``/``File``
 declare a source and constraints; ``Depends`` runs a dependency; a dict,
 dataclass, Model or TypedDict annotation is the JSON body; an ``UploadFile``
-annotation is a file of a multipart form; any other simple type comes from
+annotation is a file of a multipart form (``File()`` also takes ``bytes``, the
+file's content); any other simple type comes from
 the query string. A ``Plan`` holds, for one function, the readers of its
 arguments (each reads and checks one value of a request) and the plans of its
 dependencies; ``covet.core._solve`` runs it per request.
@@ -213,9 +214,12 @@ class _Source:
 
 
 class _FileSource:
-    """One ``File()`` argument: the UploadFile(s) of a multipart form field."""
+    """One ``File()`` argument: the UploadFile(s) of a multipart form field.
 
-    __slots__ = ("name", "key", "many", "default", "required", "loc", "max_size", "marker")
+    With ``content`` (annotated ``bytes``), ``covet.core._solve`` then reads each one whole.
+    """
+
+    __slots__ = ("name", "key", "many", "content", "default", "required", "loc", "max_size", "marker")
 
     def resolve(self, form, errors):
         # A file input left empty still sends a part, with filename="" and no data (HTML's
@@ -264,7 +268,7 @@ class Plan:
     """Everything needed to call one function (handler or dependency) with injected arguments."""
 
     __slots__ = ("fn", "call_kind", "sources", "specials", "deps", "body", "body_embed", "is_async", "simple",
-                 "form_ok", "form")
+                 "form_ok", "form", "contents")
 
     def __init__(self, fn, path_names, extra_deps=(), owner=None):
         self.fn = fn
@@ -273,6 +277,7 @@ class Plan:
         self.deps = []       # (name or None, Depends, Plan)
         self.body = []       # (name, converter, required, default, loc)
         self.form = []       # _Source (kind "form") and _FileSource: fields of a form body
+        self.contents = []   # the _FileSources of self.form annotated bytes: read whole per request
         for d in extra_deps:
             if not isinstance(d, Depends):
                 d = Depends(d)
@@ -358,7 +363,10 @@ class Plan:
             self.body.append(_BodyParam(name, conv, required, dflt, key, marker.embed, tp, marker))
             return
         if marker.kind == "file":
-            self.form.append(_file_source(name, tp, marker, required, dflt, owner))
+            src = _file_source(name, tp, marker, required, dflt, owner)
+            self.form.append(src)
+            if src.content:
+                self.contents.append(src)
             return
         if marker.kind == "form" and (_is_body_type(tp) or _upload_type(tp) is not None):
             raise TypeError("%s: Form() parameter %r reads one text field; annotate it with a simple type "
@@ -415,15 +423,27 @@ def _upload_type(tp):
     return None
 
 
+def _file_kind(tp):
+    """(many, content) for a File() annotation: UploadFile or bytes, or a sequence of one; else None."""
+    if tp is inspect.Parameter.empty or tp is typing.Any:
+        return False, False
+    if tp is bytes:
+        return False, True
+    if _collection(tp) is not None and typing.get_args(tp)[:1] == (bytes,):
+        return True, True
+    kind = _upload_type(tp)
+    return None if kind is None else (kind == "many", False)
+
+
 def _file_source(name, tp, marker, required, default, owner):
-    kind = "one" if tp is inspect.Parameter.empty or tp is typing.Any else _upload_type(tp)
+    kind = _file_kind(tp)
     if kind is None:
-        raise TypeError("%s: File() parameter %r must be annotated UploadFile or List[UploadFile], not %r"
-                        % (qual(owner), name, tp))
+        raise TypeError("%s: File() parameter %r must be annotated UploadFile, bytes, or a List of either, "
+                        "not %r" % (qual(owner), name, tp))
     src = _FileSource()
     src.name = name
     src.key = marker.alias or name
-    src.many = kind == "many"
+    src.many, src.content = kind
     src.default = default
     src.required = required
     src.loc = ("body", src.key)
@@ -454,7 +474,11 @@ def walk_plans(plan, seen=None):
 
 
 def check_one_body(plan, fn):
-    """A request has one body: JSON (or a form read as a whole) or form fields, never both."""
+    """A request has one body: JSON (or a form read as a whole) or form fields, never both.
+
+    And a file field is taken either as bytes (read whole, then closed) or as UploadFile by the
+    handler and its dependencies, not both: the UploadFile would arrive closed.
+    """
     plans = list(walk_plans(plan))
     bodies = [b[0] for p in plans for b in p.body]
     fields = [f.name for p in plans for f in p.form]
@@ -463,4 +487,10 @@ def check_one_body(plan, fn):
             "%s: Form()/File() parameters (%s) and a body parameter (%s) cannot share one request body; "
             "read the form field by field with Form()/File(), or whole as one Model parameter"
             % (qual(fn), ", ".join(fields), ", ".join(bodies)))
+    as_bytes = {}
+    for f in (f for p in plans for f in p.form if isinstance(f, _FileSource)):
+        if as_bytes.setdefault(f.key, f.content) != f.content:
+            raise TypeError(
+                "%s: file field %r is taken both as bytes and as UploadFile; bytes are read whole and the "
+                "file is closed, so take it as UploadFile everywhere (``await upload.read()``)" % (qual(fn), f.key))
     return any(p.form_ok for p in plans)

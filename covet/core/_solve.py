@@ -23,6 +23,7 @@ from ._plan import Factory, qual
 from .background import BackgroundTasks
 from .errors import HTTPException, RequestValidationError
 from .requests import parse_json
+from .uploads import UploadFile
 
 __all__ = ["invalid", "solve", "teardown"]
 
@@ -53,7 +54,36 @@ async def solve(plan, request, errors):
         form = await request.form()
         for src in plan.form:
             kwargs[src.name] = src.resolve(form, errors)
+        for src in plan.contents:  # File() annotated bytes
+            kwargs[src.name] = await _contents(request, kwargs[src.name])
     return kwargs
+
+
+async def _contents(request, value):
+    """An upload (or a list of them) as bytes; anything else (a default, None after an error) as is."""
+    if isinstance(value, UploadFile):
+        return await _read_whole(request, value)
+    if isinstance(value, list) and value and all(isinstance(v, UploadFile) for v in value):
+        return [await _read_whole(request, v) for v in value]
+    return value
+
+
+async def _read_whole(request, upload):
+    """The whole content of ``upload``, which is then closed to free its memory or temporary
+    file at once. Its size is bounded already: by the parameter's max_size (checked before)
+    and by the multipart limits. Kept in the request's cache, keyed by the upload, so that a
+    dependency and the handler may both take the same file as bytes."""
+    cache = request._cache
+    if cache is None:
+        cache = request._cache = {}
+    data = cache.get(upload)
+    if data is None:
+        try:
+            await upload.seek(0)  # middleware may have read part of it
+            data = cache[upload] = await upload.read()
+        finally:
+            await upload.close()
+    return data
 
 
 _JSON_MEDIA = re.compile(r"application/(?:[a-z0-9.+-]*\+)?json")

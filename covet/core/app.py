@@ -9,26 +9,29 @@ import concurrent.futures
 import inspect
 import logging
 import traceback
+import weakref
 from typing import (
     TYPE_CHECKING, Any, AsyncContextManager, Callable, Dict, List, Mapping, Optional, Sequence, Type, Union,
     overload,
 )
 
-from ._chain import chain, is_async_callable, run_sync
+from ._chain import chain, guard, is_async_callable, run_sync
 from .datastructures import HeaderValueError, State
 from .errors import HTTPException, RequestValidationError
 from .problems import problem_response
 from ._injection import build_handler, teardown
+from ._plan import Plan, check_one_body
+from ._solve import invalid, solve
 from .requests import Request
 from .responses import Response, to_response
-from .routing import CallableT, Route, RouteDecorators, RouteGroup, Router
+from .routing import CallableT, Mount, Route, RouteDecorators, RouteGroup, Router
 from .services import service
 
 if TYPE_CHECKING:
     from .multipart import MultipartLimits
     from .routing import Converter
 
-__all__ = ["Covet", "CovetApp"]
+__all__ = ["Covet", "CovetApp", "debug_enabled"]
 
 # Mounted apps nest; endpoint_for follows them this deep, then gives up (None).
 MAX_MOUNT_DEPTH = 8
@@ -45,6 +48,27 @@ DEFAULT_THREAD_POOL_SIZE = 40
 
 #: An exception handler's key: an exception class, or a status code.
 ExceptionKey = Union[int, Type[BaseException]]
+
+# The apps of this process whose debug is on, held weakly: an app that is dropped leaves
+# the set by itself. Read through debug_enabled().
+_debug_apps: weakref.WeakSet = weakref.WeakSet()
+
+
+def debug_enabled() -> bool:
+    """Whether some Covet app of this process has ``debug`` on, now.
+
+    For features whose default follows debug mode but that hold no app: the template
+    engine's ``auto_reload=None`` reloads edited templates while this is true. Cheap
+    (a length check), so it may be asked on every render.
+
+    Example::
+
+        app = Covet(debug=True)
+        debug_enabled()   # True
+        app.debug = False
+        debug_enabled()   # False, unless another app has debug on
+    """
+    return bool(_debug_apps)
 
 
 class Covet(RouteDecorators):
@@ -80,6 +104,7 @@ class Covet(RouteDecorators):
         # App-level dependencies run for every route registered on this app.
         self.router = Router(redirect_slashes=redirect_slashes, dependencies=dependencies)
         self.router.compile_route = self._compile_route
+        self.router.compile_mount = self._compile_mount
         self._middleware: List[Any] = []
         for mw in middleware or ():
             self.add_middleware(mw)
@@ -94,6 +119,20 @@ class Covet(RouteDecorators):
         self._openapi: Optional[Any] = None
         self.started = False
 
+    @property
+    def debug(self) -> bool:
+        """Tracebacks in 500 responses and, in features that follow it, debug behaviour
+        (templates reload when edited); may be switched at any time."""
+        return self._debug
+
+    @debug.setter
+    def debug(self, value: bool) -> None:
+        self._debug = bool(value)
+        if self._debug:
+            _debug_apps.add(self)
+        else:
+            _debug_apps.discard(self)
+
     # -- routes (delegated to the router; the decorators come from RouteDecorators) -----
     def add_route(self, path: str, endpoint: Callable[..., Any], methods: Optional[Sequence[str]] = None,
                   name: Optional[str] = None, **options: Any) -> Route:
@@ -102,6 +141,30 @@ class Covet(RouteDecorators):
 
     def _compile_route(self, route: Route) -> Callable[[Request], Any]:
         return build_handler(route, self._answer_error)
+
+    def _compile_mount(self, mount: Mount) -> Callable[[Request], Any]:
+        # A mount made through a group: the group's dependencies, then the mounted app, inside
+        # the group's middleware, as for the group's routes. Errors are answered by this app.
+        async def enter(request: Request) -> Response:
+            return await _enter_mount(request, mount, request.raw_path[len(mount.prefix):] or "/")
+
+        endpoint = enter
+        if mount.dependencies:
+            def mounted_app() -> None:
+                """Stands for the mounted app in the plan of the group's dependencies."""
+            mounted_app.__qualname__ = "mount %s" % mount.prefix
+            plan = Plan(mounted_app, {}, mount.dependencies)
+            form_ok = check_one_body(plan, mounted_app)
+
+            async def endpoint(request: Request) -> Response:
+                errors: List[Dict[str, Any]] = []
+                await solve(plan, request, errors)
+                if errors:
+                    raise invalid(request, errors, form_ok)
+                return await enter(request)
+        if mount.middleware:
+            endpoint = chain(mount.middleware, guard(endpoint, self._answer_error), self._answer_error)
+        return endpoint
 
     def group(self, prefix: str, middleware: Optional[Sequence[Any]] = None,
               dependencies: Optional[Sequence[Any]] = None, tags: Optional[Sequence[str]] = None) -> RouteGroup:
@@ -367,11 +430,9 @@ class Covet(RouteDecorators):
             return Response(b"", 204, {"Allow": ", ".join(sorted(self.router.all_methods()))})
         mount, rest = self.router.find_mount(raw)
         if mount is not None and rest is not None:
-            request.raw_path = rest
-            request.root_path = request.root_path + mount.prefix
-            request._path = None
-            request.app = mount.app
-            return await mount.app.dispatch(request)
+            if mount.handle is not None:  # group middleware or dependencies first
+                return await mount.handle(request)
+            return await _enter_mount(request, mount, rest)
         if self.router.redirect_slashes and raw.startswith("/") and raw != "/":
             alt = raw[:-1] if raw.endswith("/") else raw + "/"
             # Never redirect to //host or /\host: browsers read those as another site.
@@ -460,6 +521,15 @@ def http_error_response(request: Request, exc: HTTPException) -> Response:
     """The default response for an HTTPException (problem+json or HTML)."""
     errors = exc.errors if isinstance(exc, RequestValidationError) else None
     return problem_response(request, exc.status_code, exc.detail, exc.headers, errors, exc.type, exc.title)
+
+
+async def _enter_mount(request: Request, mount: Mount, rest: str) -> Response:
+    # The mounted app sees the rest of the path, the prefix as its root_path.
+    request.raw_path = rest
+    request.root_path = request.root_path + mount.prefix
+    request._path = None
+    request.app = mount.app
+    return await mount.app.dispatch(request)
 
 
 def _attach_after_send(request, response, exc):

@@ -155,14 +155,21 @@ class Route:
 
 
 class Mount:
-    """Another app served under a path prefix."""
+    """Another app served under a path prefix, with the middleware and dependencies of the
+    groups it was mounted through (run before the request enters the app)."""
 
-    __slots__ = ("prefix", "app", "name")
+    __slots__ = ("prefix", "app", "name", "middleware", "dependencies", "handle")
 
-    def __init__(self, prefix: str, app: Any, name: Optional[str] = None) -> None:
+    def __init__(self, prefix: str, app: Any, name: Optional[str] = None, middleware: Iterable[Any] = (),
+                 dependencies: Iterable[Any] = ()) -> None:
         self.prefix = prefix.rstrip("/")
         self.app = app
         self.name = name
+        self.middleware = list(middleware)
+        self.dependencies = list(dependencies)
+        # ``async handle(request) -> Response`` running them, then the app; set by the Router's
+        # compile_mount hook when there is something to run. None: straight into the app.
+        self.handle: Optional[Callable[..., Any]] = None
 
 
 class Router(RouteDecorators):
@@ -198,12 +205,15 @@ class Router(RouteDecorators):
         # Hook that turns a Route into its request handler; the app sets it
         # to build the injector. A bare Router keeps routes for inclusion.
         self.compile_route: Optional[Callable[[Route], Callable[..., Any]]] = None
+        # The same for a Mount that carries group middleware or dependencies.
+        self.compile_mount: Optional[Callable[[Mount], Callable[..., Any]]] = None
 
     # -- registration -------------------------------------------------
     def register_converter(self, name: str, converter: Converter) -> None:
         """Make ``{x:name}`` available in paths registered from now on."""
         if not isinstance(converter, Converter):
-            raise TypeError("converter must be a covet.routing.Converter instance")
+            raise TypeError("converter must be a covet.core.routing.Converter instance (also importable as "
+                            "covet.Converter), got %r" % (converter,))
         self.converters[name] = converter
 
     def add_route(self, path: str, endpoint: Callable[..., Any], methods: Optional[Iterable[str]] = None,
@@ -287,13 +297,22 @@ class Router(RouteDecorators):
                            methods=r.methods, name=r.name, middleware=r.middleware,
                            dependencies=r.dependencies, **opts)
         for m in router.mounts:
-            self.mount(prefix + m.prefix, m.app, m.name)
+            self.mount(prefix + m.prefix, m.app, m.name, middleware=m.middleware, dependencies=m.dependencies)
 
-    def mount(self, prefix: str, app: Any, name: Optional[str] = None) -> None:
-        """Serve another app (anything with ``dispatch``) under ``prefix``."""
+    def mount(self, prefix: str, app: Any, name: Optional[str] = None, middleware: Iterable[Any] = (),
+              dependencies: Iterable[Any] = ()) -> None:
+        """Serve another app (anything with ``dispatch``) under ``prefix``.
+
+        ``middleware`` and ``dependencies`` (a group passes its own) run for every request to
+        the mounted app, before it sees the request, as they would for a route.
+        """
         if not prefix.startswith("/") or prefix == "/":
             raise ValueError("mount prefix must start with '/' and not be '/' alone: %r" % prefix)
-        self.mounts.append(Mount(prefix, app, name))
+        mount = Mount(prefix, app, name, middleware, dependencies)
+        # Compiled first, like a route: a dependency that cannot be planned leaves no mount behind.
+        if self.compile_mount is not None and (mount.middleware or mount.dependencies):
+            mount.handle = self.compile_mount(mount)
+        self.mounts.append(mount)
 
     def group(self, prefix: str, middleware: Optional[Sequence[Any]] = None,
               dependencies: Optional[Sequence[Any]] = None, tags: Optional[Sequence[str]] = None) -> RouteGroup:
@@ -420,9 +439,18 @@ class RouteGroup(Router):
         self._own.append(route)
         return route
 
-    def mount(self, prefix: str, app: Any, name: Optional[str] = None) -> None:
-        """Mount under this group's prefix."""
-        self.parent.mount(self.prefix + prefix, app, name)
+    def mount(self, prefix: str, app: Any, name: Optional[str] = None, middleware: Iterable[Any] = (),
+              dependencies: Iterable[Any] = ()) -> None:
+        """Mount under this group's prefix; the group's middleware and dependencies run for every
+        request to the mounted app (outside its own middleware), so a group's guard protects it.
+
+        Example::
+
+            admin = app.group("/admin", middleware=[require_admin])
+            admin.mount("/files", files_app)      # /admin/files/... passes require_admin first
+        """
+        self.parent.mount(self.prefix + prefix, app, name, middleware=self.middleware + list(middleware),
+                          dependencies=self.dependencies + list(dependencies))
 
     @property
     def routes(self) -> List[Route]:  # type: ignore[override]

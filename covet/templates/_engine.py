@@ -1,5 +1,6 @@
 """TemplateEngine: finds, compiles, caches and renders templates."""
 import os
+import sys
 from typing import TYPE_CHECKING, Any, Mapping, Optional, overload
 
 from ._compiler import CodeGenerator
@@ -24,6 +25,16 @@ MAX_STRING_CACHE = 256
 # Set in the environment of an app run with ``--reload`` (covet.server.workers names it
 # RELOADER_CHILD_ENV; a test keeps the two equal): there, auto_reload=None means on.
 RELOADER_ENV = "COVET_RELOADER_CHILD"
+# The kernel module whose debug_enabled() tells whether a Covet app with debug on exists.
+APP_MODULE = "covet.core.app"
+
+
+def _debug_app_running() -> bool:
+    """Whether a Covet app of this process has debug on (auto_reload=None follows it)."""
+    # Looked up, not imported: rendering without a web app (mail, static pages) must not
+    # load the HTTP kernel, and a process that made an app has imported the module already.
+    app_module = sys.modules.get(APP_MODULE)
+    return app_module is not None and app_module.debug_enabled()
 
 
 def _default_globals():
@@ -39,8 +50,8 @@ class TemplateEngine:
         False escapes nothing; a callable ``f(name_or_None) -> bool`` decides per template.
     :param auto_reload: re-check file mtimes on every lookup, so edited templates (and the
         templates they extend, include or import) are compiled again. None, the default, turns
-        it on when the app runs under covet's reloader (``--reload``) or once the engine renders
-        a response for an app with ``debug=True``; otherwise it is off.
+        it on when the app runs under covet's reloader (``--reload``), and while any Covet app
+        of the process has ``debug`` on; otherwise it is off.
     :param globals: extra names visible to every template.
 
     Example::
@@ -58,8 +69,8 @@ class TemplateEngine:
         if not (autoescape is True or autoescape is False or callable(autoescape)):
             raise TypeError("autoescape must be True, False or a callable(name) -> bool")
         self.autoescape = autoescape
-        # None: decided by the environment now and by the first debug app later
-        self._reload_follows_app = auto_reload is None
+        # None: the reloader's environment decides now; debug apps decide at each lookup
+        self._reload_follows_debug = auto_reload is None
         self._auto_reload = bool(os.environ.get(RELOADER_ENV)) if auto_reload is None else bool(auto_reload)
         self.trim_blocks = trim_blocks
         self.lstrip_blocks = lstrip_blocks
@@ -89,12 +100,12 @@ class TemplateEngine:
 
     @property
     def auto_reload(self) -> bool:
-        """Whether every lookup re-checks the template file's mtime (setting it fixes the choice)."""
-        return self._auto_reload
+        """Whether lookups re-check the template file's mtime now (setting it fixes the choice)."""
+        return self._auto_reload or (self._reload_follows_debug and _debug_app_running())
 
     @auto_reload.setter
     def auto_reload(self, value: bool) -> None:
-        self._reload_follows_app = False
+        self._reload_follows_debug = False
         self._auto_reload = bool(value)
 
     @overload
@@ -135,9 +146,6 @@ class TemplateEngine:
         if name is None:
             raise TypeError("response() needs the template name")
         if request is not None:
-            if self._reload_follows_app and not self._auto_reload and \
-                    getattr(getattr(request, "app", None), "debug", False):
-                self._auto_reload = True  # an engine used by a debug app picks up edits
             names = request_context(request)
             if context:
                 names.update(context)
@@ -178,7 +186,9 @@ class TemplateEngine:
         """The compiled Template for ``name``; compiled on first use, cached by name and mtime."""
         template = self._cache.get(name)
         if template is not None:
-            if not self._auto_reload:
+            # PERF: without reloading, a cached template is returned without a stat; the
+            # debug check is a dict lookup and a length.
+            if not self._auto_reload and not (self._reload_follows_debug and _debug_app_running()):
                 return template
             try:
                 mtime = os.stat(template.filename).st_mtime_ns
