@@ -9,13 +9,12 @@ once, so ``%2F`` inside a segment never becomes a new segment.
 """
 from __future__ import annotations  # annotations here are for type checkers; covet never evaluates them
 
-import uuid
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 from urllib.parse import unquote
 
 from ._codegen import Emitter
 from ._paths import Pattern
-from .converters import Converter, IntConverter, StringConverter, UUIDConverter
+from .converters import Converter, IntConverter, StringConverter, UUIDConverter, load_uuid
 
 __all__ = ["Node", "compile_tree", "collect_methods"]
 
@@ -47,7 +46,7 @@ class _Codegen:
     """
 
     def __init__(self):
-        self.ns = {"_dec": _decode, "_UUID": uuid.UUID, "_fromhex": bytes.fromhex, "_from_bytes": int.from_bytes}
+        self.ns = {"_dec": _decode, "_fromhex": bytes.fromhex, "_from_bytes": int.from_bytes}
         self.uuid_bytes = {}  # segment variable -> its bytes, where a UUID test made them
         self.functions = []  # Emitters, one per generated function
         self.counter = 0
@@ -97,6 +96,7 @@ class _Codegen:
             elif type(conv) is IntConverter:
                 expr = "int(%s)" % val
             elif type(conv) is UUIDConverter:  # uuid_from_hex, inlined
+                self.ns["_UUID"] = load_uuid()  # imported with the first UUID route, not at start-up
                 b = self.uuid_bytes.get(val)
                 # PERF: the matcher's UUID test already made the 16 bytes; one C call makes the int
                 value = ("_from_bytes(%s, 'big')" % b) if b else ("int(%s.replace('-', ''), 16)" % val)

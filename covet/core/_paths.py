@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from urllib.parse import quote
 
 from ._codegen import Emitter
-from .converters import Converter, IntConverter, PathConverter, StringConverter, UUIDConverter, uuid_from_hex
+from .converters import Converter, IntConverter, PathConverter, StringConverter, UUIDConverter, load_uuid, uuid_from_hex
 
 __all__ = ["PATH_SAFE", "PARAM", "Pattern", "quote_value", "split_template", "param_builder"]
 
@@ -108,6 +108,7 @@ def param_builder(names: Sequence[str], convs: Sequence[Converter]) -> Callable[
         elif type(conv) is IntConverter:
             expr = "int(v[%d])" % i
         elif type(conv) is UUIDConverter:
+            load_uuid()
             namespace["_uuid"] = uuid_from_hex
             expr = "_uuid(v[%d])" % i
         else:

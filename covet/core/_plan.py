@@ -18,6 +18,7 @@ Example::
 """
 import dataclasses
 import inspect
+import sys
 import typing
 
 from ._chain import is_async_callable
@@ -26,7 +27,6 @@ from .dependencies import REQUIRED, Body, Depends, File, Param, Path, Query
 from .errors import HTTPException
 from .requests import Request
 from .services import service
-from .uploads import UploadFile
 
 __all__ = ["Factory", "Plan", "check_one_body", "path_types", "qual", "validation_types", "walk_plans"]
 
@@ -230,7 +230,7 @@ class _FileSource:
                 errors.append({"loc": list(self.loc), "msg": "field required", "type": "required"})
                 return None
             return self.default() if isinstance(self.default, Factory) else self.default
-        if any(not isinstance(v, UploadFile) for v in values):
+        if any(type(v) is str for v in values):  # a form's values are str or UploadFile
             errors.append({"loc": list(self.loc), "msg": "must be a file", "type": "type"})
             return None
         limit = self.max_size
@@ -414,6 +414,12 @@ class Plan:
 
 def _upload_type(tp):
     """"one" for UploadFile, "many" for List[UploadFile] (or another sequence of it), else None."""
+    uploads = sys.modules.get("covet.core.uploads")
+    if uploads is None:
+        # No annotation can name UploadFile before its module is loaded; not importing it here
+        # keeps the multipart machinery (and tempfile) out of the start-up of apps without forms.
+        return None
+    UploadFile = uploads.UploadFile
     if isinstance(tp, type) and issubclass(tp, UploadFile):
         return "one"
     if _collection(tp) is not None:

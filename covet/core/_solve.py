@@ -23,7 +23,6 @@ from ._plan import Factory, qual
 from .background import BackgroundTasks
 from .errors import HTTPException, RequestValidationError
 from .requests import parse_json
-from .uploads import UploadFile
 
 __all__ = ["invalid", "solve", "teardown"]
 
@@ -61,6 +60,8 @@ async def solve(plan, request, errors):
 
 async def _contents(request, value):
     """An upload (or a list of them) as bytes; anything else (a default, None after an error) as is."""
+    from .uploads import UploadFile  # loaded already: the form that carried the file made it
+
     if isinstance(value, UploadFile):
         return await _read_whole(request, value)
     if isinstance(value, list) and value and all(isinstance(v, UploadFile) for v in value):

@@ -9,7 +9,6 @@ from __future__ import annotations  # annotations here are for type checkers; co
 
 import math
 import re
-import uuid
 from typing import Any, Optional
 
 __all__ = [
@@ -112,8 +111,25 @@ class FloatConverter(Converter):
         return text
 
 
-def uuid_from_hex(value: str, _UUID: Any = uuid.UUID) -> uuid.UUID:
+# uuid.UUID, once a {name:uuid} route needs it: the uuid module costs about 3 ms to import, which
+# an app without UUID routes need not pay at start-up.
+_UUID: Any = None
+
+
+def load_uuid() -> Any:
+    """uuid.UUID, importing the uuid module the first time a route asks for it."""
+    global _UUID
+    if _UUID is None:
+        import uuid
+
+        _UUID = uuid.UUID
+    return _UUID
+
+
+def uuid_from_hex(value: str) -> Any:
     """uuid.UUID(value) for a segment whose shape the converter's regex already proved.
+
+    The route that uses it called ``load_uuid()`` when it was made.
 
     PERF: ``UUID(hex)`` strips a ``urn:uuid:`` prefix and braces, removes
     hyphens and checks the length before it parses; the shape is known here,
@@ -128,10 +144,13 @@ class UUIDConverter(Converter):
 
     regex = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
     priority = 15
-    value_type = uuid.UUID
+
+    @property
+    def value_type(self) -> Any:  # type: ignore[override]
+        return load_uuid()
 
     def convert(self, value):
-        return uuid_from_hex(value)
+        return load_uuid()(int=int(value.replace("-", ""), 16))
 
 
 class PathConverter(Converter):

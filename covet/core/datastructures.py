@@ -6,18 +6,26 @@ produced (names lower-cased) and are only decoded on access.
 from typing import NamedTuple
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-# UploadFile is defined in uploads.py and re-exported here, where the data structures users read are
-# found. uploads imports only the multipart parser's limits, which import nothing: no cycle.
-from .uploads import UploadFile
 
 __all__ = [
     "Headers", "MutableHeaders", "QueryParams", "FormData", "URL", "State", "Address",
-    "ImmutableMultiDict", "UploadFile",
+    "ImmutableMultiDict",
 ]
 
 # Query strings with more fields than this are refused (400): parsing cost
 # and memory grow with the count, and no real form has this many.
 MAX_QUERY_FIELDS = 1000
+
+
+def __getattr__(name: str) -> object:
+    # UploadFile (covet.core.uploads) is reachable here too, where the other data structures are;
+    # it is loaded on first use, so an app that parses no multipart form never imports it
+    # (nor tempfile's users) at start-up.
+    if name == "UploadFile":
+        from .uploads import UploadFile
+
+        return UploadFile
+    raise AttributeError("module 'covet.core.datastructures' has no attribute %r" % name)
 
 
 class Address(NamedTuple):

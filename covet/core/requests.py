@@ -8,7 +8,6 @@ import re
 from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional, Tuple
 from urllib.parse import unquote
 
-from . import multipart
 from .datastructures import MAX_QUERY_FIELDS, URL, FormData, Headers, QueryParams, State
 from .errors import HTTPException
 
@@ -298,6 +297,8 @@ async def _parse_form(request):
             raise HTTPException(400, "too many form fields (limit %d)" % MAX_QUERY_FIELDS) from None
         return FormData(fields.multi_items())
     if media == "multipart/form-data":
+        from . import multipart  # loaded with the first multipart form, not at start-up
+
         limits = getattr(request.app, "multipart_limits", None) if request.app is not None else None
         try:
             boundary = multipart.get_boundary(ctype)

@@ -13,7 +13,6 @@ import json
 import os
 import stat
 import sys
-from http.cookies import SimpleCookie
 from urllib.parse import quote
 
 from .datastructures import HeaderValueError, MutableHeaders, encode_header
@@ -88,7 +87,18 @@ def _check_cookie_part(what, value):
         raise HeaderValueError("cookie %s contains ';', CR, LF or NUL: %r" % (what, value))
 
 
-_COOKIE_QUOTER = SimpleCookie()
+# http.cookies' quoting, built with the first cookie set (the module costs about a millisecond
+# to import, which an app that sets no cookie need not pay at start-up).
+_cookie_quoter = None
+
+
+def _quote_cookie_value(value: str) -> str:
+    global _cookie_quoter
+    if _cookie_quoter is None:
+        from http.cookies import SimpleCookie
+
+        _cookie_quoter = SimpleCookie()
+    return _cookie_quoter.value_encode(value)[1]
 _SAMESITE = {"strict": "Strict", "lax": "Lax", "none": "None"}
 
 
@@ -178,7 +188,7 @@ class Response:
             raise HeaderValueError("invalid cookie name: %r" % (key,))
         value = str(value)
         _check_cookie_part("value", value)
-        coded = _COOKIE_QUOTER.value_encode(value)[1]
+        coded = _quote_cookie_value(value)
         parts = ["%s=%s" % (key, coded)]
         if max_age is not None:
             parts.append("Max-Age=%d" % int(max_age))
