@@ -18,6 +18,8 @@ from covet.security.rate_limiting import (
     user_key,
 )
 from covet.testing import TestClient
+from covet.core._wrap import route_middleware
+from covet.security.rate_limiting.middleware import route_limit_of
 from redis_fixture import free_port, redis_clean, redis_server  # noqa: F401  (fixtures)
 
 SECOND = 1_000_000_000
@@ -592,6 +594,71 @@ def test_decorator_bad_input_fails_at_registration():
 
     with pytest.raises(TypeError, match=r"^limit\(\) decorates functions and objects that take attributes"):
         limiter.limit("5/minute")(Handlers().login)
+
+
+def test_limit_above_the_route_decorator_raises_at_import():
+    limiter = RateLimiter(backend=MemoryLimiterBackend(clock=Clock()))
+    app = Covet()
+    app.add_middleware(RateLimitMiddleware(limiter))
+    with pytest.raises(TypeError) as info:
+        @limiter.limit("2/minute")
+        @app.route("/above")
+        async def above(request):
+            return {}
+    assert str(info.value) == (
+        "@limit('2/minute') must be written below @app.get(...)/@app.route(...): the route '/above' has already "
+        "been registered with the undecorated handler "
+        "test_limit_above_the_route_decorator_raises_at_import.<locals>.above")
+    endpoint = app.router.routes[0].endpoint
+    # Nothing half-done: no route limit the app-wide middleware could pick up, no route middleware.
+    assert route_limit_of(endpoint, limiter) is None and route_middleware(endpoint) == ()
+
+
+def test_exempt_marks_the_handler_above_or_below_the_route_decorator():
+    limiter = RateLimiter("1/minute", backend=MemoryLimiterBackend(clock=Clock()))
+    app = Covet()
+    app.add_middleware(RateLimitMiddleware(limiter))
+
+    @limiter.exempt
+    @app.get("/above")
+    async def above():
+        return {}
+
+    @app.get("/below")
+    @limiter.exempt
+    async def below():
+        return {}
+
+    with TestClient(app) as client:
+        assert [client.get(p).status_code for p in ("/above", "/below") * 3] == [200] * 6
+
+
+@pytest.mark.parametrize("limit_written_above", [True, False])
+def test_a_per_user_limit_runs_after_require_token_in_either_order(limit_written_above):
+    from covet.security import JWTAuth
+
+    auth = JWTAuth(b"0123456789abcdef" * 2)
+    limiter = RateLimiter(key=user_key, backend=MemoryLimiterBackend(clock=Clock()))
+    calls = []
+
+    async def me(request: Request):
+        calls.append(request.state.user["sub"])
+        return {}
+
+    if limit_written_above:
+        handler = limiter.limit("2/minute")(auth.require_token(me))
+    else:
+        handler = auth.require_token(limiter.limit("2/minute")(me))
+    app = Covet()
+    app.add_route("/me", handler)
+    a = {"Authorization": "Bearer " + auth.create_token({"sub": "a"})}
+    b = {"Authorization": "Bearer " + auth.create_token({"sub": "b"})}
+    with TestClient(app) as client:
+        # Refused by require_token first: never counted, never a 429.
+        assert [client.get("/me").status_code for _ in range(4)] == [401] * 4
+        assert [client.get("/me", headers=a).status_code for _ in range(3)] == [200, 200, 429]
+        assert client.get("/me", headers=b).status_code == 200  # the key is the user, not the address
+    assert calls == ["a", "a", "b"]
 
 
 def test_huge_keys_through_the_app_are_bounded():

@@ -12,7 +12,7 @@ import logging
 from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
 from ..._logging import ThrottledLog
-from ...core._wrap import add_route_middleware
+from ...core._wrap import add_route_middleware, ensure_unrouted
 from ...core.problems import problem_response
 from .algorithms import strategy_name
 from .backends import LimiterBackend, MemoryLimiterBackend, backend_from_url
@@ -266,8 +266,10 @@ class RateLimiter:
         handler then refuses (``HTTPException(401)`` on a wrong password) still counts.
         ``key(request)`` overrides the limiter's key function for this route; ``scope``
         (default: the handler's qualified name) names its counters, so two routes sharing a
-        scope share an allowance. Works with and without ``RateLimitMiddleware``. Put it below
-        the route decorator. A bad limit string raises ValueError here, at import time.
+        scope share an allowance. Works with and without ``RateLimitMiddleware``. It runs after
+        ``require_token`` and the RBAC guards of the same handler (a ``key`` may read
+        ``request.state.user``), whatever the order they are written in. Write it below the route
+        decorator: above it raises TypeError. A bad limit string raises ValueError here, at import time.
 
         Example::
 
@@ -279,17 +281,20 @@ class RateLimiter:
         key_fn = check_key_function(key) if key is not None else None
         if scope is not None and not isinstance(scope, str):
             raise TypeError("scope must be a str, got %r" % (scope,))
+        name = "limit(%r)" % policy.text
 
         def decorate(fn: F) -> F:
             if not callable(fn):
                 raise TypeError("limit() decorates route handlers, got %r" % (fn,))
+            ensure_unrouted(fn, name)
             route_limit = RouteLimit(policy, key_fn, scope if scope is not None else
                                      "%s.%s" % (getattr(fn, "__module__", None), getattr(fn, "__qualname__", repr(fn))))
             try:
                 mark_route_limit(fn, self, route_limit)
             except AttributeError:
                 raise TypeError("limit() decorates functions and objects that take attributes, got %r" % (fn,)) from None
-            return add_route_middleware(fn, RouteLimitMiddleware(self, route_limit))
+            result: F = add_route_middleware(fn, RouteLimitMiddleware(self, route_limit), decorator=name)
+            return result
 
         return decorate
 
