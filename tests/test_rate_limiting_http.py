@@ -20,7 +20,7 @@ from covet.security.rate_limiting import (
 from covet.testing import TestClient
 from covet.core._wrap import route_middleware
 from covet.security.rate_limiting.middleware import route_limit_of
-from redis_fixture import free_port, redis_clean, redis_server  # noqa: F401  (fixtures)
+from redis_fixture import free_port, redis_clean, redis_server, start_redis  # noqa: F401  (fixtures)
 
 SECOND = 1_000_000_000
 
@@ -281,8 +281,9 @@ def test_redis_limiter_through_the_app_and_fail_closed(redis_clean, caplog):
     closed = RateLimiter("2/minute", fail_open=False, backend=RedisLimiterBackend(Redis(port=free_port())))
     with caplog.at_level(logging.ERROR, logger="covet.security.rate_limiting"), TestClient(limited_app(closed)) as client:
         r = client.get("/items/1")
-        assert r.status_code == 429 and r.headers["retry-after"] == "30"  # one emission interval
-        assert r.json()["detail"] == "rate limit of 2/minute exceeded; retry in 30 s"
+        # An outage is no limit: 503 (RFC 9110 §15.6.4), not 429, and no RateLimit-* counts.
+        assert r.status_code == 503 and rl_headers(r) == {"retry-after": "10"}
+        assert r.json()["detail"] == "rate limit store unavailable"
     assert len(caplog.records) == 1
 
 
@@ -659,6 +660,73 @@ def test_a_per_user_limit_runs_after_require_token_in_either_order(limit_written
         assert [client.get("/me", headers=a).status_code for _ in range(3)] == [200, 200, 429]
         assert client.get("/me", headers=b).status_code == 200  # the key is the user, not the address
     assert calls == ["a", "a", "b"]
+
+
+def test_a_fail_closed_limiter_answers_503_while_its_redis_is_stopped(caplog):
+    server = start_redis()
+    try:
+        def backend():
+            return RedisLimiterBackend(Redis(port=server.port, pool_timeout=None, reconnect_backoff=0))
+
+        closed = RateLimiter("5/minute", fail_open=False, backend=backend())
+        opened = RateLimiter("5/minute", backend=backend())
+        calls = []
+        app = Covet()
+
+        @app.on_shutdown
+        async def close_clients():
+            await closed.aclose()
+            await opened.aclose()
+
+        @app.get("/route")
+        @closed.limit("5/minute")
+        async def route():
+            calls.append("route")
+            return {}
+
+        @app.get("/open")
+        @opened.limit("5/minute")
+        async def open_route():
+            calls.append("open")
+            return {}
+
+        grouped = app.group("/group", middleware=[RateLimitMiddleware(closed)])
+
+        @grouped.get("/x")
+        def group_x():
+            calls.append("group")
+            return {}
+
+        async def by_hand(request, call_next):
+            if not await closed.allow_request(request):
+                return closed.refusal(request, request.state.rate_limit)
+            return await call_next(request)
+
+        handwritten = app.group("/hand", middleware=[by_hand])
+
+        @handwritten.get("/x")
+        async def hand_x():
+            calls.append("hand")
+            return {}
+
+        paths = ("/route", "/group/x", "/hand/x")
+        with caplog.at_level(logging.ERROR, logger="covet.security.rate_limiting"), TestClient(app) as client:
+            assert [client.get(p).status_code for p in paths + ("/open",)] == [200] * 4
+            server.stop()
+            for path in paths:
+                r = client.get(path)
+                assert r.status_code == 503, path
+                assert r.headers["content-type"] == "application/problem+json"
+                assert r.json() == {"type": "about:blank", "title": "Service Unavailable", "status": 503,
+                                    "detail": "rate limit store unavailable", "instance": path}
+                assert rl_headers(r) == {"retry-after": "10"}  # no RateLimit-* counts: there are none
+            r = client.get("/open")  # fail open, as before: allowed
+            assert r.status_code == 200
+        assert calls == ["route", "group", "hand", "open", "open"]
+        assert [rec.getMessage().split(":")[1] for rec in caplog.records] == [" backend unavailable, failing closed",
+                                                                               " backend unavailable, failing open"]
+    finally:
+        server.stop()
 
 
 def test_huge_keys_through_the_app_are_bounded():
