@@ -10,9 +10,11 @@ import pytest
 
 from covet import Covet, Depends, Request
 from covet.core._chain import is_async_callable
+from covet.core._wrap import route_middleware
 from covet.core.errors import HTTPException
 from covet.security import jwt_auth as auth_module
 from covet.security import jwt as jwt_module
+from covet.validation import Model
 from covet.security import (
     ExpiredSignatureError,
     InvalidSignatureError,
@@ -284,6 +286,93 @@ def test_require_token_refuses_non_callables():
     with pytest.raises(TypeError) as info:
         JWTAuth(KEY).require_token(42)
     assert str(info.value) == "expected a route handler, got 42"
+
+
+def test_require_token_above_the_route_decorator_raises_at_import():
+    auth = JWTAuth(KEY)
+    app = Covet()
+    with pytest.raises(TypeError) as info:
+        @auth.require_token
+        @app.get("/secret")
+        async def secret():
+            return {"secret": 1}
+    assert str(info.value) == (
+        "@require_token must be written below @app.get(...)/@app.route(...): the route '/secret' has already "
+        "been registered with the undecorated handler "
+        "test_require_token_above_the_route_decorator_raises_at_import.<locals>.secret")
+    secret = app.router.routes[0].endpoint  # the name was never bound: the decoration raised
+    with pytest.raises(TypeError, match=r"^@require_token must be written below"):
+        auth.require_token()(secret)
+    assert route_middleware(secret) == ()  # nothing half-attached
+
+
+class Item(Model):
+    name: str
+
+
+def decide_first_app(auth, calls):
+    app = Covet()
+
+    def dependency():
+        calls.append("dependency")
+        return 1
+
+    @app.post("/items")
+    @auth.require_token
+    async def create(item: Item, d: int = Depends(dependency)):
+        calls.append("handler")
+        return {"name": item.name}
+
+    @app.put("/sync/{n:int}")
+    @auth.require_token
+    def update(n: int, request: Request, d: int = Depends(dependency)):
+        calls.append("handler")
+        return {"n": n, "user": request.state.user["sub"]}
+
+    return app
+
+
+@pytest.mark.parametrize("body", [{"name": "x"}, {"bad": 1}, b"{not json", None])
+@pytest.mark.parametrize("path, method", [("/items", "POST"), ("/sync/3", "PUT")])
+def test_require_token_decides_before_dependencies_and_the_body(client, path, method, body):
+    auth = JWTAuth(KEY)
+    calls = []
+    c = client(decide_first_app(auth, calls))
+    if isinstance(body, bytes):
+        kw, content_type = {"content": body}, {"content-type": "application/json"}
+    else:
+        kw, content_type = {"json": body}, {}
+    for headers in ({}, bearer("x.y.z"), bearer(craft({"sub": "1"}, key=OTHER_KEY))):
+        r = c.request(method, path, headers=dict(content_type, **headers), **kw)
+        assert r.status_code == 401
+        assert r.headers["www-authenticate"] in ("Bearer", 'Bearer error="invalid_token"')
+    assert calls == []  # no dependency ran, no handler, and the body was never read (no 400/422)
+
+
+def test_require_token_then_dependencies_body_and_handler_run_once(client):
+    auth = JWTAuth(KEY)
+    calls = []
+    c = client(decide_first_app(auth, calls))
+    token = bearer(auth.create_token({"sub": "7"}))
+    assert c.post("/items", json={"name": "x"}, headers=token).json() == {"name": "x"}
+    assert calls == ["dependency", "handler"]
+    assert c.post("/items", json={"bad": 1}, headers=token).status_code == 422  # the body, after the token
+    assert c.put("/sync/3", headers=token).json() == {"n": 3, "user": "7"}
+    assert calls == ["dependency", "handler", "dependency", "dependency", "handler"]
+
+
+def test_require_token_on_a_bound_method(client):
+    auth = JWTAuth(KEY)
+
+    class Views:
+        async def me(self, request: Request):
+            return {"sub": request.state.user["sub"]}
+
+    app = Covet()
+    app.add_route("/me", auth.require_token(Views().me))
+    c = client(app)
+    assert c.get("/me").status_code == 401
+    assert c.get("/me", headers=bearer(auth.create_token({"sub": "9"}))).json() == {"sub": "9"}
 
 
 def test_authenticate_returns_claims_and_sets_state(client):

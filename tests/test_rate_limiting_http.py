@@ -18,7 +18,9 @@ from covet.security.rate_limiting import (
     user_key,
 )
 from covet.testing import TestClient
-from redis_fixture import free_port, redis_clean, redis_server  # noqa: F401  (fixtures)
+from covet.core._wrap import route_middleware
+from covet.security.rate_limiting.middleware import route_limit_of
+from redis_fixture import free_port, redis_clean, redis_server, start_redis  # noqa: F401  (fixtures)
 
 SECOND = 1_000_000_000
 
@@ -279,8 +281,9 @@ def test_redis_limiter_through_the_app_and_fail_closed(redis_clean, caplog):
     closed = RateLimiter("2/minute", fail_open=False, backend=RedisLimiterBackend(Redis(port=free_port())))
     with caplog.at_level(logging.ERROR, logger="covet.security.rate_limiting"), TestClient(limited_app(closed)) as client:
         r = client.get("/items/1")
-        assert r.status_code == 429 and r.headers["retry-after"] == "30"  # one emission interval
-        assert r.json()["detail"] == "rate limit of 2/minute exceeded; retry in 30 s"
+        # An outage is no limit: 503 (RFC 9110 §15.6.4), not 429, and no RateLimit-* counts.
+        assert r.status_code == 503 and rl_headers(r) == {"retry-after": "10"}
+        assert r.json()["detail"] == "rate limit store unavailable"
     assert len(caplog.records) == 1
 
 
@@ -592,6 +595,138 @@ def test_decorator_bad_input_fails_at_registration():
 
     with pytest.raises(TypeError, match=r"^limit\(\) decorates functions and objects that take attributes"):
         limiter.limit("5/minute")(Handlers().login)
+
+
+def test_limit_above_the_route_decorator_raises_at_import():
+    limiter = RateLimiter(backend=MemoryLimiterBackend(clock=Clock()))
+    app = Covet()
+    app.add_middleware(RateLimitMiddleware(limiter))
+    with pytest.raises(TypeError) as info:
+        @limiter.limit("2/minute")
+        @app.route("/above")
+        async def above(request):
+            return {}
+    assert str(info.value) == (
+        "@limit('2/minute') must be written below @app.get(...)/@app.route(...): the route '/above' has already "
+        "been registered with the undecorated handler "
+        "test_limit_above_the_route_decorator_raises_at_import.<locals>.above")
+    endpoint = app.router.routes[0].endpoint
+    # Nothing half-done: no route limit the app-wide middleware could pick up, no route middleware.
+    assert route_limit_of(endpoint, limiter) is None and route_middleware(endpoint) == ()
+
+
+def test_exempt_marks_the_handler_above_or_below_the_route_decorator():
+    limiter = RateLimiter("1/minute", backend=MemoryLimiterBackend(clock=Clock()))
+    app = Covet()
+    app.add_middleware(RateLimitMiddleware(limiter))
+
+    @limiter.exempt
+    @app.get("/above")
+    async def above():
+        return {}
+
+    @app.get("/below")
+    @limiter.exempt
+    async def below():
+        return {}
+
+    with TestClient(app) as client:
+        assert [client.get(p).status_code for p in ("/above", "/below") * 3] == [200] * 6
+
+
+@pytest.mark.parametrize("limit_written_above", [True, False])
+def test_a_per_user_limit_runs_after_require_token_in_either_order(limit_written_above):
+    from covet.security import JWTAuth
+
+    auth = JWTAuth(b"0123456789abcdef" * 2)
+    limiter = RateLimiter(key=user_key, backend=MemoryLimiterBackend(clock=Clock()))
+    calls = []
+
+    async def me(request: Request):
+        calls.append(request.state.user["sub"])
+        return {}
+
+    if limit_written_above:
+        handler = limiter.limit("2/minute")(auth.require_token(me))
+    else:
+        handler = auth.require_token(limiter.limit("2/minute")(me))
+    app = Covet()
+    app.add_route("/me", handler)
+    a = {"Authorization": "Bearer " + auth.create_token({"sub": "a"})}
+    b = {"Authorization": "Bearer " + auth.create_token({"sub": "b"})}
+    with TestClient(app) as client:
+        # Refused by require_token first: never counted, never a 429.
+        assert [client.get("/me").status_code for _ in range(4)] == [401] * 4
+        assert [client.get("/me", headers=a).status_code for _ in range(3)] == [200, 200, 429]
+        assert client.get("/me", headers=b).status_code == 200  # the key is the user, not the address
+    assert calls == ["a", "a", "b"]
+
+
+def test_a_fail_closed_limiter_answers_503_while_its_redis_is_stopped(caplog):
+    server = start_redis()
+    try:
+        def backend():
+            return RedisLimiterBackend(Redis(port=server.port, pool_timeout=None, reconnect_backoff=0))
+
+        closed = RateLimiter("5/minute", fail_open=False, backend=backend())
+        opened = RateLimiter("5/minute", backend=backend())
+        calls = []
+        app = Covet()
+
+        @app.on_shutdown
+        async def close_clients():
+            await closed.aclose()
+            await opened.aclose()
+
+        @app.get("/route")
+        @closed.limit("5/minute")
+        async def route():
+            calls.append("route")
+            return {}
+
+        @app.get("/open")
+        @opened.limit("5/minute")
+        async def open_route():
+            calls.append("open")
+            return {}
+
+        grouped = app.group("/group", middleware=[RateLimitMiddleware(closed)])
+
+        @grouped.get("/x")
+        def group_x():
+            calls.append("group")
+            return {}
+
+        async def by_hand(request, call_next):
+            if not await closed.allow_request(request):
+                return closed.refusal(request, request.state.rate_limit)
+            return await call_next(request)
+
+        handwritten = app.group("/hand", middleware=[by_hand])
+
+        @handwritten.get("/x")
+        async def hand_x():
+            calls.append("hand")
+            return {}
+
+        paths = ("/route", "/group/x", "/hand/x")
+        with caplog.at_level(logging.ERROR, logger="covet.security.rate_limiting"), TestClient(app) as client:
+            assert [client.get(p).status_code for p in paths + ("/open",)] == [200] * 4
+            server.stop()
+            for path in paths:
+                r = client.get(path)
+                assert r.status_code == 503, path
+                assert r.headers["content-type"] == "application/problem+json"
+                assert r.json() == {"type": "about:blank", "title": "Service Unavailable", "status": 503,
+                                    "detail": "rate limit store unavailable", "instance": path}
+                assert rl_headers(r) == {"retry-after": "10"}  # no RateLimit-* counts: there are none
+            r = client.get("/open")  # fail open, as before: allowed
+            assert r.status_code == 200
+        assert calls == ["route", "group", "hand", "open", "open"]
+        assert [rec.getMessage().split(":")[1] for rec in caplog.records] == [" backend unavailable, failing closed",
+                                                                               " backend unavailable, failing open"]
+    finally:
+        server.stop()
 
 
 def test_huge_keys_through_the_app_are_bounded():

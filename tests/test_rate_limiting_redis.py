@@ -10,8 +10,10 @@ import pytest
 from covet.security.rate_limiting import (
     Limit,
     RateLimiter,
+    UNAVAILABLE_RETRY_AFTER,
     RateLimitResult,
     RedisLimiterBackend,
+    StoreUnavailableResult,
 )
 from covet.redis import Redis
 from redis_fixture import free_port, redis_clean, redis_ms, redis_server  # noqa: F401  (fixtures)
@@ -137,6 +139,7 @@ def test_redis_down_fails_open_by_default_and_logs_once(caplog):
     with caplog.at_level(logging.ERROR, logger="covet.security.rate_limiting"):
         results = run(main())
     assert all(r == RateLimitResult(True, Limit(1, 60, "1/minute"), 1, 0.0, 0.0) for r in results)
+    assert all(r.unavailable for r in results)  # allowed, and saying why
     assert len(caplog.records) == 1
     assert caplog.records[0].getMessage().startswith(
         "covet ratelimit: backend unavailable, failing open: cannot connect to Redis at 127.0.0.1:")
@@ -148,7 +151,9 @@ def test_redis_down_fails_closed_when_configured(caplog):
     try:
         with caplog.at_level(logging.ERROR, logger="covet.security.rate_limiting"):
             r = rl.hit("k")
-        assert r == RateLimitResult(False, Limit(100, 60, "100/minute"), 0, 0.0, 1.0)
+        assert r == RateLimitResult(False, Limit(100, 60, "100/minute"), 0, 0.0, UNAVAILABLE_RETRY_AFTER)
+        assert type(r) is StoreUnavailableResult and r.unavailable is True
+        assert (rl.refusal_status(r), rl.refusal_detail(r)) == (503, "rate limit store unavailable")
         assert caplog.records[0].getMessage().startswith("covet ratelimit: backend unavailable, failing closed: ")
     finally:
         rl.close()

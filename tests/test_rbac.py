@@ -12,6 +12,7 @@ import pytest
 from covet import Covet, Depends, Request
 from covet.core._chain import is_async_callable
 from covet.security import RBAC, JWTAuth, RoleBasedAccessControl
+from covet.validation import Model
 
 KEY = b"0123456789abcdef" * 2  # 32 bytes: enough for HS256, so no warning
 OTHER_KEY = b"fedcba9876543210" * 2
@@ -295,10 +296,84 @@ def test_guard_stacked_under_require_token_in_either_order(client):
     async def a():
         return {"ok": "a"}
 
+    @app.get("/b")
+    @rbac.require_roles("admin")         # above require_token: still checked after it
+    @auth.require_token
+    async def b():
+        return {"ok": "b"}
+
+    @app.get("/c")
+    @make_rbac(auth=auth).require_permission("posts:write")
+    @auth.require_token
+    @rbac.require_roles("editor")
+    def c_():
+        return {"ok": "c"}
+
     c = client(app)
-    assert c.get("/a", headers=token_for(auth, "admin")).json() == {"ok": "a"}
-    assert c.get("/a", headers=token_for(auth, "viewer")).status_code == 403
-    assert c.get("/a").status_code == 401
+    for path in ("/a", "/b"):
+        assert c.get(path, headers=token_for(auth, "admin")).json() == {"ok": path[1:]}
+        r = c.get(path, headers=token_for(auth, "viewer"))
+        assert (r.status_code, r.json()) == (403, problem(403, "role 'admin' is required", path))
+        r = c.get(path)
+        assert (r.status_code, r.headers["www-authenticate"]) == (401, "Bearer")
+        assert r.json() == problem(401, MISSING, path)
+    assert c.get("/c", headers=token_for(auth, "editor")).json() == {"ok": "c"}
+    assert c.get("/c", headers=token_for(auth, "admin")).json() == {"ok": "c"}   # admin inherits editor
+    r = c.get("/c", headers=token_for(auth, "viewer"))
+    assert (r.status_code, r.json()) == (403, problem(403, "permission 'posts:write' is required", "/c"))
+    assert c.get("/c").status_code == 401
+
+
+@pytest.mark.parametrize("make_guard", [lambda r: r.require_permission("posts:write"),
+                                        lambda r: r.require_roles("admin")], ids=["permission", "roles"])
+def test_guard_above_the_route_decorator_raises_at_import(make_guard):
+    rbac = make_rbac()
+    guard = make_guard(rbac)
+    app = Covet()
+    with pytest.raises(TypeError) as info:
+        @guard
+        @app.post("/admin")
+        async def admin():
+            return {"admin": 1}
+    assert str(info.value) == (
+        "@%s must be written below @app.get(...)/@app.route(...): the route '/admin' has already been "
+        "registered with the undecorated handler "
+        "test_guard_above_the_route_decorator_raises_at_import.<locals>.admin" % repr(guard)[len("<guard "):-1])
+
+
+class Post(Model):
+    title: str
+
+
+@pytest.mark.parametrize("auth_given", [True, False], ids=["auth=", "require_token"])
+@pytest.mark.parametrize("body", [{"title": "t"}, {"bad": 1}])
+def test_guards_decide_before_dependencies_and_the_body(client, auth_given, body):
+    auth = JWTAuth(KEY)
+    rbac = make_rbac(auth=auth if auth_given else None)
+    calls = []
+    app = Covet()
+
+    def dependency():
+        calls.append("dependency")
+        return 1
+
+    async def create(post: Post, d: int = Depends(dependency)):
+        calls.append("handler")
+        return {"title": post.title}
+
+    handler = rbac.require_permission("posts:write")(create)
+    if not auth_given:
+        handler = auth.require_token(handler)
+    app.add_route("/posts", handler, methods=["POST"])
+    c = client(app)
+    r = c.post("/posts", json=body)
+    assert (r.status_code, r.headers["www-authenticate"]) == (401, "Bearer")
+    r = c.post("/posts", json=body, headers=token_for(auth, "viewer"))
+    assert (r.status_code, r.json()) == (403, problem(403, "permission 'posts:write' is required", "/posts"))
+    assert calls == []  # refused before any dependency ran or the body was read (no 422)
+    r = c.post("/posts", json=body, headers=token_for(auth, "editor"))
+    assert r.status_code == (200 if "title" in body else 422)
+    assert calls == (["dependency", "handler"] if "title" in body else ["dependency"])
 
 
 def test_guard_dependency_runs_on_the_event_loop():

@@ -1,4 +1,5 @@
-"""A user's type checker sees covet's decorated handlers as themselves and accepts the markers.
+"""A user's type checker sees covet's decorated handlers as themselves (route, middleware, hook and
+security decorators alike) and accepts the markers.
 
 mypy is not a dependency of covet or of its tests: this runs only where mypy is importable.
 """
@@ -19,6 +20,7 @@ from typing import Any, Dict, List, Optional
 from covet import (AsyncTestClient, Body, Cookie, Covet, Depends, File, Form, Header, HTTPException, Path, Query,
                    Request, Response, RouteGroup, Router, TestClient, UploadFile)
 from covet.core import status
+from covet.security import JWTAuth, RateLimiter, RoleBasedAccessControl, csrf_exempt
 
 
 def get_db() -> Dict[str, int]:
@@ -90,6 +92,37 @@ reveal_type(timing)
 reveal_type(on_http)
 reveal_type(start)
 
+auth = JWTAuth("k" * 32)
+rbac = RoleBasedAccessControl(auth=auth)
+limiter = RateLimiter("10/minute")
+
+
+@app.post("/secure/{n:int}")
+@csrf_exempt
+@limiter.limit("5/minute")
+@rbac.require_permission("posts:write")
+@rbac.require_roles("admin", "editor")
+@auth.require_token
+async def secure(n: int, request: Request) -> Dict[str, int]:
+    return {"n": n}
+
+
+@app.get("/called")
+@auth.require_token()
+def called(user: Any = Depends(rbac.require_roles("admin"))) -> str:
+    return "ok"
+
+
+@app.get("/free")
+@limiter.exempt
+async def free() -> None:
+    return None
+
+
+reveal_type(secure)
+reveal_type(called)
+reveal_type(free)
+
 
 def check() -> int:
     with TestClient(app) as client:
@@ -118,6 +151,9 @@ EXPECTED = [
     "def (request: covet.core.requests.Request, call_next: Any) "
     "-> typing.Coroutine[Any, Any, covet.core.responses.Response]",
     "def (request: covet.core.requests.Request, exc: Exception) -> typing.Coroutine[Any, Any, dict[str, str]]",
+    "def () -> typing.Coroutine[Any, Any, None]",
+    "def (n: int, request: covet.core.requests.Request) -> typing.Coroutine[Any, Any, dict[str, int]]",
+    "def (user: Any =) -> str",
     "def () -> typing.Coroutine[Any, Any, None]",
     "covet.testing.TestResponse",
 ]
@@ -162,3 +198,18 @@ def test_the_package_declares_the_kernel_names_to_type_checkers():
     kernel = {name: module.rpartition(".")[0] if module.rpartition(".")[2] == name else module
               for name, module in kernel.items()}
     assert declared == kernel
+
+
+def test_the_security_package_declares_its_lazy_names_to_type_checkers():
+    # covet.security loads its HTTP-facing names lazily too; ``from covet.security import JWTAuth``
+    # must give a type checker the class (and so its typed decorators), not Any.
+    import ast
+
+    import covet.security
+
+    tree = ast.parse((ROOT / "covet" / "security" / "__init__.py").read_text(encoding="utf-8"))
+    block = next(node for node in tree.body if isinstance(node, ast.If)
+                 and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING")
+    declared = {alias.name: node.module for node in block.body for alias in node.names}
+    assert all(alias.asname == alias.name for node in block.body for alias in node.names)
+    assert declared == {name: "covet.security." + module for name, module in covet.security._LAZY.items()}

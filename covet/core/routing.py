@@ -11,6 +11,7 @@ from urllib.parse import quote, urlencode
 
 from ._matcher import Node, collect_methods, compile_tree
 from ._paths import PARAM, PATH_SAFE, param_builder, quote_value, split_template
+from ._wrap import mark_routed
 from .converters import (
     DEFAULT_CONVERTERS, Converter, FloatConverter, IntConverter, PathConverter, StringConverter, UUIDConverter,
 )
@@ -242,6 +243,8 @@ class Router(RouteDecorators):
             route.handle = self.compile_route(route)
         self._insert(route)
         self.routes.append(route)
+        # Decorators that act on the handler refuse it from now on (written above the route decorator).
+        mark_routed(endpoint, full_path)
         if name and name not in self._names:
             self._names[name] = route
         return route

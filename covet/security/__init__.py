@@ -5,6 +5,8 @@ JWT and password names are imported at once (they need only hashlib, hmac and js
 HTTP-facing pieces load on first use (PEP 562), so ``from covet.security import JWT`` does
 not import the request and response machinery.
 """
+from typing import TYPE_CHECKING
+
 from covet._lazy import lazy_exports
 from covet.security.jwt import (
     JWT,
@@ -30,6 +32,24 @@ from covet.security.passwords import (
     verify_password,
     verify_password_async,
 )
+
+if TYPE_CHECKING:
+    # What type checkers and editors see of the lazy names below (at run time they load on first
+    # access): without this, ``from covet.security import JWTAuth`` would reach them as Any.
+    from covet.security.cors import CORSMiddleware as CORSMiddleware
+    from covet.security.csrf import (
+        CSRFMiddleware as CSRFMiddleware, CSRFProtection as CSRFProtection, csrf_exempt as csrf_exempt,
+        csrf_token as csrf_token,
+    )
+    from covet.security.headers import SecurityHeadersMiddleware as SecurityHeadersMiddleware
+    from covet.security.hosts import TrustedHostMiddleware as TrustedHostMiddleware
+    from covet.security.jwt_auth import InvalidTokenTypeError as InvalidTokenTypeError, JWTAuth as JWTAuth
+    from covet.security.rate_limiting import RateLimiter as RateLimiter, RateLimitMiddleware as RateLimitMiddleware
+    from covet.security.rbac import RBAC as RBAC, RoleBasedAccessControl as RoleBasedAccessControl
+    from covet.security.sessions import Session as Session, SessionMiddleware as SessionMiddleware
+    from covet.security.signing import (
+        Signer as Signer, b64url_decode as b64url_decode, b64url_encode as b64url_encode, derive_key as derive_key,
+    )
 
 # public name -> submodule that defines it, imported on first access
 _LAZY = {

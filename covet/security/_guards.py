@@ -1,36 +1,51 @@
-"""Route guards shared by JWTAuth and RBAC: a check that runs before a handler, usable as a
-decorator on the handler and as a dependency (``Depends(guard)``)."""
+"""Route guards shared by JWTAuth and RBAC: a check that runs before anything of the request is
+resolved, usable as a decorator on the handler and as a dependency (``Depends(guard)``)."""
 import inspect
-from typing import Any, Callable, Optional
+from typing import Any, Awaitable, Callable, Optional, TypeVar, overload
 
-from ..core._wrap import wrap_handler
+from ..core._wrap import AUTHORIZATION, add_route_middleware
 from ..core.requests import Request
 
-__all__ = ["Guard", "guarded"]
+__all__ = ["Guard", "GuardMiddleware", "guarded"]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-def guarded(fn: Callable[..., Any], check: Callable[[Any], Any]) -> Any:
-    """Wrap a handler so that ``check(request)`` runs first (it raises to refuse).
+class GuardMiddleware:
+    """The route middleware a guard decorator attaches: ``check(request)`` raises to refuse
+    (an ``HTTPException``, answered by the app), before dependencies run and the body is read."""
 
-    The wrapper keeps the handler's signature (injector, OpenAPI) and receives the
-    Request through an extra keyword (``covet.core._wrap.wrap_handler``).
+    __slots__ = ("check", "name")
+
+    def __init__(self, check: Callable[[Any], Any], name: str) -> None:
+        self.check = check
+        self.name = name
+
+    async def __call__(self, request: Any, call_next: Callable[[Any], Awaitable[Any]]) -> Any:
+        self.check(request)
+        return await call_next(request)
+
+    def __repr__(self) -> str:
+        return "GuardMiddleware(%s)" % self.name
+
+
+def guarded(fn: F, check: Callable[[Any], Any], name: str = "guard", order: int = AUTHORIZATION) -> F:
+    """Make every route registered with ``fn`` run ``check(request)`` first (it raises to refuse).
+
+    The check is route middleware (``covet.core._wrap.add_route_middleware``): it decides
+    before the route's dependencies run and before its body is read, so a refused request
+    has no side effect. ``order`` places it among the route's other middleware
+    (``AUTHENTICATION`` before ``AUTHORIZATION`` before the rest). ``fn`` is returned,
+    marked; its signature is untouched. ``name`` is the decorator's, for error messages.
 
     Example::
 
-        protected = guarded(handler, lambda request: auth.authenticate(request))
+        protected = guarded(handler, lambda request: auth.authenticate(request), "require_token")
     """
     if not callable(fn):
         raise TypeError("expected a route handler, got %r" % (fn,))
-
-    async def async_body(request: Any, call: Callable[[], Any]) -> Any:
-        check(request)
-        return await call()
-
-    def sync_body(request: Any, call: Callable[[], Any]) -> Any:
-        check(request)
-        return call()
-
-    return wrap_handler(fn, async_body, sync_body)
+    result: F = add_route_middleware(fn, GuardMiddleware(check, name), order, name)
+    return result
 
 
 _REQUEST_ONLY = inspect.Signature([inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY, annotation=Request)])
@@ -40,10 +55,11 @@ class Guard:
     """An access check usable as a handler decorator and as a dependency.
 
     ``@guard`` on a handler: Python calls ``type(guard).__call__(guard, handler)``, which
-    wraps it. ``Depends(guard)``: the injector reads the instance's ``__signature__`` (one
-    ``request`` parameter) and ``__call__`` attribute (a coroutine function, so it is awaited
-    on the event loop rather than sent to the thread pool), then calls ``guard(request=...)``.
-    The dependency's value is what ``check`` returns (the user).
+    attaches the check to the handler's routes (``guarded``). ``Depends(guard)``: the injector
+    reads the instance's ``__signature__`` (one ``request`` parameter) and ``__call__``
+    attribute (a coroutine function, so it is awaited on the event loop rather than sent to
+    the thread pool), then calls ``guard(request=...)``. The dependency's value is what
+    ``check`` returns (the user).
 
     Example::
 
@@ -54,19 +70,26 @@ class Guard:
         async def stats(): ...
     """
 
-    def __init__(self, check: Callable[[Any], Any], name: str) -> None:
+    def __init__(self, check: Callable[[Any], Any], name: str, order: int = AUTHORIZATION) -> None:
         self._check = check
         self._name = name
+        self._order = order
         self.__signature__ = _REQUEST_ONLY
         self.__call__ = self._dependency
 
     async def _dependency(self, *, request: Any) -> Any:
         return self._check(request)
 
+    @overload
+    def __call__(self, fn: F) -> F: ...
+
+    @overload
+    def __call__(self, fn: None = None, *, request: Any) -> Awaitable[Any]: ...
+
     def __call__(self, fn: Optional[Callable[..., Any]] = None, *, request: Any = None) -> Any:
         if request is not None:
             return self._dependency(request=request)
-        return guarded(fn, self._check)
+        return guarded(fn, self._check, self._name, self._order)
 
     def __repr__(self) -> str:
         return "<guard %s>" % self._name

@@ -21,8 +21,9 @@ import re
 import secrets
 import time
 from collections.abc import Mapping
-from typing import Any, Callable, Dict, Iterable, Optional, Union
+from typing import Any, Callable, Dict, Iterable, Optional, TypeVar, Union, overload
 
+from ..core._wrap import AUTHENTICATION
 from ..core.errors import HTTPException
 from ..core.requests import Request
 from ._guards import guarded
@@ -31,6 +32,9 @@ from .jwt import DEFAULT_MAX_TOKEN_BYTES, JWT, InvalidClaimError, InvalidTokenEr
 from .rbac import RBAC, RoleBasedAccessControl  # noqa: F401
 
 __all__ = ["JWTAuth", "InvalidTokenTypeError", "DEFAULT_EXPIRATION_TIME", "DEFAULT_REFRESH_EXPIRATION_TIME"]
+
+# A route handler: require_token hands it back as it was, so type checkers keep its signature.
+F = TypeVar("F", bound=Callable[..., Any])
 
 # Access tokens are bearer secrets that cannot be revoked before `exp`: an hour bounds
 # the damage of a leaked one (RFC 6819 §5.1.5.3 recommends short-lived access tokens).
@@ -217,11 +221,20 @@ class JWTAuth:
         """Dependency: ``user: dict = Depends(auth.current_user)`` (401 without a valid token)."""
         return self.authenticate(request)
 
+    @overload
+    def require_token(self, fn: F) -> F: ...
+
+    @overload
+    def require_token(self, fn: None = None) -> Callable[[F], F]: ...
+
     def require_token(self, fn: Optional[Callable[..., Any]] = None) -> Any:
         """Decorator: the handler runs only with a valid access token; ``request.state.user`` is set.
 
         Works bare (``@auth.require_token``) or called (``@auth.require_token()``), on
-        ``async def`` and plain ``def`` handlers. Put it below the route decorator.
+        ``async def`` and plain ``def`` handlers. The token is checked before anything of the
+        request is resolved: a refused request runs no dependency and has its body unread.
+        It runs before the RBAC guards of the same handler, in whichever order they are
+        written. Write it below the route decorator (above it raises TypeError).
         """
         if fn is None:
             return self.require_token
@@ -230,7 +243,7 @@ class JWTAuth:
         def guard(request: Any) -> None:
             authenticate(request)
 
-        return guarded(fn, guard)
+        return guarded(fn, guard, "require_token", AUTHENTICATION)
 
     def __repr__(self) -> str:
         return "<JWTAuth %s>" % self.jwt.algorithm

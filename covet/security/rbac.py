@@ -3,7 +3,8 @@ them on routes, as handler decorators or as dependencies (``Depends(...)``).
 
 A user without the role or permission gets 403 problem+json; a request with no user gets
 401 (from the ``auth`` given, or ``authentication required`` when nothing set
-``request.state.user``).
+``request.state.user``). As decorators, the guards decide before the route's dependencies
+run and its body is read, after ``require_token`` whatever the order they are written in.
 
 Example::
 

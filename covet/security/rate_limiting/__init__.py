@@ -12,7 +12,8 @@ and only a passing request is counted). Units: second, minute, hour, day
 
 The package, one concept per module:
 
-- ``limits``: ``Limit``, ``parse_limits``, ``Policy``, ``RateLimitResult``;
+- ``limits``: ``Limit``, ``parse_limits``, ``Policy``, ``RateLimitResult`` (``StoreUnavailableResult``
+  when the backend could not answer);
 - ``algorithms``: GCRA and the sliding-window counter, pure functions of (state, now);
 - ``backends``: the ``LimiterBackend`` contract, ``MemoryLimiterBackend``, ``RedisLimiterBackend``;
 - ``keys``: key functions (``client_ip``, ``header_key``, ``user_key``) and the key-size bound;
@@ -38,15 +39,17 @@ from .backends import (
     backend_from_url,
 )
 from .keys import MAX_KEY_LENGTH, client_ip, header_key, user_key
-from .limiter import DEFAULT_LIMITS, DEFAULT_LOG_INTERVAL, LOGGER_NAME, RateLimiter
-from .limits import MAX_RATE_PER_SECOND, Limit, Policy, RateLimitResult, parse_limits
+from .limiter import DEFAULT_LIMITS, DEFAULT_LOG_INTERVAL, LOGGER_NAME, UNAVAILABLE_RETRY_AFTER, RateLimiter
+from .limits import MAX_RATE_PER_SECOND, Limit, Policy, RateLimitResult, StoreUnavailableResult, parse_limits
 from .middleware import RateLimitMiddleware
 
 __all__ = [
-    "RateLimiter", "RateLimitMiddleware", "RateLimitResult", "Limit", "Policy", "parse_limits",
+    "RateLimiter", "RateLimitMiddleware", "RateLimitResult", "StoreUnavailableResult", "Limit", "Policy",
+    "parse_limits",
     "LimiterBackend", "MemoryLimiterBackend", "RedisLimiterBackend", "backend_from_url",
     "client_ip", "header_key", "user_key",
     "gcra", "sliding_window", "ALGORITHMS",
     "DEFAULT_LIMITS", "DEFAULT_MAX_KEYS", "DEFAULT_REDIS_PREFIX", "DEFAULT_LOG_INTERVAL", "LOGGER_NAME",
+    "UNAVAILABLE_RETRY_AFTER",
     "MAX_KEY_LENGTH", "MAX_RATE_PER_SECOND",
 ]

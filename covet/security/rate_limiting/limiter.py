@@ -12,15 +12,15 @@ import logging
 from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
 from ..._logging import ThrottledLog
-from ...core._wrap import add_route_middleware
+from ...core._wrap import add_route_middleware, ensure_unrouted
 from ...core.problems import problem_response
 from .algorithms import strategy_name
 from .backends import LimiterBackend, MemoryLimiterBackend, backend_from_url
 from .keys import check_key_function, client_ip, storage_key
-from .limits import Limit, Policy, RateLimitResult, parse_limits
+from .limits import Limit, Policy, RateLimitResult, StoreUnavailableResult, parse_limits
 from .middleware import RouteLimit, RouteLimitMiddleware, mark_exempt, mark_route_limit
 
-__all__ = ["RateLimiter", "LOGGER_NAME", "DEFAULT_LIMITS", "DEFAULT_LOG_INTERVAL"]
+__all__ = ["RateLimiter", "LOGGER_NAME", "DEFAULT_LIMITS", "DEFAULT_LOG_INTERVAL", "UNAVAILABLE_RETRY_AFTER"]
 
 #: The logger every message of the rate limiter goes to (a failing backend, once per interval).
 LOGGER_NAME = "covet.security.rate_limiting"
@@ -31,6 +31,10 @@ DEFAULT_LIMITS = "100/minute"
 # One error line per this many seconds when the backend is down: every request would
 # otherwise log the same error.
 DEFAULT_LOG_INTERVAL = 60.0
+#: ``Retry-After`` (seconds) of the 503 a fail-closed limiter answers while its backend is down. An
+#: outage has no known end, unlike a limit; a short wait lets clients come back soon after the store
+#: does, and the store's client backs off its reconnects on its own.
+UNAVAILABLE_RETRY_AFTER = 10.0
 # Parsed limit strings kept per limiter (per-route limits are few; this bounds
 # callers that build limit strings per request).
 POLICY_CACHE_SIZE = 1024
@@ -167,8 +171,8 @@ class RateLimiter:
                         "open" if self.fail_open else "closed", exc)
         lim = policy.limits[0]
         if self.fail_open:
-            return RateLimitResult(True, lim, lim.amount, 0.0, 0.0)
-        return RateLimitResult(False, lim, 0, 0.0, max(1.0, lim.interval_ns / 1e9))
+            return StoreUnavailableResult(True, lim, lim.amount, 0.0, 0.0)
+        return StoreUnavailableResult(False, lim, 0, 0.0, UNAVAILABLE_RETRY_AFTER)
 
     def close(self) -> None:
         """Release the backend's private resources (the thread behind the plain faces)."""
@@ -237,15 +241,26 @@ class RateLimiter:
         return id(self) in request.state.__dict__.get(_HANDLED, ())
 
     # -- responses -----------------------------------------------------------
+    def refusal_status(self, result: RateLimitResult) -> int:
+        """The status of a refusal: 429, or 503 when the backend could not answer and the limiter
+        fails closed (an outage is not the client going over a limit, RFC 9110 §15.6.4)."""
+        return 503 if result.unavailable else 429
+
     def refusal_detail(self, result: RateLimitResult) -> str:
-        """The ``detail`` of a 429: ``"rate limit of 5/minute exceeded; retry in 12 s"``."""
+        """The ``detail`` of a refusal: ``"rate limit of 5/minute exceeded; retry in 12 s"``, or
+        ``"rate limit store unavailable"`` for a 503."""
+        if result.unavailable:
+            return "rate limit store unavailable"
         return "rate limit of %s exceeded; retry in %d s" % (result.limit, result.retry_seconds)
 
     def response_headers(self, result: RateLimitResult, policy: Optional[Policy] = None,
                          refused: bool = False) -> List[Tuple[str, str]]:
         """The headers a response carries for ``result``: all of them with ``headers=True``; with
         ``headers=False`` none, except ``Retry-After`` on a refusal (RFC 6585 §4: a 429 MAY say how long
-        to wait, and a client should not have to guess)."""
+        to wait, and a client should not have to guess). A refusal because the backend is down
+        carries ``Retry-After`` alone: there is no count to report."""
+        if refused and result.unavailable:
+            return [("Retry-After", str(result.retry_seconds))]
         if self.headers:
             return result.headers(policy.limits if policy is not None else None)
         if refused:
@@ -253,8 +268,10 @@ class RateLimiter:
         return []
 
     def refusal(self, request: Any, result: RateLimitResult, policy: Optional[Policy] = None) -> Any:
-        """The 429 problem+json response for a refused ``result``."""
-        return problem_response(request, 429, self.refusal_detail(result), self.response_headers(result, policy, True))
+        """The problem+json response for a refused ``result``: 429, or 503 when the backend is down
+        (``refusal_status``), with ``Retry-After`` either way."""
+        return problem_response(request, self.refusal_status(result), self.refusal_detail(result),
+                                self.response_headers(result, policy, True))
 
     # -- routes --------------------------------------------------------------
     def limit(self, limit: Any, key: Optional[Callable[[Any], Any]] = None,
@@ -266,8 +283,10 @@ class RateLimiter:
         handler then refuses (``HTTPException(401)`` on a wrong password) still counts.
         ``key(request)`` overrides the limiter's key function for this route; ``scope``
         (default: the handler's qualified name) names its counters, so two routes sharing a
-        scope share an allowance. Works with and without ``RateLimitMiddleware``. Put it below
-        the route decorator. A bad limit string raises ValueError here, at import time.
+        scope share an allowance. Works with and without ``RateLimitMiddleware``. It runs after
+        ``require_token`` and the RBAC guards of the same handler (a ``key`` may read
+        ``request.state.user``), whatever the order they are written in. Write it below the route
+        decorator: above it raises TypeError. A bad limit string raises ValueError here, at import time.
 
         Example::
 
@@ -279,17 +298,20 @@ class RateLimiter:
         key_fn = check_key_function(key) if key is not None else None
         if scope is not None and not isinstance(scope, str):
             raise TypeError("scope must be a str, got %r" % (scope,))
+        name = "limit(%r)" % policy.text
 
         def decorate(fn: F) -> F:
             if not callable(fn):
                 raise TypeError("limit() decorates route handlers, got %r" % (fn,))
+            ensure_unrouted(fn, name)
             route_limit = RouteLimit(policy, key_fn, scope if scope is not None else
                                      "%s.%s" % (getattr(fn, "__module__", None), getattr(fn, "__qualname__", repr(fn))))
             try:
                 mark_route_limit(fn, self, route_limit)
             except AttributeError:
                 raise TypeError("limit() decorates functions and objects that take attributes, got %r" % (fn,)) from None
-            return add_route_middleware(fn, RouteLimitMiddleware(self, route_limit))
+            result: F = add_route_middleware(fn, RouteLimitMiddleware(self, route_limit), decorator=name)
+            return result
 
         return decorate
 

@@ -10,7 +10,7 @@ import math
 import re
 from typing import Any, Iterable, List, NamedTuple, Optional, Tuple, Union
 
-__all__ = ["Limit", "Policy", "RateLimitResult", "parse_limits", "MAX_RATE_PER_SECOND"]
+__all__ = ["Limit", "Policy", "RateLimitResult", "StoreUnavailableResult", "parse_limits", "MAX_RATE_PER_SECOND"]
 
 # Highest rate a limit may express: the Redis scripts count in microseconds, so a faster
 # rate would have an emission interval below one tick.
@@ -176,3 +176,28 @@ class RateLimitResult(NamedTuple):
         """``retry_after`` as whole seconds, at least 1: RFC 9110 §10.2.3 makes ``Retry-After`` a
         non-negative integer, and "retry in 0 s" would invite an immediate retry that fails."""
         return max(1, int(math.ceil(self.retry_after)))
+
+    @property
+    def unavailable(self) -> bool:
+        """True when the backend could not answer and the limiter decided without it
+        (``StoreUnavailableResult``): allowed when it fails open, refused with 503 when closed."""
+        return False
+
+
+class StoreUnavailableResult(RateLimitResult):
+    """The result of a check the backend could not answer (Redis down): ``allowed`` is the
+    limiter's ``fail_open``. Equal, as a tuple, to the ``RateLimitResult`` with the same fields.
+
+    Example::
+
+        result = limiter.hit("k")
+        if result.unavailable and not result.allowed:
+            ...  # a 503, not a 429: the client is not over any limit
+    """
+
+    __slots__ = ()
+
+    @property
+    def unavailable(self) -> bool:
+        """Always True."""
+        return True

@@ -74,7 +74,8 @@ class RateLimitMiddleware:
     """App-wide limiting: every request counts against the limiter's default limits, except
     routes marked ``@limiter.exempt`` and routes with their own ``@limiter.limit``.
 
-    Refused requests get 429 problem+json with ``Retry-After``; with ``headers=True``
+    Refused requests get 429 problem+json with ``Retry-After`` (503 "rate limit store unavailable"
+    when the backend is down and the limiter fails closed); with ``headers=True``
     every limited response carries ``RateLimit-*`` and ``X-RateLimit-*`` headers.
     The result is also available to handlers as ``request.state.rate_limit``.
 
@@ -120,7 +121,8 @@ class RouteLimitMiddleware:
     """What ``@limiter.limit`` attaches to a handler: the route runs it before anything else of
     the request (dependencies, body, handler). A request that ``RateLimitMiddleware`` with the same
     limiter already counted passes straight on. A refusal is raised as ``HTTPException(429)``
-    inside the route, so the app's ``@app.exception_handler(429)`` shapes it."""
+    (503 when the backend is down and the limiter fails closed) inside the route, so the app's
+    ``@app.exception_handler(429)`` shapes it."""
 
     __slots__ = ("limiter", "route_limit")
 
@@ -138,7 +140,8 @@ class RouteLimitMiddleware:
             return await call_next(request)
         policy = route_limit.policy
         if not result.allowed:
-            raise HTTPException(429, limiter.refusal_detail(result), limiter.response_headers(result, policy, True))
+            raise HTTPException(limiter.refusal_status(result), limiter.refusal_detail(result),
+                                limiter.response_headers(result, policy, True))
         response = await call_next(request)
         add_headers(response, limiter.response_headers(result, policy))
         return response
