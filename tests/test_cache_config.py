@@ -37,6 +37,12 @@ def no_redis_env(monkeypatch):
     ({"backend": "redis", "redis_url": "redis://x", "colour": "red"}, ValueError,
      "unknown key(s) 'colour' in a 'redis' cache level; it takes log_interval, prefix, serializer, type, url"),
     ({"default_ttl": 0}, ValueError, "ttl must be > 0 seconds (math.inf for no expiry), got 0"),
+    ({"backend": "redis://a:6379", "redis_url": "redis://b:6379"}, ValueError,
+     "CacheManager('redis://a:6379', redis_url='redis://b:6379'): give the Redis URL once"),
+    ({"backend": "http://localhost:6379"}, ValueError,
+     "backend must be 'memory', 'redis' or a covet.cache.Backend, got 'http://localhost:6379'"),
+    ({"backend": "redis://x", "maxsize": 10, "colour": "red"}, ValueError,
+     "unknown key(s) 'colour' in a 'redis' cache level; it takes log_interval, prefix, serializer, type, url"),
 ])
 def test_cache_manager_refuses_bad_configuration(kwargs, exc, message):
     with pytest.raises(exc) as e:
@@ -56,6 +62,32 @@ def test_cache_manager_redis_url_from_the_environment_or_a_clear_error(no_redis_
         assert redis_clean.command("GET", "env:k") == b"$1\r\n1\r\n"
     finally:
         cache.close()
+
+
+def test_a_redis_url_as_the_first_argument_names_the_redis_backend(redis_clean):
+    # The API reference writes CacheManager("redis://localhost:6379").
+    cache = CacheManager(redis_clean.url, default_ttl=60, prefix="url:")
+    try:
+        assert isinstance(cache.backend, RedisBackend) and cache.backend.prefix == "url:"
+        assert cache.set("k", [1, 2]) is True and cache.get("k") == [1, 2]
+        assert redis_clean.command("GET", "url:k") == b"$5\r\n[1,2]\r\n"
+        assert 59_000 < int(redis_clean.command("PTTL", "url:k")[1:-2]) <= 60_000
+    finally:
+        cache.close()
+
+
+@pytest.mark.parametrize("url, where", [
+    ("rediss://cache.example:6380/2", ("cache.example", 6380, 2, True)),
+    ("REDIS://cache.example", ("cache.example", 6379, 0, False)),
+    ("unix:///run/redis.sock?db=3", ("/run/redis.sock", None, 3, False)),
+])
+def test_every_redis_url_scheme_names_the_redis_backend(url, where):
+    cache = CacheManager(url)  # nothing connects until the first command
+    redis = cache.backend.redis
+    assert isinstance(cache.backend, RedisBackend)
+    assert (redis.unix_socket_path or redis.host, None if redis.unix_socket_path else redis.port, redis.db,
+            redis.ssl is not None) == where
+    cache.close()
 
 
 def test_a_backend_name_given_to_cache_points_to_cache_manager():

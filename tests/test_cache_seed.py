@@ -4,6 +4,8 @@ MultiLevelCache, cache_result and cache_page, and app.memory_cache / app.redis_c
 Redis examples run against a real redis-server (tests/redis_fixture.py). The reference's
 ``db`` and computations are stand-ins that count their calls.
 """
+import datetime
+
 import pytest
 
 from covet import Covet
@@ -91,6 +93,65 @@ def test_cache_manager_with_memory_is_a_cache_of_this_process():
     cache.clear()
     assert cache.get("a") is None and double(1) == 2 and calls == [1, 2, 1]
     assert repr(cache) == "<CacheManager MemoryBackend ttl=60>"
+
+
+# ---------------------------------------------------------------- Examples: Complete REST API Example
+
+class UsersDB:
+    """``fetch_all``/``fetch_one`` with rows as a database driver returns them (dates included)."""
+
+    def __init__(self):
+        self.calls = []
+        self.rows = {1: {"id": 1, "name": "Ada", "joined": datetime.date(2020, 1, 2)}}
+
+    async def fetch_all(self, sql):
+        self.calls.append(sql)
+        return list(self.rows.values())
+
+    async def fetch_one(self, sql, user_id):
+        self.calls.append(sql)
+        return self.rows.get(user_id)
+
+
+@pytest.mark.parametrize("backend", ["redis", "memory"])
+def test_complete_rest_api_example_caches_its_user_list(request, backend):
+    app = Covet()
+    db = UsersDB()
+    if backend == "redis":
+        redis_clean = request.getfixturevalue("redis_clean")
+        cache = CacheManager(redis_clean.url)
+    else:
+        cache = CacheManager(backend="memory")
+
+    @app.route("/users", methods=["GET"])
+    @cache.cached(ttl=300)
+    async def list_users():
+        users = await db.fetch_all("SELECT * FROM users")
+        return {"users": users}
+
+    @app.route("/users/{user_id}", methods=["GET"])
+    @cache.cached(ttl=300)  # the reference does not cache this one; (body, status) answers must survive it
+    async def get_user(user_id: int):
+        user = await db.fetch_one("SELECT * FROM users WHERE id = %s", user_id)
+
+        if not user:
+            return {"error": "User not found"}, 404
+
+        return {"user": user}
+
+    app.on_shutdown(cache.aclose)
+    with TestClient(app) as client:
+        for _ in range(2):
+            r = client.get("/users")
+            assert (r.status_code, r.json()) == (200, {"users": [{"id": 1, "name": "Ada", "joined": "2020-01-02"}]})
+            r = client.get("/users/2")
+            assert (r.status_code, r.json()) == (404, {"error": "User not found"})
+            assert client.get("/users/1").json() == {"user": {"id": 1, "name": "Ada", "joined": "2020-01-02"}}
+        assert db.calls == ["SELECT * FROM users", "SELECT * FROM users WHERE id = %s",
+                            "SELECT * FROM users WHERE id = %s"]
+    if backend == "redis":
+        assert redis_clean.command("EXISTS", "covet:cache:" + list_users.cache_key()) == b":1\r\n"
+    cache.close()
 
 
 # ---------------------------------------------------------------- Caching System: Multi-level Caching

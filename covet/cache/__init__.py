@@ -24,7 +24,26 @@ Example::
     async def load_user(user_id: int) -> dict:
         return await db.fetch_user(user_id)
 """
+from typing import TYPE_CHECKING
+
 from .._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    # What type checkers and editors see (at run time these load lazily, from _EXPORTS below).
+    from .app_caches import memory_cache as memory_cache, redis_cache as redis_cache
+    from .backend import (
+        DEFAULT_TTL as DEFAULT_TTL, MISSING as MISSING, AsyncFace as AsyncFace, Backend as Backend,
+        SyncFace as SyncFace,
+    )
+    from .cache import Cache as Cache
+    from .config import CacheConfigError as CacheConfigError
+    from .decorators import cache_page as cache_page, cache_result as cache_result, cached as cached
+    from .layer import CacheLayer as CacheLayer, MultiLevelCache as MultiLevelCache
+    from .manager import CacheManager as CacheManager
+    from .memory import DEFAULT_MAXSIZE as DEFAULT_MAXSIZE, MemoryBackend as MemoryBackend
+    from .multilevel import MultiLevelBackend as MultiLevelBackend, TwoLevelBackend as TwoLevelBackend
+    from .page import DEFAULT_VARY as DEFAULT_VARY
+    from .redis import RedisBackend as RedisBackend
 
 # public name -> submodule that defines it (imported on first use: the Redis client only when asked for)
 _EXPORTS = {

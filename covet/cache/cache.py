@@ -3,15 +3,13 @@
 Every operation has a plain method (``get``, ``set``, ...) and a coroutine with an ``a``
 prefix (``aget``, ``aset``, ...), whatever the backend (see backend.py for who does the work).
 """
-import functools
-import inspect
 import math
-from typing import Any, Callable, Dict, Iterable, Mapping, Optional
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional, overload
 
 from .backend import DEFAULT_TTL, Backend, check_delta, check_ttl
-from .keys import function_key
 from .memory import DEFAULT_MAXSIZE, MemoryBackend
 from .page import DEFAULT_PAGE_PREFIX, DEFAULT_VARY, page_decorator
+from .results import F, cached_decorator
 from .strategies import SingleFlight, aset_through, check_refresh, set_through
 
 __all__ = ["Cache"]
@@ -209,6 +207,13 @@ class Cache:
         return await aset_through(self.backend, key, value, write, self._resolve_ttl(ttl))
 
     # -- decorators ------------------------------------------------------------------
+    @overload
+    def cached(self, ttl: F) -> F: ...
+
+    @overload
+    def cached(self, ttl: Optional[float] = None, key: Optional[Callable[..., Any]] = None,
+               refresh_after: Optional[float] = None) -> Callable[[F], F]: ...
+
     def cached(self, ttl: Any = None, key: Optional[Callable[..., Any]] = None,
                refresh_after: Optional[float] = None) -> Any:
         """Decorator caching a plain or async function's results by its arguments.
@@ -221,6 +226,12 @@ class Cache:
         are different keys. The wrapper's ``cache_key(*args, **kwargs)`` gives the key,
         for ``cache.delete``.
 
+        Results are stored as they are, except that a ``Response`` is kept as a record
+        rebuilt into a new ``Response`` on every call (a streaming one raises ``TypeError``)
+        and a tuple comes back a tuple from any backend. On a route handler the response
+        the result becomes is what is kept (see ``results.freeze_route``), so a hit answers
+        with the same status, headers and body.
+
         Example::
 
             @cache.cached(ttl=30, key=lambda user_id: "user:%d" % user_id)
@@ -231,32 +242,10 @@ class Cache:
         seconds, refresh = self._resolve_refresh(ttl, refresh_after)
         if key is not None and not callable(key):
             raise TypeError("key must be a callable returning the cache key, got %r" % (key,))
-        flight = self.single_flight
-
-        def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
-            if not callable(func):
-                raise TypeError("cached() decorates functions, got %r" % (func,))
-            make_key = key or function_key(func)
-            if inspect.iscoroutinefunction(func):
-                @functools.wraps(func)
-                async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                    return await flight.aget_or_set(make_key(*args, **kwargs), lambda: func(*args, **kwargs),
-                                                    seconds, refresh)
-
-                async_wrapper.cache_key = make_key  # type: ignore[attr-defined]
-                return async_wrapper
-
-            @functools.wraps(func)
-            def wrapper(*args: Any, **kwargs: Any) -> Any:
-                return flight.get_or_set(make_key(*args, **kwargs), lambda: func(*args, **kwargs), seconds, refresh)
-
-            wrapper.cache_key = make_key  # type: ignore[attr-defined]
-            return wrapper
-
-        return decorate
+        return cached_decorator(self.single_flight, seconds, refresh, key)
 
     def cache_page(self, ttl: Optional[float] = None, vary: Iterable[str] = DEFAULT_VARY,
-                   key_prefix: str = DEFAULT_PAGE_PREFIX) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+                   key_prefix: str = DEFAULT_PAGE_PREFIX) -> Callable[[F], F]:
         """Decorator for GET/HEAD route handlers: cache the whole response (status, headers, body).
 
         The key is the path, the query string and the request headers named in ``vary``.

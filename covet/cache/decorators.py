@@ -17,13 +17,14 @@ Example::
     @cache_page(ttl=600)
     async def dashboard(): ...
 """
-from typing import Any, Callable, Iterable, Optional, Union
+from typing import Any, Callable, Iterable, Optional, Union, overload
 
 from .app_caches import memory_cache
 from .backend import check_ttl
 from .cache import Cache
 from .layer import CacheLayer
 from .page import DEFAULT_PAGE_PREFIX, DEFAULT_VARY, page_decorator
+from .results import F
 
 __all__ = ["cache_result", "cache_page", "cached", "default_cache"]
 
@@ -40,7 +41,7 @@ def _as_cache(cache: Union[Cache, CacheLayer], what: str) -> Cache:
 
 
 def cached(cache: Cache, ttl: Any = None, key: Optional[Callable[..., Any]] = None,
-           refresh_after: Optional[float] = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+           refresh_after: Optional[float] = None) -> Callable[[F], F]:
     """Module-level form of ``Cache.cached``: ``@cached(cache, ttl=60)``.
 
     Example::
@@ -53,6 +54,16 @@ def cached(cache: Cache, ttl: Any = None, key: Optional[Callable[..., Any]] = No
     if callable(ttl):
         raise TypeError("cached(cache, ...) must be called: @cached(cache, ttl=60)")
     return cache.cached(ttl, key, refresh_after)
+
+
+@overload
+def cache_result(ttl: F) -> F: ...
+
+
+@overload
+def cache_result(ttl: Optional[float] = None, *, cache: Optional[Union[Cache, CacheLayer]] = None,
+                 key: Optional[Callable[..., Any]] = None,
+                 refresh_after: Optional[float] = None) -> Callable[[F], F]: ...
 
 
 def cache_result(ttl: Any = None, *, cache: Optional[Union[Cache, CacheLayer]] = None,
@@ -79,9 +90,17 @@ def cache_result(ttl: Any = None, *, cache: Optional[Union[Cache, CacheLayer]] =
     return target.cached(ttl, key, refresh_after)
 
 
+@overload
+def cache_page(ttl: F) -> F: ...
+
+
+@overload
 def cache_page(ttl: Optional[float] = None, *, cache: Optional[Union[Cache, CacheLayer]] = None,
-               vary: Iterable[str] = DEFAULT_VARY,
-               key_prefix: str = DEFAULT_PAGE_PREFIX) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+               vary: Iterable[str] = DEFAULT_VARY, key_prefix: str = DEFAULT_PAGE_PREFIX) -> Callable[[F], F]: ...
+
+
+def cache_page(ttl: Any = None, *, cache: Optional[Union[Cache, CacheLayer]] = None,
+               vary: Iterable[str] = DEFAULT_VARY, key_prefix: str = DEFAULT_PAGE_PREFIX) -> Any:
     """Cache a GET/HEAD route handler's whole response (see ``Cache.cache_page`` for what is stored).
 
     Without ``cache=``, pages live in the memory cache of the app serving the request

@@ -6,13 +6,14 @@ for code where every cache call is awaited: a level reached over the network
 (``app.redis_cache``) or a chain of levels (``MultiLevelCache``). Its ``cache`` attribute is
 the ``Cache`` behind it, for plain-``def`` code.
 """
-from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence, overload
 
 from .backend import DEFAULT_TTL, Backend
 from .cache import Cache
 from .config import LevelSpec, backend_from_levels
 from .memory import DEFAULT_MAXSIZE
 from .page import DEFAULT_PAGE_PREFIX, DEFAULT_VARY
+from .results import F
 
 __all__ = ["CacheLayer", "MultiLevelCache"]
 
@@ -96,13 +97,20 @@ class CacheLayer:
         """Write-through (``Cache.aset_through``); ``write`` may be async or plain."""
         return await self.cache.aset_through(key, value, write, ttl)
 
+    @overload
+    def cached(self, ttl: F) -> F: ...
+
+    @overload
+    def cached(self, ttl: Optional[float] = None, key: Optional[Callable[..., Any]] = None,
+               refresh_after: Optional[float] = None) -> Callable[[F], F]: ...
+
     def cached(self, ttl: Any = None, key: Optional[Callable[..., Any]] = None,
                refresh_after: Optional[float] = None) -> Any:
         """Decorator for plain and async functions (``Cache.cached``)."""
         return self.cache.cached(ttl, key, refresh_after)
 
     def cache_page(self, ttl: Optional[float] = None, vary: Iterable[str] = DEFAULT_VARY,
-                   key_prefix: str = DEFAULT_PAGE_PREFIX) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+                   key_prefix: str = DEFAULT_PAGE_PREFIX) -> Callable[[F], F]:
         """Decorator for GET/HEAD route handlers (``Cache.cache_page``)."""
         return self.cache.cache_page(ttl, vary, key_prefix)
 

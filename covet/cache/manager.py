@@ -6,7 +6,10 @@ from .cache import Cache
 from .config import backend_from_spec, spec_for_backend
 from .memory import DEFAULT_MAXSIZE
 
-__all__ = ["CacheManager"]
+__all__ = ["CacheManager", "REDIS_URL_SCHEMES"]
+
+#: A ``backend`` that starts with one of these is a Redis URL: ``CacheManager("redis://host:6379")``.
+REDIS_URL_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 class CacheManager(Cache):
@@ -17,7 +20,8 @@ class CacheManager(Cache):
     own client from ``redis_url`` (or the ``COVET_REDIS_URL``/``REDIS_URL`` environment
     variable) and ``aclose()`` closes it; ``CacheConfigError`` when there is no URL at all.
 
-    :param backend: ``"memory"``, ``"redis"``, or a backend object.
+    :param backend: ``"memory"``, ``"redis"``, a backend object, or a Redis URL (``redis://``,
+        ``rediss://``, ``unix://``), which means ``"redis"`` with that URL.
     :param redis_url: ``redis://[[user]:password@]host[:port][/db]`` (also ``rediss://``, ``unix://``).
     :param default_ttl: seconds; None for no expiry.
     :param maxsize: most entries of a memory backend.
@@ -26,6 +30,7 @@ class CacheManager(Cache):
     Example::
 
         cache = CacheManager(backend="redis", redis_url="redis://localhost:6379", default_ttl=3600)
+        same_kind = CacheManager("redis://localhost:6379")      # the URL alone names the backend
 
         @app.get("/expensive-operation")
         @cache.cached(ttl=1800)
@@ -37,6 +42,11 @@ class CacheManager(Cache):
                  default_ttl: Optional[float] = DEFAULT_TTL, *, maxsize: int = DEFAULT_MAXSIZE,
                  **redis_options: Any) -> None:
         if isinstance(backend, str):
+            if backend.lower().startswith(REDIS_URL_SCHEMES):
+                # CacheManager("redis://localhost:6379"): the URL names the Redis backend.
+                if redis_url is not None:
+                    raise ValueError("CacheManager(%r, redis_url=%r): give the Redis URL once" % (backend, redis_url))
+                backend, redis_url = "redis", backend
             if redis_options and backend != "redis":
                 raise ValueError("%s: options of the redis backend, not of %r"
                                  % (", ".join(sorted(redis_options)), backend))

@@ -11,6 +11,7 @@ from ..core._wrap import route_status, wrap_handler
 from ..core.responses import Response, to_response
 from .backend import MISSING, Backend
 from .keys import bounded_key
+from .results import F, response_from_record, response_record
 
 __all__ = ["PagePolicy", "page_decorator", "DEFAULT_VARY", "DEFAULT_PAGE_PREFIX"]
 
@@ -90,7 +91,7 @@ class PagePolicy:
             parts.append(headers.get(name) or "")
         return bounded_key(self.prefix, "\x00".join(parts))
 
-    def entry(self, response: Response) -> Optional[list]:
+    def entry(self, response: Response) -> Optional[List[Any]]:
         """``[status, headers, body]`` to store, adding ETag and Vary to ``response``; None if not cacheable."""
         if response.status_code != 200 or response.streaming:
             return None
@@ -108,25 +109,21 @@ class PagePolicy:
         if self.vary and not varies:
             headers["vary"] = self.vary_header
         # Plain JSON-able lists, so a Redis backend can share pages between workers.
-        return [response.status_code,
-                [[k.decode("latin-1"), v.decode("latin-1")] for k, v in response.raw_headers],
-                response.body.decode("latin-1")]
+        return response_record(response)
 
     def serve(self, request: Any, entry: Any) -> Optional[Response]:
         """The stored page (or its 304) for ``entry``; None when there is none or it is damaged."""
         if entry is MISSING:
             return None
         try:
-            status, headers, body = entry
-            # Rebuilt through Response(): header values read back from a shared store are validated again.
-            page = Response(body.encode("latin-1"), status, [(k, v) for k, v in headers])
+            page = response_from_record(entry)
         except _DAMAGED:
             return None
         return _conditional(request, page)
 
 
 def page_decorator(backend_for: Callable[[Any], Backend], ttl: Optional[float], vary: Iterable[str],
-                   key_prefix: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+                   key_prefix: str) -> Callable[[F], F]:
     """The page-cache decorator: ``backend_for(request)`` is where pages live, ``ttl`` their
     lifetime (None: that backend's default).
 
@@ -164,9 +161,9 @@ def page_decorator(backend_for: Callable[[Any], Backend], ttl: Optional[float], 
             backend.set(key, entry, ttl)
         return _conditional(request, response)
 
-    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def decorate(fn: F) -> F:
         if not callable(fn):
             raise TypeError("cache_page() decorates route handlers, got %r" % (fn,))
-        return wrap_handler(fn, async_body, sync_body)
+        return wrap_handler(fn, async_body, sync_body)  # type: ignore[no-any-return]
 
     return decorate
