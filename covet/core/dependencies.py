@@ -151,8 +151,9 @@ def parse_size(value: Union[int, str]) -> int:
 
 class File(Param):
     """A file part of a multipart form: ``upload: UploadFile = File()``, or several with
-    ``List[UploadFile]``. ``max_size`` (bytes, or a string such as ``"50MB"``) answers a larger
-    file with 413.
+    ``List[UploadFile]``; annotated ``bytes`` (or ``List[bytes]``) the content is read whole and
+    the file closed. ``max_size`` (bytes, or a string such as ``"50MB"``) answers a larger file
+    with 413.
 
     Example::
 
