@@ -19,7 +19,7 @@ import time
 import warnings
 from typing import Any, Dict, Iterable, Mapping, Optional, Tuple, Union
 
-from .signing import B64URL_ALPHABET, b64url_decode, b64url_encode, key_bytes
+from .signing import B64URL_ALPHABET, b64url_decode_alphabet_checked, b64url_encode, key_bytes
 
 __all__ = [
     "JWT",
@@ -144,7 +144,7 @@ def _load_object(segment: bytes, what: str) -> Dict[str, Any]:
     try:
         # Refuses a length of 4k+1 and set padding bits (RFC 4648 section 3.5), so two
         # spellings of one value cannot both verify.
-        data = b64url_decode(segment)
+        data = b64url_decode_alphabet_checked(segment)  # the token's alphabet is checked as a whole
     except ValueError:
         raise MalformedTokenError("%s is not canonical base64url" % what) from None
     try:
