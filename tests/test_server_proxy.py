@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from server_helpers import RunningServer, make_app, read_response
+from server_helpers import RunningServer, make_app, read_response, recv_all
 
 pytestmark = pytest.mark.slow
 
@@ -127,3 +127,17 @@ def test_access_log_escapes_control_characters_from_proxy_headers(caplog):
     assert len(lines) == 1
     assert lines[0].startswith("evil\\x9b2J\\x85x:")
     assert not re.search(r"[\x00-\x1f\x7f-\x9f]", lines[0])
+
+
+def test_access_log_is_settled_at_start_from_the_loggers_level(caplog):
+    # --log-level warning (or a covet.access logger above INFO) turns it off, and then no request
+    # pays for building a line the logger would drop.
+    caplog.set_level(logging.WARNING, logger="covet.access")
+    with RunningServer(make_app(), access_log=True) as srv, srv.connect() as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert recv_all(s).startswith(b"HTTP/1.1 200 ")
+        assert srv.server.access_log is False
+    assert [r for r in caplog.records if r.name == "covet.access"] == []
+    caplog.set_level(logging.INFO, logger="covet.access")
+    with RunningServer(make_app(), access_log=True) as srv:
+        assert srv.server.access_log is True

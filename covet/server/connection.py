@@ -248,7 +248,7 @@ class Connection:
         else:
             request = Request(head.method, path, query, head.headers, client, scheme, self.sockname,
                               head.version, body=b"", app=server.app)
-        start = time.perf_counter() if server.config.access_log else 0.0
+        start = time.perf_counter() if server.access_log else 0.0
         response = await dispatch(request)
         if self.transport.is_closing():
             spawn_after_send(server, response)  # the client left: still release what the request holds
@@ -269,7 +269,7 @@ class Connection:
             # A reset mid-stream must not skip yield-dependency teardown and temp-file cleanup.
             spawn_after_send(server, response)
             raise
-        if server.config.access_log:
+        if server.access_log:
             access_logger.info('%s:%s - "%s %s HTTP/%s" %d %d %.1fms', log_safe(client[0]) if client else "-",
                                client[1] if client else "-", head.method, log_safe(target), head.version,
                                response.status_code, sent, (time.perf_counter() - start) * 1000)
