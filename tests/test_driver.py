@@ -396,3 +396,71 @@ def test_a_short_declared_body_is_a_failure_at_every_door(probe, server):
     assert isinstance(error, driver.BodyLengthError) and not complete
     with TestClient(app) as client, pytest.raises(driver.BodyLengthError):
         client.get("/short")
+
+
+def _file_app(path, change):
+    from covet import FileResponse
+
+    app = Covet()
+
+    @app.get("/file")
+    async def file():
+        response = FileResponse(path)   # announces the size the file has now
+        change(path)                    # ... which changes before the body is read
+        return response
+
+    @app.get("/ok")
+    async def ok():
+        return Response(b"ok")
+
+    return app
+
+
+def _append(path):
+    with open(path, "ab") as f:
+        f.write(b"b" * 50)
+
+
+def _truncate(path):
+    with open(path, "r+b") as f:
+        f.truncate(10)
+
+
+def _exchange_twice(running, first):
+    """Send GET first then GET /ok on one kept-alive connection; every byte the server sends."""
+    with socket.create_connection((running.host, running.port), timeout=5) as sock:
+        sock.sendall(b"GET %s HTTP/1.1\r\nHost: t\r\n\r\nGET /ok HTTP/1.1\r\nHost: t\r\n\r\n" % first)
+        data = b""
+        while True:
+            try:
+                piece = sock.recv(65536)
+            except (ConnectionResetError, socket.timeout):
+                break
+            if not piece:
+                break
+            data += piece
+            if data.endswith(b"\r\n\r\nok"):
+                break
+    return data
+
+
+def test_a_file_that_grows_while_sent_is_cut_at_its_announced_size(tmp_path):
+    path = tmp_path / "grows.bin"
+    path.write_bytes(b"a" * 100)
+    app = _file_app(str(path), _append)
+    with RunningServer(app) as running:
+        data = _exchange_twice(running, b"/file")
+    first, _, rest = data.partition(b"HTTP/1.1 200 OK\r\n")[2].partition(b"\r\n\r\n")
+    assert b"content-length: 100" in first
+    assert rest.startswith(b"a" * 100 + b"HTTP/1.1 200 OK")  # exactly 100 bytes, then the next answer
+    assert data.endswith(b"\r\n\r\nok")
+
+
+def test_a_file_that_shrinks_while_sent_closes_the_connection(tmp_path):
+    path = tmp_path / "shrinks.bin"
+    path.write_bytes(b"a" * 100)
+    app = _file_app(str(path), _truncate)
+    with RunningServer(app) as running:
+        data = _exchange_twice(running, b"/file")
+    assert data.count(b"HTTP/1.1 200 OK") == 1        # the second request is never answered
+    assert data.endswith(b"\r\n\r\n" + b"a" * 10)     # 10 of 100 bytes, then the close

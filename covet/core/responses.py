@@ -354,7 +354,7 @@ class FileResponse(StreamingResponse):
         return FileResponse("reports/q3.pdf", filename="q3.pdf")
     """
 
-    __slots__ = ("path", "chunk_size")
+    __slots__ = ("path", "chunk_size", "size")
 
     def __init__(self, path, status_code=200, headers=None, media_type=None, filename=None,
                  background=None, chunk_size=64 * 1024, content_disposition_type="attachment"):
@@ -366,6 +366,7 @@ class FileResponse(StreamingResponse):
             raise FileNotFoundError("FileResponse: no such file: %s" % self.path) from None
         if not stat.S_ISREG(st.st_mode):
             raise IsADirectoryError("FileResponse: not a regular file: %s" % self.path)
+        self.size = st.st_size
         import mimetypes
         from email.utils import formatdate
 
@@ -383,13 +384,19 @@ class FileResponse(StreamingResponse):
         super().__init__(self._chunks(), status_code, hdrs, media_type, background)
 
     async def _chunks(self):
+        # Exactly the size announced in Content-Length: a file that grows while it is sent is cut
+        # at that size (the bytes past it would be read as the next response, RFC 9112 §6.3); one
+        # that shrinks ends short, and the driver then fails the exchange, which closes the
+        # connection instead of keeping it alive with a shifted stream.
         loop = asyncio.get_running_loop()
         f = await loop.run_in_executor(None, open, self.path, "rb")
         try:
-            while True:
-                chunk = await loop.run_in_executor(None, f.read, self.chunk_size)
+            remaining = self.size
+            while remaining > 0:
+                chunk = await loop.run_in_executor(None, f.read, min(self.chunk_size, remaining))
                 if not chunk:
                     break
+                remaining -= len(chunk)
                 yield chunk
         finally:
             await loop.run_in_executor(None, f.close)
