@@ -549,3 +549,17 @@ def test_public_names_resolve_from_every_documented_place():
     for name in rate_limiting.__all__:
         assert getattr(rate_limiting, name) is not None, name
     assert LOGGER_NAME == "covet.security.rate_limiting"
+
+
+def test_gcra_state_far_ahead_of_the_clock_means_fully_used_not_locked_out():
+    from covet.security.rate_limiting.algorithms import gcra
+    from covet.security.rate_limiting.limits import parse_limits
+
+    limits = tuple(parse_limits("5/minute"))
+    second = 10**9
+    state = None
+    for _ in range(5):
+        result, state, _ = gcra(state, 100 * second, limits)
+    jumped = (100 - 3600) * second  # the clock went back an hour
+    result, _, _ = gcra(state, jumped, limits)
+    assert (result.allowed, result.retry_after) == (False, 12.0)

@@ -282,3 +282,19 @@ def test_redis_huge_keys_are_stored_hashed(redis_clean):
 
     key = run(main())
     assert key.startswith(b"covet:rl:g:0::1/minute:sha256:") and len(key) == len("covet:rl:g:0::1/minute:") + 71
+
+
+def test_redis_gcra_after_the_server_clock_went_back_refuses_for_at_most_one_interval(redis_clean):
+    # Redis TIME follows the server's wall clock; a key stored before a jump back of an hour
+    # holds an arrival time an hour ahead. It may not lock the client out for that hour.
+    async def main():
+        rl = redis_limiter(redis_clean, "5/minute")
+        assert (await rl.ahit("k")).allowed
+        client = rl.backend.redis
+        (key,) = await client.execute("KEYS", "*")
+        ahead = int(await client.execute("GET", key)) + 3600 * 10**6  # microseconds, as the script stores
+        await client.execute("SET", key, str(ahead))
+        refused = await rl.ahit("k")
+        assert not refused.allowed and 0 < refused.retry_after <= 12  # one interval of 5/minute
+        await client.close()
+    run(main())

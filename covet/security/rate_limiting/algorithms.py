@@ -49,6 +49,11 @@ def gcra(states: Optional[Sequence[int]], now: int,
         tat = now if states is None else states[i]
         if tat < now:
             tat = now
+        elif tat > now + lim.period_ns:
+            # Only a clock that went back can put the arrival time more than a period ahead
+            # (Redis TIME follows the server's wall clock): a key is at most "fully used", never
+            # locked out for as long as the clock jumped.
+            tat = now + lim.period_ns
         new = tat + lim.interval_ns
         allow_at = new - lim.period_ns
         if allow_at > now:

@@ -208,6 +208,8 @@ for i = 1, #KEYS do
   local period, interval = tonumber(ARGV[3*i-2]), tonumber(ARGV[3*i-1])
   local tat = tonumber(redis.call('GET', KEYS[i]) or 0) or 0
   if tat < now then tat = now end
+  -- A server clock that went back: at most "fully used", never locked out for the jump.
+  if tat > now + period then tat = now + period end
   local new = tat + interval
   local allow_at = new - period
   if allow_at > now then
