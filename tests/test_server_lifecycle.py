@@ -509,3 +509,35 @@ def test_client_that_stops_reading_a_stream_is_cut_off():
         s.sendall(b"GET /endless HTTP/1.1\r\nHost: x\r\n\r\n")
         assert finished.wait(5)  # the server gave up and closed the generator
         s.close()
+
+
+def test_a_client_that_resets_mid_body_is_gone_not_an_unhandled_error(caplog):
+    # A reset (RST) while the handler reads the body is the client leaving, like a close: the
+    # read fails as ClientGone (a 400 nobody receives), and no traceback lands in covet.error.
+    seen = []
+    reading, failed = threading.Event(), threading.Event()
+    app = make_app()
+
+    @app.post("/read")
+    async def read(request):
+        reading.set()
+        try:
+            await request.body()
+        except Exception as exc:
+            seen.append(type(exc).__name__)
+            failed.set()
+            raise
+        return {"ok": True}
+
+    with RunningServer(app) as srv:
+        c = srv.connect()
+        c.sendall(b"POST /read HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\nhel")
+        assert reading.wait(5)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        c.close()  # RST
+        assert failed.wait(5)
+        with srv.connect() as again:
+            again.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert recv_all(again).startswith(b"HTTP/1.1 200 ")
+    assert seen == ["ClientGone"]
+    assert [r for r in caplog.records if r.name == "covet.error" and r.levelname == "ERROR"] == []

@@ -396,6 +396,11 @@ class BodyReader:
                 if budget < config.body_timeout:
                     raise HTTPException(408, "request body arriving slower than %d bytes a second" % rate) from None
                 raise HTTPException(408, "request body not received in time") from None
+            except ConnectionError:
+                # A client that resets mid-body is gone, as one that closes is: the handler's read
+                # fails with the same 400, and no "unhandled error" lands in the log.
+                self.failed = True
+                raise ClientGone() from None
             finally:
                 self.waited += loop.time() - started
             if not data:
