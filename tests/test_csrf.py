@@ -636,3 +636,161 @@ def test_csrf_exempt_refuses_what_it_cannot_mark():
     with pytest.raises(TypeError) as info:
         csrf_exempt(bound)
     assert str(info.value) == "csrf_exempt needs a function (it marks it), got %r" % (bound,)
+
+
+
+# ---------------------------------------------------------------- exempt_paths see the router's segments
+# The router splits the raw path on "/" and then decodes each segment, so %2F stays inside
+# its segment. An exemption decided on the decoded whole path would see another path than
+# the router: POST /webhooks%2Fx/delete is the protected /{section}/delete with section
+# "webhooks/x", not a webhook.
+
+def path_app(calls, exempt):
+    app = Covet()
+    app.add_middleware(CSRFMiddleware, secret_key=KEY, exempt_paths=exempt)
+
+    @app.get("/form")
+    async def form(request: Request):
+        return {"token": csrf_token(request)}
+
+    @app.post("/webhooks/{name}")
+    async def hook(name: str):
+        calls.append(("hook", name))
+        return {}
+
+    @app.post("/café/{name}")
+    async def cafe(name: str):
+        calls.append(("cafe", name))
+        return {}
+
+    @app.post("/api/webhook")
+    async def api_hook():
+        calls.append(("api_hook",))
+        return {}
+
+    @app.post("/api/v1/ping")
+    async def ping():
+        calls.append(("ping",))
+        return {}
+
+    @app.post("/{section}/delete")
+    async def delete(section: str):
+        calls.append(("delete", section))
+        return {}
+
+    @app.post("/{section}/ping")
+    async def other_ping(section: str):
+        calls.append(("other_ping", section))
+        return {}
+
+    @app.post("/{page}")
+    async def page(page: str):
+        calls.append(("page", page))
+        return {}
+
+    return app
+
+
+@pytest.mark.parametrize("exempt, path, reached", [
+    (["/webhooks/*"], "/webhooks%2Fx/delete", ("delete", "webhooks/x")),
+    (["/webhooks/*"], "/webhooks%2fx/delete", ("delete", "webhooks/x")),
+    (["/webhooks/*"], "/webhooks%2F/delete", ("delete", "webhooks/")),
+    (["/webhooks/*"], "/webhooks%2F%2E%2E/delete", ("delete", "webhooks/..")),
+    (["/webhooks/*"], "/webhooks%2F..%2Fadmin/delete", ("delete", "webhooks/../admin")),
+    (["/webhooks/*"], "/webhooks%2Fx", ("page", "webhooks/x")),
+    (["/café/*"], "/caf%C3%A9%2Fx/delete", ("delete", "café/x")),
+    (["/api/webhook"], "/api%2Fwebhook", ("page", "api/webhook")),
+    (["/api/webhook"], "/api%2fwebhook", ("page", "api/webhook")),
+    ([re.compile(r"/api/v[0-9]+/ping")], "/api%2Fv1/ping", ("other_ping", "api/v1")),
+    ([re.compile(r"/api/.*")], "/api%2Fx/delete", ("delete", "api/x")),
+    ([re.compile(r"/webhooks/[^/]+/delete")], "/webhooks%2Fx/delete", ("delete", "webhooks/x")),
+])
+def test_an_escaped_slash_never_exempts_a_protected_route(client, exempt, path, reached):
+    calls = []
+    c = client(path_app(calls, exempt))
+    r = c.post(path)
+    assert (r.status_code, calls) == (403, [])
+    assert r.json()["detail"] == NO_COOKIE + HOW_TO_EXEMPT
+    # It is the protected route's request: with a token it reaches that handler.
+    assert c.post(path, headers={"X-CSRF-Token": get_token(c)}).status_code == 200
+    assert calls == [reached]
+
+
+@pytest.mark.parametrize("exempt, path, reached", [
+    (["/webhooks/*"], "/webhooks/github", ("hook", "github")),
+    (["/webhooks/*"], "/webhooks/a%2Fb", ("hook", "a/b")),       # one segment holding a slash
+    (["/webhooks/*"], "/webhooks/%2E%2E", ("hook", "..")),
+    (["/webhooks/*"], "/webhooks/..", ("hook", "..")),           # dot segments are not removed
+    (["/webhooks/*"], "/webhooks/caf%C3%A9", ("hook", "café")),
+    (["/webhooks/*"], "/webhooks/%FF", ("hook", "\ufffd")),      # not UTF-8: U+FFFD, as the router
+    (["/café/*"], "/caf%C3%A9/x", ("cafe", "x")),
+    (["/café/*"], "/caf%c3%a9/x", ("cafe", "x")),
+    (["/api/webhook"], "/api/webhook", ("api_hook",)),
+    (["/api/webhook"], "/api/%77ebhook", ("api_hook",)),         # the router decodes %77 too
+    (["/api/webhook"], "/%61pi/webhook", ("api_hook",)),
+    ([re.compile(r"/api/v[0-9]+/ping")], "/api/v%31/ping", ("ping",)),
+    ([re.compile(r"/webhooks/[^/]+")], "/webhooks/a%2Fb", ("hook", "a/b")),
+])
+def test_what_the_router_sends_to_an_exempt_path_is_exempt(client, exempt, path, reached):
+    calls = []
+    r = client(path_app(calls, exempt)).post(path)
+    assert r.status_code == 200
+    assert calls == [reached]
+
+
+@pytest.mark.parametrize("exempt, path", [
+    (["/api/webhook"], "/api/webhook/"),       # trailing slash: another path (the app redirects it)
+    (["/api/webhook"], "//api/webhook"),       # double slashes: other segments
+    (["/api/webhook"], "/api//webhook"),
+    (["/webhooks/*"], "//webhooks/x"),
+    (["/webhooks/*"], "/webhooks"),            # "/*" needs the slash, as a route's prefix would
+    (["/café/*"], "/caf%E9/x"),                # Latin-1 escape: "caf\ufffd", not "café"
+    (["/webhooks/*"], "/webhooks%2F"),
+    (["/webhooks/*"], "/%2Fwebhooks/x"),
+])
+def test_other_spellings_are_other_paths(client, exempt, path):
+    calls = []
+    r = client(path_app(calls, exempt)).post(path)
+    assert r.status_code == 403
+    assert calls == []
+
+
+def test_an_escaped_slash_in_a_mounted_app(client):
+    # The mounted app's middleware sees the path its own router matches: the rest after the prefix.
+    calls = []
+    outer = Covet()
+    outer.mount("/site", path_app(calls, ["/webhooks/*"]))
+    c = client(outer)
+    assert c.post("/site/webhooks/github").status_code == 200
+    assert calls == [("hook", "github")]
+    assert c.post("/site/webhooks%2Fx/delete").status_code == 403
+    assert c.post("/site%2Fwebhooks/x").status_code == 404       # no mount, no route: the app's answer
+    assert calls == [("hook", "github")]
+
+
+def test_an_escaped_slash_under_an_asgi_root_path():
+    import asyncio
+
+    calls = []
+    app = path_app(calls, ["/webhooks/*"])
+
+    def post(raw_path):
+        sent = []
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+                 "scheme": "http", "path": "/prefix" + raw_path.replace("%2F", "/"), "raw_path": raw_path.encode(),
+                 "root_path": "/prefix", "query_string": b"", "headers": [(b"host", b"example.test")],
+                 "client": ("203.0.113.5", 5000), "server": ("example.test", 80)}
+        scope["raw_path"] = b"/prefix" + scope["raw_path"]
+
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message):
+            sent.append(message)
+
+        asyncio.run(app(scope, receive, send))
+        return sent[0]["status"]
+
+    assert post("/webhooks/github") == 200
+    assert post("/webhooks%2Fx/delete") == 403
+    assert calls == [("hook", "github")]

@@ -10,10 +10,9 @@ once, so ``%2F`` inside a segment never becomes a new segment.
 from __future__ import annotations  # annotations here are for type checkers; covet never evaluates them
 
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
-from urllib.parse import unquote
 
 from ._codegen import Emitter
-from ._paths import Pattern
+from ._paths import Pattern, decode_segment
 from .converters import Converter, IntConverter, StringConverter, UUIDConverter, load_uuid
 
 __all__ = ["Node", "compile_tree", "collect_methods"]
@@ -46,7 +45,7 @@ class _Codegen:
     """
 
     def __init__(self):
-        self.ns = {"_dec": _decode, "_fromhex": bytes.fromhex, "_from_bytes": int.from_bytes}
+        self.ns = {"_dec": decode_segment, "_fromhex": bytes.fromhex, "_from_bytes": int.from_bytes}
         self.uuid_bytes = {}  # segment variable -> its bytes, where a UUID test made them
         self.functions = []  # Emitters, one per generated function
         self.counter = 0
@@ -236,12 +235,6 @@ def compile_tree(root: Node, static: Dict[str, Dict[str, Any]],
     return cg.ns["match"], source
 
 
-def _decode(segment):
-    # Bytes that are not UTF-8 become U+FFFD, as in uvicorn and werkzeug: lone
-    # surrogates would make every JSON or HTML rendering of the value fail (500).
-    return unquote(segment, errors="replace") if "%" in segment else segment
-
-
 def collect_methods(node: Node, segs: List[str], i: int, allowed: Set[str]) -> None:
     """Every method any route matching this path answers (for 405's Allow)."""
     if i == len(segs):
@@ -250,7 +243,7 @@ def collect_methods(node: Node, segs: List[str], i: int, allowed: Set[str]) -> N
         if node.catchall is not None and node.catchall[1].routes:
             allowed.update(node.catchall[1].routes)
         return
-    decoded = _decode(segs[i])
+    decoded = decode_segment(segs[i])
     child = node.static.get(decoded)
     if child is not None and "/" not in decoded:
         collect_methods(child, segs, i + 1, allowed)

@@ -5,18 +5,21 @@ segment tree (a literal, a converter, a ``Pattern`` for a segment with
 literals around its parameters, or the ``path`` rest) and its parameter
 names; ``param_builder`` generates the function that converts matched
 values into the handler's ``{name: value}``; ``quote_value`` and
-``PATH_SAFE`` percent-encode values for ``url_for``.
+``PATH_SAFE`` percent-encode values for ``url_for``; ``decode_segment``
+and ``split_path`` read a request's raw path into the segments the router
+matches, for anything else that decides on a path.
 """
 from __future__ import annotations  # annotations here are for type checkers; covet never evaluates them
 
 import re
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from ._codegen import Emitter
 from .converters import Converter, IntConverter, PathConverter, StringConverter, UUIDConverter, load_uuid, uuid_from_hex
 
-__all__ = ["PATH_SAFE", "PARAM", "Pattern", "quote_value", "split_template", "param_builder"]
+__all__ = ["PATH_SAFE", "PARAM", "Pattern", "quote_value", "split_template", "param_builder",
+           "decode_segment", "split_path"]
 
 # pchar characters (RFC 3986 §3.3) that need no percent-encoding in a path.
 PATH_SAFE = "@:!$&'()*+,;=-._~"
@@ -43,6 +46,39 @@ class Pattern:
     def match(self, decoded: str) -> Optional[Tuple[str, ...]]:
         m = self._match(decoded)
         return None if m is None else m.groups()
+
+
+def decode_segment(segment: str) -> str:
+    """One segment of a raw path, percent-decoded as the router decodes it.
+
+    Bytes that are not UTF-8 become U+FFFD, as in uvicorn and werkzeug: lone
+    surrogates would make every JSON or HTML rendering of the value fail (500).
+
+    Example::
+
+        decode_segment("caf%C3%A9")   # 'café'
+        decode_segment("a%2Fb")       # 'a/b': still one segment
+    """
+    return unquote(segment, errors="replace") if "%" in segment else segment
+
+
+def split_path(raw_path: str) -> List[str]:
+    """The segments the router matches for ``raw_path`` (still percent-encoded).
+
+    The path is split on its raw ``/`` first and each segment decoded after,
+    so ``%2F`` stays inside its segment; nothing is collapsed or removed
+    (empty segments, ``.`` and ``..`` stay). A path that does not start
+    with ``/`` (``*``) has no segments: ``[]``.
+
+    Example::
+
+        split_path("/webhooks%2Fx/delete")   # ['webhooks/x', 'delete']
+        split_path("/a//b/")                 # ['a', '', 'b', '']
+    """
+    if raw_path[:1] != "/":
+        return []
+    rest = raw_path[1:].split("/")
+    return [decode_segment(s) for s in rest] if "%" in raw_path else rest
 
 
 def quote_value(value: str, is_path: bool) -> str:

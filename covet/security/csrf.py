@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 from ..core.errors import HTTPException
 from ..core.problems import problem_response
 from ._cookies import check_cookie_options
+from ._paths import PathPatterns
 from ._routes import route_endpoint
 from .signing import Signer, b64url_decode, b64url_encode
 
@@ -102,32 +103,6 @@ def _check_origin_setting(origin: str) -> str:
         raise ValueError("trusted origins are scheme://host[:port] with no path, got %r" % (origin,))
     parts = urlsplit(origin)
     return _origin_of(parts.scheme, parts.netloc)
-
-
-class _PathMatcher:
-    """Exact paths, prefixes written ``/hooks/*``, and compiled regexes (fullmatch)."""
-
-    __slots__ = ("exact", "prefixes", "patterns")
-
-    def __init__(self, paths: Iterable[Union[str, Pattern[str]]]) -> None:
-        exact, prefixes, patterns = set(), [], []
-        for p in paths:
-            if isinstance(p, str):
-                if p.endswith("*"):
-                    prefixes.append(p[:-1])
-                else:
-                    exact.add(p)
-            elif hasattr(p, "fullmatch"):
-                patterns.append(p)
-            else:
-                raise TypeError("exempt paths are strings or compiled regexes, got %r" % (p,))
-        self.exact = frozenset(exact)
-        self.prefixes = tuple(prefixes)
-        self.patterns = tuple(patterns)
-
-    def __call__(self, path: str) -> bool:
-        return (path in self.exact or (bool(self.prefixes) and path.startswith(self.prefixes))
-                or any(p.fullmatch(path) for p in self.patterns))
 
 
 class _CSRFState:
@@ -231,7 +206,9 @@ class CSRFProtection:
     :param secret_key: signs the CSRF cookie (str/bytes, or a list for rotation).
     :param safe_methods: methods that need no token.
     :param exempt_paths: paths never checked: exact strings, ``"/prefix/*"``, or compiled regexes
-        (``@csrf_exempt`` exempts one handler instead).
+        (``@csrf_exempt`` exempts one handler instead). They are matched on the segments the
+        router matches, ``*`` standing for whole segments: ``/webhooks%2Fx/delete`` is not under
+        ``/webhooks/*`` (see ``covet.security._paths.PathPatterns``).
     :param header_name: the header carrying the token (JavaScript clients).
     :param field_name: the form field carrying the token (HTML forms).
     :param cookie_name: the cookie holding the signed secret when there is no session.
@@ -257,7 +234,8 @@ class CSRFProtection:
         if isinstance(safe_methods, str):
             raise TypeError("safe_methods must be a collection of method names")
         self.safe_methods = frozenset(m.upper() for m in safe_methods)
-        self.is_exempt = _PathMatcher([exempt_paths] if isinstance(exempt_paths, str) else exempt_paths)
+        self.is_exempt = PathPatterns([exempt_paths] if isinstance(exempt_paths, str) else exempt_paths,
+                                      "exempt paths")
         if not isinstance(header_name, str) or not header_name or not isinstance(field_name, str) or not field_name:
             raise TypeError("header_name and field_name must be non-empty strings")
         self.header_name = header_name
@@ -283,7 +261,7 @@ class CSRFProtection:
     async def __call__(self, request: Any, call_next: Any) -> Any:
         state = _CSRFState(self, request)
         request.state.__dict__[_STATE_KEY] = state
-        if (request.method not in self.safe_methods and not self.is_exempt(request.path)
+        if (request.method not in self.safe_methods and not self.is_exempt(request.raw_path)
                 and not _exempt_handler(request)):
             try:
                 problem = await self._refusal(request, state)
