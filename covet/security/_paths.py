@@ -12,7 +12,7 @@ therefore compared segment by segment, never as one decoded string.
 regexes; ``PathPatterns`` compiles a list of patterns once and answers per request.
 """
 import re
-from typing import Iterable, List, Pattern, Tuple, Union
+from typing import Iterable, Pattern, Tuple, Union
 
 from ..core._paths import split_path
 
