@@ -33,6 +33,9 @@ MAX_HEADER_COUNT_PER_PART = 16
 SPOOL_MAX_SIZE = 1024 * 1024
 # RFC 2046 §5.1.1: "boundary := 0*69<bchars> bcharsnospace", i.e. 1 to 70 characters.
 MAX_BOUNDARY_LENGTH = 70
+# RFC 2046 §5.1.1: bchars := bcharsnospace / " "; bcharsnospace := DIGIT / ALPHA / "'" / "(" / ")" /
+# "+" / "_" / "," / "-" / "." / "/" / ":" / "=" / "?". Nothing else, so no two readers disagree.
+BOUNDARY_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'()+_,-./:=? "
 
 # RFC 9110 §5.6.2: token = 1*tchar
 _TCHARS = r"!#$%&'*+.^_`|~0-9A-Za-z-"
@@ -46,7 +49,11 @@ _NAME_RUN = re.compile(r"[^=;]*")
 _BAD_VALUE_BYTE = re.compile(b"[\x00-\x08\x0a-\x1f\x7f]")
 # RFC 2046 §5.1.1 transport-padding := *LWSP-char
 _PADDING = re.compile(b"[ \t]*")
-_BAD_BOUNDARY_BYTE = re.compile(b"[^\x20-\x7e]")
+_NOT_BCHAR = re.compile("[^%s]" % re.escape(BOUNDARY_CHARS))
+# RFC 9110 §5.6.6 parameter-value = token / quoted-string, and for the boundary a quoted-string
+# without quoted-pairs: a backslash is never a bchar, and a reader that does not unescape sees
+# another boundary (email.policy.HTTP reads boundary="a\bc" as abc, the compat32 parser as a\bc).
+_EXACT_BOUNDARY_VALUE = re.compile(r'[%s]*|"[^"\\]*"' % _TCHARS)
 
 
 class MultipartError(Exception):
@@ -126,6 +133,67 @@ def _decode_ext_value(value: str) -> Optional[str]:
         return None
 
 
+def _parameters(value: str, pos: int, raw: Optional[List[Tuple[str, Optional[str], str]]] = None,
+                ) -> Dict[str, str]:
+    """The ``; name=value`` parameters of ``value`` from ``pos`` on, as parse_options_header gives them.
+
+    With ``raw``, every parameter is also appended to it as it was written: (text between ";"
+    and "=", text between "=" and the ";" that ends it or None without "=", unquoted value).
+    A quoted ";" does not end a parameter. Each character is scanned a bounded number of times.
+    """
+    params = {}  # type: Dict[str, str]
+    extended = {}  # type: Dict[str, str]
+    end = len(value)
+    while pos < end:
+        match = _NAME_RUN.match(value, pos)
+        raw_name, pos = match.group(), match.end()
+        if pos >= end or value[pos] == ";":
+            if raw is not None:
+                raw.append((raw_name, None, ""))
+            pos += 1  # a parameter without "=" carries nothing
+            continue
+        pos += 1
+        start = pos
+        while pos < end and value[pos] in " \t":
+            pos += 1
+        if pos < end and value[pos] == '"':
+            pos += 1
+            pieces = []
+            while pos < end:
+                match = _QUOTED_RUN.match(value, pos)
+                pieces.append(match.group())
+                pos = match.end()
+                if pos >= end:
+                    break  # unterminated: keep what was there
+                if value[pos] == '"':
+                    pos += 1
+                    break
+                pieces.append(value[pos + 1:pos + 2])  # quoted-pair: the octet after "\"
+                pos += 2
+            param = "".join(pieces)
+            nxt = value.find(";", pos)  # skip junk between the closing quote and ";"
+            stop = end if nxt < 0 else nxt
+        else:
+            nxt = value.find(";", pos)
+            stop = end if nxt < 0 else nxt
+            param = value[pos:stop].strip(" \t")
+        if raw is not None:
+            raw.append((raw_name, value[start:stop], param))
+        pos = stop + 1
+        name = raw_name.strip(" \t").lower()
+        if not _TOKEN.fullmatch(name):
+            continue
+        if name.endswith("*"):
+            decoded = _decode_ext_value(param)
+            if decoded is not None:
+                extended.setdefault(name[:-1], decoded)
+        else:
+            params.setdefault(name, param)
+    # RFC 6266 §4.3: when both forms are present, the extended one is preferred.
+    params.update(extended)
+    return params
+
+
 def parse_options_header(value: str) -> Tuple[str, Dict[str, str]]:
     """Split ``type/subtype; k=v; k2="q"`` into (lower-cased type, {lower-cased key: value}).
 
@@ -145,79 +213,76 @@ def parse_options_header(value: str) -> Tuple[str, Dict[str, str]]:
     semi = value.find(";")
     head = (value if semi < 0 else value[:semi]).strip(" \t").lower()
     media_type = head if _MEDIA_TYPE.fullmatch(head) else ""
-    params = {}  # type: Dict[str, str]
-    extended = {}  # type: Dict[str, str]
     if semi < 0:
-        return media_type, params
-    pos, end = semi + 1, len(value)
-    while pos < end:
-        match = _NAME_RUN.match(value, pos)
-        name, pos = match.group().strip(" \t").lower(), match.end()
-        if pos >= end or value[pos] == ";":
-            pos += 1  # a parameter without "=" carries nothing
-            continue
-        pos += 1
-        while pos < end and value[pos] in " \t":
-            pos += 1
-        if pos < end and value[pos] == '"':
-            pos += 1
-            pieces = []
-            while pos < end:
-                match = _QUOTED_RUN.match(value, pos)
-                pieces.append(match.group())
-                pos = match.end()
-                if pos >= end:
-                    break  # unterminated: keep what was there
-                if value[pos] == '"':
-                    pos += 1
-                    break
-                pieces.append(value[pos + 1:pos + 2])  # quoted-pair: the octet after "\"
-                pos += 2
-            param = "".join(pieces)
-            nxt = value.find(";", pos)  # skip junk between the closing quote and ";"
-            pos = end if nxt < 0 else nxt + 1
-        else:
-            nxt = value.find(";", pos)
-            stop = end if nxt < 0 else nxt
-            param, pos = value[pos:stop].strip(" \t"), stop + 1
-        if not _TOKEN.fullmatch(name):
-            continue
-        if name.endswith("*"):
-            decoded = _decode_ext_value(param)
-            if decoded is not None:
-                extended.setdefault(name[:-1], decoded)
-        else:
-            params.setdefault(name, param)
-    # RFC 6266 §4.3: when both forms are present, the extended one is preferred.
-    params.update(extended)
-    return media_type, params
+        return media_type, {}
+    return media_type, _parameters(value, semi + 1)
 
 
 def _check_boundary(boundary: Union[bytes, str]) -> bytes:
-    if isinstance(boundary, str):
-        boundary = boundary.encode("utf-8")
-    if not boundary:
+    text = boundary.decode("latin-1") if isinstance(boundary, (bytes, bytearray)) else boundary
+    if not text:
         raise MultipartError("multipart: boundary is empty")
-    if len(boundary) > MAX_BOUNDARY_LENGTH:
+    if len(text) > MAX_BOUNDARY_LENGTH:
         raise MultipartError("multipart: boundary is longer than %d characters (RFC 2046)"
                              % MAX_BOUNDARY_LENGTH)
-    # RFC 2046 allows fewer characters; clients outside that set still frame correctly,
-    # only control and non-ASCII bytes could break the line structure.
-    if _BAD_BOUNDARY_BYTE.search(boundary):
-        raise MultipartError("multipart: boundary contains control or non-ASCII characters")
-    return boundary
+    bad = _NOT_BCHAR.search(text)
+    if bad is not None:
+        raise MultipartError("multipart: boundary contains %r, which RFC 2046 bchars does not allow"
+                             % bad.group())
+    # The grammar ends in bcharsnospace: a space before the line's CRLF is transport padding.
+    if text[-1] == " ":
+        raise MultipartError("multipart: boundary ends in a space (RFC 2046 §5.1.1)")
+    return text.encode("ascii")
+
+
+_MALFORMED_BOUNDARY = ('multipart: malformed boundary parameter (expected boundary=token or '
+                       'boundary="..." without backslashes, RFC 9110 §5.6.6)')
+
+
+def _is_boundary_name(name: str) -> bool:
+    return name == "boundary" or name.startswith("boundary*")
 
 
 def get_boundary(content_type: str) -> bytes:
     """The checked ``boundary`` parameter of a Content-Type value; MultipartError(400) otherwise.
 
+    Only a value that every reader splits the same way is taken: exactly one ``boundary``
+    parameter (in any case), written ``boundary=token`` or ``boundary="..."`` with no
+    backslash, of RFC 2046 bchars, 1 to 70 long, not ending in a space. RFC 2231 forms
+    (``boundary*=``) are refused.
+
     Example::
 
         get_boundary("multipart/form-data; boundary=xyz")  # b'xyz'
     """
-    boundary = parse_options_header(content_type)[1].get("boundary")
-    if boundary is None:
+    if isinstance(content_type, (bytes, bytearray)):
+        content_type = bytes(content_type).decode("latin-1")
+    semi = content_type.find(";") if isinstance(content_type, str) else -1
+    written = []  # type: List[Tuple[str, Optional[str], str]]
+    if semi >= 0:
+        _parameters(content_type, semi + 1, written)
+    found = [param for param in written if _is_boundary_name(param[0].strip(" \t").lower())]
+    if not found:
         raise MultipartError("multipart: Content-Type has no boundary parameter")
+    if any(raw_name.strip(" \t").lower() != "boundary" for raw_name, _, _ in found):
+        # A boundary is ASCII already, and readers disagree on whether boundary* beats boundary
+        # (covet's parse_options_header prefers it, RFC 6266 §4.3; Python's email package does not).
+        raise MultipartError("multipart: boundary parameter in RFC 2231 form (boundary*) is not accepted")
+    # Counted again as a reader that splits on every ";" sees it, quoted or not: a boundary
+    # hidden in another parameter's quoted value must not be taken by a proxy and ignored here.
+    naive = sum(_is_boundary_name(piece.partition("=")[0].strip(" \t").lower())
+                for piece in content_type[semi + 1:].split(";"))
+    if len(found) > 1 or naive > 1:
+        raise MultipartError("multipart: Content-Type has more than one boundary parameter")
+    raw_name, raw_value, boundary = found[0]
+    # RFC 9110 §5.6.6: no whitespace around "=", and the value is a token or a quoted-string.
+    if raw_value is None or raw_name[-1:] in (" ", "\t") or raw_value[:1] in (" ", "\t"):
+        raise MultipartError(_MALFORMED_BOUNDARY)
+    if not _EXACT_BOUNDARY_VALUE.fullmatch(raw_value.rstrip(" \t")):
+        if raw_value[:1] != '"':
+            # RFC 2045 §5.1: tspecials (space, "=", "/", ":", "?", "(", ")", ",") only when quoted.
+            raise MultipartError("multipart: unquoted boundary must be a token; quote it (RFC 2045 §5.1)")
+        raise MultipartError(_MALFORMED_BOUNDARY)
     return _check_boundary(boundary)
 
 

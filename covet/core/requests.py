@@ -300,6 +300,9 @@ async def _parse_form(request):
         from . import multipart  # loaded with the first multipart form, not at start-up
 
         limits = getattr(request.app, "multipart_limits", None) if request.app is not None else None
+        # RFC 9110 §5.3: a singleton field; readers keeping the first or the last would frame differently.
+        if len(request.headers.getlist("content-type")) > 1:
+            raise HTTPException(400, "multipart: Content-Type header appears more than once")
         try:
             boundary = multipart.get_boundary(ctype)
             items = await multipart.parse_multipart(request.stream(), boundary, limits=limits)
