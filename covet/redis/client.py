@@ -27,7 +27,7 @@ from .commands import Commands
 from .connection import Connection, ConnectionDropped, open_connection, with_timeout
 from .errors import RedisConnectionError, ReplyError
 from .pool import DEFAULT_MAX_CONNECTIONS, DEFAULT_RECONNECT_BACKOFF, ConnectionPool
-from .resp import DEFAULT_MAX_BULK_LEN, pack_command
+from .resp import DEFAULT_MAX_BULK_LEN, DEFAULT_MAX_REPLY_ELEMENTS, pack_command
 
 __all__ = ["Redis", "Pipeline", "Script", "DEFAULT_CONNECT_TIMEOUT", "DEFAULT_SOCKET_TIMEOUT"]
 
@@ -64,6 +64,7 @@ class Redis(Commands):
     :param pool_timeout: seconds to wait for a free pooled connection (default: socket_timeout).
     :param reconnect_backoff: after a failed connect, seconds during which new connects fail fast.
     :param max_bulk_len: longest bulk reply accepted (``RespParser``).
+    :param max_reply_elements: most elements in one reply, nested ones included (``RespParser``).
 
     Example::
 
@@ -87,6 +88,7 @@ class Redis(Commands):
         pool_timeout: Any = _UNSET,
         reconnect_backoff: float = DEFAULT_RECONNECT_BACKOFF,
         max_bulk_len: int = DEFAULT_MAX_BULK_LEN,
+        max_reply_elements: int = DEFAULT_MAX_REPLY_ELEMENTS,
     ) -> None:
         non_negative_int("db", db)
         seconds_or_none("connect_timeout", connect_timeout)
@@ -105,6 +107,7 @@ class Redis(Commands):
         self.connect_timeout = connect_timeout
         self.socket_timeout = socket_timeout
         self.max_bulk_len = positive_int("max_bulk_len", max_bulk_len)  # checked now, not on first connect
+        self.max_reply_elements = positive_int("max_reply_elements", max_reply_elements)
         self._pool = ConnectionPool(
             self._connect, self.address, max_connections=max_connections,
             pool_timeout=socket_timeout if pool_timeout is _UNSET else pool_timeout,
@@ -196,14 +199,14 @@ class Redis(Commands):
             unix_socket_path=self.unix_socket_path, ssl=self.ssl, max_connections=self.max_connections,
             connect_timeout=self.connect_timeout, socket_timeout=self.socket_timeout,
             pool_timeout=self.pool_timeout, reconnect_backoff=self.reconnect_backoff,
-            max_bulk_len=self.max_bulk_len,
+            max_bulk_len=self.max_bulk_len, max_reply_elements=self.max_reply_elements,
         )
 
     def _connect(self) -> Awaitable[Connection]:
         return open_connection(
             address=self.address, host=self.host, port=self.port, unix_socket_path=self.unix_socket_path,
             ssl=self.ssl, timeout=self.connect_timeout, password=self.password, username=self.username,
-            db=self.db, max_bulk_len=self.max_bulk_len)
+            db=self.db, max_bulk_len=self.max_bulk_len, max_reply_elements=self.max_reply_elements)
 
     async def _roundtrip(self, payload: bytes, count: int) -> List[Any]:
         pool = self._pool

@@ -15,7 +15,7 @@ import ssl as _ssl
 from typing import Any, Awaitable, List, Optional, Tuple
 
 from .errors import RedisConnectionError, RedisTimeoutError, ReplyError
-from .resp import DEFAULT_MAX_BULK_LEN, NEED_DATA, RespParser, pack_command
+from .resp import DEFAULT_MAX_BULK_LEN, DEFAULT_MAX_REPLY_ELEMENTS, NEED_DATA, RespParser, pack_command
 
 __all__ = ["Connection", "ConnectionDropped", "open_connection", "with_timeout", "READ_SIZE"]
 
@@ -118,6 +118,7 @@ async def open_connection(
     username: Optional[str] = None,
     db: int = 0,
     max_bulk_len: int = DEFAULT_MAX_BULK_LEN,
+    max_reply_elements: int = DEFAULT_MAX_REPLY_ELEMENTS,
 ) -> Connection:
     """Open a connection and run AUTH and SELECT on it, all within ``timeout``.
 
@@ -133,7 +134,8 @@ async def open_connection(
         reader, writer = await with_timeout(opening, timeout, "connecting to Redis at %s" % address)
     except OSError as exc:
         raise RedisConnectionError("cannot connect to Redis at %s: %s" % (address, exc)) from exc
-    conn = Connection(reader, writer, RespParser(max_bulk_len=max_bulk_len), loop)
+    parser = RespParser(max_bulk_len=max_bulk_len, max_reply_elements=max_reply_elements)
+    conn = Connection(reader, writer, parser, loop)
     hello: List[Tuple[Any, ...]] = []
     if password is not None:
         hello.append(("AUTH", username, password) if username else ("AUTH", password))
