@@ -1,10 +1,14 @@
-"""covet.redis pool hygiene: one reply's total element count is bounded."""
+"""covet.redis pool hygiene: a connection whose state changed is never handed to the next caller, a late or
+unsolicited reply never answers the next command, and one reply's total element count is bounded."""
 import asyncio
+import time
 import tracemalloc
 
 import pytest
 
-from covet.redis import DEFAULT_MAX_REPLY_ELEMENTS, NEED_DATA, ProtocolError, Redis, RespParser
+from covet.redis import DEFAULT_MAX_REPLY_ELEMENTS, NEED_DATA, ProtocolError, Redis, RedisTimeoutError, RespParser
+from covet.redis.state import leaves_state
+from redis_fixture import redis_clean, redis_server  # noqa: F401  (fixtures)
 
 
 def run(coro):
@@ -105,6 +109,39 @@ def test_the_client_setting_reaches_its_clone():
     assert Redis().max_reply_elements == DEFAULT_MAX_REPLY_ELEMENTS
 
 
+# ---------------------------------------------------------------- which round trips leave a connection changed
+
+@pytest.mark.parametrize("commands, changed", [
+    ([("GET", "k")], False),
+    ([("SUBSCRIBE", "ch")], True),
+    ([(b"psubscribe", b"c*")], True),
+    ([("unsubscribe",)], True),
+    ([("MONITOR",)], True),
+    ([("SELECT", 0)], True),
+    ([("AUTH", "pw")], True),
+    ([("HELLO", 3)], True),
+    ([("RESET",)], True),
+    ([("QUIT",)], True),
+    ([("READONLY",)], True),
+    ([("CLIENT", "REPLY", "OFF")], True),
+    ([("client", b"setname", "x")], True),
+    ([("CLIENT", "ID")], False),
+    ([("CLIENT",)], False),
+    ([("MULTI",)], True),
+    ([("MULTI",), ("INCR", "n")], True),
+    ([("MULTI",), ("INCR", "n"), ("EXEC",)], False),
+    ([("MULTI",), ("INCR", "n"), ("DISCARD",)], False),
+    ([("MULTI",), ("EXEC",), ("MULTI",)], True),
+    ([("WATCH", "k")], True),
+    ([("WATCH", "k"), ("UNWATCH",)], False),
+    ([("WATCH", "k"), ("MULTI",), ("SET", "k", 1), ("EXEC",)], False),
+    ([("EXEC",)], False),
+    ([(1, 2)], False),
+])
+def test_leaves_state(commands, changed):
+    assert leaves_state(commands) is changed
+
+
 # ---------------------------------------------------------------- fake servers (no redis-server needed)
 
 class FakeRedis:
@@ -153,6 +190,48 @@ class FakeRedis:
             writer.close()
 
 
+def ping_get(args):
+    return {b"PING": b"+PONG\r\n", b"GET": b"$1\r\nv\r\n"}[args[0]]
+
+
+async def until(condition, what, timeout=5.0):
+    """Wait, yielding to the loop, until ``condition()`` holds (an event we observe, not a guess at its time)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for " + what)
+        await asyncio.sleep(0.001)
+
+
+def test_a_late_unsolicited_reply_left_in_the_stream_reader_never_answers_the_next_command():
+    async def main():
+        async with FakeRedis(ping_get) as fake, Redis(port=fake.port) as r:
+            assert await r.ping() is True
+            [conn] = r._pool.idle
+            # The server speaks out of turn while the connection sits in the pool: the bytes land in
+            # the StreamReader, not yet in the parser.
+            fake.writers[0].write(b"+STRAY\r\n")
+            await fake.writers[0].drain()
+            await until(lambda: len(conn.reader._buffer) == 8, "the stray reply to reach the client")
+            assert conn.parser.buffered == 0
+            assert await r.get("k") == b"v"
+            assert len(fake.writers) == 2  # the tainted connection was dropped, a fresh one answered
+            assert r._pool.size == 1 and r._pool.idle != [conn]
+    run(main())
+
+
+def test_an_extra_reply_in_the_same_read_never_answers_the_next_command():
+    def answer(args):
+        return b"+PONG\r\n+STRAY\r\n" if args[0] == b"PING" else ping_get(args)
+
+    async def main():
+        async with FakeRedis(answer) as fake, Redis(port=fake.port) as r:
+            assert await r.ping() is True
+            assert await r.get("k") == b"v"
+            assert len(fake.writers) == 2
+    run(main())
+
+
 def test_a_reply_of_millions_of_empty_arrays_is_refused_before_memory_grows():
     chunk = b"*0\r\n" * 65536
 
@@ -173,4 +252,147 @@ def test_a_reply_of_millions_of_empty_arrays_is_refused_before_memory_grows():
                 tracemalloc.stop()
             assert peak < 4 * 1024 * 1024, peak
             assert r._pool.size == 0 and r._pool.idle == []
+    run(main())
+
+
+def test_a_late_reply_to_a_timed_out_command_never_answers_the_next_caller():
+    async def main():
+        release = asyncio.Event()
+
+        async def slow(writer):
+            await release.wait()
+            writer.write(b"$4\r\nlate\r\n")
+
+        def answer(args):
+            return slow if args[0] == b"GET" and args[1] == b"slow" else ping_get(args)
+
+        async with FakeRedis(answer) as fake, Redis(port=fake.port, socket_timeout=0.05, max_connections=1) as r:
+            with pytest.raises(RedisTimeoutError):
+                await r.get("slow")
+            release.set()
+            assert await r.get("k") == b"v"
+            assert len(fake.writers) == 2
+    run(main())
+
+
+# ---------------------------------------------------------------- against redis-server
+
+def client(server, **kw):
+    return Redis(port=server.port, **kw)
+
+
+def test_timed_out_command_then_the_next_caller_reads_its_own_reply(redis_clean):
+    async def main():
+        async with client(redis_clean, socket_timeout=0.1, max_connections=1) as r, client(redis_clean) as admin:
+            await r.set("k", "v")
+            first = await r.execute("CLIENT", "ID")
+            with pytest.raises(RedisTimeoutError):
+                await r.execute("BLPOP", "queue", "0")
+            # Were the timed-out connection pooled, this push would answer its BLPOP and that late reply
+            # would be read by the next command.
+            await admin.execute("LPUSH", "queue", "x")
+            assert await r.get("k") == b"v"
+            assert await r.execute("CLIENT", "ID") != first
+            assert r._pool.size == 1
+    run(main())
+
+
+def test_multi_without_exec_is_not_handed_to_the_next_caller(redis_clean):
+    async def main():
+        async with client(redis_clean, max_connections=1) as r:
+            assert await r.execute("MULTI") == "OK"
+            assert await r.set("k", "v") is True  # on a connection inside MULTI this would be QUEUED
+            assert await r.get("k") == b"v"
+            assert r._pool.size == 1
+    run(main())
+
+
+def test_watch_without_exec_is_not_handed_to_the_next_caller(redis_clean):
+    async def main():
+        async with client(redis_clean, max_connections=1) as r, client(redis_clean) as admin:
+            assert await r.execute("WATCH", "k") == "OK"
+            await admin.set("k", "changed")
+            # A leftover WATCH would make this transaction fail (EXEC answers nil).
+            replies = await r.pipeline().command("MULTI").command("SET", "k", "mine").command("EXEC").execute()
+            assert replies == ["OK", "QUEUED", ["OK"]]
+            assert await r.get("k") == b"mine"
+    run(main())
+
+
+def test_a_whole_transaction_in_one_pipeline_keeps_its_connection(redis_clean):
+    async def main():
+        async with client(redis_clean, max_connections=1) as r:
+            first = await r.execute("CLIENT", "ID")
+            replies = await r.pipeline().command("WATCH", "k").command("MULTI").incrby("k").command("EXEC").execute()
+            assert replies == ["OK", "OK", "QUEUED", [1]]
+            replies = await r.pipeline().command("MULTI").incrby("k").command("DISCARD").execute()
+            assert replies == ["OK", "QUEUED", "OK"]
+            assert await r.execute("CLIENT", "ID") == first
+            assert await r.get("k") == b"1"
+    run(main())
+
+
+def test_a_pipeline_that_leaves_multi_open_is_discarded(redis_clean):
+    async def main():
+        async with client(redis_clean, max_connections=1) as r:
+            assert await r.pipeline().command("MULTI").command("SET", "k", "queued").execute() == ["OK", "QUEUED"]
+            assert await r.get("k") is None  # never executed: the transaction died with its connection
+            assert await r.set("k", "v") is True
+            assert await r.get("k") == b"v"
+    run(main())
+
+
+def test_subscribe_is_not_handed_to_the_next_caller(redis_clean):
+    async def main():
+        async with client(redis_clean, max_connections=1) as r, client(redis_clean) as admin:
+            await admin.set("k", "v")
+            assert await r.execute("SUBSCRIBE", "news") == [b"subscribe", b"news", 1]
+            await admin.execute("PUBLISH", "news", "hello")
+            # A subscribed connection refuses GET and receives the message unasked.
+            assert await r.get("k") == b"v"
+            assert await r.ping() is True
+            assert r._pool.size == 1
+    run(main())
+
+
+@pytest.mark.parametrize("command", [("PSUBSCRIBE", "n*"), ("SSUBSCRIBE", "news")])
+def test_pattern_and_shard_subscribe_are_not_handed_to_the_next_caller(redis_clean, command):
+    async def main():
+        async with client(redis_clean, max_connections=1) as r:
+            assert (await r.execute(*command))[0] == command[0].lower().encode()
+            assert await r.set("k", "v") is True
+            assert await r.get("k") == b"v"
+    run(main())
+
+
+def test_select_lasts_one_round_trip(redis_clean):
+    async def main():
+        async with client(redis_clean, max_connections=1) as r:
+            assert await r.execute("SELECT", 3) == "OK"
+            assert await r.set("k", "in0") is True  # the client's own database, not 3
+            assert await r.pipeline().command("SELECT", 3).get("k").execute() == ["OK", None]
+            assert await r.get("k") == b"in0"
+    run(main())
+
+
+def test_lower_case_and_bytes_command_names_are_recognised(redis_clean):
+    async def main():
+        async with client(redis_clean, max_connections=1) as r:
+            assert await r.execute(b"multi") == "OK"
+            assert await r.set("k", "v") is True
+            assert await r.execute("client", "setname", "tainted") == "OK"
+            assert await r.execute("CLIENT", "GETNAME") is None
+            assert await r.execute("Client", "Id") == await r.execute("CLIENT", "ID")  # a plain CLIENT keeps it
+    run(main())
+
+
+def test_hello_and_reset_are_not_handed_to_the_next_caller(redis_clean):
+    async def main():
+        async with client(redis_clean, db=2, max_connections=1) as r:
+            await r.set("k", "in2")
+            assert await r.execute("RESET") == "RESET"  # back to database 0 on that connection
+            assert await r.get("k") == b"in2"
+            hello = await r.execute("HELLO", 2, "SETNAME", "x")
+            assert b"proto" in hello
+            assert await r.execute("CLIENT", "GETNAME") is None
     run(main())
