@@ -6,8 +6,10 @@ One concept per module, bottom up:
 - ``resp``: the sans-IO protocol, ``RespParser`` (bytes in, replies out, with named limits)
   and ``pack_command`` (arguments to bytes).
 - ``connection``: one stream pair with its parser, and the AUTH/SELECT handshake.
+- ``state``: which commands leave a connection changed (SUBSCRIBE, MULTI without EXEC, SELECT...),
+  so that the client closes it instead of pooling it.
 - ``pool``: at most ``max_connections`` connections, bound to one event loop, failing fast for
-  a moment after a failed connect.
+  a moment after a failed connect; a connection with any unread byte is never handed out.
 - ``commands``: the typed commands, written once for the client, pipelines and the blocking face.
 - ``client``: ``Redis`` (settings, ``from_url``, a retry on a fresh connection when a pooled one
   turns out to be dead), ``Pipeline`` and ``Script`` (EVALSHA with an EVAL fallback on NOSCRIPT).
@@ -34,6 +36,7 @@ from .resp import (
     DEFAULT_MAX_BULK_LEN,
     DEFAULT_MAX_DEPTH,
     DEFAULT_MAX_LINE,
+    DEFAULT_MAX_REPLY_ELEMENTS,
     NEED_DATA,
     RespParser,
     pack_command,
@@ -54,6 +57,7 @@ __all__ = [
     "ProtocolError",
     "DEFAULT_MAX_BULK_LEN",
     "DEFAULT_MAX_ARRAY_LEN",
+    "DEFAULT_MAX_REPLY_ELEMENTS",
     "DEFAULT_MAX_DEPTH",
     "DEFAULT_MAX_LINE",
     "DEFAULT_MAX_CONNECTIONS",

@@ -3,6 +3,9 @@
 ``Redis`` sends each command on a pooled connection and retries once on a fresh connection when
 a pooled one turns out to have been closed by the server while idle (the command cannot have run
 then). Error replies raise ``ReplyError``; inside a pipeline's results they come back in place.
+A connection goes back to the pool only after a round trip that completed and left it as it was
+opened (``state.leaves_state``); after a timeout, a broken connection, SUBSCRIBE, MULTI without
+EXEC, SELECT and the like it is closed.
 
 A ``Redis`` object serves one event loop at a time (the pool rebinds itself when it is first used
 from a different loop) and is not thread-safe; close it with ``await redis.close()`` before its
@@ -27,7 +30,8 @@ from .commands import Commands
 from .connection import Connection, ConnectionDropped, open_connection, with_timeout
 from .errors import RedisConnectionError, ReplyError
 from .pool import DEFAULT_MAX_CONNECTIONS, DEFAULT_RECONNECT_BACKOFF, ConnectionPool
-from .resp import DEFAULT_MAX_BULK_LEN, pack_command
+from .resp import DEFAULT_MAX_BULK_LEN, DEFAULT_MAX_REPLY_ELEMENTS, pack_command
+from .state import leaves_state
 
 __all__ = ["Redis", "Pipeline", "Script", "DEFAULT_CONNECT_TIMEOUT", "DEFAULT_SOCKET_TIMEOUT"]
 
@@ -64,6 +68,7 @@ class Redis(Commands):
     :param pool_timeout: seconds to wait for a free pooled connection (default: socket_timeout).
     :param reconnect_backoff: after a failed connect, seconds during which new connects fail fast.
     :param max_bulk_len: longest bulk reply accepted (``RespParser``).
+    :param max_reply_elements: most elements in one reply, nested ones included (``RespParser``).
 
     Example::
 
@@ -87,6 +92,7 @@ class Redis(Commands):
         pool_timeout: Any = _UNSET,
         reconnect_backoff: float = DEFAULT_RECONNECT_BACKOFF,
         max_bulk_len: int = DEFAULT_MAX_BULK_LEN,
+        max_reply_elements: int = DEFAULT_MAX_REPLY_ELEMENTS,
     ) -> None:
         non_negative_int("db", db)
         seconds_or_none("connect_timeout", connect_timeout)
@@ -105,6 +111,7 @@ class Redis(Commands):
         self.connect_timeout = connect_timeout
         self.socket_timeout = socket_timeout
         self.max_bulk_len = positive_int("max_bulk_len", max_bulk_len)  # checked now, not on first connect
+        self.max_reply_elements = positive_int("max_reply_elements", max_reply_elements)
         self._pool = ConnectionPool(
             self._connect, self.address, max_connections=max_connections,
             pool_timeout=socket_timeout if pool_timeout is _UNSET else pool_timeout,
@@ -196,16 +203,17 @@ class Redis(Commands):
             unix_socket_path=self.unix_socket_path, ssl=self.ssl, max_connections=self.max_connections,
             connect_timeout=self.connect_timeout, socket_timeout=self.socket_timeout,
             pool_timeout=self.pool_timeout, reconnect_backoff=self.reconnect_backoff,
-            max_bulk_len=self.max_bulk_len,
+            max_bulk_len=self.max_bulk_len, max_reply_elements=self.max_reply_elements,
         )
 
     def _connect(self) -> Awaitable[Connection]:
         return open_connection(
             address=self.address, host=self.host, port=self.port, unix_socket_path=self.unix_socket_path,
             ssl=self.ssl, timeout=self.connect_timeout, password=self.password, username=self.username,
-            db=self.db, max_bulk_len=self.max_bulk_len)
+            db=self.db, max_bulk_len=self.max_bulk_len, max_reply_elements=self.max_reply_elements)
 
-    async def _roundtrip(self, payload: bytes, count: int) -> List[Any]:
+    async def _roundtrip(self, payload: bytes, count: int, reusable: bool = True) -> List[Any]:
+        """Send ``payload`` and read ``count`` replies; ``reusable=False`` closes the connection afterwards."""
         pool = self._pool
         for attempt in (0, 1):
             conn = await pool.acquire()
@@ -222,12 +230,12 @@ class Redis(Commands):
             except BaseException:
                 pool.release(conn, False)
                 raise
-            pool.release(conn, True)
+            pool.release(conn, reusable)
             return replies
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _run(self, args: Tuple[Any, ...], post: Optional[Callable[[Any], Any]]) -> Any:
-        reply = (await self._roundtrip(pack_command(*args), 1))[0]
+        reply = (await self._roundtrip(pack_command(*args), 1, not leaves_state((args,))))[0]
         if isinstance(reply, ReplyError):
             raise reply
         return reply if post is None else post(reply)
@@ -292,7 +300,8 @@ class Pipeline(Commands):
         if not commands:
             return []
         payload = b"".join(pack_command(*args) for args, _ in commands)
-        replies = await self.client._roundtrip(payload, len(commands))
+        reusable = not leaves_state(args for args, _ in commands)
+        replies = await self.client._roundtrip(payload, len(commands), reusable)
         out = []
         for (_, post), reply in zip(commands, replies):
             if not isinstance(reply, ReplyError) and post is not None:

@@ -15,9 +15,9 @@ import ssl as _ssl
 from typing import Any, Awaitable, List, Optional, Tuple
 
 from .errors import RedisConnectionError, RedisTimeoutError, ReplyError
-from .resp import DEFAULT_MAX_BULK_LEN, NEED_DATA, RespParser, pack_command
+from .resp import DEFAULT_MAX_BULK_LEN, DEFAULT_MAX_REPLY_ELEMENTS, NEED_DATA, RespParser, pack_command
 
-__all__ = ["Connection", "ConnectionDropped", "open_connection", "with_timeout", "READ_SIZE"]
+__all__ = ["Connection", "ConnectionDropped", "CountingStreamReader", "open_connection", "with_timeout", "READ_SIZE"]
 
 # One read takes what the kernel has, up to this; large bulk replies arrive over several reads.
 READ_SIZE = 65536
@@ -31,6 +31,26 @@ class ConnectionDropped(RedisConnectionError):
     """
 
 
+class CountingStreamReader(asyncio.StreamReader):
+    """A ``StreamReader`` that counts the bytes the transport fed it.
+
+    Against the bytes the connection has read, the count tells whether the server sent anything
+    nobody asked for yet (a late reply arriving while the connection sat in the pool).
+
+    Example::
+
+        reader = CountingStreamReader()
+        reader.feed_data(b"+OK\\r\\n")
+        assert reader.received == 5
+    """
+
+    received = 0
+
+    def feed_data(self, data: bytes) -> None:
+        self.received += len(data)
+        super().feed_data(data)
+
+
 class Connection:
     """A stream pair and its parser, bound to the event loop that opened it.
 
@@ -39,9 +59,9 @@ class Connection:
         replies = await conn.roundtrip(pack_command("SET", "k", "v") + pack_command("GET", "k"), 2)
     """
 
-    __slots__ = ("reader", "writer", "parser", "loop", "used", "epoch")
+    __slots__ = ("reader", "writer", "parser", "loop", "used", "epoch", "consumed")
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, parser: RespParser,
+    def __init__(self, reader: CountingStreamReader, writer: asyncio.StreamWriter, parser: RespParser,
                  loop: asyncio.AbstractEventLoop) -> None:
         self.reader = reader
         self.writer = writer
@@ -49,10 +69,13 @@ class Connection:
         self.loop = loop
         self.used = False  # has completed a round trip, so it may have gone stale in the pool
         self.epoch = 0  # the pool's close() count when it was opened
+        self.consumed = 0  # bytes taken from the reader; reader.received minus this is still unread there
 
     def alive(self) -> bool:
-        """Open, not at EOF, and with no unread reply bytes (a reply left behind would answer the next command)."""
-        return not self.writer.is_closing() and not self.reader.at_eof() and self.parser.buffered == 0
+        """Open, not at EOF, and with no unread byte, in the parser or still in the reader (a reply left
+        behind, or one the server sent unasked, would answer the next command)."""
+        return (not self.writer.is_closing() and not self.reader.at_eof() and self.parser.buffered == 0
+                and self.reader.received == self.consumed)
 
     async def roundtrip(self, payload: bytes, count: int) -> List[Any]:
         """Write ``payload`` and return the next ``count`` replies, error replies in place."""
@@ -71,6 +94,7 @@ class Connection:
                         return replies
                     reply = parser.gets()
                 data = await self.reader.read(READ_SIZE)
+                self.consumed += len(data)
                 if not data:
                     raise (RedisConnectionError if received else ConnectionDropped)("connection closed by the server")
                 received = True
@@ -118,6 +142,7 @@ async def open_connection(
     username: Optional[str] = None,
     db: int = 0,
     max_bulk_len: int = DEFAULT_MAX_BULK_LEN,
+    max_reply_elements: int = DEFAULT_MAX_REPLY_ELEMENTS,
 ) -> Connection:
     """Open a connection and run AUTH and SELECT on it, all within ``timeout``.
 
@@ -125,15 +150,20 @@ async def open_connection(
     SELECT is a ``RedisConnectionError``: the connection is unusable for the client's settings.
     """
     loop = asyncio.get_running_loop()
+    # asyncio.open_connection, with a reader that counts what it is fed.
+    reader = CountingStreamReader()
+    protocol = asyncio.StreamReaderProtocol(reader)
     try:
         if unix_socket_path:
-            opening = asyncio.open_unix_connection(unix_socket_path, ssl=ssl)
+            opening = loop.create_unix_connection(lambda: protocol, unix_socket_path, ssl=ssl)
         else:
-            opening = asyncio.open_connection(host, port, ssl=ssl)
-        reader, writer = await with_timeout(opening, timeout, "connecting to Redis at %s" % address)
+            opening = loop.create_connection(lambda: protocol, host, port, ssl=ssl)
+        transport, _ = await with_timeout(opening, timeout, "connecting to Redis at %s" % address)
     except OSError as exc:
         raise RedisConnectionError("cannot connect to Redis at %s: %s" % (address, exc)) from exc
-    conn = Connection(reader, writer, RespParser(max_bulk_len=max_bulk_len), loop)
+    writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+    parser = RespParser(max_bulk_len=max_bulk_len, max_reply_elements=max_reply_elements)
+    conn = Connection(reader, writer, parser, loop)
     hello: List[Tuple[Any, ...]] = []
     if password is not None:
         hello.append(("AUTH", username, password) if username else ("AUTH", password))

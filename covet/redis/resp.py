@@ -27,6 +27,7 @@ __all__ = [
     "NEED_DATA",
     "DEFAULT_MAX_BULK_LEN",
     "DEFAULT_MAX_ARRAY_LEN",
+    "DEFAULT_MAX_REPLY_ELEMENTS",
     "DEFAULT_MAX_DEPTH",
     "DEFAULT_MAX_LINE",
 ]
@@ -34,10 +35,17 @@ __all__ = [
 # Redis's own `proto-max-bulk-len` default: no legitimate reply carries a
 # larger bulk string, so a longer length header is a broken or hostile server.
 DEFAULT_MAX_BULK_LEN = 512 * 1024 * 1024
-# hiredis's REDIS_READER_MAX_ARRAY_ELEMENTS. The parser never preallocates an
-# array, so memory follows the bytes actually received; the bound only stops
-# absurd headers early.
+# hiredis's REDIS_READER_MAX_ARRAY_ELEMENTS (its fix for CVE-2021-32765). The
+# parser never preallocates an array; the bound only stops absurd headers early.
 DEFAULT_MAX_ARRAY_LEN = 2 ** 32 - 1
+# Elements of one reply, nested ones included (the sum of its array headers).
+# Memory does not follow the bytes received: `*0\r\n` is 4 bytes on the wire and
+# a 56-byte list plus an 8-byte slot in its parent, so per-array bounds alone let
+# one reply of millions of empty arrays grow memory 16 times faster than the
+# bytes arrive. 500,000 keeps one reply to about 32 MB of objects (error
+# elements, the costliest, about 85 MB); SCAN and MGET pages are far smaller.
+# A header that would cross it is refused before its elements arrive.
+DEFAULT_MAX_REPLY_ELEMENTS = 500_000
 # Nesting of arrays in one reply. Real replies (XREAD, EVAL tables) stay well
 # under 10 levels.
 DEFAULT_MAX_DEPTH = 32
@@ -71,6 +79,7 @@ class RespParser:
 
     :param max_bulk_len: longest bulk string accepted (default 512 MB, Redis's proto-max-bulk-len).
     :param max_array_len: most elements one array header may announce.
+    :param max_reply_elements: most elements in one reply, nested arrays' included.
     :param max_depth: deepest nesting of arrays.
     :param max_line: longest simple-string, error or integer line.
 
@@ -83,7 +92,8 @@ class RespParser:
         assert p.gets() == "OK" and p.gets() == b"abc" and p.gets() is NEED_DATA
     """
 
-    __slots__ = ("_buf", "_pos", "_stack", "_bulk", "_failed", "max_bulk_len", "max_array_len", "max_depth", "max_line")
+    __slots__ = ("_buf", "_pos", "_stack", "_bulk", "_failed", "_elements", "max_bulk_len", "max_array_len",
+                 "max_reply_elements", "max_depth", "max_line")
 
     def __init__(
         self,
@@ -91,15 +101,18 @@ class RespParser:
         max_array_len: int = DEFAULT_MAX_ARRAY_LEN,
         max_depth: int = DEFAULT_MAX_DEPTH,
         max_line: int = DEFAULT_MAX_LINE,
+        max_reply_elements: int = DEFAULT_MAX_REPLY_ELEMENTS,
     ) -> None:
         self.max_bulk_len = positive_int("max_bulk_len", max_bulk_len)
         self.max_array_len = positive_int("max_array_len", max_array_len)
         self.max_depth = positive_int("max_depth", max_depth)
         self.max_line = positive_int("max_line", max_line)
+        self.max_reply_elements = positive_int("max_reply_elements", max_reply_elements)
         self._buf = bytearray()
         self._pos = 0
         self._stack: List[list] = []  # [items, still expected] per open array
         self._bulk = -1  # body length of a bulk string whose header was read
+        self._elements = 0  # elements announced so far by the array headers of the reply being read
         self._failed: Optional[str] = None
 
     def feed(self, data: bytes) -> None:
@@ -180,6 +193,10 @@ class RespParser:
                     if n > self.max_array_len:
                         raise self._fail("array length %d exceeds max_array_len=%d" % (n, self.max_array_len))
                     if n > 0:
+                        self._elements += n
+                        if self._elements > self.max_reply_elements:
+                            raise self._fail("reply with more than max_reply_elements=%d elements"
+                                             % self.max_reply_elements)
                         if len(stack) >= self.max_depth:
                             raise self._fail("arrays nested deeper than max_depth=%d" % self.max_depth)
                         stack.append([[], n])
@@ -197,6 +214,7 @@ class RespParser:
                 stack.pop()
             else:
                 self._pos = pos
+                self._elements = 0
                 return value
 
 
