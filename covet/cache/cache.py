@@ -7,7 +7,7 @@ import math
 from typing import Any, Callable, Dict, Iterable, Mapping, Optional, overload
 
 from .backend import DEFAULT_TTL, Backend, check_delta, check_ttl
-from .memory import DEFAULT_MAXSIZE, MemoryBackend
+from .memory import DEFAULT_MAXBYTES, DEFAULT_MAXSIZE, MemoryBackend
 from .page import DEFAULT_PAGE_PREFIX, DEFAULT_VARY, page_decorator
 from .results import F, cached_decorator
 from .strategies import SingleFlight, aset_through, check_refresh, set_through
@@ -23,6 +23,7 @@ class Cache:
     :param backend: a ``Backend``: ``MemoryBackend`` (default), ``RedisBackend``,
         ``MultiLevelBackend``/``TwoLevelBackend`` or your own; the cache sets its default
         ttl. A backend belongs to one cache.
+    :param maxbytes: most estimated bytes of the default memory backend (unused with ``backend=``).
     :attr single_flight: the ``SingleFlight`` behind ``get_or_set`` and ``cached``.
 
     Example::
@@ -34,10 +35,10 @@ class Cache:
     """
 
     def __init__(self, maxsize: int = DEFAULT_MAXSIZE, ttl: Optional[float] = DEFAULT_TTL,
-                 backend: Optional[Backend] = None) -> None:
+                 backend: Optional[Backend] = None, *, maxbytes: int = DEFAULT_MAXBYTES) -> None:
         ttl = math.inf if ttl is None else check_ttl(ttl)
         if backend is None:
-            backend = MemoryBackend(maxsize, ttl)
+            backend = MemoryBackend(maxsize, ttl, maxbytes=maxbytes)
         elif isinstance(backend, str):
             raise TypeError("Cache(backend=...) takes a backend object; for a backend by name use "
                             "CacheManager(backend=%r, ...)" % (backend,))
