@@ -246,10 +246,17 @@ class Cache:
         return cached_decorator(self.single_flight, seconds, refresh, key)
 
     def cache_page(self, ttl: Optional[float] = None, vary: Iterable[str] = DEFAULT_VARY,
-                   key_prefix: str = DEFAULT_PAGE_PREFIX) -> Callable[[F], F]:
+                   key_prefix: str = DEFAULT_PAGE_PREFIX, vary_query: Any = None) -> Callable[[F], F]:
         """Decorator for GET/HEAD route handlers: cache the whole response (status, headers, body).
 
-        The key is the path, the query string and the request headers named in ``vary``.
+        The key is the path, the query parameters that can change the page, and the request
+        headers named in ``vary``. With ``vary_query=None`` those parameters are the ones the
+        handler and its dependencies declare (``Query`` or plain parameters), in any order,
+        others ignored; a handler or dependency that takes the ``Request`` may read any of
+        them, so the whole query string counts, unless ``vary_query`` lists the parameters it
+        reads. ``vary_query="*"`` always keys on the whole query string. ``Accept`` counts
+        only as "HTML preferred or not" unless the handler reads it (a ``Header`` parameter
+        or the ``Request``).
         Only 200 responses with a body in full are stored; responses that set a cookie,
         say ``Cache-Control: private`` or ``no-store``, or ``Vary`` on a header not in
         ``vary`` are served but not stored. Requests with an ``Authorization`` header
@@ -264,7 +271,7 @@ class Cache:
             async def products(): ...
         """
         backend = self.backend
-        return page_decorator(lambda request: backend, self._resolve_ttl(ttl), vary, key_prefix)
+        return page_decorator(lambda request: backend, self._resolve_ttl(ttl), vary, key_prefix, vary_query)
 
     # -- lifecycle -------------------------------------------------------------------
     def close(self) -> None:
