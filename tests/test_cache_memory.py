@@ -1,11 +1,13 @@
 """covet.cache memory backend: TTL + LRU store, bounds, thread safety, both faces."""
 import math
+import re
 import threading
 
 import pytest
 
 from cache_helpers import Clock, memory_cache, run
-from covet.cache import MISSING, Cache, MemoryBackend
+from covet.cache import DEFAULT_MAXBYTES, MISSING, Cache, MemoryBackend
+from covet.cache.memory import ENTRY_OVERHEAD, estimate_size
 
 
 def test_get_set_delete_has_and_none_values():
@@ -194,3 +196,79 @@ def test_async_face():
 def test_missing_sentinel_is_falsy_and_named():
     assert not MISSING and repr(MISSING) == "MISSING"
     assert repr(Cache()) == "<Cache MemoryBackend ttl=300>"
+
+
+# ---------------------------------------------------------------- the byte bound
+
+def test_100000_distinct_hostile_keys_stay_within_the_byte_bound():
+    backend = MemoryBackend(maxsize=1_000_000, maxbytes=2_000_000, clock=Clock())
+    cache = Cache(backend=backend)
+    page = b"x" * 1000
+    for i in range(100_000):
+        assert cache.set("page:/search?junk=%d" % i, [200, [["content-type", "text/html"]], page]) is True
+        assert backend.total_bytes <= 2_000_000
+    stats = cache.stats()
+    # Each entry costs its estimate; the cache holds as many as fit, the most recent ones.
+    per_entry = estimate_size("page:/search?junk=99999") + estimate_size(
+        [200, [["content-type", "text/html"]], page]) + ENTRY_OVERHEAD
+    assert per_entry > 1000
+    assert stats["size"] == len(backend._data) <= 2_000_000 // 1000
+    assert stats["size"] >= 2_000_000 // (per_entry + 64)
+    assert stats["evictions"] == 100_000 - stats["size"]
+    assert cache.get("page:/search?junk=99999") is not None and cache.get("page:/search?junk=0") is None
+    assert backend.total_bytes == sum(entry[2] for entry in backend._data.values())
+
+
+def test_the_byte_bound_evicts_least_recently_used_first_and_tracks_replacements():
+    backend = MemoryBackend(maxsize=100, maxbytes=12_000, clock=Clock())
+    big = "b" * 3000  # about 3,350 bytes an entry: three fit, four do not
+    for key in "abc":
+        backend.set(key, big)
+    before = backend.total_bytes
+    backend.get("a")  # a is now the most recently used
+    backend.set("d", big)  # over 12,000 bytes: b goes
+    assert [k for k in "abcd" if backend.has(k)] == ["a", "c", "d"]
+    backend.set("a", "small")  # a replacement gives its old size back
+    assert backend.total_bytes < before
+    backend.delete("c")
+    backend.incr("n", 5)
+    assert backend.total_bytes == sum(entry[2] for entry in backend._data.values())
+    backend.clear()
+    assert backend.total_bytes == 0
+
+
+def test_a_value_larger_than_the_byte_bound_is_refused_and_the_old_one_dropped():
+    backend = MemoryBackend(maxsize=100, maxbytes=10_000, clock=Clock())
+    assert backend.set("k", "old") is True
+    assert backend.set("k", "x" * 20_000) is False  # never stored, never evicts the rest
+    assert backend.get("k", "absent") == "absent"  # the old value would be stale
+    assert backend.set_many({"a": 1, "huge": b"x" * 20_000}) is False
+    assert backend.get("a") == 1 and not backend.has("huge")
+    assert backend.total_bytes == sum(entry[2] for entry in backend._data.values())
+
+
+def test_the_size_estimate_counts_containers_and_survives_cycles():
+    assert estimate_size(b"x" * 1000) >= 1000
+    assert estimate_size("x" * 1000) >= 1000
+    assert estimate_size([b"x" * 1000, {"k": "y" * 1000}]) >= 2000
+    assert estimate_size((1, 2.0, None, True)) > estimate_size(())
+
+    class Row:
+        def __init__(self):
+            self.blob = "z" * 5000
+
+    assert estimate_size(Row()) >= 5000
+    loop = []
+    loop.append(loop)
+    assert estimate_size(loop) > 0  # bounded depth, no RecursionError
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "10"])
+def test_maxbytes_must_be_a_positive_integer(bad):
+    with pytest.raises(ValueError, match="^maxbytes must be a positive integer, got %s$" % re.escape(repr(bad))):
+        MemoryBackend(maxbytes=bad)
+
+
+def test_cache_passes_maxbytes_to_its_memory_backend():
+    assert Cache(maxbytes=123_456).backend.maxbytes == 123_456
+    assert Cache().backend.maxbytes == DEFAULT_MAXBYTES == 64 * 1024 * 1024

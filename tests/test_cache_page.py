@@ -1,4 +1,7 @@
 """covet.cache page cache (Cache.cache_page) through the app: keys, Vary, ETag and 304, what is never stored."""
+import asyncio
+from typing import List
+
 import pytest
 
 from cache_helpers import Clock
@@ -241,3 +244,167 @@ def test_cache_page_decorator_honours_its_ttl_on_a_given_cache():
         assert client.get("/p").text == "page 2"
         assert client.get("/bare").json() == client.get("/bare").json() == {"bare": True}
     assert calls == [1, 1, 2]
+
+
+# ---------------------------------------------------------------- keys built from client input
+
+def flood(app, requests):
+    """Dispatch each (query string, headers) GET to /p on ``app``; the status codes seen."""
+    async def go():
+        await app.startup()
+        seen = set()
+        for query, headers in requests:
+            raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+            response = await app.dispatch(Request("GET", "/p", query, raw))
+            seen.add(response.status_code)
+        await app.shutdown()
+        return seen
+
+    return asyncio.run(go())
+
+
+def test_100000_junk_query_strings_cannot_grow_the_page_cache():
+    cache, calls = Cache(maxsize=1_000_000), []
+    app = Covet()
+
+    @app.get("/p")
+    @cache.cache_page(60)
+    async def p(q: str = ""):
+        calls.append(q)
+        return {"q": q, "padding": "x" * 1000}
+
+    hostile = (("q=pens&junk%d=%s" % (i, "z" * 50), [("accept", "text/x-%d" % i)]) for i in range(100_000))
+    assert flood(app, hostile) == {200}
+    # The handler reads q only, and Accept only matters as "HTML preferred or not":
+    # one page, computed once, however many distinct query strings and Accept values came.
+    assert calls == ["pens"]
+    assert cache.stats()["size"] == 1 and cache.stats()["hits"] == 99_999
+
+
+def test_a_handler_that_takes_the_request_is_keyed_by_the_whole_query_and_stays_within_maxbytes():
+    backend = MemoryBackend(maxsize=1_000_000, maxbytes=4_000_000)
+    cache, calls = Cache(backend=backend), []
+    app = Covet()
+
+    @app.get("/p")
+    @cache.cache_page(60)
+    async def p(request: Request):
+        calls.append(request.query_string)
+        return {"echo": dict(request.query_params), "padding": "x" * 1000}
+
+    hostile = (("junk%d=%s" % (i, "z" * 50), [("accept", "text/x-%d" % i)]) for i in range(100_000))
+    assert flood(app, hostile) == {200}
+    # It may read any parameter, so every query string is its own page (the safe choice) ...
+    assert len(calls) == 100_000
+    # ... and the byte bound holds them: about 1.5 KB each, never past 4 MB.
+    assert backend.total_bytes <= 4_000_000
+    assert 4_000_000 // 3000 <= cache.stats()["size"] <= 4_000_000 // 1000
+    assert cache.stats()["evictions"] == 100_000 - cache.stats()["size"]
+
+
+def test_cache_page_keys_only_the_query_parameters_the_handler_and_its_dependencies_read():
+    from covet.core.dependencies import Depends, Header, Query
+
+    cache, calls = Cache(), []
+    app = Covet()
+
+    def paging(page: int = 1, per_page: int = Query(10, alias="per-page")):
+        return (page, per_page)
+
+    @app.get("/items")
+    @cache.cache_page(60)
+    async def items(tags: List[str] = Query([]), paged=Depends(paging)):
+        calls.append((tags, paged))
+        return {"tags": tags, "paged": list(paged)}
+
+    @app.get("/negotiated")
+    @cache.cache_page(60)
+    async def negotiated(accept: str = Header("")):
+        calls.append(accept)
+        return {"accept": accept}
+
+    with TestClient(app) as client:
+        base = client.get("/items?tags=a&tags=b&page=2&per-page=5").json()
+        assert base == {"tags": ["a", "b"], "paged": [2, 5]}
+        # Order between parameters and unread parameters change nothing: one entry.
+        assert client.get("/items?per-page=5&utm_source=x&page=2&tags=a&tags=b&_=123").json() == base
+        assert len(calls) == 1
+        # Every parameter read changes the key; the order of a repeated one too.
+        assert client.get("/items?tags=b&tags=a&page=2&per-page=5").json()["tags"] == ["b", "a"]
+        assert client.get("/items?tags=a&tags=b&page=3&per-page=5").json()["paged"] == [3, 5]
+        assert client.get("/items?tags=a&tags=b&page=2&per-page=6").json()["paged"] == [2, 6]
+        assert client.get("/items?tags=a&tags=b&tags=&page=2&per-page=5").json()["tags"] == ["a", "b", ""]
+        assert len(calls) == 5
+        # Accept counts only as "HTML preferred or not" for a handler that cannot read it ...
+        client.get("/items", headers={"Accept": "application/json"})
+        client.get("/items", headers={"Accept": "application/json, text/plain;q=0.5"})
+        client.get("/items", headers={"Accept": "*/*"})
+        assert len(calls) == 6
+        client.get("/items", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+        client.get("/items", headers={"Accept": "text/html"})
+        assert len(calls) == 7
+        # ... and as it is for one that reads it.
+        assert client.get("/negotiated", headers={"Accept": "application/json"}).json() == {
+            "accept": "application/json"}
+        assert client.get("/negotiated", headers={"Accept": "application/xml"}).json() == {"accept": "application/xml"}
+        assert len(calls) == 9
+
+
+def test_vary_query_names_what_a_request_reading_handler_reads_or_keeps_the_whole_query():
+    from covet.cache.decorators import cache_page
+
+    cache, calls = Cache(), []
+    app = Covet()
+
+    @app.get("/named")
+    @cache.cache_page(60, vary_query=("page",))
+    async def named(request: Request):
+        calls.append("named")
+        return {"page": request.query_params.get("page")}
+
+    @app.get("/none")
+    @cache_page(60, cache=cache, vary_query=())
+    async def none(request: Request):
+        calls.append("none")
+        return {"path": request.url.path}
+
+    @app.get("/all")
+    @cache.cache_page(60, vary_query="*")
+    async def all_(q: str = ""):
+        calls.append("all")
+        return {"q": q}
+
+    with TestClient(app) as client:
+        assert client.get("/named?page=2&junk=1").json() == client.get("/named?junk=2&page=2").json() == {"page": "2"}
+        assert client.get("/named?page=3").json() == {"page": "3"}
+        assert client.get("/none?a=1").json() == client.get("/none?b=2").json() == {"path": "/none"}
+        client.get("/all?q=1&x=1")
+        client.get("/all?q=1&x=2")
+        assert calls == ["named", "named", "none", "all", "all"]
+
+    with pytest.raises(ValueError, match="^vary_query must be None, '\\*' or query parameter names, got 5$"):
+        cache.cache_page(60, vary_query=5)
+    with pytest.raises(ValueError, match="^vary_query must be None, '\\*' or query parameter names, got ''$"):
+        cache.cache_page(60, vary_query=("page", ""))
+
+
+def test_encodings_of_one_path_are_one_page():
+    from covet.cache.page import normal_path
+
+    assert normal_path("/%70a/%7e%2f%2F%c3%A9") == "/pa/~%2F%2F%C3%A9"
+    assert normal_path("/plain") == "/plain"
+    cache, calls = Cache(), []
+    app = Covet()
+
+    @app.get("/pa/{name}")
+    @cache.cache_page(60)
+    async def pa(name: str):
+        calls.append(name)
+        return {"name": name}
+
+    with TestClient(app) as client:
+        for path in ("/pa/x", "/%70a/x", "/pa/%78", "/%70%61/%78"):
+            assert client.get(path).json() == {"name": "x"}
+        assert client.get("/%50a/x").status_code == 404  # "/Pa/x": hex case is not letter case
+        assert calls == ["x"]
+        assert cache.stats()["size"] == 1

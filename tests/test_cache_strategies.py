@@ -348,3 +348,27 @@ def test_aset_through_accepts_async_and_plain_writers():
         assert await cache.aset_through("b", 2, written.append) is None
         assert written == [1, 2] and cache.get_many(["a", "b"]) == {"a": 1, "b": 2}
     run(main())
+
+
+def test_cached_under_100000_distinct_hostile_arguments_stays_within_its_bounds():
+    from covet.cache.keys import MAX_KEY_LENGTH
+
+    backend = MemoryBackend(maxsize=5_000, maxbytes=3_000_000)
+    cache = Cache(backend=backend)
+    calls = []
+
+    @cache.cached(ttl=60)
+    def search(term):
+        calls.append(1)
+        return "result for " + term
+
+    for i in range(100_000):
+        term = "%d:" % i + "q" * (i % 2000)  # what a client typed: distinct, up to 2 KB
+        assert search(term).endswith(term)
+    assert len(calls) == 100_000
+    stats = cache.stats()
+    assert stats["size"] == len(backend._data) <= 5_000
+    assert backend.total_bytes <= 3_000_000
+    assert stats["evictions"] == 100_000 - stats["size"]
+    assert max(len(key) for key in backend._data) <= MAX_KEY_LENGTH + len("sha256:") + 64
+    assert cache.single_flight.flights == {}  # nothing left behind per key

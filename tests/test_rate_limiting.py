@@ -563,3 +563,22 @@ def test_gcra_state_far_ahead_of_the_clock_means_fully_used_not_locked_out():
     jumped = (100 - 3600) * second  # the clock went back an hour
     result, _, _ = gcra(state, jumped, limits)
     assert (result.allowed, result.retry_after) == (False, 12.0)
+
+
+def test_100000_distinct_hostile_keys_stay_within_max_keys_and_each_entry_is_bounded():
+    from covet.security.rate_limiting.keys import MAX_KEY_LENGTH, header_key
+
+    backend = MemoryLimiterBackend(max_keys=10_000, clock=Clock())
+    rl = RateLimiter("5/minute;100/hour", backend=backend, key=header_key("X-API-Key"))
+
+    class Spoofed:  # what the key function reads of a request: a forged API-key header each time
+        def __init__(self, i):
+            self.headers = {"x-api-key": "%d-" % i + "A" * (i % 3000)}
+
+    for i in range(100_000):
+        assert rl.hit(rl.key(Spoofed(i))).allowed
+    assert len(backend) == 10_000 and backend.evictions == 90_000
+    # Every stored key is at most MAX_KEY_LENGTH characters (longer ones are their SHA-256),
+    # so the whole table is bounded by max_keys entries of bounded size.
+    assert max(len(skey[3]) for skey in backend._data) <= MAX_KEY_LENGTH
+    assert sum(1 for skey in backend._data if skey[3].startswith("sha256:")) > 9_000

@@ -40,7 +40,9 @@ if TYPE_CHECKING:
     from .decorators import cache_page as cache_page, cache_result as cache_result, cached as cached
     from .layer import CacheLayer as CacheLayer, MultiLevelCache as MultiLevelCache
     from .manager import CacheManager as CacheManager
-    from .memory import DEFAULT_MAXSIZE as DEFAULT_MAXSIZE, MemoryBackend as MemoryBackend
+    from .memory import (
+        DEFAULT_MAXBYTES as DEFAULT_MAXBYTES, DEFAULT_MAXSIZE as DEFAULT_MAXSIZE, MemoryBackend as MemoryBackend,
+    )
     from .multilevel import MultiLevelBackend as MultiLevelBackend, TwoLevelBackend as TwoLevelBackend
     from .page import DEFAULT_VARY as DEFAULT_VARY
     from .redis import RedisBackend as RedisBackend
@@ -53,7 +55,7 @@ _EXPORTS = {
     "cached": "decorators", "cache_result": "decorators", "cache_page": "decorators",
     "Backend": "backend", "SyncFace": "backend", "AsyncFace": "backend", "MISSING": "backend",
     "DEFAULT_TTL": "backend",
-    "MemoryBackend": "memory", "DEFAULT_MAXSIZE": "memory",
+    "MemoryBackend": "memory", "DEFAULT_MAXSIZE": "memory", "DEFAULT_MAXBYTES": "memory",
     "RedisBackend": "redis",
     "MultiLevelBackend": "multilevel", "TwoLevelBackend": "multilevel",
     "DEFAULT_VARY": "page",

@@ -7,7 +7,7 @@ import math
 from typing import Any, Callable, Dict, Iterable, Mapping, Optional, overload
 
 from .backend import DEFAULT_TTL, Backend, check_delta, check_ttl
-from .memory import DEFAULT_MAXSIZE, MemoryBackend
+from .memory import DEFAULT_MAXBYTES, DEFAULT_MAXSIZE, MemoryBackend
 from .page import DEFAULT_PAGE_PREFIX, DEFAULT_VARY, page_decorator
 from .results import F, cached_decorator
 from .strategies import SingleFlight, aset_through, check_refresh, set_through
@@ -23,6 +23,7 @@ class Cache:
     :param backend: a ``Backend``: ``MemoryBackend`` (default), ``RedisBackend``,
         ``MultiLevelBackend``/``TwoLevelBackend`` or your own; the cache sets its default
         ttl. A backend belongs to one cache.
+    :param maxbytes: most estimated bytes of the default memory backend (unused with ``backend=``).
     :attr single_flight: the ``SingleFlight`` behind ``get_or_set`` and ``cached``.
 
     Example::
@@ -34,10 +35,10 @@ class Cache:
     """
 
     def __init__(self, maxsize: int = DEFAULT_MAXSIZE, ttl: Optional[float] = DEFAULT_TTL,
-                 backend: Optional[Backend] = None) -> None:
+                 backend: Optional[Backend] = None, *, maxbytes: int = DEFAULT_MAXBYTES) -> None:
         ttl = math.inf if ttl is None else check_ttl(ttl)
         if backend is None:
-            backend = MemoryBackend(maxsize, ttl)
+            backend = MemoryBackend(maxsize, ttl, maxbytes=maxbytes)
         elif isinstance(backend, str):
             raise TypeError("Cache(backend=...) takes a backend object; for a backend by name use "
                             "CacheManager(backend=%r, ...)" % (backend,))
@@ -245,10 +246,17 @@ class Cache:
         return cached_decorator(self.single_flight, seconds, refresh, key)
 
     def cache_page(self, ttl: Optional[float] = None, vary: Iterable[str] = DEFAULT_VARY,
-                   key_prefix: str = DEFAULT_PAGE_PREFIX) -> Callable[[F], F]:
+                   key_prefix: str = DEFAULT_PAGE_PREFIX, vary_query: Any = None) -> Callable[[F], F]:
         """Decorator for GET/HEAD route handlers: cache the whole response (status, headers, body).
 
-        The key is the path, the query string and the request headers named in ``vary``.
+        The key is the path, the query parameters that can change the page, and the request
+        headers named in ``vary``. With ``vary_query=None`` those parameters are the ones the
+        handler and its dependencies declare (``Query`` or plain parameters), in any order,
+        others ignored; a handler or dependency that takes the ``Request`` may read any of
+        them, so the whole query string counts, unless ``vary_query`` lists the parameters it
+        reads. ``vary_query="*"`` always keys on the whole query string. ``Accept`` counts
+        only as "HTML preferred or not" unless the handler reads it (a ``Header`` parameter
+        or the ``Request``).
         Only 200 responses with a body in full are stored; responses that set a cookie,
         say ``Cache-Control: private`` or ``no-store``, or ``Vary`` on a header not in
         ``vary`` are served but not stored. Requests with an ``Authorization`` header
@@ -263,7 +271,7 @@ class Cache:
             async def products(): ...
         """
         backend = self.backend
-        return page_decorator(lambda request: backend, self._resolve_ttl(ttl), vary, key_prefix)
+        return page_decorator(lambda request: backend, self._resolve_ttl(ttl), vary, key_prefix, vary_query)
 
     # -- lifecycle -------------------------------------------------------------------
     def close(self) -> None:

@@ -96,16 +96,19 @@ def cache_page(ttl: F) -> F: ...
 
 @overload
 def cache_page(ttl: Optional[float] = None, *, cache: Optional[Union[Cache, CacheLayer]] = None,
-               vary: Iterable[str] = DEFAULT_VARY, key_prefix: str = DEFAULT_PAGE_PREFIX) -> Callable[[F], F]: ...
+               vary: Iterable[str] = DEFAULT_VARY, key_prefix: str = DEFAULT_PAGE_PREFIX,
+               vary_query: Any = None) -> Callable[[F], F]: ...
 
 
 def cache_page(ttl: Any = None, *, cache: Optional[Union[Cache, CacheLayer]] = None,
-               vary: Iterable[str] = DEFAULT_VARY, key_prefix: str = DEFAULT_PAGE_PREFIX) -> Any:
+               vary: Iterable[str] = DEFAULT_VARY, key_prefix: str = DEFAULT_PAGE_PREFIX,
+               vary_query: Any = None) -> Any:
     """Cache a GET/HEAD route handler's whole response (see ``Cache.cache_page`` for what is stored).
 
     Without ``cache=``, pages live in the memory cache of the app serving the request
     (``app.memory_cache``), so each app, and each test's app, has its own. Put the decorator
-    below the route decorator.
+    below the route decorator. ``vary_query`` says which query parameters are part of the key
+    (see ``Cache.cache_page``).
 
     Example::
 
@@ -117,6 +120,6 @@ def cache_page(ttl: Any = None, *, cache: Optional[Union[Cache, CacheLayer]] = N
     if callable(ttl) and cache is None:
         return cache_page()(ttl)  # used bare: @cache_page
     if cache is not None:
-        return _as_cache(cache, "cache_page(cache=...)").cache_page(ttl, vary, key_prefix)
+        return _as_cache(cache, "cache_page(cache=...)").cache_page(ttl, vary, key_prefix, vary_query)
     seconds = None if ttl is None else check_ttl(ttl)
-    return page_decorator(lambda request: memory_cache(request.app).backend, seconds, vary, key_prefix)
+    return page_decorator(lambda request: memory_cache(request.app).backend, seconds, vary, key_prefix, vary_query)
