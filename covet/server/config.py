@@ -10,7 +10,8 @@ from .proxy import TrustedProxies
 
 __all__ = ["ServerConfig", "DEFAULT_HEAD_TIMEOUT", "DEFAULT_KEEPALIVE_TIMEOUT", "DEFAULT_BODY_TIMEOUT",
            "DEFAULT_MIN_BODY_RATE", "DEFAULT_MAX_CONNECTIONS", "DEFAULT_SHUTDOWN_TIMEOUT", "DEFAULT_BACKLOG",
-           "READ_SIZE", "WRITE_HIGH_WATER", "LINGER_TIMEOUT"]
+           "READ_SIZE", "WRITE_HIGH_WATER", "LINGER_TIMEOUT", "SHED_BATCH", "SHED_LOG_INTERVAL",
+           "shed_batch"]
 
 # Defaults, each with its reason (docs/server.md has the table).
 DEFAULT_HEAD_TIMEOUT = 10.0       # whole request head, from accept or from its first byte: slowloris bound
@@ -20,7 +21,7 @@ DEFAULT_BODY_TIMEOUT = 30.0       # waiting for the next piece of a request body
 # (bytes per second), as Apache's mod_reqtimeout MinRate: a client trickling a
 # byte every few seconds cannot hold a connection until the size limit.
 DEFAULT_MIN_BODY_RATE = 500
-DEFAULT_MAX_CONNECTIONS = 1000    # beyond it, new connections wait in the kernel's backlog
+DEFAULT_MAX_CONNECTIONS = 1000    # bounds memory; at it, idle connections make room for new clients
 DEFAULT_SHUTDOWN_TIMEOUT = 10.0   # in-flight requests get this long after SIGTERM
 DEFAULT_BACKLOG = 2048
 READ_SIZE = 65536
@@ -29,6 +30,23 @@ READ_SIZE = 65536
 WRITE_HIGH_WATER = 256 * 1024
 # Longest wait for a client to stop sending after we answered without reading all it sent.
 LINGER_TIMEOUT = 2.0
+# At max_connections, a new client is admitted by closing idle connections (nothing under way,
+# nothing buffered), otherwise sockets that merely stay open (keep-alive, or never a byte) would
+# lock every other client out until their deadline. Up to 1/SHED_BATCH of the limit, at most
+# SHED_BATCH, are closed at once, as nginx reuses up to 32 idle connections when its
+# worker_connections run out: one scan of the open connections then pays for many admissions.
+SHED_BATCH = 32
+# The warning that the limit was reached is written at most this often (seconds): a flood of
+# new clients must not also flood the log.
+SHED_LOG_INTERVAL = 60.0
+
+
+def shed_batch(max_connections: int) -> int:
+    """How many idle connections one admission at the limit may close (see ``SHED_BATCH``).
+
+    Example: ``shed_batch(1000) == 31``, ``shed_batch(10) == 1``.
+    """
+    return max(1, min(SHED_BATCH, max_connections // SHED_BATCH))
 
 
 class ServerConfig:
