@@ -172,3 +172,52 @@ def test_a_large_limit_closes_a_batch_of_the_longest_idle_at_once_and_warns_once
             sock.close()
     assert [r.getMessage() for r in caplog.records if r.name == "covet.error"] == [
         "connection limit reached (max_connections=64): closing idle connections to admit new clients"]
+
+
+# -- per client ------------------------------------------------------------------------------
+
+def refused(sock):
+    """Whether the server closed ``sock`` without a byte (EOF or reset)."""
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+def test_max_connections_per_client_refuses_one_address_beyond_its_share():
+    with RunningServer(make_app(), max_connections=10, max_connections_per_client=2, **LONG) as srv:
+        a, b = srv.connect(), srv.connect()
+        assert served(a) == ("HTTP/1.1 200 OK", b"hello")
+        b.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # a request under way counts as well
+        wait_until(srv, lambda s: s.per_client == {"127.0.0.1": 2}, "two connections from 127.0.0.1")
+
+        c = srv.connect()
+        c.sendall(GET)
+        assert refused(c)
+        assert srv.server.refused_count == 1
+        assert srv.call(lambda: len(srv.server.connections)) == 2
+        assert srv.server.shed_count == 0  # refused, not admitted by closing this client's idle one
+
+        a.close()  # the address's share frees with its connection
+        wait_until(srv, lambda s: s.per_client == {"127.0.0.1": 1}, "a's connection gone")
+        d = srv.connect()
+        assert served(d, b"/n/4") == ("HTTP/1.1 200 OK", b"n=4")
+        b.sendall(b"\r\n")
+        assert read_response(b)[2] == b"hello"
+        for sock in (b, c, d):
+            sock.close()
+    assert srv.server.per_client == {}  # nothing kept for addresses that left
+
+
+def test_max_connections_per_client_is_off_by_default_and_validated():
+    from covet.server.config import DEFAULT_MAX_CONNECTIONS_PER_CLIENT, ServerConfig
+
+    assert DEFAULT_MAX_CONNECTIONS_PER_CLIENT is None
+    assert ServerConfig().max_connections_per_client is None
+    assert ServerConfig(max_connections_per_client=4).max_connections_per_client == 4
+    for bad in (0, -1, 1.5, "4", True):
+        with pytest.raises(ValueError, match="max_connections_per_client must be a positive integer or None"):
+            ServerConfig(max_connections_per_client=bad)
+    for bad in (0, -5, None, 2.0):
+        with pytest.raises(ValueError, match="max_connections must be a positive integer, got"):
+            ServerConfig(max_connections=bad)

@@ -63,6 +63,9 @@ class Server:
         self._leaving = set()
         self.shed_count = 0
         self._shed_logged = None
+        # Open connections per client address, when max_connections_per_client is set.
+        self.per_client = {}
+        self.refused_count = 0
         self._date = _DateCache()
         self._tick = None
         self._tick_interval = 1.0
@@ -151,6 +154,18 @@ class Server:
                 logger.error("accept failed: %s", exc)
                 await asyncio.sleep(0.1)
                 continue
+            host = None
+            if self.config.max_connections_per_client is not None and conn.family in (
+                    socket.AF_INET, socket.AF_INET6):
+                host = _addr[0]
+                count = self.per_client.get(host, 0)
+                if count >= self.config.max_connections_per_client:
+                    # Refused before it takes a slot or reads a byte: the client sees its
+                    # connection closed (a reset when its request is already here).
+                    self.refused_count += 1
+                    conn.close()
+                    continue
+                self.per_client[host] = count + 1
             if slots.locked():
                 # At the limit, this one client is held while idle connections make room; the
                 # rest wait in the kernel's backlog (we call accept() again only once it is in).
@@ -160,6 +175,7 @@ class Server:
                     await slots.acquire()
                 except BaseException:
                     conn.close()  # shutdown began while it waited
+                    self._client_left(host)
                     raise
                 finally:
                     self.waiting = False
@@ -167,7 +183,15 @@ class Server:
                 await slots.acquire()  # free: returns at once
             if conn.family in (socket.AF_INET, socket.AF_INET6):
                 conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self.spawn(self._serve_socket(conn))
+            self.spawn(self._serve_socket(conn, host))
+
+    def _client_left(self, host):
+        if host is not None:
+            left = self.per_client[host] - 1
+            if left:
+                self.per_client[host] = left
+            else:
+                del self.per_client[host]  # bounded by open connections, not by addresses ever seen
 
     def shed_idle(self):
         """At the connection limit, close idle connections to admit the client waiting for a slot.
@@ -185,10 +209,10 @@ class Server:
             return 0
         n = shed_batch(self.config.max_connections)
         victims = heapq.nsmallest(n, idle, key=_deadline) if n > 1 else [min(idle, key=_deadline)]
+        self.shed_count += len(victims)
         for conn in victims:
             self._leaving.add(conn)
             conn.shed()
-        self.shed_count += len(victims)
         now = self.loop.time()
         if self._shed_logged is None or now - self._shed_logged >= SHED_LOG_INTERVAL:
             self._shed_logged = now
@@ -196,7 +220,7 @@ class Server:
                            "new clients", self.config.max_connections)
         return len(victims)
 
-    async def _serve_socket(self, sock):
+    async def _serve_socket(self, sock, host=None):
         loop = self.loop
         reader = asyncio.StreamReader(limit=READ_SIZE, loop=loop)
         protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
@@ -212,6 +236,7 @@ class Server:
             logger.debug("connection setup failed: %s", exc)
             sock.close()
             self._slots.release()
+            self._client_left(host)
             return
         writer = asyncio.StreamWriter(transport, protocol, reader, loop)
         conn = Connection(self, reader, writer)
@@ -222,6 +247,7 @@ class Server:
             self.connections.discard(conn)
             self._leaving.discard(conn)
             self._slots.release()
+            self._client_left(host)
 
     def begin_shutdown(self):
         """Stop accepting; idle keep-alive connections close now, busy ones after their response."""
