@@ -6,6 +6,8 @@ at all was admitted by shedding an idle connection, not by some deadline expirin
 """
 import asyncio
 import logging
+import shutil
+import ssl
 import threading
 import time
 
@@ -13,6 +15,7 @@ import pytest
 
 from covet import PlainTextResponse
 from server_helpers import RunningServer, assert_closed, make_app, read_response
+from test_server_tls import cert  # noqa: F401 (the fixture: a self-signed certificate)
 
 pytestmark = pytest.mark.slow
 
@@ -221,3 +224,21 @@ def test_max_connections_per_client_is_off_by_default_and_validated():
     for bad in (0, -5, None, 2.0):
         with pytest.raises(ValueError, match="max_connections must be a positive integer, got"):
             ServerConfig(max_connections=bad)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a certificate")
+def test_idle_tls_connections_are_shed_without_waiting_for_close_notify(cert):
+    # A TLS close waits for the client's close_notify; an idle connection shed to make room
+    # must free its slot at once, whatever the client does.
+    context = ssl.create_default_context(cafile=cert[0])
+    with RunningServer(make_app(), max_connections=2, ssl_certfile=cert[0], ssl_keyfile=cert[1], **LONG) as srv:
+        a = context.wrap_socket(srv.connect(), server_hostname="localhost")
+        b = context.wrap_socket(srv.connect(), server_hostname="localhost")
+        for sock in (a, b):
+            assert served(sock) == ("HTTP/1.1 200 OK", b"hello")
+        c = context.wrap_socket(srv.connect(), server_hostname="localhost")
+        assert served(c, b"/n/3") == ("HTTP/1.1 200 OK", b"n=3")
+        assert_closed(a)
+        assert served(b, b"/n/2") == ("HTTP/1.1 200 OK", b"n=2")
+        for sock in (a, b, c):
+            sock.close()
