@@ -9,8 +9,9 @@ from .http11 import Limits
 from .proxy import TrustedProxies
 
 __all__ = ["ServerConfig", "DEFAULT_HEAD_TIMEOUT", "DEFAULT_KEEPALIVE_TIMEOUT", "DEFAULT_BODY_TIMEOUT",
-           "DEFAULT_MIN_BODY_RATE", "DEFAULT_MAX_CONNECTIONS", "DEFAULT_SHUTDOWN_TIMEOUT", "DEFAULT_BACKLOG",
-           "READ_SIZE", "WRITE_HIGH_WATER", "LINGER_TIMEOUT"]
+           "DEFAULT_MIN_BODY_RATE", "DEFAULT_MAX_CONNECTIONS", "DEFAULT_MAX_CONNECTIONS_PER_CLIENT", "DEFAULT_SHUTDOWN_TIMEOUT", "DEFAULT_BACKLOG",
+           "READ_SIZE", "WRITE_HIGH_WATER", "LINGER_TIMEOUT", "SHED_BATCH", "SHED_LOG_INTERVAL",
+           "shed_batch"]
 
 # Defaults, each with its reason (docs/server.md has the table).
 DEFAULT_HEAD_TIMEOUT = 10.0       # whole request head, from accept or from its first byte: slowloris bound
@@ -20,7 +21,11 @@ DEFAULT_BODY_TIMEOUT = 30.0       # waiting for the next piece of a request body
 # (bytes per second), as Apache's mod_reqtimeout MinRate: a client trickling a
 # byte every few seconds cannot hold a connection until the size limit.
 DEFAULT_MIN_BODY_RATE = 500
-DEFAULT_MAX_CONNECTIONS = 1000    # beyond it, new connections wait in the kernel's backlog
+DEFAULT_MAX_CONNECTIONS = 1000    # bounds memory; at it, idle connections make room for new clients
+# Off: behind a proxy every client has the proxy's address, and NAT puts many users behind
+# one. Set it when clients connect directly, so that one address cannot hold every slot with
+# requests under way (which are never closed to make room).
+DEFAULT_MAX_CONNECTIONS_PER_CLIENT = None
 DEFAULT_SHUTDOWN_TIMEOUT = 10.0   # in-flight requests get this long after SIGTERM
 DEFAULT_BACKLOG = 2048
 READ_SIZE = 65536
@@ -29,6 +34,23 @@ READ_SIZE = 65536
 WRITE_HIGH_WATER = 256 * 1024
 # Longest wait for a client to stop sending after we answered without reading all it sent.
 LINGER_TIMEOUT = 2.0
+# At max_connections, a new client is admitted by closing idle connections (nothing under way,
+# nothing buffered), otherwise sockets that merely stay open (keep-alive, or never a byte) would
+# lock every other client out until their deadline. Up to 1/SHED_BATCH of the limit, at most
+# SHED_BATCH, are closed at once, as nginx reuses up to 32 idle connections when its
+# worker_connections run out: one scan of the open connections then pays for many admissions.
+SHED_BATCH = 32
+# The warning that the limit was reached is written at most this often (seconds): a flood of
+# new clients must not also flood the log.
+SHED_LOG_INTERVAL = 60.0
+
+
+def shed_batch(max_connections: int) -> int:
+    """How many idle connections one admission at the limit may close (see ``SHED_BATCH``).
+
+    Example: ``shed_batch(1000) == 31``, ``shed_batch(10) == 1``.
+    """
+    return max(1, min(SHED_BATCH, max_connections // SHED_BATCH))
 
 
 class ServerConfig:
@@ -38,7 +60,8 @@ class ServerConfig:
                  keepalive_timeout=DEFAULT_KEEPALIVE_TIMEOUT, body_timeout=DEFAULT_BODY_TIMEOUT,
                  max_connections=DEFAULT_MAX_CONNECTIONS, shutdown_timeout=DEFAULT_SHUTDOWN_TIMEOUT,
                  forwarded_allow_ips="127.0.0.1", access_log=False, ssl_certfile=None, ssl_keyfile=None,
-                 ssl_context=None, backlog=DEFAULT_BACKLOG, server_header=True, min_body_rate=DEFAULT_MIN_BODY_RATE):
+                 ssl_context=None, backlog=DEFAULT_BACKLOG, server_header=True, min_body_rate=DEFAULT_MIN_BODY_RATE,
+                 max_connections_per_client=DEFAULT_MAX_CONNECTIONS_PER_CLIENT):
         self.host = host
         self.port = port
         self.limits = limits or Limits()
@@ -48,7 +71,14 @@ class ServerConfig:
         if min_body_rate < 0:
             raise ValueError("min_body_rate is bytes per second, 0 (off) or more, got %r" % (min_body_rate,))
         self.min_body_rate = min_body_rate
+        if type(max_connections) is not int or max_connections < 1:
+            raise ValueError("max_connections must be a positive integer, got %r" % (max_connections,))
         self.max_connections = max_connections
+        if max_connections_per_client is not None and (
+                type(max_connections_per_client) is not int or max_connections_per_client < 1):
+            raise ValueError("max_connections_per_client must be a positive integer or None (off), got %r"
+                             % (max_connections_per_client,))
+        self.max_connections_per_client = max_connections_per_client
         self.shutdown_timeout = shutdown_timeout
         self.trusted = TrustedProxies(forwarded_allow_ips)
         self.access_log = access_log

@@ -108,6 +108,28 @@ class Connection:
     def has_partial_head(self):
         return self.parser.pending() > 0
 
+    # -- making room at the connection limit -------------------------------------------------
+    def sheddable(self):
+        """Whether closing now loses nothing: waiting for a request (its first or the next one),
+        with no byte of it received and no byte of the last answer still queued.
+
+        Only the run() loop's wait for a request head arms a deadline while ``idle`` and not
+        ``partial``; a running handler, a body read, a drain and a lingering close never do.
+        """
+        return (self.idle and self.deadline is not None and not self.partial and not self.lingering
+                and not self.parser.pending() and not self.transport.get_write_buffer_size()
+                and not self.transport.is_closing())
+
+    def shed(self):
+        """Close this idle connection now, to admit a new client (the server is at its limit).
+
+        abort(), not close(): nothing is queued to flush, and a TLS close would wait for the
+        client's close_notify while the new client waits for the slot. A client whose next
+        request crosses the close retries it on a new connection (RFC 9112 §9.3.1).
+        """
+        self.deadline = None
+        self.transport.abort()
+
     # -- the loop ------------------------------------------------------------
     async def run(self):
         server = self.server

@@ -1,10 +1,12 @@
 """The HTTP/1.1 server: accepts connections on one listening socket and hands each to a Connection.
 
 It owns what all connections share: the app, the config, the loop, the slots that bound the
-number of connections, the once-a-second tick that enforces every connection's deadline, the
+number of connections (and, at that bound, the choice of idle connections to close so that a new
+client gets in), the once-a-second tick that enforces every connection's deadline, the
 Date header of this second, the after-response tasks, and graceful shutdown.
 """
 import asyncio
+import heapq
 import logging
 import os
 import signal
@@ -15,7 +17,7 @@ import time
 from email.utils import formatdate
 
 from ..core.problems import problem_response
-from .config import DEFAULT_BACKLOG, READ_SIZE, ServerConfig
+from .config import DEFAULT_BACKLOG, READ_SIZE, SHED_LOG_INTERVAL, ServerConfig, shed_batch
 from .connection import Connection, access_logger
 from .http11 import response_head
 
@@ -55,6 +57,15 @@ class Server:
         self.started = None
         self._accept_task = None
         self._slots = None
+        # At the connection limit: whether an accepted client waits for a slot, the idle
+        # connections closed for it that have not ended yet, how many were closed in all.
+        self.waiting = False
+        self._leaving = set()
+        self.shed_count = 0
+        self._shed_logged = None
+        # Open connections per client address, when max_connections_per_client is set.
+        self.per_client = {}
+        self.refused_count = 0
         self._date = _DateCache()
         self._tick = None
         self._tick_interval = 1.0
@@ -125,29 +136,91 @@ class Server:
             deadline = conn.deadline
             if deadline is not None and now >= deadline:
                 conn.expire()
+        if self.waiting:
+            # A client waits for a slot and nothing was idle when it came: a connection that
+            # has since finished its request can make room now.
+            self.shed_idle()
         self._tick = self.loop.call_later(self._tick_interval, self._on_tick)
 
     async def _accept_loop(self, sock):
         loop = self.loop
+        slots = self._slots
         while not self.shutting_down:
-            # At the connection limit we stop calling accept(): new clients
-            # wait in the kernel backlog instead of taking memory here.
-            await self._slots.acquire()
             try:
                 conn, _addr = await loop.sock_accept(sock)
             except asyncio.CancelledError:
-                self._slots.release()
                 raise
             except OSError as exc:
-                self._slots.release()
                 logger.error("accept failed: %s", exc)
                 await asyncio.sleep(0.1)
                 continue
+            host = None
+            if self.config.max_connections_per_client is not None and conn.family in (
+                    socket.AF_INET, socket.AF_INET6):
+                host = _addr[0]
+                count = self.per_client.get(host, 0)
+                if count >= self.config.max_connections_per_client:
+                    # Refused before it takes a slot or reads a byte: the client sees its
+                    # connection closed (a reset when its request is already here).
+                    self.refused_count += 1
+                    conn.close()
+                    continue
+                self.per_client[host] = count + 1
+            if slots.locked():
+                # At the limit, this one client is held while idle connections make room; the
+                # rest wait in the kernel's backlog (we call accept() again only once it is in).
+                self.waiting = True
+                try:
+                    self.shed_idle()
+                    await slots.acquire()
+                except BaseException:
+                    conn.close()  # shutdown began while it waited
+                    self._client_left(host)
+                    raise
+                finally:
+                    self.waiting = False
+            else:
+                await slots.acquire()  # free: returns at once
             if conn.family in (socket.AF_INET, socket.AF_INET6):
                 conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self.spawn(self._serve_socket(conn))
+            self.spawn(self._serve_socket(conn, host))
 
-    async def _serve_socket(self, sock):
+    def _client_left(self, host):
+        if host is not None:
+            left = self.per_client[host] - 1
+            if left:
+                self.per_client[host] = left
+            else:
+                del self.per_client[host]  # bounded by open connections, not by addresses ever seen
+
+    def shed_idle(self):
+        """At the connection limit, close idle connections to admit the client waiting for a slot.
+
+        Idle means waiting for a request with nothing of it received (see
+        ``Connection.sheddable``); a connection with a request under way is never closed. The
+        ones nearest their own deadline go first: among keep-alive connections, those idle the
+        longest. Up to ``shed_batch(max_connections)`` go at once; none while earlier ones are
+        still on their way out (their slots are about to free). Returns how many were closed.
+        """
+        if self._leaving:
+            return 0
+        idle = [conn for conn in self.connections if conn.sheddable()]
+        if not idle:
+            return 0
+        n = shed_batch(self.config.max_connections)
+        victims = heapq.nsmallest(n, idle, key=_deadline) if n > 1 else [min(idle, key=_deadline)]
+        self.shed_count += len(victims)
+        for conn in victims:
+            self._leaving.add(conn)
+            conn.shed()
+        now = self.loop.time()
+        if self._shed_logged is None or now - self._shed_logged >= SHED_LOG_INTERVAL:
+            self._shed_logged = now
+            logger.warning("connection limit reached (max_connections=%d): closing idle connections to admit "
+                           "new clients", self.config.max_connections)
+        return len(victims)
+
+    async def _serve_socket(self, sock, host=None):
         loop = self.loop
         reader = asyncio.StreamReader(limit=READ_SIZE, loop=loop)
         protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
@@ -163,6 +236,7 @@ class Server:
             logger.debug("connection setup failed: %s", exc)
             sock.close()
             self._slots.release()
+            self._client_left(host)
             return
         writer = asyncio.StreamWriter(transport, protocol, reader, loop)
         conn = Connection(self, reader, writer)
@@ -171,7 +245,9 @@ class Server:
             await conn.run()
         finally:
             self.connections.discard(conn)
+            self._leaving.discard(conn)
             self._slots.release()
+            self._client_left(host)
 
     def begin_shutdown(self):
         """Stop accepting; idle keep-alive connections close now, busy ones after their response."""
@@ -234,6 +310,10 @@ class Server:
         if on_signal is not None and not self.shutting_down:
             on_signal(self)
         self.begin_shutdown()
+
+
+def _deadline(conn):
+    return conn.deadline
 
 
 def bind_socket(host, port, backlog=DEFAULT_BACKLOG, reuse_port=False):
