@@ -40,12 +40,18 @@ class ScalarKeywords:
 
     # -- strings
     def gen_string(self, fn: Fn, s: dict, x: str, path: List[str], errs: str) -> None:
+        # A value whose length failed is invalid whatever its pattern says, so the pattern is
+        # not run: a maxLength then bounds the characters a user-declared regex ever sees.
+        # Formats are covet's own linear checks and still report (every error is listed).
+        length_ok = []
         if "minLength" in s:
             n = read_count(s["minLength"], "minLength")
+            length_ok.append("len(%s) >= %d" % (x, n))
             with fn.block("if len(%s) < %d" % (x, n)):
                 self.err(fn, errs, path, "minLength", "must be at least %s long" % plural(n, "character"))
         if "maxLength" in s:
             n = read_count(s["maxLength"], "maxLength")
+            length_ok.append("len(%s) <= %d" % (x, n))
             with fn.block("if len(%s) > %d" % (x, n)):
                 self.err(fn, errs, path, "maxLength", "must be at most %s long" % plural(n, "character"))
         pattern = None
@@ -61,7 +67,7 @@ class ScalarKeywords:
                      "format checks" % self.max_string)
         with fn.block("else"):
             if pattern is not None:
-                with fn.block("if %s(%s) is None" % (pattern, x)):
+                with fn.block("if %s%s(%s) is None" % ("".join(t + " and " for t in length_ok), pattern, x)):
                     self.err(fn, errs, path, "pattern", "must match pattern %s" % json_text(s["pattern"]))
             if checker is not None:
                 with fn.block("if not %s(%s)" % (self.const(checker, "F"), x)):
