@@ -16,7 +16,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 from ._regex_syntax import Alt, Assertion, Cat, CharItem, Empty, Node, Repeat
 
-__all__ = ["MAX_PROGRAM", "Program", "backtracking_is_linear"]
+__all__ = ["MAX_PROGRAM", "Program", "backtracking_is_linear", "build_program"]
 
 # Instructions of one pattern's automaton: search costs value length x this, so a
 # pattern such as "(a|b){1,5000}x{1,5000}" that needs more is refused at compile time.
@@ -162,8 +162,9 @@ class Program:
 
 def _ways_forward(prog: Program, pc: int, after_char: bool) -> Optional[List[Tuple[int, bool, bool]]]:
     """Every epsilon path from ``pc`` to a character test or the end, as (instruction, passed
-    a start anchor, passed no assertion at all); None past _MAX_PATHS. A path that loops back on itself is a repeat of an
-    empty iteration, which re stops, and one through an impossible anchor is dropped."""
+    a start anchor, passed no assertion at all); None past _MAX_PATHS. A path that loops
+    back on itself is a repeat of an empty iteration, which re stops, and one through an
+    impossible anchor is dropped."""
     out: List[Tuple[int, bool, bool]] = []
     stack: List[Tuple[int, frozenset, bool, bool, bool]] = [(pc, frozenset(), False, False, True)]
     steps = 0
@@ -223,7 +224,8 @@ def backtracking_is_linear(tree: Node) -> bool:
         prog = Program(tree, proof_only=True)
     except _TooLarge:
         return False
-    points = [(prog.start, False)] + [(prog.nxt[pc], True) for pc in range(prog.size) if prog.ops[pc] == _CHAR]
+    points = [(prog.start, False)]
+    points += [(prog.nxt[pc], True) for pc in range(prog.size) if prog.ops[pc] == _CHAR]
     tests: Dict[int, Callable[[str], bool]] = {}
     anchored = True
     # an attempt that has read a character and can always stop with a match never fails
