@@ -7,7 +7,7 @@ from typing import Any, List, Optional
 from ._errors import SchemaError
 from ._keywords import MISSING, active, read_count
 from ._messages import plural
-from ._patterns import compile_pattern
+from ._patterns import pattern_search
 from ._source import Fn, St
 
 __all__ = ["ObjectKeywords"]
@@ -123,7 +123,7 @@ class ObjectKeywords:
 
     def gen_members_loop(self, fn: Fn, s: dict, props: dict, patterns: dict, extra: Any, names: Any,
                          x: str, path: List[str], errs: str, st: St, result: Optional[str]) -> None:
-        compiled = [(self.const(compile_pattern(p, "patternProperties key").search, "P"), sub)
+        compiled = [(self.const(pattern_search(p, "patternProperties key"), "P"), sub)
                     for p, sub in patterns.items()]
         changes = result is not None and (any(self.changes(sub) for _, sub in compiled)
                                           or (extra is not MISSING and self.changes(extra)))

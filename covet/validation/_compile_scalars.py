@@ -6,7 +6,7 @@ from ._errors import SchemaError
 from ._formats import FORMAT_NAMES, FORMATS
 from ._keywords import NUMERIC_KW, fraction_parts, read_count, read_number
 from ._messages import json_number, json_text, plural
-from ._patterns import compile_pattern
+from ._patterns import pattern_search
 from ._source import Fn
 
 __all__ = ["ScalarKeywords"]
@@ -40,17 +40,23 @@ class ScalarKeywords:
 
     # -- strings
     def gen_string(self, fn: Fn, s: dict, x: str, path: List[str], errs: str) -> None:
+        # A value over maxLength is invalid whatever its pattern says, so the pattern is not
+        # run: maxLength bounds the characters a user-declared regex ever reads. A value under
+        # minLength is short, so its pattern error is still listed (a form shows both), as are
+        # formats, covet's own linear checks.
+        length_ok = ""
         if "minLength" in s:
             n = read_count(s["minLength"], "minLength")
             with fn.block("if len(%s) < %d" % (x, n)):
                 self.err(fn, errs, path, "minLength", "must be at least %s long" % plural(n, "character"))
         if "maxLength" in s:
             n = read_count(s["maxLength"], "maxLength")
+            length_ok = "len(%s) <= %d and " % (x, n)
             with fn.block("if len(%s) > %d" % (x, n)):
                 self.err(fn, errs, path, "maxLength", "must be at most %s long" % plural(n, "character"))
         pattern = None
         if "pattern" in s:
-            pattern = self.const(compile_pattern(s["pattern"]).search, "P")
+            pattern = self.const(pattern_search(s["pattern"]), "P")
         fmt = s.get("format")
         checker = FORMATS.get(fmt) if isinstance(fmt, str) else None
         decimal_bounds = fmt == "decimal" and any(k in s for k in NUMERIC_KW)
@@ -61,7 +67,7 @@ class ScalarKeywords:
                      "format checks" % self.max_string)
         with fn.block("else"):
             if pattern is not None:
-                with fn.block("if %s(%s) is None" % (pattern, x)):
+                with fn.block("if %s%s(%s) is None" % (length_ok, pattern, x)):
                     self.err(fn, errs, path, "pattern", "must match pattern %s" % json_text(s["pattern"]))
             if checker is not None:
                 with fn.block("if not %s(%s)" % (self.const(checker, "F"), x)):

@@ -40,8 +40,9 @@ DEFAULT_MAX_DEPTH = 64
 # Items of one array (or properties of one object) that the validator iterates over. Work is
 # linear, but a body with millions of elements should fail fast with a clear "size" error.
 DEFAULT_MAX_ITEMS = 100_000
-# Characters of a string checked against a ``pattern`` or ``format``: regex cost grows with the
-# input (quadratic patterns, cf. CVE-2020-5236), so very long strings are refused before matching.
+# Characters of a string checked against a ``pattern`` or ``format``: every check is linear
+# (_patterns.pattern_search), but its cost still grows with the input (cf. CVE-2020-5236), so
+# very long strings are refused before matching.
 DEFAULT_MAX_STRING_LENGTH = 100_000
 
 # Python allows 100 indentation levels and 20 nested loops per function: split well before.

@@ -1,10 +1,15 @@
-"""Schema ``pattern`` strings (ECMA-262 regexes) compiled as Python regular expressions."""
+"""Schema ``pattern`` strings (ECMA-262 regexes) compiled as Python regular expressions,
+and run in time linear in the value: with ``re`` when the pattern is proved free of
+catastrophic backtracking, else with a Thompson automaton (CWE-1333, regular-expression
+denial of service)."""
 import re
-from typing import Any
+from typing import Any, Callable, Optional
 
 from ._errors import SchemaError
+from ._regex_nfa import MAX_PROGRAM, backtracking_is_linear, build_program
+from ._regex_syntax import Unsupported, parse
 
-__all__ = ["compile_pattern"]
+__all__ = ["compile_pattern", "pattern_search"]
 
 
 def _translate_pattern(pattern: str) -> str:
@@ -56,3 +61,27 @@ def compile_pattern(pattern: Any, where: str = "pattern") -> "re.Pattern":
     except re.error as exc:
         raise SchemaError("%s %r is not a valid Python regular expression: %s" % (where, pattern, exc)) from None
     return compiled
+
+
+def pattern_search(pattern: Any, where: str = "pattern") -> Callable[[str], Optional[object]]:
+    """A search function for a schema ``pattern``: not None when the pattern matches.
+
+    It costs at most len(value) x pattern size steps: ``re``'s own search when the pattern
+    is proved linear for a backtracking matcher, else a Thompson automaton. Features no
+    linear-time matcher can run are refused with SchemaError.
+
+    Example: ``pattern_search("^(a+)+$")("a" * 50 + "!")`` is None at once.
+    """
+    compiled = compile_pattern(pattern, where)
+    try:
+        tree = parse(compiled.pattern, compiled.flags)
+    except Unsupported as exc:
+        raise SchemaError("%s %r uses %s, which cannot be matched in time linear in the value" %
+                          (where, pattern, exc)) from None
+    if backtracking_is_linear(tree):
+        return compiled.search
+    program = build_program(tree)
+    if program is None:
+        raise SchemaError("%s %r needs more than %d automaton states to be matched in linear time; "
+                          "use smaller repeat counts" % (where, pattern, MAX_PROGRAM))
+    return program.search

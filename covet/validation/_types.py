@@ -20,7 +20,7 @@ import uuid
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ._compiler import compile_schema
-from ._patterns import compile_pattern
+from ._patterns import pattern_search
 from ._errors import SchemaError, ValidationError
 from ._formats import parse_datetime, parse_time
 
@@ -33,8 +33,9 @@ MISSING: Any = object()
 _NONE_TYPE = type(None)
 _UNION_TYPE = getattr(types, "UnionType", None)  # int | None, Python 3.10+
 _REQUIRED_WRAPPERS = tuple(w for w in (getattr(typing, "Required", None), getattr(typing, "NotRequired", None)) if w)
-# RFC 4648 §4 base64 alphabet with padding: one string per valid encoding, no ambiguity to backtrack on.
-BASE64_PATTERN = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+# RFC 4648 §4 base64 alphabet with padding, written so that the next character always decides
+# the way on (a padded quantum must end the string): re runs it without backtracking.
+BASE64_PATTERN = "^(?:[A-Za-z0-9+/]{2}(?:[A-Za-z0-9+/](?:[A-Za-z0-9+/]|=$)|==$))*$"
 _LIST_ORIGINS = (list, collections.abc.Sequence, collections.abc.MutableSequence, collections.abc.Iterable,
                  collections.abc.Collection)
 _SET_ORIGINS = (set, frozenset, collections.abc.Set, collections.abc.MutableSet)
@@ -86,7 +87,7 @@ class Field:
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
                 raise TypeError("Field(%s=...) must be a non-negative integer, got %r" % (name, value))
         if pattern is not None:
-            compile_pattern(pattern, "Field(pattern=...)")
+            pattern_search(pattern, "Field(pattern=...)")
         self.default, self.default_factory, self.alias = default, default_factory, alias
         self.title, self.description, self.examples = title, description, examples
         self.gt, self.ge, self.lt, self.le, self.multiple_of = gt, ge, lt, le, multiple_of
