@@ -432,3 +432,28 @@ def test_malformed_tls_files_are_reported(isolated, capsys):
     assert main(["run", "cli_tls_app.py", "--ssl-certfile", "junk.pem", "--ssl-keyfile", "junk.pem"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("covet: junk.pem and junk.pem are not a PEM certificate and its private key (")
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--max-connections", "0"], "max_connections"),
+    (["--max-connections-per-client", "0"], "max_connections_per_client"),
+    (["--min-body-rate", "-1"], "min_body_rate"),
+])
+def test_bad_server_settings_are_a_usage_error_before_the_app_loads(isolated, capsys, flags, message):
+    # Not a traceback from deep in the server: one line naming the setting, exit status 2.
+    write(isolated / "cli_bad_app.py", "raise SystemExit('the app must not be imported')\n")
+    assert main(["run", "cli_bad_app.py"] + flags) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("covet: ") and message in err and err.count("\n") == 1
+
+
+def test_max_connections_per_client_reaches_the_server(isolated, monkeypatch):
+    import covet.server.run as server
+
+    seen = {}
+    monkeypatch.setattr(server, "run", lambda app, **options: seen.update(options))
+    write(isolated / "cli_pc_app.py", APP)
+    assert main(["run", "cli_pc_app.py", "--max-connections-per-client", "4"]) == 0
+    assert seen["max_connections_per_client"] == 4
+    assert main(["run", "cli_pc_app.py"]) == 0
+    assert seen["max_connections_per_client"] is None

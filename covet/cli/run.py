@@ -42,6 +42,8 @@ def add_parser(subparsers: Any) -> None:
     run.add_argument("--forwarded-allow-ips", default="127.0.0.1",
                      help="comma-separated IPs/CIDRs trusted for X-Forwarded-*/Forwarded ('*' for all)")
     run.add_argument("--max-connections", type=int, default=1000)
+    run.add_argument("--max-connections-per-client", type=int, default=None,
+                     help="connections one client address may hold (off by default; not behind a proxy)")
     run.add_argument("--timeout-keep-alive", type=float, default=5.0)
     run.add_argument("--timeout-head", type=float, default=10.0)
     run.add_argument("--timeout-body", type=float, default=30.0)
@@ -94,15 +96,27 @@ def command(args: argparse.Namespace) -> int:
     if args.loop == "uvloop" and importlib.util.find_spec("uvloop") is None:
         print("covet: --loop uvloop needs uvloop installed (pip install uvloop)", file=sys.stderr)
         return 1
+    settings = dict(
+        access_log=args.access_log, ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile,
+        forwarded_allow_ips=args.forwarded_allow_ips, max_connections=args.max_connections,
+        max_connections_per_client=args.max_connections_per_client,
+        keepalive_timeout=args.timeout_keep_alive, head_timeout=args.timeout_head,
+        body_timeout=args.timeout_body, min_body_rate=args.min_body_rate,
+        shutdown_timeout=args.timeout_graceful_shutdown)
+    try:
+        # Settings are checked before the app is imported: a bad value is a usage error (exit 2),
+        # not a traceback.
+        from ..server.config import ServerConfig
+
+        settings["limits"] = Limits(max_body_size=args.max_body_size)
+        ServerConfig(host=args.host, port=args.port, **settings)
+    except (TypeError, ValueError) as exc:
+        print("covet: %s" % exc, file=sys.stderr)
+        return 2
     app = load_app(args.app)
     try:
         server.run(app, host=args.host, port=args.port, workers=args.workers,
-                   loop=None if args.loop == "asyncio" else "uvloop", log_level=args.log_level,
-                   access_log=args.access_log, ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile,
-                   forwarded_allow_ips=args.forwarded_allow_ips, max_connections=args.max_connections,
-                   keepalive_timeout=args.timeout_keep_alive, head_timeout=args.timeout_head,
-                   body_timeout=args.timeout_body, min_body_rate=args.min_body_rate,
-                   shutdown_timeout=args.timeout_graceful_shutdown, limits=Limits(max_body_size=args.max_body_size))
+                   loop=None if args.loop == "asyncio" else "uvloop", log_level=args.log_level, **settings)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             print("covet: %s:%d is already in use (another server running? try --port)" % (args.host, args.port),
