@@ -408,3 +408,46 @@ def test_encodings_of_one_path_are_one_page():
         assert client.get("/%50a/x").status_code == 404  # "/Pa/x": hex case is not letter case
         assert calls == ["x"]
         assert cache.stats()["size"] == 1
+
+
+def test_a_page_built_from_a_declared_cookie_or_header_is_never_served_to_another_client():
+    # A handler's Cookie() and Header() parameters change its page as surely as its query
+    # parameters: Alice's page must not be served to Bob, nor a French page to an English reader.
+    from covet import Cookie, Header
+
+    app = Covet()
+    cache = Cache()
+    calls: List[str] = []
+
+    @app.get("/me")
+    @cache.cache_page(ttl=60)
+    async def me(user: str = Cookie("anonymous"), lang: str = Header("en", alias="X-Lang")):
+        calls.append(user + "/" + lang)
+        return PlainTextResponse("hello %s (%s)" % (user, lang))
+
+    with TestClient(app) as client:
+        assert client.get("/me", cookies={"user": "alice"}).text == "hello alice (en)"
+        assert client.get("/me", cookies={"user": "bob"}).text == "hello bob (en)"
+        assert client.get("/me", cookies={"user": "alice", "ads": "x"}).text == "hello alice (en)"  # a hit
+        assert client.get("/me", cookies={"user": "alice"}, headers={"X-Lang": "fr"}).text == "hello alice (fr)"
+    assert calls == ["alice/en", "bob/en", "alice/fr"]
+
+
+def test_a_handler_that_takes_the_request_keys_its_pages_by_the_whole_cookie_header():
+    # It may read the session or any cookie: pages are shared only between identical Cookie headers.
+    app = Covet()
+    cache = Cache()
+    calls: List[str] = []
+
+    @app.get("/session")
+    @cache.cache_page(ttl=60)
+    async def session(request: Request):
+        who = request.cookies.get("sid", "-")
+        calls.append(who)
+        return PlainTextResponse("session " + who)
+
+    with TestClient(app) as client:
+        assert client.get("/session", cookies={"sid": "a1"}).text == "session a1"
+        assert client.get("/session", cookies={"sid": "b2"}).text == "session b2"
+        assert client.get("/session", cookies={"sid": "a1"}).text == "session a1"
+    assert calls == ["a1", "b2"]

@@ -13,7 +13,7 @@ apart (whether HTML is preferred), unless the handler reads that header itself.
 import hashlib
 import re
 from operator import itemgetter
-from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Union
+from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Tuple, Union
 
 from ..core._plan import walk_plans
 from ..core._wrap import REQUEST_PARAM, route_status, wrap_handler
@@ -110,29 +110,39 @@ def _check_vary_query(vary_query: Any) -> Optional[Union[str, FrozenSet[str]]]:
 
 class _RouteKey:
     """What of a request can change one route's page: ``query`` names (sorted; None: the whole
-    query string) and whether the raw ``Accept`` value matters."""
+    query string), whether the raw ``Accept`` value matters, the request headers and cookies the
+    handler and its dependencies declare, and whether the whole Cookie header counts (a handler
+    taking the Request may read the session or any cookie)."""
 
-    __slots__ = ("query", "raw_accept")
+    __slots__ = ("query", "raw_accept", "headers", "cookies", "all_cookies")
 
-    def __init__(self, query: Optional[FrozenSet[str]], raw_accept: bool) -> None:
+    def __init__(self, query: Optional[FrozenSet[str]], raw_accept: bool, headers: Tuple[str, ...] = (),
+                 cookies: Tuple[str, ...] = (), all_cookies: bool = False) -> None:
         self.query = query
         self.raw_accept = raw_accept
+        self.headers = headers
+        self.cookies = cookies
+        self.all_cookies = all_cookies
 
 
 def _route_key(route: Any, vary_query: Optional[Union[str, FrozenSet[str]]]) -> _RouteKey:
     plan = getattr(route, "plan", None)
     if plan is None:  # not served through a route: nothing is known, so everything counts
-        return _RouteKey(None, True)
+        return _RouteKey(None, True, all_cookies=True)
     plans = list(walk_plans(plan))
-    # A handler or dependency taking the Request may read any parameter or header.
+    # A handler or dependency taking the Request may read any parameter, header or cookie.
     takes_request = any(kind == "request" and name != REQUEST_PARAM for p in plans for name, kind in p.specials)
     declared = frozenset(src.key for p in plans for src in p.sources if src.kind == "query")
     reads_accept = takes_request or any(
         src.kind == "header" and src.key == "accept" for p in plans for src in p.sources)
+    # Declared headers and cookies change the page as surely as query parameters do: a page built
+    # from one client's cookie must never be served to another.
+    headers = tuple(sorted({src.key for p in plans for src in p.sources if src.kind == "header"}))
+    cookies = tuple(sorted({src.key for p in plans for src in p.sources if src.kind == "cookie"}))
     if vary_query == ALL_QUERY or (vary_query is None and takes_request):
-        return _RouteKey(None, reads_accept)
+        return _RouteKey(None, reads_accept, headers, cookies, takes_request)
     extra = vary_query if isinstance(vary_query, frozenset) else frozenset()
-    return _RouteKey(declared | extra, reads_accept)
+    return _RouteKey(declared | extra, reads_accept, headers, cookies, takes_request)
 
 
 class PagePolicy:
@@ -199,6 +209,13 @@ class PagePolicy:
                 # What covet's own negotiation can tell apart (problem pages: HTML or JSON).
                 value = "html" if prefers_html(value) else ""
             parts.append(value)
+        if rk.headers:
+            parts.append(repr([headers.getlist(name) for name in rk.headers]))
+        if rk.all_cookies:
+            parts.append(headers.get("cookie") or "")
+        elif rk.cookies:
+            cookies = request.cookies
+            parts.append(repr([cookies.get(name) for name in rk.cookies]))
         return bounded_key(self.prefix, "\x00".join(parts))
 
     def entry(self, response: Response) -> Optional[List[Any]]:
