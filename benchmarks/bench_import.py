@@ -74,6 +74,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", type=int, default=41)
     p.add_argument("--baseline", metavar="DIR")
+    p.add_argument("--peers", action="store_true", help="also time microdot, and Starlette + uvicorn (issue 12)")
     args = p.parse_args(argv)
     folders = [("covet", ROOT)]
     if args.baseline:
@@ -101,7 +102,49 @@ def main(argv=None):
                   % (name, medians[name] * 1000, own, other))
         if "covet-before" in medians:
             print("  covet / covet-before (wall): %.2fx" % (medians["covet"] / medians["covet-before"]))
+    if args.peers:
+        peers(args.runs)
     return 0
+
+
+# Issue 12's cold-start comparison, whole processes: covet's import against microdot's, and covet's
+# app plus server against Starlette plus uvicorn's (peers installed in benchmarks/.venv only).
+# (label, the peer module that must be installed, code)
+PEERS = [
+    ("covet: from covet import Covet", None, "from covet import Covet"),
+    ("microdot: import microdot", "microdot", "import microdot"),
+    ("covet app + server", None, "from covet import Covet; import covet.server.server; Covet()"),
+    ("Starlette app + uvicorn", "uvicorn",
+     "from starlette.applications import Starlette; import uvicorn.server, uvicorn.config; Starlette()"),
+]
+
+
+def peers(runs):
+    """Whole-process wall times of covet and its peers, paired run by run (minus a bare interpreter)."""
+    import importlib.util
+
+    present = [(label, code) for label, module, code in PEERS
+               if module is None or importlib.util.find_spec(module) is not None]
+    for label, code in present:
+        wall(ROOT, code)  # bytecode cached first
+    times = {label: [] for label, _ in present}
+    bare = []
+    for _ in range(runs):
+        bare.append(wall(ROOT, "pass"))
+        for label, code in present:
+            times[label].append(wall(ROOT, code))
+    base = statistics.median(bare)
+    print("cold start against peers (python %s, %d paired runs, medians minus a bare interpreter)"
+          % (sys.version.split()[0], runs))
+    medians = {}
+    for label, values in times.items():
+        medians[label] = statistics.median(values) - base
+        print("  %-36s %6.1f ms" % (label, medians[label] * 1000))
+    pairs = [("covet: from covet import Covet", "microdot: import microdot"),
+             ("covet app + server", "Starlette app + uvicorn")]
+    for mine, theirs in pairs:
+        if mine in medians and theirs in medians and medians[theirs] > 0:
+            print("  %s / %s: %.2fx" % (mine, theirs, medians[mine] / medians[theirs]))
 
 
 if __name__ == "__main__":
