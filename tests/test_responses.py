@@ -513,3 +513,34 @@ def test_statuses_without_content_never_carry_a_body(status):
             assert (res.status_code, res.content) == (status, b""), url
             if status != 304 or url not in ("/late", "/tuple"):
                 assert "content-length" not in res.headers, url
+
+
+def test_the_kernel_loads_no_module_an_app_has_not_used_yet():
+    # Cold start (serverless, CLI tools, tests): datetime, dataclasses, html, uuid and http.cookies
+    # load with their first use (a datetime to serialise, an HTML error page, a {x:uuid} route,
+    # a cookie set), not with every app. An object of such a type cannot exist before its module.
+    import subprocess
+    import sys
+
+    code = ("import sys; from covet import Covet; Covet(); "
+            "print(sorted(m for m in ('html', 'datetime', 'dataclasses', 'uuid', 'http.cookies') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_json_default_still_serialises_what_it_did():
+    import dataclasses
+    import datetime
+    import decimal
+    import uuid
+
+    @dataclasses.dataclass
+    class Point:
+        x: int
+
+    assert json_default(datetime.date(2024, 1, 2)) == "2024-01-02"
+    assert json_default(uuid.UUID(int=1)) == "00000000-0000-0000-0000-000000000001"
+    assert json_default(decimal.Decimal("1.50")) == "1.50"
+    assert json_default(Point(3)) == {"x": 3}
+    with pytest.raises(TypeError):
+        json_default(Point)  # the class itself is not data

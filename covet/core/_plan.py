@@ -16,7 +16,6 @@ Example::
     plan = Plan(handler, path_types(route), route.dependencies)
     form_ok = check_one_body(plan, handler)
 """
-import dataclasses
 import inspect
 import sys
 import typing
@@ -79,7 +78,8 @@ def _collection(tp):
 
 def _is_record(tp):
     return isinstance(tp, type) and (
-        dataclasses.is_dataclass(tp) or _is_typeddict(tp) or getattr(tp, "__covet_model__", False)
+        # dataclasses.is_dataclass, without importing dataclasses for apps that declare none
+        hasattr(tp, "__dataclass_fields__") or _is_typeddict(tp) or getattr(tp, "__covet_model__", False)
     )
 
 

@@ -3,7 +3,6 @@
 ``application/problem+json`` (``type``, ``title``, ``status``, ``detail``, ``instance`` and, for
 validation, ``errors``), or a small HTML page when the client prefers HTML.
 """
-import html
 import json
 
 from .errors import status_phrase
@@ -74,6 +73,8 @@ def problem_response(request, status_code, detail=None, headers=None, errors=Non
         instance = request.root_path + request.path
     body = problem_body(status_code, detail, instance, errors, type, title)
     if prefers_html(accept):
+        import html  # only for browsers' error pages; not loaded at start-up
+
         if detail is None:
             detail_html = ""
         else:

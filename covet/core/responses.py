@@ -6,8 +6,6 @@ and either ``body`` (bytes) or, when ``streaming`` is true, an async
 ``body_iterator``.
 """
 import asyncio
-import dataclasses
-import datetime
 import enum
 import json
 import os
@@ -26,17 +24,20 @@ __all__ = [
 
 def json_default(obj):
     """``default=`` for json.dumps: datetime/date/time (ISO 8601), UUID, Decimal, Enum, dataclasses, sets."""
-    if isinstance(obj, (datetime.datetime, datetime.date, datetime.time)):
+    # datetime, UUID, Decimal and dataclasses without importing their modules at start-up: an
+    # object of one of these types can only exist once its module is loaded.
+    dt = sys.modules.get("datetime")
+    if dt is not None and isinstance(obj, (dt.datetime, dt.date, dt.time)):
         return obj.isoformat()
-    # UUID and Decimal without importing their modules: an object of either
-    # type can only exist once its module is loaded.
     for module, name in (("uuid", "UUID"), ("decimal", "Decimal")):
         loaded = sys.modules.get(module)
         if loaded is not None and isinstance(obj, getattr(loaded, name)):
             return str(obj)
     if isinstance(obj, enum.Enum):
         return obj.value
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+    if hasattr(type(obj), "__dataclass_fields__"):  # dataclasses.is_dataclass, for an instance
+        import dataclasses
+
         return dataclasses.asdict(obj)
     if isinstance(obj, (set, frozenset, tuple)):
         return list(obj)
@@ -195,7 +196,8 @@ class Response:
         if expires is not None:
             from email.utils import formatdate
 
-            if isinstance(expires, datetime.datetime):
+            dt = sys.modules.get("datetime")  # a datetime object means the module is loaded
+            if dt is not None and isinstance(expires, dt.datetime):
                 expires = formatdate(expires.timestamp(), usegmt=True)
             elif isinstance(expires, (int, float)):
                 expires = formatdate(expires, usegmt=True)
