@@ -4,7 +4,7 @@ from typing import List
 
 from ._errors import SchemaError
 from ._formats import FORMAT_NAMES, FORMATS
-from ._keywords import NUMERIC_KW, fraction_parts, read_count, read_number
+from ._keywords import NUMERIC_BOUNDS, NUMERIC_KW, fraction_parts, read_count, read_number
 from ._messages import json_number, json_text, plural
 from ._patterns import pattern_search
 from ._source import Fn
@@ -20,10 +20,7 @@ class ScalarKeywords:
 
     # -- numbers
     def gen_numeric(self, fn: Fn, s: dict, x: str, path: List[str], errs: str) -> None:
-        for keyword, op, text in (("minimum", "<", "greater than or equal to"),
-                                  ("exclusiveMinimum", "<=", "greater than"),
-                                  ("maximum", ">", "less than or equal to"),
-                                  ("exclusiveMaximum", ">=", "less than")):
+        for keyword, op, text in NUMERIC_BOUNDS:
             if keyword in s:
                 bound = read_number(s[keyword], keyword)
                 code = repr(bound) if not isinstance(bound, Decimal) else self.const(bound)
@@ -80,10 +77,7 @@ class ScalarKeywords:
         """covet's ``format: decimal``: numeric keywords also bound decimal strings, compared exactly."""
         d = self.var("d")
         fn.line("%s = _Decimal(%s)" % (d, x))
-        for keyword, op, text in (("minimum", "<", "greater than or equal to"),
-                                  ("exclusiveMinimum", "<=", "greater than"),
-                                  ("maximum", ">", "less than or equal to"),
-                                  ("exclusiveMaximum", ">=", "less than")):
+        for keyword, op, text in NUMERIC_BOUNDS:
             if keyword in s:
                 bound = read_number(s[keyword], keyword)
                 exact = self.const(Decimal(repr(bound)) if isinstance(bound, float) else Decimal(bound))

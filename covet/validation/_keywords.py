@@ -6,12 +6,18 @@ from typing import Any, Tuple
 
 from ._errors import SchemaError
 
-__all__ = ["ACTIVE", "APPLICATOR_KW", "ARRAY_KW", "COERCIBLE", "MISSING", "NUMERIC_KW", "OBJECT_KW",
+__all__ = ["ACTIVE", "APPLICATOR_KW", "ARRAY_KW", "COERCIBLE", "MISSING", "NUMERIC_BOUNDS", "NUMERIC_KW", "OBJECT_KW",
            "STRING_KW", "TYPES", "UNSUPPORTED", "active", "fraction_parts", "read_count", "read_number"]
 
 TYPES = ("null", "boolean", "object", "array", "number", "string", "integer")
 COERCIBLE = frozenset(("integer", "number", "boolean", "null", "array"))
 NUMERIC_KW = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
+# (keyword, the comparison that FAILS it, the message's words): one table for numbers and for
+# covet's decimal strings.
+NUMERIC_BOUNDS = (("minimum", "<", "greater than or equal to"),
+                  ("exclusiveMinimum", "<=", "greater than"),
+                  ("maximum", ">", "less than or equal to"),
+                  ("exclusiveMaximum", ">=", "less than"))
 STRING_KW = ("minLength", "maxLength", "pattern", "format")
 ARRAY_KW = ("minItems", "maxItems", "uniqueItems", "prefixItems", "items", "contains")
 OBJECT_KW = ("properties", "required", "patternProperties", "additionalProperties", "propertyNames",
