@@ -363,7 +363,7 @@ def serve(app, config, sock=None, ready=announce, loop_name=None, on_signal=anno
           stopped=announce_stopped):
     """Run one server process until it is told to stop; ``stopped()`` runs after a graceful stop."""
     if loop_name == "uvloop":
-        import uvloop  # opt-in only: never a dependency
+        import uvloop  # opt-in, never a dependency: docs/server.md "The one optional import"
 
         uvloop.install()
     server = Server(app, config, sock)
