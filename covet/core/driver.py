@@ -61,9 +61,9 @@ def start(response: Any, method: str) -> Tuple[int, List[Header], Optional[bytes
     """
     status = response.status_code
     headers = response.raw_headers
-    if status in NO_CONTENT_LENGTH:  # PERF: the check inline, the copy only when it can matter
-        headers = [h for h in headers if h[0] != b"content-length"]
-    send_body = method != "HEAD" and status not in NO_CONTENT
+    if status in NO_CONTENT_LENGTH:  # PERF: the check inline, the call only when it can matter
+        headers = wire_headers(status, headers)
+    send_body = has_body(method, status)
     if response.streaming:
         return status, headers, None, send_body
     return status, headers, response.body if send_body else b"", send_body
