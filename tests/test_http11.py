@@ -723,7 +723,18 @@ def test_event_reprs():
     assert repr(head()) == (
         "RequestHead(method='GET', target='/', version='1.1', headers=[(b'host', b'a')], "
         "keep_alive=True, expect_continue=False, content_length=None, chunked=False, "
-        "upgrade=None)")
+        "upgrade=None, forwarded=False)")
+
+
+@pytest.mark.parametrize("name", [b"forwarded", b"x-forwarded-for", b"x-forwarded-proto"])
+def test_head_notes_proxy_headers(name):
+    # The server runs its proxy logic only for a head that has one of these.
+    parser = RequestParser()
+    parser.feed(b"GET / HTTP/1.1\r\nHost: a\r\n" + name + b": x\r\n\r\n")
+    assert parser.next_event().forwarded is True
+    parser = RequestParser()
+    parser.feed(b"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded: x\r\n\r\n")
+    assert parser.next_event().forwarded is False
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -137,39 +137,50 @@ class Connection:
         parser = self.parser
         reader = self.reader
         dispatch = server.app.dispatch
+        loop_time = server.loop.time
         served = 0
         head_started = None
         try:
             while True:
-                try:
-                    # PERF: with nothing buffered between requests there is nothing to parse.
-                    event = parser.next_event() if parser.pending() else NEED_DATA
-                except ProtocolError as exc:
-                    self.flush()
-                    self.transport.write(server.error_bytes(exc.status, exc.detail, close=True, instance=exc.instance))
-                    await self.linger()
-                    return
+                # PERF: with nothing buffered between requests there is nothing to parse.
+                partial = parser.pending()
+                if partial:
+                    try:
+                        event = parser.next_event()
+                    except ProtocolError as exc:
+                        self.flush()
+                        self.transport.write(server.error_bytes(exc.status, exc.detail, close=True,
+                                                                instance=exc.instance))
+                        await self.linger()
+                        return
+                else:
+                    event = NEED_DATA
                 if event is NEED_DATA:
-                    self.flush()
+                    # Between requests the parser holds nothing or a partial head, never body bytes
+                    # (handle() consumes or skips every body), so ``partial`` means a head under way.
+                    if self.out:
+                        self.flush()
                     if self.transport.get_write_buffer_size() > WRITE_HIGH_WATER:
                         await self.drain()
-                    if server.shutting_down and not self.has_partial_head():
-                        return
-                    if self.has_partial_head():
+                    if partial:
+                        now = loop_time()
                         if head_started is None:
-                            head_started = server.loop.time()
-                        remaining = config.head_timeout - (server.loop.time() - head_started)
-                        self._arm(max(remaining, 0.0), True)
+                            head_started = now
+                        self._arm(max(config.head_timeout - (now - head_started), 0.0), True)
+                    elif server.shutting_down:
+                        return
                     elif served:
                         self.idle = True
-                        self._arm(config.keepalive_timeout, False)
+                        # PERF: _arm() inline.
+                        self.deadline = loop_time() + config.keepalive_timeout
+                        self.partial = False
                     else:
                         self._arm(config.head_timeout, False)
                     data = await reader.read(READ_SIZE)
                     if self.lingering:
                         await self.linger()  # expire() answered 408 while we waited
                         return
-                    self._disarm()
+                    self.deadline = None
                     if not data:
                         return
                     parser.feed(data)
@@ -257,7 +268,7 @@ class Connection:
             parser.next_event()  # its EndOfMessage: no I/O, no body
         client = self.client
         scheme = self.scheme
-        if self.proxied:
+        if self.proxied and head.forwarded:
             host, proto = forwarded_client(head.headers, client[0], server.config.trusted)
             client = (host, client[1])
             if proto:
@@ -286,7 +297,18 @@ class Connection:
         if keep_alive and CLOSE in response.raw_headers:
             keep_alive = False  # RFC 9112 §9.6: the app said close; read no further request
         try:
-            sent = await self.send(response, head, keep_alive)
+            # covet.core.driver decides what goes out (headers, whether a body may, closing the stream).
+            status, headers, body, send_body = driver_start(response, head.method)
+            if body is not None:
+                sent = self.queue(status, headers, body, head.version, keep_alive)
+                if self.out_size > WRITE_HIGH_WATER:
+                    # A pipelined batch's answers are bounded too: hand them over and wait if the
+                    # socket backs up.
+                    self.flush()
+                    if self.transport.get_write_buffer_size() > WRITE_HIGH_WATER:
+                        await self.drain()
+            else:
+                sent = await self.send_stream(response, status, headers, send_body, head.version, keep_alive)
         except BaseException:
             # A reset mid-stream must not skip yield-dependency teardown and temp-file cleanup.
             spawn_after_send(server, response)
@@ -302,43 +324,39 @@ class Connection:
             await self.linger()  # the client may still be sending the body we did not read
         return keep_alive
 
-    async def send(self, response, head, keep_alive):
-        """Serialise ``response``; returns the number of body bytes sent."""
-        server = self.server
-        # covet.core.driver decides what goes out (headers, whether a body may, closing the stream).
-        status, headers, body, send_body = driver_start(response, head.method)
-        extra = server.common_headers()
-        version = head.version
+    def tail(self, headers, version, keep_alive):
+        """The header lines the server adds: Date and Server, and Connection where it must be said."""
+        tail = self.server.common_tail()
         if not keep_alive:
             if version == "1.1" and CLOSE not in headers:
-                extra = extra + [CLOSE]
+                tail += b"connection: close\r\n"
         elif version == "1.0":
-            extra = extra + [(b"connection", b"keep-alive")]
-        if body is not None:
-            data = response_head(status, headers + extra, version)
-            size = len(body)
-            out = self.out
-            if not size:
-                out.append(data)
-                self.out_size += len(data)
-            else:
-                # One write for head and body: no Nagle/delayed-ACK stall.
-                out.append(data + body if size < 16384 else data)
-                if size >= 16384:
-                    out.append(body)
-                self.out_size += len(data) + size
-            if self.out_size > WRITE_HIGH_WATER:
-                # A pipelined batch's answers are bounded too: hand them over and wait if the socket backs up.
-                self.flush()
-                if self.transport.get_write_buffer_size() > WRITE_HIGH_WATER:
-                    await self.drain()
-            return size
+            tail += b"connection: keep-alive\r\n"
+        return tail
+
+    def queue(self, status, headers, body, version, keep_alive):
+        """Queue a whole response for the batch's one write (PERF: no coroutine); returns the body size."""
+        data = response_head(status, headers, version, self.tail(headers, version, keep_alive))
+        size = len(body)
+        if not size:
+            self.out.append(data)
+        elif size < 16384:
+            self.out.append(data + body)  # one write for head and body: no Nagle/delayed-ACK stall
+        else:
+            self.out.append(data)
+            self.out.append(body)
+        self.out_size += len(data) + size
+        return size
+
+    async def send_stream(self, response, status, headers, send_body, version, keep_alive):
+        """Send a streamed body; returns the number of body bytes sent."""
         # Streaming: chunked on 1.1 unless the app set Content-Length; close-delimited on 1.0.
         has_length = any(k == b"content-length" for k, _ in headers)
         chunked = version == "1.1" and not has_length and status not in NO_CONTENT
+        tail = self.tail(headers, version, keep_alive)
         if chunked:
-            extra = extra + [(b"transfer-encoding", b"chunked")]
-        self.out.append(response_head(status, headers + extra, version))
+            tail += b"transfer-encoding: chunked\r\n"
+        self.out.append(response_head(status, headers, version, tail))
         self.flush()
         writer = self.writer
         drain = self.drain

@@ -136,7 +136,10 @@ _VERSIONS = {b"1.1": "1.1", b"1.0": "1.0"}
 _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS",
                                    "CONNECT", "TRACE")}
 _SPECIAL = frozenset((b"host", b"content-length", b"transfer-encoding", b"connection", b"expect",
-                      b"upgrade"))
+                      b"upgrade", b"forwarded", b"x-forwarded-for", b"x-forwarded-proto"))
+# Proxy headers: noted while the head is parsed, so a request without them (the common case,
+# even from a trusted proxy's own address) skips the proxy logic.
+_FORWARDED = (b"forwarded", b"x-forwarded-for", b"x-forwarded-proto")
 
 
 # --- Events
@@ -175,12 +178,12 @@ class RequestHead(_Event):
     """A parsed request line and header section; header names are lower-case bytes."""
 
     __slots__ = ("method", "target", "version", "headers", "keep_alive", "expect_continue",
-                 "content_length", "chunked", "upgrade")
+                 "content_length", "chunked", "upgrade", "forwarded")
 
     def __init__(self, method: str, target: str, version: str, headers: List[Header],
                  keep_alive: bool = True, expect_continue: bool = False,
                  content_length: Optional[int] = None, chunked: bool = False,
-                 upgrade: Optional[bytes] = None) -> None:
+                 upgrade: Optional[bytes] = None, forwarded: bool = False) -> None:
         self.method = method
         self.target = target
         self.version = version
@@ -190,6 +193,8 @@ class RequestHead(_Event):
         self.content_length = content_length
         self.chunked = chunked
         self.upgrade = upgrade
+        # Whether Forwarded, X-Forwarded-For or X-Forwarded-Proto is present.
+        self.forwarded = forwarded
 
 
 class Body(_Event):
@@ -489,7 +494,8 @@ class RequestParser:
             self._state = _DONE
         return RequestHead(_METHODS.get(method) or method.decode("ascii"),
                            target.decode("ascii"), version, headers, keep_alive, expect_continue,
-                           content_length, chunked, upgrade)
+                           content_length, chunked, upgrade,
+                           bool(other) and any(name in other for name in _FORWARDED))
 
     def _skip_empty_line(self) -> None:
         # RFC 9112 §2.2: SHOULD ignore at least one empty line before the request-line.
@@ -701,10 +707,12 @@ LAST_CHUNK = b"0\r\n\r\n"
 """The last-chunk and empty trailer section that end a chunked response (RFC 9112 §7.1)."""
 
 
-def response_head(status: int, headers: List[Header], version: str = "1.1") -> bytes:
+def response_head(status: int, headers: List[Header], version: str = "1.1", tail: bytes = b"") -> bytes:
     """The status line and header section of a response, ending with the empty line.
 
-    Names and values must already be clean bytes (see ``check_header_value``). Example:
+    Names and values must already be clean bytes (see ``check_header_value``). ``tail`` is
+    header lines already encoded, each ending with CRLF (the server's Date and Server lines,
+    shared by every response of a second: PERF, encoded once, not per response). Example:
     ``response_head(200, [(b"content-length", b"2")])`` -> ``b"HTTP/1.1 200 OK\r\ncontent-...``
     """
     try:
@@ -714,8 +722,8 @@ def response_head(status: int, headers: List[Header], version: str = "1.1") -> b
             raise ValueError("version must be '1.1' or '1.0', got %r" % (version,)) from None
         raise ValueError("status must be an int from 100 to 599, got %r" % (status,)) from None
     if not headers:
-        return line + b"\r\n"
-    return line + _CRLF(map(_COLON_SP, headers)) + b"\r\n\r\n"
+        return line + tail + b"\r\n"
+    return line + _CRLF(map(_COLON_SP, headers)) + b"\r\n" + tail + b"\r\n"
 
 
 def chunk(data: bytes) -> bytes:

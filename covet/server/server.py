@@ -71,6 +71,7 @@ class Server:
         self._tick_interval = 1.0
         self._server_pair = [(b"server", b"covet")] if self.config.server_header else []
         self._common = None
+        self._common_tail = b""
         self._common_second = -1
         self.bound = None
         self._stopped = None
@@ -84,7 +85,14 @@ class Server:
         if d.second != self._common_second:
             self._common_second = d.second
             self._common = self._server_pair + [(b"date", value)]
+            self._common_tail = b"".join(b"%s: %s\r\n" % pair for pair in self._common)
         return self._common
+
+    def common_tail(self):
+        """The same headers as ``common_headers()``, encoded as header lines (see ``response_head``)."""
+        if int(time.time()) != self._common_second:
+            self.common_headers()
+        return self._common_tail
 
     def error_bytes(self, status, detail, close=True, instance=None):
         """A complete problem+json response for errors found before a Request exists."""
