@@ -446,9 +446,12 @@ class RequestParser:
                 content_length = int(value)
             else:
                 other.setdefault(name, []).append(value)
-        get = other.get
-        te, connection, expect, upgrade = (get(b"transfer-encoding"), get(b"connection"),
-                                           get(b"expect"), get(b"upgrade"))
+        if other:
+            get = other.get
+            te, connection, expect, upgrade = (get(b"transfer-encoding"), get(b"connection"),
+                                               get(b"expect"), get(b"upgrade"))
+        else:
+            te = connection = expect = upgrade = None  # PERF: only Host (and Content-Length) were sent
         http11 = version == "1.1"
         if host > 1 or (http11 and not host):
             # RFC 9112 §3.2: a server MUST respond 400 to an HTTP/1.1 request without Host or
