@@ -341,7 +341,8 @@ class EventSourceResponse(StreamingResponse):
     def __init__(self, content: Any, ping: Optional[float] = DEFAULT_PING_INTERVAL, status_code: int = 200,
                  headers: Any = None, background: Any = None) -> None:
         self.ping = _check_ping(ping)
-        source = content if hasattr(content, "__aiter__") else _in_thread(content)
+        # iter() now: content that is not iterable fails in the handler, not after the head went out.
+        source = content if hasattr(content, "__aiter__") else _in_thread(iter(content))
         super().__init__(self._events(source), status_code, headers, None, background)
         raw = self.raw_headers
         names = {name for name, _ in raw}

@@ -11,11 +11,12 @@ import logging
 import re
 import socket
 import threading
+from typing import Optional
 
 import pytest
 
 import covet
-from covet import Covet, Request, Response, StreamingResponse
+from covet import Covet, Header, Request, Response, StreamingResponse
 from covet.asgi import handle as asgi_handle
 from covet.sse import (
     DEFAULT_PING_INTERVAL, PING, EventSourceResponse, ServerSentEvent, encode_event, last_event_id,
@@ -178,6 +179,11 @@ def test_ping_none_or_zero_disables_it(ping, expected):
     assert EventSourceResponse(iter(()), ping=ping).ping == expected
 
 
+def test_content_that_is_not_iterable_fails_in_the_handler():
+    with pytest.raises(TypeError):
+        EventSourceResponse(42)
+
+
 @pytest.mark.parametrize("ping, error", [
     (-1, ValueError), (float("nan"), ValueError), (float("inf"), ValueError), (True, TypeError), ("15", TypeError),
 ])
@@ -235,6 +241,20 @@ def feed_app():
         return EventSourceResponse(events())
 
     return app, log
+
+
+def test_the_header_is_also_a_declared_parameter():
+    app = Covet()
+
+    @app.get("/feed")
+    async def feed(last_id: Optional[str] = Header(None, alias="last-event-id")):
+        return EventSourceResponse(iter([ServerSentEvent(data=repr(last_id))]))
+
+    with TestClient(app) as client:
+        with client.stream("GET", "/feed", headers={"Last-Event-ID": "9"}) as r:
+            assert r.read() == b"data: '9'\n\n"
+        with client.stream("GET", "/feed") as r:
+            assert r.read() == b"data: None\n\n"
 
 
 def test_a_resuming_client_is_served_from_its_last_event_id():
@@ -724,6 +744,7 @@ def test_a_client_that_closes_its_socket_closes_the_generator():
         head, rest = recv_until(s, b"\r\n\r\n")
         assert read_chunk(s, rest)[0] == b"event: tick\nid: 1\ndata: event 1\n\n"
         assert not state["closed"].is_set()
+        assert len(sse_tasks(srv)) == 1  # the stream's one task, reading the generator
         s.close()
         # The generator waits forever; the next ping's write fails, and the stream is closed.
         wait_on(srv, state["closed"])
