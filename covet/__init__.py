@@ -86,6 +86,7 @@ _EXPORTS = {
     "CSRFProtection": "security.csrf", "csrf_exempt": "security.csrf",
     "CORSMiddleware": "security.cors", "SecurityHeadersMiddleware": "security.headers",
     "TrustedHostMiddleware": "security.hosts",
+    "EventSourceResponse": "sse", "ServerSentEvent": "sse", "last_event_id": "sse",
 }
 
 __all__ = ["__version__"] + sorted(_EXPORTS)

@@ -114,6 +114,10 @@ class Response:
     media_type = None
     charset = "utf-8"
     streaming = False
+    # True: every chunk must reach the client as it is produced, so a middleware that compresses or
+    # buffers bodies (gzip) passes the response through untouched. Server-sent events set it
+    # (covet.sse); a subclass sets it for any other live stream. See docs/sse.md.
+    unbuffered = False
 
     __slots__ = ("status_code", "body", "raw_headers", "background", "_after")
 
