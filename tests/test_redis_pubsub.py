@@ -316,7 +316,9 @@ def test_first_subscribe_against_a_dead_server_raises():
         async with Redis(port=redis_fixture.free_port(), connect_timeout=1) as r, r.pubsub() as p:
             with pytest.raises(RedisConnectionError, match="cannot connect"):
                 await p.subscribe("x")
-            assert not p.connected
+            with pytest.raises(RedisConnectionError, match="cannot connect"):
+                await p.psubscribe("y")
+            assert not p.connected and p.channels == [] and p.patterns == []
     run(main())
 
 

@@ -181,6 +181,9 @@ class PubSub:
         self._reader: "Optional[asyncio.Task[None]]" = None
         self._start_lock: Optional[asyncio.Lock] = None
         self._closed = False
+        self._health: Optional[asyncio.TimerHandle] = None
+        self._heard = 0.0  # loop time of the last byte received
+        self._pinged = False  # a health-check PING is unanswered
         self.reconnects = 0
         self.dropped = 0
 
@@ -211,22 +214,19 @@ class PubSub:
     async def subscribe(self, *channels: str) -> None:
         """SUBSCRIBE: returns once the server has confirmed every channel.
 
-        While the connection is being re-established, the channels are recorded and subscribed with
-        the others when it is back; ``subscribe`` then returns at once.
+        The first call opens the connection and raises ``RedisConnectionError`` when it cannot (nothing
+        stays recorded then). Later, while the connection is being re-established, the channels are
+        recorded and subscribed with the others when it is back; ``subscribe`` then returns at once.
         """
         names = _check_names("channel", channels, False)
         self._check_open()
-        for name in names:
-            self._channels[name] = None
-        await self._command(b"subscribe", "SUBSCRIBE", names)
+        await self._add(self._channels, b"subscribe", "SUBSCRIBE", names)
 
     async def psubscribe(self, *patterns: str) -> None:
         """PSUBSCRIBE to glob-style patterns (``news.*``); messages arrive with type ``pmessage``."""
         names = _check_names("pattern", patterns, False)
         self._check_open()
-        for name in names:
-            self._patterns[name] = None
-        await self._command(b"psubscribe", "PSUBSCRIBE", names)
+        await self._add(self._patterns, b"psubscribe", "PSUBSCRIBE", names)
 
     async def unsubscribe(self, *channels: str) -> None:
         """UNSUBSCRIBE from the given channels, or from every channel when none is given."""
@@ -268,6 +268,19 @@ class PubSub:
         if not answered:
             raise RedisConnectionError("the subscriber's connection dropped before the PONG")
         return True
+
+    async def _add(self, table: Dict[str, None], kind: bytes, command: str, names: List[str]) -> None:
+        added = [name for name in names if name not in table]
+        for name in names:
+            table[name] = None
+        try:
+            await self._command(kind, command, names)
+        except BaseException:
+            if self._reader is None:
+                # The first connection failed: nothing was subscribed, so nothing stays recorded.
+                for name in added:
+                    table.pop(name, None)
+            raise
 
     def _check_open(self) -> None:
         if self._closed:
@@ -442,6 +455,9 @@ class PubSub:
                     futures.append(future)
                     self._expected.append(_Expected(kind, future))
         self._conn = conn
+        self._heard = conn.loop.time()
+        self._pinged = False
+        self._schedule_health_check(self.health_check_interval or 0)
         if not payload:
             return
         self._send(conn, b"".join(payload))
@@ -469,6 +485,8 @@ class PubSub:
             raise RedisConnectionError("the subscriber's connection failed: %s" % exc) from exc
         if not data:
             return False
+        self._heard = conn.loop.time()
+        self._pinged = False
         conn.parser.feed(data)
         reply = conn.parser.gets()
         while reply is not NEED_DATA:
@@ -481,6 +499,9 @@ class PubSub:
         conn.abort()
         if self._conn is conn:
             self._conn = None
+            if self._health is not None:
+                self._health.cancel()
+                self._health = None
         expected, self._expected = self._expected, collections.deque()
         for item in expected:
             if item.future is not None and not item.future.done():
@@ -504,29 +525,37 @@ class PubSub:
                 delay = self.reconnect_backoff
                 continue
             try:
-                if await self._read_with_health_check(conn):
+                if await self._read_once(conn):
                     continue
-                reason = "closed by the server"
+                reason = "connection closed"
             except (RedisError, OSError) as exc:
                 reason = str(exc)
             _log.warning("Redis subscriber: connection lost (%s); reconnecting and resubscribing", reason)
             self._drop(conn)
 
-    async def _read_with_health_check(self, conn: Connection) -> bool:
+    def _schedule_health_check(self, delay: float) -> None:
+        if self.health_check_interval is not None and self._conn is not None:
+            self._health = self._conn.loop.call_later(delay, self._health_check)
+
+    def _health_check(self) -> None:
+        """A timer, not a timeout around each read: PING after an interval of silence, drop after two."""
+        self._health = None
+        conn = self._conn
         interval = self.health_check_interval
-        if interval is None:
-            return await self._read_once(conn)
-        pinged = False
-        while True:
-            try:
-                # Cancelling StreamReader.read loses no data: what came stays in its buffer.
-                return await asyncio.wait_for(self._read_once(conn), interval)
-            except asyncio.TimeoutError:
-                if pinged:
-                    return False  # a whole interval without the PONG: the peer is gone
-                pinged = True
-                self._expected.append(_Expected(b"pong", None))
-                self._send(conn, pack_command("PING"))
+        if conn is None or interval is None:
+            return
+        silent = conn.loop.time() - self._heard
+        if silent < interval:
+            self._schedule_health_check(interval - silent)
+            return
+        if self._pinged:
+            _log.warning("Redis subscriber: no answer to a PING within %g s; dropping the connection", interval)
+            conn.abort()  # the reader sees the end of the stream and reconnects
+            return
+        self._pinged = True
+        self._expected.append(_Expected(b"pong", None))
+        self._send(conn, pack_command("PING"))
+        self._schedule_health_check(interval)
 
     async def close(self) -> None:
         """Stop the reader and close the connection; messages still buffered can be read. Idempotent."""
