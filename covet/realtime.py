@@ -217,6 +217,10 @@ class Broker:
         """The channels this process has at least one callback on."""
         return list(self._callbacks)
 
+    def subscriber_count(self, channel: str) -> int:
+        """How many local callbacks ``channel`` has (each subscribed WebSocket is one)."""
+        return len(self._callbacks.get(channel, ()))
+
     def encode(self, message: Any) -> str:
         """``message`` as compact JSON text; TypeError/ValueError when it is not JSON or too large."""
         try:

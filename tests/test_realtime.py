@@ -97,8 +97,10 @@ async def wait_until(condition):
 
 async def subscribed(realtime, websocket, channels):
     """Start ``realtime.subscribe(websocket, channels)`` and return its task once every channel is joined."""
+    names = [channels] if isinstance(channels, str) else list(dict.fromkeys(channels))
+    before = {c: realtime.broker.subscriber_count(c) for c in names}
     task = asyncio.ensure_future(realtime.subscribe(websocket, channels))
-    await wait_until(lambda: task.done() or all(c in realtime.broker.channels for c in channels))
+    await wait_until(lambda: task.done() or all(realtime.broker.subscriber_count(c) > before[c] for c in names))
     return task
 
 
@@ -274,6 +276,7 @@ def test_callback_subscriptions():
         inbox = []
         sub = await broker.subscribe("news", inbox.append)
         assert isinstance(sub, Subscription) and sub.active
+        assert (broker.subscriber_count("news"), broker.subscriber_count("other")) == (1, 0)
         async with await broker.subscribe("news", lambda m: inbox.append(("second", m.data))):
             assert await broker.publish("news", {"t": 1}) == 2
         assert await broker.publish("news", {"t": 2}) == 1
