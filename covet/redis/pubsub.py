@@ -433,6 +433,10 @@ class PubSub:
             if self._reader is not None or self._closed:
                 return False
             await self._connect()
+            if self._closed:  # closed while connecting
+                if self._conn is not None:
+                    self._drop(self._conn)
+                return True
             self._reader = asyncio.get_running_loop().create_task(self._run(), name="covet-redis-pubsub-reader")
             return True
 
