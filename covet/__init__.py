@@ -74,6 +74,7 @@ _EXPORTS = {
     "cache_result": "cache", "cache_page": "cache",
     "RateLimiter": "security.rate_limiting", "RateLimitMiddleware": "security.rate_limiting",
     "Redis": "redis", "RedisError": "redis",
+    "RealtimeManager": "realtime",
     "TemplateEngine": "templates", "TemplateResponse": "templates", "Markup": "templates", "escape": "templates",
     "TemplateError": "templates", "TemplateSyntaxError": "templates",
     "TemplateNotFound": "templates", "UndefinedError": "templates",

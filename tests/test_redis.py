@@ -267,7 +267,8 @@ def test_the_public_surface_is_importable_from_covet_redis():
              "DEFAULT_MAX_BULK_LEN", "DEFAULT_MAX_ARRAY_LEN", "DEFAULT_MAX_REPLY_ELEMENTS", "DEFAULT_MAX_DEPTH",
              "DEFAULT_MAX_LINE",
              "DEFAULT_MAX_CONNECTIONS", "DEFAULT_CONNECT_TIMEOUT", "DEFAULT_SOCKET_TIMEOUT",
-             "DEFAULT_RECONNECT_BACKOFF"]
+             "DEFAULT_RECONNECT_BACKOFF", "PubSub", "DEFAULT_MAX_BUFFERED_MESSAGES", "DEFAULT_MAX_BUFFERED_BYTES",
+             "DEFAULT_PUBSUB_BACKOFF", "DEFAULT_PUBSUB_MAX_BACKOFF", "DEFAULT_HEALTH_CHECK_INTERVAL"]
     assert sorted(package.__all__) == sorted(names)
     assert all(getattr(package, name) is not None for name in names)
     from covet import Redis as top, RedisError as top_error

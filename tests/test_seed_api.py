@@ -28,6 +28,7 @@ SEED_IMPORTS = [
     ("Test Client", "covet.testing", ["TestClient"]),
     ("Async testing", "covet.testing", ["AsyncTestClient"]),
     ("Complete Application", "covet.security", ["JWTAuth"]),
+    ("Real-time Features", "covet.realtime", ["RealtimeManager"]),
 ]
 
 

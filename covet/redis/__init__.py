@@ -11,6 +11,8 @@ One concept per module, bottom up:
 - ``pool``: at most ``max_connections`` connections, bound to one event loop, failing fast for
   a moment after a failed connect; a connection with any unread byte is never handed out.
 - ``commands``: the typed commands, written once for the client, pipelines and the blocking face.
+- ``pubsub``: ``PubSub``, a subscriber on a dedicated connection with reconnect, resubscribe and a
+  bounded buffer (``redis.pubsub()``).
 - ``client``: ``Redis`` (settings, ``from_url``, a retry on a fresh connection when a pooled one
   turns out to be dead), ``Pipeline`` and ``Script`` (EVALSHA with an EVAL fallback on NOSCRIPT).
 - ``blocking``: ``BlockingRedis``, the same client for plain ``def`` code on a private loop thread.
@@ -31,6 +33,14 @@ from .blocking import BlockingRedis
 from .client import DEFAULT_CONNECT_TIMEOUT, DEFAULT_SOCKET_TIMEOUT, Pipeline, Redis, Script
 from .errors import ProtocolError, RedisConnectionError, RedisError, RedisTimeoutError, ReplyError
 from .pool import DEFAULT_MAX_CONNECTIONS, DEFAULT_RECONNECT_BACKOFF
+from .pubsub import (
+    DEFAULT_HEALTH_CHECK_INTERVAL,
+    DEFAULT_MAX_BUFFERED_BYTES,
+    DEFAULT_MAX_BUFFERED_MESSAGES,
+    DEFAULT_PUBSUB_BACKOFF,
+    DEFAULT_PUBSUB_MAX_BACKOFF,
+    PubSub,
+)
 from .resp import (
     DEFAULT_MAX_ARRAY_LEN,
     DEFAULT_MAX_BULK_LEN,
@@ -46,6 +56,7 @@ __all__ = [
     "Redis",
     "Pipeline",
     "Script",
+    "PubSub",
     "BlockingRedis",
     "RespParser",
     "pack_command",
@@ -64,4 +75,9 @@ __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_SOCKET_TIMEOUT",
     "DEFAULT_RECONNECT_BACKOFF",
+    "DEFAULT_MAX_BUFFERED_MESSAGES",
+    "DEFAULT_MAX_BUFFERED_BYTES",
+    "DEFAULT_PUBSUB_BACKOFF",
+    "DEFAULT_PUBSUB_MAX_BACKOFF",
+    "DEFAULT_HEALTH_CHECK_INTERVAL",
 ]

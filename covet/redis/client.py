@@ -30,6 +30,7 @@ from .commands import Commands
 from .connection import Connection, ConnectionDropped, open_connection, with_timeout
 from .errors import RedisConnectionError, ReplyError
 from .pool import DEFAULT_MAX_CONNECTIONS, DEFAULT_RECONNECT_BACKOFF, ConnectionPool
+from .pubsub import PubSub
 from .resp import DEFAULT_MAX_BULK_LEN, DEFAULT_MAX_REPLY_ELEMENTS, pack_command
 from .state import leaves_state
 
@@ -206,6 +207,17 @@ class Redis(Commands):
             max_bulk_len=self.max_bulk_len, max_reply_elements=self.max_reply_elements,
         )
 
+    def new_connection(self) -> Awaitable[Connection]:
+        """A new connection with this client's settings, outside the pool: the caller owns and closes it.
+
+        Example::
+
+            conn = await redis.new_connection()
+            [pong] = await conn.roundtrip(pack_command("PING"), 1)
+            await conn.close()
+        """
+        return self._connect()
+
     def _connect(self) -> Awaitable[Connection]:
         return open_connection(
             address=self.address, host=self.host, port=self.port, unix_socket_path=self.unix_socket_path,
@@ -254,6 +266,17 @@ class Redis(Commands):
     def script(self, source: str) -> "Script":
         """A Lua script run with EVALSHA, falling back to EVAL when the server lacks it."""
         return Script(self, source)
+
+    def pubsub(self, **options: Any) -> PubSub:
+        """A subscriber on a connection of its own (never one of the pool's): see ``PubSub`` for ``options``.
+
+        Example::
+
+            async with redis.pubsub() as p:
+                await p.subscribe("news")
+                message = await p.get_message(timeout=1.0)
+        """
+        return PubSub(self, **options)
 
     def blocking(self) -> "BlockingRedis":
         """A blocking face for plain ``def`` code: a clone of this client on a private loop thread."""

@@ -119,6 +119,10 @@ class Commands:
             args += ["COUNT", count]
         return self._call(tuple(args), _scan_reply)
 
+    def publish(self, channel: Union[str, bytes], message: Any) -> Any:
+        """PUBLISH: the number of subscribers (on this server) that received the message."""
+        return self._call(("PUBLISH", channel, message))
+
     def evalsha(self, sha: str, keys: Any = (), args: Any = ()) -> Any:
         """EVALSHA of a loaded script."""
         keys = tuple(keys)
