@@ -37,6 +37,10 @@ if TYPE_CHECKING:
         Converter as Converter, NoMatchFound as NoMatchFound, RouteGroup as RouteGroup, Router as Router,
     )
     from .testing import AsyncTestClient as AsyncTestClient, TestClient as TestClient
+    from .websocket import (
+        WebSocket as WebSocket, WebSocketDisconnect as WebSocketDisconnect, WebSocketManager as WebSocketManager,
+        WebSocketState as WebSocketState,
+    )
 
 __version__ = "0.1.0"
 
@@ -86,6 +90,8 @@ _EXPORTS = {
     "CSRFProtection": "security.csrf", "csrf_exempt": "security.csrf",
     "CORSMiddleware": "security.cors", "SecurityHeadersMiddleware": "security.headers",
     "TrustedHostMiddleware": "security.hosts",
+    "WebSocket": "websocket", "WebSocketDisconnect": "websocket", "WebSocketState": "websocket",
+    "WebSocketManager": "websocket",
 }
 
 __all__ = ["__version__"] + sorted(_EXPORTS)

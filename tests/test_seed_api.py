@@ -28,6 +28,8 @@ SEED_IMPORTS = [
     ("Test Client", "covet.testing", ["TestClient"]),
     ("Async testing", "covet.testing", ["AsyncTestClient"]),
     ("Complete Application", "covet.security", ["JWTAuth"]),
+    ("WebSocket Server", "covet.websocket", ["WebSocketManager"]),
+    ("WebSocket Chat Application", "covet.websocket", ["WebSocketManager"]),
 ]
 
 
