@@ -7,6 +7,7 @@ socket has a timeout: no test can hang on a server that does not answer.
 import base64
 import os
 import socket
+import struct
 
 from covet.server.websocket import (
     NEED_DATA, BytesMessage, CloseReceived, Ping, Pong, ProtocolFailure, TextMessage, WebSocketConnection,
@@ -14,6 +15,26 @@ from covet.server.websocket import (
 )
 
 TIMEOUT = 5.0
+
+#: Every client socket opened here, so that a test's fixture can close what a failing test left open.
+OPENED = []
+
+
+def frame(opcode, payload, fin=True, rsv1=False, rsv2=False, mask=True, key=b"\x37\xfa\x21\x3d"):
+    """One frame's bytes, built by hand (RFC 6455 §5.2), for the frames a well-behaved client
+    would never send (unmasked, reserved bits, bad opcodes) and for fragments."""
+    b0 = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | (0x20 if rsv2 else 0) | opcode
+    n = len(payload)
+    mbit = 0x80 if mask else 0
+    if n < 126:
+        head = bytes([b0, mbit | n])
+    elif n < 65536:
+        head = bytes([b0, mbit | 126]) + struct.pack("!H", n)
+    else:
+        head = bytes([b0, mbit | 127]) + struct.pack("!Q", n)
+    if not mask:
+        return head + payload
+    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
 
 
 class Refused(Exception):
@@ -84,6 +105,7 @@ class WSClient:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf is not None:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        OPENED.append(self.sock)
         self.sock.settimeout(TIMEOUT)
         self.sock.connect((host, port))
         key = base64.b64encode(os.urandom(16)).decode("ascii")
@@ -180,3 +202,9 @@ class Closed(Exception):
     def __init__(self, event):
         super().__init__(repr(event))
         self.event = event
+
+
+def close_all():
+    """Close every socket opened by WSClient (a fixture calls it after each test)."""
+    while OPENED:
+        OPENED.pop().close()

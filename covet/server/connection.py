@@ -272,7 +272,12 @@ class Connection:
                 from .wsconnection import serve_upgrade  # loaded with the first WebSocket
 
                 self.idle = False
-                await serve_upgrade(self, head, path, query, client, scheme, bool(has_body))
+                start = time.perf_counter()
+                status = await serve_upgrade(self, head, path, query, client, scheme, bool(has_body))
+                if server.access_log:  # one line when the WebSocket ends: 101 and how long it lived
+                    access_logger.info('%s:%s - "%s %s HTTP/%s" %d %.1fms', log_safe(client[0]) if client else "-",
+                                       client[1] if client else "-", head.method, log_safe(target), head.version,
+                                       status or 0, (time.perf_counter() - start) * 1000)
                 return False
         body_state = None
         if has_body:

@@ -31,7 +31,6 @@ closes every WebSocket with 1001 and waits for them up to ``shutdown_timeout``.
 import asyncio
 import collections
 import logging
-import time
 
 from ..core.errors import WebSocketDisconnect
 from ..core.problems import problem_response
@@ -46,7 +45,6 @@ from .websocket import (
 __all__ = ["serve_upgrade", "ServerChannel", "RECEIVE_QUEUE_SIZE", "CLOSE_TIMEOUT", "WRITE_HIGH_WATER"]
 
 logger = logging.getLogger("covet.error")
-access_logger = logging.getLogger("covet.access")
 
 #: Whole messages read ahead of the handler. Past it the reader stops reading the socket, so a
 #: client that sends faster than the handler receives is held back by TCP instead of by our
@@ -67,11 +65,12 @@ _PING_PAYLOAD = b"covet"
 
 
 async def serve_upgrade(conn, head, path, query, client, scheme, has_body):
-    """Serve the WebSocket asked for by ``head`` on ``conn``; the connection closes afterwards."""
+    """Serve the WebSocket asked for by ``head`` on ``conn``; the connection closes afterwards.
+
+    Returns the status of the answer to the handshake (101, or the refusal's) for the access log.
+    """
     server = conn.server
     config = server.config
-    started = time.perf_counter()
-    status = 101
     try:
         if has_body:
             raise HandshakeError(400, "a WebSocket handshake carries no body")
@@ -80,14 +79,12 @@ async def serve_upgrade(conn, head, path, query, client, scheme, has_body):
         if allowed is not None and handshake.origin is not None and handshake.origin.lower() not in allowed:
             raise HandshakeError(403, "origin %s may not open WebSockets here" % handshake.origin)
     except HandshakeError as exc:
-        status = exc.status
         response = problem_response(None, exc.status, exc.detail, instance=path)
         headers = list(response.raw_headers) + list(exc.headers) + server.common_headers() + [CLOSE]
         conn.flush()
         conn.transport.write(response_head(exc.status, headers) + response.body)
         await conn.linger()
-        _log(server, client, head, status, started)
-        return
+        return exc.status
     channel = ServerChannel(conn, handshake)
     websocket = WebSocket(path, query, head.headers, client, "wss" if scheme == "https" else "ws", conn.sockname,
                           channel, app=server.app, subprotocols=handshake.subprotocols)
@@ -97,16 +94,7 @@ async def serve_upgrade(conn, head, path, query, client, scheme, has_body):
     finally:
         conn.ws = None
         await channel.finish()
-        _log(server, client, head, channel.status, started)
-
-
-def _log(server, client, head, status, started):
-    if server.access_log:
-        from .connection import log_safe
-
-        access_logger.info('%s:%s - "%s %s HTTP/%s" %d %.1fms', log_safe(client[0]) if client else "-",
-                           client[1] if client else "-", head.method, log_safe(head.target), head.version, status,
-                           (time.perf_counter() - started) * 1000)
+    return channel.status
 
 
 class ServerChannel:
