@@ -37,10 +37,6 @@ if TYPE_CHECKING:
         Converter as Converter, NoMatchFound as NoMatchFound, RouteGroup as RouteGroup, Router as Router,
     )
     from .testing import AsyncTestClient as AsyncTestClient, TestClient as TestClient
-    from .websocket import (
-        WebSocket as WebSocket, WebSocketDisconnect as WebSocketDisconnect, WebSocketManager as WebSocketManager,
-        WebSocketState as WebSocketState,
-    )
 
 __version__ = "0.1.0"
 
