@@ -415,3 +415,37 @@ def test_graceful_shutdown_closes_websockets_with_1001(events):
     assert c.wait_closed() == (1001, "server shutting down")
     s.stop()
     assert events == [("disconnect", 1001, "server shutting down")]
+
+
+def test_websocket_settings_are_checked_and_origins_normalised():
+    from covet.server.config import ServerConfig
+
+    config = ServerConfig(ws_origins="https://A.example/, http://b.example:8080")
+    assert config.ws_origins == frozenset({"https://a.example", "http://b.example:8080"})
+    assert ServerConfig().ws_origins is None
+    assert (ServerConfig().ws_ping_interval, ServerConfig().ws_ping_timeout) == (20.0, 20.0)
+    assert ServerConfig().ws_max_message_size == 1 << 20 and ServerConfig().ws_per_message_deflate is True
+    for bad in (dict(ws_ping_interval=-1), dict(ws_ping_timeout="5"), dict(ws_max_message_size=0),
+                dict(ws_max_message_size=1.5)):
+        with pytest.raises(ValueError):
+            ServerConfig(**bad)
+
+
+def test_access_log_has_one_line_per_websocket(caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="covet.access")  # before start: the server settles it then
+    s = RunningServer(make_app(), access_log=True)
+    try:
+        c = WSClient(s.port, "/return")
+        assert c.receive() == "done"
+        c.wait_closed()
+        wait_until(lambda: any('"GET /return HTTP/1.1" 101' in r.getMessage() for r in caplog.records))
+        with pytest.raises(Refused):
+            WSClient(s.port, "/nowhere")
+        wait_until(lambda: any('"GET /nowhere HTTP/1.1" 404' in r.getMessage() for r in caplog.records))
+        lines = [r.getMessage() for r in caplog.records if r.name == "covet.access"]
+        assert len(lines) == 2
+    finally:
+        close_all()
+        s.stop()
