@@ -88,6 +88,8 @@ _EXPORTS = {
     "CORSMiddleware": "security.cors", "SecurityHeadersMiddleware": "security.headers",
     "TrustedHostMiddleware": "security.hosts",
     "EventSourceResponse": "sse", "ServerSentEvent": "sse", "last_event_id": "sse",
+    "WebSocket": "websocket", "WebSocketDisconnect": "websocket", "WebSocketState": "websocket",
+    "WebSocketManager": "websocket",
 }
 
 __all__ = ["__version__"] + sorted(_EXPORTS)

@@ -2,12 +2,17 @@
 
 A thin door onto ``Covet.dispatch``: the scope becomes a Request, the
 Response becomes ``http.response.start`` and ``http.response.body``
-messages. ``lifespan`` runs the app's startup and shutdown.
+messages. ``lifespan`` runs the app's startup and shutdown. A ``websocket``
+scope runs the app's WebSocket routes (``Covet.dispatch_websocket``) through
+the same ``WebSocket`` class as covet's server, over ASGI messages; a refusal
+before accept is an HTTP answer when the server offers the
+``websocket.http.response`` extension, else ``websocket.close`` (the server
+answers 403).
 """
 from urllib.parse import quote
 
 from .core import driver
-from .core.errors import HTTPException
+from .core.errors import HTTPException, WebSocketDisconnect
 from .core.requests import Request
 
 # Same default as the server's Limits.max_body_size; Covet(max_body_size=...) changes it.
@@ -31,8 +36,7 @@ async def handle(app, scope, receive, send):
     elif kind == "lifespan":
         await _lifespan(app, receive, send)
     elif kind == "websocket":
-        # No WebSocket support yet: refuse the handshake (ASGI spec: close before accept -> 403).
-        await send({"type": "websocket.close", "code": 1000})
+        await _websocket(app, scope, receive, send)
     else:
         raise ValueError("unsupported ASGI scope type %r" % kind)
 
@@ -120,3 +124,69 @@ async def _http(app, scope, receive, send):
     finally:
         # Also when send() raised (client gone): yield dependencies and temp files are released.
         await response.after_send()
+
+
+async def _websocket(app, scope, receive, send):
+    from .websocket.connection import WebSocket, serve_websocket  # loaded with the first WebSocket
+
+    message = await receive()
+    if message["type"] != "websocket.connect":
+        return  # the client left before the handshake reached the app
+    headers = [(bytes(k).lower(), bytes(v)) for k, v in scope.get("headers", ())]
+    client = scope.get("client")
+    server = scope.get("server")
+    websocket = WebSocket(
+        _raw_path(scope), scope.get("query_string", b"").decode("latin-1"), headers,
+        tuple(client) if client else None, scope.get("scheme", "ws"), tuple(server) if server else None,
+        _Channel(scope, receive, send), app=app, root_path=scope.get("root_path", ""),
+        subprotocols=scope.get("subprotocols") or None,
+    )
+    await serve_websocket(app, websocket)
+
+
+class _Channel:
+    """A WebSocket's channel over ASGI messages (see ``covet.websocket.Channel``)."""
+
+    __slots__ = ("scope", "_receive", "_send")
+
+    def __init__(self, scope, receive, send):
+        self.scope = scope
+        self._receive = receive
+        self._send = send
+
+    async def accept(self, subprotocol, headers):
+        await self._send({"type": "websocket.accept", "subprotocol": subprotocol, "headers": list(headers)})
+
+    async def refuse(self, status, headers, body):
+        if "websocket.http.response" in (self.scope.get("extensions") or {}):
+            await self._send({"type": "websocket.http.response.start", "status": status, "headers": list(headers)})
+            await self._send({"type": "websocket.http.response.body", "body": body})
+        else:
+            # ASGI: a close before accept makes the server answer the handshake with 403.
+            await self._send({"type": "websocket.close", "code": 1008, "reason": ""})
+
+    async def receive(self):
+        message = await self._receive()
+        kind = message["type"]
+        if kind == "websocket.receive":
+            text = message.get("text")
+            if text is not None:
+                return {"type": "websocket.receive", "text": text}
+            return {"type": "websocket.receive", "bytes": message.get("bytes") or b""}
+        if kind == "websocket.disconnect":
+            return {"type": "websocket.disconnect", "code": message.get("code", 1005),
+                    "reason": message.get("reason") or ""}
+        raise RuntimeError("unexpected ASGI message %r on a WebSocket" % kind)
+
+    async def send(self, data):
+        key = "text" if isinstance(data, str) else "bytes"
+        try:
+            await self._send({"type": "websocket.send", key: data})
+        except OSError:  # uvicorn's ClientDisconnected: the client has gone
+            raise WebSocketDisconnect(1006, "") from None
+
+    async def close(self, code, reason):
+        try:
+            await self._send({"type": "websocket.close", "code": code, "reason": reason})
+        except OSError:
+            pass

@@ -283,21 +283,6 @@ def test_lifespan_shutdown_failed():
     sent = run_lifespan(app, [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
     assert sent == [{"type": "lifespan.startup.complete"},
                     {"type": "lifespan.shutdown.failed", "message": "ValueError: could not flush"}]
-
-
-def test_websocket_scope_is_refused_until_websockets_land():
-    sent = []
-
-    async def receive():
-        return {"type": "websocket.connect"}
-
-    async def send(message):
-        sent.append(message)
-
-    asyncio.run(Covet()({"type": "websocket", "path": "/ws", "headers": []}, receive, send))
-    assert sent == [{"type": "websocket.close", "code": 1000}]
-
-
 def test_unknown_scope_type_is_an_error():
     async def receive():
         return {}

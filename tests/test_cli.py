@@ -91,6 +91,28 @@ def test_routes_table(isolated, capsys):
     ]
 
 
+def test_routes_shows_websocket_routes_as_ws(isolated, capsys):
+    write(isolated / "cli_ws_app.py", """
+        from covet import Covet
+
+        app = Covet()
+
+        @app.websocket("/ws/{room}")
+        async def chat(websocket, room: str):
+            await websocket.accept()
+    """)
+    assert main(["routes", "cli_ws_app.py"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "METHODS  PATH        NAME  HANDLER",
+        "WS       /ws/{room}  chat  cli_ws_app.chat",
+    ]
+
+
+def test_run_refuses_a_bad_websocket_setting(isolated, capsys):
+    assert main(["run", "nothing.py", "--ws-max-message-size", "0"]) == 2
+    assert capsys.readouterr().err == "covet: ws_max_message_size must be a positive integer, got 0\n"
+
+
 def test_routes_lists_mounts(isolated, capsys):
     write(isolated / "cli_mount_app.py", """
         from covet import Covet

@@ -29,6 +29,8 @@ SEED_IMPORTS = [
     ("Async testing", "covet.testing", ["AsyncTestClient"]),
     ("Complete Application", "covet.security", ["JWTAuth"]),
     ("Real-time Features", "covet.realtime", ["RealtimeManager"]),
+    ("WebSocket Server", "covet.websocket", ["WebSocketManager"]),
+    ("WebSocket Chat Application", "covet.websocket", ["WebSocketManager"]),
 ]
 
 

@@ -28,7 +28,9 @@ def command(args: argparse.Namespace) -> int:
     for r in app.routes:
         fn = r.endpoint
         handler = "%s.%s" % (getattr(fn, "__module__", "?"), getattr(fn, "__qualname__", repr(fn)))
-        rows.append((",".join(sorted(r.methods)), r.path, r.name or "", handler))
+        # A WebSocket route's pseudo-method (covet.core.routing.WEBSOCKET) is shown as WS.
+        methods = "WS" if r.methods == {"WEBSOCKET"} else ",".join(sorted(r.methods))
+        rows.append((methods, r.path, r.name or "", handler))
     for m in app.router.mounts:
         rows.append(("*", m.prefix + "/...", m.name or "", "mount: %r" % (m.app,)))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]

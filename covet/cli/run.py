@@ -51,6 +51,17 @@ def add_parser(subparsers: Any) -> None:
                      help="bytes/s a request body must keep up after --timeout-body of waiting (0: off)")
     run.add_argument("--timeout-graceful-shutdown", type=float, default=10.0)
     run.add_argument("--max-body-size", type=int, default=16 * 1024 * 1024)
+    run.add_argument("--ws-ping-interval", type=float, default=20.0,
+                     help="seconds between WebSocket keepalive pings (0: off)")
+    run.add_argument("--ws-ping-timeout", type=float, default=20.0,
+                     help="seconds a WebSocket pong may take before the connection is closed (0: off)")
+    run.add_argument("--ws-max-message-size", type=int, default=1 << 20,
+                     help="largest WebSocket message in bytes, after inflating (bigger: close 1009)")
+    run.add_argument("--ws-per-message-deflate", dest="ws_per_message_deflate", action="store_true",
+                     default=True, help="compress WebSocket messages when the client offers it (the default)")
+    run.add_argument("--no-ws-per-message-deflate", dest="ws_per_message_deflate", action="store_false")
+    run.add_argument("--ws-origins", default=None,
+                     help="comma-separated Origins allowed to open WebSockets (default: any)")
     run.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio",
                      help="uvloop only if installed and asked for")
 
@@ -102,7 +113,9 @@ def command(args: argparse.Namespace) -> int:
         max_connections_per_client=args.max_connections_per_client,
         keepalive_timeout=args.timeout_keep_alive, head_timeout=args.timeout_head,
         body_timeout=args.timeout_body, min_body_rate=args.min_body_rate,
-        shutdown_timeout=args.timeout_graceful_shutdown)
+        shutdown_timeout=args.timeout_graceful_shutdown, ws_ping_interval=args.ws_ping_interval,
+        ws_ping_timeout=args.ws_ping_timeout, ws_max_message_size=args.ws_max_message_size,
+        ws_per_message_deflate=args.ws_per_message_deflate, ws_origins=args.ws_origins)
     try:
         # Settings are checked before the app is imported: a bad value is a usage error (exit 2),
         # not a traceback.

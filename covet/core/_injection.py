@@ -18,7 +18,7 @@ from .responses import JSONResponse, Response, to_response
 
 # teardown (for the app, after a response is sent) and walk_plans (for the OpenAPI document) are
 # importable from here too, beside build_handler.
-__all__ = ["build_handler", "teardown", "walk_plans", "ResponseValidationError"]
+__all__ = ["build_handler", "build_websocket_handler", "teardown", "walk_plans", "ResponseValidationError"]
 
 
 class ResponseValidationError(Exception):
@@ -126,3 +126,59 @@ def build_handler(route, on_error=None):
             endpoint = guard(endpoint, on_error)
         return chain(middleware, endpoint, on_error)
     return endpoint
+
+
+def build_websocket_handler(route, on_error=None):
+    """Compile a WebSocket Route into ``async handle(websocket) -> Optional[Response]``.
+
+    The handler's arguments are planned and solved as for HTTP (path converters, Query, Header,
+    Cookie, Depends; ``websocket`` names the connection). Route middleware (the route's group or
+    router middleware and what decorators attach: ``require_websocket_token``, RBAC guards) runs
+    around it; the app's own middleware does not. Returns None when the handler ran to its end;
+    otherwise the response that answered an error or that a middleware gave instead of calling
+    the handler (the door refuses the handshake with it, or closes an accepted socket).
+    A WebSocket has no body: a body, form or BackgroundTasks parameter is refused here.
+    """
+    fn = route.endpoint
+    plan = Plan(fn, path_types(route), route.dependencies, websocket=True)
+    if plan.call_kind != "async":
+        raise TypeError("%s: a WebSocket handler must be an async def" % qual(fn))
+    for p in walk_plans(plan):
+        if p.body or p.form:
+            raise TypeError("%s: a WebSocket handshake has no body; read messages with "
+                            "websocket.receive_json() instead of a body parameter" % qual(fn))
+        if any(kind == "background" for _name, kind in p.specials):
+            raise TypeError("%s: BackgroundTasks run after an HTTP response, and a WebSocket has none; "
+                            "start an asyncio task instead" % qual(fn))
+
+    async def endpoint(websocket):
+        errors = []
+        kwargs = await solve(plan, websocket, errors)
+        if errors:
+            raise RequestValidationError(errors)
+        await fn(**kwargs)
+
+    route.plan = plan
+    middleware = route.middleware + list(route_middleware(fn))
+    if not middleware:
+        return endpoint
+    inner = guard(_answered(endpoint), on_error) if on_error is not None else _answered(endpoint)
+    chained = chain(middleware, inner, on_error)
+
+    async def handle(websocket):
+        result = await chained(websocket)
+        return None if type(result) is _Handled else result
+    return handle
+
+
+class _Handled(Response):
+    """What route middleware sees as the answer of a WebSocket handler that ran to its end."""
+
+    __slots__ = ()
+
+
+def _answered(endpoint):
+    async def answered(websocket):
+        await endpoint(websocket)
+        return _Handled(b"")
+    return answered

@@ -268,10 +268,13 @@ class Plan:
     """Everything needed to call one function (handler or dependency) with injected arguments."""
 
     __slots__ = ("fn", "call_kind", "sources", "specials", "deps", "body", "body_embed", "is_async", "simple",
-                 "form_ok", "form", "contents")
+                 "form_ok", "form", "contents", "websocket")
 
-    def __init__(self, fn, path_names, extra_deps=(), owner=None):
+    def __init__(self, fn, path_names, extra_deps=(), owner=None, websocket=False):
         self.fn = fn
+        # On a WebSocket route a parameter named ``websocket`` gets the WebSocket (a Request), in
+        # the handler and in its dependencies alike.
+        self.websocket = websocket
         self.sources = []
         self.specials = []   # (name, kind)
         self.deps = []       # (name or None, Depends, Plan)
@@ -281,7 +284,7 @@ class Plan:
         for d in extra_deps:
             if not isinstance(d, Depends):
                 d = Depends(d)
-            self.deps.append((None, d, Plan(d.dependency, path_names)))
+            self.deps.append((None, d, Plan(d.dependency, path_names, websocket=websocket)))
         target = fn
         if inspect.isclass(fn):
             target = fn.__init__
@@ -328,9 +331,10 @@ class Plan:
             dep = marker if marker.dependency is not None else Depends(tp, use_cache=marker.use_cache)
             if dep.dependency is None or dep.dependency is inspect.Parameter.empty:
                 raise TypeError("%s: Depends() on %r needs a callable or an annotation" % (qual(owner), name))
-            self.deps.append((name, dep, Plan(dep.dependency, path_names)))
+            self.deps.append((name, dep, Plan(dep.dependency, path_names, websocket=self.websocket)))
             return
-        if marker is None and (name == "request" or (isinstance(tp, type) and issubclass(tp, Request))):
+        if marker is None and (name == "request" or (name == "websocket" and self.websocket)
+                               or (isinstance(tp, type) and issubclass(tp, Request))):
             self.specials.append((name, "request"))
             return
         if marker is None and isinstance(tp, type) and issubclass(tp, BackgroundTasks):

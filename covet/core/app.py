@@ -17,14 +17,14 @@ from typing import (
 
 from ._chain import chain, guard, is_async_callable, run_sync
 from .datastructures import HeaderValueError, State
-from .errors import HTTPException, RequestValidationError
+from .errors import HTTPException, RequestValidationError, WebSocketDisconnect
 from .problems import problem_response
-from ._injection import build_handler, teardown
+from ._injection import build_handler, build_websocket_handler, teardown
 from ._plan import Plan, check_one_body
 from ._solve import invalid, solve
 from .requests import Request
 from .responses import Response, to_response
-from .routing import CallableT, Mount, Route, RouteDecorators, RouteGroup, Router
+from .routing import WEBSOCKET, CallableT, Mount, Route, RouteDecorators, RouteGroup, Router
 from .services import service
 
 if TYPE_CHECKING:
@@ -140,6 +140,8 @@ class Covet(RouteDecorators):
         return self.router.add_route(path, endpoint, methods=methods, name=name, **options)
 
     def _compile_route(self, route: Route) -> Callable[[Request], Any]:
+        if WEBSOCKET in route.methods:
+            return build_websocket_handler(route, self._answer_error)
         return build_handler(route, self._answer_error)
 
     def _compile_mount(self, mount: Mount) -> Callable[[Request], Any]:
@@ -374,6 +376,60 @@ class Covet(RouteDecorators):
             _attach_after_send(request, response, None)
         return response
 
+    async def dispatch_websocket(self, websocket: Request) -> Optional[Response]:
+        """Run the WebSocket route for ``websocket`` (a ``covet.websocket.WebSocket``).
+
+        Matches the path among the WebSocket routes (and those of mounted apps), fills the
+        handler's arguments as for HTTP, and runs the route middleware and the handler. The app's
+        own (HTTP) middleware does not run. Returns None when the handler ran to its end (or
+        ended with ``WebSocketDisconnect``); otherwise the Response for what stopped it: 404 with
+        no route, 405 for an HTTP-only path, 422 for arguments that do not resolve, the status
+        of an ``HTTPException`` raised by a guard, a dependency or the handler, 500 (logged) for
+        any other exception. The door that called it (covet.websocket.serve_websocket) refuses the
+        handshake with that response, or closes a socket already accepted (1011 for a 5xx,
+        1008 otherwise). Yield dependencies are torn down before it returns.
+        """
+        if websocket.app is None:
+            websocket.app = self
+        error: Optional[BaseException] = None
+        try:
+            route, params = self.router.match(WEBSOCKET, websocket.raw_path)
+            if route is None:
+                return await self._no_websocket_route(websocket, params)
+            websocket.route = route
+            websocket.path_params = params
+            return await route.handle(websocket)
+        except WebSocketDisconnect:
+            return None
+        except Exception as exc:
+            error = exc
+            response = await self._answer_error(websocket, exc)
+            if response is None:
+                response = await self._server_error(websocket, exc)
+            return response
+        finally:
+            gens, websocket._cleanups = websocket._cleanups, None
+            if gens:
+                await teardown(websocket, gens, error)
+
+    async def _no_websocket_route(self, websocket: Request, allowed: Optional[set]) -> Optional[Response]:
+        if allowed is not None:
+            raise HTTPException(405, "%s takes no WebSocket; it answers HTTP" % websocket.path,
+                                {"Allow": ", ".join(sorted(allowed))})
+        mount, rest = self.router.find_mount(websocket.raw_path)
+        if mount is not None and rest is not None and hasattr(mount.app, "dispatch_websocket"):
+            if mount.middleware or mount.dependencies:
+                # The group's guards are HTTP middleware and dependencies planned for HTTP: a
+                # WebSocket would pass them by unchecked, so it is not let through at all.
+                raise HTTPException(403, "WebSockets are not served through a mount whose group has "
+                                    "middleware or dependencies")
+            websocket.raw_path = rest
+            websocket.root_path = websocket.root_path + mount.prefix
+            websocket._path = None
+            websocket.app = mount.app
+            return await mount.app.dispatch_websocket(websocket)
+        raise HTTPException(404, "no WebSocket route for %s" % websocket.path)
+
     async def _route(self, request: Request) -> Any:
         try:
             route, params = self.router.match(request.method, request.raw_path)
@@ -419,6 +475,10 @@ class Covet(RouteDecorators):
     async def _no_route(self, request: Request, allowed: Optional[set]) -> Any:
         method = request.method
         if allowed is not None:
+            if allowed == {WEBSOCKET}:
+                # RFC 9110 §15.5.22: 426 names the protocol to switch to in Upgrade.
+                raise HTTPException(426, "%s is a WebSocket endpoint; open it with a WebSocket handshake"
+                                    % request.path, {"Upgrade": "websocket", "Connection": "Upgrade"})
             allow = ", ".join(sorted(allowed))
             if method == "OPTIONS":
                 return Response(b"", 204, {"Allow": allow})

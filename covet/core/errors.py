@@ -5,7 +5,7 @@ for a browser) lives in ``covet.core.problems``, above the responses.
 """
 from .status import PHRASES
 
-__all__ = ["HTTPException", "RequestValidationError", "status_phrase"]
+__all__ = ["HTTPException", "RequestValidationError", "WebSocketDisconnect", "status_phrase"]
 
 _PHRASES = PHRASES
 
@@ -51,3 +51,29 @@ class RequestValidationError(HTTPException):
     def __init__(self, errors, status_code=422, detail="Request validation failed"):
         super().__init__(status_code, detail)
         self.errors = list(errors)
+
+
+class WebSocketDisconnect(Exception):
+    """The WebSocket is closed: raised by ``receive*()`` once the client (or the server) closed it.
+
+    ``code`` is the close code (RFC 6455 §7.4: 1000 normal, 1001 going away, 1005 when the
+    close frame carried none, 1006 when the connection dropped without one); ``reason`` its text.
+    A handler that lets it propagate ends normally: nothing is logged. Importable as
+    ``covet.websocket.WebSocketDisconnect``.
+
+    Example::
+
+        try:
+            while True:
+                await websocket.receive_text()
+        except WebSocketDisconnect as exc:
+            print("gone with", exc.code)
+    """
+
+    def __init__(self, code=1000, reason=""):
+        self.code = int(code)
+        self.reason = reason or ""
+        super().__init__(self.code, self.reason)
+
+    def __repr__(self):
+        return "WebSocketDisconnect(code=%d, reason=%r)" % (self.code, self.reason)

@@ -18,7 +18,8 @@ from .converters import (
 
 __all__ = [
     "Router", "Route", "Mount", "Converter", "StringConverter", "IntConverter", "FloatConverter",
-    "UUIDConverter", "PathConverter", "NoMatchFound", "METHODS", "RouteGroup", "RouteDecorators", "CallableT",
+    "UUIDConverter", "PathConverter", "NoMatchFound", "METHODS", "WEBSOCKET", "RouteGroup", "RouteDecorators",
+    "CallableT",
 ]
 
 #: A handler, middleware or hook as the user wrote it: decorators hand it back unchanged, so a type
@@ -26,6 +27,12 @@ __all__ = [
 CallableT = TypeVar("CallableT", bound=Callable[..., Any])
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
+
+#: The method set of a WebSocket route: a pseudo-method no HTTP request carries, so such a route
+#: never answers HTTP (a plain request to its path gets 426 Upgrade Required, RFC 9110 §15.5.22)
+#: and ``Covet.dispatch_websocket`` finds it with ``router.match(WEBSOCKET, path)``. It is left
+#: out of Allow headers, ``OPTIONS *`` and the OpenAPI document.
+WEBSOCKET = "WEBSOCKET"
 
 
 class NoMatchFound(LookupError):
@@ -87,6 +94,37 @@ class RouteDecorators:
     def head(self, path: str, **options: Any) -> Callable[[CallableT], CallableT]:
         """Decorator for an explicit HEAD route."""
         return self.route(path, methods=["HEAD"], **options)
+
+    def add_websocket_route(self, path: str, endpoint: Callable[..., Any], name: Optional[str] = None,
+                            **options: Any) -> Route:
+        """Register an ``async def`` WebSocket handler for ``path``; returns the Route.
+
+        Path converters, ``Depends`` and Query/Header/Cookie/Path parameters work as on HTTP
+        routes; a parameter named ``websocket`` (or annotated ``WebSocket``) gets the connection.
+        The route answers no HTTP method and stays out of the OpenAPI document.
+
+        Example::
+
+            app.add_websocket_route("/ws/{room}", chat)
+        """
+        options.setdefault("include_in_schema", False)
+        return self.add_route(path, endpoint, methods=[WEBSOCKET], name=name, **options)
+
+    def websocket(self, path: str, name: Optional[str] = None, **options: Any) -> Callable[[CallableT], CallableT]:
+        """Decorator for a WebSocket route (see ``add_websocket_route``).
+
+        Example::
+
+            @app.websocket("/ws/{room}")
+            async def chat(websocket, room: str):
+                await websocket.accept()
+                async for message in websocket:
+                    await websocket.send_text("%s: %s" % (room, message))
+        """
+        def decorator(fn: CallableT) -> CallableT:
+            self.add_websocket_route(path, fn, name=name, **options)
+            return fn
+        return decorator
 
 
 class Route:
@@ -229,6 +267,9 @@ class Router(RouteDecorators):
         for m in methods:
             if not m or not m.isalpha():
                 raise ValueError("invalid HTTP method %r" % m)
+        if WEBSOCKET in methods and len(methods) > 1:
+            raise ValueError("a WebSocket route answers no HTTP method: register %s separately "
+                             "(@app.websocket for the WebSocket)" % ", ".join(sorted(methods - {WEBSOCKET})))
         if self.tags and "tags" not in options:
             options["tags"] = list(self.tags)
         full_path = self.prefix + path
@@ -348,6 +389,9 @@ class Router(RouteDecorators):
         """No route for this method: ``(None, allowed methods)`` if the path exists, else ``(None, None)``."""
         allowed = set()
         collect_methods(self._root, segments, 1, allowed)
+        if allowed == {WEBSOCKET}:
+            return None, allowed  # a WebSocket-only path: the app answers HTTP with 426
+        allowed.discard(WEBSOCKET)
         if allowed:
             if "GET" in allowed:
                 allowed.add("HEAD")
@@ -368,6 +412,7 @@ class Router(RouteDecorators):
         methods = {"OPTIONS"}
         for r in self.routes:
             methods |= r.methods
+        methods.discard(WEBSOCKET)
         if "GET" in methods:
             methods.add("HEAD")
         return methods

@@ -23,7 +23,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, Callable, Dict, Iterable, Optional, TypeVar, Union, overload
 
-from ..core._wrap import AUTHENTICATION
+from ..core._wrap import AUTHENTICATION, add_route_middleware
 from ..core.errors import HTTPException
 from ..core.requests import Request
 from ._guards import guarded
@@ -46,6 +46,12 @@ ACCESS = "access"
 REFRESH = "refresh"
 # Claims a refresh carries over into the new pair: everything except these, which are minted anew.
 _MINTED = frozenset(("iat", "exp", "nbf", "jti", "typ"))
+
+#: The ``Sec-WebSocket-Protocol`` bearer convention: browsers cannot set Authorization on a
+#: WebSocket, so the client offers the subprotocols ``bearer`` and then the token itself
+#: (``new WebSocket(url, ["bearer", token])``); the server echoes ``bearer`` (RFC 6455 §4.2.2:
+#: a browser fails a handshake whose answer names no offered subprotocol or one not offered).
+WEBSOCKET_BEARER_PROTOCOL = "bearer"
 
 # RFC 6750 §3: auth-param values are quoted-strings; realm gets no '"' or '\\' or controls.
 _REALM = re.compile(r'[\x20\x21\x23-\x5b\x5d-\x7e]*')
@@ -244,6 +250,76 @@ class JWTAuth:
             authenticate(request)
 
         return guarded(fn, guard, "require_token", AUTHENTICATION)
+
+    # -- WebSockets --------------------------------------------------------------
+    def websocket_token(self, websocket: Any) -> "Optional[tuple]":
+        """(token, where) from a WebSocket handshake, or None: ``Authorization: Bearer`` first,
+        then the ``Sec-WebSocket-Protocol`` convention (``bearer, <token>``), then a ``token``
+        query parameter. ``where`` is "header", "subprotocol" or "query"."""
+        token = _bearer_token(websocket)
+        if token is not None:
+            return token, "header"
+        offered = getattr(websocket, "subprotocols", None) or []
+        for i, name in enumerate(offered[:-1]):
+            if name == WEBSOCKET_BEARER_PROTOCOL:
+                return offered[i + 1], "subprotocol"
+        token = websocket.query_params.get("token")
+        if token:
+            return token, "query"
+        return None
+
+    def authenticate_websocket(self, websocket: Any) -> Dict[str, Any]:
+        """Check the handshake's token (see ``websocket_token``); set and return ``websocket.state.user``.
+
+        Raises a 403 HTTPException (the handshake is refused with it, before accept: a WebSocket
+        client cannot answer a 401 challenge, and browsers show neither).
+        """
+        found = self.websocket_token(websocket)
+        if found is None:
+            raise HTTPException(403, "a bearer token is required (Authorization header, the 'bearer' "
+                                "subprotocol, or a token query parameter)")
+        try:
+            claims = self.decode(found[0])
+        except InvalidTokenError as exc:
+            raise HTTPException(403, str(exc)) from None
+        websocket.state.user = claims
+        return claims
+
+    @overload
+    def require_websocket_token(self, fn: F) -> F: ...
+
+    @overload
+    def require_websocket_token(self, fn: None = None) -> Callable[[F], F]: ...
+
+    def require_websocket_token(self, fn: Optional[Callable[..., Any]] = None) -> Any:
+        """Decorator for WebSocket handlers: the handshake is refused with HTTP 403 before accept
+        unless it carries a valid access token; ``websocket.state.user`` is set to its claims.
+
+        The token comes from ``Authorization: Bearer``, the subprotocols ``bearer, <token>`` (the
+        WebSocket is then accepted at once with ``bearer`` echoed, as browsers require; a later
+        ``accept()`` without arguments does nothing), or a ``token`` query parameter (which ends up
+        in access logs: prefer the other two). Checked before the handler's dependencies run.
+        Write it below ``@app.websocket``.
+
+        Example::
+
+            @app.websocket("/ws")
+            @auth.require_websocket_token
+            async def ws(websocket):
+                await websocket.accept()
+                await websocket.send_json({"hello": websocket.state.user["sub"]})
+        """
+        if fn is None:
+            return self.require_websocket_token
+        auth = self
+
+        async def check_websocket_token(websocket: Any, call_next: Callable[[Any], Any]) -> Any:
+            auth.authenticate_websocket(websocket)
+            if auth.websocket_token(websocket)[1] == "subprotocol" and hasattr(websocket, "accept"):
+                await websocket.accept(subprotocol=WEBSOCKET_BEARER_PROTOCOL)
+            return await call_next(websocket)
+
+        return add_route_middleware(fn, check_websocket_token, AUTHENTICATION, "require_websocket_token")
 
     def __repr__(self) -> str:
         return "<JWTAuth %s>" % self.jwt.algorithm

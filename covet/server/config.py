@@ -11,7 +11,8 @@ from .proxy import TrustedProxies
 __all__ = ["ServerConfig", "DEFAULT_HEAD_TIMEOUT", "DEFAULT_KEEPALIVE_TIMEOUT", "DEFAULT_BODY_TIMEOUT",
            "DEFAULT_MIN_BODY_RATE", "DEFAULT_MAX_CONNECTIONS", "DEFAULT_MAX_CONNECTIONS_PER_CLIENT", "DEFAULT_SHUTDOWN_TIMEOUT", "DEFAULT_BACKLOG",
            "READ_SIZE", "WRITE_HIGH_WATER", "LINGER_TIMEOUT", "SHED_BATCH", "SHED_LOG_INTERVAL",
-           "shed_batch"]
+           "shed_batch", "DEFAULT_WS_PING_INTERVAL", "DEFAULT_WS_PING_TIMEOUT", "DEFAULT_WS_MAX_MESSAGE_SIZE",
+           "DEFAULT_WS_PER_MESSAGE_DEFLATE"]
 
 # Defaults, each with its reason (docs/server.md has the table).
 DEFAULT_HEAD_TIMEOUT = 10.0       # whole request head, from accept or from its first byte: slowloris bound
@@ -43,6 +44,15 @@ SHED_BATCH = 32
 # The warning that the limit was reached is written at most this often (seconds): a flood of
 # new clients must not also flood the log.
 SHED_LOG_INTERVAL = 60.0
+# WebSockets (docs/websockets.md). A ping every 20 s keeps NAT and proxy mappings alive (idle TCP
+# mappings commonly expire after 30-60 s) and finds a dead peer; uvicorn and the websockets
+# package use 20 s for both. 0 or None turns pings off.
+DEFAULT_WS_PING_INTERVAL = 20.0
+DEFAULT_WS_PING_TIMEOUT = 20.0    # the pong must come within this; otherwise close with 1011
+# 1 MiB, the codec's default (covet.server.websocket.DEFAULT_MAX_MESSAGE_SIZE): a bigger message
+# closes with 1009 (RFC 6455 §7.4.1), counted after inflating (websockets CVE-2018-1000518).
+DEFAULT_WS_MAX_MESSAGE_SIZE = 1 << 20
+DEFAULT_WS_PER_MESSAGE_DEFLATE = True  # RFC 7692, when the client offers it: browsers all do
 
 
 def shed_batch(max_connections: int) -> int:
@@ -61,7 +71,10 @@ class ServerConfig:
                  max_connections=DEFAULT_MAX_CONNECTIONS, shutdown_timeout=DEFAULT_SHUTDOWN_TIMEOUT,
                  forwarded_allow_ips="127.0.0.1", access_log=False, ssl_certfile=None, ssl_keyfile=None,
                  ssl_context=None, backlog=DEFAULT_BACKLOG, server_header=True, min_body_rate=DEFAULT_MIN_BODY_RATE,
-                 max_connections_per_client=DEFAULT_MAX_CONNECTIONS_PER_CLIENT):
+                 max_connections_per_client=DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+                 ws_ping_interval=DEFAULT_WS_PING_INTERVAL, ws_ping_timeout=DEFAULT_WS_PING_TIMEOUT,
+                 ws_max_message_size=DEFAULT_WS_MAX_MESSAGE_SIZE, ws_per_message_deflate=DEFAULT_WS_PER_MESSAGE_DEFLATE,
+                 ws_origins=None):
         self.host = host
         self.port = port
         self.limits = limits or Limits()
@@ -88,3 +101,17 @@ class ServerConfig:
             ssl_context = ssl_module.create_default_context(ssl_module.Purpose.CLIENT_AUTH)
             ssl_context.load_cert_chain(ssl_certfile, ssl_keyfile)
         self.ssl = ssl_context
+        for name, value in (("ws_ping_interval", ws_ping_interval), ("ws_ping_timeout", ws_ping_timeout)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+                raise ValueError("%s is seconds, 0 or None (off), got %r" % (name, value))
+        self.ws_ping_interval = ws_ping_interval
+        self.ws_ping_timeout = ws_ping_timeout
+        if type(ws_max_message_size) is not int or ws_max_message_size < 1:
+            raise ValueError("ws_max_message_size must be a positive integer, got %r" % (ws_max_message_size,))
+        self.ws_max_message_size = ws_max_message_size
+        self.ws_per_message_deflate = bool(ws_per_message_deflate)
+        # The Origins allowed to open WebSockets (cross-site WebSocket hijacking; see
+        # covet/server/wsconnection.py): None lets any through; a string is a comma-separated list.
+        if isinstance(ws_origins, str):
+            ws_origins = [o for o in (p.strip() for p in ws_origins.split(",")) if o]
+        self.ws_origins = None if ws_origins is None else frozenset(o.lower().rstrip("/") for o in ws_origins)

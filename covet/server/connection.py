@@ -51,7 +51,7 @@ class Connection:
     """One client connection: its parser, streams, deadlines and state."""
 
     __slots__ = ("server", "reader", "writer", "transport", "parser", "client", "sockname", "scheme",
-                 "deadline", "partial", "idle", "out", "out_size", "proxied", "lingering")
+                 "deadline", "partial", "idle", "out", "out_size", "proxied", "lingering", "ws")
 
     def __init__(self, server, reader, writer):
         self.server = server
@@ -75,6 +75,7 @@ class Connection:
         self.out = []
         self.out_size = 0
         self.lingering = False
+        self.ws = None  # the WebSocket channel while this connection carries one (graceful shutdown closes it)
 
     # -- deadlines --------------------------------------------------------
     def _arm(self, seconds, partial):
@@ -273,6 +274,22 @@ class Connection:
             client = (host, client[1])
             if proto:
                 scheme = "https" if proto in ("https", "wss") else "http"
+        if head.upgrade is not None:
+            # RFC 9110 §7.8: an upgrade counts only with "Connection: upgrade" on HTTP/1.1, which the
+            # parser checked; any other Upgrade header is ignored and the request served as HTTP.
+            from .websocket import is_upgrade_request
+
+            if is_upgrade_request(head.method, head.headers):
+                from .wsconnection import serve_upgrade  # loaded with the first WebSocket
+
+                self.idle = False
+                start = time.perf_counter()
+                status = await serve_upgrade(self, head, path, query, client, scheme, bool(has_body))
+                if server.access_log:  # one line when the WebSocket ends: 101 and how long it lived
+                    access_logger.info('%s:%s - "%s %s HTTP/%s" %d %.1fms', log_safe(client[0]) if client else "-",
+                                       client[1] if client else "-", head.method, log_safe(target), head.version,
+                                       status or 0, (time.perf_counter() - start) * 1000)
+                return False
         body_state = None
         if has_body:
             body_state = BodyReader(self, head.expect_continue)

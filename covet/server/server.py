@@ -267,7 +267,9 @@ class Server:
         if self.sock is not None:
             self.sock.close()
         for conn in list(self.connections):
-            if conn.idle and not conn.has_partial_head():
+            if conn.ws is not None:
+                conn.ws.shutdown()  # 1001 going away; shutdown() waits for them up to its deadline
+            elif conn.idle and not conn.has_partial_head():
                 conn.transport.close()
         if self._stopped is not None:
             self._stopped.set()

@@ -25,7 +25,16 @@ from ..core.datastructures import Headers
 from ..core.requests import Request
 from .streaming import StreamedResponse, open_stream
 
-__all__ = ["TestClient", "AsyncTestClient", "TestResponse", "StreamedResponse"]
+__all__ = ["TestClient", "AsyncTestClient", "TestResponse", "StreamedResponse", "WebSocketRefused"]
+
+
+def __getattr__(name: str) -> Any:
+    # The WebSocket side of the clients loads with the first websocket_connect.
+    if name in ("WebSocketRefused", "WebSocketSession", "AsyncWebSocketSession"):
+        from . import websocket
+
+        return getattr(websocket, name)
+    raise AttributeError("module 'covet.testing' has no attribute %r" % name)
 
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 _QUERY_SAFE = _PATH_SAFE + "?"
@@ -405,6 +414,28 @@ class TestClient(_Core):
         finally:
             response.close()
 
+    @contextlib.contextmanager
+    def websocket_connect(self, url: str, headers: Optional[Mapping[str, str]] = None,
+                          subprotocols: Optional[Sequence[str]] = None) -> Iterator[Any]:
+        """Open a WebSocket to the app in-process; the block's end closes it (1000) and waits for the
+        handler. A refused handshake raises ``WebSocketRefused`` (its ``status_code``, ``json()``).
+
+        Example::
+
+            with client.websocket_connect("/ws", subprotocols=["chat"]) as ws:
+                ws.send_text("hello")
+                assert ws.receive_text() == "echo: hello"
+        """
+        from .websocket import WebSocketSession, open_websocket
+
+        portal = self._portal_()
+        session = portal.call(open_websocket(self, url, dict(headers or {}), subprotocols))
+        sync = WebSocketSession(session, portal)
+        try:
+            yield sync
+        finally:
+            sync.finish()
+
     def __exit__(self, *exc: object) -> None:
         self.close()
 
@@ -470,6 +501,25 @@ class AsyncTestClient(_Core):
             yield response
         finally:
             await response.aclose()
+
+    @contextlib.asynccontextmanager
+    async def websocket_connect(self, url: str, headers: Optional[Mapping[str, str]] = None,
+                                subprotocols: Optional[Sequence[str]] = None) -> AsyncIterator[Any]:
+        """``async with client.websocket_connect("/ws") as ws:`` (coroutine methods; see TestClient).
+
+        Example::
+
+            async with client.websocket_connect("/ws") as ws:
+                await ws.send_json({"n": 1})
+                assert await ws.receive_json() == {"n": 2}
+        """
+        from .websocket import open_websocket
+
+        session = await open_websocket(self, url, dict(headers or {}), subprotocols)
+        try:
+            yield session
+        finally:
+            await session.finish()
 
     async def __aexit__(self, *exc: object) -> None:
         await self.app.shutdown()
