@@ -605,6 +605,7 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # each table as soon as it is measured, also into a file
     if not sys.platform.startswith("linux"):
         print("bench_ws.py needs Linux (epoll, /proc)")
         return 1
