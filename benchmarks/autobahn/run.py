@@ -9,7 +9,7 @@ Autobahn's ``wstest -m fuzzingclient`` (the ``autobahntestsuite`` package) runs 
 This script looks for one (``$AUTOBAHN_PYTHON``, pyenv's ``2.7.*``, ``python2.7``, ``python2``),
 installs the suite with that Python's pip into ``.autobahn/site`` at the repository root (git-ignored;
 done once), starts ``python -m covet run benchmarks/autobahn/echo_app.py`` on a free port with
-permessage-deflate on, runs the cases, reads ``.autobahn/reports/index.json`` and prints the counts
+permessage-deflate on, runs the cases, reads ``.autobahn/run/reports/index.json`` (``--out``) and prints the counts
 per outcome and per case group, and every case that is not OK with its description.
 
 Exit status: 0 when no case FAILED and the server stayed healthy (alive to the end, no traceback in
@@ -35,7 +35,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORK = os.path.join(ROOT, ".autobahn")
 SITE = os.path.join(WORK, "site")
-REPORTS = os.path.join(WORK, "reports")
 PACKAGE = "autobahntestsuite"
 
 #: The groups issue 13 asks for: framing, pings, reserved bits and opcodes, fragmentation, UTF-8,
@@ -130,8 +129,8 @@ def case_list(quick):
 class Server:
     """``python -m covet run`` on the echo app, its output in .autobahn/server.log, its RSS sampled."""
 
-    def __init__(self):
-        self.log_path = os.path.join(WORK, "server.log")
+    def __init__(self, out):
+        self.log_path = os.path.join(out, "server.log")
         self.max_rss_kb = 0
         self.port = None
         self.proc = None
@@ -202,19 +201,20 @@ class Server:
             return f.read().count(b"Traceback (most recent call last)")
 
 
-def run_cases(python2, port, cases, exclude, verbose):
-    config = {"outdir": REPORTS, "servers": [{"agent": "covet", "url": "ws://127.0.0.1:%d" % port}],
+def run_cases(python2, out, port, cases, exclude, verbose):
+    reports = os.path.join(out, "reports")
+    config = {"outdir": reports, "servers": [{"agent": "covet", "url": "ws://127.0.0.1:%d" % port}],
               "cases": cases, "exclude-cases": exclude, "exclude-agent-cases": {}}
-    path = os.path.join(WORK, "fuzzingclient.json")
+    path = os.path.join(out, "fuzzingclient.json")
     with open(path, "w") as f:
         json.dump(config, f, indent=1)
-    if os.path.isdir(REPORTS):
-        shutil.rmtree(REPORTS)
-    log_path = os.path.join(WORK, "wstest.log")
+    if os.path.isdir(reports):
+        shutil.rmtree(reports)
+    log_path = os.path.join(out, "wstest.log")
     done = 0
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([python2, os.path.join(WORK, "wstest.py"), "-m", "fuzzingclient", "-s", path],
-                                cwd=WORK, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                                cwd=out, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         for line in iter(proc.stdout.readline, b""):
             log.write(line)
             if line.startswith(b"Running test case ID"):
@@ -285,6 +285,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="only the smaller cases of 9.*, 12.* and 13.*")
     parser.add_argument("--cases", nargs="+", help="case patterns instead of the default list")
+    parser.add_argument("--out", default=os.path.join(WORK, "run"),
+                        help="folder for the config, the logs and reports/ (default .autobahn/run)")
     parser.add_argument("--verbose", action="store_true", help="print every case as it runs")
     args = parser.parse_args(argv)
 
@@ -301,20 +303,22 @@ def main(argv=None):
     cases, exclude = case_list(args.quick)
     if args.cases:
         cases, exclude = args.cases, []
-    server = Server()
+    out = os.path.abspath(args.out)
+    os.makedirs(out, exist_ok=True)
+    server = Server(out)
     server.start()
     say("autobahn: covet (pid %d) on port %d; wstest %s; cases %s%s" % (
         server.proc.pid, server.port, python2, " ".join(cases) if len(cases) < 15 else "%d patterns" % len(cases),
         " minus " + " ".join(exclude) if exclude else ""))
     started = time.monotonic()
     try:
-        code, log_path = run_cases(python2, server.port, cases, exclude, args.verbose)
+        code, log_path = run_cases(python2, out, server.port, cases, exclude, args.verbose)
     finally:
         elapsed = time.monotonic() - started
         alive = server.alive()
         rss_now = server.rss_kb()
         exit_code = server.stop()
-    failed = summarise(os.path.join(REPORTS, "index.json"))
+    failed = summarise(os.path.join(out, "reports", "index.json"))
     tracebacks = server.tracebacks()
     say("")
     say("autobahn: %.0f s (%d min %02d s); wstest exit %d (log %s)" % (
@@ -322,7 +326,7 @@ def main(argv=None):
     say("autobahn: server %s at the end, RSS %.1f MB at the end, %.1f MB at most; exit %s after SIGTERM; "
         "%d traceback(s) in %s" % ("alive" if alive else "DEAD", rss_now / 1024.0, server.max_rss_kb / 1024.0,
                                    exit_code, tracebacks, server.log_path))
-    say("autobahn: HTML report: %s" % os.path.join(REPORTS, "index.html"))
+    say("autobahn: HTML report: %s" % os.path.join(out, "reports", "index.html"))
     healthy = alive and tracebacks == 0
     return 0 if failed == 0 and healthy and code == 0 else 1
 
