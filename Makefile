@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 VERSIONS := 3.9 3.10 3.11 3.12 3.13
 
-.PHONY: test test-one test-all run bench redis clean
+.PHONY: test test-one test-all run bench autobahn redis clean
 
 test: $(VENV)/.ok redis
 	$(VENV)/bin/python -m pytest
@@ -59,5 +59,10 @@ bench: $(BENCH_VENV)/.ok
 	$(BENCH_VENV)/bin/python benchmarks/http/run.py
 	$(BENCH_VENV)/bin/python benchmarks/http/memory.py
 
+# Autobahn's fuzzing client against covet's server (needs Python 2.7; says so and skips without
+# it). ARGS=--quick for the smaller cases. Slow, so not part of `make test`.
+autobahn:
+	$(PYTHON) benchmarks/autobahn/run.py $(ARGS)
+
 clean:
-	rm -rf $(VENV) .venvs build dist *.egg-info
+	rm -rf $(VENV) .venvs .autobahn build dist *.egg-info

@@ -42,7 +42,8 @@ from .websocket import (
     WebSocketConnection, check_handshake, handshake_response, negotiate_deflate,
 )
 
-__all__ = ["serve_upgrade", "ServerChannel", "RECEIVE_QUEUE_SIZE", "CLOSE_TIMEOUT", "WRITE_HIGH_WATER"]
+__all__ = ["serve_upgrade", "ServerChannel", "RECEIVE_QUEUE_SIZE", "CLOSE_TIMEOUT", "FAILURE_FLUSH_TIMEOUT",
+           "WRITE_HIGH_WATER"]
 
 logger = logging.getLogger("covet.error")
 
@@ -55,6 +56,12 @@ RECEIVE_QUEUE_SIZE = 16
 #: connection is dropped (RFC 6455 §7.1.1: the server closes TCP once the close handshake is done;
 #: a client that never answers must not hold the slot).
 CLOSE_TIMEOUT = 5.0
+
+#: On a protocol failure, how long our close frame waits for the handler to finish the messages
+#: that arrived before the bad frame, so their answers reach the client ahead of the close (RFC
+#: 6455 §7.1.7 fails the connection, not the valid messages before it; Autobahn 3.2, 4.1.3, 5.15).
+#: A handler that does not come back to receive in time (one that only sends) holds it no longer.
+FAILURE_FLUSH_TIMEOUT = 2.0
 
 #: Queued output past which a send waits for the socket to drain (backpressure): small messages
 #: fit the kernel buffer and never wait; a client that stops reading makes its sender wait.
@@ -101,7 +108,8 @@ class ServerChannel:
     """The channel of a WebSocket on covet's server (see ``covet.websocket.Channel``)."""
 
     __slots__ = ("conn", "handshake", "config", "loop", "ws", "status", "incoming", "readable", "space",
-                 "gone", "reader", "ping_timer", "pong_timer", "close_timer", "drain_lock", "app_done")
+                 "gone", "reader", "ping_timer", "pong_timer", "close_timer", "drain_lock", "app_done",
+                 "busy", "caught_up")
 
     def __init__(self, conn, handshake):
         self.conn = conn
@@ -119,6 +127,8 @@ class ServerChannel:
         self.ping_timer = self.pong_timer = self.close_timer = None
         self.drain_lock = asyncio.Lock()
         self.app_done = False
+        self.busy = False  # a message was handed to the handler, which has not asked for the next yet
+        self.caught_up = asyncio.Event()  # set when the handler waits on an empty queue, or returned
 
     # -- the handshake -------------------------------------------------------------
     async def accept(self, subprotocol, headers):
@@ -181,6 +191,7 @@ class ServerChannel:
                     self.conn.transport.close()  # §7.1.1: the server closes TCP first
                     return
                 elif kind is ProtocolFailure:
+                    await self._handler_caught_up()
                     self._write(ws.close(event.code, event.reason))
                     self._set_gone(event.code, event.reason)
                     await self.conn.linger()  # the client may still be sending: no RST over our close
@@ -204,6 +215,20 @@ class ServerChannel:
         self.incoming.append(message)
         self.readable.set()
 
+    async def _handler_caught_up(self):
+        """Wait (up to FAILURE_FLUSH_TIMEOUT) until the handler has taken every queued message and
+        come back for the next, so the answers it sends to them go out before our close."""
+        deadline = self.loop.time() + FAILURE_FLUSH_TIMEOUT
+        while (self.incoming or self.busy) and not self.app_done:
+            self.caught_up.clear()
+            left = deadline - self.loop.time()
+            if left <= 0:
+                return
+            try:
+                await asyncio.wait_for(self.caught_up.wait(), left)
+            except asyncio.TimeoutError:
+                return
+
     def _set_gone(self, code, reason):
         if self.gone is None:
             self.gone = (code, reason)
@@ -216,7 +241,10 @@ class ServerChannel:
                 if not self.incoming and self.gone is None:
                     self.readable.clear()
                 self.space.set()
+                self.busy = True
                 return message
+            self.busy = False
+            self.caught_up.set()
             if self.gone is not None:
                 return {"type": "websocket.disconnect", "code": self.gone[0], "reason": self.gone[1]}
             self.readable.clear()
@@ -313,6 +341,7 @@ class ServerChannel:
         """After the handler: wait for the close handshake (bounded by CLOSE_TIMEOUT), then stop."""
         self.app_done = True
         self.space.set()
+        self.caught_up.set()
         reader = self.reader
         if reader is not None:
             if not reader.done():
