@@ -23,7 +23,8 @@ from .config import LINGER_TIMEOUT, READ_SIZE, WRITE_HIGH_WATER
 from .http11 import LAST_CHUNK, NEED_DATA, Body, EndOfMessage, ProtocolError, RequestParser, chunk, response_head
 from .proxy import forwarded_client
 
-__all__ = ["Connection", "BodyReader", "ClientGone", "CLOSE", "CONTINUE", "log_safe", "spawn_after_send"]
+__all__ = ["Connection", "ConnectionReader", "BodyReader", "ClientGone", "CLOSE", "CONTINUE", "log_safe",
+           "spawn_after_send"]
 
 logger = logging.getLogger("covet.error")
 access_logger = logging.getLogger("covet.access")
@@ -38,6 +39,21 @@ def log_safe(text):
     # Control characters in logged paths would let a client forge log lines
     # or terminal escapes (uvicorn CVE-2020-7694).
     return text.translate(_CTRL)
+
+
+class ConnectionReader(asyncio.StreamReader):
+    """asyncio's StreamReader, noting when the stream ended (the peer's EOF, or the connection lost).
+
+    A WebSocket takes the transport over from the stream after its 101 (covet.server.wsconnection)
+    and must know whether the stream it inherits had already ended: once it has, the transport
+    never reports that end again.
+    """
+
+    ended = False
+
+    def feed_eof(self) -> None:
+        self.ended = True
+        super().feed_eof()
 
 
 class ClientGone(HTTPException):

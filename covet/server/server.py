@@ -18,7 +18,7 @@ from email.utils import formatdate
 
 from ..core.problems import problem_response
 from .config import DEFAULT_BACKLOG, READ_SIZE, SHED_LOG_INTERVAL, ServerConfig, shed_batch
-from .connection import Connection, access_logger
+from .connection import Connection, ConnectionReader, access_logger
 from .http11 import response_head
 
 __all__ = ["Server", "bind_socket", "serve", "ServerConfig", "announce", "announce_shutdown", "announce_stopped", "say"]
@@ -230,7 +230,7 @@ class Server:
 
     async def _serve_socket(self, sock, host=None):
         loop = self.loop
-        reader = asyncio.StreamReader(limit=READ_SIZE, loop=loop)
+        reader = ConnectionReader(limit=READ_SIZE, loop=loop)
         protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
         try:
             if self.config.ssl is None:

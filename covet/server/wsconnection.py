@@ -15,27 +15,30 @@
 3. builds a ``WebSocket`` over a ``ServerChannel`` and runs the app's route
    (``covet.websocket.serve_websocket``): the app accepts (101) or refuses (an HTTP answer).
 
-The channel's reader task reads frames with the codec, answers pings, does the close handshake,
-and hands whole messages to the handler through a bounded queue (when the handler falls behind by
-``RECEIVE_QUEUE_SIZE`` messages, reading stops and TCP pushes back on the client). The server
+Once accepted, the channel takes the transport over from the connection's stream
+(``transport.set_protocol``): it is the asyncio Protocol of the socket, and ``data_received``
+feeds the codec and handles its events there and then: pings are answered, pongs stop the pong
+timer, the close handshake is done, and whole messages go to the handler, straight into its
+waiting ``receive()`` (one task wake-up per message, no reader task). When the handler falls
+behind by ``RECEIVE_QUEUE_SIZE`` messages, the transport stops reading and TCP pushes back on
+the client. The server
 pings every ``ws_ping_interval`` seconds and closes (1011) a connection whose pong has not come
 within ``ws_ping_timeout``. There is no idle timeout: a connection whose client answers pings is
 alive, however long it stays silent. The handshake request itself is bounded by the server's
 ``head_timeout`` like any request head. Writes wait for the socket to drain once more than
-``WRITE_HIGH_WATER`` is queued, for at most ``body_timeout``; a client that stops reading for
-longer is dropped.
+``WRITE_HIGH_WATER`` is queued (the transport's ``pause_writing``), for at most ``body_timeout``;
+a client that stops reading for longer is dropped.
 
 A WebSocket holds its connection's slot (``max_connections``) until it ends; a graceful shutdown
 closes every WebSocket with 1001 and waits for them up to ``shutdown_timeout``.
 """
 import asyncio
-import collections
 import logging
 
 from ..core.errors import WebSocketDisconnect
 from ..core.problems import problem_response
 from ..websocket.connection import WebSocket, serve_websocket
-from .config import LINGER_TIMEOUT, READ_SIZE
+from .config import LINGER_TIMEOUT
 from .http11 import response_head
 from .websocket import (
     NEED_DATA, BytesMessage, CloseReceived, HandshakeError, Ping, Pong, ProtocolFailure, TextMessage,
@@ -47,7 +50,7 @@ __all__ = ["serve_upgrade", "ServerChannel", "RECEIVE_QUEUE_SIZE", "CLOSE_TIMEOU
 
 logger = logging.getLogger("covet.error")
 
-#: Whole messages read ahead of the handler. Past it the reader stops reading the socket, so a
+#: Whole messages read ahead of the handler. Past it the transport stops reading the socket, so a
 #: client that sends faster than the handler receives is held back by TCP instead of by our
 #: memory (32 in the websockets package, 16 here: up to 16 x ws_max_message_size per connection).
 RECEIVE_QUEUE_SIZE = 16
@@ -104,31 +107,40 @@ async def serve_upgrade(conn, head, path, query, client, scheme, has_body):
     return channel.status
 
 
-class ServerChannel:
-    """The channel of a WebSocket on covet's server (see ``covet.websocket.Channel``)."""
 
-    __slots__ = ("conn", "handshake", "config", "loop", "ws", "status", "incoming", "readable", "space",
-                 "gone", "reader", "ping_timer", "pong_timer", "close_timer", "drain_lock", "app_done",
-                 "busy", "caught_up")
+class ServerChannel(asyncio.Protocol):
+    """The channel of a WebSocket on covet's server (see ``covet.websocket.Channel``); once
+    accepted, also the asyncio Protocol of its socket.
+
+    PERF: one object per connection, slotted, that allocates nothing while the connection is idle
+    but its ping timer: the pong, close and flush timers exist only while armed, the receive
+    waiter only while the handler waits, drain waiters only while the socket pushes back.
+    """
+
+    __slots__ = ("conn", "handshake", "config", "loop", "transport", "ws", "status", "incoming", "waiter",
+                 "gone", "failure", "held", "lingering", "ended", "end_waiter", "app_done", "write_paused",
+                 "drain_waiters", "ping_timer", "pong_timer", "close_timer", "flush_timer")
 
     def __init__(self, conn, handshake):
         self.conn = conn
         self.handshake = handshake
         self.config = conn.server.config
         self.loop = conn.server.loop
+        self.transport = conn.transport
         self.ws = None  # the codec's WebSocketConnection, once accepted
         self.status = None  # 101, or the status of the refusal (access log)
-        self.incoming = collections.deque()
-        self.readable = asyncio.Event()
-        self.space = asyncio.Event()
-        self.space.set()
+        self.incoming = []  # whole messages the handler has not taken yet (at most RECEIVE_QUEUE_SIZE)
+        self.waiter = None  # the future a receive() waits on while the queue is empty
         self.gone = None  # (code, reason) once closed, told to the handler after the queued messages
-        self.reader = None
-        self.ping_timer = self.pong_timer = self.close_timer = None
-        self.drain_lock = asyncio.Lock()
+        self.failure = None  # a ProtocolFailure waiting for the handler to answer what came before it
+        self.held = False  # reading paused: the queue is full
+        self.lingering = False  # our close after a failure is out; input is read and dropped
+        self.ended = False  # nothing more will be read: the close handshake is over or the stream gone
+        self.end_waiter = None  # finish() waits on it for ``ended``
         self.app_done = False
-        self.busy = False  # a message was handed to the handler, which has not asked for the next yet
-        self.caught_up = asyncio.Event()  # set when the handler waits on an empty queue, or returned
+        self.write_paused = False  # the transport holds more than WRITE_HIGH_WATER
+        self.drain_waiters = None
+        self.ping_timer = self.pong_timer = self.close_timer = self.flush_timer = None
 
     # -- the handshake -------------------------------------------------------------
     async def accept(self, subprotocol, headers):
@@ -138,17 +150,34 @@ class ServerChannel:
             negotiated = negotiate_deflate(self.handshake.extensions)
             if negotiated is not None:
                 extensions, params = negotiated
-        self.ws = WebSocketConnection(max_message_size=config.ws_max_message_size, deflate=params)
+        self.ws = ws = WebSocketConnection(max_message_size=config.ws_max_message_size, deflate=params)
         conn = self.conn
         conn.flush()
-        conn.transport.write(handshake_response(self.handshake.key, subprotocol, extensions,
-                                                list(headers) + conn.server.common_headers()))
+        transport = self.transport
+        transport.write(handshake_response(self.handshake.key, subprotocol, extensions,
+                                           list(headers) + conn.server.common_headers()))
         self.status = 101
-        rest = conn.parser.remaining()  # frames the client sent right behind its handshake
+        # From here the socket's bytes come to data_received. The stream may hold some already
+        # (after the handshake's own bytes, which the parser kept): frames the client sent right
+        # behind its handshake. feed_eof() lets read() hand them over without waiting.
+        transport.set_write_buffer_limits(WRITE_HIGH_WATER)
+        transport.set_protocol(self)
+        rest = conn.parser.remaining()
         if rest:
-            self.ws.feed(rest)
-        self.reader = self.loop.create_task(self._read())
+            ws.feed(rest)
+        reader = conn.reader
+        ended = reader.ended or reader.exception() is not None
+        reader.feed_eof()
+        try:
+            rest = await reader.read()
+        except (ConnectionError, OSError):
+            rest, ended = b"", True
+        if rest:
+            ws.feed(rest)
+        if ended:
+            ws.feed(b"")  # the stream ended before we took it over: the codec says 1006
         self._schedule_ping()
+        self._process()
 
     async def refuse(self, status, headers, body):
         self.status = status
@@ -157,25 +186,53 @@ class ServerChannel:
         conn.transport.write(response_head(status, list(headers) + conn.server.common_headers() + [CLOSE]) + body)
         await conn.linger()
 
-    # -- reading -------------------------------------------------------------------
-    async def _read(self):
+    # -- the Protocol: bytes in ------------------------------------------------------
+    def data_received(self, data):
+        if self.lingering:
+            return  # after our close following a failure: dropped (RFC 9112 §9.6 lingering close)
+        self.ws.feed(data)
+        self._process()
+
+    def eof_received(self):
+        if not self.lingering:
+            self.ws.feed(b"")  # the codec reports 1006 once the bytes before the end are handled
+            self._process()
+        self._end()
+        return False  # asyncio closes the transport
+
+    def connection_lost(self, exc):
+        if not self.ended and not self.lingering:
+            self.ws.feed(b"")
+            self._process()
+        if self.gone is None and self.failure is None:
+            self.gone = (1006, "")
+        self._end()
+        self._wake()
+        waiters, self.drain_waiters = self.drain_waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+        self._stop_timers()
+
+    def _process(self):
+        """Handle the codec's events until it needs bytes, the queue is full or reading is over."""
         ws = self.ws
-        reader = self.conn.reader
+        incoming = self.incoming
         try:
             while True:
+                if len(incoming) >= RECEIVE_QUEUE_SIZE and not self.app_done:
+                    if not self.held:
+                        self.held = True
+                        self.transport.pause_reading()  # TCP pushes back until the handler catches up
+                    return
                 event = ws.next_event()
                 if event is NEED_DATA:
-                    try:
-                        data = await reader.read(READ_SIZE)
-                    except (ConnectionError, OSError):
-                        data = b""
-                    ws.feed(data)  # b"": the stream ended, the codec says CloseReceived(1006)
-                    continue
+                    return
                 kind = type(event)
                 if kind is TextMessage:
-                    await self._put({"type": "websocket.receive", "text": event.data})
+                    self._deliver({"type": "websocket.receive", "text": event.data})
                 elif kind is BytesMessage:
-                    await self._put({"type": "websocket.receive", "bytes": event.data})
+                    self._deliver({"type": "websocket.receive", "bytes": event.data})
                 elif kind is Ping:
                     if ws.state == "OPEN":  # RFC 6455 §5.5.3: answer with the ping's payload
                         self._write(ws.send_pong(event.payload))
@@ -188,101 +245,157 @@ class ServerChannel:
                     code = event.code
                     self._write(ws.close(1000 if code in (1005, 1006) else code))
                     self._set_gone(code, event.reason)
-                    self.conn.transport.close()  # §7.1.1: the server closes TCP first
+                    self.transport.close()  # §7.1.1: the server closes TCP first
+                    self._end()
                     return
                 elif kind is ProtocolFailure:
-                    await self._handler_caught_up()
-                    self._write(ws.close(event.code, event.reason))
-                    self._set_gone(event.code, event.reason)
-                    await self.conn.linger()  # the client may still be sending: no RST over our close
-                    self.conn.transport.close()
+                    # The handler first answers the messages that came before the bad frame.
+                    self.failure = event
+                    self.transport.pause_reading()
+                    if incoming or self.waiter is None:
+                        if not self.app_done:
+                            self.flush_timer = self.loop.call_later(FAILURE_FLUSH_TIMEOUT, self._fail)
+                            return
+                    self._fail()
                     return
-        except asyncio.CancelledError:
-            raise
         except Exception:
             logger.exception("WebSocket reader failed")
             self._set_gone(1011, "")
-            self.conn.transport.abort()
-        finally:
-            self._stop_timers(keep_close=True)
+            self.transport.abort()
+            self._end()
 
-    async def _put(self, message):
-        while len(self.incoming) >= RECEIVE_QUEUE_SIZE and not self.app_done:
-            self.space.clear()
-            await self.space.wait()
+    def _deliver(self, message):
         if self.app_done:
             return  # the handler has returned: nobody will read it
-        self.incoming.append(message)
-        self.readable.set()
+        waiter = self.waiter
+        if waiter is not None and not self.incoming and not waiter.done():
+            self.waiter = None
+            waiter.set_result(message)  # PERF: straight to the waiting handler, no queue
+        else:
+            self.incoming.append(message)
 
-    async def _handler_caught_up(self):
-        """Wait (up to FAILURE_FLUSH_TIMEOUT) until the handler has taken every queued message and
-        come back for the next, so the answers it sends to them go out before our close."""
-        deadline = self.loop.time() + FAILURE_FLUSH_TIMEOUT
-        while (self.incoming or self.busy) and not self.app_done:
-            self.caught_up.clear()
-            left = deadline - self.loop.time()
-            if left <= 0:
-                return
-            try:
-                await asyncio.wait_for(self.caught_up.wait(), left)
-            except asyncio.TimeoutError:
-                return
+    def _fail(self):
+        """Send our close for the protocol failure, then linger: the client may still be sending,
+        and closing with its bytes unread would reset our close frame away (RFC 9112 §9.6)."""
+        failure, self.failure = self.failure, None
+        if failure is None:
+            return
+        if self.flush_timer is not None:
+            self.flush_timer.cancel()
+            self.flush_timer = None
+        self._write(self.ws.close(failure.code, failure.reason))
+        self._set_gone(failure.code, failure.reason)
+        transport = self.transport
+        if transport.is_closing() or not transport.can_write_eof():
+            transport.close()  # TLS: close_notify ends the stream instead
+            self._end()
+            return
+        transport.write_eof()
+        self.lingering = True
+        transport.resume_reading()
+        self._stop_timers()
+        self.close_timer = self.loop.call_later(LINGER_TIMEOUT, self._linger_over)
+
+    def _linger_over(self):
+        self.close_timer = None
+        self.transport.close()
+        self._end()
+
+    def _end(self):
+        """Reading is over (close handshake done, stream gone, or the linger after a failure)."""
+        if self.lingering and not self.transport.is_closing():
+            return  # eof_received while lingering: asyncio closes the transport next
+        self.ended = True
+        if self.pong_timer is not None or self.ping_timer is not None:
+            self._stop_timers(keep_close=True)
+        waiter = self.end_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def _set_gone(self, code, reason):
         if self.gone is None:
             self.gone = (code, reason)
-        self.readable.set()
+        self._wake()
+
+    def _wake(self):
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
 
     async def receive(self):
+        incoming = self.incoming
         while True:
-            if self.incoming:
-                message = self.incoming.popleft()
-                if not self.incoming and self.gone is None:
-                    self.readable.clear()
-                self.space.set()
-                self.busy = True
+            if incoming:
+                message = incoming.pop(0)
+                if self.held:
+                    self.held = False
+                    self._process()
+                    if not self.held and self.failure is None and not self.ended:
+                        self.transport.resume_reading()
                 return message
-            self.busy = False
-            self.caught_up.set()
+            if self.failure is not None:
+                self._fail()  # the handler has answered every message before the bad frame
             if self.gone is not None:
                 return {"type": "websocket.disconnect", "code": self.gone[0], "reason": self.gone[1]}
-            self.readable.clear()
-            await self.readable.wait()
+            waiter = self.waiter = self.loop.create_future()
+            try:
+                message = await waiter
+            except asyncio.CancelledError:
+                if self.waiter is waiter:
+                    self.waiter = None
+                elif waiter.done() and not waiter.cancelled() and waiter.result() is not None:
+                    incoming.insert(0, waiter.result())  # delivered as we were cancelled: keep it
+                raise
+            if message is not None:
+                return message
 
     # -- writing -------------------------------------------------------------------
     def _write(self, data):
-        transport = self.conn.transport
+        transport = self.transport
         if data and not transport.is_closing():
             transport.write(data)
 
     async def send(self, data):
         ws = self.ws
-        if self.gone is not None or ws.state != "OPEN" or self.conn.transport.is_closing():
+        transport = self.transport
+        if self.gone is not None or ws.state != "OPEN" or transport.is_closing():
             code, reason = self.gone or (1006, "")
             raise WebSocketDisconnect(code, reason)
-        transport = self.conn.transport
         transport.write(ws.send_text(data) if type(data) is str else ws.send_bytes(data))
-        if transport.get_write_buffer_size() > WRITE_HIGH_WATER:
+        if self.write_paused:
             await self._drain()
 
+    def pause_writing(self):
+        self.write_paused = True
+
+    def resume_writing(self):
+        self.write_paused = False
+        waiters, self.drain_waiters = self.drain_waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+
     async def _drain(self):
-        # One waiter at a time: StreamWriter.drain() allows only one before Python 3.12.
-        async with self.drain_lock:
-            if self.conn.transport.get_write_buffer_size() <= WRITE_HIGH_WATER:
-                return
-            try:
-                await asyncio.wait_for(self.conn.writer.drain(), self.config.body_timeout)
-            except asyncio.TimeoutError:
-                self._drop(1006, "client stopped reading")
-            except (ConnectionError, OSError):
-                self._drop(1006, "")
-        if self.gone is not None and self.conn.transport.is_closing():
+        waiter = self.loop.create_future()
+        if self.drain_waiters is None:
+            self.drain_waiters = []
+        self.drain_waiters.append(waiter)
+        try:
+            # Without a deadline a client that never reads holds its slot forever.
+            await asyncio.wait_for(waiter, self.config.body_timeout)
+        except asyncio.TimeoutError:
+            self._drop(1006, "client stopped reading")
+        finally:
+            if self.drain_waiters is not None and waiter in self.drain_waiters:
+                self.drain_waiters.remove(waiter)
+        if self.gone is not None and self.transport.is_closing():
             raise WebSocketDisconnect(*self.gone)
 
     def _drop(self, code, reason):
         self._set_gone(code, reason)
-        self.conn.transport.abort()
+        self.transport.abort()
 
     async def close(self, code, reason):
         self._close(code, reason)
@@ -292,7 +405,7 @@ class ServerChannel:
         if ws is None:
             return
         self._write(ws.close(code, reason))
-        if self.close_timer is None and not self.conn.transport.is_closing():
+        if self.close_timer is None and not self.transport.is_closing():
             self.close_timer = self.loop.call_later(CLOSE_TIMEOUT, self._close_timed_out)
 
     def _close_timed_out(self):
@@ -315,10 +428,10 @@ class ServerChannel:
     def _ping(self):
         self.ping_timer = None
         ws = self.ws
-        if ws.state != "OPEN" or self.gone is not None:
+        if ws.state != "OPEN" or self.gone is not None or self.ended:
             return
-        # No pong is expected while the reader waits for the handler (it is not reading the socket).
-        if self.pong_timer is None and self.space.is_set():
+        # No pong is expected while reading is paused for the handler.
+        if self.pong_timer is None and not self.held and self.failure is None:
             self._write(ws.send_ping(_PING_PAYLOAD))
             if self.config.ws_ping_timeout:
                 self.pong_timer = self.loop.call_later(self.config.ws_ping_timeout, self._pong_timed_out)
@@ -331,7 +444,8 @@ class ServerChannel:
             self._set_gone(1011, "keepalive ping timeout")
 
     def _stop_timers(self, keep_close=False):
-        for name in ("ping_timer", "pong_timer") if keep_close else ("ping_timer", "pong_timer", "close_timer"):
+        for name in ("ping_timer", "pong_timer", "flush_timer") if keep_close else (
+                "ping_timer", "pong_timer", "flush_timer", "close_timer"):
             timer = getattr(self, name)
             if timer is not None:
                 timer.cancel()
@@ -340,13 +454,18 @@ class ServerChannel:
     async def finish(self):
         """After the handler: wait for the close handshake (bounded by CLOSE_TIMEOUT), then stop."""
         self.app_done = True
-        self.space.set()
-        self.caught_up.set()
-        reader = self.reader
-        if reader is not None:
-            if not reader.done():
-                done, _ = await asyncio.wait({reader}, timeout=CLOSE_TIMEOUT + LINGER_TIMEOUT)
-                if not done:
-                    reader.cancel()
-                    await asyncio.wait({reader})
+        self.incoming.clear()
+        if self.ws is not None and not self.ended:
+            self._fail()  # a failure held for the handler's answers: the handler has no more
+            if self.held:
+                self.held = False
+                self._process()  # app_done: the rest is read and dropped, up to the close
+                if not self.ended and not self.lingering:
+                    self.transport.resume_reading()
+            if not self.ended:
+                self.end_waiter = self.loop.create_future()
+                try:
+                    await asyncio.wait_for(self.end_waiter, CLOSE_TIMEOUT + LINGER_TIMEOUT)
+                except asyncio.TimeoutError:
+                    self.transport.abort()
         self._stop_timers()
