@@ -129,7 +129,7 @@ class ServerChannel(asyncio.Protocol):
         self.transport = conn.transport
         self.ws = None  # the codec's WebSocketConnection, once accepted
         self.status = None  # 101, or the status of the refusal (access log)
-        self.incoming = []  # whole messages the handler has not taken yet (at most RECEIVE_QUEUE_SIZE)
+        self.incoming = None  # a list, once the handler falls behind: messages it has not taken yet
         self.waiter = None  # the future a receive() waits on while the queue is empty
         self.gone = None  # (code, reason) once closed, told to the handler after the queued messages
         self.failure = None  # a ProtocolFailure waiting for the handler to answer what came before it
@@ -157,6 +157,7 @@ class ServerChannel(asyncio.Protocol):
         transport.write(handshake_response(self.handshake.key, subprotocol, extensions,
                                            list(headers) + conn.server.common_headers()))
         self.status = 101
+        self.handshake = None  # answered: nothing of it is needed any more
         # From here the socket's bytes come to data_received. The stream may hold some already
         # (after the handshake's own bytes, which the parser kept): frames the client sent right
         # behind its handshake. feed_eof() lets read() hand them over without waiting.
@@ -217,10 +218,10 @@ class ServerChannel(asyncio.Protocol):
     def _process(self):
         """Handle the codec's events until it needs bytes, the queue is full or reading is over."""
         ws = self.ws
-        incoming = self.incoming
         try:
             while True:
-                if len(incoming) >= RECEIVE_QUEUE_SIZE and not self.app_done:
+                incoming = self.incoming
+                if incoming is not None and len(incoming) >= RECEIVE_QUEUE_SIZE and not self.app_done:
                     if not self.held:
                         self.held = True
                         self.transport.pause_reading()  # TCP pushes back until the handler catches up
@@ -271,6 +272,8 @@ class ServerChannel(asyncio.Protocol):
         if waiter is not None and not self.incoming and not waiter.done():
             self.waiter = None
             waiter.set_result(message)  # PERF: straight to the waiting handler, no queue
+        elif self.incoming is None:
+            self.incoming = [message]
         else:
             self.incoming.append(message)
 
@@ -325,10 +328,12 @@ class ServerChannel(asyncio.Protocol):
                 waiter.set_result(None)
 
     async def receive(self):
-        incoming = self.incoming
         while True:
+            incoming = self.incoming
             if incoming:
                 message = incoming.pop(0)
+                if not incoming:
+                    self.incoming = None
                 if self.held:
                     self.held = False
                     self._process()
@@ -346,7 +351,8 @@ class ServerChannel(asyncio.Protocol):
                 if self.waiter is waiter:
                     self.waiter = None
                 elif waiter.done() and not waiter.cancelled() and waiter.result() is not None:
-                    incoming.insert(0, waiter.result())  # delivered as we were cancelled: keep it
+                    # Delivered as we were cancelled: keep it for the next receive.
+                    self.incoming = [waiter.result()] + (self.incoming or [])
                 raise
             if message is not None:
                 return message
@@ -454,7 +460,7 @@ class ServerChannel(asyncio.Protocol):
     async def finish(self):
         """After the handler: wait for the close handshake (bounded by CLOSE_TIMEOUT), then stop."""
         self.app_done = True
-        self.incoming.clear()
+        self.incoming = None
         if self.ws is not None and not self.ended:
             self._fail()  # a failure held for the handler's answers: the handler has no more
             if self.held:
