@@ -183,6 +183,79 @@ def test_a_connection_the_app_closed_is_dropped_by_its_writer():
     run(main())
 
 
+class ImmediateChannel(RecordingChannel):
+    """A door that can also write without waiting (as covet's server does while the client keeps
+    up); ``room`` False makes it push back, as a socket whose buffer is full."""
+
+    def __init__(self):
+        super().__init__()
+        self.room = True
+        self.nowait = []
+
+    def send_nowait(self, data):
+        if not self.room:
+            return False
+        self.sent.append(data)
+        self.nowait.append(data)
+        return True
+
+
+def test_broadcast_writes_at_once_to_a_client_that_keeps_up_with_no_queue_or_task():
+    async def main():
+        manager = WebSocketManager()
+        channel = ImmediateChannel()
+        ws = WebSocket("/ws", channel=channel)
+        await manager.connect(ws)
+        assert await manager.broadcast("a") == 1
+        assert await manager.broadcast(b"b") == 1
+        assert channel.sent == channel.nowait == ["a", b"b"]  # written during broadcast: no await needed
+        assert manager._conns[ws].queue is None and manager._conns[ws].writer is None
+        await manager.disconnect(ws)
+
+    run(main())
+
+
+def test_messages_behind_a_queued_one_wait_in_order_and_the_queue_goes_when_drained():
+    async def main():
+        manager = WebSocketManager(send_queue_size=3)
+        channel = ImmediateChannel()
+        ws = WebSocket("/ws", channel=channel)
+        await manager.connect(ws)
+        channel.room = False
+        channel.gate.clear()  # the awaited send waits too: the client is not reading
+        assert await manager.broadcast("1") == 1
+        channel.room = True  # room again, but "2" must not overtake "1"
+        assert await manager.broadcast("2") == 1
+        assert channel.nowait == [] and list(manager._conns[ws].queue) == ["1", "2"]
+        writer = manager._conns[ws].writer
+        channel.gate.set()
+        await asyncio.wait_for(writer, 5)
+        assert channel.sent == ["1", "2"] and channel.nowait == []
+        assert manager._conns[ws].queue is None and manager._conns[ws].writer is None
+        assert await manager.broadcast("3") == 1
+        assert channel.nowait == ["3"]  # straight out again
+        await manager.disconnect(ws)
+
+    run(main())
+
+
+def test_send_nowait_refuses_before_accept_after_close_and_on_a_door_without_it():
+    async def main():
+        channel = ImmediateChannel()
+        ws = WebSocket("/ws", channel=channel)
+        assert ws.send_nowait("early") is False  # not accepted: send_text would accept first
+        await ws.accept()
+        assert ws.send_nowait("x") is True
+        await ws.close()
+        assert ws.send_nowait("late") is False
+        assert channel.sent == ["x"]
+        plain, recording = socket()
+        await plain.accept()
+        assert plain.send_nowait("y") is False and recording.sent == []
+
+    run(main())
+
+
 def test_send_queue_size_must_be_positive():
     with pytest.raises(ValueError):
         WebSocketManager(send_queue_size=0)

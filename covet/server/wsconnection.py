@@ -373,6 +373,16 @@ class ServerChannel(asyncio.Protocol):
         if self.write_paused:
             await self._drain()
 
+    def send_nowait(self, data):
+        """Write a message now unless that would mean waiting (the socket pushes back, or the
+        connection is closing); False when nothing was written (WebSocketManager's fast path)."""
+        ws = self.ws
+        transport = self.transport
+        if self.write_paused or ws is None or self.gone is not None or ws.state != "OPEN" or transport.is_closing():
+            return False
+        transport.write(ws.send_text(data) if type(data) is str else ws.send_bytes(data))
+        return True
+
     def pause_writing(self):
         self.write_paused = True
 

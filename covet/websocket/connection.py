@@ -271,6 +271,22 @@ class WebSocket(Request):
         text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
         await self._send(text if mode == "text" else text.encode("utf-8"))
 
+    def send_nowait(self, data: Union[str, bytes]) -> bool:
+        """Send a message (str as text, bytes as binary) if it can go out at once, without waiting;
+        True when it went. False, with nothing sent, when it would have to wait: before accept,
+        once closed, while the client's socket pushes back, or on a door that only sends by
+        awaiting (an ASGI server, the test client). Then ``send_text``/``send_bytes`` it.
+
+        Example::
+
+            if not websocket.send_nowait("tick"):
+                await websocket.send_text("tick")
+        """
+        if self._ws_state is not WebSocketState.CONNECTED or self._client_gone:
+            return False
+        send_nowait = getattr(self._channel, "send_nowait", None)
+        return send_nowait is not None and send_nowait(data)
+
     async def _send(self, data: Union[str, bytes]) -> None:
         if self._ws_state is WebSocketState.CONNECTING:
             await self.accept()
