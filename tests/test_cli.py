@@ -113,6 +113,20 @@ def test_run_refuses_a_bad_websocket_setting(isolated, capsys):
     assert capsys.readouterr().err == "covet: ws_max_message_size must be a positive integer, got 0\n"
 
 
+def test_run_passes_the_websocket_handshake_and_idle_timeouts(isolated, monkeypatch, capsys):
+    import covet.server.run as server
+
+    seen = {}
+    monkeypatch.setattr(server, "run", lambda app, **options: seen.update(options))
+    write(isolated / "cli_ws_timeouts_app.py", APP)
+    assert main(["run", "cli_ws_timeouts_app.py", "--ws-handshake-timeout", "3", "--ws-idle-timeout", "60"]) == 0
+    assert (seen["ws_handshake_timeout"], seen["ws_idle_timeout"]) == (3.0, 60.0)
+    assert main(["run", "cli_ws_timeouts_app.py"]) == 0
+    assert (seen["ws_handshake_timeout"], seen["ws_idle_timeout"]) == (10.0, None)
+    assert main(["run", "cli_ws_timeouts_app.py", "--ws-idle-timeout", "-1"]) == 2
+    assert capsys.readouterr().err == "covet: ws_idle_timeout is seconds, 0 or None (off), got -1.0\n"
+
+
 def test_routes_lists_mounts(isolated, capsys):
     write(isolated / "cli_mount_app.py", """
         from covet import Covet

@@ -425,8 +425,10 @@ def test_websocket_settings_are_checked_and_origins_normalised():
     assert ServerConfig().ws_origins is None
     assert (ServerConfig().ws_ping_interval, ServerConfig().ws_ping_timeout) == (20.0, 20.0)
     assert ServerConfig().ws_max_message_size == 1 << 20 and ServerConfig().ws_per_message_deflate is True
+    assert (ServerConfig().ws_handshake_timeout, ServerConfig().ws_idle_timeout) == (10.0, None)
     for bad in (dict(ws_ping_interval=-1), dict(ws_ping_timeout="5"), dict(ws_max_message_size=0),
-                dict(ws_max_message_size=1.5)):
+                dict(ws_max_message_size=1.5), dict(ws_handshake_timeout=-1), dict(ws_idle_timeout="60"),
+                dict(ws_idle_timeout=True)):
         with pytest.raises(ValueError):
             ServerConfig(**bad)
 
@@ -449,3 +451,92 @@ def test_access_log_has_one_line_per_websocket(caplog):
     finally:
         close_all()
         s.stop()
+
+
+# ----------------------------------------------------------------------------- handshake and idle timeouts
+
+def test_handshake_not_answered_in_time_is_refused_503_and_a_late_accept_raises():
+    import asyncio
+
+    from covet.websocket import WebSocketState
+
+    app = Covet()
+    late = []
+    gate = {}
+
+    @app.websocket("/slow")
+    async def slow(websocket):
+        gate["open"] = asyncio.Event()
+        await gate["open"].wait()  # a dependency that hangs past the handshake timeout
+        try:
+            await websocket.accept()
+        except WebSocketDisconnect as exc:
+            late.append((exc.code, exc.reason, websocket.connection_state))
+            raise
+
+    s = RunningServer(app, ws_handshake_timeout=0.2)
+    try:
+        sock = s.connect()
+        OPENED.append(sock)
+        sock.sendall(handshake_request(path="/slow", key="dGhlIHNhbXBsZSBub25jZQ=="))
+        status, headers, body = read_response(sock)
+        assert status == 503
+        assert headers["content-type"] == ["application/problem+json"] and headers["connection"] == ["close"]
+        assert b"not answered in time" in body
+        assert sock.recv(1) == b""  # and the connection closes
+        s.call(lambda: gate["open"].set())
+        wait_until(lambda: late)
+        assert late == [(1006, "WebSocket handshake timed out", WebSocketState.DISCONNECTED)]
+        wait_until(lambda: not s.call(lambda: len(s.server.connections)))  # its slot is free again
+    finally:
+        close_all()
+        s.stop()
+
+
+def test_handshake_timer_stops_once_the_app_accepts():
+    s = RunningServer(make_app(), ws_handshake_timeout=30.0)
+    try:
+        c = WSClient(s.port, "/echo")
+        c.send_text("x")
+        assert c.receive() == "x"
+        timers = s.call(lambda: [conn.ws.handshake_timer for conn in s.server.connections])
+        assert timers == [None]
+        c.close()
+        c.wait_closed()
+    finally:
+        close_all()
+        s.stop()
+
+
+def test_idle_client_is_closed_1001_but_pings_do_not_keep_it_open_and_messages_do():
+    events = []
+    s = RunningServer(make_app(events), ws_idle_timeout=0.3, ws_ping_interval=0.05, ws_ping_timeout=1.0)
+    try:
+        c = WSClient(s.port, "/echo")
+        # Messages for longer than the idle timeout: each one restarts its clock.
+        started = time.monotonic()
+        n = 0
+        while time.monotonic() - started < 0.6:
+            c.send_text(str(n))
+            assert c.receive() == str(n)  # pings in between are answered by the client
+            n += 1
+        last = time.monotonic()
+        # Then silence, with the server's pings answered: closed with 1001 once the timeout passed.
+        assert c.wait_closed() == (1001, "idle timeout")
+        assert time.monotonic() - last >= 0.3 - 0.02
+        assert c.pings  # it was pinged (and answered) while idle, and closed anyway
+        wait_until(lambda: events)
+        assert events == [("disconnect", 1001, "idle timeout")]
+        assert c.at_eof()
+    finally:
+        close_all()
+        s.stop()
+
+
+def test_without_idle_timeout_no_idle_timer_is_armed(server):
+    c = WSClient(server.port, "/echo")
+    c.send_text("x")
+    assert c.receive() == "x"
+    assert server.call(lambda: [conn.ws.idle_timer for conn in server.server.connections]) == [None]
+    c.close()
+    c.wait_closed()

@@ -55,6 +55,11 @@ def add_parser(subparsers: Any) -> None:
                      help="seconds between WebSocket keepalive pings (0: off)")
     run.add_argument("--ws-ping-timeout", type=float, default=20.0,
                      help="seconds a WebSocket pong may take before the connection is closed (0: off)")
+    run.add_argument("--ws-handshake-timeout", type=float, default=10.0,
+                     help="seconds the app has to accept or refuse a WebSocket handshake (then 503; 0: off)")
+    run.add_argument("--ws-idle-timeout", type=float, default=None,
+                     help="close (1001) a WebSocket whose client sent no message for this many seconds "
+                          "(default: off)")
     run.add_argument("--ws-max-message-size", type=int, default=1 << 20,
                      help="largest WebSocket message in bytes, after inflating (bigger: close 1009)")
     run.add_argument("--ws-per-message-deflate", dest="ws_per_message_deflate", action="store_true",
@@ -115,7 +120,8 @@ def command(args: argparse.Namespace) -> int:
         body_timeout=args.timeout_body, min_body_rate=args.min_body_rate,
         shutdown_timeout=args.timeout_graceful_shutdown, ws_ping_interval=args.ws_ping_interval,
         ws_ping_timeout=args.ws_ping_timeout, ws_max_message_size=args.ws_max_message_size,
-        ws_per_message_deflate=args.ws_per_message_deflate, ws_origins=args.ws_origins)
+        ws_per_message_deflate=args.ws_per_message_deflate, ws_origins=args.ws_origins,
+        ws_handshake_timeout=args.ws_handshake_timeout, ws_idle_timeout=args.ws_idle_timeout)
     try:
         # Settings are checked before the app is imported: a bad value is a usage error (exit 2),
         # not a traceback.

@@ -12,7 +12,7 @@ __all__ = ["ServerConfig", "DEFAULT_HEAD_TIMEOUT", "DEFAULT_KEEPALIVE_TIMEOUT", 
            "DEFAULT_MIN_BODY_RATE", "DEFAULT_MAX_CONNECTIONS", "DEFAULT_MAX_CONNECTIONS_PER_CLIENT", "DEFAULT_SHUTDOWN_TIMEOUT", "DEFAULT_BACKLOG",
            "READ_SIZE", "WRITE_HIGH_WATER", "LINGER_TIMEOUT", "SHED_BATCH", "SHED_LOG_INTERVAL",
            "shed_batch", "DEFAULT_WS_PING_INTERVAL", "DEFAULT_WS_PING_TIMEOUT", "DEFAULT_WS_MAX_MESSAGE_SIZE",
-           "DEFAULT_WS_PER_MESSAGE_DEFLATE"]
+           "DEFAULT_WS_PER_MESSAGE_DEFLATE", "DEFAULT_WS_HANDSHAKE_TIMEOUT", "DEFAULT_WS_IDLE_TIMEOUT"]
 
 # Defaults, each with its reason (docs/server.md has the table).
 DEFAULT_HEAD_TIMEOUT = 10.0       # whole request head, from accept or from its first byte: slowloris bound
@@ -53,6 +53,15 @@ DEFAULT_WS_PING_TIMEOUT = 20.0    # the pong must come within this; otherwise cl
 # closes with 1009 (RFC 6455 §7.4.1), counted after inflating (websockets CVE-2018-1000518).
 DEFAULT_WS_MAX_MESSAGE_SIZE = 1 << 20
 DEFAULT_WS_PER_MESSAGE_DEFLATE = True  # RFC 7692, when the client offers it: browsers all do
+# The app's time to accept or refuse a WebSocket handshake, from its request head: a handler that
+# never does (stuck on a slow dependency) must not hold the client and its connection slot
+# forever. 10 s, as the websockets package's open_timeout; past it the client gets 503 (see
+# covet/server/wsconnection.py). 0 or None turns it off.
+DEFAULT_WS_HANDSHAKE_TIMEOUT = 10.0
+# Close (1001) a WebSocket whose client sent no message for this long. Off by default: a silent
+# client that answers pings is alive (chat, dashboards, push feeds); turn it on where an idle
+# connection is a leak (uvicorn and the websockets package have no such limit either).
+DEFAULT_WS_IDLE_TIMEOUT = None
 
 
 def shed_batch(max_connections: int) -> int:
@@ -74,7 +83,8 @@ class ServerConfig:
                  max_connections_per_client=DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
                  ws_ping_interval=DEFAULT_WS_PING_INTERVAL, ws_ping_timeout=DEFAULT_WS_PING_TIMEOUT,
                  ws_max_message_size=DEFAULT_WS_MAX_MESSAGE_SIZE, ws_per_message_deflate=DEFAULT_WS_PER_MESSAGE_DEFLATE,
-                 ws_origins=None):
+                 ws_origins=None, ws_handshake_timeout=DEFAULT_WS_HANDSHAKE_TIMEOUT,
+                 ws_idle_timeout=DEFAULT_WS_IDLE_TIMEOUT):
         self.host = host
         self.port = port
         self.limits = limits or Limits()
@@ -101,11 +111,14 @@ class ServerConfig:
             ssl_context = ssl_module.create_default_context(ssl_module.Purpose.CLIENT_AUTH)
             ssl_context.load_cert_chain(ssl_certfile, ssl_keyfile)
         self.ssl = ssl_context
-        for name, value in (("ws_ping_interval", ws_ping_interval), ("ws_ping_timeout", ws_ping_timeout)):
+        for name, value in (("ws_ping_interval", ws_ping_interval), ("ws_ping_timeout", ws_ping_timeout),
+                            ("ws_handshake_timeout", ws_handshake_timeout), ("ws_idle_timeout", ws_idle_timeout)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
                 raise ValueError("%s is seconds, 0 or None (off), got %r" % (name, value))
         self.ws_ping_interval = ws_ping_interval
         self.ws_ping_timeout = ws_ping_timeout
+        self.ws_handshake_timeout = ws_handshake_timeout
+        self.ws_idle_timeout = ws_idle_timeout
         if type(ws_max_message_size) is not int or ws_max_message_size < 1:
             raise ValueError("ws_max_message_size must be a positive integer, got %r" % (ws_max_message_size,))
         self.ws_max_message_size = ws_max_message_size

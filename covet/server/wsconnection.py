@@ -23,9 +23,18 @@ waiting ``receive()`` (one task wake-up per message, no reader task). When the h
 behind by ``RECEIVE_QUEUE_SIZE`` messages, the transport stops reading and TCP pushes back on
 the client. The server
 pings every ``ws_ping_interval`` seconds and closes (1011) a connection whose pong has not come
-within ``ws_ping_timeout``. There is no idle timeout: a connection whose client answers pings is
-alive, however long it stays silent. The handshake request itself is bounded by the server's
-``head_timeout`` like any request head. Writes wait for the socket to drain once more than
+within ``ws_ping_timeout``.
+
+Two more deadlines. The handshake request is bounded by ``head_timeout`` like any request head;
+then the app has ``ws_handshake_timeout`` to accept or refuse. Past it the client gets **503**
+(RFC 9110 §15.6.4: the server could not answer in time; not 408, §15.5.9, which says the
+client's request was late and which clients may repeat at once) and the connection closes; the
+handler's later ``accept`` raises ``WebSocketDisconnect(1006)``: no WebSocket was ever open.
+With ``ws_idle_timeout`` set, a connection whose client has sent no message for that long is
+closed with **1001** (RFC 6455 §7.4.1, "going away": the server leaves, nothing was wrong with the
+client; 1000 would say the connection's purpose was fulfilled). Pings and pongs do not count: they
+are what keeps an idle connection open. It is off by default: a silent client that answers pings
+is alive. Writes wait for the socket to drain once more than
 ``WRITE_HIGH_WATER`` is queued (the transport's ``pause_writing``), for at most ``body_timeout``;
 a client that stops reading for longer is dropped.
 
@@ -96,6 +105,9 @@ async def serve_upgrade(conn, head, path, query, client, scheme, has_body):
         await conn.linger()
         return exc.status
     channel = ServerChannel(conn, handshake)
+    if config.ws_handshake_timeout:
+        channel.handshake_timer = server.loop.call_later(config.ws_handshake_timeout, channel.handshake_timed_out,
+                                                         path)
     websocket = WebSocket(path, query, head.headers, client, "wss" if scheme == "https" else "ws", conn.sockname,
                           channel, app=server.app, subprotocols=handshake.subprotocols)
     conn.ws = channel
@@ -119,7 +131,8 @@ class ServerChannel(asyncio.Protocol):
 
     __slots__ = ("conn", "handshake", "config", "loop", "transport", "ws", "status", "incoming", "waiter",
                  "gone", "failure", "held", "lingering", "ended", "end_waiter", "app_done", "write_paused",
-                 "drain_waiters", "ping_timer", "pong_timer", "close_timer", "flush_timer")
+                 "drain_waiters", "ping_timer", "pong_timer", "close_timer", "flush_timer", "handshake_timer",
+                 "idle_timer", "last_seen")
 
     def __init__(self, conn, handshake):
         self.conn = conn
@@ -141,9 +154,34 @@ class ServerChannel(asyncio.Protocol):
         self.write_paused = False  # the transport holds more than WRITE_HIGH_WATER
         self.drain_waiters = None
         self.ping_timer = self.pong_timer = self.close_timer = self.flush_timer = None
+        self.handshake_timer = self.idle_timer = None
+        self.last_seen = 0.0  # loop time of the client's last message, kept only with ws_idle_timeout
 
     # -- the handshake -------------------------------------------------------------
+    def handshake_timed_out(self, path):
+        """ws_handshake_timeout passed with the handshake unanswered: refuse it with 503 now."""
+        self.handshake_timer = None
+        if self.status is not None:
+            return
+        self.status = 503
+        conn = self.conn
+        response = problem_response(None, 503, "the WebSocket handshake was not answered in time", instance=path)
+        conn.flush()
+        self._write(response_head(503, list(response.raw_headers) + conn.server.common_headers() + [CLOSE])
+                    + response.body)
+        # A client waits for our answer before it sends anything more (RFC 6455 §4.1): no unread
+        # input to linger for.
+        self.transport.close()
+
+    def _answering(self):
+        if self.handshake_timer is not None:
+            self.handshake_timer.cancel()
+            self.handshake_timer = None
+        if self.status is not None:  # the handshake timed out: the client has had its 503
+            raise WebSocketDisconnect(1006, "WebSocket handshake timed out")
+
     async def accept(self, subprotocol, headers):
+        self._answering()
         config = self.config
         extensions = params = None
         if config.ws_per_message_deflate and self.handshake.extensions:
@@ -178,9 +216,17 @@ class ServerChannel(asyncio.Protocol):
         if ended:
             ws.feed(b"")  # the stream ended before we took it over: the codec says 1006
         self._schedule_ping()
+        idle = config.ws_idle_timeout
+        if idle:
+            self.last_seen = self.loop.time()
+            self.idle_timer = self.loop.call_later(idle, self._idle_check)
         self._process()
 
     async def refuse(self, status, headers, body):
+        try:
+            self._answering()
+        except WebSocketDisconnect:
+            return  # already refused with 503
         self.status = status
         conn = self.conn
         conn.flush()
@@ -266,6 +312,8 @@ class ServerChannel(asyncio.Protocol):
             self._end()
 
     def _deliver(self, message):
+        if self.idle_timer is not None:
+            self.last_seen = self.loop.time()
         if self.app_done:
             return  # the handler has returned: nobody will read it
         waiter = self.waiter
@@ -309,7 +357,7 @@ class ServerChannel(asyncio.Protocol):
         if self.lingering and not self.transport.is_closing():
             return  # eof_received while lingering: asyncio closes the transport next
         self.ended = True
-        if self.pong_timer is not None or self.ping_timer is not None:
+        if self.pong_timer is not None or self.ping_timer is not None or self.idle_timer is not None:
             self._stop_timers(keep_close=True)
         waiter = self.end_waiter
         if waiter is not None and not waiter.done():
@@ -453,6 +501,18 @@ class ServerChannel(asyncio.Protocol):
                 self.pong_timer = self.loop.call_later(self.config.ws_ping_timeout, self._pong_timed_out)
         self._schedule_ping()
 
+    def _idle_check(self):
+        self.idle_timer = None
+        if self.gone is not None or self.ended:
+            return
+        # Held: the client is not idle, the handler is behind (its messages wait in the codec).
+        left = 0.0 if self.held else self.last_seen + self.config.ws_idle_timeout - self.loop.time()
+        if self.held or left > 0:
+            self.idle_timer = self.loop.call_later(left or self.config.ws_idle_timeout, self._idle_check)
+            return
+        self._close(1001, "idle timeout")
+        self._set_gone(1001, "idle timeout")
+
     def _pong_timed_out(self):
         self.pong_timer = None
         if self.ws.state == "OPEN":
@@ -460,8 +520,8 @@ class ServerChannel(asyncio.Protocol):
             self._set_gone(1011, "keepalive ping timeout")
 
     def _stop_timers(self, keep_close=False):
-        for name in ("ping_timer", "pong_timer", "flush_timer") if keep_close else (
-                "ping_timer", "pong_timer", "flush_timer", "close_timer"):
+        for name in ("ping_timer", "pong_timer", "flush_timer", "idle_timer") if keep_close else (
+                "ping_timer", "pong_timer", "flush_timer", "idle_timer", "close_timer", "handshake_timer"):
             timer = getattr(self, name)
             if timer is not None:
                 timer.cancel()

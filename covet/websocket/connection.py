@@ -175,7 +175,11 @@ class WebSocket(Request):
         raw = [encode_header(k, v) for k, v in pairs]
         self._ws_state = WebSocketState.CONNECTED
         self.subprotocol = subprotocol
-        await self._channel.accept(subprotocol, raw)
+        try:
+            await self._channel.accept(subprotocol, raw)
+        except WebSocketDisconnect as exc:  # the door gave up on the handshake (its timeout)
+            self._gone(exc.code, exc.reason)
+            raise
 
     async def _refuse(self, response: Any) -> None:
         """Answer the handshake with ``response`` (an HTTP response) instead of accepting."""
