@@ -254,7 +254,8 @@ def test_rfc_example_256_and_65536_byte_binary_frames():
     assert read_all_ways(data, client=True, offsets=range(0, 20)) == [BytesMessage(bytes(65536))]
 
 
-@pytest.mark.parametrize("n", [0, 1, 2, 3, 4, 5, 7, 125, 126, 127, 65535, 65536, 70001])
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 4, 5, 7, 125, 126, 127, 1023, 1024, 1025, 1027, 4099, 65535, 65536,
+                               70001])
 def test_unmasking_equals_the_per_byte_reference_at_every_length(n):
     payload = os.urandom(n)
     mask = os.urandom(4)
@@ -263,6 +264,24 @@ def test_unmasking_equals_the_per_byte_reference_at_every_length(n):
     # Pieces that end mid-mask keep the key aligned with the payload offset.
     pieces = [data[i:i + 3] for i in range(0, len(data), 3)] if n < 200 else [data[:17], data[17:]]
     assert feed_pieces(pieces)[0] == [BytesMessage(payload)]
+
+
+def test_unmasking_equals_the_reference_for_every_mask_byte_value_small_and_large():
+    # Large payloads are unmasked with one translate table per mask byte value: each of the 256
+    # values in each of the 4 key positions, at a size on each side of that switch.
+    for n in (1000, 1030):
+        payload = os.urandom(n)
+        for k in range(256):
+            mask = bytes([k, (k + 85) & 255, (k + 170) & 255, 255 - k])
+            server = WebSocketConnection()
+            server.feed(frame(0x2, payload, mask=mask) + frame(0x1, payload.hex().encode(), mask=mask))
+            assert server.next_event() == BytesMessage(payload)
+            assert server.next_event() == TextMessage(payload.hex())
+        # The client role masks what it sends the same way: undo it with the reference.
+        sent = WebSocketConnection(client=True).send_bytes(payload)
+        head = 4 if n < 65536 else 10
+        key = sent[head:head + 4]
+        assert xor(sent[head + 4:], key) == payload
 
 
 def test_fragments_with_interleaved_controls_make_one_message():

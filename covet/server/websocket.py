@@ -18,7 +18,7 @@ our close frame; every failure is a ``ProtocolFailure`` with the close code to s
 import os
 import struct
 from codecs import getincrementaldecoder
-from typing import Optional, Sequence, Union
+from typing import List, Optional, Sequence, Union
 
 from ._ws_deflate import (
     EXTENSION, DeflateParams, Deflater, Inflater, InflateError, InflateTooBig,
@@ -179,14 +179,47 @@ _NO_PARTS = ()
 Event = Union[TextMessage, BytesMessage, Ping, Pong, CloseReceived, ProtocolFailure, _Sentinel]
 
 
+# PERF: from this size on, masks are applied with bytes.translate (see _xor_in_place); below it
+# the big-integer XOR is quicker (fewer calls). Measured on CPython 3.11, min of 15 runs, one core:
+# 1 KiB 3.0 us either way; 16 KiB 33.9 -> 25.4 us; 64 KiB 133 -> 97 us; 1 MiB 3.9 -> 1.6 ms.
+_TRANSLATE_MIN = 1024
+
+# XOR by one byte value as a bytes.translate table, made the first time that value is a mask byte
+# (256 tables of 256 bytes at most).
+_IDENTITY = bytes(range(256))
+_XOR_TABLES: List[Optional[bytes]] = [None] * 256
+
+
+def _xor_table(k: int) -> bytes:
+    table = _XOR_TABLES[k]
+    if table is None:
+        table = _XOR_TABLES[k] = bytes(b ^ k for b in _IDENTITY)
+    return table
+
+
+def _xor_in_place(data: bytearray, mask: bytes) -> None:
+    """XOR ``data`` with the 4-byte ``mask`` repeated (RFC 6455 §5.3), in place.
+
+    PERF: byte i is masked by mask[i % 4], so each of the four strided slices is XORed with one
+    constant byte: a table lookup that bytes.translate runs in C. No int of the payload's size is
+    built, which is what makes the int XOR below superlinear for large payloads.
+    """
+    for i in range(4):
+        data[i::4] = data[i::4].translate(_xor_table(mask[i]))
+
+
 def _unmask(data: bytes, mask: bytes) -> bytes:
     """``data`` XOR the 4-byte ``mask`` repeated (RFC 6455 §5.3), ``mask`` already rotated."""
     n = len(data)
     if not n:
         return b""
-    # PERF: one XOR of two big integers runs in C over the whole payload: 64 KiB unmask in about
-    # 0.15 ms against 6 ms for a per-byte loop over a bytearray (40x, CPython 3.11). Little-endian
-    # conversion is the cheaper direction in CPython; any byte order works if both sides agree.
+    if n >= _TRANSLATE_MIN:
+        out = bytearray(data)
+        _xor_in_place(out, mask)
+        return bytes(out)
+    # PERF: one XOR of two big integers runs in C over the whole payload: 1 KiB in about 3 us
+    # against 80 us for a per-byte loop. Little-endian conversion is the cheaper direction in
+    # CPython; any byte order works if both sides agree.
     key = mask * ((n >> 2) + 1)
     return (int.from_bytes(data, "little")
             ^ int.from_bytes(key[:n], "little")).to_bytes(n, "little")
@@ -347,10 +380,17 @@ class WebSocketConnection:
                 return self._control(payload)
             n = min(self._left, len(buf))
             if n:
-                chunk = bytes(buf[:n])
+                if self._mask is None:
+                    chunk = bytes(buf[:n])
+                elif n >= _TRANSLATE_MIN:
+                    # PERF: the slice is already a copy: unmasked in place, handed on as a
+                    # bytearray (text decodes it, binary parts are joined into bytes).
+                    chunk = buf[:n]
+                    _xor_in_place(chunk, self._mask)
+                else:
+                    chunk = _unmask(bytes(buf[:n]), self._mask)
                 del buf[:n]
                 if self._mask is not None:
-                    chunk = _unmask(chunk, self._mask)
                     # Keep the key aligned with the payload offset for the next piece.
                     shift = n & 3
                     self._mask = self._mask[shift:] + self._mask[:shift]
