@@ -209,6 +209,48 @@ def test_frames_sent_right_behind_the_handshake_are_read(server):
     sock.close()
 
 
+def test_frames_and_the_end_of_the_stream_that_arrive_before_accept_reach_the_handler():
+    # Bytes that come between the request head and accept() wait in the connection's stream; the
+    # WebSocket takes them over with the transport, and the end of the stream (the client sent
+    # FIN without a close frame) is a 1006 after them (RFC 6455 §7.1.5).
+    import asyncio
+    import socket as socket_module
+
+    app = Covet()
+    seen = []
+    gate = {}
+
+    @app.websocket("/late")
+    async def late(websocket):
+        gate["open"] = asyncio.Event()
+        await gate["open"].wait()
+        await websocket.accept()
+        try:
+            while True:
+                seen.append(await websocket.receive_text())
+        except WebSocketDisconnect as exc:
+            seen.append((exc.code, exc.reason))
+
+    s = RunningServer(app)
+    try:
+        sock = s.connect()
+        OPENED.append(sock)
+        sock.sendall(handshake_request("/late", key="dGhlIHNhbXBsZSBub25jZQ=="))
+        wait_until(lambda: s.call(lambda: "open" in gate))  # the handler runs: the head is parsed
+        client = WebSocketConnection(client=True)
+        sock.sendall(client.send_text("one") + client.send_text("two"))
+        sock.shutdown(socket_module.SHUT_WR)
+        wait_until(lambda: s.call(lambda: [conn.reader.ended for conn in s.server.connections]) == [True])
+        s.call(lambda: gate["open"].set())
+        wait_until(lambda: len(seen) == 3)
+        assert seen == ["one", "two", (1006, "")]
+        status, _headers, rest = read_head(sock)
+        assert status == 101
+    finally:
+        close_all()
+        s.stop()
+
+
 # ----------------------------------------------------------------------------- frames
 
 def test_fragmented_message_with_a_ping_in_between(server):
@@ -540,3 +582,69 @@ def test_without_idle_timeout_no_idle_timer_is_armed(server):
     assert server.call(lambda: [conn.ws.idle_timer for conn in server.server.connections]) == [None]
     c.close()
     c.wait_closed()
+
+
+# ----------------------------------------------------------------------------- flow control both ways
+
+def test_a_handler_that_falls_behind_stops_reading_and_gets_every_message_in_order():
+    # Past RECEIVE_QUEUE_SIZE unread messages the transport stops reading (TCP holds the client
+    # back); once the handler catches up, reading resumes and nothing is lost or reordered.
+    import asyncio
+
+    from covet.server.wsconnection import RECEIVE_QUEUE_SIZE
+
+    app = Covet()
+    gate = {}
+
+    @app.websocket("/lazy")
+    async def lazy(websocket):
+        await websocket.accept()
+        gate["go"] = asyncio.Event()
+        await gate["go"].wait()
+        got = [await websocket.receive_text() for _ in range(3 * RECEIVE_QUEUE_SIZE)]
+        await websocket.send_text(",".join(got))
+
+    s = RunningServer(app)
+    try:
+        c = WSClient(s.port, "/lazy")
+        for i in range(3 * RECEIVE_QUEUE_SIZE):
+            c.send_text(str(i))
+
+        def queued():
+            return [(len(conn.ws.incoming or ()), conn.ws.held) for conn in s.server.connections]
+
+        wait_until(lambda: s.call(queued) == [(RECEIVE_QUEUE_SIZE, True)])
+        s.call(lambda: gate["go"].set())
+        assert c.receive() == ",".join(str(i) for i in range(3 * RECEIVE_QUEUE_SIZE))
+        c.close()
+        assert c.wait_closed() == (1000, "")
+    finally:
+        close_all()
+        s.stop()
+
+
+def test_a_client_that_stops_reading_is_dropped_after_body_timeout():
+    from covet.websocket import WebSocketState
+
+    app = Covet()
+    result = []
+
+    @app.websocket("/flood")
+    async def flood(websocket):
+        await websocket.accept()
+        chunk = b"x" * 65536
+        sent = 0
+        while websocket.connection_state is WebSocketState.CONNECTED:
+            await websocket.send_bytes(chunk)  # waits while the socket pushes back, then gives up
+            sent += 1
+        result.append((websocket.close_code, websocket.close_reason, sent > 1))
+
+    s = RunningServer(app, body_timeout=0.3)
+    try:
+        WSClient(s.port, "/flood", rcvbuf=4096)  # never reads
+        wait_until(lambda: result)
+        assert result == [(1006, "client stopped reading", True)]
+        wait_until(lambda: not s.call(lambda: len(s.server.connections)))
+    finally:
+        close_all()
+        s.stop()

@@ -199,8 +199,8 @@ class ServerChannel(asyncio.Protocol):
         # From here the socket's bytes come to data_received. The stream may hold some already
         # (after the handshake's own bytes, which the parser kept): frames the client sent right
         # behind its handshake. feed_eof() lets read() hand them over without waiting.
-        transport.set_write_buffer_limits(WRITE_HIGH_WATER)
         transport.set_protocol(self)
+        transport.set_write_buffer_limits(WRITE_HIGH_WATER)  # pause_writing, if due, comes to us
         rest = conn.parser.remaining()
         if rest:
             ws.feed(rest)
