@@ -648,3 +648,32 @@ def test_a_client_that_stops_reading_is_dropped_after_body_timeout():
     finally:
         close_all()
         s.stop()
+
+
+def test_a_second_task_receiving_at_the_same_time_is_an_error_and_the_first_still_gets_the_message():
+    import asyncio
+
+    app = Covet()
+    outcome = []
+
+    @app.websocket("/twice")
+    async def twice(websocket):
+        await websocket.accept()
+        first = asyncio.ensure_future(websocket.receive_text())
+        await asyncio.sleep(0)  # let the first task start waiting
+        try:
+            await websocket.receive_text()
+        except RuntimeError as exc:
+            outcome.append(str(exc))
+        await websocket.send_text("got " + await first)
+
+    s = RunningServer(app)
+    try:
+        c = WSClient(s.port, "/twice")
+        wait_until(lambda: outcome)
+        assert outcome == ["another task is already waiting in receive() on this WebSocket"]
+        c.send_text("hello")
+        assert c.receive() == "got hello"
+    finally:
+        close_all()
+        s.stop()

@@ -392,6 +392,10 @@ class ServerChannel(asyncio.Protocol):
                 self._fail()  # the handler has answered every message before the bad frame
             if self.gone is not None:
                 return {"type": "websocket.disconnect", "code": self.gone[0], "reason": self.gone[1]}
+            if self.waiter is not None:
+                # Each message goes to one waiting receive(); which of two tasks would get the next
+                # one is a race the app cannot mean (the websockets package refuses it too).
+                raise RuntimeError("another task is already waiting in receive() on this WebSocket")
             waiter = self.waiter = self.loop.create_future()
             try:
                 message = await waiter
