@@ -252,6 +252,8 @@ def test_send_nowait_refuses_before_accept_after_close_and_on_a_door_without_it(
         plain, recording = socket()
         await plain.accept()
         assert plain.send_nowait("y") is False and recording.sent == []
+        with pytest.raises(TypeError):
+            plain.send_nowait({"not": "encoded"})
 
     run(main())
 

@@ -76,6 +76,9 @@ class Channel(Protocol):
       when the connection is gone. It returns once the door took the message (its writes respect
       the socket's backpressure).
     - ``close(code, reason)``: start the close handshake (RFC 6455 §7.1.2).
+
+    Optional: ``send_nowait(data) -> bool``, a plain method that writes the message only if that
+    needs no waiting (``WebSocket.send_nowait``; covet's server has it, other doors need not).
     """
 
     async def accept(self, subprotocol: Optional[str], headers: List[Tuple[bytes, bytes]]) -> None: ...
@@ -286,6 +289,8 @@ class WebSocket(Request):
             if not websocket.send_nowait("tick"):
                 await websocket.send_text("tick")
         """
+        if not isinstance(data, (str, bytes, bytearray, memoryview)):
+            raise TypeError("send_nowait takes str or bytes, got %s" % type(data).__name__)
         if self._ws_state is not WebSocketState.CONNECTED or self._client_gone:
             return False
         send_nowait = getattr(self._channel, "send_nowait", None)
