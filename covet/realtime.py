@@ -473,7 +473,8 @@ class RealtimeManager:
         """Forward every message on ``channels`` to ``websocket`` until the client disconnects.
 
         Accepts the socket if it is not accepted yet, once the channels are subscribed (so a
-        client whose handshake completed receives everything published after). Each message arrives as a text frame holding
+        client whose handshake completed receives everything published after). Each message
+        arrives as a text frame holding
         ``{"channel": ..., "data": ...}``. Returns when the client goes away, or after closing the
         socket with 1008 when it fell ``queue_size`` messages behind; either way every subscription
         is ended and no task is left running.

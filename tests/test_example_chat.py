@@ -111,7 +111,8 @@ def test_room_broadcast_reaches_the_room_and_not_another_room(example):
             async with client.websocket_connect("/ws/chat/lobby", subprotocols=["bearer", ada]) as a:
                 assert a.subprotocol == "bearer"
                 assert await within(a.receive_json()) == {"type": "join", "room": "lobby", "user": "ada", "members": 1}
-                async with client.websocket_connect("/ws/chat/lobby", headers={"Authorization": "Bearer " + bob}) as b, \
+                bearer = {"Authorization": "Bearer " + bob}
+                async with client.websocket_connect("/ws/chat/lobby", headers=bearer) as b, \
                         client.websocket_connect("/ws/chat/attic?token=" + cy) as c:
                     joined = {"type": "join", "room": "lobby", "user": "bob", "members": 2}
                     assert await within(a.receive_json()) == joined
