@@ -263,6 +263,7 @@ def flood(app, requests):
     return asyncio.run(go())
 
 
+@pytest.mark.slow  # a soak test: run once, on the main interpreter
 def test_100000_junk_query_strings_cannot_grow_the_page_cache():
     cache, calls = Cache(maxsize=1_000_000), []
     app = Covet()
@@ -281,6 +282,7 @@ def test_100000_junk_query_strings_cannot_grow_the_page_cache():
     assert cache.stats()["size"] == 1 and cache.stats()["hits"] == 99_999
 
 
+@pytest.mark.slow  # a soak test: run once, on the main interpreter
 def test_a_handler_that_takes_the_request_is_keyed_by_the_whole_query_and_stays_within_maxbytes():
     backend = MemoryBackend(maxsize=1_000_000, maxbytes=4_000_000)
     cache, calls = Cache(backend=backend), []
