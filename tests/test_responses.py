@@ -544,3 +544,29 @@ def test_json_default_still_serialises_what_it_did():
     assert json_default(Point(3)) == {"x": 3}
     with pytest.raises(TypeError):
         json_default(Point)  # the class itself is not data
+
+
+def test_abandoned_sync_body_closes_its_generator_at_once():
+    # A client that leaves mid-body: the sync generator's finally runs when the body is closed,
+    # not at garbage collection (the generator object is still referenced here).
+    events = []
+
+    def numbers():
+        try:
+            for i in range(100):
+                yield b"%d\n" % i
+        finally:
+            events.append("closed")
+
+    gen = numbers()
+    response = StreamingResponse(gen)
+
+    async def take_one():
+        body = response.iter_body()
+        first = await body.__anext__()
+        await body.aclose()
+        return first
+
+    assert asyncio.run(take_one()) == b"0\n"
+    assert events == ["closed"]
+    assert gen.gi_frame is None  # finished, not merely unreferenced

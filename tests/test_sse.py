@@ -853,3 +853,26 @@ def test_the_socket_sees_whole_events():
                 chunks.append(data)
     assert all(c == PING or c.endswith(b"\n\n") and c.count(b"\n\n") == 1 for c in chunks)
     assert read_events(b"".join(chunks))[0] == [("tick", "event 1", "1"), ("tick", "event 2", "2")]
+
+
+def test_graceful_shutdown_ends_a_live_stream_with_its_last_chunk():
+    # A stream that never ends on its own must not hold a graceful shutdown for its whole
+    # deadline: it ends with the chunked body's last chunk (the client reconnects elsewhere).
+    app, state = server_app()
+    with RunningServer(app, shutdown_timeout=60) as srv:
+        s = srv.connect()
+        s.sendall(b"GET /feed HTTP/1.1\r\nHost: x\r\n\r\n")
+        head, rest = recv_until(s, b"\r\n\r\n")
+        assert read_chunk(s, rest)[0] == b"event: tick\nid: 1\ndata: event 1\n\n"
+        srv.begin_shutdown()
+        data = rest
+        while not data.endswith(b"0\r\n\r\n"):
+            more = s.recv(4096)  # the socket's timeout is the safety net
+            assert more, data
+            data += more
+        assert s.recv(4096) == b""  # and the connection closes
+        s.close()
+        wait_on(srv, state["closed"])  # the generator was closed
+        assert not state["proceed"].is_set()
+        srv._thread.join(WAIT)
+        assert not srv.is_alive()  # the server stopped long before its 60 s deadline

@@ -309,11 +309,21 @@ async def _aiter_sync(iterator):
     loop = asyncio.get_running_loop()
     it = iter(iterator)
     done = object()
-    while True:
-        chunk = await loop.run_in_executor(None, next, it, done)
-        if chunk is done:
-            return
-        yield chunk
+    try:
+        while True:
+            chunk = await loop.run_in_executor(None, next, it, done)
+            if chunk is done:
+                return
+            yield chunk
+    finally:
+        # A body abandoned part-way (the client left) closes the app's generator now, so its
+        # ``finally`` (a file, a cursor) runs at once, not whenever garbage collection gets to it.
+        close = getattr(it, "close", None)
+        if close is not None:
+            try:
+                await loop.run_in_executor(None, close)
+            except ValueError:
+                pass  # its next() still runs in a thread (we were cancelled): it ends with that call
 
 
 class StreamingResponse(Response):

@@ -51,7 +51,7 @@ class Connection:
     """One client connection: its parser, streams, deadlines and state."""
 
     __slots__ = ("server", "reader", "writer", "transport", "parser", "client", "sockname", "scheme",
-                 "deadline", "partial", "idle", "out", "out_size", "proxied", "lingering", "ws")
+                 "deadline", "partial", "idle", "out", "out_size", "proxied", "lingering", "ws", "live")
 
     def __init__(self, server, reader, writer):
         self.server = server
@@ -75,6 +75,7 @@ class Connection:
         self.out = []
         self.out_size = 0
         self.lingering = False
+        self.live = None  # the task sending a live stream (an unbuffered response), see stop_stream
         self.ws = None  # the WebSocket channel while this connection carries one (graceful shutdown closes it)
 
     # -- deadlines --------------------------------------------------------
@@ -387,10 +388,31 @@ class Connection:
                 writer.write(data)
                 await drain()
 
-        sent = await driver_stream(response, send_body, write)
+        if not response.unbuffered:
+            sent = await driver_stream(response, send_body, write)
+        else:
+            # A live stream (server-sent events) has no end of its own: a graceful shutdown ends
+            # it (stop_stream) with a proper last chunk, so the client reconnects (to the next
+            # server of a rolling restart) instead of holding the shutdown for its whole deadline.
+            task = self.server.loop.create_task(driver_stream(response, send_body, write))
+            self.live = task
+            try:
+                sent = await task
+            except asyncio.CancelledError:
+                if not (self.live is None and task.cancelled()):
+                    raise  # we were cancelled ourselves, not told to stop the stream
+                sent = 0
+            finally:
+                self.live = None
         if chunked and send_body:
             writer.write(LAST_CHUNK)
         return sent
+
+    def stop_stream(self):
+        """End a live stream being sent (graceful shutdown); the connection then closes."""
+        task, self.live = self.live, None
+        if task is not None:
+            task.cancel()
 
 
 def spawn_after_send(server, response):

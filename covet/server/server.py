@@ -269,6 +269,8 @@ class Server:
         for conn in list(self.connections):
             if conn.ws is not None:
                 conn.ws.shutdown()  # 1001 going away; shutdown() waits for them up to its deadline
+            elif conn.live is not None:
+                conn.stop_stream()  # a live stream (SSE) ends now; the client reconnects elsewhere
             elif conn.idle and not conn.has_partial_head():
                 conn.transport.close()
         if self._stopped is not None:
