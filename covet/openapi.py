@@ -12,6 +12,7 @@ import re
 
 from .core._paths import PARAM
 from .core._plan import walk_plans
+from .core._wrap import route_middleware
 from .validation import schema_for
 
 __all__ = ["build_openapi", "docs_page"]
@@ -243,6 +244,11 @@ def _responses(route, defs, validates):
 
 def _security(route):
     schemes = {}
+    # Guards written as decorators (``@auth.require_token``) are route middleware.
+    for mw in list(route.middleware) + list(route_middleware(route.endpoint)):
+        spec = getattr(mw, "openapi_security", None)
+        if spec:
+            schemes.update(spec)
     for p in walk_plans(route.plan) if route.plan is not None else ():
         for _name, dep, _sub in p.deps:
             fn = dep.dependency

@@ -472,14 +472,14 @@ class RealtimeManager:
     async def subscribe(self, websocket: Any, channels: Union[str, Iterable[str]]) -> None:
         """Forward every message on ``channels`` to ``websocket`` until the client disconnects.
 
-        Accepts the socket if it is not accepted yet. Each message arrives as a text frame holding
+        Accepts the socket if it is not accepted yet, once the channels are subscribed (so a
+        client whose handshake completed receives everything published after). Each message
+        arrives as a text frame holding
         ``{"channel": ..., "data": ...}``. Returns when the client goes away, or after closing the
         socket with 1008 when it fell ``queue_size`` messages behind; either way every subscription
         is ended and no task is left running.
         """
         names = _channel_list(channels)
-        if not getattr(websocket, "accepted", False):
-            await websocket.accept()
         loop = asyncio.get_running_loop()
         queue: Deque[str] = collections.deque()
         ready = asyncio.Event()
@@ -498,6 +498,12 @@ class RealtimeManager:
         try:
             for name in names:
                 subscriptions.append(await self.broker.subscribe(name, deliver))
+            # Accepted only once every channel is subscribed: a client that sees the handshake
+            # complete gets every message published after that (what arrives in between waits in
+            # the queue), and a broker that cannot subscribe refuses the handshake (HTTP 500)
+            # instead of accepting a socket that would never receive anything.
+            if not getattr(websocket, "accepted", False):
+                await websocket.accept()
             await self._pump(websocket, queue, ready, overflow)
         finally:
             for subscription in subscriptions:

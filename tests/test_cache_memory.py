@@ -57,6 +57,7 @@ def test_lru_eviction_keeps_recently_used_and_counts():
     assert [k for k in "efgh" if cache.has(k)] == ["f", "g", "h"]
 
 
+@pytest.mark.slow  # a soak test: run once, on the main interpreter
 def test_a_million_distinct_keys_stay_within_maxsize():
     cache = Cache(maxsize=1000, ttl=60)
     for i in range(1_000_000):

@@ -263,6 +263,7 @@ def flood(app, requests):
     return asyncio.run(go())
 
 
+@pytest.mark.slow  # a soak test: run once, on the main interpreter
 def test_100000_junk_query_strings_cannot_grow_the_page_cache():
     cache, calls = Cache(maxsize=1_000_000), []
     app = Covet()
@@ -281,6 +282,7 @@ def test_100000_junk_query_strings_cannot_grow_the_page_cache():
     assert cache.stats()["size"] == 1 and cache.stats()["hits"] == 99_999
 
 
+@pytest.mark.slow  # a soak test: run once, on the main interpreter
 def test_a_handler_that_takes_the_request_is_keyed_by_the_whole_query_and_stays_within_maxbytes():
     backend = MemoryBackend(maxsize=1_000_000, maxbytes=4_000_000)
     cache, calls = Cache(backend=backend), []
@@ -451,3 +453,28 @@ def test_a_handler_that_takes_the_request_keys_its_pages_by_the_whole_cookie_hea
         assert client.get("/session", cookies={"sid": "b2"}).text == "session b2"
         assert client.get("/session", cookies={"sid": "a1"}).text == "session a1"
     assert calls == ["a1", "b2"]
+
+
+def test_a_cached_page_is_filtered_by_the_route_response_model_on_miss_and_hit():
+    # The page cache answers by itself; it must still apply response_model, which is how a
+    # route keeps fields (here a password) out of its answers.
+    from covet.cache import cache_page
+    from covet.validation import Model
+
+    class Public(Model):
+        name: str
+
+    app = Covet()
+    calls = []
+
+    @app.get("/user", response_model=Public)
+    @cache_page(ttl=60)
+    async def user():
+        calls.append(1)
+        return {"name": "ada", "password": "hunter2"}
+
+    client = TestClient(app)
+    answers = [client.get("/user") for _ in range(3)]
+    assert [(r.status_code, r.json()) for r in answers] == [(200, {"name": "ada"})] * 3
+    assert b"hunter2" not in b"".join(r.content for r in answers)
+    assert calls == [1]  # served from the cache after the first

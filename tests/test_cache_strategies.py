@@ -350,6 +350,7 @@ def test_aset_through_accepts_async_and_plain_writers():
     run(main())
 
 
+@pytest.mark.slow  # a soak test: run once, on the main interpreter
 def test_cached_under_100000_distinct_hostile_arguments_stays_within_its_bounds():
     from covet.cache.keys import MAX_KEY_LENGTH
 

@@ -175,3 +175,43 @@ def test_a_model_body_sent_as_a_form_says_so_when_a_field_is_missing(app):
         assert c.post("/tasks", json={"priority": 2}).json()["detail"] == "Request validation failed"
         r = c.post("/tasks", data={"title": "t", "priority": "9"})
         assert (r.status_code, r.json()["detail"]) == (422, "Request validation failed")
+
+
+class Meeting(Model):
+    title: str
+    day: datetime.date
+    also: List[datetime.date] = []
+
+
+@dataclass
+class Holiday:
+    name: str
+    day: datetime.date
+
+
+def test_a_dict_with_python_values_passes_its_response_model():
+    # The handler's dict holds a date (as a Model instance would): it is serialised by the
+    # model's field types before the check, as FastAPI users expect, not refused with a 500.
+    app = Covet()
+
+    @app.get("/meeting", response_model=Meeting)
+    async def meeting():
+        return {"title": "review", "day": datetime.date(2026, 12, 7), "also": [datetime.date(2026, 12, 8)],
+                "secret": "dropped"}
+
+    @app.get("/holiday", response_model=Holiday)
+    async def holiday():
+        return {"name": "new year", "day": datetime.date(2027, 1, 1)}
+
+    @app.get("/bad", response_model=Meeting)
+    async def bad():
+        return {"title": "review", "day": "not a date"}
+
+    client = TestClient(app, raise_server_exceptions=False)
+    r = client.get("/meeting")
+    assert r.status_code == 200
+    assert r.json() == {"title": "review", "day": "2026-12-07", "also": ["2026-12-08"]}
+    r = client.get("/holiday")
+    assert r.status_code == 200
+    assert r.json() == {"name": "new year", "day": "2027-01-01"}
+    assert client.get("/bad").status_code == 500  # still checked: a wrong value is a server bug

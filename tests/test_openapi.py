@@ -304,3 +304,34 @@ def test_routes_that_depend_on_jwt_auth_document_a_bearer_scheme():
     assert doc["paths"]["/me"]["get"]["security"] == [{"bearerAuth": []}]
     assert "security" not in doc["paths"]["/open"]["get"]
     assert structural_problems(doc) == []
+
+
+def test_routes_guarded_by_require_token_document_a_bearer_scheme():
+    # The decorator form guards the route as much as the dependency form does.
+    from covet import JWTAuth
+
+    auth = JWTAuth("k" * 40)
+    app = Covet()
+    admin = app.group("/admin", middleware=[])
+
+    @app.get("/me")
+    @auth.require_token
+    async def me():
+        return {}
+
+    @admin.get("/stats")
+    @auth.require_token()
+    def stats():
+        return {}
+
+    @app.get("/open")
+    async def open_route():
+        return {}
+
+    doc = app.openapi()
+    assert doc["components"]["securitySchemes"] == {
+        "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+    assert doc["paths"]["/me"]["get"]["security"] == [{"bearerAuth": []}]
+    assert doc["paths"]["/admin/stats"]["get"]["security"] == [{"bearerAuth": []}]
+    assert "security" not in doc["paths"]["/open"]["get"]
+    assert structural_problems(doc) == []

@@ -232,6 +232,7 @@ def test_headers_allowed_and_refused():
 
 # ---------------------------------------------------------------- bounded memory
 
+@pytest.mark.slow  # a soak test: run once, on the main interpreter
 def test_a_flood_of_distinct_keys_cannot_grow_memory_past_max_keys():
     backend = MemoryLimiterBackend(max_keys=1000, clock=Clock())
     rl = RateLimiter("5/minute", backend=backend)

@@ -1,7 +1,7 @@
 """Run the Autobahn TestSuite's fuzzing client against covet's real server and summarise the report.
 
-    python benchmarks/autobahn/run.py            # cases 1-7, 9, 10, 12, 13 (about 14 minutes)
-    python benchmarks/autobahn/run.py --quick    # 9, 12 and 13 cut to their smaller cases (2 minutes)
+    python benchmarks/autobahn/run.py            # cases 1-7, 9, 10, 12, 13 (about 13 minutes)
+    python benchmarks/autobahn/run.py --quick    # 9, 12 and 13 cut to their smaller cases (3 minutes)
     python benchmarks/autobahn/run.py --full     # every case of 12 and 13 too (about 21 minutes)
     python benchmarks/autobahn/run.py --cases 5.* 7.1.1   # any case list
     make autobahn

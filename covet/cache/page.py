@@ -16,9 +16,9 @@ from operator import itemgetter
 from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Tuple, Union
 
 from ..core._plan import walk_plans
-from ..core._wrap import REQUEST_PARAM, route_status, wrap_handler
+from ..core._wrap import REQUEST_PARAM, route_response, wrap_handler
 from ..core.problems import prefers_html
-from ..core.responses import Response, to_response
+from ..core.responses import Response
 from .backend import MISSING, Backend
 from .keys import bounded_key
 from .results import F, response_from_record, response_record
@@ -268,7 +268,7 @@ def page_decorator(backend_for: Callable[[Any], Backend], ttl: Optional[float], 
         page = policy.serve(request, await backend.aget(key, MISSING))
         if page is not None:
             return page
-        response = to_response(await call(), route_status(request))
+        response = route_response(request, await call())
         entry = policy.entry(response)
         if entry is not None:
             await backend.aset(key, entry, ttl)
@@ -282,7 +282,7 @@ def page_decorator(backend_for: Callable[[Any], Backend], ttl: Optional[float], 
         page = policy.serve(request, backend.get(key, MISSING))
         if page is not None:
             return page
-        response = to_response(call(), route_status(request))
+        response = route_response(request, call())
         entry = policy.entry(response)
         if entry is not None:
             backend.set(key, entry, ttl)

@@ -120,6 +120,7 @@ def build_handler(route, on_error=None):
             return respond(result, status)
 
     route.plan = plan
+    route.respond = respond
     middleware = route.middleware + list(route_middleware(fn))
     if middleware:
         if on_error is not None:

@@ -17,8 +17,10 @@ import functools
 import inspect
 from typing import Any, Callable, Optional, Tuple
 
+from .responses import to_response
+
 __all__ = ["REQUEST_PARAM", "ROUTE_MIDDLEWARE_ATTR", "ROUTED_ATTR", "AUTHENTICATION", "AUTHORIZATION",
-           "DEFAULT_ORDER", "wrap_handler", "route_status", "add_route_middleware", "route_middleware",
+           "DEFAULT_ORDER", "wrap_handler", "route_status", "route_response", "add_route_middleware", "route_middleware",
            "mark_routed", "ensure_unrouted"]
 
 #: Keyword through which a wrapped handler receives the Request from the injector.
@@ -124,6 +126,17 @@ def route_status(request: Any) -> Optional[int]:
     """The ``status_code=`` option of the route being served, if any."""
     route = getattr(request, "route", None)
     return route.options.get("status_code") if route is not None else None
+
+
+def route_response(request: Any, result: Any) -> Any:
+    """``result`` of the route being served as the Response that route gives: its ``status_code=``
+    and its ``response_model`` filter applied (a decorator that answers by itself, such as the
+    page cache, must not skip the filter that hides fields)."""
+    route = getattr(request, "route", None)
+    if route is None:
+        return to_response(result)
+    respond = route.respond or to_response
+    return respond(result, route.options.get("status_code"))
 
 
 def _carrier(fn: Any) -> Any:

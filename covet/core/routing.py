@@ -132,7 +132,7 @@ class Route:
 
     __slots__ = ("path", "endpoint", "methods", "name", "middleware", "dependencies", "options",
                  "param_names", "keys", "handle", "is_static", "include_in_schema", "plan",
-                 "build_params", "param_convs")
+                 "build_params", "param_convs", "respond")
 
     def __init__(self, path: str, endpoint: Callable[..., Any], methods: Set[str], name: Optional[str],
                  middleware: Iterable[Any], dependencies: Iterable[Any], options: Dict[str, Any],
@@ -157,6 +157,8 @@ class Route:
         self.build_params = param_builder(self.param_names, convs)
         self.handle: Optional[Callable[..., Any]] = None  # set by the Router's compile hook
         self.plan = None  # the injector plan, set with handle
+        # result, status -> Response: to_response, or the response_model filter (set with handle).
+        self.respond: Optional[Callable[[Any, Optional[int]], Any]] = None
 
     def url_path(self, params: Dict[str, Any]) -> str:
         """Build this route's path from parameter values (consumed from ``params``)."""

@@ -1,7 +1,7 @@
 """Route guards shared by JWTAuth and RBAC: a check that runs before anything of the request is
 resolved, usable as a decorator on the handler and as a dependency (``Depends(guard)``)."""
 import inspect
-from typing import Any, Awaitable, Callable, Optional, TypeVar, overload
+from typing import Any, Awaitable, Callable, Dict, Optional, TypeVar, overload
 
 from ..core._wrap import AUTHORIZATION, add_route_middleware
 from ..core.requests import Request
@@ -15,11 +15,14 @@ class GuardMiddleware:
     """The route middleware a guard decorator attaches: ``check(request)`` raises to refuse
     (an ``HTTPException``, answered by the app), before dependencies run and the body is read."""
 
-    __slots__ = ("check", "name")
+    __slots__ = ("check", "name", "openapi_security")
 
-    def __init__(self, check: Callable[[Any], Any], name: str) -> None:
+    def __init__(self, check: Callable[[Any], Any], name: str,
+                 openapi_security: Optional[Dict[str, Any]] = None) -> None:
         self.check = check
         self.name = name
+        # Security schemes the check enforces, for the OpenAPI document (covet.openapi reads it).
+        self.openapi_security = openapi_security
 
     async def __call__(self, request: Any, call_next: Callable[[Any], Awaitable[Any]]) -> Any:
         self.check(request)
@@ -29,14 +32,16 @@ class GuardMiddleware:
         return "GuardMiddleware(%s)" % self.name
 
 
-def guarded(fn: F, check: Callable[[Any], Any], name: str = "guard", order: int = AUTHORIZATION) -> F:
+def guarded(fn: F, check: Callable[[Any], Any], name: str = "guard", order: int = AUTHORIZATION,
+            openapi_security: Optional[Dict[str, Any]] = None) -> F:
     """Make every route registered with ``fn`` run ``check(request)`` first (it raises to refuse).
 
     The check is route middleware (``covet.core._wrap.add_route_middleware``): it decides
     before the route's dependencies run and before its body is read, so a refused request
     has no side effect. ``order`` places it among the route's other middleware
     (``AUTHENTICATION`` before ``AUTHORIZATION`` before the rest). ``fn`` is returned,
-    marked; its signature is untouched. ``name`` is the decorator's, for error messages.
+    marked; its signature is untouched. ``name`` is the decorator's, for error messages;
+    ``openapi_security`` (scheme name -> scheme) puts the check in the OpenAPI document.
 
     Example::
 
@@ -44,7 +49,7 @@ def guarded(fn: F, check: Callable[[Any], Any], name: str = "guard", order: int 
     """
     if not callable(fn):
         raise TypeError("expected a route handler, got %r" % (fn,))
-    result: F = add_route_middleware(fn, GuardMiddleware(check, name), order, name)
+    result: F = add_route_middleware(fn, GuardMiddleware(check, name, openapi_security), order, name)
     return result
 
 

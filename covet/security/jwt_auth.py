@@ -249,7 +249,7 @@ class JWTAuth:
         def guard(request: Any) -> None:
             authenticate(request)
 
-        return guarded(fn, guard, "require_token", AUTHENTICATION)
+        return guarded(fn, guard, "require_token", AUTHENTICATION, self.openapi_security)
 
     # -- WebSockets --------------------------------------------------------------
     def websocket_token(self, websocket: Any) -> "Optional[tuple]":

@@ -685,6 +685,7 @@ class Serializers:
 
     def __init__(self) -> None:
         self.records: Dict[Any, Callable[[Any], Any]] = {}
+        self.keyed: Dict[Any, Dict[str, Callable[[Any], Any]]] = {}
 
     def build(self, hint: Any) -> Optional[Callable[[Any], Any]]:
         """A serializer, or None when values of this type are JSON as they are (str, int, ...)."""
@@ -763,10 +764,32 @@ class Serializers:
             if tp is datetime.time:
                 return lambda value: value.isoformat() if isinstance(value, datetime.time) else value
             if _is_model(tp):
-                return lambda value: value.to_dict() if isinstance(value, tp) else value
+                fields = self.by_key(tp)
+
+                def model(value: Any) -> Any:
+                    if isinstance(value, tp):
+                        return value.to_dict()
+                    if isinstance(value, dict):  # a handler's dict in the model's shape
+                        return {k: fields.get(k, _identity)(v) for k, v in value.items()}
+                    return value
+                return model
             if _is_record(tp):
                 return self.record(tp)
         raise SchemaError("unsupported annotation %s" % _describe(tp))
+
+    def by_key(self, tp: type) -> Dict[str, Callable[[Any], Any]]:
+        """Field serializers of a record by JSON key and by attribute name, for a dict in its shape.
+
+        Filled once the record's own serializer is built (recursive records refer to themselves).
+        """
+        found = self.keyed.get(tp)
+        if found is None:
+            found = self.keyed[tp] = {}
+            for spec in record_fields(tp):
+                conv = self.build(spec.hint)
+                if conv is not None:
+                    found[spec.key] = found[spec.name] = conv
+        return found
 
     def record(self, tp: type) -> Callable[[Any], Any]:
         found = self.records.get(tp)
@@ -776,7 +799,11 @@ class Serializers:
         self.records[tp] = lambda value: cell[0](value)
         plan = [(spec.name, spec.key, self.build(spec.hint) or _identity) for spec in record_fields(tp)]
         if dataclasses.is_dataclass(tp):
+            fields = self.by_key(tp)
+
             def serialize(value: Any) -> Any:
+                if isinstance(value, dict):  # a handler's dict in the dataclass's shape
+                    return {k: fields.get(k, _identity)(v) for k, v in value.items()}
                 if not isinstance(value, tp):
                     return value
                 return {key: conv(getattr(value, name)) for name, key, conv in plan}

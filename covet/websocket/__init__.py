@@ -21,6 +21,8 @@ Example::
         finally:
             await manager.disconnect(websocket)
 """
+from typing import Any
+
 from ..core.errors import WebSocketDisconnect
 from .connection import (
     NORMAL_CLOSE_CODES, WS_INTERNAL_ERROR_REASON, Channel, WebSocket, WebSocketState, parse_subprotocols,
@@ -28,6 +30,16 @@ from .connection import (
 )
 from .manager import DEFAULT_SEND_QUEUE_SIZE, OVERFLOW_CLOSE_CODE, Fanout, WebSocketManager
 
-__all__ = ["WebSocket", "WebSocketDisconnect", "WebSocketState", "WebSocketManager", "Fanout", "Channel",
-           "serve_websocket", "parse_subprotocols", "NORMAL_CLOSE_CODES", "WS_INTERNAL_ERROR_REASON",
-           "DEFAULT_SEND_QUEUE_SIZE", "OVERFLOW_CLOSE_CODE"]
+__all__ = ["WebSocket", "WebSocketDisconnect", "WebSocketState", "WebSocketManager", "Fanout", "BrokerFanout",
+           "Channel", "serve_websocket", "parse_subprotocols", "NORMAL_CLOSE_CODES", "WS_INTERNAL_ERROR_REASON",
+           "DEFAULT_SEND_QUEUE_SIZE", "OVERFLOW_CLOSE_CODE", "DEFAULT_FANOUT_CHANNEL"]
+
+# Loaded on first use: the fan-out needs the Redis client, which a server without it never imports.
+_LAZY = {"BrokerFanout", "DEFAULT_FANOUT_CHANNEL", "DEFAULT_FANOUT_MAX_MESSAGE_SIZE"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from . import fanout
+        return getattr(fanout, name)
+    raise AttributeError("module 'covet.websocket' has no attribute %r" % (name,))

@@ -10,9 +10,10 @@ A client whose queue is full (it reads slower than messages come) is closed with
 §7.4.1, policy violation) and dropped, so its backlog cannot grow without bound (the same reason
 the ``websockets`` package bounds its write buffer and uvicorn its queues).
 
-Across workers: pass ``fanout=``, an object that carries envelopes between the managers of several
-processes (``Fanout`` below): ``broadcast`` and ``send_to_user`` then also reach connections held
-by other workers. Without it, the manager reaches the connections of its own process.
+Across workers: ``redis_url=`` (a ``BrokerFanout`` on Redis pub/sub, ``covet.websocket.fanout``),
+or ``fanout=``, any object that carries envelopes between the managers of several processes
+(``Fanout`` below): ``broadcast`` and ``send_to_user`` then also reach connections held by other
+workers. Without either, the manager reaches the connections of its own process.
 
 Example::
 
@@ -33,6 +34,7 @@ import asyncio
 import collections
 import json
 import logging
+import os
 import uuid
 from typing import Any, Callable, Deque, Dict, Hashable, Iterable, List, Optional, Set, Union
 
@@ -65,6 +67,10 @@ class Fanout(Protocol):
     (including, harmlessly, this one: the manager ignores its own by ``envelope["origin"]``).
     An envelope is a dict with ``origin``, ``room``, ``user`` and ``message`` (str, bytes or a
     JSON value); a fanout over a wire serialises it.
+
+    Optionally, ``async start()`` (the manager awaits it on each ``connect`` until it returns true,
+    so a worker is listening before its sockets count on it) and ``async close()`` (awaited by
+    ``WebSocketManager.close()``).
     """
 
     def attach(self, deliver: Callable[[Dict[str, Any]], None]) -> None: ...
@@ -89,6 +95,12 @@ class WebSocketManager:
 
     :param send_queue_size: messages queued per connection before it is closed as too slow (1008).
     :param fanout: optional ``Fanout`` that carries broadcasts to the managers of other workers.
+    :param redis_url: carry them through Redis pub/sub instead (a ``BrokerFanout`` on a
+        ``RedisBroker``, connected at first use in the running loop); not with ``fanout``.
+    :param channel: the Redis channel for ``redis_url`` (default ``"covet:ws:broadcast"``).
+
+    With ``redis_url`` (or a fanout that holds connections), close the manager on shutdown:
+    ``app.on_shutdown(manager.close)``.
 
     Example::
 
@@ -98,19 +110,66 @@ class WebSocketManager:
         await manager.send_to_user("ada", "welcome")
     """
 
-    def __init__(self, send_queue_size: int = DEFAULT_SEND_QUEUE_SIZE, fanout: Optional[Fanout] = None) -> None:
+    def __init__(self, send_queue_size: int = DEFAULT_SEND_QUEUE_SIZE, fanout: Optional[Fanout] = None, *,
+                 redis_url: Optional[str] = None, channel: Optional[str] = None) -> None:
         if type(send_queue_size) is not int or send_queue_size < 1:
             raise ValueError("send_queue_size must be a positive integer, got %r" % (send_queue_size,))
+        if redis_url is not None:
+            if fanout is not None:
+                raise ValueError("pass fanout or redis_url, not both")
+            # Imported here: only a manager that crosses workers needs the Redis client loaded.
+            from .fanout import DEFAULT_FANOUT_CHANNEL, BrokerFanout
+            fanout = BrokerFanout(redis_url=redis_url,
+                                  channel=DEFAULT_FANOUT_CHANNEL if channel is None else channel)
+        elif channel is not None:
+            raise ValueError("channel= names the Redis channel of redis_url=; pass redis_url too")
         self.send_queue_size = send_queue_size
         self._conns: Dict[WebSocket, _Connection] = {}
         self._rooms: Dict[Hashable, Set[WebSocket]] = {}
         self._users: Dict[Any, Set[WebSocket]] = {}
         self.overflow_count = 0
         self._closing: Set["asyncio.Task[None]"] = set()  # held until done (the loop keeps weak refs)
-        self.origin = uuid.uuid4().hex
+        self._origin = ("", 0)
         self.fanout = fanout
+        self._fanout_started = False
         if fanout is not None:
             fanout.attach(self._deliver_envelope)
+
+    @property
+    def origin(self) -> str:
+        """This manager's id in envelopes, one per process: a manager made at import is copied into
+        every worker that ``--workers`` forks, and each copy must still tell its envelopes apart."""
+        pid = os.getpid()
+        if self._origin[1] != pid:
+            self._origin = (uuid.uuid4().hex, pid)
+        return self._origin[0]
+
+    async def close(self) -> None:
+        """Release the fanout (with ``redis_url``: its Redis connections). Sockets stay open (the
+        server closes them with 1001 on shutdown); a later ``connect`` or ``broadcast`` starts the
+        fanout again.
+
+        Example::
+
+            app.on_shutdown(manager.close)
+        """
+        self._fanout_started = False
+        close = getattr(self.fanout, "close", None)
+        if close is not None:
+            await close()
+
+    async def __aenter__(self) -> "WebSocketManager":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+    async def _start_fanout(self) -> None:
+        start = getattr(self.fanout, "start", None)
+        if start is None:
+            self._fanout_started = True
+            return
+        self._fanout_started = bool(await start())
 
     # -- membership ------------------------------------------------------------
     async def connect(self, websocket: WebSocket, user_id: Any = None, rooms: Iterable[Hashable] = ()) -> None:
@@ -125,6 +184,8 @@ class WebSocketManager:
                 self._users.setdefault(user_id, set()).add(websocket)
         for room in rooms:
             self._join(conn, room)
+        if self.fanout is not None and not self._fanout_started:
+            await self._start_fanout()
 
     async def disconnect(self, websocket: WebSocket) -> None:
         """Forget ``websocket``: its rooms, its user, its queued messages. It is not closed here (a
