@@ -307,7 +307,10 @@ def test_permessage_deflate_round_trip_and_bomb_closes_1009():
     s = RunningServer(make_app(), ws_max_message_size=1 << 20)
     try:
         c = WSClient(s.port, "/echo", deflate=True)
-        assert c.headers["sec-websocket-extensions"][0].startswith("permessage-deflate")
+        # A browser's offer ("permessage-deflate; client_max_window_bits"): the server asks for
+        # 4 KiB windows both ways (RFC 7692 §7.1.2), so each connection's zlib state stays small.
+        assert c.headers["sec-websocket-extensions"] == [
+            "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"]
         c.send_text("abc" * 10000)
         assert c.receive() == "abc" * 10000
         bomb = c.conn.send_text("\x00" * (8 << 20))  # 8 MiB of zeros: a few KiB on the wire

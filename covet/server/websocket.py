@@ -21,8 +21,8 @@ from codecs import getincrementaldecoder
 from typing import List, Optional, Sequence, Union
 
 from ._ws_deflate import (
-    EXTENSION, DeflateParams, Deflater, Inflater, InflateError, InflateTooBig,
-    accept_deflate_response, deflate_offer, negotiate_deflate, parse_extensions,
+    CLIENT_WINDOW_BITS, EXTENSION, SERVER_WINDOW_BITS, DeflateParams, Deflater, Inflater, InflateError,
+    InflateTooBig, accept_deflate_response, deflate_offer, negotiate_deflate, parse_extensions,
 )
 from ._ws_handshake import (
     GUID, HandshakeError, HandshakeRequest, accept_key, check_handshake, handshake_response,
@@ -35,7 +35,7 @@ __all__ = [
     "negotiate_deflate", "deflate_offer", "accept_deflate_response", "parse_extensions",
     "EXTENSION", "NEED_DATA", "TextMessage", "BytesMessage", "Ping", "Pong", "CloseReceived",
     "ProtocolFailure", "WebSocketConnection", "WebSocketStateError", "is_valid_close_code",
-    "OPEN", "CLOSING", "CLOSED",
+    "OPEN", "CLOSING", "CLOSED", "SERVER_WINDOW_BITS", "CLIENT_WINDOW_BITS",
 ]
 
 # --- Limits

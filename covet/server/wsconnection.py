@@ -50,8 +50,8 @@ from ..websocket.connection import WebSocket, serve_websocket
 from .config import LINGER_TIMEOUT
 from .http11 import response_head
 from .websocket import (
-    NEED_DATA, BytesMessage, CloseReceived, HandshakeError, Ping, Pong, ProtocolFailure, TextMessage,
-    WebSocketConnection, check_handshake, handshake_response, negotiate_deflate,
+    CLIENT_WINDOW_BITS, NEED_DATA, SERVER_WINDOW_BITS, BytesMessage, CloseReceived, HandshakeError, Ping, Pong,
+    ProtocolFailure, TextMessage, WebSocketConnection, check_handshake, handshake_response, negotiate_deflate,
 )
 
 __all__ = ["serve_upgrade", "ServerChannel", "RECEIVE_QUEUE_SIZE", "CLOSE_TIMEOUT", "FAILURE_FLUSH_TIMEOUT",
@@ -185,7 +185,8 @@ class ServerChannel(asyncio.Protocol):
         config = self.config
         extensions = params = None
         if config.ws_per_message_deflate and self.handshake.extensions:
-            negotiated = negotiate_deflate(self.handshake.extensions)
+            negotiated = negotiate_deflate(self.handshake.extensions, server_max_window_bits=SERVER_WINDOW_BITS,
+                                           client_max_window_bits=CLIENT_WINDOW_BITS)
             if negotiated is not None:
                 extensions, params = negotiated
         self.ws = ws = WebSocketConnection(max_message_size=config.ws_max_message_size, deflate=params)
