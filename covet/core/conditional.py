@@ -10,11 +10,9 @@ Example::
     status = evaluate_preconditions(request.method, conditions, etag='"v1"', last_modified=mtime)
     # None: answer normally; 304 (Not Modified) or 412 (Precondition Failed): answer that instead
 """
-import calendar
 import hashlib
 import re
 import time
-from email.utils import formatdate
 from typing import Any, List, NamedTuple, Optional, Sequence, Tuple
 
 __all__ = [
@@ -123,13 +121,33 @@ def content_etag(body: bytes) -> str:
 
 # -- HTTP dates (RFC 9110 §5.6.7) ------------------------------------------------------------------
 
+# Written out here rather than taken from email.utils and calendar: both import datetime, which an
+# app that never handles a date should not load at start-up.
+_DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTHS = {m: i for i, m in enumerate(_MONTH_NAMES, 1)}
+
+
 def http_date(timestamp: float) -> str:
     """``timestamp`` (seconds since the epoch) as an IMF-fixdate: ``Sun, 06 Nov 1994 08:49:37 GMT``."""
-    return formatdate(timestamp, usegmt=True)
+    t = time.gmtime(timestamp)
+    return "%s, %02d %s %04d %02d:%02d:%02d GMT" % (
+        _DAY_NAMES[t.tm_wday], t.tm_mday, _MONTH_NAMES[t.tm_mon - 1], t.tm_year, t.tm_hour, t.tm_min, t.tm_sec)
 
 
-_MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+def _days_from_civil(year: int, month: int, day: int) -> int:
+    # Days since 1970-01-01 in the proleptic Gregorian calendar (H. Hinnant's algorithm).
+    year -= month <= 2
+    era = year // 400
+    yoe = year - era * 400
+    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    return era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+
+
+def _month_days(year: int, month: int) -> int:
+    if month == 2:
+        return 29 if year % 4 == 0 and (year % 100 != 0 or year % 400 == 0) else 28
+    return 30 if month in (4, 6, 9, 11) else 31
 _DAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
 _LONG_DAY = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
 _MONTH = r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
@@ -174,16 +192,13 @@ def parse_http_date(value: str) -> Optional[int]:
             if m is None:
                 return None
             month, day, hh, mm, ss, year = m.groups()
-    try:
-        # time.struct_time fields checked by hand: timegm() would roll 31 Feb into March.
-        n_day, n_hh, n_mm, n_ss = int(day), int(hh), int(mm), int(ss)
-        n_month, n_year = _MONTHS[month], int(year)
-        if not (1 <= n_day <= calendar.monthrange(n_year, n_month)[1] and n_hh < 24 and n_mm < 60
-                and n_ss < 61):
-            return None
-        return calendar.timegm((n_year, n_month, n_day, n_hh, n_mm, min(n_ss, 59), 0, 0, 0))
-    except (ValueError, OverflowError):
-        return None
+    # Every field is digits of a fixed width (the regexes): int() is safe and bounded.
+    n_day, n_hh, n_mm, n_ss = int(day), int(hh), int(mm), int(ss)
+    n_month, n_year = _MONTHS[month], int(year)
+    if not (1 <= n_day <= _month_days(n_year, n_month) and n_hh < 24 and n_mm < 60 and n_ss < 61):
+        return None  # 31 Feb is no date
+    # A leap second (:60) counts as :59, as POSIX time has no place for it.
+    return _days_from_civil(n_year, n_month, n_day) * 86400 + n_hh * 3600 + n_mm * 60 + min(n_ss, 59)
 
 
 # -- preconditions (RFC 9110 §13) ------------------------------------------------------------------
