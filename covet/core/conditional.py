@@ -211,8 +211,8 @@ class Conditions:
     """A request's conditional fields and its Range, read in one pass over its headers.
 
     ``if_match`` and ``if_none_match`` join repeated lines with commas (RFC 9110 §5.3); the date
-    fields and If-Range are None unless sent exactly once (a second one makes the field invalid,
-    §13.1.3, §13.1.5); ``range`` likewise (§14.2).
+    fields and ``range`` are None unless sent exactly once (a second one makes the field invalid,
+    §13.1.3, §13.1.4, §14.2), and a repeated If-Range is ``""``, which no representation matches.
     """
 
     __slots__ = ("if_match", "if_none_match", "if_modified_since", "if_unmodified_since", "if_range", "range")
@@ -251,7 +251,10 @@ def read_conditions(raw_headers: Sequence[Header]) -> Optional[Conditions]:
     def single(values: List[str]) -> Optional[str]:
         return values[0] if len(values) == 1 else None
 
-    return Conditions(joined(found[0]), joined(found[1]), single(found[2]), single(found[3]), single(found[4]),
+    # Two If-Range fields are no validator at all: "" matches nothing, so the Range is ignored
+    # (the whole representation is sent, §13.1.5), rather than the If-Range forgotten.
+    if_range = single(found[4]) if len(found[4]) < 2 else ""
+    return Conditions(joined(found[0]), joined(found[1]), single(found[2]), single(found[3]), if_range,
                       single(found[5]))
 
 
