@@ -335,14 +335,14 @@ class StaticFiles:
             fd = os.open(real, flags)
         except OSError:
             return None
-        f = os.fdopen(fd, "rb")
         try:
             st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):  # a folder, a FIFO, a device
+                os.close(fd)
+                return None
+            f = os.fdopen(fd, "rb")
         except OSError:
-            f.close()
-            return None
-        if not stat.S_ISREG(st.st_mode):  # a folder, a FIFO, a device
-            f.close()
+            os.close(fd)
             return None
         return _Found(real, f, st, segments[-1], None)
 

@@ -464,7 +464,7 @@ class FileResponse(StreamingResponse):
         self.status_code = status_code
         self.length = 0
         keep = (b"content-type", b"content-length", b"content-disposition", b"last-modified", b"accept-ranges")
-        self.raw_headers = [h for h in self.raw_headers if h[0] not in keep] + [(b"content-length", b"0")]
+        self.raw_headers[:] = [h for h in self.raw_headers if h[0] not in keep] + [(b"content-length", b"0")]
 
     def file_segment(self):
         """``(file path, offset, length)`` of the body, or None once something replaced the body.
