@@ -27,7 +27,7 @@ from .core.requests import Request
 from .core.responses import FileResponse, RedirectResponse, Response
 
 __all__ = ["StaticFiles", "safe_segments", "IMMUTABLE", "HASH_LENGTH", "MAX_HASHED_FILES", "MAX_PATH_SEGMENTS",
-           "media_type_for"]
+           "MAX_NAME_LENGTH", "media_type_for"]
 
 #: Cache-Control of a URL with the file's content hash in it: its bytes can never change, so
 #: browsers need not even revalidate (RFC 8246 ``immutable``); a year is the longest max-age
@@ -42,6 +42,9 @@ MAX_HASHED_FILES = 10000
 #: A deeper path is refused (404) before any segment is looked at: nobody nests assets 64 folders
 #: deep, and the bound keeps per-request work independent of the request line's length.
 MAX_PATH_SEGMENTS = 64
+#: A longer segment (decoded, in characters) is refused (404): NAME_MAX is 255 on Linux, macOS and
+#: Windows, so no such file exists, and it bounds the hashed-name match on each segment.
+MAX_NAME_LENGTH = 255
 
 # Types the platform's mimetypes tables disagree on across systems and Python versions (.js was
 # application/javascript before 3.12; /etc/mime.types may say anything): the web's own, fixed.
@@ -100,7 +103,7 @@ def safe_segments(raw_path: str, allow_dotfiles: bool = False) -> Optional[List[
     NTFS streams), NUL or another control character; ``.`` and ``..``; a segment ending in a dot
     or a space (Windows drops them, so ``secret.txt.`` would open ``secret.txt``); Windows
     device names; empty segments (``//``) except a final one (a directory); dotfiles unless
-    ``allow_dotfiles``; more than ``MAX_PATH_SEGMENTS``. A trailing ``/`` leaves a last ``""``.
+    ``allow_dotfiles``; more than ``MAX_PATH_SEGMENTS``; a name longer than ``MAX_NAME_LENGTH``. A trailing ``/`` leaves a last ``""``.
 
     Example::
 
@@ -124,7 +127,7 @@ def safe_segments(raw_path: str, allow_dotfiles: bool = False) -> Optional[List[
             name = unquote_to_bytes(part).decode("utf-8") if "%" in part else part
         except UnicodeDecodeError:
             return None
-        if (name in (".", "..") or name[-1] in ". " or (name[0] == "." and not allow_dotfiles)
+        if (len(name) > MAX_NAME_LENGTH or name in (".", "..") or name[-1] in ". " or (name[0] == "." and not allow_dotfiles)
                 or any(c in name for c in "/\\:") or not name.isprintable() or _DEVICE.fullmatch(name)):
             return None
         out.append(name)

@@ -16,7 +16,7 @@ import pytest
 from covet import Covet, FileResponse, Request, StaticFiles, TestClient
 from covet.core.conditional import file_etag, http_date
 from covet.server.config import SENDFILE_SLICE
-from covet.staticfiles import IMMUTABLE, MAX_PATH_SEGMENTS, media_type_for, safe_segments
+from covet.staticfiles import IMMUTABLE, MAX_NAME_LENGTH, MAX_PATH_SEGMENTS, media_type_for, safe_segments
 from server_helpers import RunningServer, read_response
 
 SECRET = b"TOP-SECRET-4f1d9c"   # in files that must never be served
@@ -101,6 +101,11 @@ def test_head_has_the_headers_of_get_and_no_body(tree, client):
 def test_content_type_from_the_name_with_utf8_for_text(tree, client, name, media):
     r = client(make_app(tree)).get("/static/" + name)
     assert (r.status_code, r.headers["content-type"], r.headers["x-content-type-options"]) == (200, media, "nosniff")
+
+
+def test_names_up_to_name_max_are_served():
+    assert safe_segments("/" + "n" * MAX_NAME_LENGTH) == ["n" * MAX_NAME_LENGTH]
+    assert safe_segments("/" + "n" * (MAX_NAME_LENGTH + 1)) is None
 
 
 def test_media_type_for():
@@ -365,7 +370,7 @@ TRAVERSAL = [
     "/out_dir/public2/secret.txt", "/../public2/secret.txt", "/.hidden", "/.git/config", "/%2ehidden",
     "/%ef%bc%8e%ef%bc%8e/secret.txt", "/..%u2216secret.txt", "/%ed%a0%80/secret.txt", "/nul", "/con.txt",
     "/css/app.css::$DATA", "/css%2fapp.css/../../secret.txt", "/" + "a/" * (MAX_PATH_SEGMENTS + 1),
-    "/%", "/%zz", "/..%2", "/\x7f",
+    "/%", "/%zz", "/..%2", "/\x7f", "/" + "a." * 2000 + "0123456789ab.css",
 ]
 
 
@@ -587,3 +592,30 @@ def test_repr_and_export():
     assert covet.StaticFiles is StaticFiles
     assert repr(StaticFiles(os.path.dirname(__file__))).startswith("StaticFiles(")
     assert sys.modules["covet.staticfiles"].StaticFiles is StaticFiles
+
+
+def test_under_asgi_files_and_ranges_go_out_in_chunks(tree):
+    import asyncio
+
+    app = make_app(tree)
+
+    def call(path, headers=()):
+        sent = []
+
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {"type": "http", "method": "GET", "path": path, "raw_path": path.encode(), "query_string": b"",
+                 "headers": [(b"host", b"t")] + list(headers), "http_version": "1.1", "scheme": "http"}
+        asyncio.run(app(scope, receive, send))
+        return sent[0]["status"], dict(sent[0]["headers"]), b"".join(m.get("body", b"") for m in sent[1:])
+
+    status, headers, body = call("/static/data.bin")
+    assert (status, body, headers[b"content-length"]) == (200, DATA, b"10240")
+    status, headers, body = call("/static/data.bin", [(b"range", b"bytes=100-199")])
+    assert (status, body, headers[b"content-range"]) == (206, DATA[100:200], b"bytes 100-199/10240")
+    status, _, body = call("/static/..%2fsecret.txt")
+    assert status == 404 and SECRET not in body
