@@ -46,6 +46,7 @@ services.provide("openapi", "covet.openapi")
 services.provide("server", "covet.server.run")
 services.provide("asgi", "covet.asgi")
 services.provide("cache", "covet.cache")
+services.provide("staticfiles", "covet.staticfiles")  # app.static()
 
 # public name -> submodule that defines it
 _EXPORTS = {
@@ -90,6 +91,7 @@ _EXPORTS = {
     "EventSourceResponse": "sse", "ServerSentEvent": "sse", "last_event_id": "sse",
     "WebSocket": "websocket", "WebSocketDisconnect": "websocket", "WebSocketState": "websocket",
     "WebSocketManager": "websocket",
+    "StaticFiles": "staticfiles",
 }
 
 __all__ = ["__version__"] + sorted(_EXPORTS)
