@@ -355,9 +355,9 @@ class GZipMiddleware:
         if status == 304:
             # RFC 9110 §15.4.5: a 304 carries the Vary and ETag the 200 would have had; assume
             # that 200 was compressed for a client that accepts a coding (a weak tag still
-            # matches If-None-Match, which compares weakly, §13.1.2).
-            coding = self._choose(request)
-            self._rewrite(response, coding, None, False)
+            # matches If-None-Match, which compares weakly, §13.1.2). No Content-Encoding: a 304
+            # sends no representation metadata beyond those fields (§15.4.5).
+            self._rewrite(response, self._choose(request), None, False, False)
             return response
         if response.streaming:
             size = _digits(length)
@@ -369,13 +369,13 @@ class GZipMiddleware:
             return response  # never compressed, so it does not vary with Accept-Encoding
         coding = self._choose(request)
         if coding is None:
-            self._rewrite(response, None, None, False)  # Vary: another client would get it compressed
+            self._rewrite(response, None, None, False, False)  # Vary: another client would get it compressed
             return response
         level, wbits = self.compresslevel, _WBITS[coding]
         if response.streaming:
             compressed = StreamingResponse(_CompressedBody(response, level, wbits), response.status_code)
             compressed.raw_headers = response.raw_headers
-            self._rewrite(compressed, coding, None, True)
+            self._rewrite(compressed, coding, None, True, True)
             # The app's background tasks and clean-up run once the compressed body is out.
             compressed.call_after_send(response.after_send)
             return compressed
@@ -387,16 +387,18 @@ class GZipMiddleware:
             else:
                 body = _compress_whole(body, level, wbits)
             response.body = body
-            self._rewrite(response, coding, len(body), True)
+            self._rewrite(response, coding, len(body), True, True)
         else:
             # A HEAD answered by a handler of its own, without the body: the compressed size is not
             # known, so Content-Length is left out, which RFC 9110 §9.3.2 allows for HEAD.
-            self._rewrite(response, coding, None, True)
+            self._rewrite(response, coding, None, True, True)
         return response
 
     @staticmethod
-    def _rewrite(response: Any, coding: Optional[str], length: Optional[int], drop_length: bool) -> None:
-        """Add Vary: Accept-Encoding; with a coding, also Content-Encoding, a weak ETag and the new length."""
+    def _rewrite(response: Any, coding: Optional[str], length: Optional[int], drop_length: bool,
+                 encoded: bool) -> None:
+        """Add Vary: Accept-Encoding; with a coding, make the ETag weak; if ``encoded``, add
+        Content-Encoding; with ``length``, the new Content-Length (``drop_length`` drops the old)."""
         raw: List[Tuple[bytes, bytes]] = []
         vary_at = -1
         varies = False
@@ -416,7 +418,7 @@ class GZipMiddleware:
                 raw[vary_at] = (b"vary", raw[vary_at][1] + b", Accept-Encoding")
             else:
                 raw.append((b"vary", b"Accept-Encoding"))
-        if coding is not None:
+        if encoded and coding is not None:
             raw.append((b"content-encoding", coding.encode("ascii")))
         if length is not None:
             raw.append((b"content-length", b"%d" % length))
