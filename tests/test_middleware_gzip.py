@@ -400,6 +400,15 @@ def test_already_encoded_responses_are_untouched(client):
     assert r.content == TEXT.encode()
 
 
+@pytest.mark.parametrize("value", ["no-transform", "private, No-Transform", "no-store,no-transform"])
+def test_cache_control_no_transform_opts_out(client, value):
+    # RFC 9111 §5.2.2.6: the response's own request not to be transformed.
+    r = client.get("/with", params={"name": "Cache-Control", "value": value}, headers=GZ)
+    assert r.headers.items() == [("cache-control", value), ("content-type", "text/plain; charset=utf-8"),
+                                 ("content-length", str(len(TEXT)))]
+    assert r.content == TEXT.encode()
+
+
 def test_a_206_is_untouched(client):
     # RFC 9110 §14.4: Content-Range counts bytes of the representation as it is, uncompressed.
     r = client.get("/partial", headers=GZ)

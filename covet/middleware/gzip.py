@@ -6,8 +6,9 @@ The rules, each with its source (docs/compression.md has the full list and the r
   does not parse never causes an error, the response just goes out uncompressed.
 - Left untouched: responses marked ``unbuffered`` and ``text/event-stream`` (live streams,
   docs/sse.md), a 206 or anything with ``Content-Range`` (the range is of the uncompressed
-  bytes, RFC 9110 §14.4), a response that already has a ``Content-Encoding``, 1xx and 204,
-  bodies under ``minimum_size``, and media types that are already compressed.
+  bytes, RFC 9110 §14.4), a response that already has a ``Content-Encoding``, one with
+  ``Cache-Control: no-transform``, 1xx and 204, bodies under ``minimum_size``, and media types
+  that are already compressed.
 - A compressed response gets ``Content-Encoding``, ``Vary: Accept-Encoding`` (RFC 9110 §12.5.5),
   its new ``Content-Length`` (or none when it streams), and a weak ``ETag`` (a strong validator
   names exact bytes, which compression changes: RFC 9110 §8.8.1, §8.8.3).
@@ -348,6 +349,10 @@ class GZipMiddleware:
             elif name == b"content-encoding" or name == b"content-range":
                 # Already coded (a precompressed file) or a range: compressing again would give
                 # the client bytes that the coding or the range do not describe.
+                return response
+            elif name == b"cache-control" and b"no-transform" in value.lower():
+                # RFC 9111 §5.2.2.6 asks intermediaries not to transform such content; covet honours
+                # it too, as the per-response way to opt out (a page with a secret, see BREACH).
                 return response
         rule = self._rule(content_type)
         if rule != _COMPRESS:
