@@ -88,6 +88,8 @@ _EXPORTS = {
     "CSRFProtection": "security.csrf", "csrf_exempt": "security.csrf",
     "CORSMiddleware": "security.cors", "SecurityHeadersMiddleware": "security.headers",
     "TrustedHostMiddleware": "security.hosts",
+    "GZipMiddleware": "middleware.gzip", "RequestIDMiddleware": "middleware.request_id",
+    "TimingMiddleware": "middleware.timing",
     "EventSourceResponse": "sse", "ServerSentEvent": "sse", "last_event_id": "sse",
     "WebSocket": "websocket", "WebSocketDisconnect": "websocket", "WebSocketState": "websocket",
     "WebSocketManager": "websocket",
