@@ -90,6 +90,8 @@ _EXPORTS = {
     "EventSourceResponse": "sse", "ServerSentEvent": "sse", "last_event_id": "sse",
     "WebSocket": "websocket", "WebSocketDisconnect": "websocket", "WebSocketState": "websocket",
     "WebSocketManager": "websocket",
+    "flash": "flash_messages", "get_flashed_messages": "flash_messages",
+    "form_errors": "forms",
 }
 
 __all__ = ["__version__"] + sorted(_EXPORTS)

@@ -41,7 +41,7 @@ def test_response_puts_request_and_url_for_into_the_context(client, tmp_path):
     response = seen[0]
     assert type(response) is TemplateResponse and isinstance(response, HTMLResponse)
     assert response.template.name == "user.html"
-    assert sorted(response.context) == ["request", "url_for", "user"]
+    assert sorted(response.context) == ["get_flashed_messages", "request", "static", "url_for", "user"]
     assert response.context["user"] == {"id": 3, "name": "<Ann>"}
 
 
