@@ -23,6 +23,7 @@ Example::
     #   <p class="flash {{ category }}">{{ message }}</p>
     # {% endfor %}
 """
+import json
 from typing import Any, Iterable, List, Tuple, Union
 
 __all__ = ["flash", "get_flashed_messages", "FLASH_SESSION_KEY", "FLASH_STATE_KEY",
@@ -47,8 +48,10 @@ FLASH_STATE_KEY = "_covet_flashes"
 # Messages queued beyond this many push the oldest unread ones out: a client that posts
 # again and again without loading a page that shows them must not grow its session forever.
 MAX_FLASHED_MESSAGES = 8
-# A longer message (UTF-8 bytes) is refused with ValueError: a notice is a sentence, and
-# cutting it short silently would change what it says.
+# Sizes are bytes as stored: the UTF-8 of the JSON string without its quotes, so a quote
+# counts 2 (\") and a control character 6 (\u0001), and no message can take more room in the
+# cookie than its limit says. A longer message is refused with ValueError: a notice is a
+# sentence, and cutting it short silently would change what it says.
 MAX_FLASH_MESSAGE_BYTES = 200
 # A category names a kind of notice ("info", "error"), typically a CSS class.
 MAX_FLASH_CATEGORY_BYTES = 32
@@ -68,7 +71,7 @@ def flash(request: Any, message: str, category: str = "info") -> None:
     """Queue ``message`` in the session, to be shown by the next page that reads the queue.
 
     :param request: the current Request; SessionMiddleware must run for it.
-    :param message: the text of the notice (at most ``MAX_FLASH_MESSAGE_BYTES`` of UTF-8).
+    :param message: the text of the notice (at most ``MAX_FLASH_MESSAGE_BYTES`` bytes as stored).
     :param category: a short label such as ``"info"``, ``"success"``, ``"error"``.
     :raises RuntimeError: when the request has no session.
     :raises TypeError: when ``message`` or ``category`` is not a str.
@@ -86,13 +89,13 @@ def flash(request: Any, message: str, category: str = "info") -> None:
         raise TypeError("a flashed message must be a str, got %s" % type(message).__name__)
     if not isinstance(category, str):
         raise TypeError("a flash category must be a str, got %s" % type(category).__name__)
-    size = len(message.encode("utf-8", "surrogatepass"))
+    size = _stored_size(message)
     if size > MAX_FLASH_MESSAGE_BYTES:
-        raise ValueError("a flashed message is at most %d bytes of UTF-8 "
+        raise ValueError("a flashed message is at most %d bytes as stored "
                          "(covet.flash_messages.MAX_FLASH_MESSAGE_BYTES), got %d" % (MAX_FLASH_MESSAGE_BYTES, size))
-    size = len(category.encode("utf-8", "surrogatepass"))
+    size = _stored_size(category)
     if not category or size > MAX_FLASH_CATEGORY_BYTES:
-        raise ValueError("a flash category is 1 to %d bytes of UTF-8 "
+        raise ValueError("a flash category is 1 to %d bytes as stored "
                          "(covet.flash_messages.MAX_FLASH_CATEGORY_BYTES), got %d" % (MAX_FLASH_CATEGORY_BYTES, size))
     queue = _pairs(session.get(FLASH_SESSION_KEY))
     # str(): a Markup (a str subclass) is queued as the plain text it is, and escaped when shown
@@ -138,6 +141,19 @@ def get_flashed_messages(request: Any, with_categories: bool = False,
     if with_categories:
         return list(picked)
     return [message for _, message in picked]
+
+
+def _stored_size(text: str) -> int:
+    """Bytes ``text`` takes in the session's JSON (UTF-8, no ASCII escaping), quotes left out."""
+    try:
+        return len(_encode_string(text).encode("utf-8")) - 2
+    except UnicodeEncodeError:
+        # A lone surrogate cannot be stored: the session would fail when the response goes out,
+        # far from the cause, so it is refused here.
+        raise ValueError("flashed text must be valid Unicode (it holds a lone surrogate)") from None
+
+
+_encode_string = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def _pairs(stored: Any) -> List[List[str]]:
