@@ -57,8 +57,10 @@ def form_errors(errors: Any, *, strip: Optional[Union[str, Sequence[Any]]] = Non
         ``Model.parse`` or ``validate`` is relative to the data already). Errors located
         elsewhere (a query parameter: ``["query", "page"]``) keep their whole path
         (``"query.page"``).
-    :param messages: replacement texts by error ``type``, such as
-        ``{"required": "Please fill this in."}``; other errors keep their ``msg``.
+    :param messages: replacement texts, by ``"field.type"`` for one field
+        (``{"title.required": "A title, please."}``) or by error ``type`` for all
+        (``{"required": "Please fill this in."}``); the field's key wins. Other errors keep
+        their ``msg``.
     :returns: field -> messages, fields and messages in the order of the errors, a message
         given twice for one field kept once. Nested locs are joined with ``"."``; errors of
         the form as a whole are under ``""`` (``FORM_ERRORS_KEY``).
@@ -98,7 +100,12 @@ def form_errors(errors: Any, *, strip: Optional[Union[str, Sequence[Any]]] = Non
             loc = loc[len(prefix):]
         key = LOC_SEPARATOR.join(str(part) for part in loc) if loc else FORM_ERRORS_KEY
         kind = error.get("type")
-        text = messages.get(kind) if messages and isinstance(kind, str) else None
+        text = None
+        if messages and isinstance(kind, str):
+            # the field's own text first ("title.required"), then the type's ("required")
+            text = messages.get(key + "." + kind) if key else None
+            if text is None:
+                text = messages.get(kind)
         if text is None:
             text = error.get("msg")
             text = "" if text is None else str(text)

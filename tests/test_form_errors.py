@@ -105,6 +105,20 @@ def test_messages_replace_the_text_of_an_error_type_and_repeats_are_kept_once():
     }
 
 
+def test_messages_for_one_field_win_over_messages_for_the_type():
+    errors = [
+        {"loc": ["title"], "msg": "field required", "type": "required"},
+        {"loc": ["body"], "msg": "field required", "type": "required"},
+        {"loc": ["address", "city"], "msg": "field required", "type": "required"},
+        {"loc": [], "msg": "must be of type object", "type": "type"},
+    ]
+    texts = {"title.required": "A title, please.", "address.city.required": "Which city?",
+             "required": "Please fill this in.", "type": "Send the form again."}
+    assert form_errors(errors, messages=texts) == {
+        "title": ["A title, please."], "body": ["Please fill this in."], "address.city": ["Which city?"],
+        "": ["Send the form again."]}
+
+
 def test_malformed_entries_of_a_problem_from_elsewhere_are_skipped_or_kept_where_they_can_be():
     problem = {"errors": [
         "text", None, {"msg": "no loc"}, {"loc": "title", "msg": "loc not a list"},
