@@ -94,6 +94,8 @@ _EXPORTS = {
     "WebSocket": "websocket", "WebSocketDisconnect": "websocket", "WebSocketState": "websocket",
     "WebSocketManager": "websocket",
     "StaticFiles": "staticfiles",
+    "flash": "flash_messages", "get_flashed_messages": "flash_messages",
+    "form_errors": "forms",
 }
 
 __all__ = ["__version__"] + sorted(_EXPORTS)
