@@ -46,6 +46,7 @@ services.provide("openapi", "covet.openapi")
 services.provide("server", "covet.server.run")
 services.provide("asgi", "covet.asgi")
 services.provide("cache", "covet.cache")
+services.provide("staticfiles", "covet.staticfiles")  # app.static()
 
 # public name -> submodule that defines it
 _EXPORTS = {
@@ -87,9 +88,14 @@ _EXPORTS = {
     "CSRFProtection": "security.csrf", "csrf_exempt": "security.csrf",
     "CORSMiddleware": "security.cors", "SecurityHeadersMiddleware": "security.headers",
     "TrustedHostMiddleware": "security.hosts",
+    "GZipMiddleware": "middleware.gzip", "RequestIDMiddleware": "middleware.request_id",
+    "TimingMiddleware": "middleware.timing",
     "EventSourceResponse": "sse", "ServerSentEvent": "sse", "last_event_id": "sse",
     "WebSocket": "websocket", "WebSocketDisconnect": "websocket", "WebSocketState": "websocket",
     "WebSocketManager": "websocket",
+    "StaticFiles": "staticfiles",
+    "flash": "flash_messages", "get_flashed_messages": "flash_messages",
+    "form_errors": "forms",
 }
 
 __all__ = ["__version__"] + sorted(_EXPORTS)

@@ -8,21 +8,25 @@ import importlib
 __all__ = ["lazy_exports"]
 
 
-def lazy_exports(package, table, namespace):
+def lazy_exports(package, table, namespace, base=None):
     """``(__getattr__, __dir__)`` for ``package``, whose ``table`` maps public names to submodules.
 
     A name whose submodule ends with that same name is the submodule itself
     (``{"status": "core.status"}`` makes ``from covet import status`` the module).
+    The submodules are relative to ``package``, or to ``base`` when given (a package that
+    re-exports names of its siblings: ``covet.middleware`` re-exports ``covet.security``'s).
 
     Example::
 
         __getattr__, __dir__ = lazy_exports("covet.security", {"JWT": "jwt"}, globals())
     """
+    root = base if base is not None else package
+
     def __getattr__(name):
         module = table.get(name)
         if module is None:
             raise AttributeError("module %r has no attribute %r" % (package, name))
-        loaded = importlib.import_module(package + "." + module)
+        loaded = importlib.import_module(root + "." + module)
         value = loaded if module.rpartition(".")[2] == name else getattr(loaded, name)
         namespace[name] = value  # found once; later lookups never reach __getattr__
         return value

@@ -1,22 +1,31 @@
-"""examples/blog: every page rendered through the test client, checked by exact fragments."""
+"""examples/blog: every page rendered through the test client, checked by exact fragments; the
+style sheet served by the route named "static", the flash after posting, the form shown again
+with its errors."""
 import importlib.util
 import pathlib
+import re
+import sys
 
 import pytest
 
 APP_FILE = pathlib.Path(__file__).resolve().parent.parent / "examples" / "blog" / "app.py"
+CSS_FILE = APP_FILE.parent / "static" / "app.css"
+SECRET = "blog-test-secret-0123456789abcdefghij"
 
 
 def load_blog():
     spec = importlib.util.spec_from_file_location("example_blog", APP_FILE)
     module = importlib.util.module_from_spec(spec)
+    # Registered first, as an import would: the blog's PostForm is a Model, and
+    # typing.get_type_hints on Python 3.9 looks its module up in sys.modules.
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 
 
 @pytest.fixture
 def blog(client):
-    return client(load_blog().create_app())
+    return client(load_blog().create_app(secret_key=SECRET))
 
 
 NAV_HOME = '<header><nav>\n  <a href="/" class="active">Home</a>\n  <a href="/new">Write</a>\n</nav></header>'
@@ -29,7 +38,8 @@ def test_index_lists_posts_newest_first_with_layout_sidebar_and_footer(blog):
     assert r.status_code == 200
     assert r.headers["content-type"] == "text/html; charset=utf-8"
     assert r.text.startswith("<!doctype html>\n<html lang=\"en\">\n<head>\n  <meta charset=\"utf-8\">\n"
-                             "  <title>Home &middot; covet blog</title>\n</head>\n<body>\n")
+                             "  <title>Home &middot; covet blog</title>\n"
+                             '  <link rel="stylesheet" href="/static/app.css">\n</head>\n<body>\n')
     assert NAV_HOME in r.text
     assert TAGS in r.text
     first = ('<article class="summary">\n  <h2><a href="/posts/templates-compile-to-python">Templates compile '
@@ -111,7 +121,88 @@ def test_a_valid_post_is_stored_and_shown_escaped(blog):
 
 def test_each_app_has_its_own_posts(client):
     module = load_blog()
-    one, two = client(module.create_app()), client(module.create_app())
+    one, two = client(module.create_app(secret_key=SECRET)), client(module.create_app(secret_key=SECRET))
     assert one.post("/new", data={"title": "Only here", "tags": "", "body": "x"}).status_code == 200
     assert two.get("/posts/only-here").status_code == 404
     assert module.app.state.posts == module.SEED
+
+
+# -- static files, flash, the form with its errors (issue 14, the HTML side) --------------------------
+
+def test_the_stylesheet_link_resolves_to_the_css_file(blog):
+    page = blog.get("/posts/hello-covet")
+    href = re.search(r'<link rel="stylesheet" href="([^"]+)">', page.text).group(1)
+    assert href == "/static/app.css"
+    css = blog.get(href)
+    assert css.status_code == 200
+    assert css.headers["content-type"] == "text/css; charset=utf-8"
+    assert css.headers["x-content-type-options"] == "nosniff"
+    assert css.content == CSS_FILE.read_bytes()
+    assert css.content.startswith(b"/* The blog's style sheet")
+
+
+@pytest.mark.parametrize("path", ["/static/nope.css", "/static/../app.py", "/static/%2e%2e/app.py",
+                                  "/static/..%2fapp.py", "/static/%2fetc%2fpasswd", "/static/",
+                                  "/static/templates/base.html"])
+def test_the_static_route_serves_only_the_files_of_its_folder(blog, path):
+    r = blog.get(path)
+    assert r.status_code == 404
+    assert b"doctype" not in r.content and b"import" not in r.content
+
+
+def test_the_flash_appears_once_after_the_redirect_and_not_again(blog):
+    flash = '  <main>\n    <p class="flash success">Your post is published.</p>\n<div class="blog">'
+    r = blog.post("/new", data={"title": "Flash news", "tags": "", "body": "x"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/posts/flash-news"
+    assert r.headers["set-cookie"].startswith("session=")
+    shown = blog.get("/posts/flash-news")
+    assert flash in shown.text
+    assert shown.text.count("Your post is published.") == 1
+    again = blog.get("/posts/flash-news")
+    assert again.status_code == 200
+    assert "class=\"flash" not in again.text
+    assert '  <main>\n<div class="blog">' in again.text
+    assert "class=\"flash" not in blog.get("/").text
+
+
+def test_the_flash_waits_for_the_next_page_whichever_it_is(blog):
+    blog.post("/new", data={"title": "Later", "tags": "", "body": "x"}, follow_redirects=False)
+    index = blog.get("/")
+    assert '<p class="flash success">Your post is published.</p>' in index.text
+    assert "class=\"flash" not in blog.get("/posts/later").text
+
+
+def test_a_refused_post_flashes_nothing(blog):
+    r = blog.post("/new", data={"title": "", "tags": "", "body": ""})
+    assert r.status_code == 422
+    assert "set-cookie" not in r.headers
+    assert "class=\"flash" not in r.text and "class=\"flash" not in blog.get("/").text
+
+
+@pytest.mark.parametrize("title, message", [
+    ("x" * 101, "At most 100 characters, please."),
+    ("!!!", "The title needs at least one letter or digit."),
+    ("Hello, covet", "A post with this title exists already."),
+])
+def test_each_title_error_is_shown_next_to_the_title_with_the_value_kept(blog, title, message):
+    r = blog.post("/new", data={"title": title, "tags": "news", "body": "x"})
+    assert r.status_code == 422
+    assert ('<div class="field invalid">\n<label for="f-title">Title</label>\n'
+            '<input id="f-title" name="title" value="%s">\n\n'
+            '<p class="error">%s</p>\n</div>' % (title, message)) in r.text
+    assert r.text.count('<p class="error">') == 1
+    assert '<input id="f-tags" name="tags" value="news">\n\n</div>' in r.text
+
+
+def test_a_body_over_the_limit_is_shown_with_its_error(blog):
+    r = blog.post("/new", data={"title": "Long", "tags": "", "body": "<" * 20_001})
+    assert r.status_code == 422
+    assert ('<textarea id="f-body" name="body" rows="8">%s</textarea>\n\n'
+            '<p class="error">At most 20000 characters, please.</p>\n</div>' % ("&lt;" * 20_001)) in r.text
+
+
+def test_without_a_secret_key_the_app_makes_one(client, monkeypatch):
+    monkeypatch.delenv("BLOG_SECRET_KEY", raising=False)
+    c = client(load_blog().create_app())
+    r = c.post("/new", data={"title": "Keyless", "tags": "", "body": "x"})
+    assert '<p class="flash success">Your post is published.</p>' in r.text

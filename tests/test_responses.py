@@ -419,6 +419,7 @@ def test_file_response_headers_and_content(tmp_path, client):
     assert r.headers.items() == [
         ("content-length", "200000"),
         ("last-modified", formatdate(mtime, usegmt=True)),
+        ("etag", '"%x-%x"' % (os.stat(path).st_mtime_ns, 200000)),  # RFC 9110 §8.8.3: strong, from mtime and size
         ("content-disposition", 'attachment; filename="report.csv"'),
         ("content-type", "text/csv; charset=utf-8"),
     ]

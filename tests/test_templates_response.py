@@ -41,7 +41,7 @@ def test_response_puts_request_and_url_for_into_the_context(client, tmp_path):
     response = seen[0]
     assert type(response) is TemplateResponse and isinstance(response, HTMLResponse)
     assert response.template.name == "user.html"
-    assert sorted(response.context) == ["request", "url_for", "user"]
+    assert sorted(response.context) == ["get_flashed_messages", "request", "static", "url_for", "user"]
     assert response.context["user"] == {"id": 3, "name": "<Ann>"}
 
 
@@ -85,6 +85,59 @@ def test_url_for_an_unknown_route_is_an_error_naming_it(client, tmp_path):
     with pytest.raises(NoMatchFound) as info:
         client(app).get("/")
     assert str(info.value) == "no route named 'nowhere'"
+
+
+def static_app(engine, template):
+    app = Covet()
+
+    @app.get("/assets/{path:path}", name="static")
+    def static_file(path: str):
+        return "file " + path
+
+    @app.get("/page")
+    def page(request: Request):
+        return engine.response(request, template)
+
+    return app
+
+
+def test_static_builds_the_url_of_the_route_named_static(client, tmp_path):
+    # Any route (or, with app.static(), the mount) called "static" with a {path:path} parameter.
+    write(tmp_path, {"p.html": '<link rel="stylesheet" href="{{ static("css/app.css") }}">\n'
+                               '<img src="{{ static("img/a b&c.png") }}">\n'
+                               '<script src="{{ url_for("static", path="js/app.js") }}"></script>'})
+    c = client(static_app(TemplateEngine(str(tmp_path)), "p.html"))
+    r = c.get("/page")
+    assert r.text == ('<link rel="stylesheet" href="/assets/css/app.css">\n'
+                      '<img src="/assets/img/a%20b&amp;c.png">\n'
+                      '<script src="/assets/js/app.js"></script>')
+    assert c.get("/assets/css/app.css").text == "file css/app.css"
+    assert c.get("/assets/img/a%20b&c.png").text == "file img/a b&c.png"
+
+
+def test_static_in_a_mounted_app_includes_the_mount_prefix(client, tmp_path):
+    write(tmp_path, {"p.html": '{{ static("app.css") }}'})
+    app = Covet()
+    app.mount("/shop", static_app(TemplateEngine(str(tmp_path)), "p.html"))
+    c = client(app)
+    assert c.get("/shop/page").text == "/shop/assets/app.css"
+    assert c.get("/shop/assets/app.css").text == "file app.css"
+
+
+def test_static_without_a_static_route_is_an_error_naming_it(client, tmp_path):
+    from covet.core.routing import NoMatchFound
+
+    write(tmp_path, {"p.html": '{{ static("app.css") }}'})
+    engine = TemplateEngine(str(tmp_path))
+    app = Covet()
+
+    @app.get("/")
+    def page(request: Request):
+        return engine.response(request, "p.html")
+
+    with pytest.raises(NoMatchFound) as info:
+        client(app).get("/")
+    assert str(info.value) == "no route named 'static'"
 
 
 def csrf_app(engine, sessions=False):

@@ -17,6 +17,7 @@ APPS = os.path.join(HERE, "apps")
 REPO = os.path.dirname(os.path.dirname(HERE))
 REPORT_LUA = os.path.join(HERE, "report.lua")
 PIPELINE_LUA = os.path.join(HERE, "pipeline.lua")
+GZIP_LUA = os.path.join(HERE, "gzip.lua")
 
 SERVER_CPU = "1"
 CLIENT_CPU = "0"

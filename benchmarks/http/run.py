@@ -24,6 +24,7 @@ server got; well under 100 means it was starved or the client was the limit).
 import argparse
 import http.client
 import importlib.util
+import gzip
 import json
 import os
 import statistics
@@ -37,6 +38,8 @@ import _harness as H  # noqa: E402
 MESSAGE = "Hello, World!"
 USER_PATH = "/users/42?fields=name,email"
 USER_EXPECTED = {"id": 42, "name": "user42", "email": "user42@example.com"}
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "apps"))
+from _common import GZIP_PAYLOAD  # noqa: E402
 
 
 def _uvicorn(app, http, loop):
@@ -67,12 +70,15 @@ SERVERS = [
     ("raw-streams", _script("raw_streams.py"), (), False, "canned bytes on asyncio streams: the limit"),
 ]
 
-# endpoint -> (title, path, wrk script, only servers with the realistic route)
+# endpoint -> (title, path, wrk script, which servers: False all, True those with the realistic
+# route, or a tuple of server names)
 ENDPOINTS = [
     ("plaintext", "plaintext", "/plaintext", H.REPORT_LUA, False),
     ("json", "JSON", "/json", H.REPORT_LUA, False),
     ("pipelined", "pipelined plaintext (16 per write)", "/plaintext", H.PIPELINE_LUA, False),
     ("users", "realistic route GET " + USER_PATH, USER_PATH, H.REPORT_LUA, True),
+    ("gzip", "gzip: 20 KiB JSON compressed by GZipMiddleware (level 6, Accept-Encoding: gzip)", "/gzip",
+     H.GZIP_LUA, ("covet", "covet-before", "starlette-httptools", "starlette-h11")),
 ]
 
 # The targets (issue 12; issue 3's were 1.5x, 3x and 0.4x): (endpoint, peer, minimum covet/peer req/s ratio).
@@ -83,6 +89,7 @@ TARGETS = [
     ("plaintext", "raw-streams", 0.5), ("json", "raw-streams", 0.5), ("pipelined", "raw-streams", 0.75),
     ("users", "starlette-httptools", 5.0), ("users", "fastapi", 3.0),
     ("pipelined", "starlette-httptools", 2.0),
+    ("gzip", "starlette-httptools", 1.5),  # issue 14: against Starlette's GZipMiddleware
 ]
 P99_TARGETS = [("plaintext", "starlette-httptools"), ("json", "starlette-httptools"),
                ("users", "starlette-httptools"), ("users", "fastapi")]
@@ -93,10 +100,11 @@ def check_endpoint(port, endpoint, path):
     """Fetch ``path`` once; None when the answer is what every app must send, else the reason it is not."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        conn.request("GET", path)
+        conn.request("GET", path, headers={"Accept-Encoding": "gzip"} if endpoint == "gzip" else {})
         resp = conn.getresponse()
         body = resp.read()
         ctype = resp.getheader("content-type", "")
+        coding = resp.getheader("content-encoding")
     except (OSError, http.client.HTTPException) as exc:
         return "request failed: %r" % (exc,)
     finally:
@@ -107,11 +115,18 @@ def check_endpoint(port, endpoint, path):
         if body != MESSAGE.encode() or not ctype.startswith("text/plain"):
             return "wrong answer: %r %r" % (ctype, body[:80])
         return None
+    if endpoint == "gzip":
+        if coding != "gzip":
+            return "not gzip-encoded (Content-Encoding %r)" % (coding,)
+        try:
+            body = gzip.decompress(body)
+        except (OSError, EOFError) as exc:
+            return "does not decompress: %r" % (exc,)
     try:
         data = json.loads(body)
     except ValueError:
         return "not JSON: %r" % body[:80]
-    expected = {"message": MESSAGE} if endpoint == "json" else USER_EXPECTED
+    expected = {"message": MESSAGE} if endpoint == "json" else GZIP_PAYLOAD if endpoint == "gzip" else USER_EXPECTED
     if data != expected or not ctype.startswith("application/json"):
         return "wrong answer: %r %r" % (ctype, data)
     if endpoint == "users" and resp.getheader("x-served-by") != "bench":
@@ -329,7 +344,10 @@ def main(argv=None):
     t0 = time.monotonic()
     try:
         for key, title, path, script, only_realistic in endpoints:
-            names = [n for n in order if not only_realistic or n in realistic]
+            if isinstance(only_realistic, tuple):
+                names = [n for n in order if n in only_realistic]
+            else:
+                names = [n for n in order if not only_realistic or n in realistic]
             results = {}
             for name in list(names):
                 reason = check_endpoint(started[name].port, key, path)

@@ -10,14 +10,16 @@ copies of one page by varying what the handler never reads (junk query parameter
 ``vary_query`` names), and the ``Accept`` header reduced to what covet's negotiation tells
 apart (whether HTML is preferred), unless the handler reads that header itself.
 """
-import hashlib
 import re
 from operator import itemgetter
 from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Tuple, Union
 
 from ..core._plan import walk_plans
 from ..core._wrap import REQUEST_PARAM, route_response, wrap_handler
-from ..core.problems import prefers_html
+from ..core.conditional import (
+    content_etag, evaluate_preconditions, not_modified_headers, parse_http_date, read_conditions,
+)
+from ..core.problems import prefers_html, problem_response
 from ..core.responses import Response
 from .backend import MISSING, Backend
 from .keys import bounded_key
@@ -59,8 +61,6 @@ def normal_path(raw_path: str) -> str:
 
 
 _TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-# RFC 9110 §15.4.5: a 304 carries the headers a 200 would have among these.
-_NOT_MODIFIED_HEADERS = frozenset((b"cache-control", b"content-location", b"date", b"etag", b"expires", b"vary"))
 # Entries that fail to rebuild (a foreign or damaged entry in a shared store) are rebuilt, never served.
 _DAMAGED = (TypeError, ValueError, AttributeError)
 
@@ -69,29 +69,21 @@ def _header_list(value: str) -> List[str]:
     return [part.strip().lower() for part in value.split(",") if part.strip()]
 
 
-def _etag_matches(if_none_match: str, etag: str) -> bool:
-    # RFC 9110 §13.1.2: If-None-Match uses the weak comparison.
-    mine = etag[2:] if etag.startswith("W/") else etag
-    for tag in if_none_match.split(","):
-        tag = tag.strip()
-        if tag == "*":
-            return True
-        if tag.startswith("W/"):
-            tag = tag[2:]
-        if tag == mine:
-            return True
-    return False
-
-
 def _conditional(request: Any, response: Response) -> Response:
-    if_none_match = request.headers.get("if-none-match")
-    if if_none_match is None:
+    # RFC 9110 §13.2.2, by the kernel's one copy of the rules (covet.core.conditional).
+    conditions = read_conditions(request.raw_headers)
+    if conditions is None:
         return response
-    etag = response.headers.get("etag")
-    if etag is None or not _etag_matches(if_none_match, etag):
+    headers = response.headers
+    modified = headers.get("last-modified")
+    status = evaluate_preconditions(request.method, conditions, headers.get("etag"),
+                                    parse_http_date(modified) if modified is not None else None)
+    if status is None:
         return response
-    keep = [(k, v) for k, v in response.raw_headers if k in _NOT_MODIFIED_HEADERS]
-    return Response(b"", 304, keep)
+    if status == 304:
+        return Response(b"", 304, not_modified_headers(response.raw_headers))
+    return problem_response(request, 412, "the page does not match the request's If-Match or "
+                            "If-Unmodified-Since")
 
 
 def _check_vary_query(vary_query: Any) -> Optional[Union[str, FrozenSet[str]]]:
@@ -232,7 +224,7 @@ class PagePolicy:
         if "*" in varies or not set(varies) <= self.vary_set:
             return None  # the page depends on headers our key does not include
         if headers.get("etag") is None:
-            headers["etag"] = '"%s"' % hashlib.blake2b(response.body, digest_size=16).hexdigest()
+            headers["etag"] = content_etag(response.body)
         if self.vary and not varies:
             headers["vary"] = self.vary_header
         # Plain JSON-able lists, so a Redis backend can share pages between workers.

@@ -183,6 +183,10 @@ class Covet(RouteDecorators):
         """Serve another Covet app under ``prefix`` (its own middleware and error handlers apply)."""
         self.router.mount(prefix, app, name)
 
+    def static(self, prefix: str, directory: str, name: str = "static", **options: Any) -> None:
+        """Serve ``directory`` under ``prefix``: ``mount(prefix, StaticFiles(directory, **options), name)``."""
+        self.mount(prefix, service("staticfiles").StaticFiles(directory, **options), name)
+
     def register_converter(self, name: str, converter: Converter) -> None:
         """Make ``{x:name}`` path parameters available."""
         self.router.register_converter(name, converter)

@@ -36,7 +36,8 @@ from typing import Any, Awaitable, Callable, List, Optional, Tuple
 
 from .status import NO_CONTENT, NO_CONTENT_LENGTH
 
-__all__ = ["start", "stream", "close_body", "has_body", "wire_headers", "declared_length", "BodyLengthError"]
+__all__ = ["start", "stream", "send_file", "file_segment", "close_body", "has_body", "wire_headers",
+           "declared_length", "BodyLengthError"]
 
 Header = Tuple[bytes, bytes]
 
@@ -121,4 +122,41 @@ async def stream(response: Any, send_body: bool, write: Callable[[bytes], Awaita
                                       "declared" % (sent, length))
     finally:
         await close_body(response, iterator)
+    return sent
+
+
+def file_segment(response: Any, send_body: bool) -> Optional[Tuple[str, int, int]]:
+    """``(path, offset, length)`` when the body is a slice of a file that a door may send with
+    :func:`send_file` (zero-copy), else None: send it with :func:`stream`.
+
+    Only a FileResponse whose body nothing replaced (a compressing middleware sets its own
+    iterator), and whose declared Content-Length is still that slice's length.
+    """
+    segment_of = getattr(response, "file_segment", None)
+    if not send_body or segment_of is None:
+        return None
+    segment = segment_of()
+    if segment is None or declared_length(response.raw_headers) != segment[2]:
+        return None
+    return segment
+
+
+async def send_file(response: Any, sendfile: Callable[[Any, int, int], Awaitable[int]]) -> int:
+    """Send a FileResponse's body with ``await sendfile(file, offset, count) -> bytes sent``.
+
+    The door's ``sendfile`` sends at most ``count`` bytes from ``offset`` (a file that grew is cut
+    at its announced size); fewer means the file shrank, and ``BodyLengthError`` ends the
+    exchange as :func:`stream` does, so the connection closes rather than carry a short body.
+    The file and the body iterator are closed however this ends.
+    """
+    _, offset, length = response.file_segment()
+    sent = 0
+    try:
+        if length:
+            sent = await sendfile(await response.open_file(), offset, length)
+            if sent < length:
+                raise BodyLengthError("the file ended after %d of the %d bytes its Content-Length declared"
+                                      % (sent, length))
+    finally:
+        await close_body(response)  # the file itself is closed by the response's after-send work
     return sent

@@ -123,6 +123,16 @@ class Request:
             self._path = _decode_path(self.raw_path)
         return self._path
 
+    def url_for(self, name: str, /, **params: Any) -> str:
+        """The path of the route (or named mount) ``name`` of the app handling this request, under
+        its ``root_path``, as templates' ``url_for`` gives it.
+
+        Example::
+
+            request.url_for("static", path="app.css")   # '/static/app.css'
+        """
+        return self.root_path + self.app.url_for(name, **params)
+
     @property
     def headers(self) -> Headers:
         """Case-insensitive, multi-valued request headers."""

@@ -13,7 +13,11 @@ import stat
 import sys
 from urllib.parse import quote
 
+from .conditional import (
+    evaluate_preconditions, file_etag, http_date, not_modified_headers, parse_http_date, read_conditions,
+)
 from .datastructures import HeaderValueError, MutableHeaders, encode_header
+from .ranges import choose_range, content_range, unsatisfied_range
 from .status import NO_CONTENT
 
 __all__ = [
@@ -363,34 +367,52 @@ class StreamingResponse(Response):
 
 
 class FileResponse(StreamingResponse):
-    """Stream a file from disk in chunks (reads run in the thread pool).
+    """Send a file from disk: zero-copy ``sendfile`` on covet's server over plain TCP, chunked reads
+    in the thread pool elsewhere (TLS, ASGI, the test client); never read whole into memory.
+
+    It carries ``Content-Length``, ``Last-Modified`` and a strong ``ETag`` (``file_etag``). Given
+    the ``request``, it also answers it by RFC 9110: its preconditions (``If-None-Match``,
+    ``If-Modified-Since``, ``If-Match``, ``If-Unmodified-Since``) turn it into a 304 or 412, and a
+    ``Range`` (with ``If-Range``) into a 206 or 416 (``covet.core.ranges``), with
+    ``Accept-Ranges: bytes``. ``file``: an open binary file to send instead of opening ``path``
+    (its ``fstat`` gives the validators; the response closes it).
 
     Example::
 
-        return FileResponse("reports/q3.pdf", filename="q3.pdf")
+        @app.get("/reports/{name}")
+        async def report(name: str, request: Request):
+            return FileResponse(REPORTS / "q3.pdf", filename="q3.pdf", request=request)
     """
 
-    __slots__ = ("path", "chunk_size", "size")
+    __slots__ = ("path", "chunk_size", "size", "stat_result", "file", "offset", "length", "_source")
 
     def __init__(self, path, status_code=200, headers=None, media_type=None, filename=None,
-                 background=None, chunk_size=64 * 1024, content_disposition_type="attachment"):
+                 background=None, chunk_size=64 * 1024, content_disposition_type="attachment",
+                 request=None, file=None, stat_result=None):
         self.path = os.fspath(path)
         self.chunk_size = chunk_size
+        self.file = file
         try:
-            st = os.stat(self.path)
+            st = stat_result or (os.fstat(file.fileno()) if file is not None else os.stat(self.path))
         except OSError:
+            self._close_now()
             raise FileNotFoundError("FileResponse: no such file: %s" % self.path) from None
         if not stat.S_ISREG(st.st_mode):
+            self._close_now()
             raise IsADirectoryError("FileResponse: not a regular file: %s" % self.path)
-        self.size = st.st_size
-        import mimetypes
-        from email.utils import formatdate
-
+        self.stat_result = st
+        self.size = self.length = st.st_size
+        self.offset = 0
         if media_type is None:
+            import mimetypes
+
             media_type = mimetypes.guess_type(filename or self.path)[0] or "application/octet-stream"
         hdrs = dict(headers or {})
         hdrs.setdefault("content-length", str(st.st_size))
-        hdrs.setdefault("last-modified", formatdate(st.st_mtime, usegmt=True))
+        hdrs.setdefault("last-modified", http_date(st.st_mtime))
+        hdrs.setdefault("etag", file_etag(st))
+        if request is not None:
+            hdrs.setdefault("accept-ranges", "bytes")
         if filename is not None:
             ascii_name = filename.encode("ascii", "replace").decode().replace('"', "")
             disp = '%s; filename="%s"' % (content_disposition_type, ascii_name)
@@ -398,24 +420,105 @@ class FileResponse(StreamingResponse):
                 disp += "; filename*=UTF-8''%s" % quote(filename)
             hdrs.setdefault("content-disposition", disp)
         super().__init__(self._chunks(), status_code, hdrs, media_type, background)
+        self._source = self.body_iterator
+        if request is not None and status_code == 200:
+            self._answer(request)
+        if file is not None:
+            if self.length == 0 or (request is not None and request.method == "HEAD"):
+                self._close_now()  # no byte of it will be read
+            else:
+                self.call_after_send(self._close_file)  # however the sending ends (or never starts)
+
+    def _answer(self, request):
+        # RFC 9110 §13.2.2: preconditions, then If-Range and Range (covet.core.conditional, .ranges).
+        conditions = read_conditions(request.raw_headers)
+        if conditions is None:
+            return
+        headers = self.headers
+        etag, mtime = headers.get("etag"), self.stat_result.st_mtime
+        modified = headers.get("last-modified")
+        if modified is not None:
+            mtime = parse_http_date(modified)
+        status = evaluate_preconditions(request.method, conditions, etag, mtime)
+        if status == 304:
+            self.status_code = 304
+            self.raw_headers = not_modified_headers(self.raw_headers)
+            self.length = 0
+            return
+        if status is not None:  # 412
+            self._empty(412)
+            return
+        if request.method not in ("GET", "HEAD"):
+            return  # §14.2: GET is the only method with range handling
+        choice = choose_range(conditions, self.size, etag, mtime)
+        if choice.status == 206:
+            r = choice.range
+            self.status_code, self.offset, self.length = 206, r.start, r.length
+            headers["content-length"] = str(r.length)
+            headers["content-range"] = content_range(r, self.size)
+        elif choice.status == 416:
+            self._empty(416)
+            headers["content-range"] = unsatisfied_range(self.size)
+
+    def _empty(self, status_code):
+        self.status_code = status_code
+        self.length = 0
+        keep = (b"content-type", b"content-length", b"content-disposition", b"last-modified", b"accept-ranges")
+        self.raw_headers[:] = [h for h in self.raw_headers if h[0] not in keep] + [(b"content-length", b"0")]
+
+    def file_segment(self):
+        """``(file path, offset, length)`` of the body, or None once something replaced the body.
+
+        For doors that can send a file without copying it (``sendfile``); a middleware that
+        set another ``body_iterator`` (compression) is sent as any stream.
+        """
+        if self.body_iterator is not self._source:
+            return None
+        return self.path, self.offset, self.length
+
+    async def open_file(self):
+        """The open file of the body (opened now, in the thread pool, if the response was not given one)."""
+        if self.file is None:
+            loop = asyncio.get_running_loop()
+            self.file = await loop.run_in_executor(None, open, self.path, "rb")
+            self.call_after_send(self._close_file)
+        return self.file
+
+    def _close_now(self):
+        f, self.file = self.file, None
+        if f is not None:
+            f.close()
+
+    async def _close_file(self):
+        self._close_now()
 
     async def _chunks(self):
         # Exactly the size announced in Content-Length: a file that grows while it is sent is cut
         # at that size (the bytes past it would be read as the next response, RFC 9112 §6.3); one
         # that shrinks ends short, and the driver then fails the exchange, which closes the
         # connection instead of keeping it alive with a shifted stream.
+        if self.length <= 0:
+            return
         loop = asyncio.get_running_loop()
-        f = await loop.run_in_executor(None, open, self.path, "rb")
+        f = await self.open_file()
         try:
-            remaining = self.size
+            position, remaining = self.offset, self.length
             while remaining > 0:
-                chunk = await loop.run_in_executor(None, f.read, min(self.chunk_size, remaining))
+                chunk = await loop.run_in_executor(None, _read_at, f, position, min(self.chunk_size, remaining))
                 if not chunk:
                     break
+                position += len(chunk)
                 remaining -= len(chunk)
                 yield chunk
         finally:
+            self.file = None
             await loop.run_in_executor(None, f.close)
+
+
+def _read_at(f, position, size):
+    # One thread hop per chunk: seek and read together (a sendfile attempt may have moved the position).
+    f.seek(position)
+    return f.read(size)
 
 
 # -- return values -> Response --------------------------------------------

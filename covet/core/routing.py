@@ -430,6 +430,13 @@ class Router(RouteDecorators):
         route = self._names.get(name)
         if route is None:
             for m in self.mounts:
+                if m.name == name and m.name is not None and set(params) == {"path"}:
+                    # A named mount and a path in it, as Starlette's url_for("static", path=...);
+                    # a mounted app that names its files itself (hashed static URLs) says how.
+                    file_path = getattr(m.app, "url_path", None)
+                    return m.prefix + (file_path(params["path"]) if file_path is not None
+                                       else "/" + quote(str(params["path"]).lstrip("/")))
+            for m in self.mounts:
                 finder = getattr(m.app, "url_for", None)
                 if finder is not None:
                     try:

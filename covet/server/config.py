@@ -10,7 +10,7 @@ from .proxy import TrustedProxies
 
 __all__ = ["ServerConfig", "DEFAULT_HEAD_TIMEOUT", "DEFAULT_KEEPALIVE_TIMEOUT", "DEFAULT_BODY_TIMEOUT",
            "DEFAULT_MIN_BODY_RATE", "DEFAULT_MAX_CONNECTIONS", "DEFAULT_MAX_CONNECTIONS_PER_CLIENT", "DEFAULT_SHUTDOWN_TIMEOUT", "DEFAULT_BACKLOG",
-           "READ_SIZE", "WRITE_HIGH_WATER", "LINGER_TIMEOUT", "SHED_BATCH", "SHED_LOG_INTERVAL",
+           "READ_SIZE", "WRITE_HIGH_WATER", "SENDFILE_SLICE", "LINGER_TIMEOUT", "SHED_BATCH", "SHED_LOG_INTERVAL",
            "shed_batch", "DEFAULT_WS_PING_INTERVAL", "DEFAULT_WS_PING_TIMEOUT", "DEFAULT_WS_MAX_MESSAGE_SIZE",
            "DEFAULT_WS_PER_MESSAGE_DEFLATE", "DEFAULT_WS_HANDSHAKE_TIMEOUT", "DEFAULT_WS_IDLE_TIMEOUT"]
 
@@ -33,6 +33,11 @@ READ_SIZE = 65536
 # Drain the socket only when this much is queued: drain() is an await per
 # response, and small answers fit the kernel buffer anyway.
 WRITE_HIGH_WATER = 256 * 1024
+# A file response goes out with zero-copy sendfile (plain TCP) in slices of this size, each of which
+# must leave within body_timeout: a client that stops reading is cut off, as drain() cuts off one
+# that stops reading a streamed body. With the defaults a client must take 128 KiB per 30 s (about
+# 4 KiB/s, slower than any 2G link); one loop.sendfile call per slice costs a few microseconds.
+SENDFILE_SLICE = 128 * 1024
 # Longest wait for a client to stop sending after we answered without reading all it sent.
 LINGER_TIMEOUT = 2.0
 # At max_connections, a new client is admitted by closing idle connections (nothing under way,

@@ -15,11 +15,11 @@ import asyncio
 import logging
 import time
 
-from ..core.driver import start as driver_start, stream as driver_stream
+from ..core.driver import file_segment, send_file, start as driver_start, stream as driver_stream
 from ..core.errors import HTTPException
 from ..core.requests import Request
 from ..core.status import NO_CONTENT
-from .config import LINGER_TIMEOUT, READ_SIZE, WRITE_HIGH_WATER
+from .config import LINGER_TIMEOUT, READ_SIZE, SENDFILE_SLICE, WRITE_HIGH_WATER
 from .http11 import LAST_CHUNK, NEED_DATA, Body, EndOfMessage, ProtocolError, RequestParser, chunk, response_head
 from .proxy import forwarded_client
 
@@ -67,7 +67,8 @@ class Connection:
     """One client connection: its parser, streams, deadlines and state."""
 
     __slots__ = ("server", "reader", "writer", "transport", "parser", "client", "sockname", "scheme",
-                 "deadline", "partial", "idle", "out", "out_size", "proxied", "lingering", "ws", "live")
+                 "deadline", "partial", "idle", "out", "out_size", "proxied", "lingering", "ws", "live",
+                 "zero_copy")
 
     def __init__(self, server, reader, writer):
         self.server = server
@@ -80,6 +81,9 @@ class Connection:
         sock = writer.get_extra_info("sockname")
         self.sockname = (sock[0], sock[1]) if isinstance(sock, tuple) else None
         self.scheme = "https" if writer.get_extra_info("sslcontext") is not None else "http"
+        # Files go out with loop.sendfile (os.sendfile: no copy through Python) on plain TCP; TLS
+        # must encrypt every byte in user space, so there they are read in chunks and written.
+        self.zero_copy = self.scheme == "http" and hasattr(server.loop, "sendfile")
         # Decided once per connection: the peer does not change.
         trusted = server.config.trusted
         self.proxied = bool(trusted) and self.client is not None and self.client[0] in trusted
@@ -404,6 +408,8 @@ class Connection:
                 writer.write(data)
                 await drain()
 
+        if self.zero_copy and not chunked and file_segment(response, send_body) is not None:
+            return await send_file(response, self.sendfile)
         if not response.unbuffered:
             sent = await driver_stream(response, send_body, write)
         else:
@@ -422,6 +428,27 @@ class Connection:
                 self.live = None
         if chunked and send_body:
             writer.write(LAST_CHUNK)
+        return sent
+
+    async def sendfile(self, file, offset, count):
+        """Send ``count`` bytes of ``file`` from ``offset`` with ``loop.sendfile``; returns how many
+        went out (fewer when the file shrank). Slice by slice, each within ``body_timeout``."""
+        loop = self.server.loop
+        transport = self.transport
+        timeout = self.server.config.body_timeout
+        sent = 0
+        while sent < count:
+            if transport.is_closing():
+                raise ConnectionResetError("the client went away during a file response")
+            size = min(SENDFILE_SLICE, count - sent)
+            try:
+                got = await asyncio.wait_for(loop.sendfile(transport, file, offset + sent, size), timeout)
+            except asyncio.TimeoutError:
+                transport.abort()
+                raise ConnectionResetError("client stopped reading the response") from None
+            sent += got
+            if got < size:
+                break  # the file is shorter than it was: the driver ends the exchange
         return sent
 
     def stop_stream(self):

@@ -1,10 +1,16 @@
 """TemplateResponse, and the names a request puts into a template's context."""
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 from ..core.responses import HTMLResponse
+from ..flash_messages import get_flashed_messages as _get_flashed_messages
 from ._template import Template
 
-__all__ = ["TemplateResponse", "request_context", "CSRF_STATE_KEY"]
+__all__ = ["TemplateResponse", "request_context", "CSRF_STATE_KEY", "STATIC_ROUTE_NAME"]
+
+# The route or mount whose URLs static(path) builds: app.static() registers its files under
+# this name, as Starlette and Flask name theirs, and any route called "static" with a
+# {path:path} parameter serves the same purpose.
+STATIC_ROUTE_NAME = "static"
 
 # Where CSRFMiddleware (covet.security.csrf) keeps the request's CSRF state: an object
 # whose token() returns a fresh masked token. Found by this key on request.state, so
@@ -20,11 +26,15 @@ def request_context(request: Any) -> Dict[str, Any]:
     handles the request (``request.app.url_for``, under the request's ``root_path``
     when the app is mounted); and, when CSRFMiddleware runs for this request,
     ``csrf_token()``, a fresh masked token on every call. The token is made only when
-    a template calls it, so pages without a form set no CSRF cookie.
+    a template calls it, so pages without a form set no CSRF cookie. ``static(path)``
+    is ``url_for("static", path=path)``, the URL of a static file; and
+    ``get_flashed_messages(with_categories=False, category_filter=())`` takes the
+    request's flashed messages (covet.flash_messages) out of the session.
 
     Example::
 
         request_context(request)["url_for"]("show_user", user_id=3)   # '/users/3'
+        request_context(request)["static"]("css/app.css")              # '/static/css/app.css'
     """
     names: Dict[str, Any] = {"request": request}
     app = getattr(request, "app", None)
@@ -34,7 +44,17 @@ def request_context(request: Any) -> Dict[str, Any]:
         def url_for(name: str, /, **params: Any) -> str:
             return root + app.url_for(name, **params)
 
+        def static(path: str) -> str:
+            return root + app.url_for(STATIC_ROUTE_NAME, path=path)
+
         names["url_for"] = url_for
+        names["static"] = static
+
+    def get_flashed_messages(with_categories: bool = False, category_filter: Any = ()) -> List[Any]:
+        # the session is looked up when called: a page that shows no messages needs no session
+        return _get_flashed_messages(request, with_categories, category_filter)
+
+    names["get_flashed_messages"] = get_flashed_messages
     state = getattr(request, "state", None)
     csrf = getattr(state, "__dict__", {}).get(CSRF_STATE_KEY) if state is not None else None
     if csrf is not None:

@@ -1,6 +1,8 @@
-"""A small blog served by covet: template inheritance, includes, macros and a form.
+"""A small blog served by covet: template inheritance, includes, macros, a form shown again
+with its errors, a flash message after posting, and a style sheet.
 
 Run it:   python -m covet run examples/blog/app.py     (then open http://127.0.0.1:8000)
+          set BLOG_SECRET_KEY to keep sessions across restarts and workers
 Test it:  tests/test_example_blog.py renders every page through the test client.
 
 Templates (examples/blog/templates/):
@@ -10,14 +12,27 @@ Templates (examples/blog/templates/):
   post.html      extends blog.html: one post
   new.html       extends base.html: the form, built from the macros in _macros.html
   404.html       extends base.html
+
+Static files (examples/blog/static/) are served by ``app.static("/static", STATIC)``, a mount
+named "static", so templates link them with ``static("app.css")`` (ETag, 304s, ranges, and
+every path-traversal spelling refused: docs/static-files.md).
+
+The form is checked by a Model (PostForm) and a few rules of the blog's own; form_errors()
+turns both into {field: [messages]} for the template, and flash() leaves "Published." in
+the session for the page the redirect leads to.
 """
 import os
 import re
+import secrets
+from typing import Any, Dict, List
 
-from covet import Covet, RedirectResponse, Request
+from covet import Covet, RedirectResponse, Request, flash, form_errors
+from covet.security import SessionMiddleware
 from covet.templates import TemplateEngine
+from covet.validation import Field, Model, ValidationError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+STATIC = os.path.join(HERE, "static")
 MAX_TITLE = 100
 MAX_BODY = 20_000
 MAX_TAGS = 5
@@ -46,39 +61,65 @@ def tag_counts(posts):
     return sorted(counts.items())
 
 
+class PostForm(Model):
+    """What the form must hold; the blog's own rules (tags, unique titles) are in validate()."""
+
+    title: str = Field(min_length=1, max_length=MAX_TITLE)
+    tags: str = ""
+    body: str = Field(min_length=1, max_length=MAX_BODY)
+
+
+# The texts shown for the Model's errors, by "field.type" (covet.forms.form_errors).
+MESSAGES = {
+    "title.minLength": "A title is required.",
+    "title.maxLength": "At most %d characters, please." % MAX_TITLE,
+    "body.minLength": "Write something.",
+    "body.maxLength": "At most %d characters, please." % MAX_BODY,
+}
+
+
 def validate(values, posts):
-    """Field name -> error message, for a submitted post."""
-    errors = {}
-    title, body = values["title"], values["body"]
-    if not title:
-        errors["title"] = "A title is required."
-    elif len(title) > MAX_TITLE:
-        errors["title"] = "At most %d characters, please." % MAX_TITLE
-    elif not slugify(title):
-        errors["title"] = "The title needs at least one letter or digit."
-    elif any(post["slug"] == slugify(title) for post in posts):
-        errors["title"] = "A post with this title exists already."
+    """(field name -> error messages, tags) for a submitted post."""
+    errors = []  # type: List[Dict[str, Any]]
+    try:
+        PostForm.parse(values)
+    except ValidationError as exc:
+        errors.extend(exc.errors)
+    title = values["title"]
+    if not any(error["loc"] == ["title"] for error in errors):
+        if not slugify(title):
+            errors.append({"loc": ["title"], "msg": "The title needs at least one letter or digit.",
+                           "type": "slug"})
+        elif any(post["slug"] == slugify(title) for post in posts):
+            errors.append({"loc": ["title"], "msg": "A post with this title exists already.", "type": "unique"})
     tags = [t.strip().lower() for t in values["tags"].split(",") if t.strip()]
     if len(tags) > MAX_TAGS or not all(TAG.fullmatch(t) for t in tags):
-        errors["tags"] = "Up to %d tags: lower-case letters, digits and dashes." % MAX_TAGS
-    if not body:
-        errors["body"] = "Write something."
-    elif len(body) > MAX_BODY:
-        errors["body"] = "At most %d characters, please." % MAX_BODY
-    return errors, tags
+        errors.append({"loc": ["tags"], "msg": "Up to %d tags: lower-case letters, digits and dashes." % MAX_TAGS,
+                       "type": "tags"})
+    return form_errors(errors, messages=MESSAGES), tags
 
 
-def create_app(debug=False):
-    """A blog app with its own post list (seeded with two posts)."""
+def create_app(debug=False, secret_key=None):
+    """A blog app with its own post list (seeded with two posts).
+
+    ``secret_key`` signs the session cookie that carries flash messages; without one,
+    ``BLOG_SECRET_KEY`` from the environment, else a random key (sessions then end when
+    the process does, and each worker has its own).
+    """
     app = Covet(debug=debug)
+    secret_key = secret_key or os.environ.get("BLOG_SECRET_KEY") or secrets.token_urlsafe(32)
+    app.add_middleware(SessionMiddleware, secret_key=secret_key)
     templates = TemplateEngine(os.path.join(HERE, "templates"), auto_reload=debug,
                                trim_blocks=True, lstrip_blocks=True,
                                globals={"site": {"name": "covet blog"}})
     posts = app.state.posts = [dict(post) for post in SEED]
 
     def page(name, request, status_code=200, **context):
+        # response(request, ...) adds request, url_for, static and get_flashed_messages
         context.update(current=request.path, posts_count=len(posts), tags=tag_counts(posts))
-        return templates.response(name, context, status_code=status_code)
+        return templates.response(request, name, context, status_code=status_code)
+
+    app.static("/static", STATIC)
 
     @app.get("/")
     def index(request: Request):
@@ -105,6 +146,7 @@ def create_app(debug=False):
         post = {"slug": slugify(values["title"]), "title": values["title"], "tags": tags,
                 "body": values["body"].replace("\r\n", "\n")}
         posts.append(post)
+        flash(request, "Your post is published.", "success")
         return RedirectResponse("/posts/" + post["slug"], status_code=303)
 
     return app

@@ -19,3 +19,12 @@ def pick_fields(store, user_id, fields):
         if name in user:
             out[name] = user[name]
     return out
+
+
+# The gzip endpoint's body: about 20 KiB of compact JSON (records alike in shape, as an API list
+# page is), which both apps serialise per request and compress with GZipMiddleware at level 6.
+GZIP_PAYLOAD = {"users": [{"id": i, "name": "user%d" % i, "email": "user%d@example.com" % i,
+                           "active": i % 3 != 0, "roles": ["reader"] if i % 4 else ["reader", "editor"],
+                           "created": "2024-01-%02dT10:%02d:00Z" % (i % 28 + 1, i % 60)}
+                          for i in range(1, 166)]}
+GZIP_LEVEL = 6

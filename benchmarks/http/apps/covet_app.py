@@ -1,10 +1,12 @@
-"""The benchmark app on covet: /plaintext, /json and the realistic /users/{id:int} route.
+"""The benchmark app on covet: /plaintext, /json, the realistic /users/{id:int} route and /gzip.
 
     python -m covet run benchmarks/http/apps/covet_app.py --port 8000
 """
 from covet import Covet, Depends, PlainTextResponse, Query
 
-from _common import MESSAGE, USERS, pick_fields
+from covet.middleware import GZipMiddleware
+
+from _common import GZIP_LEVEL, GZIP_PAYLOAD, MESSAGE, USERS, pick_fields
 
 app = Covet()
 
@@ -39,3 +41,10 @@ async def served_by(request, call_next):
 async def get_user(user_id: int, fields: str = Query(""), store=Depends(get_store)):
     """One user, only the requested fields."""
     return pick_fields(store, user_id, fields)
+
+
+# About 20 KiB of JSON through GZipMiddleware, on this route only (as in the Starlette app).
+@app.get("/gzip", middleware=[GZipMiddleware(minimum_size=500, compresslevel=GZIP_LEVEL)])
+async def gzipped():
+    """GZIP_PAYLOAD as JSON, compressed for clients that accept gzip."""
+    return GZIP_PAYLOAD

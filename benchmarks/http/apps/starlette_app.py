@@ -5,10 +5,11 @@
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
-from _common import MESSAGE, USERS, pick_fields
+from _common import GZIP_LEVEL, GZIP_PAYLOAD, MESSAGE, USERS, pick_fields
 
 
 async def plaintext(request):
@@ -30,6 +31,10 @@ async def get_user(request):
     return JSONResponse(pick_fields(get_store(), user_id, fields))
 
 
+async def gzipped(request):
+    return JSONResponse(GZIP_PAYLOAD)
+
+
 async def served_by(request, call_next):
     # Same shape as covet's and FastAPI's @app.middleware("http"): request in, response out.
     response = await call_next(request)
@@ -42,5 +47,7 @@ routes = [
     Route("/json", json_),
     # Route-scoped, as in the covet app: /plaintext and /json stay bare.
     Route("/users/{user_id:int}", get_user, middleware=[Middleware(BaseHTTPMiddleware, dispatch=served_by)]),
+    # Starlette's GZipMiddleware at covet's level (its own default is 9), on this route only.
+    Route("/gzip", gzipped, middleware=[Middleware(GZipMiddleware, minimum_size=500, compresslevel=GZIP_LEVEL)]),
 ]
 app = Starlette(routes=routes)
