@@ -139,3 +139,13 @@ def test_over_the_wire():
             assert HEX32.fullmatch(rid) and resp.read() == b'{"request_id":"%s"}' % rid.encode()
         finally:
             conn.close()
+
+
+def test_the_log_names_the_id_the_middleware_chose_not_a_refused_one(client, caplog):
+    # A client's id that the middleware refused (here: too long) never reaches the log; the
+    # one it generated in its place does (a client could otherwise write 500 bytes into it).
+    with caplog.at_level(logging.ERROR, logger="covet.error"):
+        r = client.get("/boom", headers={"X-Request-ID": "x" * 500})
+    assert r.status_code == 500
+    assert "x" * 500 not in caplog.text
+    assert "(request id " in caplog.text

@@ -533,7 +533,8 @@ class Covet(RouteDecorators):
         return to_response(result)
 
     async def _server_error(self, request: Request, exc: Exception) -> Response:
-        rid = request.headers.get("x-request-id") or getattr(request.state, "__dict__", {}).get("request_id")
+        # The id a request-id middleware settled on (it may have refused the client's) before the raw header.
+        rid = getattr(request.state, "__dict__", {}).get("request_id") or request.headers.get("x-request-id")
         logger.error(
             "unhandled %s in %s %s%s", type(exc).__name__, request.method, request.path.translate(_LOG_CTRL),
             " (request id %s)" % str(rid).translate(_LOG_CTRL) if rid else "", exc_info=(type(exc), exc, exc.__traceback__),
