@@ -15,7 +15,7 @@ import pytest
 
 from covet import Covet, FileResponse, Request, StaticFiles, TestClient
 from covet.core.conditional import file_etag, http_date
-from covet.server.config import SENDFILE_SLICE
+from covet.server.config import INLINE_FILE_MAX, SENDFILE_SLICE
 from covet.staticfiles import IMMUTABLE, MAX_NAME_LENGTH, MAX_PATH_SEGMENTS, media_type_for, safe_segments
 from server_helpers import RunningServer, read_response
 
@@ -520,8 +520,78 @@ def test_plain_tcp_sends_files_with_sendfile_in_slices(tree):
             status, _, body, _ = read_response(sock, rest)
             assert (status, body) == ("HTTP/1.1 200 OK", b"body { color: red }\n")
     n = len(big)
+    # The 10-byte range and the 20-byte file are read and sent with their heads (INLINE_FILE_MAX).
     assert calls == [(0, SENDFILE_SLICE), (SENDFILE_SLICE, SENDFILE_SLICE), (2 * SENDFILE_SLICE, SENDFILE_SLICE),
-                     (3 * SENDFILE_SLICE, n - 3 * SENDFILE_SLICE), (10, 10), (0, 20)]
+                     (3 * SENDFILE_SLICE, n - 3 * SENDFILE_SLICE)]
+
+
+@pytest.mark.skipif(not hasattr(os, "pread"), reason="small slices are read with os.pread (POSIX)")
+def test_plain_tcp_sends_small_files_and_slices_with_their_head_in_one_write(tree):
+    edge = bytes(range(256)) * (INLINE_FILE_MAX // 256)   # exactly INLINE_FILE_MAX bytes
+    over = edge + b"!"                                     # one byte more: sendfile
+    (tree / "public" / "edge.bin").write_bytes(edge)
+    (tree / "public" / "over.bin").write_bytes(over)
+    with RunningServer(make_app(tree)) as running:
+        calls = _count_sendfile(running)
+        writes = []
+
+        def spy_writes():
+            # The first connection's transport: count its writes, as the client sees separate sends.
+            conn = next(iter(running.server.connections))
+            real = conn.transport.write
+
+            def write(data):
+                writes.append(bytes(data))
+                return real(data)
+            conn.transport.write = write
+
+        with running.connect() as sock:
+            sock.sendall(b"GET /static/app.js HTTP/1.1\r\nHost: t\r\n\r\n")
+            status, _, body, rest = read_response(sock)
+            assert (status, body) == ("HTTP/1.1 200 OK", b"console.log(1)\n")
+            running.call(spy_writes)
+            sock.sendall(b"GET /static/edge.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+            status, _, body, rest = read_response(sock, rest)
+            assert (status, body) == ("HTTP/1.1 200 OK", edge)
+            sock.sendall(b"GET /static/over.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=5-\r\n\r\n")
+            status, headers, body, rest = read_response(sock, rest)
+            assert (status, body, headers["content-range"]) == (
+                "HTTP/1.1 206 Partial Content", over[5:], ["bytes 5-%d/%d" % (len(over) - 1, len(over))])
+            sock.sendall(b"GET /static/over.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+            status, _, body, rest = read_response(sock, rest)
+            assert (status, body) == ("HTTP/1.1 200 OK", over)
+    # app.js, edge.bin and the 206 (exactly INLINE_FILE_MAX bytes from offset 5) never used sendfile.
+    assert calls == [(0, len(over))]
+    assert len(writes) == 3
+    assert writes[0].startswith(b"HTTP/1.1 200 OK\r\n") and writes[0].endswith(b"\r\n\r\n" + edge)
+    assert writes[1].startswith(b"HTTP/1.1 206 Partial Content\r\n") and writes[1].endswith(over[5:])
+    assert writes[2].startswith(b"HTTP/1.1 200 OK\r\n") and writes[2].endswith(b"\r\n\r\n")  # head; body by sendfile
+
+
+def test_a_small_file_that_shrank_after_its_head_was_made_closes_the_connection(tree):
+    path = tree / "public" / "shrinks.txt"
+    app = Covet()
+
+    @app.get("/shrinks")
+    async def shrinks(request: Request):
+        path.write_bytes(b"s" * 1000)
+        response = FileResponse(path, file=open(path, "rb"), request=request)
+        with open(path, "r+b") as f:
+            f.truncate(400)   # Content-Length says 1000: only 400 are left to send
+        return response
+
+    with RunningServer(app) as running:
+        with running.connect() as sock:
+            sock.sendall(b"GET /shrinks HTTP/1.1\r\nHost: t\r\n\r\n")
+            data = b""
+            while True:
+                got = sock.recv(65536)
+                if not got:
+                    break   # RFC 9112 §6.3: a body shorter than its Content-Length ends with the connection
+                data += got
+    head, body = data.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 200 OK") and b"content-length: 1000" in head.lower()
+    assert body == b"s" * 400
 
 
 def test_http_client_over_plain_tcp_reads_files_and_ranges(tree):

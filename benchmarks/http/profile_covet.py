@@ -32,7 +32,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _harness as H  # noqa: E402
 
 PATHS = {"plaintext": ("/plaintext", H.REPORT_LUA), "json": ("/json", H.REPORT_LUA),
-         "users": ("/users/42?fields=name,email", H.REPORT_LUA), "pipelined": ("/plaintext", H.PIPELINE_LUA)}
+         "users": ("/users/42?fields=name,email", H.REPORT_LUA), "pipelined": ("/plaintext", H.PIPELINE_LUA),
+         # The app makes its static folder itself (apps/_common.static_dir) when run without the harness.
+         "static-small": ("/static/small.txt", H.REPORT_LUA), "static-large": ("/static/large.bin", H.REPORT_LUA)}
 SAMPLE_RATE = 1000
 _LINE_NO = re.compile(r":\d+\)$")
 

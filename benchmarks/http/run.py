@@ -27,8 +27,10 @@ import importlib.util
 import gzip
 import json
 import os
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -39,7 +41,12 @@ MESSAGE = "Hello, World!"
 USER_PATH = "/users/42?fields=name,email"
 USER_EXPECTED = {"id": 42, "name": "user42", "email": "user42@example.com"}
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "apps"))
-from _common import GZIP_PAYLOAD  # noqa: E402
+from _common import GZIP_PAYLOAD, STATIC_ENV, make_static, static_bytes  # noqa: E402
+
+# The static endpoints: endpoint -> the file under /static/ (see _common.STATIC_FILES).
+STATIC = {"static-small": "small.txt", "static-large": "large.bin"}
+# Servers whose app mounts the static folder (issue 14 compares covet's with Starlette's StaticFiles).
+STATIC_SERVERS = ("covet", "covet-before", "starlette-httptools", "starlette-h11")
 
 
 def _uvicorn(app, http, loop):
@@ -79,6 +86,10 @@ ENDPOINTS = [
     ("users", "realistic route GET " + USER_PATH, USER_PATH, H.REPORT_LUA, True),
     ("gzip", "gzip: 20 KiB JSON compressed by GZipMiddleware (level 6, Accept-Encoding: gzip)", "/gzip",
      H.GZIP_LUA, ("covet", "covet-before", "starlette-httptools", "starlette-h11")),
+    ("static-small", "static file, 2 KiB (GET /static/small.txt)", "/static/small.txt", H.REPORT_LUA,
+     STATIC_SERVERS),
+    ("static-large", "static file, 1 MiB (GET /static/large.bin)", "/static/large.bin", H.REPORT_LUA,
+     STATIC_SERVERS),
 ]
 
 # The targets (issue 12; issue 3's were 1.5x, 3x and 0.4x): (endpoint, peer, minimum covet/peer req/s ratio).
@@ -90,6 +101,7 @@ TARGETS = [
     ("users", "starlette-httptools", 5.0), ("users", "fastapi", 3.0),
     ("pipelined", "starlette-httptools", 2.0),
     ("gzip", "starlette-httptools", 1.5),  # issue 14: against Starlette's GZipMiddleware
+    ("static-small", "starlette-httptools", 1.5), ("static-large", "starlette-httptools", 1.5),  # and StaticFiles
 ]
 P99_TARGETS = [("plaintext", "starlette-httptools"), ("json", "starlette-httptools"),
                ("users", "starlette-httptools"), ("users", "fastapi")]
@@ -111,6 +123,15 @@ def check_endpoint(port, endpoint, path):
         conn.close()
     if resp.status != 200:
         return "status %d" % resp.status
+    if endpoint in STATIC:
+        expected = static_bytes(STATIC[endpoint])
+        if len(body) != len(expected):
+            return "wrong size: %d bytes, expected %d" % (len(body), len(expected))
+        if body != expected:
+            return "wrong bytes (same size)"
+        if resp.getheader("content-length") != str(len(expected)):
+            return "wrong Content-Length %r" % (resp.getheader("content-length"),)
+        return None
     if endpoint in ("plaintext", "pipelined"):
         if body != MESSAGE.encode() or not ctype.startswith("text/plain"):
             return "wrong answer: %r %r" % (ctype, body[:80])
@@ -330,11 +351,15 @@ def main(argv=None):
              "server on core 1, wrk on core 0" if pin else "NOT pinned (no taskset or <2 cores)",
              os.cpu_count() or 0, " ".join("%.2f" % x for x in os.getloadavg())))
     cache = H.BytecodeCache()
+    # The static files, made fresh for this run; every server (started from this environment) serves them.
+    static_folder = make_static(tempfile.mkdtemp(prefix="bench-static-"))
+    os.environ[STATIC_ENV] = static_folder
     started = start_all(servers, pin, cache)
     if "covet" not in started:
         for srv in started.values():
             srv.stop()
         cache.close()
+        shutil.rmtree(static_folder, ignore_errors=True)
         print("covet did not start; nothing to compare")
         return 1
     realistic = {s[0] for s in servers if s[3]}
@@ -408,6 +433,7 @@ def main(argv=None):
         for srv in started.values():
             srv.stop()
         cache.close()
+        shutil.rmtree(static_folder, ignore_errors=True)
     return 0
 
 

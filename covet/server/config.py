@@ -10,7 +10,7 @@ from .proxy import TrustedProxies
 
 __all__ = ["ServerConfig", "DEFAULT_HEAD_TIMEOUT", "DEFAULT_KEEPALIVE_TIMEOUT", "DEFAULT_BODY_TIMEOUT",
            "DEFAULT_MIN_BODY_RATE", "DEFAULT_MAX_CONNECTIONS", "DEFAULT_MAX_CONNECTIONS_PER_CLIENT", "DEFAULT_SHUTDOWN_TIMEOUT", "DEFAULT_BACKLOG",
-           "READ_SIZE", "WRITE_HIGH_WATER", "SENDFILE_SLICE", "LINGER_TIMEOUT", "SHED_BATCH", "SHED_LOG_INTERVAL",
+           "READ_SIZE", "WRITE_HIGH_WATER", "SENDFILE_SLICE", "INLINE_FILE_MAX", "LINGER_TIMEOUT", "SHED_BATCH", "SHED_LOG_INTERVAL",
            "shed_batch", "DEFAULT_WS_PING_INTERVAL", "DEFAULT_WS_PING_TIMEOUT", "DEFAULT_WS_MAX_MESSAGE_SIZE",
            "DEFAULT_WS_PER_MESSAGE_DEFLATE", "DEFAULT_WS_HANDSHAKE_TIMEOUT", "DEFAULT_WS_IDLE_TIMEOUT"]
 
@@ -38,6 +38,14 @@ WRITE_HIGH_WATER = 256 * 1024
 # that stops reading a streamed body. With the defaults a client must take 128 KiB per 30 s (about
 # 4 KiB/s, slower than any 2G link); one loop.sendfile call per slice costs a few microseconds.
 SENDFILE_SLICE = 128 * 1024
+# A file slice up to this size is read (one pread) and written with the response head in one
+# send instead: loop.sendfile costs, per call, pausing the transport's reading, registering and
+# unregistering the socket with the selector and a task for the timeout, far more than copying a
+# few KiB (issue 14's 2 KiB static file). The read runs on the loop, as os.sendfile already does:
+# both block alike on a page-cache miss, and a slice this size is one disk read at worst. The
+# bound equals the head+body coalescing limit of plain bodies (Connection.send), for the same
+# reason: one write, no Nagle/delayed-ACK stall between head and body (RFC 9293 §3.7.4).
+INLINE_FILE_MAX = 16 * 1024
 # Longest wait for a client to stop sending after we answered without reading all it sent.
 LINGER_TIMEOUT = 2.0
 # At max_connections, a new client is admitted by closing idle connections (nothing under way,

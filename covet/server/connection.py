@@ -13,13 +13,14 @@ import the server.
 """
 import asyncio
 import logging
+import os
 import time
 
 from ..core.driver import file_segment, send_file, start as driver_start, stream as driver_stream
 from ..core.errors import HTTPException
 from ..core.requests import Request
 from ..core.status import NO_CONTENT
-from .config import LINGER_TIMEOUT, READ_SIZE, SENDFILE_SLICE, WRITE_HIGH_WATER
+from .config import INLINE_FILE_MAX, LINGER_TIMEOUT, READ_SIZE, SENDFILE_SLICE, WRITE_HIGH_WATER
 from .http11 import LAST_CHUNK, NEED_DATA, Body, EndOfMessage, ProtocolError, RequestParser, chunk, response_head
 from .proxy import forwarded_client
 
@@ -395,6 +396,12 @@ class Connection:
         if chunked:
             tail += b"transfer-encoding: chunked\r\n"
         self.out.append(response_head(status, headers, version, tail))
+        segment = file_segment(response, send_body) if self.zero_copy and not chunked else None
+        if segment is not None and segment[2] <= INLINE_FILE_MAX and _HAS_PREAD:
+            try:
+                return await send_file(response, self.send_inline)  # the head goes out with the bytes
+            finally:
+                self.flush()  # an empty body, or an error: the head alone
         self.flush()
         writer = self.writer
         drain = self.drain
@@ -408,7 +415,7 @@ class Connection:
                 writer.write(data)
                 await drain()
 
-        if self.zero_copy and not chunked and file_segment(response, send_body) is not None:
+        if segment is not None:
             return await send_file(response, self.sendfile)
         if not response.unbuffered:
             sent = await driver_stream(response, send_body, write)
@@ -429,6 +436,16 @@ class Connection:
         if chunked and send_body:
             writer.write(LAST_CHUNK)
         return sent
+
+    async def send_inline(self, file, offset, count):
+        """Send ``count`` (at most INLINE_FILE_MAX) bytes of ``file`` from ``offset`` with the
+        queued response head, in one write; returns how many (fewer when the file shrank)."""
+        data = os.pread(file.fileno(), count, offset)
+        self.out.append(data)
+        self.flush()
+        if self.transport.get_write_buffer_size() > WRITE_HIGH_WATER:
+            await self.drain()
+        return len(data)
 
     async def sendfile(self, file, offset, count):
         """Send ``count`` bytes of ``file`` from ``offset`` with ``loop.sendfile``; returns how many
@@ -456,6 +473,10 @@ class Connection:
         task, self.live = self.live, None
         if task is not None:
             task.cancel()
+
+
+# os.pread is POSIX only; elsewhere every file goes out through loop.sendfile.
+_HAS_PREAD = hasattr(os, "pread")
 
 
 def spawn_after_send(server, response):

@@ -1,4 +1,4 @@
-"""The benchmark app on covet: /plaintext, /json, the realistic /users/{id:int} route and /gzip.
+"""The benchmark app on covet: /plaintext, /json, the realistic /users/{id:int} route, /gzip and /static.
 
     python -m covet run benchmarks/http/apps/covet_app.py --port 8000
 """
@@ -6,7 +6,7 @@ from covet import Covet, Depends, PlainTextResponse, Query
 
 from covet.middleware import GZipMiddleware
 
-from _common import GZIP_LEVEL, GZIP_PAYLOAD, MESSAGE, USERS, pick_fields
+from _common import GZIP_LEVEL, GZIP_PAYLOAD, MESSAGE, USERS, pick_fields, static_dir
 
 app = Covet()
 
@@ -48,3 +48,7 @@ async def get_user(user_id: int, fields: str = Query(""), store=Depends(get_stor
 async def gzipped():
     """GZIP_PAYLOAD as JSON, compressed for clients that accept gzip."""
     return GZIP_PAYLOAD
+
+
+# The static files (small.txt, 2 KiB; large.bin, 1 MiB), with the defaults, as Starlette's StaticFiles.
+app.static("/static", static_dir())

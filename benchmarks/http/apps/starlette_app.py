@@ -7,9 +7,10 @@ from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import JSONResponse, PlainTextResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
-from _common import GZIP_LEVEL, GZIP_PAYLOAD, MESSAGE, USERS, pick_fields
+from _common import GZIP_LEVEL, GZIP_PAYLOAD, MESSAGE, USERS, pick_fields, static_dir
 
 
 async def plaintext(request):
@@ -49,5 +50,7 @@ routes = [
     Route("/users/{user_id:int}", get_user, middleware=[Middleware(BaseHTTPMiddleware, dispatch=served_by)]),
     # Starlette's GZipMiddleware at covet's level (its own default is 9), on this route only.
     Route("/gzip", gzipped, middleware=[Middleware(GZipMiddleware, minimum_size=500, compresslevel=GZIP_LEVEL)]),
+    # The static files (small.txt, 2 KiB; large.bin, 1 MiB), with StaticFiles' defaults.
+    Mount("/static", StaticFiles(directory=static_dir()), name="static"),
 ]
 app = Starlette(routes=routes)
