@@ -296,7 +296,7 @@ def print_table(title, results, order, args):
 
 def print_targets(all_results, started):
     print()
-    print("Targets of issue 3 (this run; verdicts on req/s, the per-CPU-second ratio shown for a busy machine)")
+    print("Targets (issues 3, 12 and 14; this run; verdicts on req/s, the per-CPU-second ratio shown for a busy machine)")
     for endpoint, peer, minimum in TARGETS:
         res = all_results.get(endpoint, {})
         c, p = res.get("covet"), res.get(peer)

@@ -10,7 +10,6 @@ Example::
     status = evaluate_preconditions(request.method, conditions, etag='"v1"', last_modified=mtime)
     # None: answer normally; 304 (Not Modified) or 412 (Precondition Failed): answer that instead
 """
-import hashlib
 import re
 import time
 from typing import Any, List, NamedTuple, Optional, Sequence, Tuple
@@ -116,6 +115,10 @@ def content_etag(body: bytes) -> str:
 
         content_etag(b"hello")   # '"46fb7408d4f285228f4af516ea25851b"'
     """
+    # PERF: hashlib (and OpenSSL's bindings behind it) loads with the first page-cache entry,
+    # not with every server: start-up time and memory (see benchmarks/bench_import.py).
+    import hashlib
+
     return '"%s"' % hashlib.blake2b(body, digest_size=16).hexdigest()
 
 
