@@ -202,13 +202,11 @@ class Response:
         if max_age is not None:
             parts.append("Max-Age=%d" % int(max_age))
         if expires is not None:
-            from email.utils import formatdate
-
             dt = sys.modules.get("datetime")  # a datetime object means the module is loaded
             if dt is not None and isinstance(expires, dt.datetime):
-                expires = formatdate(expires.timestamp(), usegmt=True)
+                expires = http_date(expires.timestamp())
             elif isinstance(expires, (int, float)):
-                expires = formatdate(expires, usegmt=True)
+                expires = http_date(expires)
             _check_cookie_part("expires", str(expires))
             parts.append("Expires=%s" % expires)
         if path is not None:

@@ -14,8 +14,8 @@ import socket
 import ssl as ssl_module
 import sys
 import time
-from email.utils import formatdate
 
+from ..core.conditional import http_date
 from ..core.problems import problem_response
 from .config import DEFAULT_BACKLOG, READ_SIZE, SHED_LOG_INTERVAL, ServerConfig, shed_batch
 from .connection import Connection, ConnectionReader, access_logger
@@ -39,7 +39,7 @@ class _DateCache:
         now = int(time.time())
         if now != self.second:
             self.second = now
-            self.value = formatdate(now, usegmt=True).encode("ascii")
+            self.value = http_date(now).encode("ascii")
         return self.value
 
 
