@@ -680,3 +680,38 @@ def test_a_second_task_receiving_at_the_same_time_is_an_error_and_the_first_stil
     finally:
         close_all()
         s.stop()
+
+
+def test_a_client_that_pings_without_reading_is_held_back_by_tcp_not_by_our_memory():
+    # RFC 6455 §5.5.2: every ping is answered with a pong. A client that floods pings and never
+    # reads must not grow the server's write buffer without bound: past WRITE_HIGH_WATER the
+    # server stops reading (no more pings, so no more pongs) until the client reads again.
+    import socket
+
+    from covet.server.config import READ_SIZE, WRITE_HIGH_WATER
+
+    app = Covet()
+
+    @app.websocket("/quiet")
+    async def quiet(websocket):
+        await websocket.accept()
+        await websocket.receive_text()
+
+    s = RunningServer(app, body_timeout=30.0)
+    try:
+        c = WSClient(s.port, "/quiet", rcvbuf=4096)  # never reads
+        c.sock.settimeout(1.0)
+        burst = frame(0x9, b"p" * 125) * 1000
+        blocked = False
+        for _ in range(200):  # 26 MB of pings at most
+            try:
+                c.send_raw(burst)
+            except socket.timeout:
+                blocked = True  # the server stopped reading: TCP pushes back on us
+                break
+        assert blocked
+        buffered = s.call(lambda: [conn.ws.transport.get_write_buffer_size() for conn in s.server.connections])
+        assert len(buffered) == 1 and buffered[0] <= WRITE_HIGH_WATER + READ_SIZE
+    finally:
+        close_all()
+        s.stop()

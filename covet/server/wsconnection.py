@@ -386,7 +386,7 @@ class ServerChannel(asyncio.Protocol):
                 if self.held:
                     self.held = False
                     self._process()
-                    if not self.held and self.failure is None and not self.ended:
+                    if not self.held and self.failure is None and not self.ended and not self.write_paused:
                         self.transport.resume_reading()
                 return message
             if self.failure is not None:
@@ -438,9 +438,16 @@ class ServerChannel(asyncio.Protocol):
 
     def pause_writing(self):
         self.write_paused = True
+        # Our pongs and close echoes are written as the client's frames are read: a client that
+        # sends pings (RFC 6455 §5.5.2: each MUST be answered) but never reads would grow our
+        # write buffer without bound. Past WRITE_HIGH_WATER we stop reading until it drains.
+        if not self.lingering and not self.ended:
+            self.transport.pause_reading()
 
     def resume_writing(self):
         self.write_paused = False
+        if not self.held and self.failure is None and not self.ended and not self.lingering:
+            self.transport.resume_reading()
         waiters, self.drain_waiters = self.drain_waiters, None
         for waiter in waiters or ():
             if not waiter.done():
@@ -541,7 +548,7 @@ class ServerChannel(asyncio.Protocol):
             if self.held:
                 self.held = False
                 self._process()  # app_done: the rest is read and dropped, up to the close
-                if not self.ended and not self.lingering:
+                if not self.ended and not self.lingering and not self.write_paused:
                     self.transport.resume_reading()
             if not self.ended:
                 self.end_waiter = self.loop.create_future()
