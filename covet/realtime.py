@@ -36,6 +36,7 @@ Example::
     async def notifications_ws(websocket):
         await realtime.subscribe(websocket, ["notifications", "alerts"])
 """
+import abc
 import asyncio
 import collections
 import collections.abc
@@ -182,7 +183,7 @@ def _reject_constant(name: str) -> Any:
     raise ValueError("%s is not JSON" % name)
 
 
-class Broker:
+class Broker(abc.ABC):
     """The contract of a message broker: ``publish``, callback ``subscribe``, ``close``.
 
     A subclass supplies ``publish_text`` (send one encoded message to every subscriber, wherever
@@ -237,17 +238,17 @@ class Broker:
         subscriber connections on the server, one per subscribed process, not per callback)."""
         return await self.publish_text(check_channel(channel), self.encode(message))
 
+    @abc.abstractmethod
     async def publish_text(self, channel: str, text: str) -> int:
-        """Send an already encoded message (JSON text)."""
-        raise NotImplementedError
+        """Send an already encoded message (JSON text) (each broker implements it)."""
 
+    @abc.abstractmethod
     async def listen(self, channel: str) -> None:
-        """Start receiving ``channel`` (its first local callback arrived)."""
-        raise NotImplementedError
+        """Start receiving ``channel`` (its first local callback arrived) (each broker implements it)."""
 
+    @abc.abstractmethod
     async def unlisten(self, channel: str) -> None:
-        """Stop receiving ``channel`` (its last local callback left)."""
-        raise NotImplementedError
+        """Stop receiving ``channel`` (its last local callback left) (each broker implements it)."""
 
     def _get_lock(self) -> asyncio.Lock:
         if self._lock is None:

@@ -572,3 +572,18 @@ def test_a_publish_in_another_os_process_reaches_the_socket(redis_clean):
             ws.disconnect()
             await task
     run(main())
+
+
+def test_a_broker_without_its_transport_cannot_be_made():
+    # Broker is the contract; a subclass that leaves out publish_text/listen/unlisten fails at
+    # construction, not at the first message.
+    from covet.realtime import Broker
+
+    class Half(Broker):
+        async def publish_text(self, channel, text):
+            return 0
+
+    with pytest.raises(TypeError):
+        Broker()
+    with pytest.raises(TypeError):
+        Half()
