@@ -27,11 +27,11 @@ def free_port():
 class RedisServer:
     """One redis-server process: ``host``, ``port``, ``url``; ``stop()`` kills it."""
 
-    def __init__(self, *extra):
+    def __init__(self, *extra, port=None):
         self.host = "127.0.0.1"
         self.dir = tempfile.mkdtemp(prefix="covet-redis-")
         for _ in range(5):
-            self.port = free_port()
+            self.port = port or free_port()
             self.proc = subprocess.Popen(
                 [REDIS_BIN, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                  "--dir", self.dir, "--daemonize", "no", "--loglevel", "warning", *extra],
@@ -118,7 +118,14 @@ def start_redis(*extra):
     return RedisServer(*extra)
 
 
-__all__ = ["redis_server", "redis_clean", "start_redis", "free_port", "RedisServer", "REDIS_BIN"]
+def start_redis_on(port):
+    """A private server on ``port`` (a restart on the port a client knows); the caller stops it."""
+    if REDIS_BIN is None:
+        _skip()
+    return RedisServer(port=port)
+
+
+__all__ = ["redis_server", "redis_clean", "start_redis", "start_redis_on", "free_port", "RedisServer", "REDIS_BIN"]
 
 
 async def redis_ms(client):

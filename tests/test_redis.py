@@ -17,7 +17,7 @@ from covet.redis import (
     RespParser,
     pack_command,
 )
-from redis_fixture import free_port, redis_clean, redis_server, start_redis  # noqa: F401  (fixtures)
+from redis_fixture import free_port, redis_clean, redis_server, start_redis, start_redis_on  # noqa: F401  (fixtures)
 
 
 def run(coro):
@@ -657,15 +657,6 @@ def test_reconnects_after_a_server_restart():
     finally:
         server.stop()
 
-
-def start_redis_on(port):
-    import redis_fixture
-    original = redis_fixture.free_port
-    redis_fixture.free_port = lambda: port
-    try:
-        return start_redis()
-    finally:
-        redis_fixture.free_port = original
 
 
 def test_client_survives_being_used_from_a_second_event_loop(redis_clean):

@@ -18,7 +18,7 @@ from covet.redis import (
     RedisTimeoutError,
     ReplyError,
 )
-from redis_fixture import redis_clean, redis_server, start_redis  # noqa: F401  (fixtures)
+from redis_fixture import redis_clean, redis_server, start_redis, start_redis_on  # noqa: F401  (fixtures)
 
 WAIT = 10.0  # a safety net only: every wait below ends on an event
 
@@ -43,14 +43,6 @@ async def next_message(p, type_=None):
         if type_ is None or message["type"] == type_:
             return message
 
-
-def start_redis_on(port):
-    original = redis_fixture.free_port
-    redis_fixture.free_port = lambda: port
-    try:
-        return start_redis()
-    finally:
-        redis_fixture.free_port = original
 
 
 # ---------------------------------------------------------------- subscribe and receive

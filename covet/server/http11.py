@@ -139,7 +139,7 @@ _SPECIAL = frozenset((b"host", b"content-length", b"transfer-encoding", b"connec
                       b"upgrade", b"forwarded", b"x-forwarded-for", b"x-forwarded-proto"))
 # Proxy headers: noted while the head is parsed, so a request without them (the common case,
 # even from a trusted proxy's own address) skips the proxy logic.
-_FORWARDED = (b"forwarded", b"x-forwarded-for", b"x-forwarded-proto")
+_FORWARDED = frozenset((b"forwarded", b"x-forwarded-for", b"x-forwarded-proto"))
 
 
 # --- Events
@@ -498,7 +498,7 @@ class RequestParser:
         return RequestHead(_METHODS.get(method) or method.decode("ascii"),
                            target.decode("ascii"), version, headers, keep_alive, expect_continue,
                            content_length, chunked, upgrade,
-                           bool(other) and any(name in other for name in _FORWARDED))
+                           bool(other) and not _FORWARDED.isdisjoint(other))
 
     def _skip_empty_line(self) -> None:
         # RFC 9112 §2.2: SHOULD ignore at least one empty line before the request-line.
