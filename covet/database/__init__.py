@@ -1,0 +1,44 @@
+"""covet's database layer: SQLite built in, any DB-API 2.0 driver plugged in, one async API.
+
+``DatabaseManager`` (also ``Database``) holds a pool of connections and runs queries without
+blocking the event loop; ``QueryBuilder`` composes SQL with parameters; ``covet.database.orm`` maps
+classes to tables; ``covet.database.migrations`` versions the schema. Every name loads on first use
+(PEP 562): ``import covet.database`` costs nothing until a name is touched. docs/database.md is
+the guide.
+
+Example::
+
+    from covet import Covet, Depends
+    from covet.database import DatabaseManager
+
+    app = Covet()
+    db = DatabaseManager("sqlite:///app.db")
+    app.add_database(db)
+
+    @app.get("/users")
+    async def users():
+        return {"users": await db.fetch_all("SELECT id, name FROM users ORDER BY id")}
+"""
+from typing import TYPE_CHECKING
+
+from covet._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from covet.database.errors import (
+        DatabaseError as DatabaseError, IntegrityError as IntegrityError, InterfaceError as InterfaceError,
+        InvalidIdentifier as InvalidIdentifier, OperationalError as OperationalError, PoolTimeout as PoolTimeout,
+        ProgrammingError as ProgrammingError, DataError as DataError, NotSupportedError as NotSupportedError,
+    )
+    from covet.database.identifiers import quote_identifier as quote_identifier
+
+# public name -> module under covet.database that defines it
+_EXPORTS = {
+    "DatabaseError": "errors", "InterfaceError": "errors", "OperationalError": "errors",
+    "ProgrammingError": "errors", "IntegrityError": "errors", "DataError": "errors",
+    "NotSupportedError": "errors", "PoolTimeout": "errors", "InvalidIdentifier": "errors",
+    "quote_identifier": "identifiers",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports("covet.database", _EXPORTS, globals())
