@@ -1,0 +1,415 @@
+"""covet.database.migrations and migration_files: the file format, checksums, version order and
+naming (pure), then migrating real SQLite files: apply, roll back, status, edited migrations,
+failures that leave the schema as it was, and two workers migrating one database at once."""
+import hashlib
+import os
+import pathlib
+
+import pytest
+
+from covet.database import migration_files, migrations
+from covet.database.migration_files import (
+    MigrationError, MigrationScript, checksum, check_unique, has_sql, load_directory, load_file,
+    migration_name, new_migration_file, next_version, parse_migration,
+)
+from covet.database.migrations import Migration, collect_migrations, registered_migrations
+
+
+@pytest.fixture
+def registry(monkeypatch):
+    """An empty Migration registry for the test (classes defined in it vanish afterwards)."""
+    monkeypatch.setattr(migrations, "_registry", [])
+    return migrations._registry
+
+
+def write(folder, name, text):
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+UP_DOWN = "-- up\nCREATE TABLE t (x INT);\n\n-- down\nDROP TABLE t;\n"
+
+
+# -- the file format ----------------------------------------------------------------------
+
+def test_parse_splits_up_and_down():
+    assert parse_migration(UP_DOWN, "0001_t.sql") == ("CREATE TABLE t (x INT);", "DROP TABLE t;")
+
+
+def test_parse_keeps_every_statement_and_comment_of_a_section():
+    text = "-- up\nCREATE TABLE a (x INT);\n-- a note\nCREATE TABLE b (y INT);\n-- down\nDROP TABLE b;\nDROP TABLE a;\n"
+    up, down = parse_migration(text, "f.sql")
+    assert up == "CREATE TABLE a (x INT);\n-- a note\nCREATE TABLE b (y INT);"
+    assert down == "DROP TABLE b;\nDROP TABLE a;"
+
+
+@pytest.mark.parametrize("up_marker,down_marker", [
+    ("-- UP", "-- Down"), ("--up", "--down"), ("  -- up:", "\t-- down :"), ("-- up  ", "-- down"),
+])
+def test_markers_accept_case_spacing_and_a_colon(up_marker, down_marker):
+    text = "%s\nSELECT 1;\n%s\nSELECT 2;\n" % (up_marker, down_marker)
+    assert parse_migration(text, "f.sql") == ("SELECT 1;", "SELECT 2;")
+
+
+def test_a_comment_mentioning_up_is_not_a_marker():
+    text = "-- up\n-- up to ten rows\nSELECT 1;\n-- down\nSELECT 2;\n"
+    assert parse_migration(text, "f.sql") == ("-- up to ten rows\nSELECT 1;", "SELECT 2;")
+
+
+def test_parse_without_down_is_irreversible():
+    assert parse_migration("-- up\nSELECT 1;\n", "f.sql") == ("SELECT 1;", None)
+
+
+def test_parse_accepts_down_before_up():
+    assert parse_migration("-- down\nSELECT 2;\n-- up\nSELECT 1;\n", "f.sql") == ("SELECT 1;", "SELECT 2;")
+
+
+def test_parse_allows_a_header_comment_before_the_first_marker():
+    text = "-- Adds the users table.\n/* owner: accounts */\n\n" + UP_DOWN
+    assert parse_migration(text, "f.sql")[0] == "CREATE TABLE t (x INT);"
+
+
+def test_parse_handles_windows_line_endings():
+    assert parse_migration(UP_DOWN.replace("\n", "\r\n"), "f.sql") == ("CREATE TABLE t (x INT);", "DROP TABLE t;")
+
+
+@pytest.mark.parametrize("text,message", [
+    ("CREATE TABLE t (x INT);\n", "f.sql has no '-- up' line: write '-- up', the SQL, then '-- down' and the SQL "
+                                  "that undoes it"),
+    ("", "f.sql has no '-- up' line: write '-- up', the SQL, then '-- down' and the SQL that undoes it"),
+    ("SELECT 0;\n-- up\nSELECT 1;\n", "f.sql has SQL before its first '-- up' / '-- down' line"),
+    ("-- up\nSELECT 1;\n-- down\nSELECT 2;\n-- up\nSELECT 3;\n", "f.sql has a second '-- up' line (line 5)"),
+    ("-- up\nSELECT 1;\n-- down\n-- down\n", "f.sql has a second '-- down' line (line 4)"),
+    ("-- down\nDROP TABLE t;\n", "f.sql has no '-- up' line"),
+    ("-- up\n\n-- only a comment\n/* and\nanother */\n-- down\nDROP TABLE t;\n",
+     "f.sql: the '-- up' section is empty (write the SQL that applies the migration)"),
+])
+def test_parse_refuses_malformed_files(text, message):
+    with pytest.raises(MigrationError) as info:
+        parse_migration(text, "f.sql")
+    assert str(info.value) == message
+
+
+def test_has_sql():
+    assert has_sql("SELECT 1") is True
+    assert has_sql("-- x\n/* y */\n  ") is False
+    assert has_sql("") is False
+    assert has_sql(None) is False
+
+
+# -- checksums ------------------------------------------------------------------------------
+
+def test_checksum_is_sha256_of_the_sql():
+    assert checksum("SELECT 1;") == hashlib.sha256(b"SELECT 1;").hexdigest()
+
+
+def test_checksum_ignores_line_endings_and_trailing_blanks():
+    base = checksum("CREATE TABLE t (\n  x INT\n);")
+    assert checksum("CREATE TABLE t (\r\n  x INT   \r\n);\r\n") == base
+    assert checksum("\n\nCREATE TABLE t (\n  x INT\t\n);\n\n") == base
+
+
+def test_checksum_sees_any_real_edit():
+    base = checksum("CREATE TABLE t (x INT);")
+    assert checksum("CREATE TABLE t (x BIGINT);") != base
+    assert checksum("CREATE TABLE t (x INT); -- note") != base
+    assert checksum("CREATE  TABLE t (x INT);") != base
+
+
+def test_load_file_checksum_covers_up_only(tmp_path):
+    a = load_file(str(write(tmp_path, "0001_t.sql", UP_DOWN)))
+    b = load_file(str(write(tmp_path, "0002_t.sql", UP_DOWN.replace("DROP TABLE t;", "DROP TABLE IF EXISTS t;"))))
+    assert a.checksum == b.checksum == checksum("CREATE TABLE t (x INT);")
+
+
+# -- files and folders ------------------------------------------------------------------------
+
+def test_load_file(tmp_path):
+    path = str(write(tmp_path, "0007_create_users.sql", UP_DOWN))
+    assert load_file(path) == MigrationScript(7, "create_users", "CREATE TABLE t (x INT);", "DROP TABLE t;",
+                                              checksum("CREATE TABLE t (x INT);"), path)
+    assert load_file(path).label == "0007 create_users (%s)" % path
+
+
+def test_load_file_ignores_a_byte_order_mark(tmp_path):
+    path = tmp_path / "0001_bom.sql"
+    path.write_bytes(b"\xef\xbb\xbf" + UP_DOWN.encode())
+    assert load_file(str(path)).up == "CREATE TABLE t (x INT);"
+
+
+def test_load_file_refuses_what_is_not_utf8(tmp_path):
+    path = tmp_path / "0001_latin.sql"
+    path.write_bytes(b"-- up\nINSERT INTO t VALUES ('caf\xe9');\n")
+    with pytest.raises(MigrationError) as info:
+        load_file(str(path))
+    assert str(info.value) == "%s is not UTF-8 text (invalid continuation byte)" % path
+
+
+@pytest.mark.parametrize("name", ["001-create.sql", "create.sql", "0001_.sql", "0001_a b.sql", "0001_x.sql.bak",
+                                  "x_0001.sql"])
+def test_load_file_refuses_other_names(tmp_path, name):
+    path = str(write(tmp_path, name, UP_DOWN))
+    with pytest.raises(MigrationError) as info:
+        load_file(path)
+    assert str(info.value) == ("%s is not a migration file name: expected NNNN_name.sql (digits, an underscore, "
+                               "then letters, digits and underscores)" % path)
+
+
+def test_version_zero_is_refused(tmp_path):
+    path = str(write(tmp_path, "0000_zero.sql", UP_DOWN))
+    with pytest.raises(MigrationError) as info:
+        load_file(path)
+    assert str(info.value) == "%s: the version must be between 1 and %d" % (path, 2 ** 63 - 1)
+
+
+def test_load_directory_orders_by_number_not_text(tmp_path):
+    for name in ("10_ten.sql", "2_two.sql", "0001_one.sql", "20240501120000_stamp.sql"):
+        write(tmp_path, name, UP_DOWN)
+    assert [(s.version, s.name) for s in load_directory(str(tmp_path))] == [
+        (1, "one"), (2, "two"), (10, "ten"), (20240501120000, "stamp")]
+
+
+def test_load_directory_leaves_other_files_alone(tmp_path):
+    write(tmp_path, "0001_one.sql", UP_DOWN)
+    write(tmp_path, "README.md", "notes")
+    write(tmp_path, "__init__.py", "")
+    write(tmp_path, ".0002_draft.sql", "not finished")
+    (tmp_path / "0003_folder.sql").mkdir()
+    assert [s.name for s in load_directory(str(tmp_path))] == ["one"]
+
+
+def test_load_directory_refuses_a_misnamed_sql_file(tmp_path):
+    write(tmp_path, "0001_one.sql", UP_DOWN)
+    bad = write(tmp_path, "002-two.sql", UP_DOWN)
+    with pytest.raises(MigrationError) as info:
+        load_directory(str(tmp_path))
+    assert str(info.value).startswith("%s is not a migration file name" % bad)
+
+
+def test_load_directory_refuses_two_files_with_one_version(tmp_path):
+    a = write(tmp_path, "0002_a.sql", UP_DOWN)
+    b = write(tmp_path, "2_b.sql", UP_DOWN)
+    with pytest.raises(MigrationError) as info:
+        load_directory(str(tmp_path))
+    assert str(info.value) == "two migrations have version 0002: %s and %s" % (a, b)
+
+
+def test_load_directory_names_a_broken_file(tmp_path):
+    bad = write(tmp_path, "0001_one.sql", "CREATE TABLE t (x INT);")
+    with pytest.raises(MigrationError) as info:
+        load_directory(str(tmp_path))
+    assert str(info.value).startswith("%s has no '-- up' line" % bad)
+
+
+def test_load_directory_of_a_missing_folder(tmp_path):
+    with pytest.raises(MigrationError) as info:
+        load_directory(str(tmp_path / "nope"))
+    assert str(info.value) == "no migrations folder %s" % (tmp_path / "nope")
+    write(tmp_path, "file", "")
+    with pytest.raises(MigrationError) as info:
+        load_directory(str(tmp_path / "file"))
+    assert str(info.value) == "%s is not a folder" % (tmp_path / "file")
+
+
+def test_check_unique_sorts():
+    a = MigrationScript(1, "a", "SELECT 1", None, "", "a")
+    b = MigrationScript(5, "b", "SELECT 1", None, "", "b")
+    assert check_unique([b, a]) == [a, b]
+
+
+# -- new files -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("given,expected", [
+    ("create users", "create_users"), ("Add user-roles", "add_user_roles"), ("x", "x"),
+    ("  spaced   out  ", "spaced_out"), ("v2_backfill__emails", "v2_backfill_emails"), ("2fa", "2fa"),
+])
+def test_migration_name(given, expected):
+    assert migration_name(given) == expected
+
+
+@pytest.mark.parametrize("given", ["", "   ", "../etc/passwd", "a/b", "a.b", "naïve", "-x", "_x", "x;y",
+                                   "a" * 81])
+def test_migration_name_refuses(given):
+    with pytest.raises(MigrationError) as info:
+        migration_name(given)
+    assert str(info.value) == ("%r is not a migration name: use letters, digits, spaces, '-' and '_' (at most 80, "
+                               "starting with a letter or digit)" % given)
+
+
+def test_next_version(tmp_path):
+    assert next_version(str(tmp_path / "missing")) == (1, 4)
+    assert next_version(str(tmp_path)) == (1, 4)
+    write(tmp_path, "0001_a.sql", UP_DOWN)
+    write(tmp_path, "0009_b.sql", "broken contents do not matter")
+    write(tmp_path, "notes.txt", "")
+    assert next_version(str(tmp_path)) == (10, 4)
+    write(tmp_path, "20240501120000_c.sql", UP_DOWN)
+    assert next_version(str(tmp_path)) == (20240501120001, 14)
+
+
+def test_new_migration_file_writes_the_template(tmp_path):
+    folder = tmp_path / "migrations"
+    path = new_migration_file(str(folder), "Create users")
+    assert path == str(folder / "0001_create_users.sql")
+    assert pathlib.Path(path).read_text() == migration_files.NEW_FILE_TEMPLATE
+    # The template's sections hold only comments: run as is, it is refused, not recorded.
+    with pytest.raises(MigrationError) as info:
+        load_file(path)
+    assert str(info.value) == "%s: the '-- up' section is empty (write the SQL that applies the migration)" % path
+    assert new_migration_file(str(folder), "add roles") == str(folder / "0002_add_roles.sql")
+
+
+def test_new_migration_file_with_sql(tmp_path):
+    path = new_migration_file(str(tmp_path), "init", "CREATE TABLE t (x INT);\n", "DROP TABLE t;")
+    assert pathlib.Path(path).read_text() == "-- up\nCREATE TABLE t (x INT);\n\n-- down\nDROP TABLE t;\n"
+    assert load_file(path)[:4] == (1, "init", "CREATE TABLE t (x INT);", "DROP TABLE t;")
+
+
+def test_new_migration_file_never_overwrites(tmp_path, monkeypatch):
+    write(tmp_path, "0001_same.sql", UP_DOWN)
+    # Another `covet db new` picked the number between our listing and our write.
+    monkeypatch.setattr(migration_files, "next_version", lambda directory: (1, 4))
+    with pytest.raises(MigrationError) as info:
+        new_migration_file(str(tmp_path), "same")
+    assert str(info.value) == "%s exists already" % (tmp_path / "0001_same.sql")
+    assert (tmp_path / "0001_same.sql").read_text() == UP_DOWN
+
+
+def test_new_migration_file_refuses_a_bad_name_before_touching_the_disk(tmp_path):
+    with pytest.raises(MigrationError):
+        new_migration_file(str(tmp_path / "m"), "../x")
+    assert not (tmp_path / "m").exists()
+
+
+# -- Migration classes -----------------------------------------------------------------------
+
+def test_classes_register_in_definition_order(registry):
+    class CreateUsersTable(Migration):
+        def up(self):
+            return "CREATE TABLE users (id INT);"
+
+    class AddHTTPLog(Migration):
+        def up(self):
+            return "CREATE TABLE log (id INT);"
+
+        def down(self):
+            return "DROP TABLE log;"
+
+    assert registered_migrations() == [CreateUsersTable, AddHTTPLog]
+    scripts = collect_migrations()
+    assert [(s.version, s.name, s.up, s.down) for s in scripts] == [
+        (1, "create_users_table", "CREATE TABLE users (id INT);", None),
+        (2, "add_http_log", "CREATE TABLE log (id INT);", "DROP TABLE log;"),
+    ]
+    assert scripts[0].origin == "class %s.%s" % (__name__, CreateUsersTable.__qualname__)
+    assert scripts[0].checksum == checksum("CREATE TABLE users (id INT);")
+
+
+def test_class_version_and_name_attributes(registry):
+    class First(Migration):
+        version = "0010"
+        name = "first_one"
+
+        def up(self):
+            return "SELECT 1;"
+
+    class Second(Migration):
+        def up(self):
+            return "SELECT 2;"
+
+    assert [(s.version, s.name) for s in collect_migrations()] == [(2, "second"), (10, "first_one")]
+
+
+def test_a_base_class_can_opt_out_of_registering(registry):
+    class Base(Migration, register=False):
+        pass
+
+    class Real(Base):
+        def up(self):
+            return "SELECT 1;"
+
+    assert registered_migrations() == [Real]
+
+
+def test_a_class_without_up_is_refused_where_it_is_defined(registry):
+    with pytest.raises(TypeError) as info:
+        class NoUp(Migration):
+            def down(self):
+                return "SELECT 1;"
+    assert str(info.value).endswith("NoUp is a Migration without up(): define up() to return its SQL")
+    assert registered_migrations() == []
+
+
+@pytest.mark.parametrize("version", [0, -1, "1a", 1.5, True, 2 ** 63, "", "١"])
+def test_a_bad_class_version_is_refused(registry, version):
+    with pytest.raises(TypeError) as info:
+        type("Bad", (Migration,), {"version": version, "up": lambda self: "SELECT 1;"})
+    assert str(info.value).endswith("Bad.version must be a positive int (or digits), not %r" % (version,))
+
+
+def test_up_must_return_sql(registry):
+    class ReturnsList(Migration, register=False):
+        def up(self):
+            return ["SELECT 1;"]
+
+    class ReturnsNothing(Migration, register=False):
+        def up(self):
+            return "  -- nothing\n"
+
+    class BadDown(Migration, register=False):
+        def up(self):
+            return "SELECT 1;"
+
+        def down(self):
+            return 42
+
+    origin = "class %s.%%s" % __name__
+    for cls, message in ((ReturnsList, "%s.up() must return the SQL as a string, not list"),
+                         (ReturnsNothing, "%s.up() returned no SQL"),
+                         (BadDown, "%s.down() must return the SQL as a string or None, not int")):
+        with pytest.raises(MigrationError) as info:
+            collect_migrations([cls])
+        assert str(info.value) == message % (origin % cls.__qualname__)
+
+
+def test_an_explicit_list_numbers_by_its_own_order(registry):
+    class A(Migration, register=False):
+        def up(self):
+            return "SELECT 1;"
+
+    class B(Migration, register=False):
+        def up(self):
+            return "SELECT 2;"
+
+    assert [(s.version, s.name) for s in collect_migrations([B, A])] == [(1, "b"), (2, "a")]
+    assert registered_migrations() == []
+
+
+def test_classes_and_files_mix_and_clash_by_version(registry, tmp_path):
+    class CreateThings(Migration):
+        def up(self):
+            return "SELECT 1;"
+
+    write(tmp_path, "0002_more.sql", UP_DOWN)
+    assert [(s.version, s.name) for s in collect_migrations(directory=str(tmp_path))] == [
+        (1, "create_things"), (2, "more")]
+    write(tmp_path, "0001_clash.sql", UP_DOWN)
+    with pytest.raises(MigrationError) as info:
+        collect_migrations(directory=str(tmp_path))
+    assert str(info.value) == "two migrations have version 0001: class %s.%s and %s" % (
+        __name__, CreateThings.__qualname__, tmp_path / "0001_clash.sql")
+
+
+def test_the_migrations_folder_of_the_current_directory_is_used_when_present(registry, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert collect_migrations() == []
+    (tmp_path / "migrations").mkdir()
+    write(tmp_path / "migrations", "0001_here.sql", UP_DOWN)
+    assert [s.origin for s in collect_migrations()] == [os.path.join("migrations", "0001_here.sql")]
+
+
+def test_collect_refuses_what_is_not_a_migration(registry):
+    with pytest.raises(TypeError) as info:
+        collect_migrations(["CREATE TABLE t (x INT);"])
+    assert str(info.value) == "migrations must be Migration classes, not 'CREATE TABLE t (x INT);'"
