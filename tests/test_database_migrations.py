@@ -1,9 +1,12 @@
 """covet.database.migrations and migration_files: the file format, checksums, version order and
 naming (pure), then migrating real SQLite files: apply, roll back, status, edited migrations,
 failures that leave the schema as it was, and two workers migrating one database at once."""
+import asyncio
 import hashlib
 import os
 import pathlib
+import re
+import threading
 
 import pytest
 
@@ -413,3 +416,436 @@ def test_collect_refuses_what_is_not_a_migration(registry):
     with pytest.raises(TypeError) as info:
         collect_migrations(["CREATE TABLE t (x INT);"])
     assert str(info.value) == "migrations must be Migration classes, not 'CREATE TABLE t (x INT);'"
+
+
+# -- against real SQLite files ----------------------------------------------------------------
+
+def sqlite_db(tmp_path, name="app.db"):
+    from covet.database import DatabaseManager
+
+    return DatabaseManager("sqlite:///" + str(tmp_path / name))
+
+
+def run(db, body):
+    """asyncio.run(body(db)), the database closed afterwards."""
+    async def main():
+        try:
+            return await body(db)
+        finally:
+            await db.disconnect()
+    return asyncio.run(main())
+
+
+async def tables(db):
+    rows = await db.fetch_all("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+                              "ORDER BY name")
+    return [r["name"] for r in rows]
+
+
+async def records(db, table="covet_migrations"):
+    rows = await db.fetch_all("SELECT version, name, checksum FROM %s ORDER BY version" % table)
+    return [(r["version"], r["name"], r["checksum"]) for r in rows]
+
+
+@pytest.fixture
+def folder(tmp_path):
+    path = tmp_path / "migrations"
+    path.mkdir()
+    write(path, "0001_create_users.sql",
+          "-- up\nCREATE TABLE users (id SERIAL PRIMARY KEY, email VARCHAR(255) UNIQUE NOT NULL);\n"
+          "CREATE INDEX users_email ON users (email);\n-- down\nDROP TABLE users;\n")
+    write(path, "0002_create_posts.sql",
+          "-- up\nCREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users (id));\n"
+          "-- down\nDROP TABLE posts;\n")
+    write(path, "0003_create_tags.sql", "-- up\nCREATE TABLE tags (name TEXT PRIMARY KEY);\n-- down\nDROP TABLE tags;\n")
+    return path
+
+
+def names(scripts):
+    return [s.name for s in scripts]
+
+
+def test_the_seed_migration_runs_as_written_on_sqlite(registry, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    class CreateUsersTable(Migration):
+        def up(self):
+            return """
+            CREATE TABLE users (
+                id SERIAL PRIMARY KEY,
+                name VARCHAR(100) NOT NULL,
+                email VARCHAR(255) UNIQUE NOT NULL,
+                created_at TIMESTAMP DEFAULT NOW()
+            );
+            """
+
+        def down(self):
+            return "DROP TABLE users;"
+
+    db = sqlite_db(tmp_path)   # the database most recently created: migrate()'s default
+
+    async def body(db):
+        from covet.database.migrations import migrate
+
+        done = await migrate("up")
+        assert [(s.version, s.name, s.origin) for s in done] == [
+            (1, "create_users_table", "class %s.%s" % (__name__, CreateUsersTable.__qualname__))]
+        await db.execute("INSERT INTO users (name, email) VALUES (?, ?)", "Ada", "ada@example.com")
+        row = await db.fetch_one("SELECT id, name, created_at FROM users")
+        assert (row["id"], row["name"]) == (1, "Ada")
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", row["created_at"])
+        assert await records(db) == [(1, "create_users_table", checksum(CreateUsersTable().up()))]
+        assert await migrate("up") == []
+        assert names(await migrate("down", steps=1)) == ["create_users_table"]
+        assert await tables(db) == ["covet_migrations"]
+        assert await records(db) == []
+    run(db, body)
+
+
+def test_files_apply_in_order_and_roll_back_newest_first(tmp_path, folder):
+    db = sqlite_db(tmp_path)
+
+    async def body(db):
+        done = await migrate_up(db, folder)
+        assert names(done) == ["create_users", "create_posts", "create_tags"]
+        assert await tables(db) == ["covet_migrations", "posts", "tags", "users"]
+        assert [r[:2] for r in await records(db)] == [(1, "create_users"), (2, "create_posts"), (3, "create_tags")]
+        row = await db.fetch_one("SELECT applied_at FROM covet_migrations WHERE version = 1")
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", row["applied_at"])
+        assert names(await migrations.migrate("down", db=db, directory=str(folder))) == ["create_tags"]
+        assert names(await migrations.migrate("down", steps=2, db=db, directory=str(folder))) == [
+            "create_posts", "create_users"]
+        assert await tables(db) == ["covet_migrations"]
+        assert await migrations.migrate("down", db=db, directory=str(folder)) == []
+    run(db, body)
+
+
+async def migrate_up(db, folder, **kw):
+    return await migrations.migrate("up", db=db, directory=str(folder), migrations=[], **kw)
+
+
+def test_targets_and_steps(tmp_path, folder):
+    db = sqlite_db(tmp_path)
+
+    async def body(db):
+        d = str(folder)
+        assert names(await migrate_up(db, folder, target=2)) == ["create_users", "create_posts"]
+        assert names(await migrate_up(db, folder, target="create_posts")) == []
+        assert names(await migrate_up(db, folder, steps=1)) == ["create_tags"]
+        assert names(await migrations.migrate("down", target="1", db=db, directory=d, migrations=[])) == [
+            "create_tags", "create_posts"]
+        assert names(await migrate_up(db, folder, target="create_tags")) == ["create_posts", "create_tags"]
+        assert names(await migrations.migrate("down", target=0, db=db, directory=d, migrations=[])) == [
+            "create_tags", "create_posts", "create_users"]
+        for target, message in ((9, "no migration with version 0009"), ("nope", "no migration named 'nope'"),
+                                (0, "no migration with version 0000")):
+            with pytest.raises(MigrationError) as info:
+                await migrate_up(db, folder, target=target)
+            assert str(info.value) == message
+        with pytest.raises(MigrationError) as info:
+            await migrations.migrate("down", target=7, db=db, directory=d, migrations=[])
+        assert str(info.value) == "no migration with version 0007"
+    run(db, body)
+
+
+@pytest.mark.parametrize("call,message", [
+    (dict(direction="sideways"), "direction must be 'up' or 'down', not 'sideways'"),
+    (dict(direction="up", steps=0), "steps must be a positive int, not 0"),
+    (dict(direction="down", steps=True), "steps must be a positive int, not True"),
+    (dict(direction="down", steps=1, target=0), "give steps or target, not both"),
+])
+def test_bad_arguments(tmp_path, folder, call, message):
+    db = sqlite_db(tmp_path)
+
+    async def body(db):
+        with pytest.raises(ValueError) as info:
+            await migrations.migrate(call.pop("direction"), db=db, directory=str(folder), **call)
+        assert str(info.value) == message
+        assert await tables(db) == []
+    run(db, body)
+
+
+def test_status_reports_applied_pending_changed_missing(tmp_path, folder):
+    db = sqlite_db(tmp_path)
+
+    async def body(db):
+        d = str(folder)
+        report = await migrations.status(db=db, directory=d, migrations=[])
+        assert [(m.version, m.name, m.state, m.applied_at) for m in report.migrations] == [
+            (1, "create_users", "pending", None), (2, "create_posts", "pending", None),
+            (3, "create_tags", "pending", None)]
+        assert await tables(db) == []   # status creates nothing
+        await migrate_up(db, folder, target=2)
+        (folder / "0001_create_users.sql").write_text(
+            "-- up\nCREATE TABLE users (id SERIAL PRIMARY KEY, email TEXT);\n-- down\nDROP TABLE users;\n")
+        (folder / "0002_create_posts.sql").rename(folder / "0002_renamed.sql")
+        write(folder, "0004_more.sql", "-- up\nCREATE TABLE more (x INT);\n")
+        await db.execute("INSERT INTO covet_migrations VALUES (9, 'gone', 'abc', '2024-01-01 00:00:00')")
+        report = await migrations.status(db=db, directory=d, migrations=[])
+        assert [(m.version, m.name, m.state) for m in report.migrations] == [
+            (1, "create_users", "changed"), (2, "renamed", "changed"), (3, "create_tags", "pending"),
+            (4, "more", "pending"), (9, "gone", "missing")]
+        assert report.changed[0].detail == "%s was edited after it was applied" % (folder / "0001_create_users.sql")
+        assert report.changed[1].detail == "version 0002 was applied as 'create_posts' but is now 'renamed' (%s)" % (
+            folder / "0002_renamed.sql")
+        assert report.missing[0].detail == "applied, but no migration file or class has this version"
+        assert (report.applied, names(report.pending), report.up_to_date) == ([], ["create_tags", "more"], False)
+        assert repr(report) == ("<MigrationStatus 0001:changed 0002:changed 0003:pending 0004:pending "
+                                "0009:missing>")
+    run(db, body)
+
+
+def test_an_edited_migration_stops_migrate(tmp_path, folder):
+    db = sqlite_db(tmp_path)
+    users = folder / "0001_create_users.sql"
+
+    async def body(db):
+        await migrate_up(db, folder, target=1)
+        original = users.read_text()
+        # Line endings and trailing blanks are not edits, and neither is a fixed down section.
+        users.write_bytes(original.replace("\n", "   \r\n").replace("DROP TABLE users;", "DROP TABLE IF EXISTS users;")
+                          .encode())
+        assert (await migrations.status(db=db, directory=str(folder), migrations=[])).changed == []
+        users.write_text(original.replace("UNIQUE NOT NULL", "NOT NULL"))
+        with pytest.raises(MigrationError) as info:
+            await migrate_up(db, folder)
+        assert str(info.value) == (
+            "applied migrations have changed, so none was run: %s was edited after it was applied. Restore them, or "
+            "roll them back and migrate again" % users)
+        assert await tables(db) == ["covet_migrations", "users"]   # 0002 and 0003 did not run
+        assert [r[:2] for r in await records(db)] == [(1, "create_users")]
+        # The way out for a migration that ran only here: roll it back, migrate again.
+        assert names(await migrations.migrate("down", db=db, directory=str(folder), migrations=[])) == [
+            "create_users"]
+        assert names(await migrate_up(db, folder)) == ["create_users", "create_posts", "create_tags"]
+        assert (await records(db))[0][2] == checksum(parse_migration(users.read_text(), "x")[0])
+    run(db, body)
+
+
+def test_a_failing_migration_leaves_the_schema_as_it_was(tmp_path, folder):
+    write(folder, "0002_create_posts.sql",
+          "-- up\nCREATE TABLE posts (id INTEGER PRIMARY KEY);\nINSERT INTO no_such_table VALUES (1);\n"
+          "-- down\nDROP TABLE posts;\n")
+    db = sqlite_db(tmp_path)
+
+    async def body(db):
+        from covet.database.errors import OperationalError
+
+        with pytest.raises(MigrationError) as info:
+            await migrate_up(db, folder)
+        assert str(info.value) == ("migration 0002 create_posts (%s) failed, so none of it was applied: no such "
+                                   "table: no_such_table" % (folder / "0002_create_posts.sql"))
+        assert isinstance(info.value.__cause__, OperationalError)
+        assert await tables(db) == ["covet_migrations", "users"]   # no posts; 0003 never ran
+        assert [r[:2] for r in await records(db)] == [(1, "create_users")]
+    run(db, body)
+
+
+def test_a_failing_rollback_keeps_the_migration(tmp_path, folder):
+    write(folder, "0003_create_tags.sql", "-- up\nCREATE TABLE tags (name TEXT);\n"
+                                          "-- down\nDROP TABLE tags;\nDROP TABLE no_such_table;\n")
+    db = sqlite_db(tmp_path)
+
+    async def body(db):
+        await migrate_up(db, folder)
+        with pytest.raises(MigrationError) as info:
+            await migrations.migrate("down", db=db, directory=str(folder), migrations=[])
+        assert str(info.value) == ("migration 0003 create_tags (%s) failed to roll back, so none of it was undone: no "
+                                   "such table: no_such_table" % (folder / "0003_create_tags.sql"))
+        assert await tables(db) == ["covet_migrations", "posts", "tags", "users"]
+        assert len(await records(db)) == 3
+    run(db, body)
+
+
+def test_rollback_checks_every_step_before_undoing_any(tmp_path, folder):
+    write(folder, "0002_create_posts.sql", "-- up\nCREATE TABLE posts (id INTEGER PRIMARY KEY);\n")
+    db = sqlite_db(tmp_path)
+
+    async def body(db):
+        d = str(folder)
+        await migrate_up(db, folder)
+        with pytest.raises(MigrationError) as info:
+            await migrations.migrate("down", steps=2, db=db, directory=d, migrations=[])
+        assert str(info.value) == ("migration 0002 create_posts (%s) has no down SQL: it cannot be rolled back"
+                                   % (folder / "0002_create_posts.sql"))
+        assert len(await records(db)) == 3   # 0003 was not undone either
+        write(folder, "0003_create_tags.sql", "-- up\nCREATE TABLE tags (name TEXT PRIMARY KEY);\n-- down\n-- none\n")
+        with pytest.raises(MigrationError) as info:
+            await migrations.migrate("down", db=db, directory=d, migrations=[])
+        assert str(info.value) == ("migration 0003 create_tags (%s) has an empty down section: it cannot be rolled "
+                                   "back" % (folder / "0003_create_tags.sql"))
+        (folder / "0003_create_tags.sql").unlink()
+        with pytest.raises(MigrationError) as info:
+            await migrations.migrate("down", db=db, directory=d, migrations=[])
+        assert str(info.value) == ("migration 0003 create_tags is applied but no file or class has its version any "
+                                   "more: it cannot be rolled back")
+        write(folder, "0003_other.sql", "-- up\nSELECT 1;\n-- down\nSELECT 1;\n")
+        with pytest.raises(MigrationError) as info:
+            await migrations.migrate("down", db=db, directory=d, migrations=[])
+        assert str(info.value) == ("cannot roll back: version 0003 was applied as 'create_tags' but is now 'other' "
+                                   "(%s)" % (folder / "0003_other.sql"))
+        assert len(await records(db)) == 3
+    run(db, body)
+
+
+def test_inserting_a_class_in_the_middle_is_caught(registry, tmp_path):
+    class A(Migration, register=False):
+        def up(self):
+            return "CREATE TABLE a (x INT);"
+
+    class B(Migration, register=False):
+        def up(self):
+            return "CREATE TABLE b (x INT);"
+
+    class Inserted(Migration, register=False):
+        def up(self):
+            return "CREATE TABLE i (x INT);"
+
+    db = sqlite_db(tmp_path)
+
+    async def body(db):
+        assert names(await migrations.migrate("up", db=db, migrations=[A, B], directory=str(tmp_path))) == ["a", "b"]
+        with pytest.raises(MigrationError) as info:
+            await migrations.migrate("up", db=db, migrations=[A, Inserted, B], directory=str(tmp_path))
+        assert str(info.value).startswith("applied migrations have changed, so none was run: version 0002 was "
+                                          "applied as 'b' but is now 'inserted'")
+    run(db, body)
+
+
+def test_a_custom_record_table(tmp_path, folder):
+    db = sqlite_db(tmp_path)
+
+    async def body(db):
+        await migrate_up(db, folder, table="schema_history")
+        assert await tables(db) == ["posts", "schema_history", "tags", "users"]
+        assert len(await records(db, "schema_history")) == 3
+        with pytest.raises(ValueError) as info:
+            await migrate_up(db, folder, table="x; DROP TABLE users")
+        assert str(info.value).startswith("'x; DROP TABLE users' is not a valid SQL name")
+    run(db, body)
+
+
+def test_the_applied_set_is_read_again_under_the_lock(tmp_path, folder):
+    # Another worker applied everything between this worker's first read and its lock: the
+    # migrations must be skipped, not run a second time (CREATE TABLE would fail).
+    db = sqlite_db(tmp_path)
+
+    async def body(db):
+        await migrate_up(db, folder)
+        migrator = migrations.Migrator(db, directory=str(folder), migrations=[])
+
+        async def stale():
+            return {}
+        migrator._applied = stale
+        assert await migrator.up() == []
+        assert len(await records(db)) == 3
+    run(db, body)
+
+
+def test_two_workers_migrating_at_once_apply_each_migration_once(tmp_path):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    count = 12
+    for i in range(1, count + 1):
+        # No IF NOT EXISTS: a migration run twice fails.
+        write(folder, "%04d_t%d.sql" % (i, i), "-- up\nCREATE TABLE t%d (x INT);\nINSERT INTO t%d VALUES (%d);\n"
+                                               "-- down\nDROP TABLE t%d;\n" % (i, i, i, i))
+    start = threading.Barrier(2)
+    results, errors = {}, []
+
+    def worker(n):
+        db = sqlite_db(tmp_path, "shared.db")
+
+        async def body(db):
+            await db.connect()
+            start.wait()
+            return await migrations.migrate("up", db=db, directory=str(folder), migrations=[])
+        try:
+            results[n] = run(db, body)
+        except BaseException as exc:  # reported below with the worker's number
+            errors.append((n, exc))
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    applied = sorted(s.version for done in results.values() for s in done)
+    assert applied == list(range(1, count + 1))
+
+    async def check(db):
+        assert [r[0] for r in await records(db)] == list(range(1, count + 1))
+        for i in range(1, count + 1):
+            assert await db.fetch_all("SELECT x FROM t%d" % i) == [{"x": i}]
+    run(sqlite_db(tmp_path, "shared.db"), check)
+
+
+class FakeDialect:
+    def __init__(self, name):
+        self.name = name
+
+
+class RecordingDatabase:
+    """Just enough of DatabaseManager to see the statements the migrator sends on PostgreSQL."""
+
+    def __init__(self):
+        self.dialect = FakeDialect("postgresql")
+        self.calls = []
+        self.recorded = {}
+
+    async def connect(self):
+        pass
+
+    def transaction(self):
+        calls = self.calls
+
+        class Tx:
+            async def __aenter__(self):
+                calls.append("BEGIN")
+
+            async def __aexit__(self, *exc):
+                calls.append("ROLLBACK" if exc[0] else "COMMIT")
+        return Tx()
+
+    async def fetch_val(self, sql, *params):
+        self.calls.append((sql, params))
+        if "information_schema" in sql:
+            return 1
+        if "WHERE version" in sql:
+            return 1 if params[0] in self.recorded else None
+        return None
+
+    async def fetch_all(self, sql, *params):
+        self.calls.append((sql, params))
+        return []
+
+    async def execute_script(self, sql):
+        self.calls.append(("script", sql))
+
+    async def execute(self, sql, *params):
+        self.calls.append((sql, params[:2]))
+
+
+def test_on_postgresql_each_migration_takes_the_advisory_lock_first():
+    db = RecordingDatabase()
+
+    class One(Migration, register=False):
+        def up(self):
+            return "CREATE TABLE one (x INT);"
+
+    async def body():
+        return await migrations.migrate("up", db=db, migrations=[One])
+    key = int.from_bytes(hashlib.sha256(b"covet.migrations:covet_migrations").digest()[:8], "big", signed=True)
+    assert names(asyncio.run(body())) == ["one"]
+    assert db.calls == [
+        ("SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?",
+         ("covet_migrations",)),
+        ('SELECT version, name, checksum, applied_at FROM "covet_migrations" ORDER BY version', ()),
+        "BEGIN",
+        ("SELECT pg_advisory_xact_lock(?)", (key,)),
+        ('SELECT version FROM "covet_migrations" WHERE version = ?', (1,)),
+        ("script", "CREATE TABLE one (x INT);"),
+        ('INSERT INTO "covet_migrations" (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)', (1, "one")),
+        "COMMIT",
+    ]
