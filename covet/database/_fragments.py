@@ -173,6 +173,8 @@ def expression(item: Any) -> Fragment:
 def select_column(item: Any) -> Fragment:
     """A select or returning column: a name, ``*``, ``table.*``, a Fragment, or
     ``(name_or_fragment, alias)``."""
+    if isinstance(item, Fragment):  # a Fragment is a tuple too: it must be recognised first
+        return item
     if isinstance(item, tuple):
         if len(item) != 2:
             raise InvalidIdentifier("a column with an alias is (column, alias), not %r" % (item,))
