@@ -11,7 +11,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from covet.database.errors import InterfaceError, InvalidIdentifier, NotSupportedError, ProgrammingError
+from covet import Covet, Depends, TestClient
+from covet.database import DatabaseManager
+from covet.database.errors import (
+    IntegrityError, InterfaceError, InvalidIdentifier, NotSupportedError, ProgrammingError,
+)
 from covet.database.query_builder import (
     MAX_ROW_COUNT, DeleteQuery, Fragment, InsertQuery, QueryBuilder, SelectQuery, UpdateQuery, and_, in_, not_, or_,
     raw,
@@ -497,3 +501,212 @@ def test_a_guarded_statement_is_refused_before_the_database_sees_it():
     with pytest.raises(ProgrammingError):
         asyncio.run(QueryBuilder(db).delete("users").execute())
     assert db.calls == []
+
+
+# -- against real SQLite files -------------------------------------------------------------------------
+
+SCHEMA = """
+CREATE TABLE users (id SERIAL PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, active INTEGER NOT NULL DEFAULT 1);
+CREATE TABLE orders (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id), total INTEGER NOT NULL);
+"""
+USERS = [{"name": "Ada", "role": "admin"}, {"name": "bob", "role": "staff"}, {"name": "Cyd", "role": "staff"},
+         {"name": "dana", "role": "guest"}]
+ORDERS = [{"user_id": 1, "total": 50}, {"user_id": 1, "total": 80}, {"user_id": 2, "total": 10},
+          {"user_id": 3, "total": 200}]
+
+
+def with_database(tmp_path, body):
+    """Run ``body(db, qb)`` against a fresh SQLite file holding USERS and ORDERS."""
+    async def go():
+        async with DatabaseManager("sqlite:///%s" % (tmp_path / "app.db")) as db:
+            await db.execute_script(SCHEMA)
+            qb = QueryBuilder(db)
+            assert await qb.insert("users", USERS).execute() == 4
+            assert await qb.insert("orders", ORDERS).execute() == 4
+            return await body(db, qb)
+    return asyncio.run(go())
+
+
+def test_sqlite_select_where_order_limit_offset(tmp_path):
+    async def body(db, qb):
+        q = qb.select("users", ["id", "name"]).where("role = ?", "staff").order_by("-id")
+        return (await q.fetch_all(), await q.fetch_one(), await q.fetch_val(), await q.limit(1).offset(1).fetch_all(),
+                await qb.select("users", "name").order_by("id").offset(3).fetch_all(),
+                [row.name async for row in qb.select("users").order_by("name").iterate()])
+
+    rows, one, val, window, tail, names = with_database(tmp_path, body)
+    assert rows == [{"id": 3, "name": "Cyd"}, {"id": 2, "name": "bob"}]
+    assert one == {"id": 3, "name": "Cyd"}
+    assert val == 3
+    assert window == [{"id": 2, "name": "bob"}]
+    assert tail == [{"name": "dana"}]
+    assert names == ["Ada", "Cyd", "bob", "dana"]
+
+
+def test_sqlite_the_seed_search_is_case_insensitive_and_takes_percent_s(tmp_path):
+    async def body(db, qb):
+        def search(query):
+            return qb.select("users").where("name ILIKE %s", f"%{query}%").order_by("id")
+        return ([r.name for r in await search("D").fetch_all()], [r.name for r in await search("").fetch_all()],
+                await search("%' OR 1=1 --").fetch_all())
+
+    d, everyone, injected = with_database(tmp_path, body)
+    assert d == ["Ada", "Cyd", "dana"]
+    assert everyone == ["Ada", "bob", "Cyd", "dana"]
+    assert injected == []  # the value is a parameter: it is searched for, not run
+
+
+def test_sqlite_count_and_exists(tmp_path):
+    async def body(db, qb):
+        staff = qb.select("users").where("role = ?", "staff")
+        return (await qb.select("users").count(), await staff.count(), await staff.limit(1).count(),
+                await qb.select("users", "role").distinct().count(), await staff.exists(),
+                await qb.select("users").where("role = ?", "nobody").exists(),
+                await qb.select("users").where("role = ?", "nobody").count())
+
+    assert with_database(tmp_path, body) == (4, 2, 1, 3, True, False, 0)
+
+
+def test_sqlite_join_group_by_having(tmp_path):
+    async def body(db, qb):
+        spent = (qb.select(("users", "u"), ["u.name", raw("sum(o.total) AS spent"), (raw("count(*)"), "n")])
+                 .join(("orders", "o"), '"o"."user_id" = "u"."id"')
+                 .group_by("u.name").having("sum(o.total) > ?", 20).order_by("-spent"))
+        everyone = (qb.select(("users", "u"), ["u.name", ("o.total", "total")])
+                    .left_join(("orders", "o"), '"o"."user_id" = "u"."id" AND "o"."total" > ?', 60).order_by("u.id"))
+        return await spent.fetch_all(), await spent.count(), await everyone.fetch_all()
+
+    spent, groups, everyone = with_database(tmp_path, body)
+    assert spent == [{"name": "Cyd", "spent": 200, "n": 1}, {"name": "Ada", "spent": 130, "n": 2}]
+    assert groups == 2
+    assert everyone == [{"name": "Ada", "total": 80}, {"name": "bob", "total": None}, {"name": "Cyd", "total": 200},
+                        {"name": "dana", "total": None}]
+
+
+def test_sqlite_in_lists_empty_lists_and_subqueries(tmp_path):
+    async def body(db, qb):
+        async def run(q):
+            return [r.id for r in await q.order_by("id").fetch_all()]
+        big_spenders = qb.select("orders", ["user_id"]).where("total > ?", 60)
+        return (await run(qb.select("users").where(in_("id", [2, 4, 99]))),
+                await run(qb.select("users").where(in_("id", []))),
+                await run(qb.select("users").where(not_(in_("id", [])))),
+                await run(qb.select("users").where(in_("id", big_spenders))),
+                await run(qb.select("users").where(or_(("role = ?", "guest"), in_("name", ["Ada"])))),
+                await qb.update("users", {"active": 0}).where(in_("id", [])).execute())
+
+    listed, empty, not_empty, subquery, either, updated = with_database(tmp_path, body)
+    assert listed == [2, 4]
+    assert empty == []
+    assert not_empty == [1, 2, 3, 4]
+    assert subquery == [1, 3]
+    assert either == [1, 4]
+    assert updated.rowcount == 0
+
+
+def test_sqlite_insert_one_batch_defaults_and_returning(tmp_path):
+    async def body(db, qb):
+        result = await qb.insert("users", {"name": "eve", "role": "staff"}).execute()
+        new_id = await qb.insert("users", {"name": "fay", "role": "staff"}).returning("id").fetch_val()
+        with pytest.raises(IntegrityError):
+            await qb.insert("users", {"name": "no role"}).execute()
+        return result.lastrowid, new_id, await qb.select("users", ["name", "active"]).where("id >= ?", 5).order_by("id").fetch_all()
+
+    lastrowid, new_id, rows = with_database(tmp_path, body)
+    assert (lastrowid, new_id) == (5, 6)
+    assert rows == [{"name": "eve", "active": 1}, {"name": "fay", "active": 1}]
+
+
+def test_sqlite_update_and_delete(tmp_path):
+    async def body(db, qb):
+        changed = await qb.update("users", {"role": "former", "name": raw("upper(name)")}).where("role = ?", "staff").execute()
+        renamed = await qb.update("users", {"name": "Ada L."}).where("id = ?", 1).returning("id", "name").fetch_all()
+        deleted = await qb.delete("orders").where("total < ?", 60).execute()
+        gone = await qb.delete("orders").where("id = ?", 4).returning("total").fetch_val()
+        with pytest.raises(ProgrammingError):
+            await qb.delete("orders").execute()
+        left = await qb.select("orders").count()
+        everything = await qb.delete("orders").all_rows().execute()
+        return (changed.rowcount, renamed, deleted.rowcount, gone, left, everything.rowcount,
+                await qb.select("users", "name").order_by("id").fetch_all())
+
+    changed, renamed, deleted, gone, left, everything, names = with_database(tmp_path, body)
+    assert (changed, deleted, gone, left, everything) == (2, 2, 200, 1, 1)
+    assert renamed == [{"id": 1, "name": "Ada L."}]
+    assert names == [{"name": "Ada L."}, {"name": "BOB"}, {"name": "CYD"}, {"name": "dana"}]
+
+
+def test_sqlite_injection_attempts_are_refused_and_the_tables_stay(tmp_path):
+    async def body(db, qb):
+        for sort in ["name; DROP TABLE users", 'name" --', "1=1", "name DESC; DELETE FROM users"]:
+            with pytest.raises(InvalidIdentifier):
+                await qb.select("users").order_by(sort).fetch_all()
+        with pytest.raises(InvalidIdentifier):
+            await qb.insert("users", {"name": "x", "role) VALUES ('a', 'b'); DROP TABLE users; --": "y"}).execute()
+        with pytest.raises(ValueError):
+            await qb.select("users").limit("1; DELETE FROM users").fetch_all()
+        rows = await qb.select("users").where("name = ?", "x' OR '1'='1").fetch_all()
+        return rows, await qb.select("users").count(), await qb.select("orders").count()
+
+    assert with_database(tmp_path, body) == ([], 4, 4)
+
+
+def test_sqlite_one_shared_query_serves_concurrent_requests_without_leaking(tmp_path):
+    async def body(db, qb):
+        active = qb.select("users", "name").where("active = ?", 1).order_by("id")
+
+        async def request(role):
+            return [r.name for r in await active.where("role = ?", role).fetch_all()]
+        results = await asyncio.gather(*(request(role) for role in ["staff", "admin", "guest", "staff"]))
+        return results, [r.name for r in await active.fetch_all()]
+
+    results, everyone = with_database(tmp_path, body)
+    assert results == [["bob", "Cyd"], ["Ada"], ["dana"], ["bob", "Cyd"]]
+    assert everyone == ["Ada", "bob", "Cyd", "dana"]
+
+
+def test_sqlite_a_session_and_a_transaction_run_the_builder(tmp_path):
+    async def body(db, qb):
+        async with db.session_scope() as session:
+            await session.begin()  # the session's statements run in its transaction from here on
+            await QueryBuilder(session).insert("users", {"name": "gus", "role": "staff"}).execute()
+            await session.rollback()
+        try:
+            async with db.transaction():
+                await qb.update("users", {"role": "x"}).all_rows().execute()
+                raise RuntimeError("roll back")
+        except RuntimeError:
+            pass
+        return await qb.select("users").where("name = ?", "gus").exists(), await qb.select("users").where("role = ?", "x").count()
+
+    assert with_database(tmp_path, body) == (False, 0)
+
+
+def test_the_seed_query_builder_route_answers_over_http(tmp_path):
+    db = DatabaseManager("sqlite:///%s" % (tmp_path / "seed.db"))
+    db.sync.connect()
+    db.sync.execute_script(SCHEMA)
+    q = QueryBuilder().insert("users", USERS)
+    db.sync.execute_many(q.sql, q.params)
+    db.sync.disconnect()
+
+    app = Covet()
+    app.add_database(db)
+
+    def get_db():
+        return db
+
+    @app.route("/users/search")
+    async def search_users(request, db=Depends(get_db)):
+        query = request.query_params.get("q", "")
+
+        qb = QueryBuilder(db)
+        users = await qb.select("users").where("name ILIKE %s", f"%{query}%").fetch_all()
+
+        return {"users": users}
+
+    with TestClient(app) as client:
+        response = client.get("/users/search", params={"q": "A"})
+    assert response.status_code == 200
+    assert response.json() == {"users": [{"id": 1, "name": "Ada", "role": "admin", "active": 1},
+                                         {"id": 4, "name": "dana", "role": "guest", "active": 1}]}

@@ -160,7 +160,7 @@ class _Returning:
     def _rows_statement(self: Any, method: str) -> Tuple[str, Any]:
         if self._returning is None:
             raise ProgrammingError("%s() needs returning(...): without it %s returns no rows; use execute()"
-                                   % (method, self._verb))
+                                   % (method, self._verb.split()[0]))
         return self._statement()  # type: ignore[no-any-return]
 
     def _returning_into(self: Any, parts: List[str], params: List[Any]) -> None:
