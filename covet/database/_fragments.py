@@ -20,8 +20,8 @@ from covet.database.params import to_qmark
 
 __all__ = [
     "MAX_ROW_COUNT", "Fragment", "Condition", "Column", "fragment", "raw", "as_condition", "combine", "and_", "or_",
-    "not_", "in_", "expression", "select_column", "column_list", "alias", "table_reference", "order_term",
-    "row_count", "conditions_into", "assignments",
+    "not_", "in_", "expression", "select_column", "column_list", "expression_list", "alias", "table_reference",
+    "order_term", "row_count", "conditions_into", "assignments",
 ]
 
 #: The largest ``limit``/``offset``: both databases hold them as signed 64-bit integers, and a
@@ -194,6 +194,12 @@ def column_list(columns: Any) -> Fragment:
     parts = [select_column(c) for c in columns]
     if not parts:
         raise ValueError("select at least one column (the default is *)")
+    return Fragment(", ".join(p.sql for p in parts), tuple(v for p in parts for v in p.params))
+
+
+def expression_list(items: Sequence[Any]) -> Fragment:
+    """Names and Fragments, comma-separated: a ``GROUP BY`` list (no ``*``, no aliases)."""
+    parts = [expression(item) for item in items]
     return Fragment(", ".join(p.sql for p in parts), tuple(v for p in parts for v in p.params))
 
 

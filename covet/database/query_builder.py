@@ -26,11 +26,11 @@ Example::
     await qb.insert("users", {"name": "Ada", "email": "ada@example.com"}).execute()
     await qb.update("users", {"active": False}).where(in_("id", stale_ids)).execute()
 """
-from typing import TYPE_CHECKING, Any, AsyncIterator, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, AsyncIterator, Iterable, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
 from covet.database._fragments import (
-    MAX_ROW_COUNT, Column, Condition, Fragment, and_, as_condition, assignments, column_list, conditions_into, in_, not_,
-    or_, order_term, raw, row_count, table_reference,
+    MAX_ROW_COUNT, Column, Condition, Fragment, and_, as_condition, assignments, column_list, conditions_into,
+    expression_list, in_, not_, or_, order_term, raw, row_count, table_reference,
 )
 from covet.database.errors import InterfaceError, NotSupportedError, ProgrammingError
 from covet.database.identifiers import quote_identifier
@@ -43,6 +43,11 @@ __all__ = [
     "raw", "and_", "or_", "not_", "in_", "MAX_ROW_COUNT",
 ]
 
+# Each method returns a statement of its own class, so a type checker follows the chain.
+_S = TypeVar("_S", bound="_Statement")
+_F = TypeVar("_F", bound="_Filtered")
+_T = TypeVar("_T")
+
 
 class _Statement:
     """What every statement shares: ``.sql`` and ``.params``, built on first use and kept (a
@@ -50,7 +55,7 @@ class _Statement:
     __slots__ = ("_builder", "_table", "_compiled")
     _FIELDS: Tuple[str, ...] = ("_builder", "_table")
 
-    def _replace(self, **changes: Any) -> Any:
+    def _replace(self: _S, **changes: Any) -> _S:
         new = object.__new__(type(self))
         for name in self._FIELDS:
             setattr(new, name, changes[name] if name in changes else getattr(self, name))
@@ -123,7 +128,7 @@ class _Filtered(_Statement):
     __slots__ = ("_where",)
     _FIELDS = _Statement._FIELDS + ("_where",)
 
-    def where(self, condition: Condition, *params: Any) -> Any:
+    def where(self: _F, condition: Condition, *params: Any) -> _F:
         """A new statement that also requires ``condition`` (every ``where`` is ANDed).
 
         ``condition`` is SQL text from the code with its ``params``, or a :class:`Fragment`
@@ -140,7 +145,7 @@ class _Returning:
     """``returning(...)`` for the statements that change rows (mixed in; holds no state)."""
     __slots__ = ()
 
-    def returning(self: Any, *columns: Column) -> Any:
+    def returning(self: _T, *columns: Column) -> _T:
         """A new statement that returns ``columns`` of each changed row: read them with
         ``fetch_one``/``fetch_val``/``fetch_all``. Needs SQLite 3.35+ or PostgreSQL.
 
@@ -148,14 +153,15 @@ class _Returning:
 
             new_id = await qb.insert("users", {"name": "Ada"}).returning("id").fetch_val()
         """
+        statement: Any = self
         if not columns:
             raise ValueError("returning() needs at least one column")
-        if not self._builder.supports_returning:
+        if not statement._builder.supports_returning:
             raise NotSupportedError("RETURNING is not supported by this database (SQLite before 3.35)")
-        if getattr(self, "_many", False):
+        if getattr(statement, "_many", False):
             raise ProgrammingError("returning() needs a single-row insert: a batch runs through execute_many, "
                                    "which returns no rows")
-        return self._replace(_returning=column_list(columns))
+        return statement._replace(_returning=column_list(columns))  # type: ignore[no-any-return]
 
     def _rows_statement(self: Any, method: str) -> Tuple[str, Any]:
         if self._returning is None:
@@ -174,14 +180,15 @@ class _Guarded:
     """The refusal of an UPDATE or DELETE with no ``where`` (mixed in; holds no state)."""
     __slots__ = ()
 
-    def all_rows(self: Any) -> Any:
+    def all_rows(self: _T) -> _T:
         """A new statement allowed to run without ``where``: it changes every row of the table.
 
         Example::
 
             await qb.update("sessions", {"valid": False}).all_rows().execute()
         """
-        return self._replace(_all_rows=True)
+        statement: Any = self
+        return statement._replace(_all_rows=True)  # type: ignore[no-any-return]
 
     def _check_guard(self: Any) -> None:
         # An UPDATE or DELETE whose where() was forgotten (or skipped by an `if`) changes the
@@ -241,14 +248,15 @@ class SelectQuery(_Filtered):
 
     def group_by(self, *columns: Column) -> "SelectQuery":
         """``GROUP BY columns``, replacing any earlier ``group_by``; none removes it."""
-        return self._replace(_group_by=column_list(columns) if columns else None)
+        return self._replace(_group_by=expression_list(columns) if columns else None)
 
     def having(self, condition: Condition, *params: Any) -> "SelectQuery":
         """A condition on groups (every ``having`` is ANDed), like :meth:`where`.
 
         Example::
 
-            qb.select("orders", ["user_id", raw("sum(total) AS spent")]).group_by("user_id").having("sum(total) > ?", 100)
+            spent = raw("sum(total) AS spent")
+            qb.select("orders", ["user_id", spent]).group_by("user_id").having("sum(total) > ?", 100)
         """
         return self._replace(_having=self._having + (as_condition(condition, params),))
 
