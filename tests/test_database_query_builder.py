@@ -449,7 +449,7 @@ def test_terminal_methods_hand_sql_and_params_to_the_database():
 
 def test_count_counts_the_from_and_where_rows_directly():
     db = RecordingDatabase(value=42)
-    q = QueryBuilder(db).select("users", ["name", raw("? AS x", "dropped")]).join(
+    q = QueryBuilder(db).select("users", ["name", ("id", "x"), "users.*"]).join(
         "orders", '"orders"."uid" = "users"."id"').where("active = ?", 1).order_by("name")
     assert asyncio.run(q.count()) == 42
     assert db.calls == [("fetch_val", 'SELECT COUNT(*) FROM "users" JOIN "orders" ON "orders"."uid" = "users"."id" '
@@ -457,12 +457,14 @@ def test_count_counts_the_from_and_where_rows_directly():
 
 
 @pytest.mark.parametrize("refine", [
-    lambda q: q.group_by("role"), lambda q: q.distinct(), lambda q: q.limit(5), lambda q: q.offset(5),
-    lambda q: q.having("count(*) > ?", 1),
+    lambda b: b.select("users", ["role"]).group_by("role"), lambda b: b.select("users", ["role"]).distinct(),
+    lambda b: b.select("users", ["role"]).limit(5), lambda b: b.select("users", ["role"]).offset(5),
+    lambda b: b.select("users", ["role"]).having("count(*) > ?", 1), lambda b: b.select("users", raw("count(*)")),
+    lambda b: b.select("users", ["role", (raw("max(?, age)", 1), "a")]),
 ])
-def test_count_of_groups_distinct_rows_or_a_window_counts_the_query_itself(refine):
+def test_count_of_expressions_groups_distinct_rows_or_a_window_counts_the_query_itself(refine):
     db = RecordingDatabase(value="7")
-    q = refine(QueryBuilder(db).select("users", ["role"]).where("active = ?", 1))
+    q = refine(QueryBuilder(db)).where("active = ?", 1)
     assert asyncio.run(q.count()) == 7
     assert db.calls == [("fetch_val", 'SELECT COUNT(*) FROM (%s) AS "counted"' % q.sql, q.params)]
 
@@ -571,10 +573,11 @@ def test_sqlite_count_and_exists(tmp_path):
         staff = qb.select("users").where("role = ?", "staff")
         return (await qb.select("users").count(), await staff.count(), await staff.limit(1).count(),
                 await qb.select("users", "role").distinct().count(), await staff.exists(),
+                await qb.select("orders", raw("sum(total)")).count(),
                 await qb.select("users").where("role = ?", "nobody").exists(),
                 await qb.select("users").where("role = ?", "nobody").count())
 
-    assert with_database(tmp_path, body) == (4, 2, 1, 3, True, False, 0)
+    assert with_database(tmp_path, body) == (4, 2, 1, 3, True, 1, False, 0)
 
 
 def test_sqlite_join_group_by_having(tmp_path):

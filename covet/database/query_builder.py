@@ -207,13 +207,20 @@ class SelectQuery(_Filtered):
         page = await recent.limit(20).offset(40).fetch_all()
         total = await recent.count()
     """
-    __slots__ = ("_columns", "_distinct", "_joins", "_group_by", "_having", "_order_by", "_limit", "_offset")
+    __slots__ = ("_columns", "_plain_columns", "_distinct", "_joins", "_group_by", "_having", "_order_by", "_limit",
+                 "_offset")
     _FIELDS = _Filtered._FIELDS + __slots__
 
     def __init__(self, builder: "QueryBuilder", table: Any, columns: Any = "*") -> None:
         self._builder = builder
         self._table = table_reference(table)
-        self._columns = column_list(columns)
+        items = (columns,) if isinstance(columns, (str, Fragment)) else tuple(columns)
+        self._columns = column_list(items)
+        # A raw() column may be an aggregate (count(*), sum(total)) that folds every row into one,
+        # so only a query of plain names may be counted without its columns.
+        self._plain_columns = not any(isinstance(item, Fragment) or (isinstance(item, tuple) and item
+                                                                    and isinstance(item[0], Fragment))
+                                      for item in items)
         self._distinct = False
         self._where: Tuple[Fragment, ...] = ()
         self._joins: Tuple[Fragment, ...] = ()
@@ -319,7 +326,7 @@ class SelectQuery(_Filtered):
         return "".join(parts), tuple(params)
 
     def _count_statement(self) -> Tuple[str, Tuple[Any, ...]]:
-        if (self._group_by is None and not self._having and not self._distinct
+        if (self._plain_columns and self._group_by is None and not self._having and not self._distinct
                 and self._limit is None and self._offset is None):
             # The rows are the FROM/WHERE rows: count them directly, without the columns and
             # the order, which cannot change the count.
@@ -327,7 +334,7 @@ class SelectQuery(_Filtered):
             params: List[Any] = []
             self._from_into(parts, params)
             return "".join(parts), tuple(params)
-        # Groups, distinct rows or a window of rows: count what the query itself returns.
+        # Expressions, groups, distinct rows or a window of rows: count what the query itself returns.
         sql, values = self._statement()
         return 'SELECT COUNT(*) FROM (%s) AS "counted"' % sql, values
 
