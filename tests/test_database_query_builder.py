@@ -51,6 +51,12 @@ def test_one_column_may_be_given_as_a_string():
     assert qb.select(("users", "u"), "u.id").sql == 'SELECT "u"."id" FROM "users" AS "u"'
 
 
+@pytest.mark.parametrize("column", ["count(*)", "name AS n", "id, password", "*, 1", "users.*.x", "lower(name)"])
+def test_an_expression_not_wrapped_in_raw_is_refused(column):
+    with pytest.raises(InvalidIdentifier):
+        qb.select("users", [column])
+
+
 def test_no_columns_is_refused():
     with pytest.raises(ValueError, match=r"^select at least one column \(the default is \*\)$"):
         qb.select("users", [])
