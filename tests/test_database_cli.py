@@ -1,6 +1,9 @@
 """``python -m covet db migrate|rollback|status|new``: arguments, where the database comes from,
 messages and exit statuses, against real SQLite files."""
 import os
+import re
+import sqlite3
+import subprocess
 import sys
 import textwrap
 
@@ -8,6 +11,8 @@ import pytest
 
 from covet.cli import main
 from covet.cli.program import build_parser
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture
@@ -128,3 +133,203 @@ def test_an_app_without_a_database(isolated, capsys):
 def test_an_app_that_cannot_load(isolated, capsys):
     code, out, err = run(capsys, "migrate", "--app", "nope.py")
     assert (code, out, err) == (1, "", "covet: no such file: nope.py\n")
+
+
+# -- migrate, rollback, status against a real SQLite file ---------------------------------------
+
+USERS = "-- up\nCREATE TABLE users (id SERIAL PRIMARY KEY, email TEXT NOT NULL);\n-- down\nDROP TABLE users;\n"
+POSTS = "-- up\nCREATE TABLE posts (id SERIAL PRIMARY KEY, title TEXT);\n-- down\nDROP TABLE posts;\n"
+
+
+def migration_folder(root, **files):
+    folder = root / "migrations"
+    folder.mkdir(exist_ok=True)
+    for name, text in files.items():
+        (folder / (name + ".sql")).write_text(text)
+    return folder
+
+
+def sqlite_tables(path):
+    connection = sqlite3.connect(str(path))
+    try:
+        return [r[0] for r in connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+    finally:
+        connection.close()
+
+
+def origin(name):
+    return os.path.join("migrations", name + ".sql")
+
+
+def test_migrate_status_rollback(isolated, capsys):
+    migration_folder(isolated, **{"0001_create_users": USERS, "0002_create_posts": POSTS})
+    url = "sqlite:///app.db"
+    code, out, err = run(capsys, "status", "--database", url)
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [
+        "VERSION  NAME          STATE    APPLIED AT  SOURCE",
+        "0001     create_users  pending              " + origin("0001_create_users"),
+        "0002     create_posts  pending              " + origin("0002_create_posts"),
+        "0 applied, 2 pending",
+    ]
+    assert run(capsys, "migrate", "--database", url) == (0, "applied 0001 create_users (%s)\napplied 0002 create_posts "
+                                                            "(%s)\n" % (origin("0001_create_users"),
+                                                                        origin("0002_create_posts")), "")
+    assert sqlite_tables(isolated / "app.db") == ["covet_migrations", "posts", "users"]
+    assert run(capsys, "migrate", "--database", url) == (0, "nothing to migrate: the database is up to date\n", "")
+    code, out, _ = run(capsys, "status", "--database", url)
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 4 and lines[-1] == "2 applied, 0 pending"
+    assert re.fullmatch(r"0001     create_users  applied  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d  " + re.escape(
+        origin("0001_create_users")), lines[1])
+    assert run(capsys, "rollback", "--database", url) == (
+        0, "rolled back 0002 create_posts (%s)\n" % origin("0002_create_posts"), "")
+    assert run(capsys, "migrate", "--database", url) == (
+        0, "applied 0002 create_posts (%s)\n" % origin("0002_create_posts"), "")
+    assert run(capsys, "rollback", "--database", url, "--steps", "5") == (
+        0, "rolled back 0002 create_posts (%s)\nrolled back 0001 create_users (%s)\n"
+           % (origin("0002_create_posts"), origin("0001_create_users")), "")
+    assert run(capsys, "rollback", "--database", url) == (0, "nothing to roll back\n", "")
+    assert sqlite_tables(isolated / "app.db") == ["covet_migrations"]
+
+
+def test_migrate_to_a_target_and_roll_back_to_one(isolated, capsys):
+    migration_folder(isolated, **{"0001_create_users": USERS, "0002_create_posts": POSTS})
+    url = "sqlite:///app.db"
+    assert run(capsys, "migrate", "--database", url, "--target", "create_users")[:2] == (
+        0, "applied 0001 create_users (%s)\n" % origin("0001_create_users"))
+    assert run(capsys, "migrate", "--database", url, "--target", "7") == (
+        1, "", "covet: no migration with version 0007\n")
+    assert run(capsys, "migrate", "--database", url)[0] == 0
+    assert run(capsys, "rollback", "--database", url, "--target", "0")[1].count("rolled back") == 2
+
+
+def test_database_from_the_environment(isolated, capsys, monkeypatch):
+    migration_folder(isolated, **{"0001_create_users": USERS})
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///env.db")
+    assert run(capsys, "migrate")[0] == 0
+    assert sqlite_tables(isolated / "env.db") == ["covet_migrations", "users"]
+    # --database wins over the environment.
+    assert run(capsys, "migrate", "--database", "sqlite:///flag.db")[0] == 0
+    assert sqlite_tables(isolated / "flag.db") == ["covet_migrations", "users"]
+
+
+APP_WITH_DATABASE = '''
+from covet import Covet
+from covet.database import DatabaseManager
+from covet.database.migrations import Migration
+
+app = Covet()
+app.add_database(DatabaseManager("sqlite:///fromapp.db"))
+
+
+class CreateAccounts(Migration):
+    version = 5
+
+    def up(self):
+        return "CREATE TABLE accounts (id SERIAL PRIMARY KEY, created_at TIMESTAMP DEFAULT NOW());"
+
+    def down(self):
+        return "DROP TABLE accounts;"
+'''
+
+
+@pytest.fixture
+def empty_registry(monkeypatch):
+    from covet.database import migrations
+
+    monkeypatch.setattr(migrations, "_registry", [])
+
+
+def test_the_app_gives_its_database_and_its_migration_classes(isolated, capsys, empty_registry):
+    (isolated / "app.py").write_text(APP_WITH_DATABASE)
+    migration_folder(isolated, **{"0001_create_users": USERS})
+    code, out, err = run(capsys, "migrate", "--app", "app.py")
+    assert (code, err) == (0, "")
+    assert out == "applied 0001 create_users (%s)\napplied 0005 create_accounts (class app.CreateAccounts)\n" % (
+        origin("0001_create_users"))
+    assert sqlite_tables(isolated / "fromapp.db") == ["accounts", "covet_migrations", "users"]
+
+
+def test_app_py_is_found_without_app(isolated, capsys, empty_registry):
+    (isolated / "app.py").write_text(APP_WITH_DATABASE)
+    code, out, _ = run(capsys, "status")
+    assert code == 0
+    assert out.splitlines()[1:] == ["0005     create_accounts  pending              class app.CreateAccounts",
+                                    "0 applied, 1 pending"]
+
+
+def test_a_failing_migration_exits_1_naming_it(isolated, capsys):
+    migration_folder(isolated, **{"0001_create_users": USERS,
+                                  "0002_broken": "-- up\nCREATE TABLE half (x INT);\nCREATE TABLE (;\n"})
+    code, out, err = run(capsys, "migrate", "--database", "sqlite:///app.db")
+    assert (code, out) == (1, "applied 0001 create_users (%s)\n" % origin("0001_create_users"))
+    assert err == ('covet: migration 0002 broken (%s) failed, so none of it was applied: near "(": syntax error\n'
+                   % origin("0002_broken"))
+    assert sqlite_tables(isolated / "app.db") == ["covet_migrations", "users"]
+
+
+def test_an_edited_migration_fails_status_and_migrate(isolated, capsys):
+    folder = migration_folder(isolated, **{"0001_create_users": USERS})
+    url = "sqlite:///app.db"
+    assert run(capsys, "migrate", "--database", url)[0] == 0
+    (folder / "0001_create_users.sql").write_text(USERS.replace("email TEXT", "mail TEXT"))
+    migration_folder(isolated, **{"0002_create_posts": POSTS})
+    code, out, err = run(capsys, "status", "--database", url)
+    assert (code, err) == (1, "")
+    assert out.splitlines()[-2:] == [
+        "1 applied, 1 pending, 1 changed",
+        "changed 0001 create_users: %s was edited after it was applied" % origin("0001_create_users")]
+    assert run(capsys, "migrate", "--database", url) == (
+        1, "", "covet: applied migrations have changed, so none was run: %s was edited after it was applied. "
+               "Restore them, or roll them back and migrate again\n" % origin("0001_create_users"))
+    assert sqlite_tables(isolated / "app.db") == ["covet_migrations", "users"]
+
+
+def test_a_broken_migration_file_exits_1(isolated, capsys):
+    migration_folder(isolated, **{"0001_create_users": "CREATE TABLE users (id INT);"})
+    assert run(capsys, "status", "--database", "sqlite:///app.db") == (
+        1, "", "covet: %s has no '-- up' line: write '-- up', the SQL, then '-- down' and the SQL that undoes it\n"
+               % origin("0001_create_users"))
+
+
+@pytest.mark.parametrize("url,message", [
+    ("app.db", "a database URL looks like sqlite:///app.db or postgresql://user@host/name, not 'app.db'"),
+    ("sqlite://app.db", "a SQLite URL has three slashes before a relative path (sqlite:///app.db) and four before an "
+                        "absolute one (sqlite:////var/lib/app.db): 'sqlite://app.db'"),
+])
+def test_a_bad_url_exits_1(isolated, capsys, url, message):
+    assert run(capsys, "status", "--database", url) == (1, "", "covet: %s\n" % message)
+
+
+def test_no_migrations_at_all(isolated, capsys):
+    assert run(capsys, "status", "--database", "sqlite:///app.db") == (
+        0, "no migrations: no Migration classes and no .sql files in migrations/\n", "")
+    assert run(capsys, "migrate", "--database", "sqlite:///app.db") == (
+        0, "nothing to migrate: the database is up to date\n", "")
+
+
+def test_two_processes_migrating_at_once(isolated):
+    count = 15
+    folder = isolated / "migrations"
+    folder.mkdir()
+    for i in range(1, count + 1):
+        # No IF NOT EXISTS: run twice, a migration fails.
+        (folder / ("%04d_t%d.sql" % (i, i))).write_text("-- up\nCREATE TABLE t%d (x INT);\n" % i)
+    env = dict(os.environ, PYTHONPATH=REPO)
+    command = [sys.executable, "-m", "covet", "db", "migrate", "--database", "sqlite:///shared.db"]
+    workers = [subprocess.Popen(command, cwd=str(isolated), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                universal_newlines=True) for _ in range(2)]
+    outputs = [w.communicate(timeout=60) for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], outputs
+    assert [err for _, err in outputs] == ["", ""]
+    applied = sorted(int(line.split()[1]) for out, _ in outputs for line in out.splitlines()
+                     if line.startswith("applied "))
+    assert applied == list(range(1, count + 1))
+    connection = sqlite3.connect(str(isolated / "shared.db"))
+    try:
+        assert [r[0] for r in connection.execute("SELECT version FROM covet_migrations ORDER BY version")] == list(
+            range(1, count + 1))
+    finally:
+        connection.close()

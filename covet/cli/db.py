@@ -81,10 +81,10 @@ def command(args: argparse.Namespace) -> int:
     if args.db_command == "new":
         return _new(args)
     try:
-        return asyncio.run(_with_database(args))
-    except (DatabaseError, LookupError) as exc:
-        return _fail(str(exc))
-    except ValueError as exc:
+        # The app (if any) is imported before the event loop starts, as `covet run` does.
+        db = _database(args)
+        return asyncio.run(_with_database(args, db))
+    except (DatabaseError, LookupError, ValueError) as exc:
         return _fail(str(exc))
 
 
@@ -110,24 +110,20 @@ def _database(args: argparse.Namespace) -> Any:
     return database
 
 
-async def _with_database(args: argparse.Namespace) -> int:
+async def _with_database(args: argparse.Namespace, db: Any) -> int:
     from ..database.migrations import Migrator
 
-    db = _database(args)
-    migrator = Migrator(db, directory=args.dir, table=args.table)
+    def report(direction: str, script: Any) -> None:
+        print("%s %s" % ("applied" if direction == "up" else "rolled back", script.label), flush=True)
+    migrator = Migrator(db, directory=args.dir, table=args.table, progress=report)
     try:
         if args.db_command == "status":
             return await _status(migrator)
         if args.db_command == "migrate":
-            done = await migrator.up(target=args.target)
-            verb, nothing = "applied", "nothing to migrate: the database is up to date"
-        else:
-            done = await migrator.down(steps=args.steps, target=args.target)
-            verb, nothing = "rolled back", "nothing to roll back"
-        for script in done:
-            print("%s %s" % (verb, script.label))
-        if not done:
-            print(nothing)
+            if not await migrator.up(target=args.target):
+                print("nothing to migrate: the database is up to date")
+        elif not await migrator.down(steps=args.steps, target=args.target):
+            print("nothing to roll back")
         return 0
     finally:
         await db.disconnect()

@@ -31,16 +31,14 @@ import hashlib
 import logging
 import os
 import re
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, NamedTuple, Optional, Type, Union
+from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Type, Union
 
 from .errors import DatabaseError
 from .identifiers import quote_identifier
+from .manager import DatabaseManager, default_database
 from .migration_files import (
     MigrationError, MigrationScript, checksum, check_unique, format_version, has_sql, load_directory,
 )
-
-if TYPE_CHECKING:
-    from .manager import DatabaseManager
 
 __all__ = [
     "Migration", "migrate", "status", "Migrator", "MigrationError", "MigrationScript", "MigrationState",
@@ -264,16 +262,18 @@ class Migrator:
         print((await migrator.status()).pending)
     """
 
-    def __init__(self, db: Optional["DatabaseManager"] = None, *, migrations: Optional[Iterable[Any]] = None,
-                 directory: Optional[str] = None, table: str = DEFAULT_TABLE) -> None:
+    def __init__(self, db: Optional[DatabaseManager] = None, *, migrations: Optional[Iterable[Any]] = None,
+                 directory: Optional[str] = None, table: str = DEFAULT_TABLE,
+                 progress: Optional[Callable[[str, MigrationScript], None]] = None) -> None:
         if db is None:
-            from .manager import default_database
-
             db = default_database()
         self.db = db
         self.migrations = None if migrations is None else list(migrations)
         self.directory = directory
         self.table = table
+        #: Called as ``progress("up" or "down", script)`` as soon as each migration commits (the
+        #: command line prints it then, so a later failure does not hide what was done).
+        self.progress = progress
         quoted = quote_identifier(table)
         # The statements are built once per Migrator: the table name is the only variable part.
         self._create = ("CREATE TABLE IF NOT EXISTS %s (version BIGINT NOT NULL PRIMARY KEY, name TEXT NOT NULL, "
@@ -461,6 +461,8 @@ class Migrator:
                                  % (script.label, verb, "applied" if direction == "up" else "undone",
                                     exc)) from exc
         logger.info("%s migration %s", "applied" if direction == "up" else "rolled back", script.label)
+        if self.progress is not None:
+            self.progress(direction, script)
         return True
 
 
@@ -473,7 +475,7 @@ def _check_steps(steps: Optional[int], target: object) -> None:
 
 
 async def migrate(direction: str = "up", *, target: Union[int, str, None] = None, steps: Optional[int] = None,
-                  db: Optional["DatabaseManager"] = None, migrations: Optional[Iterable[Any]] = None,
+                  db: Optional[DatabaseManager] = None, migrations: Optional[Iterable[Any]] = None,
                   directory: Optional[str] = None, table: str = DEFAULT_TABLE) -> List[MigrationScript]:
     """Migrate ``db`` (default: ``default_database()``) ``"up"`` or ``"down"``; the migrations run.
 
@@ -497,7 +499,7 @@ async def migrate(direction: str = "up", *, target: Union[int, str, None] = None
     raise ValueError("direction must be 'up' or 'down', not %r" % (direction,))
 
 
-async def status(*, db: Optional["DatabaseManager"] = None, migrations: Optional[Iterable[Any]] = None,
+async def status(*, db: Optional[DatabaseManager] = None, migrations: Optional[Iterable[Any]] = None,
                  directory: Optional[str] = None, table: str = DEFAULT_TABLE) -> MigrationStatus:
     """Every migration and whether it is applied, pending, changed or missing.
 
