@@ -10,7 +10,7 @@ Example::
     $ python -m covet db new "create users"
     created migrations/0001_create_users.sql
     $ python -m covet db migrate --database sqlite:///app.db
-    applied 0001 create_users
+    applied 0001 create_users (migrations/0001_create_users.sql)
     $ python -m covet db status --database sqlite:///app.db
     VERSION  NAME          STATE    APPLIED AT           SOURCE
     0001     create_users  applied  2024-05-01 12:00:00  migrations/0001_create_users.sql
