@@ -849,3 +849,33 @@ def test_on_postgresql_each_migration_takes_the_advisory_lock_first():
         ('INSERT INTO "covet_migrations" (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)', (1, "one")),
         "COMMIT",
     ]
+
+
+def test_normalise_sql():
+    assert migration_files.normalise_sql("\n    CREATE TABLE t (\r\n      x INT  \r\n    );\n") == (
+        "CREATE TABLE t (\n  x INT\n);")
+
+
+def test_reindenting_a_class_does_not_change_its_checksum(registry):
+    class Deep(Migration, register=False):
+        def up(self):
+            return """
+                    CREATE TABLE t (
+                        x INT
+                    );
+            """
+
+    class Shallow(Migration, register=False):
+        def up(self):
+            return "CREATE TABLE t (\n    x INT\n);"
+
+    deep, shallow = collect_migrations([Deep])[0], collect_migrations([Shallow])[0]
+    assert deep.up == shallow.up == "CREATE TABLE t (\n    x INT\n);"
+    assert deep.checksum == shallow.checksum
+
+
+@pytest.mark.parametrize("name", ["", "  ", 3])
+def test_a_bad_class_name_is_refused(registry, name):
+    with pytest.raises(TypeError) as info:
+        type("Named", (Migration,), {"name": name, "up": lambda self: "SELECT 1;"})
+    assert str(info.value) == "Named.name must be a non-empty string, not %r" % (name,)

@@ -23,12 +23,13 @@ Example::
 import hashlib
 import os
 import re
+import textwrap
 from typing import Dict, Iterable, List, NamedTuple, Optional, Tuple
 
 from .errors import DatabaseError
 
 __all__ = [
-    "MigrationError", "MigrationScript", "FILE_NAME", "MAX_VERSION", "checksum", "has_sql",
+    "MigrationError", "MigrationScript", "FILE_NAME", "MAX_VERSION", "checksum", "normalise_sql", "has_sql",
     "parse_migration", "load_file", "load_directory", "check_unique", "migration_name",
     "next_version", "new_migration_file", "NEW_FILE_TEMPLATE", "format_version",
 ]
@@ -110,21 +111,30 @@ def format_version(version: int) -> str:
     return "%04d" % version
 
 
-def _normalise(sql: str) -> str:
-    # Line endings and trailing blanks change when a file passes through another editor or a git
-    # checkout on Windows; neither changes the SQL, so neither changes the checksum.
+def normalise_sql(sql: str) -> str:
+    """``sql`` as migrations store and checksum it: ``\n`` line endings, no trailing blanks, the
+    common indentation removed, no blank lines around it.
+
+    Line endings and trailing blanks change when a file passes through another editor or a git
+    checkout on Windows, and a class's triple-quoted SQL is re-indented when the class moves;
+    none of it changes the SQL, so none of it changes the checksum.
+
+    Example::
+
+        normalise_sql("\n    CREATE TABLE t (\r\n      x INT  \r\n    );\n")   # 'CREATE TABLE t (\n  x INT\n);'
+    """
     lines = sql.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    return "\n".join(line.rstrip() for line in lines).strip("\n")
+    return textwrap.dedent("\n".join(line.rstrip() for line in lines)).strip("\n")
 
 
 def checksum(sql: str) -> str:
-    """The SHA-256 (hex) of ``sql`` with line endings and trailing whitespace normalised.
+    """The SHA-256 (hex) of ``sql`` after :func:`normalise_sql`.
 
     Example::
 
         checksum("CREATE TABLE t (x INT);\\r\\n") == checksum("CREATE TABLE t (x INT);")   # True
     """
-    return hashlib.sha256(_normalise(sql).encode("utf-8")).hexdigest()
+    return hashlib.sha256(normalise_sql(sql).encode("utf-8")).hexdigest()
 
 
 def has_sql(sql: Optional[str]) -> bool:
@@ -156,7 +166,7 @@ def parse_migration(text: str, origin: str) -> Tuple[str, Optional[str]]:
             line = text.count("\n", 0, marker.start()) + 1
             raise MigrationError("%s has a second '-- %s' line (line %d)" % (origin, kind, line))
         end = markers[i + 1].start() if i + 1 < len(markers) else len(text)
-        sections[kind] = _normalise(text[marker.end():end])
+        sections[kind] = normalise_sql(text[marker.end():end])
     if "up" not in sections:
         raise MigrationError("%s has no '-- up' line" % origin)
     if not has_sql(sections["up"]):

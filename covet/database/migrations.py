@@ -37,7 +37,7 @@ from .errors import DatabaseError
 from .identifiers import quote_identifier
 from .manager import DatabaseManager, default_database
 from .migration_files import (
-    MigrationError, MigrationScript, checksum, check_unique, format_version, has_sql, load_directory,
+    MigrationError, MigrationScript, checksum, check_unique, format_version, has_sql, load_directory, normalise_sql,
 )
 
 __all__ = [
@@ -98,6 +98,8 @@ class Migration:
         if cls.up is Migration.up:
             raise TypeError("%s is a Migration without up(): define up() to return its SQL" % cls.__qualname__)
         _check_version(cls.version, cls.__qualname__)
+        if cls.name is not None and (not isinstance(cls.name, str) or not cls.name.strip()):
+            raise TypeError("%s.name must be a non-empty string, not %r" % (cls.__qualname__, cls.name))
         _registry.append(cls)
 
     def up(self) -> str:
@@ -144,7 +146,8 @@ def _class_script(migration: Union[Type[Migration], Migration], position: int) -
     if down is not None and not isinstance(down, str):
         raise MigrationError("%s.down() must return the SQL as a string or None, not %s"
                              % (origin, type(down).__name__))
-    return MigrationScript(version, name, up.strip(), down.strip() if down else down, checksum(up), origin)
+    return MigrationScript(version, name, normalise_sql(up), None if down is None else normalise_sql(down),
+                           checksum(up), origin)
 
 
 def collect_migrations(migrations: Optional[Iterable[Any]] = None,
