@@ -790,7 +790,10 @@ class RecordingDatabase:
     """Just enough of DatabaseManager to see the statements the migrator sends on PostgreSQL."""
 
     def __init__(self):
+        from covet.database.params import split_statements
+
         self.dialect = FakeDialect("postgresql")
+        self.backend = type("Backend", (), {"split_script": staticmethod(split_statements)})()
         self.calls = []
         self.recorded = {}
 
@@ -879,3 +882,42 @@ def test_a_bad_class_name_is_refused(registry, name):
     with pytest.raises(TypeError) as info:
         type("Named", (Migration,), {"name": name, "up": lambda self: "SELECT 1;"})
     assert str(info.value) == "Named.name must be a non-empty string, not %r" % (name,)
+
+
+@pytest.mark.parametrize("statements,keyword", [
+    (["CREATE TABLE t (x INT)", "COMMIT"], "COMMIT"),
+    (["begin transaction", "CREATE TABLE t (x INT)"], "BEGIN"),
+    (["-- a note\nEND"], "END"),
+    (["/* x */ rollback"], "ROLLBACK"),
+    (["START   TRANSACTION"], "START TRANSACTION"),
+    (["ABORT"], "ABORT"),
+    (["CREATE TABLE t (x INT)", "SAVEPOINT a", "ROLLBACK TO SAVEPOINT a", "RELEASE a"], None),
+    (["CREATE TRIGGER tr AFTER INSERT ON t BEGIN INSERT INTO log VALUES (1); END"], None),
+    (["UPDATE t SET x = 'COMMIT'", "CREATE TABLE commits (x INT)", "SELECT 1 AS begin_at"], None),
+])
+def test_transaction_control(statements, keyword):
+    assert migration_files.transaction_control(statements) == keyword
+
+
+def test_a_migration_with_its_own_commit_is_refused_before_anything_runs(tmp_path, folder):
+    write(folder, "0003_create_tags.sql", "-- up\nCREATE TABLE tags (name TEXT);\nCOMMIT;\nCREATE TABLE more (x INT);\n"
+                                          "-- down\nDROP TABLE tags;\n")
+    write(folder, "0004_trigger.sql", "-- up\nCREATE TABLE log (x INT);\nCREATE TRIGGER tr AFTER INSERT ON log\n"
+                                      "BEGIN\n  INSERT INTO log VALUES (0);\nEND;\n-- down\nBEGIN;\nDROP TABLE log;\n")
+    db = sqlite_db(tmp_path)
+
+    async def body(db):
+        with pytest.raises(MigrationError) as info:
+            await migrate_up(db, folder)
+        assert str(info.value) == (
+            "migration 0003 create_tags (%s) has a COMMIT statement of its own: every migration runs in one "
+            "transaction (so that it is applied whole or not at all); leave out BEGIN, COMMIT and ROLLBACK"
+            % (folder / "0003_create_tags.sql"))
+        assert await tables(db) == ["covet_migrations"]   # not even 0001 ran
+        (folder / "0003_create_tags.sql").unlink()
+        assert names(await migrate_up(db, folder)) == ["create_users", "create_posts", "trigger"]
+        with pytest.raises(MigrationError) as info:
+            await migrations.migrate("down", db=db, directory=str(folder), migrations=[])
+        assert str(info.value).startswith("migration 0004 trigger (%s) has a BEGIN statement of its own"
+                                          % (folder / "0004_trigger.sql"))
+    run(db, body)

@@ -29,7 +29,7 @@ from typing import Dict, Iterable, List, NamedTuple, Optional, Tuple
 from .errors import DatabaseError
 
 __all__ = [
-    "MigrationError", "MigrationScript", "FILE_NAME", "MAX_VERSION", "checksum", "normalise_sql", "has_sql",
+    "MigrationError", "MigrationScript", "FILE_NAME", "MAX_VERSION", "checksum", "normalise_sql", "has_sql", "transaction_control",
     "parse_migration", "load_file", "load_directory", "check_unique", "migration_name",
     "next_version", "new_migration_file", "NEW_FILE_TEMPLATE", "format_version",
 ]
@@ -49,6 +49,12 @@ _MARKER = re.compile(r"^[ \t]*--[ \t]*(up|down)[ \t]*:?[ \t]*\r?$", re.IGNORECAS
 # Comments only decide whether a section holds any SQL at all; they are never removed from what
 # runs (the database skips them itself).
 _COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
+
+# A statement that opens, ends or abandons a transaction: inside a migration it would break the one
+# transaction the migration runs in (a COMMIT half-way makes the first half permanent even if the
+# rest fails). ROLLBACK TO SAVEPOINT stays inside it, so it is allowed.
+_TRANSACTION_CONTROL = re.compile(r"(BEGIN|COMMIT|END|ABORT|START\s+TRANSACTION|ROLLBACK(?!\s+TO\b))\b",
+                                  re.IGNORECASE)
 
 #: What ``covet db new NAME`` writes: both sections, each with a comment saying what goes there.
 #: A section left with only comments is refused when it would run (an empty ``-- up`` would be
@@ -140,6 +146,22 @@ def checksum(sql: str) -> str:
 def has_sql(sql: Optional[str]) -> bool:
     """True if ``sql`` holds anything but whitespace and comments."""
     return bool(sql) and bool(_COMMENTS.sub("", sql).strip())
+
+
+def transaction_control(statements: Iterable[str]) -> Optional[str]:
+    """The keyword (``BEGIN``, ``COMMIT``, ...) of the first statement that controls the transaction
+    itself, or None. ``statements`` come split by the database's own rules (a trigger's
+    ``BEGIN ... END`` is inside its CREATE TRIGGER statement, not a statement of its own).
+
+    Example::
+
+        transaction_control(["CREATE TABLE t (x INT)", "COMMIT"])   # 'COMMIT'
+    """
+    for statement in statements:
+        match = _TRANSACTION_CONTROL.match(_COMMENTS.sub(" ", statement).lstrip())
+        if match is not None:
+            return " ".join(match.group(1).upper().split())
+    return None
 
 
 def parse_migration(text: str, origin: str) -> Tuple[str, Optional[str]]:

@@ -38,6 +38,7 @@ from .identifiers import quote_identifier
 from .manager import DatabaseManager, default_database
 from .migration_files import (
     MigrationError, MigrationScript, checksum, check_unique, format_version, has_sql, load_directory, normalise_sql,
+    transaction_control,
 )
 
 __all__ = [
@@ -388,6 +389,7 @@ class Migrator:
             pending = [s for s in pending if s.version <= limit]
         if steps is not None:
             pending = pending[:steps]
+        self._check_statements(pending, "up")
         done = []
         for script in pending:
             if await self._run(script, "up"):
@@ -432,11 +434,22 @@ class Migrator:
                 raise MigrationError("migration %s has an empty down section: it cannot be rolled back"
                                      % script.label)
             plan.append(script)
+        self._check_statements(plan, "down")
         done = []
         for script in plan:
             if await self._run(script, "down"):
                 done.append(script)
         return done
+
+    def _check_statements(self, plan: List[MigrationScript], direction: str) -> None:
+        """Refuse, before anything runs, a migration that would commit or roll back by itself."""
+        for script in plan:
+            sql = script.up if direction == "up" else script.down or ""
+            keyword = transaction_control(self.db.backend.split_script(sql))
+            if keyword is not None:
+                raise MigrationError("migration %s has a %s statement of its own: every migration runs in one "
+                                     "transaction (so that it is applied whole or not at all); leave out BEGIN, "
+                                     "COMMIT and ROLLBACK" % (script.label, keyword))
 
     async def _run(self, script: MigrationScript, direction: str) -> bool:
         """Apply or undo one migration in its own locked transaction; False if another worker
