@@ -921,3 +921,18 @@ def test_a_migration_with_its_own_commit_is_refused_before_anything_runs(tmp_pat
         assert str(info.value).startswith("migration 0004 trigger (%s) has a BEGIN statement of its own"
                                           % (folder / "0004_trigger.sql"))
     run(db, body)
+
+
+def test_a_record_table_in_an_attached_database(tmp_path, folder):
+    db = sqlite_db(tmp_path)
+
+    async def body(db):
+        async with db.connection():   # ATTACH is per connection: keep one for the whole test
+            await db.execute("ATTACH DATABASE ? AS audit", str(tmp_path / "audit.db"))
+            assert names(await migrate_up(db, folder, table="audit.history")) == [
+                "create_users", "create_posts", "create_tags"]
+            report = await migrations.status(db=db, directory=str(folder), migrations=[], table="audit.history")
+            assert [m.state for m in report.migrations] == ["applied"] * 3
+            assert await db.fetch_val("SELECT count(*) FROM audit.history") == 3
+            assert "history" not in await tables(db)
+    run(db, body)

@@ -304,11 +304,15 @@ class Migrator:
             await self.db.fetch_val("SELECT pg_advisory_xact_lock(?)", self._lock_key)
 
     async def _table_exists(self) -> bool:
+        schema, _, name = self.table.rpartition(".")
         if self.db.dialect.name == "sqlite":
-            sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
-        else:
-            sql = "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?"
-        return await self.db.fetch_val(sql, self.table) is not None
+            # An attached database's tables are listed in its own sqlite_master.
+            prefix = quote_identifier(schema) + "." if schema else ""
+            sql = "SELECT 1 FROM %ssqlite_master WHERE type = 'table' AND name = ?" % prefix
+            return await self.db.fetch_val(sql, name) is not None
+        sql = "SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = ?" % (
+            "?" if schema else "current_schema()")
+        return await self.db.fetch_val(sql, *([schema, name] if schema else [name])) is not None
 
     async def _ensure_table(self) -> None:
         if await self._table_exists():
