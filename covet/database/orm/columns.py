@@ -49,8 +49,12 @@ class ForeignKey:
     def __init__(self, target: Any, ondelete: Optional[str] = None, onupdate: Optional[str] = None) -> None:
         if not isinstance(target, (str, Column)):
             raise TypeError("ForeignKey() takes 'table.column' or a model column, got %r" % (target,))
-        if isinstance(target, str) and "." not in target:
-            raise ValueError("ForeignKey(%r): name the column too, as in 'users.id'" % (target,))
+        if isinstance(target, str):
+            if "." not in target:
+                raise ValueError("ForeignKey(%r): name the column too, as in 'users.id'" % (target,))
+            table, _, column = target.rpartition(".")
+            quote_identifier(table)  # refused here, where the model is declared, not at create_all
+            quote_identifier(column)
         self.target = target
         self.ondelete = _action("ondelete", ondelete)
         self.onupdate = _action("onupdate", onupdate)
@@ -62,8 +66,6 @@ class ForeignKey:
                 raise ORMError("ForeignKey(%r): that column belongs to no model yet" % (self.target,))
             return self.target.table_name, self.target.name
         table, _, column = self.target.rpartition(".")
-        quote_identifier(table)
-        quote_identifier(column)
         return table, column
 
     def __repr__(self) -> str:

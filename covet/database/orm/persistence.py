@@ -122,6 +122,7 @@ async def save(obj: Any, conn: Any) -> None:
     saved one. A value that does not fit its column raises RequestValidationError (422)."""
     table: Table = type(obj).__table__
     state = state_of(obj)
+    state.undo = None  # what an earlier, committed flush did is not this one's to undo
     dialect = dialect_name(conn)
     _link_assigned(obj, state, table)
     errors = check_values(obj, table)
@@ -186,10 +187,11 @@ async def delete(obj: Any, conn: Any) -> None:
     """DELETE the object's row (by the primary key it was read or saved with)."""
     table: Table = type(obj).__table__
     state = state_of(obj)
+    state.undo = None
     if not state.persistent or state.snapshot is None:
         raise ORMError("%s was never saved, so there is no row to delete" % _describe(obj, table))
     await conn.execute(delete_by_pk_sql(table), *[state.snapshot[c.key] for c in table.primary_key])
-    _remember(obj, state, [])
+    _remember(obj, state, [])  # after the DELETE ran: had it failed, nothing would need undoing
     state.persistent, state.deleted, state.snapshot = False, True, None
 
 
