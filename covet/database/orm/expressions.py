@@ -209,7 +209,7 @@ class BindValue(ClauseElement):
         type_ = getattr(self.target, "type", None)
         if type_ is not None and value is not None:
             try:
-                value = type_.to_db(type_.parse(value), compiler.dialect)
+                value = type_.bind(value, compiler.dialect)
             except InvalidValue as exc:
                 # The developer compared a column with a value of another type (a str from the
                 # query string against an Integer column, say): convert it first.

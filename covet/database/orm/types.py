@@ -114,6 +114,11 @@ class TypeEngine:
         """The stored form of a parsed value."""
         return value
 
+    def bind(self, value: Any, dialect: str) -> Any:
+        """A value compared with the column, in its stored form. Parsed, not checked: a search for a
+        string longer than the column is no error, it finds nothing."""
+        return self.to_db(self.parse(value), dialect)
+
     def from_db(self, value: Any, dialect: str) -> Any:
         """The Python value of what the database returned (None stays None)."""
         return value
@@ -340,6 +345,17 @@ class Numeric(TypeEngine):
 
     def to_db(self, value: Any, dialect: str) -> Any:
         return str(value) if dialect == SQLITE else value
+
+    def bind(self, value: Any, dialect: str) -> Any:
+        value = self.parse(value)
+        if self._step is not None:
+            try:
+                rounded = value.quantize(self._step, context=self._context)
+            except decimal.InvalidOperation:  # too large for the column: it matches nothing
+                rounded = value
+            if rounded == value:
+                value = rounded  # 20 is stored as "20.00": compare text with text
+        return self.to_db(value, dialect)
 
     def from_db(self, value: Any, dialect: str) -> Any:
         if value is None or isinstance(value, decimal.Decimal):
