@@ -39,7 +39,12 @@ def _count(value: Any, what: str) -> Optional[int]:
 
 
 class Query:
-    """A SELECT on one model's table, built step by step (see the module docstring)."""
+    """A SELECT on one model's table, built step by step; made by ``Model.query(db)``.
+
+    Example::
+
+        recent = await User.query(db).filter(User.id > 100).order_by("-id").limit(5).all()
+    """
 
     __slots__ = ("model", "db", "_where", "_order", "_limit", "_offset", "_load")
 

@@ -32,6 +32,14 @@ class Registry:
 
     ``resolve("Post")`` finds a model by class name or table name (for ``relationship("Post")``),
     looking here first, then in the parent registries.
+
+    Example::
+
+        class Base(Model):
+            __abstract__ = True
+
+        Base.registry.models                      # [User, Post] once they are defined
+        await Base.registry.create_all(db)
     """
 
     def __init__(self, parent: Optional["Registry"] = None, name: str = "") -> None:

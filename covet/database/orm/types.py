@@ -93,7 +93,12 @@ def parse_datetime(text: str, naive_is_utc: bool) -> Optional[datetime.datetime]
 
 class TypeEngine:
     """Base of the column types. ``json_type`` names the type in "must be of type ..."; ``python_type``
-    is the annotation covet.validation sees (response_model, body parameters, OpenAPI)."""
+    is the annotation covet.validation sees (response_model, body parameters, OpenAPI).
+
+    Example::
+
+        Integer().validate(True)   # InvalidValue: must be of type integer
+    """
 
     json_type = "string"
     python_type: Any = object
