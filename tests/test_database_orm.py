@@ -9,8 +9,8 @@ import pytest
 from covet.core.errors import RequestValidationError
 from covet.database import DatabaseManager, IntegrityError, InvalidIdentifier
 from covet.database.orm import (JSON, Boolean, Column, Date, DateTime, Float, ForeignKey, Integer, LargeBinary, Model,
-                                NotLoadedError, Numeric, ObjectNotFound, ORMError, String, create_all, drop_all, func,
-                                load, or_, relationship)
+                                NotLoadedError, Numeric, ObjectNotFound, ORMError, Registry, String, create_all, drop_all,
+                                func, load, or_, relationship)
 
 UTC = datetime.timezone.utc
 D = decimal.Decimal
@@ -18,6 +18,7 @@ D = decimal.Decimal
 
 class Base(Model):
     __abstract__ = True
+    registry = Registry()  # its models stay out of Model.registry
 
 
 class Author(Base):
@@ -482,6 +483,7 @@ def test_the_flush_hook_refuses_unknown_operations_and_bad_values(url):
 def test_a_composite_key_and_a_table_that_refers_to_itself(url):
     class Own(Model):
         __abstract__ = True
+        registry = Registry()  # its models stay out of Model.registry
 
     class Membership(Own):
         __tablename__ = "memberships"

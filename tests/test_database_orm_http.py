@@ -6,13 +6,14 @@ import pytest
 
 from covet import Covet, Depends, HTTPException
 from covet.database import DatabaseManager, IntegrityError
-from covet.database.orm import (Boolean, Column, DateTime, ForeignKey, Integer, Model, Numeric, String, create_all,
-                                func, load, relationship)
+from covet.database.orm import (Boolean, Column, DateTime, ForeignKey, Integer, Model, Numeric, Registry, String,
+                                create_all, func, load, relationship)
 from covet.validation import Model as Schema
 
 
 class Base(Model):
     __abstract__ = True
+    registry = Registry()  # its models stay out of Model.registry
 
 
 class Member(Base):

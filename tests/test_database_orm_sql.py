@@ -9,8 +9,8 @@ import pytest
 from covet.core.errors import RequestValidationError
 from covet.database.errors import InvalidIdentifier
 from covet.database.orm import (JSON, Boolean, Column, DateTime, ForeignKey, Integer, LargeBinary, Model, Numeric,
-                                NotLoadedError, ORMError, String, Text, and_, create_table_sql, drop_table_sql, func,
-                                load, models_of, not_, or_, relationship, sort_models)
+                                NotLoadedError, ORMError, Registry, String, Text, and_, create_table_sql, drop_table_sql,
+                                func, load, models_of, not_, or_, relationship, sort_models)
 from covet.database.orm.expressions import Compiler
 
 UTC = datetime.timezone.utc
@@ -18,6 +18,7 @@ UTC = datetime.timezone.utc
 
 class Base(Model):
     __abstract__ = True
+    registry = Registry()  # its models stay out of Model.registry
 
 
 class Stamped:
@@ -70,9 +71,40 @@ def test_a_model_class_gets_its_table_columns_and_registry_entry():
     assert [c.key for c in table.columns] == ["created_at", "id", "name", "email", "active"]
     assert [c.key for c in table.primary_key] == ["id"] and table.autoincrement is User.id
     assert list(table.relationships) == ["posts"]
-    assert Base.registry.models == [User, Post]
-    assert User in Model.registry.models and Base.registry.parent is Model.registry
+    assert Base.registry.models == [User, Post] and Base.registry.parent is None
+    assert User not in Model.registry.models  # Base has a registry of its own
     assert User.__covet_model__ is True and Base.__covet_model__ is False and Model.__covet_model__ is False
+
+
+def test_registries_chain_up_to_the_root_and_resolve_names_nearest_first():
+    class Root(Model):
+        __abstract__ = True
+        registry = Registry()
+
+    class Left(Root):
+        __abstract__ = True
+
+    class Right(Root):
+        __abstract__ = True
+
+    class Thing(Left):
+        __tablename__ = "left_things"
+        id = Column(Integer, primary_key=True)
+
+    class Thing2(Right):
+        __tablename__ = "right_things"
+        id = Column(Integer, primary_key=True)
+
+    Thing2.__name__ = "Thing"  # two models called Thing under Root, one on each side
+    assert Left.registry.parent is Root.registry and Right.registry.parent is Root.registry
+    assert (Left.registry.models, Right.registry.models, Root.registry.models) == ([Thing], [Thing2], [Thing, Thing2])
+    assert Left.registry.resolve("Thing") is Thing and Right.registry.resolve("Thing") is Thing2
+    assert Left.registry.resolve("right_things") is Thing2  # found in the parent
+    with pytest.raises(ORMError, match="2 models are called 'Thing'"):
+        Root.registry.resolve("Thing")
+    assert models_of(Left) == [Thing] and models_of(Root.registry) == [Thing, Thing2]
+    # A base without a registry of its own is recorded in Model's (every model of the program).
+    assert Model.registry.parent is None and Left.registry.name == "Left"
 
 
 def test_inherited_columns_are_copied_per_model():
@@ -146,6 +178,7 @@ def test_foreign_key_and_default_arguments_are_checked():
 def test_composite_primary_key_has_no_autoincrement():
     class Own(Model):
         __abstract__ = True
+        registry = Registry()  # its models stay out of Model.registry
 
     class Membership(Own):
         __tablename__ = "memberships"
@@ -385,6 +418,7 @@ def test_relationship_directions():
 def test_relationships_that_cannot_be_worked_out():
     class Own(Model):
         __abstract__ = True
+        registry = Registry()  # its models stay out of Model.registry
 
     class Person(Own):
         __tablename__ = "people"
@@ -454,6 +488,7 @@ def test_create_table_sql_for_postgresql():
 def test_tables_come_after_the_tables_they_refer_to():
     class Own(Model):
         __abstract__ = True
+        registry = Registry()  # its models stay out of Model.registry
 
     class Comment(Own):
         __tablename__ = "comments"
@@ -478,6 +513,7 @@ def test_tables_come_after_the_tables_they_refer_to():
 def test_foreign_key_cycles_and_duplicate_tables_are_refused():
     class Own(Model):
         __abstract__ = True
+        registry = Registry()  # its models stay out of Model.registry
 
     class A(Own):
         __tablename__ = "a"
@@ -494,6 +530,7 @@ def test_foreign_key_cycles_and_duplicate_tables_are_refused():
 
     class Other(Model):
         __abstract__ = True
+        registry = Registry()  # its models stay out of Model.registry
 
     class A2(Other):
         __tablename__ = "a"
@@ -510,6 +547,7 @@ def test_foreign_key_cycles_and_duplicate_tables_are_refused():
 def test_long_index_names_are_cut_to_63_characters_and_stay_distinct():
     class Own(Model):
         __abstract__ = True
+        registry = Registry()  # its models stay out of Model.registry
 
     class Long(Own):
         __tablename__ = "t" * 40
@@ -526,6 +564,7 @@ def test_long_index_names_are_cut_to_63_characters_and_stay_distinct():
 def test_schema_qualified_tables_and_their_indexes():
     class Own(Model):
         __abstract__ = True
+        registry = Registry()  # its models stay out of Model.registry
 
     class Audit(Own):
         __tablename__ = "main.audit"
