@@ -285,6 +285,17 @@ class Covet(RouteDecorators):
         self._on_shutdown.append(fn)
         return fn
 
+    def add_database(self, db: Any, name: str = "database") -> None:
+        """Tie a database to the app's life: ``db.connect()`` at start-up, ``db.disconnect()`` at
+        shutdown, and ``app.state.database`` (or ``name``) holds it. Any object with those two
+        coroutine methods will do; covet's is ``covet.database.DatabaseManager``."""
+        setattr(self.state, name, db)
+        attach = getattr(db, "attach", None)
+        if attach is not None:
+            attach(self)
+        self.on_startup(db.connect)
+        self.on_shutdown(db.disconnect)
+
     async def startup(self) -> None:
         """Enter the lifespan context, then run startup hooks (and those of mounted apps)."""
         if self.started:

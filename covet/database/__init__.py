@@ -30,6 +30,15 @@ if TYPE_CHECKING:
         ProgrammingError as ProgrammingError, DataError as DataError, NotSupportedError as NotSupportedError,
     )
     from covet.database.identifiers import quote_identifier as quote_identifier
+    from covet.database.config import DatabaseConfig as DatabaseConfig
+    from covet.database.connection import Connection as Connection, ExecuteResult as ExecuteResult
+    from covet.database.manager import (
+        Database as Database, DatabaseManager as DatabaseManager, default_database as default_database,
+    )
+    from covet.database.optimizer import PreparedQuery as PreparedQuery, QueryOptimizer as QueryOptimizer
+    from covet.database.pool import ConnectionPool as ConnectionPool
+    from covet.database.records import Record as Record
+    from covet.database.session import Session as Session
 
 # public name -> module under covet.database that defines it
 _EXPORTS = {
@@ -37,6 +46,13 @@ _EXPORTS = {
     "ProgrammingError": "errors", "IntegrityError": "errors", "DataError": "errors",
     "NotSupportedError": "errors", "PoolTimeout": "errors", "InvalidIdentifier": "errors",
     "quote_identifier": "identifiers",
+    "DatabaseConfig": "config",
+    "Connection": "connection", "ExecuteResult": "connection",
+    "DatabaseManager": "manager", "Database": "manager", "default_database": "manager",
+    "QueryOptimizer": "optimizer", "PreparedQuery": "optimizer",
+    "ConnectionPool": "pool",
+    "Record": "records",
+    "Session": "session",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,0 +1,395 @@
+"""``DatabaseManager`` (also ``Database``): one database, its pool, and the API handlers use.
+
+Every query method takes the SQL and its values (``*params``, or one mapping for ``:name``
+placeholders) and runs without blocking the event loop. Inside ``async with db.transaction():``
+the same methods, called from the same task, run on the transaction's connection: a contextvar
+carries it, so code that only knows ``db`` joins the transaction it is called in. ``db.sync`` has
+the same methods for plain ``def`` code, with a thread-local doing the same job.
+
+Example::
+
+    db = DatabaseManager("sqlite:///app.db")
+    app.add_database(db)          # connect at start-up, disconnect at shutdown
+
+    @app.post("/transfer")
+    async def transfer(body: Transfer):
+        async with db.transaction():
+            await db.execute("UPDATE accounts SET balance = balance - ? WHERE id = ?", body.amount, body.source)
+            await db.execute("UPDATE accounts SET balance = balance + ? WHERE id = ?", body.amount, body.target)
+        return {"ok": True}
+"""
+import asyncio
+import contextvars
+import os
+import threading
+from typing import Any, AsyncIterator, Callable, Dict, Iterable, List, Optional, Union
+
+from .backend import ITERATE_BATCH, backend_for
+from .config import DatabaseConfig, parse_url
+from .connection import Connection, ExecuteResult, SyncConnection, SyncTransaction, Transaction, gated
+from .pool import ConnectionPool
+from .records import Record
+from .session import Session
+
+__all__ = ["DatabaseManager", "Database", "SyncDatabase", "default_database", "set_default_database"]
+
+_default: List["DatabaseManager"] = []
+
+
+def set_default_database(db: "DatabaseManager") -> None:
+    """Make ``db`` the one :func:`default_database` returns (``app.add_database`` does this)."""
+    _default[:] = [db]
+
+
+def default_database() -> "DatabaseManager":
+    """The database that ``migrate()``, ``TestDatabase`` helpers and the CLI use when given none: the
+    one most recently given to ``app.add_database()`` or created, else one made from the
+    ``DATABASE_URL`` environment variable."""
+    if _default:
+        return _default[0]
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return DatabaseManager(url)
+    raise LookupError("no database: create a DatabaseManager (or app.add_database(db)), or set DATABASE_URL")
+
+
+class DatabaseManager:
+    """A database: a URL or :class:`DatabaseConfig`, a pool, and the query methods.
+
+    ``module=`` plugs in any DB-API 2.0 driver (docs/database.md); ``connection_factory=`` opens
+    connections your way. Connections open on first use or at :meth:`connect`.
+    """
+
+    def __init__(self, url: Union[str, DatabaseConfig, None] = None, *, module: Any = None,
+                 paramstyle: Optional[str] = None, connect_args: Optional[Dict[str, Any]] = None,
+                 connection_factory: Optional[Callable[[], Any]] = None, **settings: Any) -> None:
+        if url is None:
+            url = os.environ.get("DATABASE_URL")
+            if url is None:
+                raise ValueError("DatabaseManager needs a URL (sqlite:///app.db) or a DatabaseConfig")
+        if isinstance(url, DatabaseConfig):
+            config = DatabaseConfig(**{**url.__dict__, **settings}) if settings else url
+        else:
+            config = parse_url(url, **settings)
+        self.config = config
+        self.backend = backend_for(config, module=module, paramstyle=paramstyle, connect_args=connect_args,
+                                   connection_factory=connection_factory)
+        self.dialect = self.backend.dialect
+        self.pool = ConnectionPool(
+            backend=self.backend, min_connections=min(config.min_connections, config.max_connections),
+            max_connections=config.max_connections, keep=config.pool_size, idle_timeout=config.idle_timeout,
+            acquire_timeout=config.pool_timeout)
+        self.gate = self.pool.gate
+        self._current: "contextvars.ContextVar[Optional[Connection]]" = contextvars.ContextVar(
+            "covet_db_connection", default=None)
+        self.sync = SyncDatabase(self)
+        self.connected = False
+        set_default_database(self)
+
+    @property
+    def url(self) -> str:
+        """The database's URL, password hidden."""
+        return self.config.url
+
+    # -- life -----------------------------------------------------------------------------
+    async def connect(self) -> None:
+        """Open the pool's first connections (so a wrong URL fails at start-up). Idempotent."""
+        if not self.connected:
+            await self.pool.open()
+            self.connected = True
+
+    async def disconnect(self) -> None:
+        """Close every connection (busy ones as they come back). Idempotent; using the database
+        again reopens it."""
+        self.pool.close_sync()
+        self.connected = False
+
+    def attach(self, app: Any) -> None:
+        """Called by ``app.add_database(db)``: this becomes the default database."""
+        set_default_database(self)
+
+    async def __aenter__(self) -> "DatabaseManager":
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.disconnect()
+
+    # -- one statement ----------------------------------------------------------------------
+    async def _once(self, fn: Any, sql: str, params: Any) -> Any:
+        t = self.backend.translate(sql)
+        bound = t.bind(params)
+        gate = self.gate if t.is_write else None
+        if gate is not None:
+            await gate.acquire()  # before the connection: a writer waiting its turn holds no connection
+        try:
+            raw = await self.pool.checkout()
+        except BaseException:
+            if gate is not None:
+                gate.release()
+            raise
+        loop = asyncio.get_running_loop()
+        if gate is not None:
+            fut = raw.run(loop, gated, gate, fn, raw, t.sql, bound)
+        else:
+            fut = raw.run(loop, fn, raw, t.sql, bound)
+        try:
+            result = await fut
+        except asyncio.CancelledError:
+            self.pool.release_after_pending(raw)
+            raise
+        except BaseException:
+            self.pool.checkin(raw)
+            raise
+        self.pool.checkin(raw)
+        return result
+
+    async def fetch_all(self, sql: str, *params: Any) -> List[Record]:
+        """Every row of a query: ``await db.fetch_all("SELECT * FROM users WHERE age > ?", 18)``."""
+        conn = self._current.get()
+        if conn is not None:
+            return await conn.fetch_all(sql, *params)
+        return await self._once(self.backend.fetch_all, sql, params)
+
+    async def fetch_one(self, sql: str, *params: Any) -> Optional[Record]:
+        """The first row, or None."""
+        conn = self._current.get()
+        if conn is not None:
+            return await conn.fetch_one(sql, *params)
+        return await self._once(self.backend.fetch_one, sql, params)
+
+    async def fetch_val(self, sql: str, *params: Any) -> Any:
+        """The first column of the first row, or None."""
+        conn = self._current.get()
+        if conn is not None:
+            return await conn.fetch_val(sql, *params)
+        return await self._once(self.backend.fetch_val, sql, params)
+
+    async def execute(self, sql: str, *params: Any) -> ExecuteResult:
+        """Run one statement: ``(rowcount, lastrowid)``."""
+        conn = self._current.get()
+        if conn is not None:
+            return await conn.execute(sql, *params)
+        return ExecuteResult(*await self._once(self.backend.execute, sql, params))
+
+    async def execute_many(self, sql: str, seq_of_params: Iterable[Any]) -> int:
+        """One statement per parameter set, in one round trip; the total row count."""
+        async with self.connection() as conn:
+            return await conn.execute_many(sql, seq_of_params)
+
+    async def execute_script(self, script: str) -> None:
+        """Several statements, no parameters; inside the current transaction if there is one."""
+        async with self.connection() as conn:
+            await conn.execute_script(script)
+
+    async def iterate(self, sql: str, *params: Any, batch: int = ITERATE_BATCH) -> AsyncIterator[Record]:
+        """``async for row in db.iterate(sql)``: rows as they come, never all in memory."""
+        async with self.connection() as conn:
+            rows = conn.iterate(sql, *params, batch=batch)
+            try:
+                async for row in rows:
+                    yield row
+            finally:
+                await rows.aclose()
+
+    # -- held connections and transactions ---------------------------------------------------
+    def connection(self) -> "_Held":
+        """``async with db.connection() as conn``: one connection for the block; ``db``'s methods
+        called in the block (same task) use it too."""
+        return _Held(self)
+
+    def transaction(self, readonly: bool = False) -> Transaction:
+        """``async with db.transaction():`` commit at the end, roll back on an exception or
+        cancellation; nested blocks are savepoints. On SQLite a write transaction holds the
+        database's write gate from BEGIN IMMEDIATE to its end; ``readonly=True`` takes none."""
+        return Transaction(None, readonly, on_enter=self._tx_enter, on_exit=self._tx_exit)
+
+    async def _tx_enter(self, tx: Transaction) -> Connection:
+        conn = self._current.get()
+        if conn is not None:
+            tx.nested = True
+            return conn
+        gate = None if tx.readonly else self.gate
+        if gate is not None:
+            await gate.acquire()
+        try:
+            raw = await self.pool.checkout()
+        except BaseException:
+            if gate is not None:
+                gate.release()
+            raise
+        raw.holds_gate = gate
+        conn = Connection(self.pool, raw, self.gate)
+        tx.token = self._current.set(conn)
+        return conn
+
+    def _tx_exit(self, tx: Transaction, ok: bool) -> None:
+        if tx.nested:
+            return
+        _reset(self._current, tx.token)
+        tx.connection.release()
+
+    # -- the unit of work --------------------------------------------------------------------
+    async def session(self) -> AsyncIterator[Session]:
+        """A dependency: ``db = Depends(database.session)`` gives a handler a :class:`Session`;
+        what it did not commit is rolled back when the request ends."""
+        session = Session(self)
+        try:
+            yield session
+        finally:
+            await session.close()
+
+    def session_scope(self) -> "_Scope":
+        """``async with db.session_scope() as session``: a :class:`Session` outside a request."""
+        return _Scope(self)
+
+    def __repr__(self) -> str:
+        return "<DatabaseManager %s>" % self.url
+
+
+#: The seed's second name for the same class.
+Database = DatabaseManager
+
+
+def _reset(var: Any, token: Any) -> None:
+    try:
+        var.reset(token)
+    except ValueError:  # left in another context (a task spawned inside the block): clear it
+        var.set(None)
+
+
+class _Held:
+    __slots__ = ("db", "conn", "token", "outer")
+
+    def __init__(self, db: DatabaseManager) -> None:
+        self.db = db
+        self.conn: Optional[Connection] = None
+        self.token: Any = None
+        self.outer = False
+
+    async def __aenter__(self) -> Connection:
+        current = self.db._current.get()
+        if current is not None:  # already in a transaction or held block: join it
+            self.outer = True
+            return current
+        raw = await self.db.pool.checkout()
+        self.conn = Connection(self.db.pool, raw, self.db.gate)
+        self.token = self.db._current.set(self.conn)
+        return self.conn
+
+    async def __aexit__(self, *exc: Any) -> None:
+        if self.outer:
+            return
+        _reset(self.db._current, self.token)
+        self.conn.release()
+
+
+class _Scope:
+    __slots__ = ("db", "session")
+
+    def __init__(self, db: DatabaseManager) -> None:
+        self.db = db
+        self.session: Optional[Session] = None
+
+    async def __aenter__(self) -> Session:
+        self.session = Session(self.db)
+        return self.session
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.session.close()
+
+
+class SyncDatabase:
+    """``db.sync``: the query methods for plain ``def`` code, on the calling thread.
+
+    Never call it from the event loop's thread (an ``async def`` handler): that would stall every
+    request while the query runs, so it raises :class:`InterfaceError` there instead.
+    """
+
+    def __init__(self, db: DatabaseManager) -> None:
+        self.db = db
+        self._local = threading.local()
+
+    def connect(self) -> None:
+        if not self.db.connected:
+            self.db.pool.open_sync()
+            self.db.connected = True
+
+    def disconnect(self) -> None:
+        self.db.pool.close_sync()
+        self.db.connected = False
+
+    def _guard(self) -> None:
+        if asyncio._get_running_loop() is not None:
+            from .errors import InterfaceError
+            raise InterfaceError("db.sync called on the event loop's thread: in an async handler use `await db.%s`; "
+                                 "db.sync is for plain def handlers and scripts" % "fetch_all")
+
+    def _run(self, name: str, sql: str, params: Any) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            return getattr(conn, name)(sql, *params)
+        self._guard()
+        raw = self.db.pool.checkout_sync()
+        conn = SyncConnection(self.db.pool, raw, self.db.gate)
+        try:
+            return getattr(conn, name)(sql, *params)
+        finally:
+            conn.release()
+
+    def fetch_all(self, sql: str, *params: Any) -> List[Record]:
+        return self._run("fetch_all", sql, params)
+
+    def fetch_one(self, sql: str, *params: Any) -> Optional[Record]:
+        return self._run("fetch_one", sql, params)
+
+    def fetch_val(self, sql: str, *params: Any) -> Any:
+        return self._run("fetch_val", sql, params)
+
+    def execute(self, sql: str, *params: Any) -> ExecuteResult:
+        return self._run("execute", sql, params)
+
+    def execute_many(self, sql: str, seq_of_params: Iterable[Any]) -> int:
+        return self._run("execute_many", sql, (seq_of_params,))
+
+    def execute_script(self, script: str) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn.execute_script(script)
+        self._guard()
+        raw = self.db.pool.checkout_sync()
+        conn = SyncConnection(self.db.pool, raw, self.db.gate)
+        try:
+            conn.execute_script(script)
+        finally:
+            conn.release()
+
+    def transaction(self, readonly: bool = False) -> SyncTransaction:
+        """``with db.sync.transaction():`` as :meth:`DatabaseManager.transaction`."""
+        return SyncTransaction(None, readonly, on_enter=self._tx_enter, on_exit=self._tx_exit)
+
+    def _tx_enter(self, tx: SyncTransaction) -> SyncConnection:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            tx.nested = True
+            return conn
+        self._guard()
+        gate = None if tx.readonly else self.db.gate
+        if gate is not None:
+            gate.acquire_sync()
+        try:
+            raw = self.db.pool.checkout_sync()
+        except BaseException:
+            if gate is not None:
+                gate.release()
+            raise
+        raw.holds_gate = gate
+        conn = SyncConnection(self.db.pool, raw, self.db.gate)
+        self._local.conn = conn
+        return conn
+
+    def _tx_exit(self, tx: SyncTransaction, ok: bool) -> None:
+        if tx.nested:
+            return
+        self._local.conn = None
+        tx.connection.release()

@@ -1,0 +1,264 @@
+"""Placeholders: covet accepts every common style and hands each driver its own.
+
+SQL given to covet may mark its parameters as ``?`` (qmark), ``%s`` (format), ``$1`` (numbered,
+PostgreSQL's), ``:name`` (named) or ``%(name)s`` (pyformat): one style per statement. Positional
+values are passed as ``*params``; named ones as a single mapping. The statement is scanned once
+(then cached) by one tokenizer that steps over string literals, quoted identifiers, comments,
+PostgreSQL dollar-quoted bodies and ``::`` casts, so a ``?`` or ``:x`` inside them is left alone.
+The result is a :class:`Translation`: the SQL in the driver's style (PEP 249 ``paramstyle``) and
+how to order the values.
+
+For SQLite the same scan makes three portability rewrites, so that the PostgreSQL-flavoured SQL of
+the API reference runs unchanged: ``ILIKE`` becomes ``LIKE`` (SQLite's LIKE already ignores ASCII
+case), ``SERIAL``/``BIGSERIAL``/``SMALLSERIAL`` become ``INTEGER`` (so ``id SERIAL PRIMARY KEY`` is
+SQLite's auto-numbered rowid alias) and ``DEFAULT NOW()`` becomes ``DEFAULT CURRENT_TIMESTAMP``
+(SQLite allows no function call as a bare default). Nothing else is rewritten.
+
+Example::
+
+    t = translate("SELECT * FROM users WHERE id = $1 OR boss = $1", "qmark")
+    t.sql                      # 'SELECT * FROM users WHERE id = ? OR boss = ?'
+    t.bind((7,))               # (7, 7)
+"""
+import re
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+from .errors import ProgrammingError
+
+__all__ = ["Translation", "translate", "to_qmark", "split_statements", "PARAMSTYLES"]
+
+#: PEP 249's five styles, plus "dollar" ($1), PostgreSQL's own.
+PARAMSTYLES = ("qmark", "format", "numeric", "named", "pyformat", "dollar")
+
+_TOKEN = re.compile(r"""
+    (?P<skip>
+        '(?:[^']|'')*'                              # string literal, '' escapes a quote
+      | "(?:[^"]|"")*"                              # quoted identifier
+      | `[^`]*`                                     # SQLite/MySQL quoted identifier
+      | --[^\n]*                                    # line comment
+      | /\*.*?\*/                                   # block comment
+      | \$(?P<tag>[A-Za-z_][A-Za-z0-9_]*)?\$.*?\$(?P=tag)\$   # PostgreSQL dollar-quoted body
+      | ::                                          # PostgreSQL cast, not a :name
+    )
+  | \$(?P<num>[1-9][0-9]*)
+  | %\((?P<pyname>[A-Za-z_][A-Za-z0-9_]*)\)s
+  | (?P<format>%s)
+  | (?P<percent>%%?)
+  | (?P<qmark>\?)
+  | (?<![:\w]):(?P<name>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<semicolon>;)
+  | (?P<word>\b(?:ILIKE|SERIAL|BIGSERIAL|SMALLSERIAL)\b)
+  | (?P<default_now>\bDEFAULT\s+NOW\s*\(\s*\))
+""", re.X | re.S | re.I)
+
+_REWRITES = {"ilike": "LIKE", "serial": "INTEGER", "bigserial": "INTEGER", "smallserial": "INTEGER"}
+
+# Statements that only read: they run without the write lock (docs/database.md, "SQLite under
+# concurrency"). Anything else, and any WITH that mentions a write, is treated as a write.
+_FIRST_WORD = re.compile(r"\s*(?:(?:--[^\n]*(?:\n|\Z)|/\*.*?\*/)\s*)*([A-Za-z]+)", re.S)
+_READS = frozenset(("select", "values", "explain"))
+_WRITE_IN_WITH = re.compile(r"\b(?:insert|update|delete|replace)\b", re.I)
+
+_MAX_CACHED = 4096
+
+
+class Translation:
+    """One statement in one driver's placeholder style.
+
+    ``sql`` is what the driver runs; :meth:`bind` turns the caller's values (``*params``, or one
+    mapping for named styles) into what the driver takes. ``is_write`` says whether the statement
+    may change the database (it decides whether SQLite's write lock is taken).
+    """
+
+    __slots__ = ("sql", "style", "order", "count", "is_write", "_passthrough", "_named_out")
+
+    def __init__(self, sql: str, style: str, order: Optional[Tuple[Any, ...]], count: int, is_write: bool,
+                 named_out: bool) -> None:
+        self.sql = sql
+        self.style = style          # the style the caller used: "none", "qmark", "format", "numeric", "named"
+        self.order = order          # per output placeholder: a 0-based index (numeric) or a name (named)
+        self.count = count          # placeholders in the statement
+        self.is_write = is_write
+        self._named_out = named_out
+        self._passthrough = order is None and not named_out
+
+    def bind(self, params: Sequence[Any]) -> Union[Sequence[Any], Dict[str, Any]]:
+        """The driver's parameters for the caller's ``params`` (the ``*params`` tuple)."""
+        if self._passthrough:
+            return params
+        if self.style in ("named",):
+            if len(params) != 1 or not isinstance(params[0], Mapping):
+                raise ProgrammingError("this statement has named placeholders (:%s): pass one mapping of values"
+                                       % self.order[0])
+            values = params[0]
+            try:
+                out = [values[name] for name in self.order]
+            except KeyError as exc:
+                raise ProgrammingError("no value given for the placeholder :%s" % exc.args[0]) from None
+        elif self.order is not None:
+            try:
+                out = [params[i] for i in self.order]
+            except IndexError:
+                raise ProgrammingError("the statement uses $%d but %d values were given"
+                                       % (max(self.order) + 1, len(params))) from None
+            if params and len(params) > max(self.order) + 1:
+                raise ProgrammingError("%d values given for placeholders up to $%d" % (len(params), max(self.order) + 1))
+        else:
+            out = list(params)
+        if self._named_out:
+            return {"p%d" % (i + 1): v for i, v in enumerate(out)}
+        return out
+
+
+_cache: Dict[Tuple[str, str, bool], Translation] = {}
+
+
+def translate(sql: str, paramstyle: str = "qmark", sqlite: bool = False) -> Translation:
+    """``sql`` (any accepted placeholder style) for a driver whose ``paramstyle`` is given.
+
+    ``sqlite`` turns on the SQLite portability rewrites. Cached per ``(sql, paramstyle, sqlite)``.
+    Raises :class:`ProgrammingError` for a statement that mixes styles.
+    """
+    key = (sql, paramstyle, sqlite)
+    found = _cache.get(key)
+    if found is not None:
+        return found
+    if not isinstance(sql, str):
+        raise ProgrammingError("SQL must be a string, not %s" % type(sql).__name__)
+    if paramstyle not in PARAMSTYLES:
+        raise ProgrammingError("unknown paramstyle %r (one of %s)" % (paramstyle, ", ".join(PARAMSTYLES)))
+    found = _translate(sql, paramstyle, sqlite)
+    if len(_cache) >= _MAX_CACHED:
+        _cache.clear()  # statements come from code, so few; this only bounds a program that builds SQL per call
+    _cache[key] = found
+    return found
+
+
+def to_qmark(sql: str) -> Translation:
+    """``sql`` with ``?`` placeholders (no SQLite rewrites): for code that composes fragments,
+    such as the query builder, which emits ``?`` itself. ``bind`` orders the values."""
+    return translate(sql, "qmark", False)
+
+
+def _placeholder(paramstyle: str, n: int) -> str:
+    if paramstyle == "qmark":
+        return "?"
+    if paramstyle == "format":
+        return "%s"
+    if paramstyle == "numeric":
+        return ":%d" % n
+    if paramstyle == "dollar":
+        return "$%d" % n
+    if paramstyle == "named":
+        return ":p%d" % n
+    return "%%(p%d)s" % n
+
+
+def _translate(sql: str, paramstyle: str, sqlite: bool) -> Translation:
+    style = "none"
+    order: List[Any] = []
+    out: List[str] = []
+    pos = 0
+    percent_out = paramstyle in ("format", "pyformat")  # such drivers read % as formatting, so a literal % doubles
+    deferred: List[Tuple[int, str]] = []  # pieces holding %, resolved once the statement's style is known
+    for m in _TOKEN.finditer(sql):
+        kind = m.lastgroup
+        if kind == "skip":
+            if "%" in m.group():
+                out.append(sql[pos:m.start()])
+                deferred.append((len(out), m.group()))
+                out.append(m.group())
+                pos = m.end()
+            continue
+        if kind == "tag":  # the tag group belongs to a dollar-quoted skip
+            continue
+        if kind == "semicolon":
+            continue
+        if kind == "word" or kind == "default_now":
+            if not sqlite:
+                continue
+            out.append(sql[pos:m.start()])
+            out.append(_REWRITES[m.group().lower()] if kind == "word" else "DEFAULT CURRENT_TIMESTAMP")
+            pos = m.end()
+            continue
+        if kind == "percent":
+            if m.group() == "%%":
+                out.append(sql[pos:m.start()])
+                deferred.append((len(out), "%%"))
+                out.append("%%")
+                pos = m.end()
+            elif percent_out:
+                out.append(sql[pos:m.start()])
+                out.append("%%")
+                pos = m.end()
+            continue
+        if kind == "num":
+            this, key = "numeric", int(m.group("num")) - 1
+        elif kind == "pyname":
+            this, key = "named", m.group("pyname")
+        elif kind == "name":
+            this, key = "named", m.group("name")
+        elif kind == "format":
+            this, key = "format", None
+        else:
+            this, key = "qmark", None
+        if style == "none":
+            style = this
+        elif style != this:
+            raise ProgrammingError("the statement mixes placeholder styles (%s and %s): use one of ?, %%s, $1, :name"
+                                   % (style, this))
+        order.append(key)
+        out.append(sql[pos:m.start()])
+        out.append(_placeholder(paramstyle, len(order)))
+        pos = m.end()
+    out.append(sql[pos:])
+    for i, piece in deferred:
+        # "%%" means one literal % only in a %s statement, literals included (as with every
+        # format-style driver); elsewhere it is as written. A format-style driver then needs every
+        # % doubled again.
+        if style == "format":
+            piece = piece.replace("%%", "%")
+        out[i] = piece.replace("%", "%%") if percent_out else piece
+    text = "".join(out)
+    positional_in_order = style in ("none", "qmark", "format")
+    named_out = paramstyle in ("named", "pyformat")
+    final_order: Optional[Tuple[Any, ...]] = None if positional_in_order else tuple(order)
+    return Translation(text, style, final_order, len(order), _is_write(sql), named_out)
+
+
+def _is_write(sql: str) -> bool:
+    m = _FIRST_WORD.match(sql)
+    if m is None:
+        return False
+    word = m.group(1).lower()
+    if word in _READS:
+        return False
+    if word == "with":
+        return _WRITE_IN_WITH.search(sql) is not None
+    return True
+
+
+def split_statements(sql: str, complete: Optional[Any] = None) -> List[str]:
+    """The statements of a script, split at ``;`` outside literals, comments and dollar quotes.
+
+    ``complete`` (``sqlite3.complete_statement`` for SQLite) is asked whether a piece ends a
+    statement, so that a trigger body's inner ``;`` does not split it. Empty statements and
+    comment-only pieces are dropped.
+    """
+    pieces: List[str] = []
+    start = 0
+    for m in _TOKEN.finditer(sql):
+        if m.lastgroup != "semicolon":
+            continue
+        piece = sql[start:m.end()]
+        if complete is not None and not complete(piece):
+            continue
+        pieces.append(piece)
+        start = m.end()
+    pieces.append(sql[start:])
+    statements = []
+    for piece in pieces:
+        stripped = piece.strip().rstrip(";").strip()
+        if stripped and _FIRST_WORD.match(stripped):
+            statements.append(stripped)
+    return statements
