@@ -51,7 +51,7 @@ STATIC_SERVERS = ("covet", "covet-before", "starlette-httptools", "starlette-h11
 # The TechEmpower-style database cases (issue 15) run on their own apps, so that the other apps
 # neither load a database layer nor pay for it in their start-up RSS; covet's side of these
 # endpoints is "covet-db".
-DB_SERVERS = ("covet-db", "starlette-db")
+DB_SERVERS = ("covet-db", "covet-db-sync", "starlette-db")
 DB_ENDPOINTS = ("db", "queries", "fortunes")
 
 
@@ -89,6 +89,9 @@ SERVERS = [
     ("covet-db", lambda port: [H.python(), "-m", "covet", "run", os.path.join(H.APPS, "covet_db_app.py"),
                                "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
      (), False, "covet, asyncio: DatabaseManager on sqlite, covet templates"),
+    ("covet-db-sync", lambda port: [H.python(), "-m", "covet", "run", os.path.join(H.APPS, "covet_db_sync_app.py"),
+                                    "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+     (), False, "covet, def handlers + db.sync: one thread-pool trip per request (reference)"),
     ("starlette-db", _uvicorn("starlette_db_app:app", "httptools", "uvloop"),
      ("uvicorn", "starlette", "httptools", "uvloop", "jinja2"), False,
      "uvicorn+Starlette, httptools+uvloop: sqlite3 in run_in_threadpool, Jinja2"),
