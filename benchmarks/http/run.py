@@ -15,6 +15,10 @@ endpoint gets ``--runs`` runs of ``--duration`` seconds and the median is
 reported. A ratio covet/peer is printed only when neither side had a socket
 error or a non-2xx/3xx response (wrk counts status >= 400) in any run.
 
+The TechEmpower-style database endpoints (issue 15: db, queries, fortunes) run on their own
+apps, covet-db (the targets), covet-db-sync (a reference) and starlette-db, on a sqlite file
+made at start (benchmarks/README.md, "Database benchmarks").
+
 Columns: req/s and p99 (wrk; p99 is "-" under pipelining, where wrk times
 whole batches), errors (socket errors, non-2xx), covet/peer ratios, req/cpu-s
 (requests per CPU-second the server process used, read from /proc: a busy
