@@ -429,8 +429,11 @@ def main(argv=None):
     if args.endpoints:
         wanted = {e.strip() for e in args.endpoints.split(",")}
         endpoints = [e for e in ENDPOINTS if e[0] in wanted]
+    # The database apps serve only the database endpoints, and nothing else serves those.
     if not any(e[0] in DB_ENDPOINTS for e in endpoints):
         servers = [s for s in servers if s[0] not in DB_SERVERS]
+    if not any(s[0] in DB_SERVERS for s in servers):
+        endpoints = [e for e in endpoints if e[0] not in DB_ENDPOINTS]
     print("HTTP load benchmark: python %s, %s, %d CPU(s) visible; load average %s"
           % (sys.version.split()[0],
              "server on core 1, wrk on core 0" if pin else "NOT pinned (no taskset or <2 cores)",
