@@ -170,7 +170,7 @@ class Backend:
         try:
             raw.dbapi = self._connect()
         except self.error_class as exc:
-            raise translate_error(exc) from None
+            raise translate_error(exc) from exc
 
     def close(self, raw: RawConnection) -> None:
         try:
@@ -208,7 +208,7 @@ class Backend:
             rows = cur.fetchall() if desc is not None else ()
             self._end_statement(raw)
         except self.error_class as exc:
-            raise translate_error(exc) from None
+            raise translate_error(exc) from exc
         if not rows:
             return []
         names = [d[0] for d in desc]
@@ -223,7 +223,7 @@ class Backend:
                 cur.fetchall()  # drain, so a statement with side effects runs to its end
             self._end_statement(raw)
         except self.error_class as exc:
-            raise translate_error(exc) from None
+            raise translate_error(exc) from exc
         if row is None:
             return None
         return Record(zip([d[0] for d in desc], row))
@@ -236,7 +236,7 @@ class Backend:
                 cur.fetchall()
             self._end_statement(raw)
         except self.error_class as exc:
-            raise translate_error(exc) from None
+            raise translate_error(exc) from exc
         return None if row is None else row[0]
 
     def execute(self, raw: RawConnection, sql: str, params: Sequence[Any]) -> Tuple[int, Optional[int]]:
@@ -245,7 +245,7 @@ class Backend:
             result = (cur.rowcount, getattr(cur, "lastrowid", None))
             self._end_statement(raw)
         except self.error_class as exc:
-            raise translate_error(exc) from None
+            raise translate_error(exc) from exc
         return result
 
     def execute_many(self, raw: RawConnection, sql: str, seq: List[Any]) -> int:
@@ -255,7 +255,7 @@ class Backend:
             count = cur.rowcount
             self._end_statement(raw)
         except self.error_class as exc:
-            raise translate_error(exc) from None
+            raise translate_error(exc) from exc
         return count
 
     def execute_script(self, raw: RawConnection, statements: List[str]) -> None:
@@ -265,7 +265,7 @@ class Backend:
                 cur.execute(statement)
             self._end_statement(raw)
         except self.error_class as exc:
-            raise translate_error(exc) from None
+            raise translate_error(exc) from exc
 
     def split_script(self, script: str) -> List[str]:
         return split_statements(script)
@@ -274,7 +274,7 @@ class Backend:
         try:
             cur = self._cursor(raw, sql, params)
         except self.error_class as exc:
-            raise translate_error(exc) from None
+            raise translate_error(exc) from exc
         names = [d[0] for d in cur.description] if cur.description is not None else []
         return cur, names
 
@@ -282,7 +282,7 @@ class Backend:
         try:
             rows = cur.fetchmany(size)
         except self.error_class as exc:
-            raise translate_error(exc) from None
+            raise translate_error(exc) from exc
         return [Record(zip(names, row)) for row in rows]
 
     def cursor_close(self, raw: RawConnection, cur: Any) -> None:
@@ -300,7 +300,7 @@ class Backend:
             else:
                 raw.dbapi.cursor().execute("SAVEPOINT covet_%d" % raw.depth)
         except self.error_class as exc:
-            raise translate_error(exc) from None
+            raise translate_error(exc) from exc
         raw.depth += 1
         if raw.depth == 1:
             raw.readonly = readonly
@@ -313,7 +313,7 @@ class Backend:
                 raw.dbapi.cursor().execute("RELEASE SAVEPOINT covet_%d" % (raw.depth - 1))
         except self.error_class as exc:
             self._abandon(raw)
-            raise translate_error(exc) from None
+            raise translate_error(exc) from exc
         raw.depth -= 1
 
     def rollback(self, raw: RawConnection) -> None:
@@ -326,7 +326,7 @@ class Backend:
                 cur.execute("RELEASE SAVEPOINT covet_%d" % (raw.depth - 1))
         except self.error_class as exc:
             self._abandon(raw)
-            raise translate_error(exc) from None
+            raise translate_error(exc) from exc
         raw.depth = max(raw.depth - 1, 0)
 
     def _abandon(self, raw: RawConnection) -> None:
@@ -403,7 +403,7 @@ class SQLiteBackend(Backend):
             conn.execute("PRAGMA busy_timeout=%d" % int(float(self.config.busy_timeout) * 1000))
             conn.create_function("now", 0, _now)
         except sqlite3.Error as exc:
-            raise translate_error(exc) from None
+            raise translate_error(exc) from exc
         raw.dbapi = conn
 
     def ping(self, raw: RawConnection) -> bool:
@@ -419,7 +419,7 @@ class SQLiteBackend(Backend):
         try:
             return raw.dbapi.executemany(sql, seq).rowcount
         except sqlite3.Error as exc:
-            raise translate_error(exc) from None
+            raise translate_error(exc) from exc
 
     def split_script(self, script: str) -> List[str]:
         return split_statements(script, sqlite3.complete_statement)
@@ -431,7 +431,7 @@ class SQLiteBackend(Backend):
             else:
                 raw.dbapi.execute("SAVEPOINT covet_%d" % raw.depth)
         except sqlite3.Error as exc:
-            raise translate_error(exc) from None
+            raise translate_error(exc) from exc
         raw.depth += 1
         if raw.depth == 1:
             raw.readonly = readonly
@@ -444,7 +444,7 @@ class SQLiteBackend(Backend):
                 raw.dbapi.execute("RELEASE SAVEPOINT covet_%d" % (raw.depth - 1))
         except sqlite3.Error as exc:
             self._abandon(raw)
-            raise translate_error(exc) from None
+            raise translate_error(exc) from exc
         raw.depth -= 1
 
     def rollback(self, raw: RawConnection) -> None:
@@ -457,7 +457,7 @@ class SQLiteBackend(Backend):
                 raw.dbapi.execute("RELEASE SAVEPOINT covet_%d" % (raw.depth - 1))
         except sqlite3.Error as exc:
             self._abandon(raw)
-            raise translate_error(exc) from None
+            raise translate_error(exc) from exc
         raw.depth = max(raw.depth - 1, 0)
 
     def _abandon(self, raw: RawConnection) -> None:

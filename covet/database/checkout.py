@@ -26,6 +26,17 @@ from .errors import InterfaceError, OperationalError, PoolTimeout
 __all__ = ["Checkout", "Gate"]
 
 
+async def _wait(future: "asyncio.Future[Any]", timeout: float) -> Any:
+    # asyncio.wait_for cancels the future on timeout or cancellation, so a delivery still on its
+    # way finds it done and passes the item on (_AsyncWaiter._deliver); a result delivered in that
+    # same instant stays on the future, and the callers hand it back (_delivered).
+    return await asyncio.wait_for(future, timeout)
+
+
+def _delivered(future: "asyncio.Future[Any]") -> bool:
+    return future.done() and not future.cancelled() and future.exception() is None
+
+
 class _AsyncWaiter:
     __slots__ = ("loop", "future")
 
@@ -95,13 +106,18 @@ class Gate:
             waiter = _AsyncWaiter()
             self._waiters.append(waiter)
         try:
-            await asyncio.wait_for(waiter.future, self.timeout)
+            await _wait(waiter.future, self.timeout)
+        except asyncio.CancelledError:
+            if _delivered(waiter.future):  # granted in the same instant: pass it on, not lose it
+                self.release()
+            raise
         except asyncio.TimeoutError:
+            if _delivered(waiter.future):
+                self.release()
             with self._lock:
                 if waiter in self._waiters:
                     self._waiters.remove(waiter)
             raise self._timeout_error() from None
-        # a cancelled waiter never got the gate: _deliver passes it on
 
     def acquire_sync(self) -> None:
         with self._lock:
@@ -253,8 +269,14 @@ class Checkout:
         if create:
             return await self._create()
         try:
-            raw = await asyncio.wait_for(waiter.future, self.acquire_timeout)
+            raw = await _wait(waiter.future, self.acquire_timeout)
+        except asyncio.CancelledError:
+            if _delivered(waiter.future):  # handed over in the same instant: give it back
+                self._hand_back(waiter.future.result())
+            raise
         except asyncio.TimeoutError:
+            if _delivered(waiter.future):
+                self._hand_back(waiter.future.result())
             with self._lock:
                 if waiter in self._waiters:
                     self._waiters.remove(waiter)

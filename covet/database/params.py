@@ -37,7 +37,7 @@ _TOKEN = re.compile(r"""
       | `[^`]*`                                     # SQLite/MySQL quoted identifier
       | --[^\n]*                                    # line comment
       | /\*.*?\*/                                   # block comment
-      | \$(?P<tag>[A-Za-z_][A-Za-z0-9_]*)?\$.*?\$(?P=tag)\$   # PostgreSQL dollar-quoted body
+      | \$(?P<tag>(?:[A-Za-z_][A-Za-z0-9_]*)?)\$.*?\$(?P=tag)\$   # PostgreSQL dollar-quoted body
       | ::                                          # PostgreSQL cast, not a :name
     )
   | \$(?P<num>[1-9][0-9]*)

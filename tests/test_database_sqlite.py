@@ -1,0 +1,411 @@
+"""The database core on real SQLite files: concurrency, transactions, cancellation, the pool,
+sync twins, another DB-API module, and the app's lifespan."""
+import asyncio
+import sqlite3
+import threading
+
+import pytest
+
+from covet import Covet, Depends
+from covet.database import (
+    ConnectionPool, DatabaseManager, IntegrityError, InterfaceError, OperationalError, PoolTimeout, ProgrammingError,
+    QueryOptimizer,
+)
+from covet.database.manager import default_database
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+@pytest.fixture
+def url(tmp_path):
+    return "sqlite:///%s" % (tmp_path / "app.db")
+
+
+async def make(url, **settings):
+    db = DatabaseManager(url, **settings)
+    await db.connect()
+    await db.execute_script("""
+        CREATE TABLE users (id SERIAL PRIMARY KEY, name VARCHAR(100) NOT NULL, email TEXT UNIQUE);
+        CREATE TABLE counter (n INTEGER NOT NULL);
+        INSERT INTO counter VALUES (0);
+    """)
+    return db
+
+
+def test_queries_rows_and_placeholders(url):
+    async def main():
+        db = await make(url)
+        result = await db.execute("INSERT INTO users (name, email) VALUES (?, ?)", "ann", "ann@x")
+        assert (result.rowcount, result.lastrowid) == (1, 1)
+        await db.execute("INSERT INTO users (name, email) VALUES ($1, $2)", "bob", "bob@x")
+        await db.execute("INSERT INTO users (name, email) VALUES (:n, :e)", {"n": "cy", "e": "cy@x"})
+        rows = await db.fetch_all("SELECT id, name FROM users ORDER BY id")
+        assert rows == [{"id": 1, "name": "ann"}, {"id": 2, "name": "bob"}, {"id": 3, "name": "cy"}]
+        assert rows[1].name == "bob" and rows[1][0] == 2
+        row = await db.fetch_one("SELECT name FROM users WHERE name ILIKE %s", "BO%")
+        assert row == {"name": "bob"}
+        assert await db.fetch_one("SELECT name FROM users WHERE id = ?", 99) is None
+        assert await db.fetch_val("SELECT count(*) FROM users") == 3
+        assert await db.fetch_val("SELECT name FROM users WHERE id = ?", 99) is None
+        assert await db.execute_many("INSERT INTO users (name) VALUES (?)", [("d",), ("e",)]) == 2
+        assert await db.execute_many("INSERT INTO users (name) VALUES (:n)", [{"n": "f"}]) == 1
+        with pytest.raises(IntegrityError, match="UNIQUE constraint failed: users.email"):
+            await db.execute("INSERT INTO users (name, email) VALUES (?, ?)", "again", "ann@x")
+        with pytest.raises(IntegrityError, match="NOT NULL"):
+            await db.execute("INSERT INTO users (name) VALUES (?)", None)
+        with pytest.raises(OperationalError, match="no such table"):  # sqlite3 classes it so
+            await db.fetch_all("SELECT * FROM nowhere")
+        await db.disconnect()
+    run(main())
+
+
+def test_fifty_concurrent_writers_lose_nothing_and_never_see_locked(url):
+    async def main():
+        db = await make(url, pool_size=5)
+
+        async def increment(i):
+            async with db.transaction():
+                n = await db.fetch_val("SELECT n FROM counter")
+                await asyncio.sleep(0)  # let every other task interleave here
+                await db.execute("UPDATE counter SET n = ?", n + 1)
+                await db.execute("INSERT INTO users (name) VALUES (?)", "t%d" % i)
+
+        async def insert(i):
+            await db.execute("INSERT INTO users (name) VALUES (?)", "s%d" % i)
+
+        async def read(i):
+            return await db.fetch_val("SELECT count(*) FROM users")
+
+        jobs = [increment(i) for i in range(50)] + [insert(i) for i in range(50)] + [read(i) for i in range(50)]
+        results = await asyncio.gather(*jobs, return_exceptions=True)
+        assert [r for r in results if isinstance(r, BaseException)] == []
+        assert await db.fetch_val("SELECT n FROM counter") == 50
+        assert await db.fetch_val("SELECT count(*) FROM users") == 100
+        assert db.pool.in_use == 0
+        await db.disconnect()
+    run(main())
+
+
+def test_writers_from_threads_and_tasks_and_another_process_share_the_file(url):
+    async def main():
+        db = await make(url)
+        other = DatabaseManager(url)  # another process's pool: only SQLite's own locking is shared
+
+        def thread_writer(k):
+            for i in range(20):
+                with db.sync.transaction():
+                    n = db.sync.fetch_val("SELECT n FROM counter")
+                    db.sync.execute("UPDATE counter SET n = ?", n + 1)
+
+        async def task_writer(target):
+            for i in range(20):
+                async with target.transaction():
+                    n = await target.fetch_val("SELECT n FROM counter")
+                    await target.execute("UPDATE counter SET n = ?", n + 1)
+
+        loop = asyncio.get_running_loop()
+        threads = [loop.run_in_executor(None, thread_writer, k) for k in range(3)]
+        await asyncio.gather(task_writer(db), task_writer(db), task_writer(other), *threads)
+        assert await db.fetch_val("SELECT n FROM counter") == 120
+        await other.disconnect()
+        await db.disconnect()
+    run(main())
+
+
+def test_transactions_savepoints_and_rollback(url):
+    async def main():
+        db = await make(url)
+        with pytest.raises(KeyError):
+            async with db.transaction():
+                await db.execute("INSERT INTO users (name) VALUES (?)", "kept?")
+                raise KeyError("boom")
+        assert await db.fetch_val("SELECT count(*) FROM users") == 0
+
+        async with db.transaction():
+            await db.execute("INSERT INTO users (name) VALUES (?)", "outer")
+            with pytest.raises(ValueError):
+                async with db.transaction():
+                    await db.execute("INSERT INTO users (name) VALUES (?)", "inner")
+                    raise ValueError
+            async with db.transaction():
+                await db.execute("INSERT INTO users (name) VALUES (?)", "inner2")
+        names = [r.name for r in await db.fetch_all("SELECT name FROM users ORDER BY id")]
+        assert names == ["outer", "inner2"]
+
+        async with db.transaction() as tx:
+            await db.execute("INSERT INTO users (name) VALUES (?)", "undone")
+            await tx.rollback()
+        assert await db.fetch_val("SELECT count(*) FROM users WHERE name = 'undone'") == 0
+
+        # a failing script inside a transaction leaves nothing behind (migrations rely on this)
+        with pytest.raises(OperationalError, match="no such table: nowhere"):
+            async with db.transaction():
+                await db.execute_script("CREATE TABLE half (a); INSERT INTO nowhere VALUES (1);")
+        assert await db.fetch_val("SELECT count(*) FROM sqlite_master WHERE name = 'half'") == 0
+
+        with pytest.raises(ProgrammingError, match="readonly=True"):
+            async with db.transaction(readonly=True):
+                await db.execute("INSERT INTO users (name) VALUES (?)", "nope")
+        assert db.pool.in_use == 0 and not db.gate.held
+        await db.disconnect()
+    run(main())
+
+
+def test_cancelled_transaction_rolls_back_and_returns_its_connection(url):
+    async def main():
+        db = await make(url, pool_size=1)
+        inside = asyncio.Event()
+
+        async def stuck():
+            async with db.transaction():
+                await db.execute("INSERT INTO users (name) VALUES (?)", "cancelled")
+                inside.set()
+                await asyncio.Event().wait()  # never set: the request is cancelled here
+
+        task = asyncio.ensure_future(stuck())
+        await inside.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        # the only connection comes back rolled back, and the write gate is free for the next writer
+        async with db.transaction():
+            await db.execute("INSERT INTO users (name) VALUES (?)", "next")
+        assert [r.name for r in await db.fetch_all("SELECT name FROM users")] == ["next"]
+        assert db.pool.in_use == 0 and not db.gate.held
+        await db.disconnect()
+    run(main())
+
+
+def test_cancelled_long_query_does_not_leak_the_connection(url):
+    async def main():
+        db = await make(url, pool_size=1)
+        slow = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) SELECT count(*) FROM c"
+        task = asyncio.ensure_future(db.fetch_val(slow))
+        while db.pool.in_use == 0:  # wait until the query holds the connection
+            await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        # the single connection is handed on once the statement is over
+        assert await db.fetch_val("SELECT 41 + 1") == 42
+        assert db.pool.in_use == 0
+        await db.disconnect()
+    run(main())
+
+
+def test_pool_exhaustion_is_a_clear_error_and_the_pool_recovers(url):
+    async def main():
+        pool = ConnectionPool(url, min_connections=1, max_connections=2, acquire_timeout=0.2)
+        await pool.open()
+        assert pool.size == 1
+        first = pool.acquire()
+        a = await first.__aenter__()
+        async with pool.acquire() as b:
+            assert pool.in_use == 2
+            with pytest.raises(PoolTimeout, match=r"no database connection free within 0.2 s \(2 in use\)"):
+                async with pool.acquire():
+                    pass
+            waiting = asyncio.ensure_future(_fetch(pool))
+            await asyncio.sleep(0)
+            await first.__aexit__(None, None, None)  # hands `a` straight to the waiter
+            assert await waiting == 1
+        with pytest.raises(InterfaceError, match="went back to the pool"):
+            await a.fetch("SELECT 1")
+        assert pool.in_use == 0 and pool.size == 2
+        await pool.close()
+        assert pool.size == 0
+    run(main())
+
+
+async def _fetch(pool):
+    async with pool.acquire() as conn:
+        return await conn.fetchval("SELECT 1")
+
+
+def test_idle_connections_are_closed_after_idle_timeout(url):
+    async def main():
+        pool = ConnectionPool(url, min_connections=0, max_connections=3, idle_timeout=0.0)
+        async with pool.acquire() as a, pool.acquire() as b:
+            pass
+        assert pool.size == 2
+        async with pool.acquire():  # the stale ones are closed when the pool next looks
+            assert pool.size == 1
+        await pool.close()
+    run(main())
+
+
+def test_seed_pool_and_prepared_query(url, tmp_path):
+    def create_optimized_connection():
+        conn = sqlite3.connect(str(tmp_path / "app.db"), check_same_thread=False)
+        conn.execute("PRAGMA cache_size = -2000")
+        return conn
+
+    async def main():
+        db = await make(url)
+        await db.execute_many("INSERT INTO users (name) VALUES (?)", [("Alice",), ("alan",), ("bob",)])
+        pool = ConnectionPool(min_connections=1, max_connections=5, connection_factory=create_optimized_connection)
+        optimizer = QueryOptimizer()
+        sql = optimizer.prepare("SELECT id, name FROM users WHERE name ILIKE $1 ORDER BY name LIMIT 100")
+        async with pool.acquire() as conn:
+            results = await conn.fetch(sql, "%al%")
+        assert [dict(row) for row in results] == [{"id": 1, "name": "Alice"}, {"id": 2, "name": "alan"}]
+        await pool.close()
+        await db.disconnect()
+    run(main())
+
+
+def test_memory_database_is_one_database_for_the_whole_pool():
+    async def main():
+        db = DatabaseManager("sqlite:///:memory:", pool_size=5)
+        await db.execute("CREATE TABLE t (n INTEGER)")
+
+        async def add(i):
+            async with db.transaction():
+                await db.execute("INSERT INTO t VALUES (?)", i)
+                await asyncio.sleep(0)
+
+        await asyncio.gather(*[add(i) for i in range(20)], *[db.fetch_val("SELECT count(*) FROM t") for _ in range(5)])
+        assert await db.fetch_val("SELECT count(*) FROM t") == 20
+        assert db.pool.max_connections == 1
+        await db.disconnect()
+    run(main())
+
+
+def test_iterate_streams_and_releases(url):
+    async def main():
+        db = await make(url, pool_size=1)
+        await db.execute_many("INSERT INTO users (name) VALUES (?)", [("u%d" % i,) for i in range(25)])
+        names = [row.name async for row in db.iterate("SELECT name FROM users ORDER BY id", batch=4)]
+        assert names == ["u%d" % i for i in range(25)]
+        rows = db.iterate("SELECT name FROM users ORDER BY id", batch=4)
+        async for row in rows:
+            break
+        await rows.aclose()
+        assert await db.fetch_val("SELECT count(*) FROM users") == 25  # the one connection came back
+        with pytest.raises(ProgrammingError, match="writes with execute"):
+            async for row in db.iterate("DELETE FROM users"):
+                pass
+        await db.disconnect()
+    run(main())
+
+
+def test_sync_twins(url):
+    db = DatabaseManager(url)
+    db.sync.connect()
+    db.sync.execute_script("CREATE TABLE t (n INTEGER); INSERT INTO t VALUES (1);")
+    with db.sync.transaction():
+        db.sync.execute("INSERT INTO t VALUES (?)", 2)
+        with pytest.raises(ZeroDivisionError):
+            with db.sync.transaction():
+                db.sync.execute("INSERT INTO t VALUES (?)", 3)
+                1 / 0
+    assert [r.n for r in db.sync.fetch_all("SELECT n FROM t ORDER BY n")] == [1, 2]
+    assert db.sync.fetch_one("SELECT n FROM t WHERE n = $1", 2) == {"n": 2}
+    assert db.sync.fetch_val("SELECT max(n) FROM t") == 2
+    assert db.sync.execute_many("INSERT INTO t VALUES (?)", [(4,), (5,)]) == 2
+
+    async def on_the_loop():
+        with pytest.raises(InterfaceError, match="event loop's thread"):
+            db.sync.fetch_all("SELECT 1")
+        return await asyncio.get_running_loop().run_in_executor(None, db.sync.fetch_val, "SELECT count(*) FROM t")
+
+    assert run(on_the_loop()) == 4
+    db.sync.disconnect()
+
+
+def test_any_dbapi_module_plugs_in(tmp_path):
+    path = str(tmp_path / "generic.db")
+    db = DatabaseManager("sqlite:///" + path, module=sqlite3, paramstyle="named")
+    assert type(db.backend).__name__ == "Backend" and db.dialect.paramstyle == "named"
+
+    async def main():
+        await db.execute("CREATE TABLE t (n INTEGER)")
+        await db.execute("INSERT INTO t VALUES (?)", 1)
+        with pytest.raises(RuntimeError):
+            async with db.transaction():
+                await db.execute("INSERT INTO t VALUES ($1)", 2)
+                raise RuntimeError
+        async with db.transaction():
+            await db.execute("INSERT INTO t VALUES (:n)", {"n": 3})
+        assert [r.n for r in await db.fetch_all("SELECT n FROM t ORDER BY n")] == [1, 3]
+        await db.disconnect()
+
+    run(main())
+    # what was committed is really in the file
+    assert sqlite3.connect(path).execute("SELECT count(*) FROM t").fetchone() == (2,)
+
+
+def test_app_lifespan_session_dependency_and_default(url, client):
+    app = Covet()
+    db = DatabaseManager(url)
+    app.add_database(db)
+    assert app.state.database is db and default_database() is db
+
+    @app.on_startup
+    async def schema():
+        await db.execute_script("CREATE TABLE IF NOT EXISTS users (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+
+    @app.post("/users", status_code=201)
+    async def create(name: str, session=Depends(db.session)):
+        async with session.transaction():
+            result = await session.execute("INSERT INTO users (name) VALUES (?)", name)
+        return {"id": result.lastrowid}
+
+    @app.post("/fail")
+    async def fail(session=Depends(db.session)):
+        async with db.transaction():
+            await db.execute("INSERT INTO users (name) VALUES (?)", "ghost")
+            raise RuntimeError("handler failed")
+
+    @app.get("/users")
+    def users():  # a plain def handler: a worker thread, so the sync twin
+        return {"users": db.sync.fetch_all("SELECT id, name FROM users ORDER BY id")}
+
+    with client(app, raise_server_exceptions=False) as c:
+        assert db.connected
+        assert c.post("/users?name=ann").json() == {"id": 1}
+        assert c.post("/fail").status_code == 500
+        assert c.get("/users").json() == {"users": [{"id": 1, "name": "ann"}]}
+        assert db.pool.in_use == 0
+    assert not db.connected
+
+
+def test_storm_of_timeouts_and_cancellations_leaves_the_pool_whole(url):
+    """Hundreds of requests on two connections, many timing out or cancelled at every await: at the
+    end no connection is lost or double-booked, the write gate is free, and nothing half-written
+    remains."""
+    import random
+
+    async def main():
+        db = await make(url, pool_size=2, pool_timeout=0.02)
+        rnd = random.Random(7)
+
+        async def request(i):
+            if i % 3 == 0:
+                async with db.transaction():
+                    await db.execute("INSERT INTO users (name) VALUES (?)", "a%d" % i)
+                    await db.execute("INSERT INTO users (name) VALUES (?)", "b%d" % i)
+            elif i % 3 == 1:
+                await db.execute("INSERT INTO users (name) VALUES (?)", "c%d" % i)
+            else:
+                await db.fetch_all("SELECT * FROM users")
+
+        tasks = [asyncio.ensure_future(request(i)) for i in range(300)]
+        loop = asyncio.get_running_loop()
+        for task in rnd.sample(tasks, 100):
+            loop.call_later(rnd.random() * 0.05, task.cancel)
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        kinds = {type(r).__name__ for r in results if r is not None}
+        assert kinds <= {"CancelledError", "PoolTimeout"}
+        # the pool serves a full-size batch again: every connection came back
+        async with db.connection() as a:
+            async with db.pool.acquire() as b:
+                assert db.pool.in_use == 2
+        assert db.pool.in_use == 0 and db.pool.size <= 2 and not db.gate.held
+        # transactions are all or nothing: an "a" row always has its "b" row
+        names = {r.name for r in await db.fetch_all("SELECT name FROM users")}
+        assert {n[1:] for n in names if n[0] == "a"} == {n[1:] for n in names if n[0] == "b"}
+        await db.disconnect()
+    run(main())
