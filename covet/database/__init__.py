@@ -39,6 +39,10 @@ if TYPE_CHECKING:
     from covet.database.pool import ConnectionPool as ConnectionPool
     from covet.database.records import Record as Record
     from covet.database.session import Session as Session
+    from covet.database.query_builder import (
+        Fragment as Fragment, QueryBuilder as QueryBuilder, and_ as and_, in_ as in_, not_ as not_, or_ as or_,
+        raw as raw,
+    )
 
 # public name -> module under covet.database that defines it
 _EXPORTS = {
@@ -53,6 +57,8 @@ _EXPORTS = {
     "ConnectionPool": "pool",
     "Record": "records",
     "Session": "session",
+    "QueryBuilder": "query_builder", "and_": "query_builder", "or_": "query_builder", "not_": "query_builder",
+    "in_": "query_builder", "raw": "query_builder", "Fragment": "query_builder",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -25,7 +25,7 @@ from .config import DatabaseConfig
 from .errors import DatabaseError, InterfaceError, ProgrammingError, translate_error
 from .identifiers import quote_identifier
 from .params import Translation, split_statements, translate
-from .records import Record
+from .records import MappingRecord, Record, SQLiteRecord
 
 __all__ = ["Dialect", "Worker", "RawConnection", "Backend", "SQLiteBackend", "backend_for", "ITERATE_BATCH"]
 
@@ -161,10 +161,18 @@ class Backend:
         self.error_class = getattr(module, "Error", Exception)
         self.dialect = Dialect(name or getattr(module, "__name__", "dbapi"), self.paramstyle, False)
         self.rewrite_sqlite = False
+        self._translations: Dict[str, Translation] = {}
 
     # -- statements ---------------------------------------------------------------------
     def translate(self, sql: str) -> Translation:
-        return translate(sql, self.paramstyle, self.rewrite_sqlite)
+        """``sql`` in this driver's style; one dict lookup once seen (statements come from code)."""
+        found = self._translations.get(sql)
+        if found is None:
+            found = translate(sql, self.paramstyle, self.rewrite_sqlite)
+            if len(self._translations) >= 4096:
+                self._translations.clear()
+            self._translations[sql] = found
+        return found
 
     def open(self, raw: RawConnection) -> None:
         try:
@@ -212,28 +220,26 @@ class Backend:
         if not rows:
             return []
         names = [d[0] for d in desc]
-        return [Record(zip(names, row)) for row in rows]
+        return [MappingRecord(zip(names, row)) for row in rows]
 
     def fetch_one(self, raw: RawConnection, sql: str, params: Sequence[Any]) -> Optional[Record]:
         try:
             cur = self._cursor(raw, sql, params)
             desc = cur.description
             row = cur.fetchone() if desc is not None else None
-            if row is not None:
-                cur.fetchall()  # drain, so a statement with side effects runs to its end
+            cur.close()  # the rest of the rows are not wanted; closing discards them
             self._end_statement(raw)
         except self.error_class as exc:
             raise translate_error(exc) from exc
         if row is None:
             return None
-        return Record(zip([d[0] for d in desc], row))
+        return MappingRecord(zip([d[0] for d in desc], row))
 
     def fetch_val(self, raw: RawConnection, sql: str, params: Sequence[Any]) -> Any:
         try:
             cur = self._cursor(raw, sql, params)
             row = cur.fetchone() if cur.description is not None else None
-            if row is not None:
-                cur.fetchall()
+            cur.close()
             self._end_statement(raw)
         except self.error_class as exc:
             raise translate_error(exc) from exc
@@ -283,7 +289,7 @@ class Backend:
             rows = cur.fetchmany(size)
         except self.error_class as exc:
             raise translate_error(exc) from exc
-        return [Record(zip(names, row)) for row in rows]
+        return [MappingRecord(zip(names, row)) for row in rows]
 
     def cursor_close(self, raw: RawConnection, cur: Any) -> None:
         try:
@@ -402,12 +408,41 @@ class SQLiteBackend(Backend):
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA busy_timeout=%d" % int(float(self.config.busy_timeout) * 1000))
             conn.create_function("now", 0, _now)
+            conn.row_factory = SQLiteRecord
         except sqlite3.Error as exc:
             raise translate_error(exc) from exc
         raw.dbapi = conn
 
     def ping(self, raw: RawConnection) -> bool:
         return raw.dbapi is not None
+
+    # Rows come out of sqlite3 as SQLiteRecord, built in C by its row_factory.
+    def fetch_all(self, raw: RawConnection, sql: str, params: Sequence[Any]) -> List[Record]:
+        try:
+            return raw.dbapi.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise translate_error(exc) from exc
+
+    def fetch_one(self, raw: RawConnection, sql: str, params: Sequence[Any]) -> Optional[Record]:
+        try:
+            # No draining: SQLite makes every change of an INSERT/UPDATE/DELETE ... RETURNING at the
+            # first step (sqlite.org/lang_returning.html), and the cursor resets when it is freed.
+            return raw.dbapi.execute(sql, params).fetchone()
+        except sqlite3.Error as exc:
+            raise translate_error(exc) from exc
+
+    def fetch_val(self, raw: RawConnection, sql: str, params: Sequence[Any]) -> Any:
+        try:
+            row = raw.dbapi.execute(sql, params).fetchone()
+            return None if row is None else row[0]
+        except sqlite3.Error as exc:
+            raise translate_error(exc) from exc
+
+    def cursor_batch(self, cur: Any, names: List[str], size: int) -> List[Record]:
+        try:
+            return cur.fetchmany(size)
+        except sqlite3.Error as exc:
+            raise translate_error(exc) from exc
 
     def _cursor(self, raw: RawConnection, sql: str, params: Sequence[Any]) -> Any:
         return raw.dbapi.execute(sql, params)

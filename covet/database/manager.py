@@ -26,6 +26,7 @@ from typing import Any, AsyncIterator, Callable, Dict, Iterable, List, Optional,
 
 from .backend import ITERATE_BATCH, backend_for
 from .config import DatabaseConfig, parse_url
+from .errors import InterfaceError
 from .connection import Connection, ExecuteResult, SyncConnection, SyncTransaction, Transaction, gated
 from .pool import ConnectionPool
 from .records import Record
@@ -34,6 +35,7 @@ from .session import Session
 __all__ = ["DatabaseManager", "Database", "SyncDatabase", "default_database", "set_default_database"]
 
 _default: List["DatabaseManager"] = []
+_running_loop = asyncio._get_running_loop  # public in asyncio.events.__all__; None off the loop's thread
 
 
 def set_default_database(db: "DatabaseManager") -> None:
@@ -319,41 +321,69 @@ class SyncDatabase:
         self.db.pool.close_sync()
         self.db.connected = False
 
-    def _guard(self) -> None:
-        if asyncio._get_running_loop() is not None:
-            from .errors import InterfaceError
+    @staticmethod
+    def _guard() -> None:
+        if _running_loop() is not None:
             raise InterfaceError("db.sync called on the event loop's thread: in an async handler use `await db.%s`; "
                                  "db.sync is for plain def handlers and scripts" % "fetch_all")
 
-    def _run(self, name: str, sql: str, params: Any) -> Any:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            return getattr(conn, name)(sql, *params)
+    def _once(self, fn: Any, sql: str, params: Any) -> Any:
+        # One statement outside a transaction: the hot path of sync handlers, kept flat.
+        db = self.db
+        t = db.backend.translate(sql)
+        bound = t.bind(params)
         self._guard()
-        raw = self.db.pool.checkout_sync()
-        conn = SyncConnection(self.db.pool, raw, self.db.gate)
+        gate = db.gate if t.is_write else None
+        if gate is not None:
+            gate.acquire_sync()
         try:
-            return getattr(conn, name)(sql, *params)
+            raw = db.pool.checkout_sync()
+            try:
+                return fn(raw, t.sql, bound)
+            finally:
+                db.pool.checkin(raw)
         finally:
-            conn.release()
+            if gate is not None:
+                gate.release()
 
     def fetch_all(self, sql: str, *params: Any) -> List[Record]:
-        return self._run("fetch_all", sql, params)
+        conn = self._local.__dict__.get("conn")
+        if conn is not None:
+            return conn.fetch_all(sql, *params)
+        return self._once(self.db.backend.fetch_all, sql, params)
 
     def fetch_one(self, sql: str, *params: Any) -> Optional[Record]:
-        return self._run("fetch_one", sql, params)
+        conn = self._local.__dict__.get("conn")
+        if conn is not None:
+            return conn.fetch_one(sql, *params)
+        return self._once(self.db.backend.fetch_one, sql, params)
 
     def fetch_val(self, sql: str, *params: Any) -> Any:
-        return self._run("fetch_val", sql, params)
+        conn = self._local.__dict__.get("conn")
+        if conn is not None:
+            return conn.fetch_val(sql, *params)
+        return self._once(self.db.backend.fetch_val, sql, params)
 
     def execute(self, sql: str, *params: Any) -> ExecuteResult:
-        return self._run("execute", sql, params)
+        conn = self._local.__dict__.get("conn")
+        if conn is not None:
+            return conn.execute(sql, *params)
+        return ExecuteResult(*self._once(self.db.backend.execute, sql, params))
 
     def execute_many(self, sql: str, seq_of_params: Iterable[Any]) -> int:
-        return self._run("execute_many", sql, (seq_of_params,))
+        conn = self._local.__dict__.get("conn")
+        if conn is None:
+            self._guard()
+            raw = self.db.pool.checkout_sync()
+            conn = SyncConnection(self.db.pool, raw, self.db.gate)
+            try:
+                return conn.execute_many(sql, seq_of_params)
+            finally:
+                conn.release()
+        return conn.execute_many(sql, seq_of_params)
 
     def execute_script(self, script: str) -> None:
-        conn = getattr(self._local, "conn", None)
+        conn = self._local.__dict__.get("conn")
         if conn is not None:
             return conn.execute_script(script)
         self._guard()
@@ -369,7 +399,7 @@ class SyncDatabase:
         return SyncTransaction(None, readonly, on_enter=self._tx_enter, on_exit=self._tx_exit)
 
     def _tx_enter(self, tx: SyncTransaction) -> SyncConnection:
-        conn = getattr(self._local, "conn", None)
+        conn = self._local.__dict__.get("conn")
         if conn is not None:
             tx.nested = True
             return conn
