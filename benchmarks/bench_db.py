@@ -21,8 +21,8 @@ alike; the figure is the median time per call:
   ``await db.fetch_all`` is compared with raw sqlite3 run the way an async app must run it:
   ``await loop.run_in_executor(pool, ...)`` on a one-thread pool holding one connection. covet's
   sync twin ``db.sync.fetch_all`` is compared with raw sqlite3 called directly. Raw sqlite3
-  returns tuples (its default); covet returns ``Record`` dicts. A raw ``sqlite3.Row`` line is
-  printed for reference (no target).
+  returns tuples (its default); covet returns its rows (by name, attribute or position). A raw
+  ``sqlite3.Row`` line is printed for reference (no target).
 - ``orm_select``: 100 model instances. SQLAlchemy 2: a new ``Session`` per call (what a request
   does), ``session.scalars(select(User).limit(100)).all()``; peewee:
   ``list(User.select().limit(100))``. Both are synchronous and called directly. covet's ORM is
@@ -233,7 +233,7 @@ def raw_contenders(bench, case):
         out.append(Contender("raw sqlite3, direct", run_direct, lambda: rows_key(one(direct))))
         out.append(Contender("raw sqlite3, run_in_executor", run_pool, check_pool, is_async=True))
         out.append(Contender("raw sqlite3.Row, direct", run_row, lambda: rows_key(one(rowconn)),
-                             note="reference: dict-like rows"))
+                             note="reference: rows by name"))
     elif case == "fetch_one":
         ids = cycle_ids()
 
@@ -269,7 +269,7 @@ def raw_contenders(bench, case):
         out.append(Contender("raw sqlite3, run_in_executor", run_pool, check_pool, is_async=True))
         out.append(Contender("raw sqlite3.Row, direct", run_row,
                              lambda: row_key(rowconn.execute(SQL_ONE, (42,)).fetchone()),
-                             note="reference: dict-like rows"))
+                             note="reference: rows by name"))
     elif case == "insert":
         def run_direct(n):
             t = time.perf_counter()
