@@ -414,7 +414,7 @@ def test_storm_of_timeouts_and_cancellations_leaves_the_pool_whole(url):
 
 def test_reads_run_inline_and_slow_ones_move_to_a_thread(url):
     async def main():
-        db = DatabaseManager(url)
+        db = DatabaseManager(url, pool_size=1, pool_timeout=0.5)
         await db.execute("CREATE TABLE t (n INTEGER)")  # a write: through the pool
         assert db.pool.size == 1
         await db.execute_many("INSERT INTO t VALUES (?)", [(i,) for i in range(10)])
@@ -422,6 +422,10 @@ def test_reads_run_inline_and_slow_ones_move_to_a_thread(url):
             # a quick read needs no pool connection: it ran on the loop's thread
             assert await db.fetch_val("SELECT count(*) FROM t") == 10
             assert db.pool.size == 1 and db._inline.current() is not None
+            # so does a sync read on a worker thread, on that thread's own read connection
+            loop = asyncio.get_running_loop()
+            assert await loop.run_in_executor(None, db.sync.fetch_val, "SELECT count(*) FROM t") == 10
+            assert db.pool.size == 1
         slow = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000) SELECT count(*) FROM c"
         assert await db.fetch_val(slow) == 2000000  # stopped at its budget, run again on a thread
         assert slow in db._inline.slow

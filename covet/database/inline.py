@@ -14,6 +14,10 @@ the promise that the event loop is never blocked:
   (rare in WAL mode: a checkpoint truncating the log, recovery after a crash) fails at once and
   goes to a thread, where waiting is harmless.
 
+``db.sync`` reads use the same per-thread connection on the calling worker thread, with no time
+budget (blocking a worker is its job) but the same refusal to wait for a lock: like Django's
+per-thread connections, this skips the pool's checkout for the commonest statement.
+
 Writes, transactions (their statements run on the transaction's connection), ``iterate``,
 ``:memory:`` databases and connections made by a ``connection_factory`` always use threads.
 ``inline_read_budget=0`` turns it off.
@@ -79,13 +83,19 @@ class InlineReads:
             self._opened.append(raw)
         return raw
 
-    def adopt(self, raw: RawConnection) -> None:
-        """Make ``raw`` (opened by :meth:`open` on another thread) this thread's connection."""
+    def adopt(self, raw: RawConnection) -> RawConnection:
+        """Make ``raw`` (opened by :meth:`open`, maybe on another thread) this thread's connection."""
         self._local.raw = raw
+        return raw
 
-    def run(self, raw: RawConnection, fn: Callable[..., Any], sql: str, params: Sequence[Any]) -> Any:
-        """``fn(raw, sql, params)`` inline; :data:`MOVE` if it must go to a thread instead."""
-        raw.deadline[0] = _perf_counter() + self.budget  # type: ignore[attr-defined]
+    def run(self, raw: RawConnection, fn: Callable[..., Any], sql: str, params: Sequence[Any],
+            budget: Optional[float] = None) -> Any:
+        """``fn(raw, sql, params)`` inline; :data:`MOVE` if it must go to a thread instead.
+
+        ``budget`` defaults to the configured one (the loop's thread); sync callers, on threads
+        of their own, pass ``inf``: they may block, they only must not wait for a lock here.
+        """
+        raw.deadline[0] = _perf_counter() + (self.budget if budget is None else budget)  # type: ignore[attr-defined]
         try:
             return fn(raw, sql, params)
         except OperationalError as exc:

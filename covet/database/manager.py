@@ -36,6 +36,7 @@ from .session import Session
 __all__ = ["DatabaseManager", "Database", "SyncDatabase", "default_database", "set_default_database"]
 
 _default: List["DatabaseManager"] = []
+_FOREVER = float("inf")
 _running_loop = asyncio._get_running_loop  # public in asyncio.events.__all__; None off the loop's thread
 
 
@@ -367,23 +368,39 @@ class SyncDatabase:
             if gate is not None:
                 gate.release()
 
+    def _read(self, fn: Any, sql: str, params: Any) -> Any:
+        # A read outside a transaction: on this thread's own read connection when there is one
+        # (covet.database.inline), else through the pool.
+        inline = self.db._inline
+        if inline is not None:
+            t = self.db.backend.translate(sql)
+            if not t.is_write:
+                self._guard()
+                raw = inline.current()
+                if raw is None:
+                    raw = inline.adopt(inline.open())
+                result = inline.run(raw, fn, t.sql, t.bind(params), _FOREVER)
+                if result is not MOVE:
+                    return result
+        return self._once(fn, sql, params)
+
     def fetch_all(self, sql: str, *params: Any) -> List[Record]:
         conn = self._local.__dict__.get("conn")
         if conn is not None:
             return conn.fetch_all(sql, *params)
-        return self._once(self.db.backend.fetch_all, sql, params)
+        return self._read(self.db.backend.fetch_all, sql, params)
 
     def fetch_one(self, sql: str, *params: Any) -> Optional[Record]:
         conn = self._local.__dict__.get("conn")
         if conn is not None:
             return conn.fetch_one(sql, *params)
-        return self._once(self.db.backend.fetch_one, sql, params)
+        return self._read(self.db.backend.fetch_one, sql, params)
 
     def fetch_val(self, sql: str, *params: Any) -> Any:
         conn = self._local.__dict__.get("conn")
         if conn is not None:
             return conn.fetch_val(sql, *params)
-        return self._once(self.db.backend.fetch_val, sql, params)
+        return self._read(self.db.backend.fetch_val, sql, params)
 
     def execute(self, sql: str, *params: Any) -> ExecuteResult:
         conn = self._local.__dict__.get("conn")
