@@ -15,6 +15,10 @@ endpoint gets ``--runs`` runs of ``--duration`` seconds and the median is
 reported. A ratio covet/peer is printed only when neither side had a socket
 error or a non-2xx/3xx response (wrk counts status >= 400) in any run.
 
+The TechEmpower-style database endpoints (issue 15: db, queries, fortunes) run on their own
+apps, covet-db (the targets), covet-db-sync (a reference) and starlette-db, on a sqlite file
+made at start (benchmarks/README.md, "Database benchmarks").
+
 Columns: req/s and p99 (wrk; p99 is "-" under pipelining, where wrk times
 whole batches), errors (socket errors, non-2xx), covet/peer ratios, req/cpu-s
 (requests per CPU-second the server process used, read from /proc: a busy
@@ -42,11 +46,22 @@ USER_PATH = "/users/42?fields=name,email"
 USER_EXPECTED = {"id": 42, "name": "user42", "email": "user42@example.com"}
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "apps"))
 from _common import GZIP_PAYLOAD, STATIC_ENV, make_static, static_bytes  # noqa: E402
+import _tfb  # noqa: E402
 
 # The static endpoints: endpoint -> the file under /static/ (see _common.STATIC_FILES).
 STATIC = {"static-small": "small.txt", "static-large": "large.bin"}
 # Servers whose app mounts the static folder (issue 14 compares covet's with Starlette's StaticFiles).
 STATIC_SERVERS = ("covet", "covet-before", "starlette-httptools", "starlette-h11")
+# The TechEmpower-style database cases (issue 15) run on their own apps, so that the other apps
+# neither load a database layer nor pay for it in their start-up RSS; covet's side of these
+# endpoints is "covet-db".
+DB_SERVERS = ("covet-db", "covet-db-sync", "starlette-db")
+DB_ENDPOINTS = ("db", "queries", "fortunes")
+
+
+def covet_side(endpoint):
+    """The server whose figures the peers' are divided into for ``endpoint``."""
+    return "covet-db" if endpoint in DB_ENDPOINTS else "covet"
 
 
 def _uvicorn(app, http, loop):
@@ -75,10 +90,19 @@ SERVERS = [
     ("microdot", _script("microdot_app.py"), ("microdot",), False, "microdot, asyncio"),
     ("bottle-wsgiref", _script("bottle_app.py"), ("bottle",), False, "bottle on wsgiref (HTTP/1.0)"),
     ("raw-streams", _script("raw_streams.py"), (), False, "canned bytes on asyncio streams: the limit"),
+    ("covet-db", lambda port: [H.python(), "-m", "covet", "run", os.path.join(H.APPS, "covet_db_app.py"),
+                               "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+     (), False, "covet, asyncio: DatabaseManager on sqlite, covet templates"),
+    ("covet-db-sync", lambda port: [H.python(), "-m", "covet", "run", os.path.join(H.APPS, "covet_db_sync_app.py"),
+                                    "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+     (), False, "covet, def handlers + db.sync: one thread-pool trip per request (reference)"),
+    ("starlette-db", _uvicorn("starlette_db_app:app", "httptools", "uvloop"),
+     ("uvicorn", "starlette", "httptools", "uvloop", "jinja2"), False,
+     "uvicorn+Starlette, httptools+uvloop: sqlite3 in run_in_threadpool, Jinja2"),
 ]
 
-# endpoint -> (title, path, wrk script, which servers: False all, True those with the realistic
-# route, or a tuple of server names)
+# endpoint -> (title, path, wrk script, which servers: False all (but the database apps), True
+# those with the realistic route, or a tuple of server names)
 ENDPOINTS = [
     ("plaintext", "plaintext", "/plaintext", H.REPORT_LUA, False),
     ("json", "JSON", "/json", H.REPORT_LUA, False),
@@ -90,6 +114,11 @@ ENDPOINTS = [
      STATIC_SERVERS),
     ("static-large", "static file, 1 MiB (GET /static/large.bin)", "/static/large.bin", H.REPORT_LUA,
      STATIC_SERVERS),
+    ("db", "single query: one random world row as JSON (GET /db)", "/db", H.REPORT_LUA, DB_SERVERS),
+    ("queries", "20 queries: 20 random world rows, one query each (GET /queries?queries=20)",
+     "/queries?queries=20", H.REPORT_LUA, DB_SERVERS),
+    ("fortunes", "fortunes: 12 rows + 1 added, sorted, HTML template (GET /fortunes)", "/fortunes",
+     H.REPORT_LUA, DB_SERVERS),
 ]
 
 # The targets (issue 12; issue 3's were 1.5x, 3x and 0.4x): (endpoint, peer, minimum covet/peer req/s ratio).
@@ -102,6 +131,9 @@ TARGETS = [
     ("pipelined", "starlette-httptools", 2.0),
     ("gzip", "starlette-httptools", 1.5),  # issue 14: against Starlette's GZipMiddleware
     ("static-small", "starlette-httptools", 1.5), ("static-large", "starlette-httptools", 1.5),  # and StaticFiles
+    # issue 15: covet-db (DatabaseManager, covet templates) against uvicorn+Starlette with sqlite3 in its
+    # thread pool and Jinja2, on the same sqlite file
+    ("db", "starlette-db", 1.5), ("queries", "starlette-db", 1.5), ("fortunes", "starlette-db", 1.5),
 ]
 P99_TARGETS = [("plaintext", "starlette-httptools"), ("json", "starlette-httptools"),
                ("users", "starlette-httptools"), ("users", "fastapi")]
@@ -132,6 +164,8 @@ def check_endpoint(port, endpoint, path):
         if resp.getheader("content-length") != str(len(expected)):
             return "wrong Content-Length %r" % (resp.getheader("content-length"),)
         return None
+    if endpoint in DB_ENDPOINTS:
+        return check_db_answer(port, endpoint, body, ctype)
     if endpoint in ("plaintext", "pipelined"):
         if body != MESSAGE.encode() or not ctype.startswith("text/plain"):
             return "wrong answer: %r %r" % (ctype, body[:80])
@@ -152,6 +186,52 @@ def check_endpoint(port, endpoint, path):
         return "wrong answer: %r %r" % (ctype, data)
     if endpoint == "users" and resp.getheader("x-served-by") != "bench":
         return "middleware did not run (no X-Served-By)"
+    return None
+
+
+def check_db_answer(port, endpoint, body, ctype):
+    """None when a database endpoint's answer matches the sqlite file (or the fortunes page) exactly."""
+    if endpoint == "fortunes":
+        if not ctype.startswith("text/html") or "utf-8" not in ctype.lower():
+            return "wrong content-type %r" % ctype
+        expected = _tfb.fortunes_html()
+        if body.decode("utf-8", "replace") != expected:
+            return "wrong page: %r (expected %r)" % (body[:300], expected[:300])
+        return None
+    if not ctype.startswith("application/json"):
+        return "wrong content-type %r" % ctype
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return "not JSON: %r" % body[:80]
+    numbers = _tfb.world_numbers()
+
+    def bad_row(row):
+        if not isinstance(row, dict) or sorted(row) != ["id", "randomNumber"]:
+            return "not {id, randomNumber}: %r" % (row,)
+        if not 1 <= row["id"] <= _tfb.WORLD_ROWS or row["randomNumber"] != numbers[row["id"] - 1]:
+            return "not a world row: %r" % (row,)
+        return None
+
+    if endpoint == "db":
+        return bad_row(data)
+    if not isinstance(data, list) or len(data) != 20:
+        return "not a list of 20 rows: %r" % (body[:80],)
+    for row in data:
+        if bad_row(row):
+            return bad_row(row)
+    # The specification's bounds: a bad or missing count means 1 row, more than 500 means 500.
+    for query, count in (("?queries=abc", 1), ("?queries=0", 1), ("", 1), ("?queries=501", 500)):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            conn.request("GET", "/queries" + query)
+            rows = json.loads(conn.getresponse().read())
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            return "/queries%s failed: %r" % (query, exc)
+        finally:
+            conn.close()
+        if not isinstance(rows, list) or len(rows) != count or any(bad_row(r) for r in rows):
+            return "/queries%s: expected %d rows, got %r" % (query, count, str(rows)[:80])
     return None
 
 
@@ -185,6 +265,8 @@ def select_servers(only):
     if unknown:
         sys.exit("unknown server(s): %s (known: %s)" % (", ".join(unknown), ", ".join(sorted(known))))
     names = set(names) | {"covet"}
+    if names & set(DB_SERVERS):
+        names.add("covet-db")
     return [s for s in SERVERS if s[0] in names]
 
 
@@ -269,13 +351,13 @@ def error_text(s):
     return ", ".join(parts) or "0"
 
 
-def print_table(title, results, order, args):
+def print_table(title, results, order, args, base="covet"):
     print()
     print("%s  (wrk -t1 -c%d -d%ds, median of %d)" % (title, args.connections, args.duration, args.runs))
     print("  %-20s %9s %8s %-16s %11s %11s %10s %11s %5s  %s" % (
         "server", "req/s", "p99 ms", "errors", "covet/peer", "p99 c/p", "req/cpu-s", "covet/peer", "cpu%",
         "runs req/s"))
-    cov = results.get("covet")
+    cov = results.get(base)
     for name in order:
         s = results.get(name)
         if s is None:
@@ -283,7 +365,7 @@ def print_table(title, results, order, args):
         if "invalid" in s:
             print("  %-20s %s" % (name, "not measured: " + s["invalid"]))
             continue
-        is_covet = name == "covet"
+        is_covet = name == base
         print("  %-20s %9s %8s %-16s %11s %11s %10s %11s %5s  %s" % (
             name, "{:,.0f}".format(s["rps"]), "%.2f" % s["p99_ms"] if s["p99_ms"] else "-", error_text(s),
             "" if is_covet else ratio_text(cov, s, "rps"),
@@ -296,11 +378,12 @@ def print_table(title, results, order, args):
 
 def print_targets(all_results, started):
     print()
-    print("Targets (issues 3, 12 and 14; this run; verdicts on req/s, the per-CPU-second ratio shown for a busy machine)")
+    print("Targets (issues 3, 12, 14 and 15; this run; verdicts on req/s, the per-CPU-second ratio shown for a busy "
+          "machine)")
     for endpoint, peer, minimum in TARGETS:
         res = all_results.get(endpoint, {})
-        c, p = res.get("covet"), res.get(peer)
-        label = "%-9s covet >= %.1fx %s" % (endpoint, minimum, peer)
+        c, p = res.get(covet_side(endpoint)), res.get(peer)
+        label = "%-9s %s >= %.1fx %s" % (endpoint, covet_side(endpoint), minimum, peer)
         if c is None or p is None or "invalid" in c or "invalid" in p:
             print("  %-48s n/a: not measured" % label)
         elif not clean(c) or not clean(p):
@@ -346,6 +429,11 @@ def main(argv=None):
     if args.endpoints:
         wanted = {e.strip() for e in args.endpoints.split(",")}
         endpoints = [e for e in ENDPOINTS if e[0] in wanted]
+    # The database apps serve only the database endpoints, and nothing else serves those.
+    if not any(e[0] in DB_ENDPOINTS for e in endpoints):
+        servers = [s for s in servers if s[0] not in DB_SERVERS]
+    if not any(s[0] in DB_SERVERS for s in servers):
+        endpoints = [e for e in endpoints if e[0] not in DB_ENDPOINTS]
     print("HTTP load benchmark: python %s, %s, %d CPU(s) visible; load average %s"
           % (sys.version.split()[0],
              "server on core 1, wrk on core 0" if pin else "NOT pinned (no taskset or <2 cores)",
@@ -354,12 +442,16 @@ def main(argv=None):
     # The static files, made fresh for this run; every server (started from this environment) serves them.
     static_folder = make_static(tempfile.mkdtemp(prefix="bench-static-"))
     os.environ[STATIC_ENV] = static_folder
+    # The database apps' sqlite file (world, fortune), made fresh for this run and read by both.
+    db_folder = tempfile.mkdtemp(prefix="bench-db-")
+    os.environ[_tfb.DB_ENV] = _tfb.make_db(os.path.join(db_folder, "tfb.db"))
     started = start_all(servers, pin, cache)
     if "covet" not in started:
         for srv in started.values():
             srv.stop()
         cache.close()
         shutil.rmtree(static_folder, ignore_errors=True)
+        shutil.rmtree(db_folder, ignore_errors=True)
         print("covet did not start; nothing to compare")
         return 1
     realistic = {s[0] for s in servers if s[3]}
@@ -372,7 +464,7 @@ def main(argv=None):
             if isinstance(only_realistic, tuple):
                 names = [n for n in order if n in only_realistic]
             else:
-                names = [n for n in order if not only_realistic or n in realistic]
+                names = [n for n in order if n not in DB_SERVERS and (not only_realistic or n in realistic)]
             results = {}
             for name in list(names):
                 reason = check_endpoint(started[name].port, key, path)
@@ -408,15 +500,16 @@ def main(argv=None):
                         results[name]["p99_ms"] = None
             all_results[key] = results
             raw[key] = runs
-            print_table(title, results, order, args)
+            print_table(title, results, order, args, covet_side(key))
         print()
         print("Memory (MB)  %-10s %s" % ("start-up", "peak (VmHWM over the whole run)"))
-        cov = started["covet"]
         for name in order:
             srv = started[name]
             peak = srv.peak_rss_mb()
             ratio = ""
-            if name != "covet" and peak and cov.peak_rss_mb():
+            # the database apps are compared with each other, the rest with covet's plain app
+            cov = started.get("covet-db" if name in DB_SERVERS else "covet")
+            if cov is not None and cov is not srv and peak and cov.peak_rss_mb():
                 ratio = "   covet/peer peak %.2fx" % (cov.peak_rss_mb() / peak)
             print("  %-20s %8s %10s%s" % (name, "%.1f" % srv.startup_rss if srv.startup_rss else "?",
                                          "%.1f" % peak if peak else "?", ratio))
@@ -434,6 +527,7 @@ def main(argv=None):
             srv.stop()
         cache.close()
         shutil.rmtree(static_folder, ignore_errors=True)
+        shutil.rmtree(db_folder, ignore_errors=True)
     return 0
 
 

@@ -43,6 +43,12 @@ if TYPE_CHECKING:
         Fragment as Fragment, QueryBuilder as QueryBuilder, and_ as and_, in_ as in_, not_ as not_, or_ as or_,
         raw as raw,
     )
+    from covet.database.orm import (
+        Column as Column, ForeignKey as ForeignKey, Model as Model, NotLoadedError as NotLoadedError,
+        ObjectNotFound as ObjectNotFound, ORMError as ORMError, create_all as create_all,
+        create_table_sql as create_table_sql, drop_all as drop_all, func as func, load as load,
+        relationship as relationship,
+    )
 
 # public name -> module under covet.database that defines it
 _EXPORTS = {
@@ -59,6 +65,10 @@ _EXPORTS = {
     "Session": "session",
     "QueryBuilder": "query_builder", "and_": "query_builder", "or_": "query_builder", "not_": "query_builder",
     "in_": "query_builder", "raw": "query_builder", "Fragment": "query_builder",
+    # the ORM (its own and_/or_/not_ stay in covet.database.orm: these names are the builder's)
+    "Model": "orm", "Column": "orm", "ForeignKey": "orm", "relationship": "orm", "load": "orm", "func": "orm",
+    "create_all": "orm", "drop_all": "orm", "create_table_sql": "orm", "ORMError": "orm",
+    "NotLoadedError": "orm", "ObjectNotFound": "orm",
 }
 
 __all__ = sorted(_EXPORTS)

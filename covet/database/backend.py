@@ -27,7 +27,7 @@ from .identifiers import quote_identifier
 from .params import Translation, split_statements, translate
 from .records import MappingRecord, Record, SQLiteRecord
 
-__all__ = ["Dialect", "Worker", "RawConnection", "Backend", "SQLiteBackend", "backend_for", "ITERATE_BATCH"]
+__all__ = ["Dialect", "Worker", "RawConnection", "Backend", "SQLiteBackend", "backend_for", "ITERATE_BATCH", "sqlite_now"]
 
 #: Rows fetched per round trip to the worker thread by ``iterate``: big enough that the hop is
 #: amortised, small enough that a huge result never sits in memory whole.
@@ -98,7 +98,7 @@ class RawConnection:
     its transaction state."""
 
     __slots__ = ("backend", "dbapi", "worker", "depth", "readonly", "holds_gate", "closed", "last_used",
-                 "opened_at", "__weakref__")
+                 "opened_at", "deadline", "__weakref__")
 
     def __init__(self, backend: "Backend") -> None:
         self.backend = backend
@@ -356,8 +356,8 @@ class Backend:
         raw.depth = 0
 
 
-def _now() -> str:
-    # The format of SQLite's CURRENT_TIMESTAMP, so now() and DEFAULT CURRENT_TIMESTAMP agree.
+def sqlite_now() -> str:
+    """SQL ``now()`` on SQLite: UTC in the format of ``CURRENT_TIMESTAMP``, so the two agree."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
@@ -376,6 +376,8 @@ class SQLiteBackend(Backend):
     name = "sqlite"
     serialise_writes = True
     ping_after = None  # a file database has no link to lose
+    row_factory = SQLiteRecord
+    now = staticmethod(sqlite_now)
 
     def __init__(self, config: DatabaseConfig, connect: Optional[Callable[[], Any]] = None) -> None:
         super().__init__(sqlite3, connect or self._open_file, "qmark", "sqlite")
@@ -386,6 +388,8 @@ class SQLiteBackend(Backend):
         self.memory = connect is None and (self.path in (":memory:", "") or "mode=memory" in self.path)
         self.dialect.supports_returning = sqlite3.sqlite_version_info >= (3, 35, 0)
         self.rewrite_sqlite = True
+        #: reads may run on the event loop's thread (covet.database.inline): files opened by covet only
+        self.inline_reads = connect is None and not self.memory and float(config.inline_read_budget) > 0
         if self.memory:
             # A private :memory: database exists once per connection: every connection the pool
             # opened would see a different, empty database. So the pool holds one connection,
@@ -407,8 +411,8 @@ class SQLiteBackend(Backend):
                 conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA busy_timeout=%d" % int(float(self.config.busy_timeout) * 1000))
-            conn.create_function("now", 0, _now)
-            conn.row_factory = SQLiteRecord
+            conn.create_function("now", 0, self.now)
+            conn.row_factory = self.row_factory
         except sqlite3.Error as exc:
             raise translate_error(exc) from exc
         raw.dbapi = conn

@@ -15,7 +15,8 @@ import dataclasses
 from typing import Any, Dict, Optional
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-__all__ = ["DatabaseConfig", "parse_url", "DEFAULT_POOL_SIZE", "DEFAULT_ACQUIRE_TIMEOUT", "DEFAULT_BUSY_TIMEOUT"]
+__all__ = ["DatabaseConfig", "parse_url", "DEFAULT_POOL_SIZE", "DEFAULT_ACQUIRE_TIMEOUT", "DEFAULT_BUSY_TIMEOUT",
+           "DEFAULT_INLINE_READ_BUDGET"]
 
 #: Connections kept open. Five serves a small app; SQLite gains nothing from more writers (one
 #: writes at a time) and readers rarely need more than a handful.
@@ -29,7 +30,12 @@ DEFAULT_BUSY_TIMEOUT = 5.0
 
 _ALIASES = {"sqlite3": "sqlite", "postgres": "postgresql", "pgsql": "postgresql", "postgresql+covet": "postgresql"}
 _INT_OPTIONS = ("pool_size", "max_overflow", "min_connections", "port")
-_FLOAT_OPTIONS = ("pool_timeout", "idle_timeout", "busy_timeout")
+_FLOAT_OPTIONS = ("pool_timeout", "idle_timeout", "busy_timeout", "inline_read_budget")
+#: How long one SQLite read may run on the event loop's own thread before it is stopped and moved
+#: to a connection's thread (docs/database.md, "Reads on the loop's thread"). A read by key takes
+#: a few microseconds, less than the two thread switches of a hop; one millisecond is below what
+#: asyncio itself calls a slow callback (100 ms) by two orders of magnitude.
+DEFAULT_INLINE_READ_BUDGET = 0.001
 
 
 @dataclasses.dataclass
@@ -53,6 +59,7 @@ class DatabaseConfig:
     pool_timeout: float = DEFAULT_ACQUIRE_TIMEOUT
     idle_timeout: float = 300.0
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+    inline_read_budget: float = DEFAULT_INLINE_READ_BUDGET
     options: Dict[str, str] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:

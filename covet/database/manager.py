@@ -28,6 +28,7 @@ from .backend import ITERATE_BATCH, backend_for
 from .config import DatabaseConfig, parse_url
 from .errors import InterfaceError
 from .connection import Connection, ExecuteResult, SyncConnection, SyncTransaction, Transaction, gated
+from .inline import MOVE, InlineReads
 from .pool import ConnectionPool
 from .records import Record
 from .session import Session
@@ -35,6 +36,7 @@ from .session import Session
 __all__ = ["DatabaseManager", "Database", "SyncDatabase", "default_database", "set_default_database"]
 
 _default: List["DatabaseManager"] = []
+_FOREVER = float("inf")
 _running_loop = asyncio._get_running_loop  # public in asyncio.events.__all__; None off the loop's thread
 
 
@@ -82,6 +84,8 @@ class DatabaseManager:
             max_connections=config.max_connections, keep=config.pool_size, idle_timeout=config.idle_timeout,
             acquire_timeout=config.pool_timeout)
         self.gate = self.pool.gate
+        self._inline = (InlineReads(self.backend, float(config.inline_read_budget))
+                        if getattr(self.backend, "inline_reads", False) else None)
         self._current: "contextvars.ContextVar[Optional[Connection]]" = contextvars.ContextVar(
             "covet_db_connection", default=None)
         self.sync = SyncDatabase(self)
@@ -104,6 +108,8 @@ class DatabaseManager:
         """Close every connection (busy ones as they come back). Idempotent; using the database
         again reopens it."""
         self.pool.close_sync()
+        if self._inline is not None:
+            self._inline.close()
         self.connected = False
 
     def attach(self, app: Any) -> None:
@@ -146,26 +152,42 @@ class DatabaseManager:
         self.pool.checkin(raw)
         return result
 
+    async def _read(self, fn: Any, sql: str, params: Any) -> Any:
+        # A read outside a transaction: inline on the loop's thread when it may be
+        # (covet.database.inline), else one hop to a connection's thread.
+        inline = self._inline
+        if inline is not None:
+            t = self.backend.translate(sql)
+            if not t.is_write and t.sql not in inline.slow:
+                raw = inline.current()
+                if raw is None:
+                    raw = await asyncio.get_running_loop().run_in_executor(None, inline.open)
+                    inline.adopt(raw)
+                result = inline.run(raw, fn, t.sql, t.bind(params))
+                if result is not MOVE:
+                    return result
+        return await self._once(fn, sql, params)
+
     async def fetch_all(self, sql: str, *params: Any) -> List[Record]:
         """Every row of a query: ``await db.fetch_all("SELECT * FROM users WHERE age > ?", 18)``."""
         conn = self._current.get()
         if conn is not None:
             return await conn.fetch_all(sql, *params)
-        return await self._once(self.backend.fetch_all, sql, params)
+        return await self._read(self.backend.fetch_all, sql, params)
 
     async def fetch_one(self, sql: str, *params: Any) -> Optional[Record]:
         """The first row, or None."""
         conn = self._current.get()
         if conn is not None:
             return await conn.fetch_one(sql, *params)
-        return await self._once(self.backend.fetch_one, sql, params)
+        return await self._read(self.backend.fetch_one, sql, params)
 
     async def fetch_val(self, sql: str, *params: Any) -> Any:
         """The first column of the first row, or None."""
         conn = self._current.get()
         if conn is not None:
             return await conn.fetch_val(sql, *params)
-        return await self._once(self.backend.fetch_val, sql, params)
+        return await self._read(self.backend.fetch_val, sql, params)
 
     async def execute(self, sql: str, *params: Any) -> ExecuteResult:
         """Run one statement: ``(rowcount, lastrowid)``."""
@@ -346,23 +368,39 @@ class SyncDatabase:
             if gate is not None:
                 gate.release()
 
+    def _read(self, fn: Any, sql: str, params: Any) -> Any:
+        # A read outside a transaction: on this thread's own read connection when there is one
+        # (covet.database.inline), else through the pool.
+        inline = self.db._inline
+        if inline is not None:
+            t = self.db.backend.translate(sql)
+            if not t.is_write:
+                self._guard()
+                raw = inline.current()
+                if raw is None:
+                    raw = inline.adopt(inline.open())
+                result = inline.run(raw, fn, t.sql, t.bind(params), _FOREVER)
+                if result is not MOVE:
+                    return result
+        return self._once(fn, sql, params)
+
     def fetch_all(self, sql: str, *params: Any) -> List[Record]:
         conn = self._local.__dict__.get("conn")
         if conn is not None:
             return conn.fetch_all(sql, *params)
-        return self._once(self.db.backend.fetch_all, sql, params)
+        return self._read(self.db.backend.fetch_all, sql, params)
 
     def fetch_one(self, sql: str, *params: Any) -> Optional[Record]:
         conn = self._local.__dict__.get("conn")
         if conn is not None:
             return conn.fetch_one(sql, *params)
-        return self._once(self.db.backend.fetch_one, sql, params)
+        return self._read(self.db.backend.fetch_one, sql, params)
 
     def fetch_val(self, sql: str, *params: Any) -> Any:
         conn = self._local.__dict__.get("conn")
         if conn is not None:
             return conn.fetch_val(sql, *params)
-        return self._once(self.db.backend.fetch_val, sql, params)
+        return self._read(self.db.backend.fetch_val, sql, params)
 
     def execute(self, sql: str, *params: Any) -> ExecuteResult:
         conn = self._local.__dict__.get("conn")

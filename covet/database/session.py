@@ -8,7 +8,9 @@ it costs no more than one that uses ``db`` directly.
 
 Objects take part through two methods, which the ORM's models implement:
 ``await obj.__covet_flush__(conn, op)`` (``op`` is ``"save"`` or ``"delete"``) and
-``await obj.__covet_refresh__(conn)``.
+``await obj.__covet_refresh__(conn)``; and, when they define it, ``obj.__covet_rollback__()`` is called
+for each object flushed in a transaction that then rolled back (a new object forgets the key its
+INSERT gave it: kept, it would name a row that does not exist, or a later row that reuses the key).
 
 Example::
 
@@ -37,6 +39,7 @@ class Session:
         self._pending: List[Tuple[str, Any]] = []
         self._conn: Optional[Connection] = None
         self._tx: Optional[Transaction] = None
+        self._flushed: List[Any] = []  # objects flushed in the open transaction
 
     # -- connection and transaction --------------------------------------------------------
     @property
@@ -60,15 +63,23 @@ class Session:
     async def _finish(self, commit: bool) -> None:
         tx, conn = self._tx, self._conn
         self._tx = self._conn = None
+        flushed, self._flushed = self._flushed, []
         if tx is None:
             return
+        committed = False
         try:
             if commit:
                 await tx.commit()
+                committed = True
             else:
                 await tx.rollback()
         finally:
             conn.release()
+            if not committed:
+                for obj in reversed(flushed):
+                    undo = getattr(obj, "__covet_rollback__", None)
+                    if undo is not None:
+                        undo()
 
     # -- the unit of work -------------------------------------------------------------------
     def add(self, obj: Any) -> None:
@@ -108,6 +119,7 @@ class Session:
         conn = self._conn
         try:
             for op, obj in pending:
+                self._flushed.append(obj)
                 await obj.__covet_flush__(conn, op)
         except BaseException:
             await self._finish(commit=False)

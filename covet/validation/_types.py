@@ -769,6 +769,10 @@ class Serializers:
                 def model(value: Any) -> Any:
                     if isinstance(value, tp):
                         return value.to_dict()
+                    if getattr(type(value), "__covet_model__", False):
+                        # A record of another type (an ORM instance under response_model=UserOut):
+                        # its data, which the schema then checks and the conversion filters.
+                        value = value.to_dict()
                     if isinstance(value, dict):  # a handler's dict in the model's shape
                         return {k: fields.get(k, _identity)(v) for k, v in value.items()}
                     return value
