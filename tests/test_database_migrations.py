@@ -457,7 +457,8 @@ def folder(tmp_path):
     write(path, "0002_create_posts.sql",
           "-- up\nCREATE TABLE posts (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users (id));\n"
           "-- down\nDROP TABLE posts;\n")
-    write(path, "0003_create_tags.sql", "-- up\nCREATE TABLE tags (name TEXT PRIMARY KEY);\n-- down\nDROP TABLE tags;\n")
+    write(path, "0003_create_tags.sql",
+          "-- up\nCREATE TABLE tags (name TEXT PRIMARY KEY);\n-- down\nDROP TABLE tags;\n")
     return path
 
 

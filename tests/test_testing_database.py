@@ -338,3 +338,61 @@ def test_a_sync_client_on_its_own_loop_shares_the_database(db):
         assert db.sync.fetch_val("SELECT name FROM users WHERE id = 2") == "Bob"
     # The app's shutdown closed the pool; the database reopens on use.
     assert db.sync.fetch_val("SELECT count(*) FROM users") == 2
+
+
+# -- ORM models --------------------------------------------------------------------------------
+
+def orm_models():
+    from covet.database.orm import Column, ForeignKey, Integer, Model, Registry, String
+
+    class Base(Model):
+        __abstract__ = True
+        registry = Registry()  # these models stay out of Model.registry
+
+    class Author(Base):
+        __tablename__ = "authors"
+        id = Column(Integer, primary_key=True)
+        name = Column(String(100), nullable=False)
+
+    class Book(Base):
+        __tablename__ = "books"
+        id = Column(Integer, primary_key=True)
+        author_id = Column(Integer, ForeignKey("authors.id"), nullable=False)
+        title = Column(String(200), nullable=False)
+
+    return Base, Author, Book
+
+
+def test_create_all_creates_the_models_tables(tmp_path):
+    Base, Author, Book = orm_models()
+
+    async def main():
+        async with TestDatabase(models=Base, directory=str(tmp_path), migrations=[],
+                                fixtures={"authors": [{"name": "Le Guin"}],
+                                          "books": [{"author_id": 1, "title": "The Dispossessed"}]}) as db:
+            book = await Book.query(db).first()
+            assert (book.id, book.author_id, book.title) == (1, 1, "The Dispossessed")
+            assert [a.name for a in await Author.query(db).all()] == ["Le Guin"]
+    asyncio.run(main())
+
+
+def test_a_table_made_by_a_migration_is_left_to_the_migration(tmp_path):
+    Base, Author, Book = orm_models()
+    (tmp_path / "0001_authors.sql").write_text(
+        "-- up\nCREATE TABLE authors (id INTEGER PRIMARY KEY, name VARCHAR(100) NOT NULL, born INT);\n")
+
+    async def main():
+        async with TestDatabase(models=Base, directory=str(tmp_path)) as db:
+            columns = [r["name"] for r in await db.fetch_all("PRAGMA table_info(authors)")]
+            assert columns == ["id", "name", "born"]
+            assert await db.fetch_val("SELECT count(*) FROM sqlite_master WHERE name = 'books'") == 1
+    asyncio.run(main())
+
+
+def test_no_models(tmp_path):
+    Base, Author, Book = orm_models()
+
+    async def main():
+        async with TestDatabase(models=[], directory=str(tmp_path)) as db:
+            assert await db.fetch_all("SELECT name FROM sqlite_master WHERE name IN ('authors', 'books')") == []
+    asyncio.run(main())

@@ -15,14 +15,17 @@ Example::
     VERSION  NAME          STATE    APPLIED AT           SOURCE
     0001     create_users  applied  2024-05-01 12:00:00  migrations/0001_create_users.sql
     1 applied, 0 pending
+    $ python -m covet db new --from-models models.py:Base     # the ORM models' CREATE TABLEs
+    created migrations/0002_create_tables.sql
 """
 import argparse
 import asyncio
+import importlib
 import os
 import sys
-from typing import Any, List, Sequence
+from typing import Any, List, Optional, Sequence, Tuple
 
-from .loader import load_app
+from .loader import AppLoadError, load_app
 
 __all__ = ["add_parser", "command", "positive_int"]
 
@@ -62,8 +65,15 @@ def add_parser(subparsers: Any) -> None:
     how_far.add_argument("--target", metavar="VERSION", help="undo every migration above this version (0: all)")
     commands.add_parser("status", parents=[where], help="list migrations: applied, pending, changed, missing")
     new = commands.add_parser("new", help="write the next numbered migration file")
-    new.add_argument("name", help="what the migration does, e.g. 'add user roles'")
+    new.set_defaults(new_parser=new)
+    new.add_argument("name", nargs="?", help="what the migration does, e.g. 'add user roles' (default with "
+                                             "--from-models: create_tables)")
     new.add_argument("--dir", default="migrations", metavar="DIR", help="where to write it (default: migrations)")
+    new.add_argument("--from-models", metavar="MODULE:ATTR",
+                     help="fill it with CREATE TABLE (up) and DROP TABLE (down) for the ORM models of MODULE:ATTR: "
+                          "an abstract base, a model, a list of models or a Registry")
+    new.add_argument("--dialect", choices=("sqlite", "postgresql"),
+                     help="the SQL dialect for --from-models (default: that of $DATABASE_URL, else sqlite)")
 
 
 def _fail(message: str) -> int:
@@ -162,11 +172,67 @@ async def _status(migrator: Any) -> int:
 def _new(args: argparse.Namespace) -> int:
     from ..database.migration_files import MigrationError, new_migration_file
 
+    if not args.name and not args.from_models:
+        args.new_parser.error("give the migration a NAME (or --from-models MODULE:ATTR)")
+    up = down = None
+    if args.from_models:
+        try:
+            up, down = _model_sql(args.from_models, args.dialect)
+        except (LookupError, TypeError, ValueError) as exc:
+            return _fail(str(exc))
+    elif args.dialect:
+        args.new_parser.error("--dialect goes with --from-models")
     try:
-        path = new_migration_file(args.dir, args.name)
+        path = new_migration_file(args.dir, args.name or "create_tables", up, down)
     except MigrationError as exc:
         return _fail(str(exc))
     except OSError as exc:
         return _fail("cannot write in %s: %s" % (args.dir, exc.strerror or exc))
     print("created %s" % path)
     return 0
+
+
+def _import_object(spec: str) -> Any:
+    """The object ``module:attribute`` (or ``file.py:attribute``) names, imported from the current folder."""
+    module_name, colon, attr = spec.rpartition(":")
+    if not colon or not module_name or not attr:
+        raise AppLoadError("--from-models takes MODULE:ATTR (e.g. app:Base or models.py:Base), not %r" % spec)
+    if module_name.endswith(".py"):
+        module_name = os.path.normpath(module_name[:-3]).replace(os.sep, ".")
+    if sys.path[0] != os.getcwd():
+        sys.path.insert(0, os.getcwd())
+    try:
+        obj = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            raise AppLoadError("no module named %r (run from the project folder)" % module_name) from None
+        raise AppLoadError("error while importing %s: %s: %s" % (module_name, type(exc).__name__, exc)) from None
+    except Exception as exc:
+        raise AppLoadError("error while importing %s: %s: %s" % (module_name, type(exc).__name__, exc)) from None
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise AppLoadError("%s has no attribute %r" % (module_name, attr))
+        obj = getattr(obj, part)
+    return obj
+
+
+def _model_sql(spec: str, dialect: Optional[str]) -> Tuple[str, str]:
+    """(up, down) SQL for the models ``spec`` names: their CREATE TABLEs in foreign key order, and
+    the DROP TABLEs in the reverse order."""
+    from ..database.config import parse_url
+    from ..database.orm import ORMError, create_table_sql, drop_table_sql
+
+    models = _import_object(spec)
+    if dialect is None:
+        url = os.environ.get("DATABASE_URL")
+        dialect = parse_url(url).driver if url else "sqlite"
+    try:
+        # No IF NOT EXISTS: a migration that meets an existing table should fail loudly, not be
+        # recorded as applied while the table keeps its old shape.
+        creates = create_table_sql(models, dialect, if_not_exists=False)
+        drops = drop_table_sql(models, dialect, if_exists=False)
+    except ORMError as exc:
+        raise ValueError(str(exc)) from None
+    if not creates:
+        raise LookupError("%s has no models (are the modules that define them imported by it?)" % spec)
+    return ";\n\n".join(creates) + ";", ";\n".join(drops) + ";"

@@ -29,7 +29,8 @@ from typing import Dict, Iterable, List, NamedTuple, Optional, Tuple
 from .errors import DatabaseError
 
 __all__ = [
-    "MigrationError", "MigrationScript", "FILE_NAME", "MAX_VERSION", "checksum", "normalise_sql", "has_sql", "transaction_control",
+    "MigrationError", "MigrationScript", "FILE_NAME", "MAX_VERSION", "checksum", "normalise_sql", "has_sql",
+    "transaction_control",
     "parse_migration", "load_file", "load_directory", "check_unique", "migration_name",
     "next_version", "new_migration_file", "NEW_FILE_TEMPLATE", "format_version",
 ]

@@ -1,4 +1,5 @@
-"""``TestDatabase``: a fresh database per test, its schema from your migrations, rows from dicts.
+"""``TestDatabase``: a fresh database per test, its schema from your migrations and ORM models, rows
+from dicts.
 
 A ``TestDatabase`` is a :class:`~covet.database.DatabaseManager` (every query method, ``db.sync``,
 transactions), so tests query it the way the app does. ``sqlite:///:memory:`` (the default) gives
@@ -32,6 +33,7 @@ from ..database.errors import InterfaceError
 from ..database.identifiers import quote_identifier
 from ..database.manager import DatabaseManager
 from ..database.migrations import Migrator
+from ..database.orm import create_all as create_model_tables
 from ..database.records import Record
 
 __all__ = ["TestDatabase", "Fixtures"]
@@ -44,14 +46,18 @@ _SQLITE_SIDE_FILES = ("", "-wal", "-shm", "-journal")
 
 
 class TestDatabase(DatabaseManager):
-    """A database for one test: ``create_all()`` migrates it and loads ``fixtures``,
-    ``drop_all()`` removes every table (and, for a temporary file, the file).
+    """A database for one test: ``create_all()`` migrates it, creates the ORM models' tables and
+    loads ``fixtures``; ``drop_all()`` removes every table (and, for a temporary file, the file).
 
     :param url: ``sqlite:///:memory:`` (the default): a new temporary SQLite file. Any other URL is
         used as given (a PostgreSQL test database, a file you want to look at afterwards).
     :param migrations: the ``Migration`` classes that make the schema (default: every class
         defined so far, as ``migrate()`` does); ``[]`` for none.
     :param directory: the folder of ``.sql`` migrations (default: ``migrations/`` if it exists).
+    :param models: the ORM models whose tables ``create_all()`` creates after the migrations
+        (``CREATE TABLE IF NOT EXISTS``, so a table a migration made is left as it is): a model, a
+        list, an abstract base or a ``Registry``; default: every model defined (``Model.registry``);
+        ``[]`` for none.
     :param fixtures: rows that ``create_all()`` loads after migrating: ``{table: [dict, ...]}``
         or the path of a JSON file holding that.
     :param settings: passed on to ``DatabaseManager`` (``pool_size=``, ``busy_timeout=``, ...).
@@ -74,7 +80,8 @@ class TestDatabase(DatabaseManager):
 
     def __init__(self, url: Union[str, DatabaseConfig] = "sqlite:///:memory:", *,
                  migrations: Optional[Iterable[Any]] = None, directory: Optional[str] = None,
-                 fixtures: Union[Fixtures, str, "os.PathLike[str]", None] = None, **settings: Any) -> None:
+                 models: Any = None, fixtures: Union[Fixtures, str, "os.PathLike[str]", None] = None,
+                 **settings: Any) -> None:
         config = url if isinstance(url, DatabaseConfig) else parse_url(url)
         #: The folder holding the temporary database file, or None for a database given by URL.
         self.temporary_directory: Optional[str] = None
@@ -88,11 +95,13 @@ class TestDatabase(DatabaseManager):
         super().__init__(config, **settings)
         self.migrations = None if migrations is None else list(migrations)
         self.directory = directory
+        self.models = models
         self.fixtures = fixtures
 
     # -- schema --------------------------------------------------------------------------------
     async def create_all(self) -> None:
-        """Apply every migration, then load ``fixtures`` (if given).
+        """Apply every migration, create the tables of ``models`` that do not exist yet, then load
+        ``fixtures`` (if given).
 
         Example::
 
@@ -103,6 +112,9 @@ class TestDatabase(DatabaseManager):
             os.makedirs(self.temporary_directory, exist_ok=True)
         await self.connect()
         await Migrator(self, migrations=self.migrations, directory=self.directory).up()
+        # Migrations first: they are the schema production gets, and the models' IF NOT EXISTS
+        # leaves what they made alone.
+        await create_model_tables(self, self.models)
         if self.fixtures is not None:
             await self.load(self.fixtures)
 
@@ -134,13 +146,14 @@ class TestDatabase(DatabaseManager):
                 await conn.execute("PRAGMA foreign_keys=OFF")
                 try:
                     for row in rows:
-                        await conn.execute("DROP %s IF EXISTS %s" % (row["type"].upper(), quote_identifier(row["name"])))
+                        kind, name = row["type"].upper(), quote_identifier(row["name"])
+                        await conn.execute("DROP %s IF EXISTS %s" % (kind, name))
                 finally:
                     await conn.execute("PRAGMA foreign_keys=ON")
             else:
                 rows = await conn.fetch_all(
-                    "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = current_schema() "
-                    "ORDER BY table_type DESC, table_name")
+                    "SELECT table_name, table_type FROM information_schema.tables "
+                    "WHERE table_schema = current_schema() ORDER BY table_type DESC, table_name")
                 cascade = " CASCADE" if self.dialect.name == "postgresql" else ""
                 for row in rows:
                     kind = "VIEW" if row["table_type"] == "VIEW" else "TABLE"
