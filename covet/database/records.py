@@ -25,6 +25,8 @@ from typing import Any, Dict, Iterator, List, Mapping, Tuple
 
 __all__ = ["Record", "MappingRecord", "SQLiteRecord"]
 
+_row_values = sqlite3.Row.__iter__  # the values, as sqlite3.Row iterates them
+
 
 class Record(abc.ABC):
     """The row protocol; see the module docstring. Methods here serve both implementations."""
@@ -96,6 +98,12 @@ class SQLiteRecord(sqlite3.Row, Record):
 
     def __iter__(self) -> Iterator[str]:  # as a dict: the keys (sqlite3.Row alone yields values)
         return iter(self.keys())
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dict(zip(self.keys(), _row_values(self)))  # both lists come from C
+
+    def values(self) -> List[Any]:
+        return list(_row_values(self))
 
     def __contains__(self, key: object) -> bool:
         return key in self.keys()
