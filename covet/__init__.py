@@ -96,6 +96,10 @@ _EXPORTS = {
     "StaticFiles": "staticfiles",
     "flash": "flash_messages", "get_flashed_messages": "flash_messages",
     "form_errors": "forms",
+    # the database layer (the ORM's Model stays covet.database.Model: covet.Model is validation's)
+    "DatabaseManager": "database", "Database": "database", "DatabaseConfig": "database",
+    "ConnectionPool": "database", "QueryBuilder": "database", "QueryOptimizer": "database",
+    "DatabaseError": "database", "IntegrityError": "database",
 }
 
 __all__ = ["__version__"] + sorted(_EXPORTS)

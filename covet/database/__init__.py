@@ -49,6 +49,7 @@ if TYPE_CHECKING:
         create_table_sql as create_table_sql, drop_all as drop_all, func as func, load as load,
         relationship as relationship,
     )
+    from covet.database.migrations import Migration as Migration, MigrationError as MigrationError, migrate as migrate
 
 # public name -> module under covet.database that defines it
 _EXPORTS = {
@@ -69,6 +70,7 @@ _EXPORTS = {
     "Model": "orm", "Column": "orm", "ForeignKey": "orm", "relationship": "orm", "load": "orm", "func": "orm",
     "create_all": "orm", "drop_all": "orm", "create_table_sql": "orm", "ORMError": "orm",
     "NotLoadedError": "orm", "ObjectNotFound": "orm",
+    "Migration": "migrations", "migrate": "migrations", "MigrationError": "migrations",
 }
 
 __all__ = sorted(_EXPORTS)
