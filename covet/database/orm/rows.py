@@ -14,8 +14,8 @@ with ``from_db`` gives.
 
 Example::
 
-    loader = row_loader(User, "sqlite")
-    users = loader.load(await db.fetch_all(*User.query(db).limit(100).to_sql()))
+    sql, params = User.query(db).limit(100).to_sql()
+    users = row_loader(User, "sqlite").load(await db.fetch_all(sql, *params))
 """
 import sqlite3
 from operator import itemgetter
@@ -38,6 +38,11 @@ def converter(col: Column) -> Optional[Tuple[Optional[type], Callable[[Any, str]
 
     ``from_db_passes`` counts only where it is declared beside the ``from_db`` in use, so a
     subclass that overrides ``from_db`` alone is always called.
+
+    Example::
+
+        converter(User.name)      # None: String.from_db is TypeEngine's, which returns its value
+        converter(User.id)[0]     # int: Integer.from_db returns an int as it is
     """
     type_ = col.type
     for klass in type(type_).__mro__:
@@ -118,7 +123,12 @@ class RowLoader:
 
 
 def row_loader(model: Any, dialect: str) -> RowLoader:
-    """The :class:`RowLoader` of ``model`` for ``dialect``, built on first use and kept on its table."""
+    """The :class:`RowLoader` of ``model`` for ``dialect``, built on first use and kept on its table.
+
+    Example::
+
+        row_loader(User, "sqlite") is row_loader(User, "sqlite")   # True
+    """
     loaders = model.__table__.loaders
     loader = loaders.get(dialect)
     if loader is None:
