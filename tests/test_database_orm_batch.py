@@ -12,11 +12,12 @@ import pytest
 from covet.core.errors import RequestValidationError
 from covet.database import DatabaseManager, IntegrityError
 from covet.database.orm import (JSON, Boolean, Column, Date, DateTime, Float, ForeignKey, Integer, LargeBinary, Model,
-                                Numeric, ORMError, Registry, String, Text, create_all, func, load, relationship)
+                                NotLoadedError, Numeric, ORMError, Registry, String, Text, create_all, func, load,
+                                relationship)
 from covet.database.orm.persistence import CHUNK_ROWS
 from covet.database.orm.rows import converter, row_loader
 from covet.database.orm.sql import delete_by_pks_sql, insert_rows_sql
-from covet.database.orm.state import state_of
+from covet.database.orm.state import STATE, InstanceState, loaded_of, state_of
 from covet.database.records import MappingRecord
 from covet.database.session import Session
 
@@ -142,7 +143,8 @@ def test_a_thousand_and_one_new_objects_get_ids_in_order_and_every_default(url):
         await commit(db, *items)
         assert [item.id for item in items] == list(range(1, 1002))
         rows = await db.fetch_all("SELECT id, name, code, made, active, price, tags FROM items ORDER BY id")
-        assert [(r["id"], r["name"], r["code"]) for r in rows] == [(i + 1, "item%d" % i, "c%d" % i) for i in range(1001)]
+        assert [(r["id"], r["name"], r["code"]) for r in rows] == [
+            (i + 1, "item%d" % i, "c%d" % i) for i in range(1001)]
         assert {(r["active"], r["price"], r["tags"]) for r in rows} == {(1, "9.99", '["new"]')}
         for item, row in zip(items, rows):
             assert item.made >= before and item.made.tzinfo is UTC
@@ -535,12 +537,14 @@ def test_loaded_objects_equal_converting_every_column(url):
     async def main():
         db = await opened(url)
         await db.execute_many(
-            "INSERT INTO every (big, name, text, flag, score, price, day, at, data, blob) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(5, "n", "t", 1, 1.5, "12.50", "2024-02-29", "2024-05-01T07:30:00.000005+00:00", '{"a":[1,2]}', b"\x00\x01"),
+            "INSERT INTO every (big, name, text, flag, score, price, day, at, data, blob) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(5, "n", "t", 1, 1.5, "12.50", "2024-02-29", "2024-05-01T07:30:00.000005+00:00", '{"a":[1,2]}',
+              b"\x00\x01"),
              (None, None, None, None, None, None, None, None, None, None),
              # What raw SQL may leave behind: a REAL in an INTEGER column, 2 for a boolean, an
              # integer in a REAL column, text SQLite wrote without an offset, a JSON scalar.
-             (3.0, "", "", 2, 2, "0.10", "1999-12-31", "2024-05-01 07:30:00", "7", b""),
+             (3.5, "", "", 2, 2, "0.10", "1999-12-31", "2024-05-01 07:30:00", "7", b""),
              (2 ** 40, "x" * 20, "é", 0, -0.0, "-1.00", "2000-01-01", "2024-05-01T09:30:00+02:00", "null", b"\xff")])
         raw = await db.fetch_all('SELECT * FROM every ORDER BY "id"')
         found = await Every.query(db).order_by("id").all()
@@ -550,7 +554,8 @@ def test_loaded_objects_equal_converting_every_column(url):
             assert {c.key: obj.__dict__[c.key] for c in Every.__table__.columns} == expected
             assert [type(obj.__dict__[k]) for k in expected] == [type(v) for v in expected.values()]
             assert state_of(obj).snapshot == dict(row) and state_of(obj).persistent
-        assert (found[2].big, type(found[2].big), found[2].flag, found[2].score, found[2].data) == (3, int, True, 2.0, 7)
+        assert (found[2].big, found[2].flag, found[2].score, found[2].data) == (3, True, 2.0, 7)
+        assert (type(found[2].big), raw[2]["big"]) == (int, 3.5)  # int(3.5), as from_db gives
         assert found[2].at == datetime.datetime(2024, 5, 1, 7, 30, tzinfo=UTC)
         assert found[3].at == datetime.datetime(2024, 5, 1, 7, 30, tzinfo=UTC)
         assert found[0].price == D("12.50") and found[0].day == datetime.date(2024, 2, 29)
@@ -598,6 +603,36 @@ def test_only_columns_whose_type_may_change_a_value_are_converted():
     assert (obj.id, obj.cents, obj.label, obj.on) == (1, 700, "x", True)
     (one,) = row_loader(Single, "sqlite").load([(4,)])
     assert one.id == 4 and state_of(one).snapshot == {"id": 4}
+
+
+def test_a_loaded_object_gets_its_state_when_first_asked(url):
+    async def main():
+        db = await opened(url)
+        item = Item(name="it", code="c")
+        await commit(db, item, Note(text="a", item=item))
+        (found,) = await Item.query(db).all()
+        packed = found.__dict__[STATE]
+        assert type(packed) is tuple and packed[1] == ""  # no InstanceState made yet
+        assert found.to_dict()["name"] == "it" and loaded_of(found) == {}
+        assert found.__dict__[STATE] is packed  # reading and serialising made none either
+        state = state_of(found)
+        assert isinstance(state, InstanceState) and found.__dict__[STATE] is state and state_of(found) is state
+        assert (state.persistent, state.deleted, state.path, state.loaded, state.undo) == (True, False, "", {}, None)
+        assert state.snapshot == {"id": 1, "name": "it", "code": "c", "made": item.__dict__[STATE].snapshot["made"],
+                                  "active": 1, "price": "9.99", "tags": '["new"]'}
+        # Touching a relationship that was not loaded still names the load() to add.
+        (note,) = await Note.query(db).all()
+        with pytest.raises(NotLoadedError, match=r'add \.options\(load\("item"\)\) to the query'):
+            note.item
+        # Assigning a relationship makes the state, and the save that follows uses its snapshot.
+        (note,) = await Note.query(db).all()
+        other = Item(name="other")
+        await commit(db, other)
+        note.item = other
+        await commit(db, note)
+        assert await db.fetch_val("SELECT item_id FROM notes") == other.id == 2
+        await db.disconnect()
+    run(main())
 
 
 class Single(Base):

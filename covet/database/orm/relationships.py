@@ -34,7 +34,7 @@ from .dialects import dialect_name
 from .errors import NotLoadedError, ORMError
 from .expressions import ClauseElement, Compiler, Ordering
 from .rows import row_loader
-from .state import state_of
+from .state import loaded_of, state_of
 from .sql import select_sql
 
 __all__ = ["Relationship", "Link", "LoadOption", "relationship", "load", "load_tree", "eager_load", "IN_CHUNK"]
@@ -135,7 +135,7 @@ class Relationship:
     def __get__(self, obj: Any, owner: Any = None) -> Any:
         if obj is None:
             return self
-        loaded = state_of(obj).loaded
+        loaded = loaded_of(obj)
         if self.key in loaded:
             return loaded[self.key]
         path = state_of(obj).path + (self.key or "")

@@ -4,11 +4,12 @@ The ORM's SELECTs list every column of the table in declaration order (``select_
 to do with a row is known before the query runs: which value goes to which attribute, and which
 columns need converting. A :class:`RowLoader`, built once per table and dialect and kept on the
 table, holds that answer. Per row it then reads the values in one C call (by position from an
-``sqlite3.Row`` or a tuple, by name from a dict), builds the snapshot (the stored values) and the
-instance's values without a Python call per column, and calls ``from_db`` only for a value whose
-type is not one that ``from_db`` returns unchanged (``TypeEngine.from_db_passes``): on SQLite an
-``Integer`` column's ints and a ``String``'s text pass as they are, a ``Boolean``'s 0/1 and a
-``DateTime``'s text are converted. Values from the database are not validated again (they were
+``sqlite3.Row`` or a tuple, by name from a dict), builds the instance's values without a Python
+call per column, keeps the stored values for the object's state (made only when first asked for:
+covet.database.orm.state), and calls ``from_db`` only for a value whose type is not one that
+``from_db`` returns unchanged (``TypeEngine.from_db_passes``): on SQLite an ``Integer`` column's
+ints and a ``String``'s text pass as they are, a ``Boolean``'s 0/1 and a ``DateTime``'s text are
+converted. Values from the database are not validated again (they were
 checked on their way in, and the row is the truth); the result is what converting every column
 with ``from_db`` gives.
 
@@ -22,7 +23,7 @@ from operator import itemgetter
 from typing import Any, Callable, Iterable, List, Optional, Tuple
 
 from .columns import Column, Table
-from .state import STATE, InstanceState
+from .state import STATE
 from .types import TypeEngine
 
 __all__ = ["RowLoader", "row_loader", "converter"]
@@ -109,13 +110,15 @@ class RowLoader:
         out = []
         append = out.append
         for row in rows:
-            snapshot = dict(zip(keys, get(row)))
-            values = snapshot.copy()
+            stored = get(row)
+            values = dict(zip(keys, stored))
             for key, passes, from_db in conversions:
                 value = values[key]
                 if value is not None and value.__class__ is not passes:
                     values[key] = from_db(value, dialect)
-            values[STATE] = InstanceState(True, snapshot, path)
+            # The stored values become the snapshot when the object's state is first asked for
+            # (covet.database.orm.state): most objects a query builds are only read.
+            values[STATE] = (stored, path)
             obj = new(model)
             obj.__dict__ = values
             append(obj)
