@@ -12,6 +12,14 @@ Objects take part through two methods, which the ORM's models implement:
 for each object flushed in a transaction that then rolled back (a new object forgets the key its
 INSERT gave it: kept, it would name a row that does not exist, or a later row that reuses the key).
 
+Batches: when an object's class defines ``await cls.__covet_flush_many__(conn, op, objs)``, a run
+of consecutive pending objects of exactly that class and the same ``op`` is handed to it in one
+call (in the order they were added), so that the class can write them with few statements (one
+multi-row INSERT instead of a thousand). Runs keep the order of the pending list; a run of one
+object, or a class without the hook, gets ``__covet_flush__``. Every object of a run counts as
+flushed before the call, so on a rollback ``__covet_rollback__`` is called for each of them: the
+class must make that a no-op for an object its failed batch never reached.
+
 Example::
 
     @app.post("/users", status_code=201)
@@ -21,7 +29,7 @@ Example::
         await session.commit()
         return {"id": user.id, "name": user.name}
 """
-from typing import Any, AsyncIterator, Iterable, List, Optional, Tuple
+from typing import Any, AsyncIterator, Dict, Iterable, List, Optional, Tuple
 
 from .connection import Connection, ExecuteResult, Transaction
 from .errors import InterfaceError
@@ -36,7 +44,9 @@ class Session:
     def __init__(self, db: Any) -> None:
         self.db = db
         self.dialect = db.dialect
-        self._pending: List[Tuple[str, Any]] = []
+        # id(obj) -> (op, obj), in the order added: a dict, so that adding the thousandth object does
+        # not compare it with the 999 before it (it holds the object, so the id stays its own).
+        self._pending: Dict[int, Tuple[str, Any]] = {}
         self._conn: Optional[Connection] = None
         self._tx: Optional[Transaction] = None
         self._flushed: List[Any] = []  # objects flushed in the open transaction
@@ -87,11 +97,7 @@ class Session:
         if not hasattr(obj, "__covet_flush__"):
             raise InterfaceError("%s cannot be added to a session: it is not a covet.database.orm Model"
                                  % type(obj).__name__)
-        for i, (op, pending) in enumerate(self._pending):
-            if pending is obj:
-                self._pending[i] = ("save", obj)
-                return
-        self._pending.append(("save", obj))
+        self._pending[id(obj)] = ("save", obj)  # an object already pending keeps its place
 
     def add_all(self, objs: Iterable[Any]) -> None:
         for obj in objs:
@@ -102,25 +108,39 @@ class Session:
         if not hasattr(obj, "__covet_flush__"):
             raise InterfaceError("%s cannot be deleted through a session: it is not a covet.database.orm Model"
                                  % type(obj).__name__)
-        self._pending = [(op, o) for op, o in self._pending if o is not obj]
-        self._pending.append(("delete", obj))
+        self._pending.pop(id(obj), None)
+        self._pending[id(obj)] = ("delete", obj)
 
     @property
     def pending(self) -> List[Any]:
         """Objects waiting for the next flush."""
-        return [obj for _, obj in self._pending]
+        return [obj for _, obj in self._pending.values()]
 
     async def flush(self) -> None:
         """Write pending objects inside the session's transaction, without committing."""
         if not self._pending:
             return
         await self.begin()
-        pending, self._pending = self._pending, []
+        pending, self._pending = list(self._pending.values()), {}
         conn = self._conn
         try:
-            for op, obj in pending:
-                self._flushed.append(obj)
-                await obj.__covet_flush__(conn, op)
+            i, n = 0, len(pending)
+            while i < n:
+                op, obj = pending[i]
+                cls = type(obj)
+                many = getattr(cls, "__covet_flush_many__", None)
+                j = i + 1
+                if many is not None:
+                    while j < n and pending[j][0] == op and type(pending[j][1]) is cls:
+                        j += 1
+                if j - i > 1:
+                    run = [o for _, o in pending[i:j]]
+                    self._flushed.extend(run)
+                    await many(conn, op, run)
+                else:
+                    self._flushed.append(obj)
+                    await obj.__covet_flush__(conn, op)
+                i = j
         except BaseException:
             await self._finish(commit=False)
             raise
@@ -130,13 +150,13 @@ class Session:
         try:
             await self.flush()
         except BaseException:
-            self._pending = []
+            self._pending = {}
             raise
         await self._finish(commit=True)
 
     async def rollback(self) -> None:
         """Forget pending objects and roll back what was flushed."""
-        self._pending = []
+        self._pending = {}
         await self._finish(commit=False)
 
     async def refresh(self, obj: Any) -> None:
@@ -149,7 +169,7 @@ class Session:
 
     async def close(self) -> None:
         """End of the request: roll back anything not committed, give the connection back."""
-        self._pending = []
+        self._pending = {}
         await self._finish(commit=False)
 
     # -- queries -----------------------------------------------------------------------------

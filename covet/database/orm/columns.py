@@ -249,7 +249,7 @@ class Table:
     and relationships; built once, when the class is defined."""
 
     __slots__ = ("model", "name", "quoted", "columns", "by_key", "by_name", "primary_key", "autoincrement",
-                 "relationships", "sql_cache")
+                 "relationships", "sql_cache", "loaders")
 
     def __init__(self, model: Any, name: str, columns: List[Column], relationships: Dict[str, Any]) -> None:
         self.model = model
@@ -275,7 +275,9 @@ class Table:
             self.autoincrement = None
         self.relationships = relationships
         #: Statements built for this table (covet.database.orm.sql), by what they do.
-        self.sql_cache: Dict[Any, str] = {}
+        self.sql_cache: Dict[Any, Any] = {}
+        #: Row loaders for this table's SELECTs, by dialect (covet.database.orm.rows).
+        self.loaders: Dict[str, Any] = {}
 
     def __repr__(self) -> str:
         return "<Table %s (%s)>" % (self.name, ", ".join(c.name or "" for c in self.columns))

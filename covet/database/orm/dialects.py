@@ -10,9 +10,10 @@ Example::
     dialect_name(db)            # 'sqlite'
     dialect_name("postgresql")  # 'postgresql'
 """
+import sqlite3
 from typing import Any
 
-__all__ = ["SQLITE", "POSTGRESQL", "DIALECTS", "dialect_name", "supports_returning"]
+__all__ = ["SQLITE", "POSTGRESQL", "DIALECTS", "dialect_name", "supports_returning", "max_parameters"]
 
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
@@ -49,3 +50,12 @@ def supports_returning(obj: Any) -> bool:
     if isinstance(flag, bool):
         return flag
     return dialect_name(obj) == POSTGRESQL
+
+
+def max_parameters(dialect: str) -> int:
+    """How many parameters one statement may carry: SQLite's SQLITE_MAX_VARIABLE_NUMBER (32,766
+    since 3.32.0, 999 before: https://www.sqlite.org/limits.html#max_variable_number) for the
+    sqlite3 module's library, PostgreSQL's 65,535 (its protocol counts them in 16 bits)."""
+    if dialect == SQLITE:
+        return 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
+    return 65535

@@ -30,11 +30,12 @@ from typing import Any, ClassVar, Dict, List
 from ...core.errors import RequestValidationError
 from .columns import Column, Table
 from .errors import InvalidValue
-from .persistence import STATE, InstanceState, delete, error_entry, refresh, save, state_of, undo
+from .persistence import delete, delete_many, error_entry, refresh, save, save_many, undo
 from .query import Query
 from .relationships import Relationship
 from .schema import Registry, default_registry
 from .serialize import field_specs, from_validated, to_dict
+from .state import STATE, InstanceState, state_of
 
 __all__ = ["Model", "RESERVED"]
 
@@ -196,6 +197,20 @@ class Model:
             await delete(self, conn)
         else:
             raise ValueError("__covet_flush__: op must be 'save' or 'delete', got %r" % (op,))
+
+    @classmethod
+    async def __covet_flush_many__(cls, conn: Any, op: str, objs: List["Model"]) -> None:
+        """Called by the session for a run of consecutive pending objects of this class and one
+        ``op``: new ones go in multi-row INSERTs, deletes in ``DELETE ... IN`` (persistence.py)."""
+        for obj in objs:
+            if type(obj) is not cls:
+                raise TypeError("__covet_flush_many__ of %s got a %s" % (cls.__name__, type(obj).__name__))
+        if op == "save":
+            await save_many(objs, conn)
+        elif op == "delete":
+            await delete_many(objs, conn)
+        else:
+            raise ValueError("__covet_flush_many__: op must be 'save' or 'delete', got %r" % (op,))
 
     async def __covet_refresh__(self, conn: Any) -> None:
         """Called by ``Session.refresh(obj)``: read the row again."""

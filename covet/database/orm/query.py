@@ -23,8 +23,9 @@ from .columns import Column, Table
 from .dialects import dialect_name
 from .errors import InvalidValue
 from .expressions import ClauseElement, Compiler, Ordering, and_
-from .persistence import error_entry, hydrate
+from .persistence import error_entry
 from .relationships import eager_load, load_tree
+from .rows import row_loader
 from .sql import count_sql, delete_sql, select_sql, update_sql
 
 __all__ = ["Query"]
@@ -150,7 +151,7 @@ class Query:
         compiler = Compiler(dialect)
         sql = select_sql(self.table, compiler, self._condition(), self._order, limit, self._offset)
         rows = await self.db.fetch_all(sql, *compiler.params)
-        objects = [hydrate(self.model, row, dialect) for row in rows]
+        objects = row_loader(self.model, dialect).load(rows)
         if self._load:
             await eager_load(self.db, self.model, objects, self._load)
         return objects

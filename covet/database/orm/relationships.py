@@ -33,7 +33,8 @@ from .columns import Column, Table
 from .dialects import dialect_name
 from .errors import NotLoadedError, ORMError
 from .expressions import ClauseElement, Compiler, Ordering
-from .persistence import hydrate, state_of
+from .rows import row_loader
+from .state import loaded_of, state_of
 from .sql import select_sql
 
 __all__ = ["Relationship", "Link", "LoadOption", "relationship", "load", "load_tree", "eager_load", "IN_CHUNK"]
@@ -134,7 +135,7 @@ class Relationship:
     def __get__(self, obj: Any, owner: Any = None) -> Any:
         if obj is None:
             return self
-        loaded = state_of(obj).loaded
+        loaded = loaded_of(obj)
         if self.key in loaded:
             return loaded[self.key]
         path = state_of(obj).path + (self.key or "")
@@ -233,13 +234,13 @@ def _order(link: Link, rel: Relationship) -> List[ClauseElement]:
 
 async def _fetch_in(runner: Any, dialect: str, link: Link, column: Column, keys: List[Any],
                     order: List[ClauseElement], path: str) -> List[Any]:
-    found = []
+    found: List[Any] = []
     table: Table = link.target.__table__
+    loader = row_loader(link.target, dialect)
     for start in range(0, len(keys), IN_CHUNK):
         compiler = Compiler(dialect)
         sql = select_sql(table, compiler, column.in_(keys[start:start + IN_CHUNK]), order)
-        for row in await runner.fetch_all(sql, *compiler.params):
-            found.append(hydrate(link.target, row, dialect, path))
+        found.extend(loader.load(await runner.fetch_all(sql, *compiler.params), path))
     return found
 
 

@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .columns import Table
 from .expressions import NowFunction
-from .persistence import state_of
+from .state import loaded_of
 
 __all__ = ["to_dict", "field_specs", "from_validated"]
 
@@ -35,7 +35,7 @@ def to_dict(obj: Any, _path: Optional[set] = None) -> Dict[str, Any]:
     given by its columns only, so the output is finite."""
     table: Table = type(obj).__table__
     out = _columns(obj, table)
-    loaded = state_of(obj).loaded
+    loaded = loaded_of(obj)
     if not loaded:
         return out
     path = set() if _path is None else _path

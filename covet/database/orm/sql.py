@@ -16,10 +16,11 @@ from .columns import Table
 from .dialects import POSTGRESQL
 from .expressions import ClauseElement, Compiler
 
-__all__ = ["select_sql", "count_sql", "insert_sql", "update_sql", "delete_sql", "select_by_pk_sql",
-           "update_by_pk_sql", "delete_by_pk_sql", "limit_sql"]
+__all__ = ["select_sql", "count_sql", "insert_sql", "insert_rows_sql", "update_sql", "delete_sql",
+           "select_by_pk_sql", "update_by_pk_sql", "delete_by_pk_sql", "delete_by_pks_sql", "limit_sql"]
 
-def _cached(table: Table, key: Any, build: Any) -> str:
+
+def _cached(table: Table, key: Any, build: Any) -> Any:
     # Kept on the table itself: the statements live and die with the model class. Two threads
     # building the same statement at once store the same text, so no lock is needed.
     sql = table.sql_cache.get(key)
@@ -87,6 +88,27 @@ def insert_sql(table: Table, keys: Sequence[str], returning: bool) -> str:
     return _cached(table, ("insert", tuple(keys), returning), build)
 
 
+def insert_rows_sql(table: Table, keys: Sequence[str], rows: int, returning: bool) -> str:
+    """One INSERT of ``rows`` rows of the columns ``keys`` (``VALUES (?, ?), (?, ?), ...``); with
+    ``returning``, ``RETURNING`` the auto-numbered key, a row per inserted row.
+
+    Only the parts are kept (a statement per row count would fill the cache with near-copies); the
+    join of ``rows`` groups costs microseconds.
+    """
+    def build() -> Tuple[str, str, str]:
+        cols = [table.by_key[k] for k in keys]
+        head = "INSERT INTO %s (%s) VALUES " % (table.quoted, ", ".join(c.quoted_name for c in cols))
+        group = "(%s)" % ", ".join("?" for _ in cols)
+        tail = ""
+        if returning and table.autoincrement is not None:
+            tail = " RETURNING " + table.autoincrement.quoted_name
+        return head, group, tail
+    if not keys or rows < 1:
+        raise ValueError("insert_rows_sql() needs at least one column and one row")
+    head, group, tail = _cached(table, ("insert-rows", tuple(keys), returning), build)
+    return head + ", ".join([group] * rows) + tail
+
+
 def update_by_pk_sql(table: Table, keys: Sequence[str]) -> str:
     """``UPDATE table SET a = ?, ... WHERE <primary key> = ?``."""
     def build() -> str:
@@ -98,6 +120,15 @@ def update_by_pk_sql(table: Table, keys: Sequence[str]) -> str:
 def delete_by_pk_sql(table: Table) -> str:
     """``DELETE FROM table WHERE <primary key> = ?``."""
     return _cached(table, "delete", lambda: "DELETE FROM %s WHERE %s" % (table.quoted, _pk_where(table)))
+
+
+def delete_by_pks_sql(table: Table, count: int) -> str:
+    """``DELETE FROM table WHERE <key> IN (?, ...)`` of ``count`` rows, for a single-column key."""
+    if len(table.primary_key) != 1 or count < 1:
+        raise ValueError("delete_by_pks_sql() is for a single-column primary key and at least one row")
+    head = _cached(table, "delete-in", lambda: "DELETE FROM %s WHERE %s IN (" % (
+        table.quoted, table.primary_key[0].quoted_name))
+    return head + ", ".join(["?"] * count) + ")"
 
 
 def select_by_pk_sql(table: Table) -> str:
