@@ -30,14 +30,19 @@ __all__ = ["Translation", "translate", "to_qmark", "split_statements", "PARAMSTY
 #: PEP 249's five styles, plus "dollar" ($1), PostgreSQL's own.
 PARAMSTYLES = ("qmark", "format", "numeric", "named", "pyformat", "dollar")
 
+# An unterminated literal, identifier, comment or dollar quote runs to the end of the statement
+# (as a block comment does in SQLite's own tokenizer; the driver then rejects an unterminated
+# literal). Were it allowed to fail, the scan would retry at every later opener and cost
+# quadratic time: 100k characters of "/* " took half a minute. Literals are written as unrolled
+# loops ([^']* runs) rather than (?:[^']|'')*, which steps through a group once per character.
 _TOKEN = re.compile(r"""
     (?P<skip>
-        '(?:[^']|'')*'                              # string literal, '' escapes a quote
-      | "(?:[^"]|"")*"                              # quoted identifier
-      | `[^`]*`                                     # SQLite/MySQL quoted identifier
+        '[^']*(?:''[^']*)*(?:'|\Z)                   # string literal, '' escapes a quote
+      | "[^"]*(?:""[^"]*)*(?:"|\Z)                   # quoted identifier
+      | `[^`]*(?:`|\Z)                              # SQLite/MySQL quoted identifier
       | --[^\n]*                                    # line comment
-      | /\*.*?\*/                                   # block comment
-      | \$(?P<tag>(?:[A-Za-z_][A-Za-z0-9_]*)?)\$.*?\$(?P=tag)\$   # PostgreSQL dollar-quoted body
+      | /\*.*?(?:\*/|\Z)                            # block comment
+      | \$(?P<tag>(?:[A-Za-z_][A-Za-z0-9_]*)?)\$.*?(?:\$(?P=tag)\$|\Z)   # PostgreSQL dollar-quoted body
       | ::                                          # PostgreSQL cast, not a :name
     )
   | \$(?P<num>[1-9][0-9]*)
