@@ -59,10 +59,20 @@ _TOKEN = re.compile(r"""
 _REWRITES = {"ilike": "LIKE", "serial": "INTEGER", "bigserial": "INTEGER", "smallserial": "INTEGER"}
 
 # Statements that only read: they run without the write lock (docs/database.md, "SQLite under
-# concurrency"). Anything else, and any WITH that mentions a write, is treated as a write.
-_FIRST_WORD = re.compile(r"\s*(?:(?:--[^\n]*(?:\n|\Z)|/\*.*?\*/)\s*)*([A-Za-z]+)", re.S)
+# concurrency"). Anything else, and any WITH whose text outside literals and comments holds a
+# write verb, is treated as a write: a write taken for a read costs a wait at the gate, a read
+# taken for a write costs "database is locked".
+# What precedes the first keyword: whitespace, comments and empty statements (sqlite3 runs
+# "; INSERT ..." as an INSERT). Matched as a loop that cannot fail, so never backtracks (a
+# pattern that made the keyword part of it took exponential time on "/**/" * 3000 + "(").
+_LEADING = re.compile(r"(?:\s+|--[^\n]*|/\*.*?(?:\*/|\Z)|;)*", re.S)
+_KEYWORD = re.compile(r"[A-Za-z]+")
 _READS = frozenset(("select", "values", "explain"))
-_WRITE_IN_WITH = re.compile(r"\b(?:insert|update|delete|replace)\b", re.I)
+_WRITE_IN_WITH = re.compile(r"""
+    '[^']*(?:''[^']*)*(?:'|\Z) | "[^"]*(?:""[^"]*)*(?:"|\Z) | `[^`]*(?:`|\Z) | \[[^\]]*(?:\]|\Z)
+  | --[^\n]* | /\*.*?(?:\*/|\Z)
+  | (?P<write>\b(?:insert|update|delete)\b | \breplace\b(?!\s*\())   # replace( is the string function
+""", re.X | re.S | re.I)
 
 _MAX_CACHED = 4096
 
@@ -231,15 +241,19 @@ def _translate(sql: str, paramstyle: str, sqlite: bool) -> Translation:
     return Translation(text, style, final_order, len(order), _is_write(sql), named_out)
 
 
+def _first_keyword(sql: str) -> Optional["re.Match[str]"]:
+    return _KEYWORD.match(sql, _LEADING.match(sql).end())
+
+
 def _is_write(sql: str) -> bool:
-    m = _FIRST_WORD.match(sql)
+    m = _first_keyword(sql)
     if m is None:
-        return False
-    word = m.group(1).lower()
+        return True  # nothing SQLite runs as a read starts so: let the gate decide nothing away
+    word = m.group().lower()
     if word in _READS:
         return False
     if word == "with":
-        return _WRITE_IN_WITH.search(sql) is not None
+        return any(w.lastgroup == "write" for w in _WRITE_IN_WITH.finditer(sql, m.end()))
     return True
 
 
@@ -264,6 +278,6 @@ def split_statements(sql: str, complete: Optional[Any] = None) -> List[str]:
     statements = []
     for piece in pieces:
         stripped = piece.strip().rstrip(";").strip()
-        if stripped and _FIRST_WORD.match(stripped):
+        if stripped and _first_keyword(stripped):
             statements.append(stripped)
     return statements
