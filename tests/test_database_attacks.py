@@ -8,7 +8,8 @@ import time
 import pytest
 
 from covet.database import DatabaseManager, ProgrammingError
-from covet.database.params import split_statements, translate
+from covet.database import params
+from covet.database.params import MAX_CACHED_LENGTH, split_statements, translate
 
 
 def run(coro):
@@ -51,6 +52,49 @@ def test_a_ten_megabyte_statement_is_scanned_in_linear_time():
     literal = "x" * 10_000_000
     assert _elapsed(translate, "SELECT '%s', ?" % literal, "qmark") < 1.0
     assert _elapsed(translate, "SELECT '%s', ?" % literal.replace("xxxxx", "x''xx"), "format") < 1.0
+
+
+def test_huge_statements_are_not_kept_in_the_caches(url):
+    # A statement built per call must not stay in memory until 4096 others push it out (twice:
+    # the module's cache and the backend's); statements from code are short and stay cached.
+    async def main():
+        db = DatabaseManager(url)
+        big = "SELECT length('%s') + ?" % ("x" * 1_000_000)
+        assert await db.fetch_val(big, 1) == 1_000_001
+        assert await db.fetch_val(big, 2) == 1_000_002
+        short = "SELECT ? + 0"
+        assert await db.fetch_val(short, 3) == 3
+        assert big not in db.backend._translations and short in db.backend._translations
+        assert (big, "qmark", True) not in params._cache and (short, "qmark", True) in params._cache
+        edge = "SELECT ?" + " " * (MAX_CACHED_LENGTH - 8)
+        assert len(edge) == MAX_CACHED_LENGTH and translate(edge) is translate(edge)
+        await db.disconnect()
+    run(main())
+
+
+@pytest.mark.parametrize("sql", [b"SELECT 1", None, ["SELECT 1"], {"sql": "SELECT 1"}, 42])
+def test_sql_that_is_not_a_string_is_refused_by_every_method(url, sql):
+    async def main():
+        db = DatabaseManager(url, pool_size=1)
+        for method in ("fetch_all", "fetch_one", "fetch_val", "execute"):
+            with pytest.raises(ProgrammingError, match="SQL must be a string, not %s" % type(sql).__name__):
+                await getattr(db, method)(sql)
+        with pytest.raises(ProgrammingError, match="SQL must be a string"):
+            await db.execute_many(sql, [(1,)])
+        with pytest.raises(ProgrammingError, match="SQL must be a string"):
+            async with db.transaction():
+                await db.fetch_all(sql)
+        assert db.pool.in_use == 0 and await db.fetch_val("SELECT 7") == 7
+        await db.disconnect()
+    run(main())
+    db = DatabaseManager(url)
+    with pytest.raises(ProgrammingError, match="SQL must be a string, not %s" % type(sql).__name__):
+        db.sync.fetch_val(sql)
+    with pytest.raises(ProgrammingError, match="SQL must be a string"):
+        with db.sync.transaction():
+            db.sync.execute(sql)
+    assert db.pool.in_use == 0 and not db.gate.held
+    db.sync.disconnect()
 
 
 # -- telling reads from writes: the SQLite write gate ------------------------------------------

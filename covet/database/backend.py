@@ -24,7 +24,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from .config import DatabaseConfig
 from .errors import DatabaseError, InterfaceError, ProgrammingError, translate_error
 from .identifiers import quote_identifier
-from .params import Translation, split_statements, translate
+from .params import MAX_CACHED_LENGTH, Translation, split_statements, translate
 from .records import MappingRecord, Record, SQLiteRecord
 
 __all__ = ["Dialect", "Worker", "RawConnection", "Backend", "SQLiteBackend", "backend_for", "ITERATE_BATCH"]
@@ -166,12 +166,16 @@ class Backend:
     # -- statements ---------------------------------------------------------------------
     def translate(self, sql: str) -> Translation:
         """``sql`` in this driver's style; one dict lookup once seen (statements come from code)."""
-        found = self._translations.get(sql)
+        try:
+            found = self._translations.get(sql)
+        except TypeError:  # unhashable SQL: translate() names the mistake
+            found = None
         if found is None:
             found = translate(sql, self.paramstyle, self.rewrite_sqlite)
-            if len(self._translations) >= 4096:
-                self._translations.clear()
-            self._translations[sql] = found
+            if len(sql) <= MAX_CACHED_LENGTH:  # a huge statement built per call is not kept
+                if len(self._translations) >= 4096:
+                    self._translations.clear()
+                self._translations[sql] = found
         return found
 
     def open(self, raw: RawConnection) -> None:

@@ -25,7 +25,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from .errors import ProgrammingError
 
-__all__ = ["Translation", "translate", "to_qmark", "split_statements", "PARAMSTYLES"]
+__all__ = ["Translation", "translate", "to_qmark", "split_statements", "PARAMSTYLES", "MAX_CACHED_LENGTH"]
 
 #: PEP 249's five styles, plus "dollar" ($1), PostgreSQL's own.
 PARAMSTYLES = ("qmark", "format", "numeric", "named", "pyformat", "dollar")
@@ -75,6 +75,11 @@ _WRITE_IN_WITH = re.compile(r"""
 """, re.X | re.S | re.I)
 
 _MAX_CACHED = 4096
+#: Statements longer than this are translated on every call, not cached: a statement built per call
+#: (a 10 MB literal, a bulk VALUES list) would otherwise be kept until 4096 others pushed it out,
+#: twice over (here and per backend). Scanning is linear, so translating one again costs about
+#: what the database spends parsing it.
+MAX_CACHED_LENGTH = 8192
 
 
 class Translation:
@@ -135,7 +140,10 @@ def translate(sql: str, paramstyle: str = "qmark", sqlite: bool = False) -> Tran
     Raises :class:`ProgrammingError` for a statement that mixes styles.
     """
     key = (sql, paramstyle, sqlite)
-    found = _cache.get(key)
+    try:
+        found = _cache.get(key)
+    except TypeError:  # unhashable: a list, a dict
+        found = None
     if found is not None:
         return found
     if not isinstance(sql, str):
@@ -143,9 +151,10 @@ def translate(sql: str, paramstyle: str = "qmark", sqlite: bool = False) -> Tran
     if paramstyle not in PARAMSTYLES:
         raise ProgrammingError("unknown paramstyle %r (one of %s)" % (paramstyle, ", ".join(PARAMSTYLES)))
     found = _translate(sql, paramstyle, sqlite)
-    if len(_cache) >= _MAX_CACHED:
-        _cache.clear()  # statements come from code, so few; this only bounds a program that builds SQL per call
-    _cache[key] = found
+    if len(sql) <= MAX_CACHED_LENGTH:
+        if len(_cache) >= _MAX_CACHED:
+            _cache.clear()  # statements come from code, so few; this only bounds a program that builds SQL per call
+        _cache[key] = found
     return found
 
 
