@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from covet.database import DatabaseManager, ProgrammingError
+from covet.database import DatabaseError, DatabaseManager, ProgrammingError
 from covet.database import params
 from covet.database.params import MAX_CACHED_LENGTH, split_statements, translate
 
@@ -182,6 +182,55 @@ def test_no_statement_kind_bypasses_the_write_gate(url):
         reads_after = results[len(jobs):len(jobs) + len(reads)]
         assert writes_after == [True] * (len(jobs) + 1)  # every write waited for the transaction
         assert reads_after == [False] * len(reads)  # and no read did: WAL readers run beside a writer
+        assert db.pool.in_use == 0 and not db.gate.held
+        await db.disconnect()
+    run(main())
+
+
+@pytest.mark.parametrize("sql, message", [
+    ("SELECT $0", r"\$0: numbered placeholders start at \$1"),
+    ("SELECT $1, $01", r"\$01: numbered placeholders start at \$1, without leading zeros"),
+    ("SELECT $1, ?", "mixes placeholder styles"),
+    ("SELECT :a, %(b)s, ?", "mixes placeholder styles"),
+])
+def test_malformed_placeholders_are_refused(sql, message):
+    with pytest.raises(ProgrammingError, match=message):
+        translate(sql, "qmark")
+
+
+@pytest.mark.parametrize("sql, params, expected", [
+    ("SELECT $2, $1, $2", ("a", "b"), ["b", "a", "b"]),          # reused and out of order
+    ("SELECT '$0', $1", ("a",), ["a"]),                           # inside a literal it is text
+    ("SELECT x::text, :name", ({"name": 1},), [1]),              # a :name after a cast
+    ("SELECT 'a:b', \"c:d\", :e", ({"e": 2},), [2]),
+    ("SELECT '100%', '%%', %s", (3,), (3,)),                      # % in literals of a %s statement
+])
+def test_awkward_but_valid_placeholders(sql, params, expected):
+    t = translate(sql, "qmark")
+    assert t.bind(params) == expected
+
+
+@pytest.mark.parametrize("sql, params, message", [
+    ("SELECT $2", ("a",), r"uses \$2 but 1 values were given"),
+    ("SELECT $1", ("a", "b"), r"2 values given for placeholders up to \$1"),
+    ("SELECT :a", ({"b": 1},), "no value given for the placeholder :a"),
+    ("SELECT :a", ([1],), "pass one mapping"),
+    ("SELECT ?", (1, 2), "Incorrect number of bindings supplied"),
+    ("SELECT 1", (1,), "Incorrect number of bindings supplied"),
+    # sqlite3 names the type from Python 3.11 (a ProgrammingError); before, an InterfaceError
+    ("SELECT ?", ({"a": 1},), "type 'dict' is not supported|probably unsupported type"),
+    ("SELECT ?", ([1, 2],), "type 'list' is not supported|probably unsupported type"),
+    ("SELECT ?", (object(),), "type 'object' is not supported|probably unsupported type"),
+])
+def test_values_that_do_not_fit_are_clear_errors_and_the_connection_survives(url, sql, params, message):
+    async def main():
+        db = DatabaseManager(url, pool_size=1)
+        with pytest.raises(DatabaseError, match=message):
+            await db.fetch_val(sql, *params)
+        with pytest.raises(DatabaseError, match=message):
+            async with db.transaction():
+                await db.execute(sql, *params)
+        assert await db.fetch_val("SELECT 5") == 5  # the one connection is back and usable
         assert db.pool.in_use == 0 and not db.gate.held
         await db.disconnect()
     run(main())

@@ -45,7 +45,7 @@ _TOKEN = re.compile(r"""
       | \$(?P<tag>(?:[A-Za-z_][A-Za-z0-9_]*)?)\$.*?(?:\$(?P=tag)\$|\Z)   # PostgreSQL dollar-quoted body
       | ::                                          # PostgreSQL cast, not a :name
     )
-  | \$(?P<num>[1-9][0-9]*)
+  | \$(?P<num>[0-9]+)
   | %\((?P<pyname>[A-Za-z_][A-Za-z0-9_]*)\)s
   | (?P<format>%s)
   | (?P<percent>%%?)
@@ -217,6 +217,11 @@ def _translate(sql: str, paramstyle: str, sqlite: bool) -> Translation:
                 pos = m.end()
             continue
         if kind == "num":
+            if m.group("num")[0] == "0":
+                # $0 and $01 are no PostgreSQL placeholder, and SQLite would bind them as names
+                # by position (deprecated since Python 3.12): say so instead.
+                raise ProgrammingError("$%s: numbered placeholders start at $1, without leading zeros"
+                                       % m.group("num"))
             this, key = "numeric", int(m.group("num")) - 1
         elif kind == "pyname":
             this, key = "named", m.group("pyname")
