@@ -234,3 +234,59 @@ def test_values_that_do_not_fit_are_clear_errors_and_the_connection_survives(url
         assert db.pool.in_use == 0 and not db.gate.held
         await db.disconnect()
     run(main())
+
+
+# -- the worker threads --------------------------------------------------------------------
+
+class _Conform:
+    """A value whose conversion for sqlite3 (PEP 246 __conform__) raises what it is given."""
+
+    def __init__(self, exc):
+        self.exc = exc
+
+    def __conform__(self, protocol):
+        raise self.exc
+
+
+@pytest.mark.parametrize("exc, expected", [
+    (StopIteration(), RuntimeError),       # a future refuses StopIteration: the task used to hang
+    (ValueError("bad value"), ValueError),
+    (OverflowError("too big"), OverflowError),
+])
+def test_a_job_raising_a_non_database_error_neither_hangs_nor_leaks(url, exc, expected):
+    async def main():
+        db = DatabaseManager(url, pool_size=1)
+        await db.execute("CREATE TABLE t (v)")
+        for attempt in range(2):
+            with pytest.raises(expected):
+                await asyncio.wait_for(db.fetch_val("SELECT ?", _Conform(exc)), 5)
+            with pytest.raises(expected):
+                await asyncio.wait_for(db.execute("INSERT INTO t VALUES (?)", _Conform(exc)), 5)
+            with pytest.raises(expected):
+                async with db.transaction():
+                    await db.execute("INSERT INTO t VALUES (?)", 1)
+                    await asyncio.wait_for(db.execute("INSERT INTO t VALUES (?)", _Conform(exc)), 5)
+        assert await db.fetch_val("SELECT count(*) FROM t") == 0
+        assert db.pool.in_use == 0 and not db.gate.held and db.pool.size == 1
+        await db.disconnect()
+    run(main())
+
+
+def test_a_base_exception_in_a_job_reaches_the_caller_and_the_connection_survives(url):
+    # KeyboardInterrupt raised inside the driver call (a value's adapter here) travels to the
+    # awaiting task like any error, and asyncio lets it out of asyncio.run; the worker thread
+    # lives on and the connection went back, so the next event loop uses it.
+    db = DatabaseManager(url, pool_size=1)
+    with pytest.raises(KeyboardInterrupt):
+        run(db.fetch_val("SELECT ?", _Conform(KeyboardInterrupt())))
+    assert db.pool.in_use == 0
+    assert run(db.fetch_val("SELECT 3")) == 3
+    with pytest.raises(KeyboardInterrupt):
+        db.sync.fetch_val("SELECT ?", _Conform(KeyboardInterrupt()))
+    with pytest.raises(SystemExit):
+        with db.sync.transaction():
+            db.sync.execute("CREATE TABLE t (v)")
+            db.sync.fetch_val("SELECT ?", _Conform(SystemExit(3)))
+    assert db.sync.fetch_val("SELECT count(*) FROM sqlite_master WHERE name = 't'") == 0  # rolled back
+    assert db.pool.in_use == 0 and not db.gate.held
+    db.sync.disconnect()

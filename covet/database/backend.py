@@ -54,6 +54,12 @@ def _settle(fut: Any, ok: bool, value: Any) -> None:
         if ok:
             fut.set_result(value)
         else:
+            if isinstance(value, StopIteration):
+                # A future refuses StopIteration (TypeError in this callback), which left the
+                # awaiting task waiting forever; wrap it as PEP 479 does for generators.
+                error = RuntimeError("a database job raised StopIteration (from a value's adapter?)")
+                error.__cause__ = value
+                value = error
             fut.set_exception(value)
 
 
