@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from covet.database import DatabaseError, DatabaseManager, ProgrammingError
+from covet.database import DatabaseError, DatabaseManager, IntegrityError, ProgrammingError
 from covet.database import params
 from covet.database.params import MAX_CACHED_LENGTH, split_statements, translate
 
@@ -289,4 +289,62 @@ def test_a_base_exception_in_a_job_reaches_the_caller_and_the_connection_survive
             db.sync.fetch_val("SELECT ?", _Conform(SystemExit(3)))
     assert db.sync.fetch_val("SELECT count(*) FROM sqlite_master WHERE name = 't'") == 0  # rolled back
     assert db.pool.in_use == 0 and not db.gate.held
+    db.sync.disconnect()
+
+
+# -- transactions ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("sql", ["BEGIN", "begin immediate", "/* c */ BEGIN TRANSACTION", "COMMIT", "END",
+                                 "ROLLBACK", "SAVEPOINT s", "RELEASE s", "ROLLBACK TO s", ";BEGIN"])
+def test_transaction_control_through_execute_is_refused(url, sql):
+    # BEGIN through execute() used to leave its pooled connection inside a transaction: the next
+    # request on it got "cannot start a transaction within a transaction", and a write of its
+    # held SQLite's lock outside the write gate.
+    word = sql.lstrip("/* c;").split()[0].upper()
+    message = "%s is not run through the statement methods: a transaction is `async with db.transaction()`" % word
+
+    async def main():
+        db = DatabaseManager(url, pool_size=1)
+        for method in ("execute", "fetch_all", "fetch_one", "fetch_val"):
+            with pytest.raises(ProgrammingError, match=message.replace("(", r"\(").replace(")", r"\)")):
+                await getattr(db, method)(sql)
+        with pytest.raises(ProgrammingError, match=word):
+            await db.execute_many(sql, [()])
+        with pytest.raises(ProgrammingError, match=word):
+            async with db.transaction():
+                await db.execute(sql)
+        async with db.transaction():  # the connection is clean: a transaction begins on it
+            await db.execute("CREATE TABLE t (n)")
+        assert db.pool.in_use == 0 and not db.gate.held
+        await db.disconnect()
+    run(main())
+    db = DatabaseManager(url, pool_size=1)
+    with pytest.raises(ProgrammingError, match=word):
+        db.sync.execute(sql)
+    with pytest.raises(ProgrammingError, match=word):
+        with db.sync.transaction():
+            db.sync.fetch_all(sql)
+    with db.sync.transaction():
+        db.sync.execute("INSERT INTO t VALUES (1)")
+    db.sync.disconnect()
+
+
+def test_a_script_that_leaves_its_own_transaction_open_is_rolled_back(url):
+    async def main():
+        db = DatabaseManager(url, pool_size=1)
+        await db.execute_script("BEGIN; CREATE TABLE t (n UNIQUE); INSERT INTO t VALUES (1); COMMIT;")  # a dump
+        with pytest.raises(IntegrityError, match="UNIQUE"):
+            await db.execute_script("BEGIN; INSERT INTO t VALUES (2); INSERT INTO t VALUES (1); COMMIT;")
+        with pytest.raises(ProgrammingError, match=r"began a transaction it did not end \(BEGIN without COMMIT\)"):
+            await db.execute_script("BEGIN; INSERT INTO t VALUES (3);")
+        assert [r.n for r in await db.fetch_all("SELECT n FROM t")] == [1]
+        async with db.transaction():  # the one connection is not inside a leftover transaction
+            await db.execute("INSERT INTO t VALUES (4)")
+        assert db.pool.in_use == 0 and not db.gate.held
+        await db.disconnect()
+    run(main())
+    db = DatabaseManager(url, pool_size=1)
+    with pytest.raises(IntegrityError):
+        db.sync.execute_script("BEGIN; INSERT INTO t VALUES (5); INSERT INTO t VALUES (1); COMMIT;")
+    assert [r.n for r in db.sync.fetch_all("SELECT n FROM t ORDER BY n")] == [1, 4]
     db.sync.disconnect()

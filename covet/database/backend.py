@@ -469,6 +469,29 @@ class SQLiteBackend(Backend):
     def split_script(self, script: str) -> List[str]:
         return split_statements(script, sqlite3.complete_statement)
 
+    def execute_script(self, raw: RawConnection, statements: List[str]) -> None:
+        # A script may hold its own BEGIN ... COMMIT (a dump does). One that fails before its
+        # COMMIT, or has none, must not hand the next request a connection inside a transaction
+        # (which then holds SQLite's write lock outside the gate): it is rolled back here, while
+        # the script still holds the gate.
+        try:
+            super().execute_script(raw, statements)
+        except BaseException:
+            self._end_script_transaction(raw)
+            raise
+        if self._end_script_transaction(raw):
+            raise ProgrammingError("the script began a transaction it did not end (BEGIN without COMMIT): "
+                                   "it was rolled back")
+
+    def _end_script_transaction(self, raw: RawConnection) -> bool:
+        if raw.depth or not raw.dbapi.in_transaction:
+            return False
+        try:
+            raw.dbapi.execute("ROLLBACK")
+        except sqlite3.Error:
+            raw.closed = True  # checkin discards it
+        return True
+
     def begin(self, raw: RawConnection, readonly: bool) -> None:
         try:
             if raw.depth == 0:

@@ -96,6 +96,8 @@ class Connection:
     async def _exec(self, fn: Any, t: Translation, params: Any) -> Any:
         raw = self.raw
         loop = asyncio.get_running_loop()
+        if t.is_write and t.control is not None:
+            raise ProgrammingError(t.control)
         if t.is_write and self.gate is not None:
             if raw.depth == 0:
                 await self.gate.acquire()
@@ -318,6 +320,8 @@ class SyncConnection:
 
     def _exec(self, fn: Any, t: Translation, params: Any) -> Any:
         raw = self.raw
+        if t.is_write and t.control is not None:
+            raise ProgrammingError(t.control)
         if t.is_write and self.gate is not None:
             if raw.depth == 0:
                 self.gate.acquire_sync()

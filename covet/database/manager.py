@@ -26,7 +26,7 @@ from typing import Any, AsyncIterator, Callable, Dict, Iterable, List, Optional,
 
 from .backend import ITERATE_BATCH, backend_for
 from .config import DatabaseConfig, parse_url
-from .errors import InterfaceError
+from .errors import InterfaceError, ProgrammingError
 from .connection import Connection, ExecuteResult, SyncConnection, SyncTransaction, Transaction, gated
 from .pool import ConnectionPool
 from .records import Record
@@ -121,7 +121,11 @@ class DatabaseManager:
     async def _once(self, fn: Any, sql: str, params: Any) -> Any:
         t = self.backend.translate(sql)
         bound = t.bind(params)
-        gate = self.gate if t.is_write else None
+        gate = None
+        if t.is_write:
+            if t.control is not None:
+                raise ProgrammingError(t.control)
+            gate = self.gate
         if gate is not None:
             await gate.acquire()  # before the connection: a writer waiting its turn holds no connection
         try:
@@ -333,7 +337,11 @@ class SyncDatabase:
         t = db.backend.translate(sql)
         bound = t.bind(params)
         self._guard()
-        gate = db.gate if t.is_write else None
+        gate = None
+        if t.is_write:
+            if t.control is not None:
+                raise ProgrammingError(t.control)
+            gate = db.gate
         if gate is not None:
             gate.acquire_sync()
         try:

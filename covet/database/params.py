@@ -87,18 +87,21 @@ class Translation:
 
     ``sql`` is what the driver runs; :meth:`bind` turns the caller's values (``*params``, or one
     mapping for named styles) into what the driver takes. ``is_write`` says whether the statement
-    may change the database (it decides whether SQLite's write lock is taken).
+    may change the database (it decides whether SQLite's write lock is taken). ``control`` is,
+    for a transaction-control statement (BEGIN, COMMIT, SAVEPOINT, ...), why the statement methods
+    refuse it, else None.
     """
 
-    __slots__ = ("sql", "style", "order", "count", "is_write", "_passthrough", "_named_out")
+    __slots__ = ("sql", "style", "order", "count", "is_write", "control", "_passthrough", "_named_out")
 
     def __init__(self, sql: str, style: str, order: Optional[Tuple[Any, ...]], count: int, is_write: bool,
-                 named_out: bool) -> None:
+                 named_out: bool, control: Optional[str] = None) -> None:
         self.sql = sql
         self.style = style          # the style the caller used: "none", "qmark", "format", "numeric", "named"
         self.order = order          # per output placeholder: a 0-based index (numeric) or a name (named)
         self.count = count          # placeholders in the statement
         self.is_write = is_write
+        self.control = control
         self._named_out = named_out
         self._passthrough = order is None and not named_out
 
@@ -252,7 +255,23 @@ def _translate(sql: str, paramstyle: str, sqlite: bool) -> Translation:
     positional_in_order = style in ("none", "qmark", "format")
     named_out = paramstyle in ("named", "pyformat")
     final_order: Optional[Tuple[Any, ...]] = None if positional_in_order else tuple(order)
-    return Translation(text, style, final_order, len(order), _is_write(sql), named_out)
+    return Translation(text, style, final_order, len(order), _is_write(sql), named_out, _control(sql))
+
+
+# Transaction control belongs to db.transaction(): run through execute(), BEGIN left a pooled
+# connection inside a transaction for whichever request got it next (SQLite then refused that
+# request's own BEGIN, and a write in it held SQLite's lock outside the write gate); COMMIT or
+# ROLLBACK inside a block ended covet's transaction behind its back.
+_CONTROL = frozenset(("begin", "commit", "end", "rollback", "savepoint", "release"))
+
+
+def _control(sql: str) -> Optional[str]:
+    m = _first_keyword(sql)
+    if m is None or m.group().lower() not in _CONTROL:
+        return None
+    return ("%s is not run through the statement methods: a transaction is `async with db.transaction()` "
+            "(`with db.sync.transaction()` in sync code), a nested block is a savepoint, and tx.commit() or "
+            "tx.rollback() ends one early" % m.group().upper())
 
 
 def _first_keyword(sql: str) -> Optional["re.Match[str]"]:
