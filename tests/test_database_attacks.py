@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from covet.database import DatabaseError, DatabaseManager, IntegrityError, ProgrammingError
+from covet.database import DatabaseError, DatabaseManager, IntegrityError, InterfaceError, ProgrammingError
 from covet.database import params
 from covet.database.params import MAX_CACHED_LENGTH, split_statements, translate
 
@@ -347,4 +347,42 @@ def test_a_script_that_leaves_its_own_transaction_open_is_rolled_back(url):
     with pytest.raises(IntegrityError):
         db.sync.execute_script("BEGIN; INSERT INTO t VALUES (5); INSERT INTO t VALUES (1); COMMIT;")
     assert [r.n for r in db.sync.fetch_all("SELECT n FROM t ORDER BY n")] == [1, 4]
+    db.sync.disconnect()
+
+
+def test_a_transaction_object_runs_one_block(url):
+    # Entered twice, the second block used to end as "already ended": no COMMIT, and its
+    # connection went back rolled back, so the second block's writes were silently lost.
+    async def main():
+        db = DatabaseManager(url, pool_size=1)
+        await db.execute("CREATE TABLE t (n)")
+        tx = db.transaction()
+        async with tx:
+            await db.execute("INSERT INTO t VALUES (1)")
+        for again in (tx, db.transaction()):
+            if again is not tx:
+                async with again:
+                    pass
+            with pytest.raises(InterfaceError, match=r"this transaction has run its block already: call db.transaction\(\)"):
+                async with again:
+                    await db.execute("INSERT INTO t VALUES (2)")
+        async with db.pool.acquire() as conn:
+            ctx = conn.transaction()
+            async with ctx:
+                await conn.execute("INSERT INTO t VALUES (3)")
+            with pytest.raises(InterfaceError, match="has run its block already"):
+                async with ctx:
+                    pass
+        assert [r.n for r in await db.fetch_all("SELECT n FROM t ORDER BY n")] == [1, 3]
+        assert db.pool.in_use == 0 and not db.gate.held
+        await db.disconnect()
+    run(main())
+    db = DatabaseManager(url, pool_size=1)
+    stx = db.sync.transaction()
+    with stx:
+        db.sync.execute("INSERT INTO t VALUES (4)")
+    with pytest.raises(InterfaceError, match="has run its block already"):
+        with stx:
+            db.sync.execute("INSERT INTO t VALUES (5)")
+    assert db.sync.fetch_val("SELECT group_concat(n) FROM t") == "1,3,4"
     db.sync.disconnect()

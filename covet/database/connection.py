@@ -215,6 +215,16 @@ class Connection:
             self.pool.checkin(raw)
 
 
+def _use_once(tx: Any) -> None:
+    # A transaction object is one block. Entered a second time, its first block's end had already
+    # marked it ended, so the second block's end committed nothing and its connection went back
+    # rolled back: every write of the second block was silently lost.
+    if tx._used:
+        raise InterfaceError("this transaction has run its block already: call db.transaction() (or "
+                             "conn.transaction()) again for each `async with` / `with` block")
+    tx._used = True
+
+
 class Transaction:
     """``async with conn.transaction() as tx``; ``await tx.rollback()`` ends it early.
 
@@ -222,7 +232,7 @@ class Transaction:
     was acquired for it.
     """
 
-    __slots__ = ("connection", "readonly", "_ended", "_on_enter", "_on_exit", "token", "nested")
+    __slots__ = ("connection", "readonly", "_ended", "_on_enter", "_on_exit", "token", "nested", "_used")
 
     def __init__(self, connection: Optional[Connection], readonly: bool = False,
                  on_enter: Any = None, on_exit: Any = None) -> None:
@@ -233,8 +243,10 @@ class Transaction:
         self._on_exit = on_exit
         self.token: Any = None
         self.nested = False
+        self._used = False
 
     async def __aenter__(self) -> "Transaction":
+        _use_once(self)
         if self._on_enter is not None:
             self.connection = await self._on_enter(self)
         try:
@@ -394,7 +406,7 @@ class SyncConnection:
 class SyncTransaction:
     """``with conn.transaction():`` for sync code."""
 
-    __slots__ = ("connection", "readonly", "_ended", "_on_enter", "_on_exit", "token", "nested")
+    __slots__ = ("connection", "readonly", "_ended", "_on_enter", "_on_exit", "token", "nested", "_used")
 
     def __init__(self, connection: Optional[SyncConnection], readonly: bool = False,
                  on_enter: Any = None, on_exit: Any = None) -> None:
@@ -405,8 +417,10 @@ class SyncTransaction:
         self._on_exit = on_exit
         self.token: Any = None
         self.nested = False
+        self._used = False
 
     def __enter__(self) -> "SyncTransaction":
+        _use_once(self)
         if self._on_enter is not None:
             self.connection = self._on_enter(self)
         try:
