@@ -386,3 +386,67 @@ def test_a_transaction_object_runs_one_block(url):
             db.sync.execute("INSERT INTO t VALUES (5)")
     assert db.sync.fetch_val("SELECT group_concat(n) FROM t") == "1,3,4"
     db.sync.disconnect()
+
+
+def test_statements_after_an_early_end_of_the_transaction_are_refused(url):
+    # The block's code was written to run inside a transaction; after tx.rollback() it used to
+    # run in autocommit, one statement at a time: the transfer below credited account 2 for good.
+    message = r"this transaction was ended by tx.%s\(\): the rest of its block would run outside any transaction"
+
+    async def main():
+        db = DatabaseManager(url, pool_size=2)
+        await db.execute_script("CREATE TABLE acct (id INTEGER PRIMARY KEY, bal INTEGER);"
+                                "INSERT INTO acct VALUES (1, 50), (2, 0);")
+        async with db.transaction() as tx:
+            await db.execute("UPDATE acct SET bal = bal - 100 WHERE id = 1")
+            if await db.fetch_val("SELECT bal FROM acct WHERE id = 1") < 0:
+                await tx.rollback()  # ... and the return is missing
+            with pytest.raises(InterfaceError, match=message % "rollback"):
+                await db.execute("UPDATE acct SET bal = bal + 100 WHERE id = 2")
+            for call in (db.fetch_all("SELECT 1"), db.execute_many("UPDATE acct SET bal = 0", [()])):
+                with pytest.raises(InterfaceError, match=message % "rollback"):
+                    await call
+            with pytest.raises(InterfaceError, match=message % "rollback"):
+                async with db.transaction():
+                    pass
+        assert [tuple(r.values()) for r in await db.fetch_all("SELECT id, bal FROM acct")] == [(1, 50), (2, 0)]
+
+        async with db.transaction() as tx:
+            await db.execute("UPDATE acct SET bal = 1 WHERE id = 2")
+            await tx.commit()
+            with pytest.raises(InterfaceError, match=message % "commit"):
+                await db.fetch_val("SELECT 1")
+        assert await db.fetch_val("SELECT bal FROM acct WHERE id = 2") == 1
+
+        # a savepoint's early end returns to the enclosing transaction, which goes on
+        async with db.transaction():
+            async with db.transaction() as inner:
+                await db.execute("UPDATE acct SET bal = 7 WHERE id = 1")
+                await inner.rollback()
+                await db.execute("UPDATE acct SET bal = 8 WHERE id = 2")
+        assert [tuple(r.values()) for r in await db.fetch_all("SELECT id, bal FROM acct")] == [(1, 50), (2, 8)]
+
+        # a connection held by the caller serves again once the transaction's block is over
+        async with db.pool.acquire() as conn:
+            async with conn.transaction() as tx:
+                await tx.rollback()
+                with pytest.raises(InterfaceError, match=message % "rollback"):
+                    await conn.execute("UPDATE acct SET bal = 9")
+            assert (await conn.execute("UPDATE acct SET bal = 9 WHERE id = 1")).rowcount == 1
+        assert db.pool.in_use == 0 and not db.gate.held
+        await db.disconnect()
+    run(main())
+
+    db = DatabaseManager(url, pool_size=1)
+    with db.sync.transaction() as stx:
+        db.sync.execute("UPDATE acct SET bal = 0")
+        stx.rollback()
+        with pytest.raises(InterfaceError, match=message % "rollback"):
+            db.sync.execute("UPDATE acct SET bal = 1")
+    with db.sync.transaction():
+        with db.sync.transaction() as inner:
+            inner.rollback()
+            db.sync.execute("UPDATE acct SET bal = 2 WHERE id = 2")
+    assert [tuple(r.values()) for r in db.sync.fetch_all("SELECT id, bal FROM acct")] == [(1, 9), (2, 2)]
+    assert db.pool.in_use == 0 and not db.gate.held
+    db.sync.disconnect()

@@ -65,7 +65,7 @@ def _end(backend: Backend, raw: RawConnection, commit: bool) -> None:
 class Connection:
     """Query methods on one checked-out connection (async; see :class:`SyncConnection`)."""
 
-    __slots__ = ("pool", "_raw", "backend", "gate", "dialect", "_dirty")
+    __slots__ = ("pool", "_raw", "backend", "gate", "dialect", "_dirty", "_over")
 
     def __init__(self, pool: Checkout, raw: RawConnection, gate: Optional[Gate]) -> None:
         self.pool = pool
@@ -74,17 +74,20 @@ class Connection:
         self.gate = gate
         self.dialect: Dialect = pool.backend.dialect
         self._dirty = False  # jobs may still be pending on the thread (a cancelled await, a posted close)
+        self._over: Optional[str] = None  # why it is refused until its transaction block ends (_ended_early)
 
     @property
     def raw(self) -> RawConnection:
         raw = self._raw
-        if raw is None:
-            raise InterfaceError("this connection went back to the pool: use it only inside its `async with` block")
+        if raw is None or self._over is not None:
+            raise InterfaceError(self._over or "this connection went back to the pool: use it only inside its "
+                                 "`async with` block (a task started inside the block must finish before it ends)")
         return raw
 
     @property
     def in_transaction(self) -> bool:
-        return self.raw.depth > 0
+        raw = self._raw
+        return (raw if raw is not None else self.raw).depth > 0
 
     async def _await(self, fut: Any) -> Any:
         try:
@@ -215,6 +218,18 @@ class Connection:
             self.pool.checkin(raw)
 
 
+def _ended_early(conn: Any, how: str) -> None:
+    # The outermost level ended before its block: what the block runs next would run outside any
+    # transaction (each statement committed by itself), which code written inside a transaction
+    # block does not expect: the "if overdrawn: await tx.rollback()" missing its return goes on to
+    # credit the other account for good. So the connection refuses statements until the block
+    # ends. A savepoint's early end leaves the enclosing transaction open: the block goes on in it.
+    raw = conn._raw
+    if raw is not None and raw.depth == 0:
+        conn._over = ("this transaction was ended by tx.%s(): the rest of its block would run outside any "
+                      "transaction, so it may not use the database; leave the block first" % how)
+
+
 def _use_once(tx: Any) -> None:
     # A transaction object is one block. Entered a second time, its first block's end had already
     # marked it ended, so the second block's end committed nothing and its connection went back
@@ -262,6 +277,7 @@ class Transaction:
         ok = True
         try:
             if self._ended:
+                conn._over = None  # ended early: the connection serves again after the block
                 return
             self._ended = True
             if exc_type is None:
@@ -279,16 +295,23 @@ class Transaction:
                 self._on_exit(self, ok)
 
     async def commit(self) -> None:
-        """Commit now; the block's end then does nothing."""
+        """Commit now; the block's end then does nothing. Inside the block, the database may then
+        be used again only from an enclosing transaction's level (docs/database.md, "Edge cases")."""
         if not self._ended:
             self._ended = True
-            await self.connection._end(commit=True)
+            try:
+                await self.connection._end(commit=True)
+            finally:
+                _ended_early(self.connection, "commit")
 
     async def rollback(self) -> None:
-        """Roll back now; the block's end then does nothing."""
+        """Roll back now; the block's end then does nothing (see :meth:`commit`)."""
         if not self._ended:
             self._ended = True
-            await self.connection._end(commit=False)
+            try:
+                await self.connection._end(commit=False)
+            finally:
+                _ended_early(self.connection, "rollback")
 
 
 class Acquire:
@@ -314,7 +337,7 @@ class Acquire:
 class SyncConnection:
     """The same methods, run on the caller's thread (for ``def`` handlers, scripts, the CLI)."""
 
-    __slots__ = ("pool", "_raw", "backend", "gate", "dialect")
+    __slots__ = ("pool", "_raw", "backend", "gate", "dialect", "_over")
 
     def __init__(self, pool: Checkout, raw: RawConnection, gate: Optional[Gate]) -> None:
         self.pool = pool
@@ -322,12 +345,14 @@ class SyncConnection:
         self.backend = pool.backend
         self.gate = gate
         self.dialect = pool.backend.dialect
+        self._over: Optional[str] = None
 
     @property
     def raw(self) -> RawConnection:
         raw = self._raw
-        if raw is None:
-            raise InterfaceError("this connection went back to the pool: use it only inside its `with` block")
+        if raw is None or self._over is not None:
+            raise InterfaceError(self._over or "this connection went back to the pool: use it only inside its "
+                                 "`with` block")
         return raw
 
     def _exec(self, fn: Any, t: Translation, params: Any) -> Any:
@@ -436,6 +461,8 @@ class SyncTransaction:
             if not self._ended:
                 self._ended = True
                 self.connection._end(commit=exc_type is None)
+            else:
+                self.connection._over = None
         finally:
             if self._on_exit is not None:
                 self._on_exit(self, exc_type is None)
@@ -443,9 +470,15 @@ class SyncTransaction:
     def commit(self) -> None:
         if not self._ended:
             self._ended = True
-            self.connection._end(commit=True)
+            try:
+                self.connection._end(commit=True)
+            finally:
+                _ended_early(self.connection, "commit")
 
     def rollback(self) -> None:
         if not self._ended:
             self._ended = True
-            self.connection._end(commit=False)
+            try:
+                self.connection._end(commit=False)
+            finally:
+                _ended_early(self.connection, "rollback")
