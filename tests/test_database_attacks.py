@@ -3,6 +3,7 @@ hostile SQL text, hostile values, misuse of transactions and the pool, concurren
 SQLite write gate, and another process on the same file. Each test states the attack and what
 must hold."""
 import asyncio
+import re
 import time
 
 import pytest
@@ -450,3 +451,78 @@ def test_statements_after_an_early_end_of_the_transaction_are_refused(url):
     assert [tuple(r.values()) for r in db.sync.fetch_all("SELECT id, bal FROM acct")] == [(1, 9), (2, 2)]
     assert db.pool.in_use == 0 and not db.gate.held
     db.sync.disconnect()
+
+
+SIBLING = re.escape("another task is inside a nested db.transaction() block on this transaction's connection")
+
+
+def test_tasks_inside_a_transaction_share_it_but_never_each_others_savepoints(url):
+    async def main():
+        db = DatabaseManager(url, pool_size=2)
+        await db.execute("CREATE TABLE t (n)")
+
+        # plain statements from gathered tasks run one after another in the transaction: safe
+        async with db.transaction():
+            await asyncio.gather(*[db.execute("INSERT INTO t VALUES (?)", i) for i in range(20)],
+                                 *[db.fetch_val("SELECT count(*) FROM t") for _ in range(5)])
+        assert await db.fetch_val("SELECT count(*) FROM t") == 20
+        await db.execute("DELETE FROM t")
+
+        # Two tasks each in a nested block: the failing one's ROLLBACK TO used to undo the other's
+        # savepoint (the result was no row at all, where the succeeding task's row was expected).
+        async def nested(n, fail, entered, go_on):
+            async with db.transaction():
+                await db.execute("INSERT INTO t VALUES (?)", n)
+                entered.set()
+                await go_on.wait()
+                if fail:
+                    raise ValueError(n)
+
+        async with db.transaction():
+            entered, go_on = asyncio.Event(), asyncio.Event()
+            first = asyncio.ensure_future(nested(1, True, entered, go_on))
+            await entered.wait()  # the first task is inside its savepoint now
+            second = asyncio.ensure_future(nested(2, False, asyncio.Event(), go_on))
+            with pytest.raises(InterfaceError, match=SIBLING):
+                await second
+            with pytest.raises(InterfaceError, match=SIBLING):  # this task too: it is not in that block
+                await db.execute("INSERT INTO t VALUES (3)")
+            go_on.set()
+            with pytest.raises(ValueError):
+                await first
+            await db.execute("INSERT INTO t VALUES (4)")  # the savepoint is over: the transaction serves again
+            await nested(5, False, asyncio.Event(), go_on)
+        assert [r.n for r in await db.fetch_all("SELECT n FROM t ORDER BY n")] == [4, 5]
+
+        # one task's nested blocks, one after another, are as before
+        async with db.transaction():
+            for n in (6, 7):
+                with pytest.raises(ValueError):
+                    async with db.transaction():
+                        await db.execute("INSERT INTO t VALUES (?)", n)
+                        raise ValueError
+            async with db.transaction():
+                await db.execute("INSERT INTO t VALUES (8)")
+        assert [r.n for r in await db.fetch_all("SELECT n FROM t ORDER BY n")] == [4, 5, 8]
+        assert db.pool.in_use == 0 and not db.gate.held
+        await db.disconnect()
+    run(main())
+
+
+def test_a_task_that_outlives_its_transaction_gets_a_clear_error(url):
+    async def main():
+        db = DatabaseManager(url, pool_size=1)
+        go = asyncio.Event()
+
+        async def late():
+            await go.wait()
+            await db.fetch_val("SELECT 1")
+
+        async with db.transaction():
+            task = asyncio.ensure_future(late())
+        go.set()
+        with pytest.raises(InterfaceError, match=r"went back to the pool: .* \(a task started inside the block must finish before it ends\)"):
+            await task
+        assert await db.fetch_val("SELECT 2") == 2 and db.pool.in_use == 0
+        await db.disconnect()
+    run(main())

@@ -65,7 +65,7 @@ def _end(backend: Backend, raw: RawConnection, commit: bool) -> None:
 class Connection:
     """Query methods on one checked-out connection (async; see :class:`SyncConnection`)."""
 
-    __slots__ = ("pool", "_raw", "backend", "gate", "dialect", "_dirty", "_over")
+    __slots__ = ("pool", "_raw", "backend", "gate", "dialect", "_dirty", "_over", "innermost")
 
     def __init__(self, pool: Checkout, raw: RawConnection, gate: Optional[Gate]) -> None:
         self.pool = pool
@@ -75,6 +75,8 @@ class Connection:
         self.dialect: Dialect = pool.backend.dialect
         self._dirty = False  # jobs may still be pending on the thread (a cancelled await, a posted close)
         self._over: Optional[str] = None  # why it is refused until its transaction block ends (_ended_early)
+        #: the innermost db.transaction() block open on it (DatabaseManager keeps it)
+        self.innermost: Optional[Transaction] = None
 
     @property
     def raw(self) -> RawConnection:
@@ -247,7 +249,8 @@ class Transaction:
     was acquired for it.
     """
 
-    __slots__ = ("connection", "readonly", "_ended", "_on_enter", "_on_exit", "token", "nested", "_used")
+    __slots__ = ("connection", "readonly", "_ended", "_on_enter", "_on_exit", "token", "nested", "_used", "parent",
+                 "inner_token")
 
     def __init__(self, connection: Optional[Connection], readonly: bool = False,
                  on_enter: Any = None, on_exit: Any = None) -> None:
@@ -259,6 +262,8 @@ class Transaction:
         self.token: Any = None
         self.nested = False
         self._used = False
+        self.parent: Optional[Transaction] = None  # the block this one is nested in (DatabaseManager)
+        self.inner_token: Any = None
 
     async def __aenter__(self) -> "Transaction":
         _use_once(self)
