@@ -526,3 +526,25 @@ def test_a_task_that_outlives_its_transaction_gets_a_clear_error(url):
         assert await db.fetch_val("SELECT 2") == 2 and db.pool.in_use == 0
         await db.disconnect()
     run(main())
+
+
+# -- the pool ----------------------------------------------------------------------------------
+
+def test_idle_connections_under_a_warm_one_are_closed_down_to_the_minimum(url):
+    # A burst opens three connections; afterwards a steady trickle of requests keeps reusing the
+    # warmest. The two below it used to stay open forever: only the top of the stack was looked at.
+    async def main():
+        db = DatabaseManager(url, pool_size=3, min_connections=1, idle_timeout=60)
+        async with db.pool.acquire(), db.pool.acquire(), db.pool.acquire():
+            assert db.pool.size == 3
+        for raw in db.pool._idle[:-1]:
+            raw.last_used -= 120  # as if a burst had been two minutes ago
+        for _ in range(3):
+            assert await db.fetch_val("SELECT 1") == 1
+        assert (db.pool.size, db.pool.idle) == (1, 1)
+        for raw in db.pool._idle:
+            raw.last_used -= 120
+        assert await db.fetch_val("SELECT 1") == 1
+        assert db.pool.size == 1  # never below min_connections
+        await db.disconnect()
+    run(main())

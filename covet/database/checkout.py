@@ -234,6 +234,12 @@ class Checkout:
     def _take_idle(self) -> Optional[RawConnection]:
         # Under self._lock. Connections idle past idle_timeout are closed while above the minimum.
         now = time.monotonic()
+        # The coldest first: the stack's bottom. Looking only at the top, which a steady trickle of
+        # requests keeps warm, left the connections opened by a burst open forever.
+        while (len(self._idle) > 1 and self._size > self.min_connections
+               and now - self._idle[0].last_used > self.idle_timeout):
+            self._size -= 1
+            self._idle.pop(0).close()
         while self._idle:
             raw = self._idle.pop()
             if raw.closed:
