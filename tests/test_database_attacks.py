@@ -3,13 +3,16 @@ hostile SQL text, hostile values, misuse of transactions and the pool, concurren
 SQLite write gate, and another process on the same file. Each test states the attack and what
 must hold."""
 import asyncio
+import gc
 import re
+import threading
 import time
 
 import pytest
 
 from covet.database import DatabaseError, DatabaseManager, IntegrityError, InterfaceError, ProgrammingError
 from covet.database import params
+from covet.database.manager import set_default_database
 from covet.database.params import MAX_CACHED_LENGTH, split_statements, translate
 
 
@@ -548,3 +551,29 @@ def test_idle_connections_under_a_warm_one_are_closed_down_to_the_minimum(url):
         assert db.pool.size == 1  # never below min_connections
         await db.disconnect()
     run(main())
+
+
+# -- worker threads and event loops --------------------------------------------------------------
+
+def _db_threads():
+    return [t for t in threading.enumerate() if t.name == "covet-db"]
+
+
+def test_a_database_dropped_without_disconnect_stops_its_threads(url):
+    # Each connection used from async code has a worker thread; a manager dropped without
+    # disconnect() (a test's, a script's) used to leave every one of them blocked forever.
+    before = len(_db_threads())
+    for _ in range(3):
+        db = DatabaseManager(url, pool_size=2)
+
+        async def two_at_once():
+            return await asyncio.gather(db.fetch_val("SELECT 1"), db.fetch_val("SELECT 2"))
+
+        assert run(two_at_once()) == [1, 2]
+        assert len(_db_threads()) == before + 2
+        set_default_database(DatabaseManager(url))  # the module keeps the latest: let this one go
+        del db
+        gc.collect()
+        for thread in _db_threads()[before:]:
+            thread.join(5)
+        assert len(_db_threads()) == before
