@@ -3,14 +3,18 @@ hostile SQL text, hostile values, misuse of transactions and the pool, concurren
 SQLite write gate, and another process on the same file. Each test states the attack and what
 must hold."""
 import asyncio
+import contextvars
 import gc
 import re
+import sys
 import threading
 import time
 
 import pytest
 
-from covet.database import DatabaseError, DatabaseManager, IntegrityError, InterfaceError, ProgrammingError
+from covet.database import (
+    DatabaseError, DatabaseManager, IntegrityError, InterfaceError, PoolTimeout, ProgrammingError,
+)
 from covet.database import params
 from covet.database.manager import set_default_database
 from covet.database.params import MAX_CACHED_LENGTH, split_statements, translate
@@ -577,3 +581,109 @@ def test_a_database_dropped_without_disconnect_stops_its_threads(url):
         for thread in _db_threads()[before:]:
             thread.join(5)
         assert len(_db_threads()) == before
+
+
+DEADLOCK_HINT = "check that no transaction waits for a query made outside it (from another thread, or a task with a fresh context)"
+GATE_HINT = "it waits for this write (made outside it: from another thread, or a task with a fresh context)"
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="create_task(context=) is Python 3.11+")
+def test_a_transaction_awaiting_a_query_made_outside_it_ends_in_a_helpful_timeout(url):
+    # max_connections=1: the transaction holds the only connection and awaits a query that a task
+    # with a fresh context makes (so not in the transaction): it can only time out, and says why.
+    async def main():
+        db = DatabaseManager(url, pool_size=1, pool_timeout=0.1)
+        await db.execute("CREATE TABLE t (n)")
+        loop = asyncio.get_running_loop()
+        async with db.transaction():
+            await db.execute("INSERT INTO t VALUES (1)")
+            outside = loop.create_task(db.fetch_val("SELECT count(*) FROM t"), context=contextvars.Context())
+            with pytest.raises(PoolTimeout, match=re.escape("no database connection free within 0.1 s (1 in use): "
+                                                            "raise max_connections or shorten transactions, and "
+                                                            + DEADLOCK_HINT)):
+                await outside
+            outside = loop.create_task(db.execute("INSERT INTO t VALUES (2)"), context=contextvars.Context())
+            with pytest.raises(PoolTimeout, match=re.escape("waited 0.1 s for the write lock: a write transaction "
+                                                            "is running too long, or " + GATE_HINT)):
+                await outside
+            assert await db.fetch_val("SELECT count(*) FROM t") == 1  # the transaction itself goes on
+        assert await db.fetch_val("SELECT count(*) FROM t") == 1
+        assert db.pool.in_use == 0 and not db.gate.held
+        await db.disconnect()
+    run(main())
+
+
+def test_sync_and_async_transactions_inside_each_other_time_out_instead_of_hanging(url):
+    # A thread in db.sync.transaction() that runs an event loop whose code opens a write
+    # transaction: the gate is held by that same thread, so the inner one can only time out.
+    db = DatabaseManager(url, pool_size=2, pool_timeout=0.1)
+    db.sync.execute("CREATE TABLE t (n)")
+
+    async def inner_write():
+        async with db.transaction():
+            await db.execute("INSERT INTO t VALUES (2)")
+
+    async def inner_read():
+        async with db.transaction(readonly=True):
+            return await db.fetch_val("SELECT count(*) FROM t")
+
+    with db.sync.transaction():
+        db.sync.execute("INSERT INTO t VALUES (1)")
+        with pytest.raises(PoolTimeout, match=re.escape(GATE_HINT)):
+            run(inner_write())
+        assert run(inner_read()) == 0  # a reader on another connection: the write is not committed yet
+    assert db.sync.fetch_all("SELECT n FROM t") == [{"n": 1}]
+
+    async def outer():
+        async with db.transaction():
+            await db.execute("INSERT INTO t VALUES (3)")
+            loop = asyncio.get_running_loop()
+            with pytest.raises(PoolTimeout, match=re.escape(GATE_HINT)):
+                await loop.run_in_executor(None, db.sync.execute, "INSERT INTO t VALUES (4)")
+            assert await loop.run_in_executor(None, db.sync.fetch_val, "SELECT count(*) FROM t") == 1
+            with pytest.raises(InterfaceError, match="db.sync called on the event loop's thread"):
+                db.sync.fetch_val("SELECT 1")
+
+    run(outer())
+    assert [r.n for r in db.sync.fetch_all("SELECT n FROM t ORDER BY n")] == [1, 3]
+    assert db.pool.in_use == 0 and not db.gate.held
+    db.sync.disconnect()
+
+
+def test_threads_and_tasks_wait_for_connections_in_one_line(url):
+    # One connection, held by a task; a thread asks first, a task second: the thread is served
+    # first, then the task; and a waiter of either kind gives up at pool_timeout.
+    async def main():
+        db = DatabaseManager(url, pool_size=1, pool_timeout=5)
+        loop = asyncio.get_running_loop()
+        order = []
+
+        def thread_query():
+            order.append(("thread", db.sync.fetch_val("SELECT 1")))
+
+        async def task_query():
+            order.append(("task", await db.fetch_val("SELECT 2")))
+
+        held = await db.pool.checkout()  # not db.connection(): a task started in it would join it
+        thread = loop.run_in_executor(None, thread_query)
+        while len(db.pool._waiters) < 1:
+            await asyncio.sleep(0.001)
+        task = asyncio.ensure_future(task_query())
+        while len(db.pool._waiters) < 2:
+            await asyncio.sleep(0.001)
+        db.pool.checkin(held)
+        await asyncio.gather(thread, task)
+        assert order == [("thread", 1), ("task", 2)]
+
+        db.pool.acquire_timeout = 0.1
+        held = await db.pool.checkout()
+        start = time.monotonic()
+        with pytest.raises(PoolTimeout, match=r"within 0.1 s \(1 in use\)"):
+            await loop.run_in_executor(None, db.sync.fetch_val, "SELECT 1")
+        with pytest.raises(PoolTimeout, match=r"within 0.1 s \(1 in use\)"):
+            await db.fetch_val("SELECT 1")
+        assert time.monotonic() - start < 2
+        db.pool.checkin(held)
+        assert db.pool.in_use == 0 and not db.pool._waiters
+        await db.disconnect()
+    run(main())

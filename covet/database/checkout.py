@@ -96,7 +96,9 @@ class Gate:
         return self._held
 
     def _timeout_error(self) -> PoolTimeout:
-        return PoolTimeout("waited %.1f s for %s: a write transaction is running too long" % (self.timeout, self.what))
+        return PoolTimeout("waited %.1f s for %s: a write transaction is running too long, or it waits for this "
+                           "write (made outside it: from another thread, or a task with a fresh context)"
+                           % (self.timeout, self.what))
 
     async def acquire(self) -> None:
         with self._lock:
@@ -253,8 +255,12 @@ class Checkout:
         return None
 
     def _no_connection(self) -> PoolTimeout:
+        # The second cause is a deadlock that only the timeout ends: a transaction holding the last
+        # connection awaits a query that, made outside it, waits for a connection.
         return PoolTimeout("no database connection free within %.1f s (%d in use): raise max_connections or "
-                           "shorten transactions" % (self.acquire_timeout, self.in_use))
+                           "shorten transactions, and check that no transaction waits for a query made outside "
+                           "it (from another thread, or a task with a fresh context)"
+                           % (self.acquire_timeout, self.in_use))
 
     async def checkout(self) -> RawConnection:
         """A connection for the caller's sole use until :meth:`checkin`."""
