@@ -5,8 +5,11 @@ must hold."""
 import asyncio
 import contextvars
 import gc
+import os
 import re
+import subprocess
 import sys
+import textwrap
 import threading
 import time
 
@@ -18,6 +21,9 @@ from covet.database import (
 from covet.database import params
 from covet.database.manager import set_default_database
 from covet.database.params import MAX_CACHED_LENGTH, split_statements, translate
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run(coro):
@@ -685,5 +691,187 @@ def test_threads_and_tasks_wait_for_connections_in_one_line(url):
         assert time.monotonic() - start < 2
         db.pool.checkin(held)
         assert db.pool.in_use == 0 and not db.pool._waiters
+        await db.disconnect()
+    run(main())
+
+
+def test_a_commit_refused_by_a_deferred_foreign_key_rolls_back_and_frees_everything(url):
+    async def main():
+        db = DatabaseManager(url, pool_size=1)
+        await db.execute_script("""
+            CREATE TABLE p (id INTEGER PRIMARY KEY);
+            CREATE TABLE c (pid INTEGER REFERENCES p(id) DEFERRABLE INITIALLY DEFERRED);
+            CREATE TABLE d (pid INTEGER REFERENCES p(id));
+        """)
+        with pytest.raises(IntegrityError, match="FOREIGN KEY constraint failed"):
+            async with db.transaction():
+                await db.execute("INSERT INTO c VALUES (99)")  # accepted now, refused at COMMIT
+        with pytest.raises(IntegrityError, match="FOREIGN KEY constraint failed"):
+            async with db.transaction():
+                await db.execute("PRAGMA defer_foreign_keys = ON")
+                await db.execute("INSERT INTO d VALUES (98)")
+        with pytest.raises(IntegrityError, match="FOREIGN KEY constraint failed"):
+            async with db.transaction():
+                await db.execute("INSERT INTO p VALUES (1)")
+                async with db.transaction():  # a savepoint's RELEASE does not check: the COMMIT does
+                    await db.execute("INSERT INTO c VALUES (97)")
+        assert db.pool.in_use == 0 and not db.gate.held
+        async with db.transaction():  # the only connection is whole, out of any transaction
+            await db.execute("INSERT INTO p VALUES (1)")
+            await db.execute("INSERT INTO c VALUES (1)")
+        assert [await db.fetch_val("SELECT count(*) FROM %s" % t) for t in "pcd"] == [1, 1, 0]
+        await db.disconnect()
+    run(main())
+    db = DatabaseManager(url, pool_size=1)
+    with pytest.raises(IntegrityError, match="FOREIGN KEY constraint failed"):
+        with db.sync.transaction():
+            db.sync.execute("INSERT INTO c VALUES (96)")
+    assert db.sync.fetch_val("SELECT count(*) FROM c") == 1 and not db.gate.held and db.pool.in_use == 0
+    db.sync.disconnect()
+
+
+def test_one_database_serves_event_loops_one_after_another(url):
+    # As a test suite does: asyncio.run per test, one DatabaseManager for all of them.
+    db = DatabaseManager(url, pool_size=2)
+
+    async def step(n):
+        async with db.transaction():
+            await db.execute("CREATE TABLE IF NOT EXISTS t (n)")
+            await db.execute("INSERT INTO t VALUES (?)", n)
+        rows = await asyncio.gather(db.fetch_val("SELECT count(*) FROM t"), db.fetch_val("SELECT max(n) FROM t"))
+        return rows
+
+    assert [run(step(n)) for n in range(1, 5)] == [[1, 1], [2, 2], [3, 3], [4, 4]]
+    assert db.pool.in_use == 0 and not db.gate.held
+    run(db.disconnect())
+
+
+SLOW = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000) SELECT count(*) FROM c"
+
+
+def test_an_event_loop_that_ends_with_a_query_in_flight_leaks_nothing(url):
+    db = DatabaseManager(url, pool_size=1)
+    started = threading.Event()
+
+    async def leave_behind():
+        # a query and a write transaction still running when asyncio.run ends: it cancels them
+        asyncio.ensure_future(db.fetch_val(SLOW))
+
+        async def open_transaction():
+            async with db.transaction():
+                await db.execute("CREATE TABLE t (n)")
+                started.set()
+                await asyncio.Event().wait()
+
+        asyncio.ensure_future(open_transaction())
+        while db.pool.in_use == 0:
+            await asyncio.sleep(0)
+
+    threads = len(_db_threads())
+    run(leave_behind())
+    # the next loop gets the one connection once the slow statement is over, rolled back
+    assert run(db.fetch_val("SELECT count(*) FROM sqlite_master WHERE name = 't'")) == 0
+    assert db.pool.in_use == 0 and not db.gate.held and len(_db_threads()) == threads + 1  # its one connection
+    run(db.disconnect())
+
+
+def test_a_task_collected_with_its_transaction_open_gives_everything_back(url):
+    # A loop closed with a task still inside a transaction: the task is never resumed, and when
+    # it is collected its coroutine is closed (GeneratorExit inside the block).
+    db = DatabaseManager(url, pool_size=1)
+    loop = asyncio.new_event_loop()
+
+    async def stuck():
+        async with db.transaction():
+            await db.execute("CREATE TABLE t (n)")
+            await asyncio.Event().wait()
+
+    task = loop.create_task(stuck())
+    loop.run_until_complete(asyncio.sleep(0.05))
+    while db.pool.in_use == 0:
+        loop.run_until_complete(asyncio.sleep(0.01))
+    assert db.gate.held
+    loop.close()
+    del task
+    gc.collect()
+    assert run(db.fetch_val("SELECT count(*) FROM sqlite_master WHERE name = 't'")) == 0
+    assert db.pool.in_use == 0 and not db.gate.held
+    run(db.disconnect())
+
+
+def test_interpreter_exit_with_a_query_in_flight_does_not_hang(tmp_path):
+    # The worker threads are daemons: a process whose last loop left a query running exits.
+    script = tmp_path / "leave.py"
+    script.write_text(textwrap.dedent("""
+        import asyncio, sys
+        sys.path.insert(0, %r)
+        from covet.database import DatabaseManager
+        db = DatabaseManager("sqlite:///%s")
+
+        async def main():
+            asyncio.ensure_future(db.fetch_val(%r))
+            while db.pool.in_use == 0:
+                await asyncio.sleep(0)
+            print("in flight", flush=True)
+
+        asyncio.run(main())
+        print("loop over", flush=True)
+    """ % (ROOT, tmp_path / "x.db", SLOW.replace("300000", "30000000"))))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=20)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "in flight\nloop over\n", "")
+
+
+def test_disconnect_while_queries_run_and_reconnect(url):
+    async def main():
+        db = DatabaseManager(url, pool_size=3)
+        await db.execute("CREATE TABLE t (n)")
+        inside = asyncio.Event()
+
+        async def transaction():
+            async with db.transaction():
+                await db.execute("INSERT INTO t VALUES (1)")
+                inside.set()
+                await asyncio.sleep(0.05)
+                await db.execute("INSERT INTO t VALUES (2)")
+            return "committed"
+
+        busy = [asyncio.ensure_future(transaction()), asyncio.ensure_future(db.fetch_val(SLOW))]
+        await inside.wait()
+        await db.disconnect()
+        assert not db.connected and db.pool.idle == 0
+        # what was running finishes on its connection, which closes as it comes back
+        assert await asyncio.gather(*busy) == ["committed", 300000]
+        assert db.pool.size == 0
+        await db.connect()
+        assert db.connected and db.pool.size == 1
+        assert [r.n for r in await db.fetch_all("SELECT n FROM t ORDER BY n")] == [1, 2]
+        await db.disconnect()
+        assert await db.fetch_val("SELECT count(*) FROM t") == 2  # using it again reopens it
+        await db.disconnect()
+    run(main())
+
+
+def test_execute_many_edge_cases_and_big_values(url):
+    async def main():
+        db = DatabaseManager(url, pool_size=1)
+        await db.execute("CREATE TABLE t (n, b BLOB)")
+        assert await db.execute_many("INSERT INTO t (n) VALUES (?)", []) == 0
+        assert await db.execute_many("INSERT INTO t (n) VALUES (?)", ((i,) for i in range(5))) == 5
+        assert await db.execute_many("INSERT INTO t (n) VALUES (:n)", iter([{"n": 5}, {"n": 6}])) == 2
+        assert await db.execute_many("INSERT INTO t (n) VALUES ($1)", ["seven", "eight"]) == 2  # one value each
+        with pytest.raises(ProgrammingError, match="no value given for the placeholder :n"):
+            await db.execute_many("INSERT INTO t (n) VALUES (:n)", [{"n": 9}, {"m": 10}])
+        with pytest.raises(ProgrammingError, match="executemany|can only execute DML"):
+            await db.execute_many("SELECT ?", [(1,)])
+        assert await db.fetch_val("SELECT count(*) FROM t") == 9  # the failed batch added nothing
+
+        blob = bytes(range(256)) * 80_000  # 20 MB
+        await db.execute("INSERT INTO t (n, b) VALUES (?, ?)", "blob", blob)
+        assert await db.fetch_val("SELECT b FROM t WHERE n = 'blob'") == blob
+        text = "é" * 1_000_000
+        assert await db.fetch_val("SELECT ?", text) == text
+        with pytest.raises((OverflowError, DatabaseError)):
+            await db.fetch_val("SELECT ?", 2 ** 63)
+        assert db.pool.in_use == 0 and not db.gate.held
         await db.disconnect()
     run(main())

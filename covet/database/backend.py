@@ -18,7 +18,6 @@ import queue
 import sqlite3
 import threading
 import time
-import weakref
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -105,7 +104,7 @@ class RawConnection:
     its transaction state."""
 
     __slots__ = ("backend", "dbapi", "worker", "depth", "readonly", "holds_gate", "closed", "last_used",
-                 "opened_at", "_stop", "__weakref__")
+                 "opened_at", "__weakref__")
 
     def __init__(self, backend: "Backend") -> None:
         self.backend = backend
@@ -116,17 +115,12 @@ class RawConnection:
         self.holds_gate: Any = None  # the write Gate this connection's transaction holds, if any
         self.closed = False
         self.opened_at = self.last_used = time.monotonic()
-        self._stop: Optional[weakref.finalize] = None
 
     def run(self, loop: Any, fn: Callable[..., Any], *args: Any) -> Any:
         """A future for ``fn(*args)`` run on this connection's thread."""
         worker = self.worker
         if worker is None:
             worker = self.worker = Worker("covet-db")
-            # A pool dropped without disconnect() (a test's database, a script's) never closes its
-            # connections: stop the thread when the connection is collected, or every such
-            # connection kept a thread blocked on its queue until the process ended.
-            self._stop = weakref.finalize(self, worker.stop)
         fut = loop.create_future()
         worker.queue.put((loop, fut, fn, args))
         return fut
@@ -145,7 +139,7 @@ class RawConnection:
         self.closed = True
         self.post(self.backend.close, self)
         if self.worker is not None:
-            self._stop()  # worker.stop(), once
+            self.worker.stop()
             self.worker = None
 
 

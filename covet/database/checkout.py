@@ -17,6 +17,7 @@ import asyncio
 import collections
 import threading
 import time
+import weakref
 from typing import Any, Callable, Deque, List, Optional, Union
 
 from .backend import Backend, RawConnection, backend_for
@@ -74,6 +75,12 @@ class _SyncWaiter:
         self.item = item
         self.event.set()
         return True
+
+
+def _close_all(idle: List[RawConnection]) -> None:
+    for raw in idle:
+        raw.close()
+    del idle[:]
 
 
 class Gate:
@@ -186,6 +193,13 @@ class Checkout:
         self.gate: Optional[Gate] = Gate(timeout=acquire_timeout) if backend.serialise_writes else None
         self._lock = threading.Lock()
         self._idle: List[RawConnection] = []   # a stack: the warmest connection is reused first
+        # A pool dropped without close() (a test's database, a script's) closes its idle
+        # connections when collected: each one's worker thread would otherwise wait on its queue
+        # until the process ends. Idle ones only, and on the pool rather than on each connection:
+        # a busy connection can still be posted to while it is being collected (a task collected
+        # inside a transaction posts its rollback from its coroutine's finaliser, which CPython
+        # runs after weak-reference callbacks), so stopping its thread then lost the rollback.
+        weakref.finalize(self, _close_all, self._idle)  # the list is never rebound, only emptied
         self._size = 0                          # open or opening
         self._waiters: Deque[Any] = collections.deque()
         self._closed = False
@@ -227,7 +241,8 @@ class Checkout:
     def close_sync(self) -> None:
         with self._lock:
             self._closed = True
-            idle, self._idle = self._idle, []
+            idle = self._idle[:]
+            del self._idle[:]
             self._size -= len(idle)
         for raw in idle:
             raw.close()
