@@ -875,3 +875,62 @@ def test_execute_many_edge_cases_and_big_values(url):
         assert db.pool.in_use == 0 and not db.gate.held
         await db.disconnect()
     run(main())
+
+
+# -- another process -----------------------------------------------------------------------------
+
+OTHER_PROCESS = """
+import os, sys, time
+sys.path.insert(0, %(root)r)
+from covet.database import DatabaseManager
+db = DatabaseManager("sqlite:///%(path)s")
+count = 0
+while True:
+    with db.sync.transaction():
+        n = db.sync.fetch_val("SELECT n FROM counter")
+        time.sleep(0.002)  # hold SQLite's write lock while the other process's writers arrive
+        db.sync.execute("UPDATE counter SET n = ?", n + 1)
+    count += 1
+    time.sleep(0.002)  # a busy writer, not one that never lets go (SQLite's busy handler polls, see below)
+    if count == 1:
+        print("started", flush=True)
+    if os.path.exists(%(stop)r) and count >= 20:
+        break
+print(count, flush=True)
+"""
+
+
+def test_another_process_writing_the_same_file_never_locks_the_pool_out(tmp_path):
+    # Only SQLite's own locking is shared with another process; covet's writers wait for it in
+    # SQLite's busy handler (BEGIN IMMEDIATE, busy_timeout): no "database is locked", no lost update.
+    # The other process holds the write lock half the time. (One that retakes it the instant it
+    # lets go can starve this one: SQLite's busy handler polls at growing intervals, up to 100 ms,
+    # and rarely wakes in the microseconds the lock is free.)
+    path = tmp_path / "shared.db"
+    stop = tmp_path / "stop"
+    db = DatabaseManager("sqlite:///%s" % path, pool_size=4)
+    db.sync.execute_script("CREATE TABLE counter (n INTEGER NOT NULL); INSERT INTO counter VALUES (0);")
+    other = subprocess.Popen([sys.executable, "-c", OTHER_PROCESS % {"root": ROOT, "path": path, "stop": str(stop)}],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout.readline() == "started\n"
+
+        async def increment():
+            for _ in range(15):
+                async with db.transaction():
+                    n = await db.fetch_val("SELECT n FROM counter")
+                    await db.execute("UPDATE counter SET n = ?", n + 1)
+            await db.execute("UPDATE counter SET n = n + 1")  # a lone statement waits the same way
+
+        async def main():
+            await asyncio.gather(*[increment() for _ in range(4)])
+
+        run(main())
+        db.sync.execute("UPDATE counter SET n = n + 1")  # and a thread's
+        stop.write_text("")
+        out, err = other.communicate(timeout=30)
+    finally:
+        other.kill() if other.poll() is None else None
+    assert (other.returncode, err) == (0, "")
+    assert db.sync.fetch_val("SELECT n FROM counter") == 4 * 16 + 1 + int(out)
+    db.sync.disconnect()
