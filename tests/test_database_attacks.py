@@ -771,7 +771,8 @@ def test_an_event_loop_that_ends_with_a_query_in_flight_leaks_nothing(url):
     run(leave_behind())
     # the next loop gets the one connection once the slow statement is over, rolled back
     assert run(db.fetch_val("SELECT count(*) FROM sqlite_master WHERE name = 't'")) == 0
-    assert db.pool.in_use == 0 and not db.gate.held and len(_db_threads()) == threads + 1  # its one connection
+    assert db.pool.in_use == 0 and not db.gate.held
+    assert len(_db_threads()) <= threads + 1  # its one connection's (earlier tests' may end meanwhile)
     run(db.disconnect())
 
 
@@ -865,7 +866,7 @@ def test_execute_many_edge_cases_and_big_values(url):
             await db.execute_many("SELECT ?", [(1,)])
         assert await db.fetch_val("SELECT count(*) FROM t") == 9  # the failed batch added nothing
 
-        blob = bytes(range(256)) * 80_000  # 20 MB
+        blob = bytes(range(256)) * 20_000  # 5 MB
         await db.execute("INSERT INTO t (n, b) VALUES (?, ?)", "blob", blob)
         assert await db.fetch_val("SELECT b FROM t WHERE n = 'blob'") == blob
         text = "é" * 1_000_000
