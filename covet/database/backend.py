@@ -24,7 +24,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from .config import DatabaseConfig
 from .errors import DatabaseError, InterfaceError, ProgrammingError, translate_error
 from .identifiers import quote_identifier
-from .params import Translation, split_statements, translate
+from .params import MAX_CACHED_LENGTH, Translation, split_statements, translate
 from .records import MappingRecord, Record, SQLiteRecord
 
 __all__ = ["Dialect", "Worker", "RawConnection", "Backend", "SQLiteBackend", "backend_for", "ITERATE_BATCH", "sqlite_now"]
@@ -54,6 +54,12 @@ def _settle(fut: Any, ok: bool, value: Any) -> None:
         if ok:
             fut.set_result(value)
         else:
+            if isinstance(value, StopIteration):
+                # A future refuses StopIteration (TypeError in this callback), which left the
+                # awaiting task waiting forever; wrap it as PEP 479 does for generators.
+                error = RuntimeError("a database job raised StopIteration (from a value's adapter?)")
+                error.__cause__ = value
+                value = error
             fut.set_exception(value)
 
 
@@ -83,7 +89,7 @@ class Worker:
                     loop.call_soon_threadsafe(_settle, fut, ok, value)
                 except RuntimeError:  # the loop has closed: nobody is waiting any more
                     pass
-            del job, value
+            del job, value, fn, args, fut, loop  # hold nothing between jobs: args hold the connection
 
     def post(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` on this thread, after the jobs before it; nobody waits for it."""
@@ -166,12 +172,16 @@ class Backend:
     # -- statements ---------------------------------------------------------------------
     def translate(self, sql: str) -> Translation:
         """``sql`` in this driver's style; one dict lookup once seen (statements come from code)."""
-        found = self._translations.get(sql)
+        try:
+            found = self._translations.get(sql)
+        except TypeError:  # unhashable SQL: translate() names the mistake
+            found = None
         if found is None:
             found = translate(sql, self.paramstyle, self.rewrite_sqlite)
-            if len(self._translations) >= 4096:
-                self._translations.clear()
-            self._translations[sql] = found
+            if len(sql) <= MAX_CACHED_LENGTH:  # a huge statement built per call is not kept
+                if len(self._translations) >= 4096:
+                    self._translations.clear()
+                self._translations[sql] = found
         return found
 
     def open(self, raw: RawConnection) -> None:
@@ -462,6 +472,29 @@ class SQLiteBackend(Backend):
 
     def split_script(self, script: str) -> List[str]:
         return split_statements(script, sqlite3.complete_statement)
+
+    def execute_script(self, raw: RawConnection, statements: List[str]) -> None:
+        # A script may hold its own BEGIN ... COMMIT (a dump does). One that fails before its
+        # COMMIT, or has none, must not hand the next request a connection inside a transaction
+        # (which then holds SQLite's write lock outside the gate): it is rolled back here, while
+        # the script still holds the gate.
+        try:
+            super().execute_script(raw, statements)
+        except BaseException:
+            self._end_script_transaction(raw)
+            raise
+        if self._end_script_transaction(raw):
+            raise ProgrammingError("the script began a transaction it did not end (BEGIN without COMMIT): "
+                                   "it was rolled back")
+
+    def _end_script_transaction(self, raw: RawConnection) -> bool:
+        if raw.depth or not raw.dbapi.in_transaction:
+            return False
+        try:
+            raw.dbapi.execute("ROLLBACK")
+        except sqlite3.Error:
+            raw.closed = True  # checkin discards it
+        return True
 
     def begin(self, raw: RawConnection, readonly: bool) -> None:
         try:

@@ -17,6 +17,7 @@ import asyncio
 import collections
 import threading
 import time
+import weakref
 from typing import Any, Callable, Deque, List, Optional, Union
 
 from .backend import Backend, RawConnection, backend_for
@@ -76,6 +77,12 @@ class _SyncWaiter:
         return True
 
 
+def _close_all(idle: List[RawConnection]) -> None:
+    for raw in idle:
+        raw.close()
+    del idle[:]
+
+
 class Gate:
     """A lock that async tasks and threads share, granted in arrival order.
 
@@ -96,7 +103,9 @@ class Gate:
         return self._held
 
     def _timeout_error(self) -> PoolTimeout:
-        return PoolTimeout("waited %.1f s for %s: a write transaction is running too long" % (self.timeout, self.what))
+        return PoolTimeout("waited %.1f s for %s: a write transaction is running too long, or it waits for this "
+                           "write (made outside it: from another thread, or a task with a fresh context)"
+                           % (self.timeout, self.what))
 
     async def acquire(self) -> None:
         with self._lock:
@@ -184,6 +193,13 @@ class Checkout:
         self.gate: Optional[Gate] = Gate(timeout=acquire_timeout) if backend.serialise_writes else None
         self._lock = threading.Lock()
         self._idle: List[RawConnection] = []   # a stack: the warmest connection is reused first
+        # A pool dropped without close() (a test's database, a script's) closes its idle
+        # connections when collected: each one's worker thread would otherwise wait on its queue
+        # until the process ends. Idle ones only, and on the pool rather than on each connection:
+        # a busy connection can still be posted to while it is being collected (a task collected
+        # inside a transaction posts its rollback from its coroutine's finaliser, which CPython
+        # runs after weak-reference callbacks), so stopping its thread then lost the rollback.
+        weakref.finalize(self, _close_all, self._idle)  # the list is never rebound, only emptied
         self._size = 0                          # open or opening
         self._waiters: Deque[Any] = collections.deque()
         self._closed = False
@@ -225,7 +241,8 @@ class Checkout:
     def close_sync(self) -> None:
         with self._lock:
             self._closed = True
-            idle, self._idle = self._idle, []
+            idle = self._idle[:]
+            del self._idle[:]
             self._size -= len(idle)
         for raw in idle:
             raw.close()
@@ -234,6 +251,12 @@ class Checkout:
     def _take_idle(self) -> Optional[RawConnection]:
         # Under self._lock. Connections idle past idle_timeout are closed while above the minimum.
         now = time.monotonic()
+        # The coldest first: the stack's bottom. Looking only at the top, which a steady trickle of
+        # requests keeps warm, left the connections opened by a burst open forever.
+        while (len(self._idle) > 1 and self._size > self.min_connections
+               and now - self._idle[0].last_used > self.idle_timeout):
+            self._size -= 1
+            self._idle.pop(0).close()
         while self._idle:
             raw = self._idle.pop()
             if raw.closed:
@@ -247,8 +270,12 @@ class Checkout:
         return None
 
     def _no_connection(self) -> PoolTimeout:
+        # The second cause is a deadlock that only the timeout ends: a transaction holding the last
+        # connection awaits a query that, made outside it, waits for a connection.
         return PoolTimeout("no database connection free within %.1f s (%d in use): raise max_connections or "
-                           "shorten transactions" % (self.acquire_timeout, self.in_use))
+                           "shorten transactions, and check that no transaction waits for a query made outside "
+                           "it (from another thread, or a task with a fresh context)"
+                           % (self.acquire_timeout, self.in_use))
 
     async def checkout(self) -> RawConnection:
         """A connection for the caller's sole use until :meth:`checkin`."""

@@ -65,7 +65,7 @@ def _end(backend: Backend, raw: RawConnection, commit: bool) -> None:
 class Connection:
     """Query methods on one checked-out connection (async; see :class:`SyncConnection`)."""
 
-    __slots__ = ("pool", "_raw", "backend", "gate", "dialect", "_dirty")
+    __slots__ = ("pool", "_raw", "backend", "gate", "dialect", "_dirty", "_over", "innermost")
 
     def __init__(self, pool: Checkout, raw: RawConnection, gate: Optional[Gate]) -> None:
         self.pool = pool
@@ -74,17 +74,22 @@ class Connection:
         self.gate = gate
         self.dialect: Dialect = pool.backend.dialect
         self._dirty = False  # jobs may still be pending on the thread (a cancelled await, a posted close)
+        self._over: Optional[str] = None  # why it is refused until its transaction block ends (_ended_early)
+        #: the innermost db.transaction() block open on it (DatabaseManager keeps it)
+        self.innermost: Optional[Transaction] = None
 
     @property
     def raw(self) -> RawConnection:
         raw = self._raw
-        if raw is None:
-            raise InterfaceError("this connection went back to the pool: use it only inside its `async with` block")
+        if raw is None or self._over is not None:
+            raise InterfaceError(self._over or "this connection went back to the pool: use it only inside its "
+                                 "`async with` block (a task started inside the block must finish before it ends)")
         return raw
 
     @property
     def in_transaction(self) -> bool:
-        return self.raw.depth > 0
+        raw = self._raw
+        return (raw if raw is not None else self.raw).depth > 0
 
     async def _await(self, fut: Any) -> Any:
         try:
@@ -96,6 +101,8 @@ class Connection:
     async def _exec(self, fn: Any, t: Translation, params: Any) -> Any:
         raw = self.raw
         loop = asyncio.get_running_loop()
+        if t.is_write and t.control is not None:
+            raise ProgrammingError(t.control)
         if t.is_write and self.gate is not None:
             if raw.depth == 0:
                 await self.gate.acquire()
@@ -213,6 +220,28 @@ class Connection:
             self.pool.checkin(raw)
 
 
+def _ended_early(conn: Any, how: str) -> None:
+    # The outermost level ended before its block: what the block runs next would run outside any
+    # transaction (each statement committed by itself), which code written inside a transaction
+    # block does not expect: the "if overdrawn: await tx.rollback()" missing its return goes on to
+    # credit the other account for good. So the connection refuses statements until the block
+    # ends. A savepoint's early end leaves the enclosing transaction open: the block goes on in it.
+    raw = conn._raw
+    if raw is not None and raw.depth == 0:
+        conn._over = ("this transaction was ended by tx.%s(): the rest of its block would run outside any "
+                      "transaction, so it may not use the database; leave the block first" % how)
+
+
+def _use_once(tx: Any) -> None:
+    # A transaction object is one block. Entered a second time, its first block's end had already
+    # marked it ended, so the second block's end committed nothing and its connection went back
+    # rolled back: every write of the second block was silently lost.
+    if tx._used:
+        raise InterfaceError("this transaction has run its block already: call db.transaction() (or "
+                             "conn.transaction()) again for each `async with` / `with` block")
+    tx._used = True
+
+
 class Transaction:
     """``async with conn.transaction() as tx``; ``await tx.rollback()`` ends it early.
 
@@ -220,7 +249,8 @@ class Transaction:
     was acquired for it.
     """
 
-    __slots__ = ("connection", "readonly", "_ended", "_on_enter", "_on_exit", "token", "nested")
+    __slots__ = ("connection", "readonly", "_ended", "_on_enter", "_on_exit", "token", "nested", "_used", "parent",
+                 "inner_token")
 
     def __init__(self, connection: Optional[Connection], readonly: bool = False,
                  on_enter: Any = None, on_exit: Any = None) -> None:
@@ -231,8 +261,12 @@ class Transaction:
         self._on_exit = on_exit
         self.token: Any = None
         self.nested = False
+        self._used = False
+        self.parent: Optional[Transaction] = None  # the block this one is nested in (DatabaseManager)
+        self.inner_token: Any = None
 
     async def __aenter__(self) -> "Transaction":
+        _use_once(self)
         if self._on_enter is not None:
             self.connection = await self._on_enter(self)
         try:
@@ -248,6 +282,7 @@ class Transaction:
         ok = True
         try:
             if self._ended:
+                conn._over = None  # ended early: the connection serves again after the block
                 return
             self._ended = True
             if exc_type is None:
@@ -265,16 +300,23 @@ class Transaction:
                 self._on_exit(self, ok)
 
     async def commit(self) -> None:
-        """Commit now; the block's end then does nothing."""
+        """Commit now; the block's end then does nothing. Inside the block, the database may then
+        be used again only from an enclosing transaction's level (docs/database.md, "Edge cases")."""
         if not self._ended:
             self._ended = True
-            await self.connection._end(commit=True)
+            try:
+                await self.connection._end(commit=True)
+            finally:
+                _ended_early(self.connection, "commit")
 
     async def rollback(self) -> None:
-        """Roll back now; the block's end then does nothing."""
+        """Roll back now; the block's end then does nothing (see :meth:`commit`)."""
         if not self._ended:
             self._ended = True
-            await self.connection._end(commit=False)
+            try:
+                await self.connection._end(commit=False)
+            finally:
+                _ended_early(self.connection, "rollback")
 
 
 class Acquire:
@@ -300,7 +342,7 @@ class Acquire:
 class SyncConnection:
     """The same methods, run on the caller's thread (for ``def`` handlers, scripts, the CLI)."""
 
-    __slots__ = ("pool", "_raw", "backend", "gate", "dialect")
+    __slots__ = ("pool", "_raw", "backend", "gate", "dialect", "_over")
 
     def __init__(self, pool: Checkout, raw: RawConnection, gate: Optional[Gate]) -> None:
         self.pool = pool
@@ -308,16 +350,20 @@ class SyncConnection:
         self.backend = pool.backend
         self.gate = gate
         self.dialect = pool.backend.dialect
+        self._over: Optional[str] = None
 
     @property
     def raw(self) -> RawConnection:
         raw = self._raw
-        if raw is None:
-            raise InterfaceError("this connection went back to the pool: use it only inside its `with` block")
+        if raw is None or self._over is not None:
+            raise InterfaceError(self._over or "this connection went back to the pool: use it only inside its "
+                                 "`with` block")
         return raw
 
     def _exec(self, fn: Any, t: Translation, params: Any) -> Any:
         raw = self.raw
+        if t.is_write and t.control is not None:
+            raise ProgrammingError(t.control)
         if t.is_write and self.gate is not None:
             if raw.depth == 0:
                 self.gate.acquire_sync()
@@ -390,7 +436,7 @@ class SyncConnection:
 class SyncTransaction:
     """``with conn.transaction():`` for sync code."""
 
-    __slots__ = ("connection", "readonly", "_ended", "_on_enter", "_on_exit", "token", "nested")
+    __slots__ = ("connection", "readonly", "_ended", "_on_enter", "_on_exit", "token", "nested", "_used")
 
     def __init__(self, connection: Optional[SyncConnection], readonly: bool = False,
                  on_enter: Any = None, on_exit: Any = None) -> None:
@@ -401,8 +447,10 @@ class SyncTransaction:
         self._on_exit = on_exit
         self.token: Any = None
         self.nested = False
+        self._used = False
 
     def __enter__(self) -> "SyncTransaction":
+        _use_once(self)
         if self._on_enter is not None:
             self.connection = self._on_enter(self)
         try:
@@ -418,6 +466,8 @@ class SyncTransaction:
             if not self._ended:
                 self._ended = True
                 self.connection._end(commit=exc_type is None)
+            else:
+                self.connection._over = None
         finally:
             if self._on_exit is not None:
                 self._on_exit(self, exc_type is None)
@@ -425,9 +475,15 @@ class SyncTransaction:
     def commit(self) -> None:
         if not self._ended:
             self._ended = True
-            self.connection._end(commit=True)
+            try:
+                self.connection._end(commit=True)
+            finally:
+                _ended_early(self.connection, "commit")
 
     def rollback(self) -> None:
         if not self._ended:
             self._ended = True
-            self.connection._end(commit=False)
+            try:
+                self.connection._end(commit=False)
+            finally:
+                _ended_early(self.connection, "rollback")

@@ -26,7 +26,7 @@ from typing import Any, AsyncIterator, Callable, Dict, Iterable, List, Optional,
 
 from .backend import ITERATE_BATCH, backend_for
 from .config import DatabaseConfig, parse_url
-from .errors import InterfaceError
+from .errors import InterfaceError, ProgrammingError
 from .connection import Connection, ExecuteResult, SyncConnection, SyncTransaction, Transaction, gated
 from .inline import MOVE, InlineReads
 from .pool import ConnectionPool
@@ -88,6 +88,10 @@ class DatabaseManager:
                         if getattr(self.backend, "inline_reads", False) else None)
         self._current: "contextvars.ContextVar[Optional[Connection]]" = contextvars.ContextVar(
             "covet_db_connection", default=None)
+        # The innermost db.transaction() block this context is in: tasks started inside a
+        # transaction share its connection, and must not slip statements into a sibling's savepoint.
+        self._innermost: "contextvars.ContextVar[Optional[Transaction]]" = contextvars.ContextVar(
+            "covet_db_transaction", default=None)
         self.sync = SyncDatabase(self)
         self.connected = False
         set_default_database(self)
@@ -127,7 +131,11 @@ class DatabaseManager:
     async def _once(self, fn: Any, sql: str, params: Any) -> Any:
         t = self.backend.translate(sql)
         bound = t.bind(params)
-        gate = self.gate if t.is_write else None
+        gate = None
+        if t.is_write:
+            if t.control is not None:
+                raise ProgrammingError(t.control)
+            gate = self.gate
         if gate is not None:
             await gate.acquire()  # before the connection: a writer waiting its turn holds no connection
         try:
@@ -172,7 +180,7 @@ class DatabaseManager:
     # no further coroutine is created for a read that runs on the loop's thread.
     async def fetch_all(self, sql: str, *params: Any) -> List[Record]:
         """Every row of a query: ``await db.fetch_all("SELECT * FROM users WHERE age > ?", 18)``."""
-        conn = self._current.get()
+        conn = self._joined()
         if conn is not None:
             return await conn.fetch_all(sql, *params)
         inline = self._inline
@@ -188,7 +196,7 @@ class DatabaseManager:
 
     async def fetch_one(self, sql: str, *params: Any) -> Optional[Record]:
         """The first row, or None."""
-        conn = self._current.get()
+        conn = self._joined()
         if conn is not None:
             return await conn.fetch_one(sql, *params)
         inline = self._inline
@@ -204,7 +212,7 @@ class DatabaseManager:
 
     async def fetch_val(self, sql: str, *params: Any) -> Any:
         """The first column of the first row, or None."""
-        conn = self._current.get()
+        conn = self._joined()
         if conn is not None:
             return await conn.fetch_val(sql, *params)
         inline = self._inline
@@ -220,7 +228,7 @@ class DatabaseManager:
 
     async def execute(self, sql: str, *params: Any) -> ExecuteResult:
         """Run one statement: ``(rowcount, lastrowid)``."""
-        conn = self._current.get()
+        conn = self._joined()
         if conn is not None:
             return await conn.execute(sql, *params)
         return ExecuteResult(*await self._once(self.backend.execute, sql, params))
@@ -257,26 +265,52 @@ class DatabaseManager:
         database's write gate from BEGIN IMMEDIATE to its end; ``readonly=True`` takes none."""
         return Transaction(None, readonly, on_enter=self._tx_enter, on_exit=self._tx_exit)
 
-    async def _tx_enter(self, tx: Transaction) -> Connection:
+    def _joined(self) -> Optional[Connection]:
+        """The connection of the transaction or ``connection()`` block this context is in, if any.
+
+        Tasks started inside a transaction share its connection, which is safe for statements:
+        they run one after another on its thread. But a nested block's SAVEPOINT covers every
+        statement on the connection, whichever task sent it: a sibling's statements would land
+        in it and be undone with it, and two siblings' savepoints would interleave (one's
+        ROLLBACK TO undoing the other's). So while a task is in a nested block, the others are
+        refused rather than mixed in.
+        """
         conn = self._current.get()
+        if conn is not None and conn.innermost is not self._innermost.get():
+            conn.raw  # noqa: B018  a connection gone back to the pool says so first (a task outlived its block)
+            raise InterfaceError(
+                "another task is inside a nested db.transaction() block on this transaction's connection, and "
+                "its savepoint would take in (and could undo) this statement: finish the nested block before "
+                "other tasks use the transaction, or give each task its own transaction")
+        return conn
+
+    async def _tx_enter(self, tx: Transaction) -> Connection:
+        conn = self._joined()
         if conn is not None:
             tx.nested = True
-            return conn
-        gate = None if tx.readonly else self.gate
-        if gate is not None:
-            await gate.acquire()
-        try:
-            raw = await self.pool.checkout()
-        except BaseException:
+        else:
+            gate = None if tx.readonly else self.gate
             if gate is not None:
-                gate.release()
-            raise
-        raw.holds_gate = gate
-        conn = Connection(self.pool, raw, self.gate)
-        tx.token = self._current.set(conn)
+                await gate.acquire()
+            try:
+                raw = await self.pool.checkout()
+            except BaseException:
+                if gate is not None:
+                    gate.release()
+                raise
+            raw.holds_gate = gate
+            conn = Connection(self.pool, raw, self.gate)
+            tx.token = self._current.set(conn)
+        tx.parent, conn.innermost = conn.innermost, tx
+        tx.inner_token = self._innermost.set(tx)
         return conn
 
     def _tx_exit(self, tx: Transaction, ok: bool) -> None:
+        tx.connection.innermost = tx.parent
+        try:
+            self._innermost.reset(tx.inner_token)
+        except ValueError:  # ended in another context than it began in
+            self._innermost.set(tx.parent)
         if tx.nested:
             return
         _reset(self._current, tx.token)
@@ -321,7 +355,7 @@ class _Held:
         self.outer = False
 
     async def __aenter__(self) -> Connection:
-        current = self.db._current.get()
+        current = self.db._joined()
         if current is not None:  # already in a transaction or held block: join it
             self.outer = True
             return current
@@ -384,7 +418,11 @@ class SyncDatabase:
         t = db.backend.translate(sql)
         bound = t.bind(params)
         self._guard()
-        gate = db.gate if t.is_write else None
+        gate = None
+        if t.is_write:
+            if t.control is not None:
+                raise ProgrammingError(t.control)
+            gate = db.gate
         if gate is not None:
             gate.acquire_sync()
         try:

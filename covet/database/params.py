@@ -25,22 +25,27 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from .errors import ProgrammingError
 
-__all__ = ["Translation", "translate", "to_qmark", "split_statements", "PARAMSTYLES"]
+__all__ = ["Translation", "translate", "to_qmark", "split_statements", "PARAMSTYLES", "MAX_CACHED_LENGTH"]
 
 #: PEP 249's five styles, plus "dollar" ($1), PostgreSQL's own.
 PARAMSTYLES = ("qmark", "format", "numeric", "named", "pyformat", "dollar")
 
+# An unterminated literal, identifier, comment or dollar quote runs to the end of the statement
+# (as a block comment does in SQLite's own tokenizer; the driver then rejects an unterminated
+# literal). Were it allowed to fail, the scan would retry at every later opener and cost
+# quadratic time: 100k characters of "/* " took half a minute. Literals are written as unrolled
+# loops ([^']* runs) rather than (?:[^']|'')*, which steps through a group once per character.
 _TOKEN = re.compile(r"""
     (?P<skip>
-        '(?:[^']|'')*'                              # string literal, '' escapes a quote
-      | "(?:[^"]|"")*"                              # quoted identifier
-      | `[^`]*`                                     # SQLite/MySQL quoted identifier
+        '[^']*(?:''[^']*)*(?:'|\Z)                   # string literal, '' escapes a quote
+      | "[^"]*(?:""[^"]*)*(?:"|\Z)                   # quoted identifier
+      | `[^`]*(?:`|\Z)                              # SQLite/MySQL quoted identifier
       | --[^\n]*                                    # line comment
-      | /\*.*?\*/                                   # block comment
-      | \$(?P<tag>(?:[A-Za-z_][A-Za-z0-9_]*)?)\$.*?\$(?P=tag)\$   # PostgreSQL dollar-quoted body
+      | /\*.*?(?:\*/|\Z)                            # block comment
+      | \$(?P<tag>(?:[A-Za-z_][A-Za-z0-9_]*)?)\$.*?(?:\$(?P=tag)\$|\Z)   # PostgreSQL dollar-quoted body
       | ::                                          # PostgreSQL cast, not a :name
     )
-  | \$(?P<num>[1-9][0-9]*)
+  | \$(?P<num>[0-9]+)
   | %\((?P<pyname>[A-Za-z_][A-Za-z0-9_]*)\)s
   | (?P<format>%s)
   | (?P<percent>%%?)
@@ -54,12 +59,27 @@ _TOKEN = re.compile(r"""
 _REWRITES = {"ilike": "LIKE", "serial": "INTEGER", "bigserial": "INTEGER", "smallserial": "INTEGER"}
 
 # Statements that only read: they run without the write lock (docs/database.md, "SQLite under
-# concurrency"). Anything else, and any WITH that mentions a write, is treated as a write.
-_FIRST_WORD = re.compile(r"\s*(?:(?:--[^\n]*(?:\n|\Z)|/\*.*?\*/)\s*)*([A-Za-z]+)", re.S)
+# concurrency"). Anything else, and any WITH whose text outside literals and comments holds a
+# write verb, is treated as a write: a write taken for a read costs a wait at the gate, a read
+# taken for a write costs "database is locked".
+# What precedes the first keyword: whitespace, comments and empty statements (sqlite3 runs
+# "; INSERT ..." as an INSERT). Matched as a loop that cannot fail, so never backtracks (a
+# pattern that made the keyword part of it took exponential time on "/**/" * 3000 + "(").
+_LEADING = re.compile(r"(?:\s+|--[^\n]*|/\*.*?(?:\*/|\Z)|;)*", re.S)
+_KEYWORD = re.compile(r"[A-Za-z]+")
 _READS = frozenset(("select", "values", "explain"))
-_WRITE_IN_WITH = re.compile(r"\b(?:insert|update|delete|replace)\b", re.I)
+_WRITE_IN_WITH = re.compile(r"""
+    '[^']*(?:''[^']*)*(?:'|\Z) | "[^"]*(?:""[^"]*)*(?:"|\Z) | `[^`]*(?:`|\Z) | \[[^\]]*(?:\]|\Z)
+  | --[^\n]* | /\*.*?(?:\*/|\Z)
+  | (?P<write>\b(?:insert|update|delete)\b | \breplace\b(?!\s*\())   # replace( is the string function
+""", re.X | re.S | re.I)
 
 _MAX_CACHED = 4096
+#: Statements longer than this are translated on every call, not cached: a statement built per call
+#: (a 10 MB literal, a bulk VALUES list) would otherwise be kept until 4096 others pushed it out,
+#: twice over (here and per backend). Scanning is linear, so translating one again costs about
+#: what the database spends parsing it.
+MAX_CACHED_LENGTH = 8192
 
 
 class Translation:
@@ -67,18 +87,21 @@ class Translation:
 
     ``sql`` is what the driver runs; :meth:`bind` turns the caller's values (``*params``, or one
     mapping for named styles) into what the driver takes. ``is_write`` says whether the statement
-    may change the database (it decides whether SQLite's write lock is taken).
+    may change the database (it decides whether SQLite's write lock is taken). ``control`` is,
+    for a transaction-control statement (BEGIN, COMMIT, SAVEPOINT, ...), why the statement methods
+    refuse it, else None.
     """
 
-    __slots__ = ("sql", "style", "order", "count", "is_write", "_passthrough", "_named_out")
+    __slots__ = ("sql", "style", "order", "count", "is_write", "control", "_passthrough", "_named_out")
 
     def __init__(self, sql: str, style: str, order: Optional[Tuple[Any, ...]], count: int, is_write: bool,
-                 named_out: bool) -> None:
+                 named_out: bool, control: Optional[str] = None) -> None:
         self.sql = sql
         self.style = style          # the style the caller used: "none", "qmark", "format", "numeric", "named"
         self.order = order          # per output placeholder: a 0-based index (numeric) or a name (named)
         self.count = count          # placeholders in the statement
         self.is_write = is_write
+        self.control = control
         self._named_out = named_out
         self._passthrough = order is None and not named_out
 
@@ -120,7 +143,10 @@ def translate(sql: str, paramstyle: str = "qmark", sqlite: bool = False) -> Tran
     Raises :class:`ProgrammingError` for a statement that mixes styles.
     """
     key = (sql, paramstyle, sqlite)
-    found = _cache.get(key)
+    try:
+        found = _cache.get(key)
+    except TypeError:  # unhashable: a list, a dict
+        found = None
     if found is not None:
         return found
     if not isinstance(sql, str):
@@ -128,9 +154,10 @@ def translate(sql: str, paramstyle: str = "qmark", sqlite: bool = False) -> Tran
     if paramstyle not in PARAMSTYLES:
         raise ProgrammingError("unknown paramstyle %r (one of %s)" % (paramstyle, ", ".join(PARAMSTYLES)))
     found = _translate(sql, paramstyle, sqlite)
-    if len(_cache) >= _MAX_CACHED:
-        _cache.clear()  # statements come from code, so few; this only bounds a program that builds SQL per call
-    _cache[key] = found
+    if len(sql) <= MAX_CACHED_LENGTH:
+        if len(_cache) >= _MAX_CACHED:
+            _cache.clear()  # statements come from code, so few; this only bounds a program that builds SQL per call
+        _cache[key] = found
     return found
 
 
@@ -193,6 +220,11 @@ def _translate(sql: str, paramstyle: str, sqlite: bool) -> Translation:
                 pos = m.end()
             continue
         if kind == "num":
+            if m.group("num")[0] == "0":
+                # $0 and $01 are no PostgreSQL placeholder, and SQLite would bind them as names
+                # by position (deprecated since Python 3.12): say so instead.
+                raise ProgrammingError("$%s: numbered placeholders start at $1, without leading zeros"
+                                       % m.group("num"))
             this, key = "numeric", int(m.group("num")) - 1
         elif kind == "pyname":
             this, key = "named", m.group("pyname")
@@ -223,18 +255,38 @@ def _translate(sql: str, paramstyle: str, sqlite: bool) -> Translation:
     positional_in_order = style in ("none", "qmark", "format")
     named_out = paramstyle in ("named", "pyformat")
     final_order: Optional[Tuple[Any, ...]] = None if positional_in_order else tuple(order)
-    return Translation(text, style, final_order, len(order), _is_write(sql), named_out)
+    return Translation(text, style, final_order, len(order), _is_write(sql), named_out, _control(sql))
+
+
+# Transaction control belongs to db.transaction(): run through execute(), BEGIN left a pooled
+# connection inside a transaction for whichever request got it next (SQLite then refused that
+# request's own BEGIN, and a write in it held SQLite's lock outside the write gate); COMMIT or
+# ROLLBACK inside a block ended covet's transaction behind its back.
+_CONTROL = frozenset(("begin", "commit", "end", "rollback", "savepoint", "release"))
+
+
+def _control(sql: str) -> Optional[str]:
+    m = _first_keyword(sql)
+    if m is None or m.group().lower() not in _CONTROL:
+        return None
+    return ("%s is not run through the statement methods: a transaction is `async with db.transaction()` "
+            "(`with db.sync.transaction()` in sync code), a nested block is a savepoint, and tx.commit() or "
+            "tx.rollback() ends one early" % m.group().upper())
+
+
+def _first_keyword(sql: str) -> Optional["re.Match[str]"]:
+    return _KEYWORD.match(sql, _LEADING.match(sql).end())
 
 
 def _is_write(sql: str) -> bool:
-    m = _FIRST_WORD.match(sql)
+    m = _first_keyword(sql)
     if m is None:
-        return False
-    word = m.group(1).lower()
+        return True  # nothing SQLite runs as a read starts so: let the gate decide nothing away
+    word = m.group().lower()
     if word in _READS:
         return False
     if word == "with":
-        return _WRITE_IN_WITH.search(sql) is not None
+        return any(w.lastgroup == "write" for w in _WRITE_IN_WITH.finditer(sql, m.end()))
     return True
 
 
@@ -259,6 +311,6 @@ def split_statements(sql: str, complete: Optional[Any] = None) -> List[str]:
     statements = []
     for piece in pieces:
         stripped = piece.strip().rstrip(";").strip()
-        if stripped and _FIRST_WORD.match(stripped):
+        if stripped and _first_keyword(stripped):
             statements.append(stripped)
     return statements
