@@ -552,12 +552,14 @@ def test_idle_connections_under_a_warm_one_are_closed_down_to_the_minimum(url):
             assert db.pool.size == 3
         for raw in db.pool._idle[:-1]:
             raw.last_used -= 120  # as if a burst had been two minutes ago
-        for _ in range(3):
-            assert await db.fetch_val("SELECT 1") == 1
+        for _ in range(3):  # through the pool (plain reads would run on the loop's own connection)
+            async with db.connection() as conn:
+                assert await conn.fetch_val("SELECT 1") == 1
         assert (db.pool.size, db.pool.idle) == (1, 1)
         for raw in db.pool._idle:
             raw.last_used -= 120
-        assert await db.fetch_val("SELECT 1") == 1
+        async with db.connection() as conn:
+            assert await conn.fetch_val("SELECT 1") == 1
         assert db.pool.size == 1  # never below min_connections
         await db.disconnect()
     run(main())
@@ -576,10 +578,10 @@ def test_a_database_dropped_without_disconnect_stops_its_threads(url):
     for _ in range(3):
         db = DatabaseManager(url, pool_size=2)
 
-        async def two_at_once():
-            return await asyncio.gather(db.fetch_val("SELECT 1"), db.fetch_val("SELECT 2"))
+        async def two_at_once():  # execute() takes pooled connections (reads would run on the loop's own)
+            return [r.rowcount for r in await asyncio.gather(db.execute("SELECT 1"), db.execute("SELECT 2"))]
 
-        assert run(two_at_once()) == [1, 2]
+        assert run(two_at_once()) == [-1, -1]
         assert len(_db_threads()) == before + 2
         set_default_database(DatabaseManager(url))  # the module keeps the latest: let this one go
         del db
@@ -603,7 +605,11 @@ def test_a_transaction_awaiting_a_query_made_outside_it_ends_in_a_helpful_timeou
         loop = asyncio.get_running_loop()
         async with db.transaction():
             await db.execute("INSERT INTO t VALUES (1)")
+            # a plain read from outside is served on the loop's own connection: committed rows only
             outside = loop.create_task(db.fetch_val("SELECT count(*) FROM t"), context=contextvars.Context())
+            assert await outside == 0
+            # anything that needs a pooled connection can only wait for the transaction: a timeout that says so
+            outside = loop.create_task(db.execute("SELECT count(*) FROM t"), context=contextvars.Context())
             with pytest.raises(PoolTimeout, match=re.escape("no database connection free within 0.1 s (1 in use): "
                                                             "raise max_connections or shorten transactions, and "
                                                             + DEADLOCK_HINT)):
@@ -664,11 +670,20 @@ def test_threads_and_tasks_wait_for_connections_in_one_line(url):
         loop = asyncio.get_running_loop()
         order = []
 
+        # (in read-only transactions: plain reads would not need a pooled connection at all)
+        def pooled_sync_read(sql):
+            with db.sync.transaction(readonly=True):
+                return db.sync.fetch_val(sql)
+
+        async def pooled_read(sql):
+            async with db.transaction(readonly=True):
+                return await db.fetch_val(sql)
+
         def thread_query():
-            order.append(("thread", db.sync.fetch_val("SELECT 1")))
+            order.append(("thread", pooled_sync_read("SELECT 1")))
 
         async def task_query():
-            order.append(("task", await db.fetch_val("SELECT 2")))
+            order.append(("task", await pooled_read("SELECT 2")))
 
         held = await db.pool.checkout()  # not db.connection(): a task started in it would join it
         thread = loop.run_in_executor(None, thread_query)
@@ -685,9 +700,9 @@ def test_threads_and_tasks_wait_for_connections_in_one_line(url):
         held = await db.pool.checkout()
         start = time.monotonic()
         with pytest.raises(PoolTimeout, match=r"within 0.1 s \(1 in use\)"):
-            await loop.run_in_executor(None, db.sync.fetch_val, "SELECT 1")
+            await loop.run_in_executor(None, pooled_sync_read, "SELECT 1")
         with pytest.raises(PoolTimeout, match=r"within 0.1 s \(1 in use\)"):
-            await db.fetch_val("SELECT 1")
+            await pooled_read("SELECT 1")
         assert time.monotonic() - start < 2
         db.pool.checkin(held)
         assert db.pool.in_use == 0 and not db.pool._waiters

@@ -427,8 +427,10 @@ def test_reads_run_inline_and_slow_ones_move_to_a_thread(url):
             assert await loop.run_in_executor(None, db.sync.fetch_val, "SELECT count(*) FROM t") == 10
             assert db.pool.size == 1
         slow = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000) SELECT count(*) FROM c"
-        assert await db.fetch_val(slow) == 2000000  # stopped at its budget, run again on a thread
-        assert slow in db._inline.slow
+        for strike in range(3):  # stopped at its budget each time, run again on a thread
+            assert slow not in db._inline.slow
+            assert await db.fetch_val(slow) == 2000000
+        assert slow in db._inline.slow  # the third overrun sends it to threads for good
         # inside a transaction reads use the transaction's connection: they see its own writes
         async with db.transaction():
             await db.execute("INSERT INTO t VALUES (?)", 99)

@@ -8,8 +8,10 @@ the promise that the event loop is never blocked:
 
 - a **time budget** (``inline_read_budget``, 1 ms): SQLite calls a progress handler every
   thousand virtual-machine steps, which stops the statement once the budget is spent. A read has
-  no side effects, so it then simply runs again on a connection's thread; and its SQL text is
-  remembered, so a slow statement goes straight to a thread from then on;
+  no side effects, so it then simply runs again on a connection's thread; and a statement stopped
+  :data:`STRIKES` times is remembered, so a slow statement goes straight to a thread from then on
+  (the clock is the wall clock: a read the operating system paused on a busy machine overruns
+  through no fault of its own, so one overrun is not enough to condemn it);
 - **no waiting for locks**: the connection's busy timeout is zero, so a read that would wait
   (rare in WAL mode: a checkpoint truncating the log, recovery after a crash) fails at once and
   goes to a thread, where waiting is harmless.
@@ -25,12 +27,12 @@ Writes, transactions (their statements run on the transaction's connection), ``i
 import sqlite3
 import threading
 import time
-from typing import Any, Callable, List, Optional, Sequence, Set
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set
 
 from .backend import RawConnection, SQLiteBackend
 from .errors import OperationalError
 
-__all__ = ["InlineReads", "PROGRESS_STEPS"]
+__all__ = ["InlineReads", "PROGRESS_STEPS", "STRIKES"]
 
 #: SQLite virtual-machine steps between two looks at the clock: a few tens of microseconds of
 #: work, so the budget is kept to within that, and a read by key (fewer steps) never pays a look.
@@ -38,6 +40,11 @@ PROGRESS_STEPS = 1000
 
 #: Statements remembered as too slow to run inline (bounded: SQL comes from code).
 _MAX_SLOW = 1024
+
+#: Overruns before a statement is sent to threads for good. Three: one or two can be a pause of
+#: the whole process (a busy machine); a statement that really needs more than the budget
+#: overruns every time, and three reruns cost it a few milliseconds once.
+STRIKES = 3
 
 _perf_counter = time.perf_counter
 
@@ -49,6 +56,7 @@ class InlineReads:
         self.backend = backend
         self.budget = budget
         self.slow: Set[str] = set()
+        self._strikes: Dict[str, int] = {}
         self._local = threading.local()
         self._opened: List[RawConnection] = []
         self._lock = threading.Lock()
@@ -101,8 +109,13 @@ class InlineReads:
         except OperationalError as exc:
             message = str(exc)
             if message == "interrupted":
-                if len(self.slow) < _MAX_SLOW:
-                    self.slow.add(sql)
+                strikes = self._strikes.get(sql, 0) + 1
+                if strikes >= STRIKES:
+                    self._strikes.pop(sql, None)
+                    if len(self.slow) < _MAX_SLOW:
+                        self.slow.add(sql)
+                elif len(self._strikes) < _MAX_SLOW:
+                    self._strikes[sql] = strikes
                 return MOVE
             if "locked" in message or "busy" in message:
                 return MOVE

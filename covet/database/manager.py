@@ -192,6 +192,7 @@ class DatabaseManager:
                     result = inline.run(raw, self.backend.fetch_all, t.sql, t.bind(params))
                     if result is not MOVE:
                         return result
+                    return await self._once(self.backend.fetch_all, sql, params)
         return await self._read(self.backend.fetch_all, sql, params)
 
     async def fetch_one(self, sql: str, *params: Any) -> Optional[Record]:
@@ -208,6 +209,7 @@ class DatabaseManager:
                     result = inline.run(raw, self.backend.fetch_one, t.sql, t.bind(params))
                     if result is not MOVE:
                         return result
+                    return await self._once(self.backend.fetch_one, sql, params)
         return await self._read(self.backend.fetch_one, sql, params)
 
     async def fetch_val(self, sql: str, *params: Any) -> Any:
@@ -224,6 +226,7 @@ class DatabaseManager:
                     result = inline.run(raw, self.backend.fetch_val, t.sql, t.bind(params))
                     if result is not MOVE:
                         return result
+                    return await self._once(self.backend.fetch_val, sql, params)
         return await self._read(self.backend.fetch_val, sql, params)
 
     async def execute(self, sql: str, *params: Any) -> ExecuteResult:
