@@ -1,27 +1,35 @@
-"""A JSON API for todos: CRUD on an in-memory store, under /api/v1.
+"""A JSON API for todos: CRUD on a database, under /api/v1.
 
 Run it:   python -m covet run examples/todo_api.py     (or: python examples/todo_api.py)
+          (an SQLite file, todo.db, in the current folder; TODO_DATABASE_URL names another)
 Try it:   curl -H 'X-API-Key: dev-key' -H 'Content-Type: application/json' \\
                -d '{"title": "buy milk"}' http://127.0.0.1:8000/api/v1/todos
           curl 'http://127.0.0.1:8000/api/v1/todos?done=false&limit=10'
+Schema:   python -m covet db status --database sqlite:///todo.db --dir examples/todo_migrations
 Test it:  tests/test_examples.py runs the whole CRUD cycle and its errors.
 
-What it shows: path, query and body parameters with constraints; a dataclass
-as the JSON body; 201, 204 and 404 answers; a dependency that provides the
-store and another that checks an API key on writes; a route group. The state
-lives on ``app.state``, so every ``create_app()`` is independent (one per test).
+What it shows: path, query and body parameters with constraints; a dataclass as the JSON body;
+201, 204 and 404 answers; a database tied to the app's life (``app.add_database``), its schema
+from a numbered migration run at start-up, an ORM model queried with filters and pagination, and
+writes through a per-request session (``Depends(db.session)``); another dependency that checks an
+API key on writes; a route group. Every ``create_app()`` has its own database, so tests give each
+app a file of its own.
 """
 import dataclasses
 import hmac
 import os
 import sys
-import threading
-from typing import Dict, List, Optional
+from typing import Optional
 
 if __name__ == "__main__":  # python examples/todo_api.py from a checkout: use the covet/ beside it
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from covet import Covet, Depends, Header, HTTPException, Query, Request  # noqa: E402
+from covet.database import DatabaseManager, Session  # noqa: E402
+from covet.database.migrations import migrate  # noqa: E402
+from covet.database.orm import Boolean, Column, Integer, Model, Registry, String  # noqa: E402
+
+MIGRATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "todo_migrations")
 
 
 @dataclasses.dataclass
@@ -32,55 +40,33 @@ class TodoIn:
     done: bool = False
 
 
-@dataclasses.dataclass
-class Todo:
-    """A stored todo; returned as JSON as is (dataclasses become objects)."""
+class Base(Model):
+    """This example's models, in a registry of their own (not every model of the process)."""
 
-    id: int
-    title: str
-    done: bool
+    __abstract__ = True
+    registry = Registry()
 
 
-class TodoStore:
-    """Todos in memory. A lock, because plain ``def`` handlers run in worker threads."""
+class Todo(Base):
+    """A stored todo; returned as JSON as is (``to_dict``). The table comes from the migration."""
 
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._todos: Dict[int, Todo] = {}
-        self._next_id = 1
-
-    def list(self) -> List[Todo]:
-        with self._lock:
-            return list(self._todos.values())
-
-    def get(self, todo_id: int) -> Optional[Todo]:
-        with self._lock:
-            return self._todos.get(todo_id)
-
-    def add(self, data: TodoIn) -> Todo:
-        with self._lock:
-            todo = Todo(self._next_id, data.title, data.done)
-            self._todos[todo.id] = todo
-            self._next_id += 1
-            return todo
-
-    def replace(self, todo_id: int, data: TodoIn) -> Optional[Todo]:
-        with self._lock:
-            if todo_id not in self._todos:
-                return None
-            todo = self._todos[todo_id] = Todo(todo_id, data.title, data.done)
-            return todo
-
-    def remove(self, todo_id: int) -> bool:
-        with self._lock:
-            return self._todos.pop(todo_id, None) is not None
+    __tablename__ = "todos"
+    id = Column(Integer, primary_key=True)
+    title = Column(String(200), nullable=False)
+    done = Column(Boolean, nullable=False, default=False)
 
 
 # -- dependencies --------------------------------------------------------
 
-def get_store(request: Request) -> TodoStore:
-    """The store of the app serving this request."""
-    return request.app.state.store
+def get_db(request: Request) -> DatabaseManager:
+    """The database of the app serving this request."""
+    return request.app.state.database
+
+
+async def get_session(request: Request):
+    """A unit of work for this request; what it does not commit is rolled back at the end."""
+    async with request.app.state.database.session_scope() as session:
+        yield session
 
 
 def require_api_key(request: Request, x_api_key: Optional[str] = Header(None)) -> None:
@@ -90,40 +76,53 @@ def require_api_key(request: Request, x_api_key: Optional[str] = Header(None)) -
         raise HTTPException(401, "missing or wrong X-API-Key header", headers={"WWW-Authenticate": "X-API-Key"})
 
 
-def find_todo(todo_id: int, store: TodoStore = Depends(get_store)) -> Todo:
+async def find_todo(todo_id: int, db: DatabaseManager = Depends(get_db)) -> Todo:
     """The todo named by the path, or 404."""
-    todo = store.get(todo_id)
+    todo = await Todo.query(db).get(todo_id)
     if todo is None:
         raise HTTPException(404, "todo %d not found" % todo_id)
     return todo
 
 
+def like_pattern(text: str) -> str:
+    """``text`` as a LIKE pattern matching it anywhere, its own % and _ escaped (ESCAPE '\\')."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 # -- the app -------------------------------------------------------------
 
-def create_app(api_key: Optional[str] = None) -> Covet:
-    """A fresh app with an empty store; the API key defaults to $TODO_API_KEY, then 'dev-key'."""
+def create_app(api_key: Optional[str] = None, database_url: Optional[str] = None) -> Covet:
+    """A fresh app on its own database; the API key defaults to $TODO_API_KEY, then 'dev-key',
+    the database to $TODO_DATABASE_URL, then ``sqlite:///todo.db``."""
     app = Covet(title="todo API")
-    app.state.store = TodoStore()
+    db = DatabaseManager(database_url or os.environ.get("TODO_DATABASE_URL", "sqlite:///todo.db"))
+    app.add_database(db)
     app.state.api_key = api_key or os.environ.get("TODO_API_KEY", "dev-key")
+
+    @app.on_startup
+    async def schema() -> None:
+        await migrate("up", db=db, directory=MIGRATIONS)
 
     api = app.group("/api/v1")
     writes = [Depends(require_api_key)]
 
     @api.get("/todos")
-    def list_todos(
+    async def list_todos(
         done: Optional[bool] = None,
         q: Optional[str] = Query(None, min_length=1, max_length=100),
         limit: int = Query(20, ge=1, le=100),
         offset: int = Query(0, ge=0),
-        store: TodoStore = Depends(get_store),
+        db: DatabaseManager = Depends(get_db),
     ):
-        """Filter by ``done`` and a substring ``q`` of the title; paginate with ``limit``/``offset``."""
-        todos = store.list()
+        """Filter by ``done`` and a substring ``q`` of the title (any case); paginate with
+        ``limit``/``offset``, oldest first."""
+        query = Todo.query(db)
         if done is not None:
-            todos = [t for t in todos if t.done == done]
+            query = query.filter(Todo.done == done)
         if q is not None:
-            todos = [t for t in todos if q.lower() in t.title.lower()]
-        return {"items": todos[offset:offset + limit], "total": len(todos), "limit": limit, "offset": offset}
+            query = query.filter(Todo.title.ilike(like_pattern(q), escape="\\"))
+        items = await query.order_by(Todo.id).limit(limit).offset(offset).all()
+        return {"items": items, "total": await query.count(), "limit": limit, "offset": offset}
 
     @api.get("/todos/{todo_id:int}")
     async def get_todo(todo: Todo = Depends(find_todo)):
@@ -131,24 +130,26 @@ def create_app(api_key: Optional[str] = None) -> Covet:
         return todo
 
     @api.post("/todos", dependencies=writes)
-    async def create_todo(data: TodoIn, store: TodoStore = Depends(get_store)):
+    async def create_todo(data: TodoIn, session: Session = Depends(get_session)):
         """Create from the JSON body; 201 with a Location header."""
-        todo = store.add(data)
+        todo = Todo(title=data.title, done=data.done)  # a title over 200 characters: 422
+        session.add(todo)
+        await session.commit()
         return todo, 201, {"Location": app.url_for("get_todo", todo_id=todo.id)}
 
     @api.put("/todos/{todo_id:int}", dependencies=writes)
-    async def replace_todo(todo_id: int, data: TodoIn, store: TodoStore = Depends(get_store)):
+    async def replace_todo(data: TodoIn, todo: Todo = Depends(find_todo), session: Session = Depends(get_session)):
         """Replace a todo; 404 if there is none to replace."""
-        todo = store.replace(todo_id, data)
-        if todo is None:
-            raise HTTPException(404, "todo %d not found" % todo_id)
+        todo.title, todo.done = data.title, data.done
+        session.add(todo)
+        await session.commit()
         return todo
 
     @api.delete("/todos/{todo_id:int}", dependencies=writes)
-    async def delete_todo(todo_id: int, store: TodoStore = Depends(get_store)):
+    async def delete_todo(todo: Todo = Depends(find_todo), session: Session = Depends(get_session)):
         """Delete a todo; None becomes 204 No Content."""
-        if not store.remove(todo_id):
-            raise HTTPException(404, "todo %d not found" % todo_id)
+        session.delete(todo)
+        await session.commit()
         return None
 
     return app

@@ -52,8 +52,8 @@ def todo_module():
 
 
 @pytest.fixture
-def todos(todo_module):
-    with TestClient(todo_module.create_app()) as client:
+def todos(todo_module, tmp_path):
+    with TestClient(todo_module.create_app(database_url="sqlite:///%s" % (tmp_path / "todo.db"))) as client:
         yield client
 
 
@@ -227,8 +227,42 @@ def test_todo_list_filters_and_paginates(todos):
     }
 
 
-def test_todo_apps_do_not_share_state(todo_module):
-    with TestClient(todo_module.create_app()) as a, TestClient(todo_module.create_app("other-key")) as b:
+def test_todo_search_treats_like_wildcards_as_text(todos):
+    for title in ["100% done", "1000 done", "a_b", "axb"]:
+        assert todos.post("/api/v1/todos", json={"title": title}, headers=KEY).status_code == 201
+    titles = lambda q: [t["title"] for t in todos.get("/api/v1/todos", params={"q": q}).json()["items"]]
+    assert titles("0%") == ["100% done"]
+    assert titles("a_b") == ["a_b"]
+    assert titles("\\") == []
+
+
+def test_todo_title_too_long_for_its_column_is_422(todos):
+    r = todos.post("/api/v1/todos", json={"title": "x" * 201}, headers=KEY)
+    assert r.status_code == 422
+    assert r.headers["content-type"] == "application/problem+json"
+    assert [e["loc"] for e in r.json()["errors"]] == [["body", "title"]]
+    assert todos.get("/api/v1/todos").json()["total"] == 0
+
+
+def test_todo_data_lives_in_the_database_file_across_restarts(todo_module, tmp_path):
+    import sqlite3
+
+    url = "sqlite:///%s" % (tmp_path / "todo.db")
+    with TestClient(todo_module.create_app(database_url=url)) as first:
+        assert first.post("/api/v1/todos", json={"title": "kept"}, headers=KEY).status_code == 201
+    with TestClient(todo_module.create_app(database_url=url)) as second:  # the migration is not run twice
+        assert second.get("/api/v1/todos/1").json() == {"id": 1, "title": "kept", "done": False}
+    conn = sqlite3.connect(str(tmp_path / "todo.db"))
+    try:
+        assert conn.execute("SELECT version, name FROM covet_migrations").fetchall() == [(1, "create_todos")]
+    finally:
+        conn.close()
+
+
+def test_todo_apps_do_not_share_state(todo_module, tmp_path):
+    a_url, b_url = ("sqlite:///%s" % (tmp_path / name) for name in ("a.db", "b.db"))
+    with TestClient(todo_module.create_app(database_url=a_url)) as a, \
+            TestClient(todo_module.create_app("other-key", database_url=b_url)) as b:
         assert a.post("/api/v1/todos", json={"title": "only in a"}, headers=KEY).status_code == 201
         assert b.get("/api/v1/todos").json()["total"] == 0
         assert b.post("/api/v1/todos", json={"title": "x"}, headers=KEY).status_code == 401
