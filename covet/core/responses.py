@@ -78,9 +78,15 @@ def _converter_for(cls):
         return _asdict
     if issubclass(cls, (set, frozenset, tuple)):
         return list
-    if callable(getattr(cls, "to_dict", None)):
+    method = getattr(cls, "to_dict", None)
+    if type(method) is _function:  # a plain method: call it directly, one call fewer per object
+        return method
+    if callable(method):
         return _call_to_dict
     return None
+
+
+_function = type(_call_to_dict)
 
 
 _py_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=json_default, allow_nan=False).encode

@@ -180,9 +180,9 @@ class DatabaseManager:
     # no further coroutine is created for a read that runs on the loop's thread.
     async def fetch_all(self, sql: str, *params: Any) -> List[Record]:
         """Every row of a query: ``await db.fetch_all("SELECT * FROM users WHERE age > ?", 18)``."""
-        conn = self._joined()
+        conn = self._current.get()
         if conn is not None:
-            return await conn.fetch_all(sql, *params)
+            return await self._joined().fetch_all(sql, *params)
         inline = self._inline
         if inline is not None:
             raw = inline.current()
@@ -197,26 +197,27 @@ class DatabaseManager:
 
     async def fetch_one(self, sql: str, *params: Any) -> Optional[Record]:
         """The first row, or None."""
-        conn = self._joined()
+        conn = self._current.get()
         if conn is not None:
-            return await conn.fetch_one(sql, *params)
+            return await self._joined().fetch_one(sql, *params)
         inline = self._inline
         if inline is not None:
             raw = inline.current()
             if raw is not None:
-                t = self.backend.translate(sql)
+                backend = self.backend
+                t = backend.translate(sql)
                 if not t.is_write and t.sql not in inline.slow:
-                    result = inline.run(raw, self.backend.fetch_one, t.sql, t.bind(params))
+                    result = inline.run(raw, backend.fetch_one, t.sql, t.bind(params))
                     if result is not MOVE:
                         return result
-                    return await self._once(self.backend.fetch_one, sql, params)
+                    return await self._once(backend.fetch_one, sql, params)
         return await self._read(self.backend.fetch_one, sql, params)
 
     async def fetch_val(self, sql: str, *params: Any) -> Any:
         """The first column of the first row, or None."""
-        conn = self._joined()
+        conn = self._current.get()
         if conn is not None:
-            return await conn.fetch_val(sql, *params)
+            return await self._joined().fetch_val(sql, *params)
         inline = self._inline
         if inline is not None:
             raw = inline.current()
