@@ -461,6 +461,14 @@ def test_inline_reads_move_what_would_wait_and_raise_real_errors(url):
         with pytest.raises(OperationalError, match="no such table"):
             inline.run(raw, db.backend.fetch_all, "SELECT * FROM nowhere", ())
         assert inline.run(raw, db.backend.fetch_val, "SELECT 3", ()) == 3
+        # the written-out fetch_one decides the same way
+        with pytest.raises(OperationalError, match="no such table"):
+            inline.fetch_one(raw, "SELECT * FROM nowhere", ())
+        with pytest.raises(ProgrammingError, match="bindings"):
+            inline.fetch_one(raw, "SELECT ?", ())
+        with pytest.raises(OperationalError, match="no such table"):
+            await db.fetch_one("SELECT * FROM nowhere")
+        assert inline.fetch_one(raw, "SELECT ? AS n", (4,)) == {"n": 4}
         await db.disconnect()
         assert raw.closed and inline.current() is None
     run(main())
