@@ -207,7 +207,7 @@ class DatabaseManager:
                 backend = self.backend
                 t = backend.translate(sql)
                 if not t.is_write and t.sql not in inline.slow:
-                    result = inline.fetch_one(raw, t.sql, t.bind(params))
+                    result = inline.fetch_one(raw, t.sql, params if t.passthrough else t.bind(params))
                     if result is not MOVE:
                         return result
                     return await self._once(backend.fetch_one, sql, params)

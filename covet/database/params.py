@@ -92,7 +92,7 @@ class Translation:
     refuse it, else None.
     """
 
-    __slots__ = ("sql", "style", "order", "count", "is_write", "control", "_passthrough", "_named_out")
+    __slots__ = ("sql", "style", "order", "count", "is_write", "control", "passthrough", "_named_out")
 
     def __init__(self, sql: str, style: str, order: Optional[Tuple[Any, ...]], count: int, is_write: bool,
                  named_out: bool, control: Optional[str] = None) -> None:
@@ -103,11 +103,12 @@ class Translation:
         self.is_write = is_write
         self.control = control
         self._named_out = named_out
-        self._passthrough = order is None and not named_out
+        #: the caller's params go to the driver as they are (positional, in order): bind() is identity
+        self.passthrough = order is None and not named_out
 
     def bind(self, params: Sequence[Any]) -> Union[Sequence[Any], Dict[str, Any]]:
         """The driver's parameters for the caller's ``params`` (the ``*params`` tuple)."""
-        if self._passthrough:
+        if self.passthrough:
             return params
         if self.style in ("named",):
             if len(params) != 1 or not isinstance(params[0], Mapping):
