@@ -109,10 +109,10 @@ class InlineReads:
         except OperationalError as exc:
             return self._refused(exc, sql)
 
-    def fetch_one(self, raw: RawConnection, sql: str, params: Sequence[Any]) -> Any:
-        """``run(raw, backend.fetch_one, sql, params)`` written out: the commonest read of all
-        (a row by key), one Python call fewer."""
-        raw.deadline[0] = _perf_counter() + self.budget  # type: ignore[attr-defined]
+    def fetch_one(self, raw: RawConnection, sql: str, params: Sequence[Any], budget: Optional[float] = None) -> Any:
+        """``run(raw, backend.fetch_one, sql, params, budget)`` written out: the commonest read of
+        all (a row by key), one Python call fewer."""
+        raw.deadline[0] = _perf_counter() + (self.budget if budget is None else budget)  # type: ignore[attr-defined]
         try:
             return raw.dbapi.execute(sql, params).fetchone()
         except sqlite3.Error as exc:

@@ -465,7 +465,21 @@ class SyncDatabase:
         conn = self._local.__dict__.get("conn")
         if conn is not None:
             return conn.fetch_one(sql, *params)
-        return self._read(self.db.backend.fetch_one, sql, params)
+        db = self.db
+        inline = db._inline
+        if inline is not None:  # _read written out for the commonest read (a row by key)
+            t = db.backend.translate(sql)
+            if not t.is_write:
+                if _running_loop() is not None:
+                    self._guard()
+                raw = inline.current()
+                if raw is None:
+                    raw = inline.adopt(inline.open())
+                result = inline.fetch_one(raw, t.sql, params if t.passthrough else t.bind(params), _FOREVER)
+                if result is not MOVE:
+                    return result
+                return self._once(db.backend.fetch_one, sql, params)
+        return self._read(db.backend.fetch_one, sql, params)
 
     def fetch_val(self, sql: str, *params: Any) -> Any:
         conn = self._local.__dict__.get("conn")
