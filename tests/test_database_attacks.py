@@ -35,6 +35,12 @@ def url(tmp_path):
     return "sqlite:///%s" % (tmp_path / "attack.db")
 
 
+#: A guard against a hang, not a speed check (speed is measured in benchmarks/): the quadratic and
+#: exponential scans these tests pin down took 28 s to hours on the same inputs, linear ones take
+#: milliseconds, so ten seconds tells them apart on any machine, however busy.
+HANG = 10.0
+
+
 def _elapsed(fn, *args):
     start = time.perf_counter()
     fn(*args)
@@ -48,8 +54,8 @@ def test_scanner_time_is_linear_in_unterminated_openers(opener):
     # 100k characters of openers that never close: each failed opener used to send the scanner
     # to the end of the statement again (quadratic: "/* " * 33k took 28 s).
     sql = "SELECT ? " + opener * 33000
-    assert _elapsed(translate, sql, "qmark", True) < 0.5
-    assert _elapsed(split_statements, sql + "; SELECT 1") < 0.5
+    assert _elapsed(translate, sql, "qmark", True) < HANG
+    assert _elapsed(split_statements, sql + "; SELECT 1") < HANG
 
 
 def test_unterminated_constructs_run_to_the_end_of_the_statement():
@@ -64,8 +70,8 @@ def test_unterminated_constructs_run_to_the_end_of_the_statement():
 
 def test_a_ten_megabyte_statement_is_scanned_in_linear_time():
     literal = "x" * 10_000_000
-    assert _elapsed(translate, "SELECT '%s', ?" % literal, "qmark") < 1.0
-    assert _elapsed(translate, "SELECT '%s', ?" % literal.replace("xxxxx", "x''xx"), "format") < 1.0
+    assert _elapsed(translate, "SELECT '%s', ?" % literal, "qmark") < HANG
+    assert _elapsed(translate, "SELECT '%s', ?" % literal.replace("xxxxx", "x''xx"), "format") < HANG
 
 
 def test_huge_statements_are_not_kept_in_the_caches(url):
@@ -148,7 +154,7 @@ def test_every_write_is_told_apart_from_reads(sql, is_write):
 @pytest.mark.parametrize("sql", ["/**/" * 30000 + "(", "-- a\n" * 30000 + "(", ";" * 100000, "/* /**/ " * 30000])
 def test_classification_time_is_linear(sql):
     # The first-keyword pattern used to backtrack exponentially: "/**/" * 3000 + "(" ran for minutes.
-    assert _elapsed(translate, sql) < 0.5
+    assert _elapsed(translate, sql) < HANG
 
 
 def test_no_statement_kind_bypasses_the_write_gate(url):
@@ -703,7 +709,7 @@ def test_threads_and_tasks_wait_for_connections_in_one_line(url):
             await loop.run_in_executor(None, pooled_sync_read, "SELECT 1")
         with pytest.raises(PoolTimeout, match=r"within 0.1 s \(1 in use\)"):
             await pooled_read("SELECT 1")
-        assert time.monotonic() - start < 2
+        assert time.monotonic() - start < HANG  # the 0.1 s timeouts were honoured, not waited out
         db.pool.checkin(held)
         assert db.pool.in_use == 0 and not db.pool._waiters
         await db.disconnect()
