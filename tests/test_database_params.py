@@ -146,8 +146,11 @@ def test_config_url_hides_the_password_and_checks_sizes():
 
 def sqlite_row():
     conn = sqlite3.connect(":memory:")
-    conn.row_factory = SQLiteRecord
-    return conn.execute("SELECT 1 AS id, 'ann' AS name").fetchone()
+    try:
+        conn.row_factory = SQLiteRecord
+        return conn.execute("SELECT 1 AS id, 'ann' AS name").fetchone()
+    finally:
+        conn.close()
 
 
 @pytest.mark.parametrize("make", [lambda: MappingRecord(zip(["id", "name"], (1, "ann"))), sqlite_row],

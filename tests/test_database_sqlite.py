@@ -335,7 +335,11 @@ def test_any_dbapi_module_plugs_in(tmp_path):
 
     run(main())
     # what was committed is really in the file
-    assert sqlite3.connect(path).execute("SELECT count(*) FROM t").fetchone() == (2,)
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("SELECT count(*) FROM t").fetchone() == (2,)
+    finally:
+        conn.close()
 
 
 def test_app_lifespan_session_dependency_and_default(url, client):

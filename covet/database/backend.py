@@ -132,6 +132,19 @@ class RawConnection:
         else:
             self.worker.post(fn, *args)
 
+    def __del__(self) -> None:
+        # A connection nobody closed (its database dropped without disconnect(), its task
+        # collected): close the driver's connection now rather than when the driver's object is
+        # freed, which Python 3.13's sqlite3 reports as a ResourceWarning. Nothing can still be
+        # running on it: a job in flight holds a reference, so the object would not be collected.
+        dbapi = self.dbapi
+        if dbapi is not None and not self.closed:
+            self.closed = True
+            try:
+                dbapi.close()
+            except Exception:
+                pass
+
     def close(self) -> None:
         """Close the driver connection (on its thread, after pending jobs) and stop the thread."""
         if self.closed:

@@ -27,6 +27,7 @@ Writes, transactions (their statements run on the transaction's connection), ``i
 import sqlite3
 import threading
 import time
+import weakref
 from typing import Any, Callable, Dict, List, Optional, Sequence, Set
 
 from .backend import RawConnection, SQLiteBackend
@@ -60,6 +61,10 @@ class InlineReads:
         self._local = threading.local()
         self._opened: List[RawConnection] = []
         self._lock = threading.Lock()
+        # A database dropped without disconnect() closes these when collected. A weakref callback,
+        # because the garbage collector runs those before any finaliser: left to themselves, the
+        # sqlite3 connections could be finalised first, which Python 3.13 reports as unclosed.
+        weakref.finalize(self, _close_all, self._opened)  # the list is never rebound, only emptied
 
     def current(self) -> Optional[RawConnection]:
         """This thread's inline connection, if it has been opened."""
@@ -139,14 +144,20 @@ class InlineReads:
 
     def close(self) -> None:
         with self._lock:
-            opened, self._opened = self._opened, []
-        for raw in opened:
-            raw.closed = True
-            try:
-                raw.dbapi.close()
-            except sqlite3.Error:
-                pass
+            opened = list(self._opened)
+            del self._opened[:]
+        _close_all(opened)
         self._local = threading.local()
+
+
+def _close_all(opened: List[RawConnection]) -> None:
+    for raw in opened:
+        raw.closed = True
+        try:
+            raw.dbapi.close()
+        except sqlite3.Error:
+            pass
+    del opened[:]
 
 
 class _Move:

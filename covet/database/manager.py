@@ -408,6 +408,8 @@ class SyncDatabase:
 
     def disconnect(self) -> None:
         self.db.pool.close_sync()
+        if self.db._inline is not None:
+            self.db._inline.close()
         self.db.connected = False
 
     @staticmethod
