@@ -26,20 +26,10 @@ $(VENV)/.ok:
 # reported and skipped, a failing one fails the target. They run every test but
 # those marked slow (subprocess servers, soak tests of 100,000 keys), which the
 # main interpreter runs: what differs between Pythons is syntax and the standard
-# library, and the whole matrix stays within CI's ten minutes.
+# library. Two interpreters run at a time (tools/test-all.sh says why).
 test-all:
-	@set -e; main=$$($(VENV)/bin/python -c 'import sys;print("%d.%d"%sys.version_info[:2])'); \
-	for v in $(VERSIONS); do \
-	  [ "$$v" = "$$main" ] && continue; \
-	  py=$$(ls -d /root/.pyenv/versions/$$v.*/bin/python 2>/dev/null | head -n1); \
-	  [ -n "$$py" ] || py=$$(command -v python$$v || true); \
-	  if [ -z "$$py" ]; then echo "python$$v: not found, skipped"; continue; fi; \
-	  if [ ! -f .venvs/$$v/.ok ]; then \
-	    $$py -m venv .venvs/$$v && .venvs/$$v/bin/python -m pip install -q --disable-pip-version-check pytest && touch .venvs/$$v/.ok; \
-	  fi; \
-	  echo "== python$$v ($$py)"; \
-	  .venvs/$$v/bin/python -m pytest -m "not slow"; \
-	done
+	@main=$$($(VENV)/bin/python -c 'import sys;print("%d.%d"%sys.version_info[:2])'); \
+	sh tools/test-all.sh "$$main" "$(VERSIONS)" 2
 
 test-one: $(VENV)/.ok
 	$(VENV)/bin/python -m pytest $(ARGS)

@@ -63,7 +63,10 @@ def test_readme_first_screen_gives_the_two_set_up_commands():
 def test_makefile_runs_the_suite_on_every_python_from_3_9_to_3_13():
     text = read("Makefile")
     assert re.search(r"^VERSIONS := 3\.9 3\.10 3\.11 3\.12 3\.13$", text, re.M)
-    assert "not found, skipped" in text  # an absent interpreter is reported, not an error
+    assert 'sh tools/test-all.sh "$$main" "$(VERSIONS)"' in text
+    runner = read(os.path.join("tools", "test-all.sh"))
+    assert "not found, skipped" in runner  # an absent interpreter is reported, not an error
+    assert 'exit 1' in runner  # a failing one fails the target
     assert re.search(r"^run:.*\n\t\$\(PYTHON\) -m covet run examples/hello\.py$", text, re.M)
 
 
