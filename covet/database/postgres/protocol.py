@@ -94,7 +94,7 @@ def _string(data: bytes, pos: int, end: int, what: str) -> Tuple[str, int]:
 
 def _exactly(pos: int, end: int) -> None:
     if pos != end:
-        raise _Malformed("%d unexpected bytes at its end" % (end - pos))
+        raise _Malformed("%d bytes left over at its end" % (end - pos))
 
 
 def _empty(message: BackendMessage) -> Callable[[bytes, int, int], BackendMessage]:
