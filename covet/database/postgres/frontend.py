@@ -129,19 +129,34 @@ def cancel_request(pid: int, secret: bytes) -> bytes:
 
 
 def password_message(password: str) -> bytes:
-    """PasswordMessage: the password in clear, or ``md5_password(...)``'s hash."""
+    """PasswordMessage: the password in clear, or ``md5_password(...)``'s hash.
+
+    Example::
+
+        assert password_message("pw") == b"p\\x00\\x00\\x00\\x07pw\\x00"
+    """
     return _message(b"p", _cstring(password, "the password"))
 
 
 def sasl_initial_response(mechanism: str, data: Optional[bytes]) -> bytes:
-    """SASLInitialResponse: the chosen mechanism and the client's first message (``None`` for none)."""
+    """SASLInitialResponse: the chosen mechanism and the client's first message (``None`` for none).
+
+    Example::
+
+        sasl_initial_response(scram.mechanism, scram.client_first_message())
+    """
     if data is None:
         return _message(b"p", _cstring(mechanism, "the SASL mechanism") + b"\xff\xff\xff\xff")
     return _message(b"p", _cstring(mechanism, "the SASL mechanism") + _I32.pack(len(data)) + bytes(data))
 
 
 def sasl_response(data: bytes) -> bytes:
-    """SASLResponse: the client's next SASL message (for SCRAM, client-final-message)."""
+    """SASLResponse: the client's next SASL message (for SCRAM, client-final-message).
+
+    Example::
+
+        sasl_response(scram.client_final_message(challenge.data))
+    """
     return _message(b"p", bytes(data))
 
 
@@ -157,7 +172,12 @@ def query(sql: str) -> bytes:
 
 def parse(name: str, sql: str, param_oids: Sequence[int] = ()) -> bytes:
     """Parse: prepare ``sql`` as statement ``name`` (``""``: the unnamed one), with the types of
-    its ``$n`` parameters (0 lets the server infer one)."""
+    its ``$n`` parameters (0 lets the server infer one).
+
+    Example::
+
+        parse("stmt1", "SELECT name FROM users WHERE id = $1", [23])   # 23: int4
+    """
     n = len(param_oids)
     if n > 0xFFFF:
         raise EncodeError("%d parameters: the protocol allows at most 65535" % n)
@@ -210,24 +230,44 @@ def _target(kind: str, name: str, what: str) -> bytes:
 
 def describe(kind: str, name: str) -> bytes:
     """Describe statement (``"S"``: ParameterDescription, then RowDescription or NoData) or
-    portal (``"P"``: RowDescription or NoData) ``name``."""
+    portal (``"P"``: RowDescription or NoData) ``name``.
+
+    Example::
+
+        describe("S", "stmt1")
+    """
     return _message(b"D", _target(kind, name, "Describe"))
 
 
 def execute(portal: str, max_rows: int = 0) -> bytes:
-    """Execute ``portal``, returning at most ``max_rows`` rows (0: all), then PortalSuspended if more remain."""
+    """Execute ``portal``, returning at most ``max_rows`` rows (0: all), then PortalSuspended if more remain.
+
+    Example::
+
+        execute("", 100)   # the unnamed portal, 100 rows at a time
+    """
     if not 0 <= max_rows <= _INT32_MAX:
         raise EncodeError("max_rows must be from 0 (no limit) to %d, not %r" % (_INT32_MAX, max_rows))
     return _message(b"E", _cstring(portal, "the portal name") + _I32.pack(max_rows))
 
 
 def close(kind: str, name: str) -> bytes:
-    """Close statement (``"S"``) or portal (``"P"``) ``name``; CloseComplete answers even if it did not exist."""
+    """Close statement (``"S"``) or portal (``"P"``) ``name``; CloseComplete answers even if it did not exist.
+
+    Example::
+
+        close("S", "stmt1")
+    """
     return _message(b"C", _target(kind, name, "Close"))
 
 
 def copy_data(data: bytes) -> bytes:
-    """CopyData: a chunk of COPY FROM STDIN data (any split; rows may span messages)."""
+    """CopyData: a chunk of COPY FROM STDIN data (any split; rows may span messages).
+
+    Example::
+
+        assert copy_data(b"1\\tx\\n") == b"d\\x00\\x00\\x00\\x081\\tx\\n"
+    """
     size = len(data) + 4
     if size > MAX_FRONTEND_MESSAGE_LEN:
         raise EncodeError("a %d-byte CopyData exceeds the server's limit of %d bytes; send smaller chunks"
@@ -236,7 +276,12 @@ def copy_data(data: bytes) -> bytes:
 
 
 def copy_fail(message: str) -> bytes:
-    """CopyFail: abort COPY FROM STDIN; the server answers with an ErrorResponse carrying ``message``."""
+    """CopyFail: abort COPY FROM STDIN; the server answers with an ErrorResponse carrying ``message``.
+
+    Example::
+
+        copy_fail("the upload was cancelled")
+    """
     return _message(b"f", _cstring(message, "the CopyFail message"))
 
 
