@@ -1,0 +1,50 @@
+"""PostgreSQL for covet's database layer: the frontend/backend protocol (version 3) spoken with the
+standard library only, as ``covet.redis`` speaks RESP.
+
+One concept per module, bottom up:
+
+- ``errors``: ``ProtocolError``, ``EncodeError``, ``ScramError`` and the SQLSTATE classes
+  (``UniqueViolation``, ``SerializationFailure``, ...) made by ``error_from_response``.
+- ``messages``: the server's messages as small slotted objects (``DataRow``, ``ReadyForQuery``, ...).
+- ``frontend``: the client's messages as bytes (``query``, ``parse``, ``bind``, ``SYNC``, ...).
+- ``protocol``: ``BackendParser``, sans-IO (bytes in, messages out, every limit named), and the
+  one import for both directions.
+- ``scram``: ``ScramClient``, SCRAM-SHA-256 with channel binding (``SCRAM-SHA-256-PLUS``).
+
+docs/postgres-protocol.md describes the codec, its bounds and the authentication.
+
+Example::
+
+    from covet.database.postgres import BackendParser, protocol
+
+    p = BackendParser()
+    p.feed(b"Z\\x00\\x00\\x00\\x05I")
+    assert [m.status for m in p] == ["I"]
+    assert protocol.query("SELECT 1") == b"Q\\x00\\x00\\x00\\rSELECT 1\\x00"
+"""
+from covet._lazy import lazy_exports
+
+# public name -> module under covet.database.postgres that defines it (each section one module)
+_EXPORTS = {
+    # the protocol modules themselves: protocol.bind(...), protocol.DataRow, ...
+    "protocol": "protocol", "frontend": "frontend", "messages": "messages",
+    # protocol
+    "BackendParser": "protocol", "DEFAULT_MAX_MESSAGE_LEN": "protocol", "MAX_SHORT_MESSAGE_LEN": "protocol",
+    # scram
+    "ScramClient": "scram", "tls_server_end_point": "scram", "normalize_password": "scram",
+    # errors
+    "ProtocolError": "errors", "EncodeError": "errors", "ScramError": "errors", "ServerError": "errors",
+    "error_from_response": "errors", "AuthenticationFailed": "errors", "InvalidPassword": "errors",
+    "InvalidAuthorizationSpecification": "errors", "IntegrityConstraintViolation": "errors",
+    "UniqueViolation": "errors", "ForeignKeyViolation": "errors", "NotNullViolation": "errors",
+    "CheckViolation": "errors", "ExclusionViolation": "errors", "TransactionRollback": "errors",
+    "SerializationFailure": "errors", "DeadlockDetected": "errors", "QueryCanceled": "errors",
+    "AdminShutdown": "errors", "CannotConnectNow": "errors", "TooManyConnections": "errors",
+    "UndefinedTable": "errors", "UndefinedColumn": "errors", "SQLSyntaxError": "errors",
+    "InsufficientPrivilege": "errors", "DataException": "errors", "NumericValueOutOfRange": "errors",
+    "InvalidTextRepresentation": "errors", "InFailedSQLTransaction": "errors", "LockNotAvailable": "errors",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports("covet.database.postgres", _EXPORTS, globals())
