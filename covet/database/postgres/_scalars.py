@@ -196,16 +196,17 @@ def decode_char_text(text: str) -> str:
 
 
 def decode_char_binary(data: bytes) -> str:
-    if len(data) > 1:
+    # charsend sends the zero byte for the empty "char", which charout prints as ''.
+    if len(data) != 1:
         raise MalformedValueError('"char": %d bytes, not 1' % len(data), 18)
-    return bytes(data).decode("latin-1")
+    return "" if data[0] == 0 else chr(data[0])
 
 
 def encode_char_binary(value: Any) -> bytes:
     text = str(value)
     if len(text) > 1 or (text and ord(text) > 0xFF):
         raise TypeCodecError('%r is not one character of code point 0-255 for "char"' % text[:20], 18)
-    return text.encode("latin-1")
+    return bytes((ord(text),)) if text else b"\x00"
 
 
 # --- bytea: the binary format is the bytes; the text format is hex ("\x0aff", bytea_output

@@ -366,9 +366,11 @@ def decode_interval_binary(data: bytes) -> timedelta:
 
 
 def encode_interval_text(value: Any) -> str:
-    # timedelta keeps days signed and seconds/microseconds non-negative; interval_in reads
-    # "-1 days 86399.999999 seconds" as -00:00:00.000001.
-    return "%d days %d.%06d seconds" % (value.days, value.seconds, value.microseconds)
+    # timedelta keeps days signed and the time of day non-negative: the server's own output
+    # style, with the explicit '+' that keeps the time positive under any IntervalStyle.
+    minutes, second = divmod(value.seconds, 60)
+    hour, minute = divmod(minutes, 60)
+    return "%d days +%02d:%02d:%02d.%06d" % (value.days, hour, minute, second, value.microseconds)
 
 
 def encode_interval_binary(value: Any) -> bytes:

@@ -142,7 +142,7 @@ def decode_array_binary(data: bytes, element_oid: int, decode_element: Callable[
     if size < pos:
         raise MalformedValueError("array: %d dimensions announced, %d bytes sent" % (ndim, size))
     dims = [_DIMENSION.unpack_from(data, 12 + 8 * i)[0] for i in range(ndim)]
-    total = 1
+    total = 1 if dims else 0
     for dim in dims:
         if dim < 0:
             raise MalformedValueError("array: negative dimension %d" % dim)
