@@ -35,7 +35,7 @@ __all__ = [
     "decode_float_text", "decode_float4_binary", "decode_float8_binary",
     "encode_float_text", "encode_float4_binary", "encode_float8_binary",
     "decode_text", "decode_text_binary", "encode_text", "encode_text_binary",
-    "decode_char_text", "decode_char_binary", "encode_char_binary",
+    "decode_char_text", "decode_char_binary", "encode_char_text", "encode_char_binary",
     "decode_bytea_text", "decode_bytea_binary", "encode_bytea_text", "encode_bytea_binary",
     "decode_uuid_text", "decode_uuid_binary", "encode_uuid_text", "encode_uuid_binary",
     "decode_inet_text", "decode_cidr_text", "decode_inet_binary", "encode_inet_text", "encode_inet_binary",
@@ -202,10 +202,15 @@ def decode_char_binary(data: bytes) -> str:
     return "" if data[0] == 0 else chr(data[0])
 
 
-def encode_char_binary(value: Any) -> bytes:
+def encode_char_text(value: Any) -> str:
     text = str(value)
     if len(text) > 1 or (text and ord(text) > 0xFF):
         raise TypeCodecError('%r is not one character of code point 0-255 for "char"' % text[:20], 18)
+    return text
+
+
+def encode_char_binary(value: Any) -> bytes:
+    text = encode_char_text(value)
     return bytes((ord(text),)) if text else b"\x00"
 
 
@@ -213,7 +218,8 @@ def encode_char_binary(value: Any) -> bytes:
 # 'hex', the default since 9.0) or, under bytea_output 'escape', octal escapes "\ooo" and "\\" ---
 
 _HEX_BODY = re.compile(r"(?:[0-9a-fA-F]{2})*", re.ASCII)
-_ESCAPE_BODY = re.compile(r"(?:[^\\]|\\[0-3][0-7]{2}|\\\\)*", re.ASCII | re.DOTALL)
+# byteaout in escape mode prints bytes 0x20-0x7E as themselves (backslash doubled), the rest as \ooo
+_ESCAPE_BODY = re.compile(r"(?:[\x20-\x5b\x5d-\x7e]|\\[0-3][0-7]{2}|\\\\)*", re.ASCII)
 _ESCAPE_ITEM = re.compile(r"\\([0-3][0-7]{2})|\\\\")
 
 
@@ -228,11 +234,8 @@ def decode_bytea_text(text: str) -> bytes:
             raise MalformedValueError("bytea: hex text %r is not pairs of hex digits" % text[:40], 17)
         return bytes.fromhex(body)
     if _ESCAPE_BODY.fullmatch(text) is None:
-        raise MalformedValueError("bytea: escape text %r has a stray backslash" % text[:40], 17)
-    try:
-        return _ESCAPE_ITEM.sub(_unescape_octal, text).encode("latin-1")
-    except UnicodeEncodeError:
-        raise MalformedValueError("bytea: escape text %r has a non-ASCII character" % text[:40], 17) from None
+        raise MalformedValueError("bytea: escape text %r has a stray backslash or an unescaped byte" % text[:40], 17)
+    return _ESCAPE_ITEM.sub(_unescape_octal, text).encode("latin-1")
 
 
 def decode_bytea_binary(data: bytes) -> bytes:
@@ -285,7 +288,9 @@ _INET_FAMILY = {2: (4, 32), 3: (16, 128)}
 def decode_inet_text(text: str) -> IPValue:
     try:
         if "/" in text:
-            return ipaddress.ip_interface(text)
+            # inet_out omits a full-length prefix; read one anyway as the address, as in binary
+            interface = ipaddress.ip_interface(text)
+            return interface.ip if interface.network.prefixlen == interface.max_prefixlen else interface
         return ipaddress.ip_address(text)
     except ValueError:
         raise MalformedValueError("inet: %r is not an address" % text[:60], 869) from None

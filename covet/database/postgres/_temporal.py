@@ -129,7 +129,10 @@ def decode_date_text(text: str) -> date:
     year, month, day, bc = match.groups()
     if bc or len(year) > 4 or year == "0000":
         raise _out_of_range("date", text, DATE)
-    return date(int(year), int(month), int(day))
+    try:
+        return date(int(year), int(month), int(day))
+    except ValueError:
+        raise MalformedValueError("date: %r is not a valid date" % text[:40], DATE) from None
 
 
 def decode_date_binary(data: bytes) -> date:

@@ -422,8 +422,8 @@ class TypeRegistry:
             if codec is not None and codec.element_oid and isinstance(value, (list, tuple)):
                 return self._encode_declared_list(value, codec)
             if codec is not None and self._fits(codec, value):
-                if codec.encode_binary is not None:
-                    return Parameter(oid, BINARY_FORMAT, codec.encode_binary(value))
+                if codec.binary_params:
+                    return Parameter(oid, BINARY_FORMAT, codec.encode_binary(value))  # type: ignore[misc]
                 return Parameter(oid, TEXT_FORMAT, codec.encode_text(value).encode("utf-8"))
             return Parameter(oid, TEXT_FORMAT, self._text_of(value).encode("utf-8"))
         except TypeCodecError:
@@ -515,7 +515,7 @@ def _builtin_registry() -> TypeRegistry:
         encode_text=sc.encode_bytea_text, encode_binary=sc.encode_bytea_binary,
         python_types=(bytes, bytearray, memoryview), array_oid=1001, binary_results=None, binary_params=None)
     add(CHAR, name='"char"', decode_text=sc.decode_char_text, decode_binary=sc.decode_char_binary,
-        encode_text=sc.encode_text, encode_binary=sc.encode_char_binary, python_types=(str,), array_oid=1002,
+        encode_text=sc.encode_char_text, encode_binary=sc.encode_char_binary, python_types=(str,), array_oid=1002,
         binary_results=False, binary_params=False)
     for oid, name, array_oid in ((NAME, "name", 1003), (TEXT, "text", 1009), (BPCHAR, "bpchar", 1014),
                                  (VARCHAR, "varchar", 1015)):
