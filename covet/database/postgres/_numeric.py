@@ -26,13 +26,13 @@ from decimal import Decimal
 from typing import Any, Tuple
 
 from ._typeerrors import MalformedValueError, TypeCodecError, describe
+from .oids import NUMERIC
 
 __all__ = [
     "decode_numeric_text", "decode_numeric_binary", "encode_numeric_text", "encode_numeric_binary",
     "NUMERIC_MAX_WEIGHT_DIGITS", "NUMERIC_MAX_DSCALE",
 ]
 
-NUMERIC_OID = 1700
 _POS, _NEG, _NAN, _PINF, _NINF = 0x0000, 0x4000, 0xC000, 0xD000, 0xF000
 _HEADER = struct.Struct("!hhHH")
 
@@ -48,26 +48,26 @@ _NUMERIC_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?|NaN|-?Infinity", re.ASCII)
 
 def decode_numeric_text(text: str) -> Decimal:
     if _NUMERIC_TEXT.fullmatch(text) is None:
-        raise MalformedValueError("numeric: %r is not a decimal number" % text[:40], NUMERIC_OID)
+        raise MalformedValueError("numeric: %r is not a decimal number" % text[:40], NUMERIC)
     return Decimal(text)
 
 
 def decode_numeric_binary(data: bytes) -> Decimal:
     if len(data) < 8:
-        raise MalformedValueError("numeric: %s is shorter than its header" % describe(data), NUMERIC_OID)
+        raise MalformedValueError("numeric: %s is shorter than its header" % describe(data), NUMERIC)
     ndigits, weight, sign, dscale = _HEADER.unpack_from(data)
     if sign in (_NAN, _PINF, _NINF):
         if ndigits != 0 or len(data) != 8:
-            raise MalformedValueError("numeric: special value %s carries digits" % describe(data), NUMERIC_OID)
+            raise MalformedValueError("numeric: special value %s carries digits" % describe(data), NUMERIC)
         return Decimal("NaN" if sign == _NAN else "Infinity" if sign == _PINF else "-Infinity")
     if sign not in (_POS, _NEG) or ndigits < 0 or dscale > NUMERIC_MAX_DSCALE:
-        raise MalformedValueError("numeric: header of %s is not valid" % describe(data), NUMERIC_OID)
+        raise MalformedValueError("numeric: header of %s is not valid" % describe(data), NUMERIC)
     if len(data) != 8 + 2 * ndigits:
         raise MalformedValueError("numeric: %d digits announced, %d bytes of digits sent"
-                                  % (ndigits, len(data) - 8), NUMERIC_OID)
+                                  % (ndigits, len(data) - 8), NUMERIC)
     digits = struct.unpack_from("!%dH" % ndigits, data, 8)
     if ndigits and max(digits) > 9999:
-        raise MalformedValueError("numeric: a base-10000 digit above 9999 in %s" % describe(data), NUMERIC_OID)
+        raise MalformedValueError("numeric: a base-10000 digit above 9999 in %s" % describe(data), NUMERIC)
     text = "".join(["%04d" % digit for digit in digits]) or "0"
     # The digits stand for text * 10**exponent; the value is shown with dscale decimals, so the
     # exponent becomes -dscale: zeros appended, or digits past dscale cut (numeric_recv applies
@@ -90,17 +90,17 @@ def _finite_parts(value: Any) -> Tuple[int, str, int]:
     else:
         number = Decimal(value)
     if number.is_snan():
-        raise TypeCodecError("signalling NaN has no numeric counterpart", NUMERIC_OID)
+        raise TypeCodecError("signalling NaN has no numeric counterpart", NUMERIC)
     sign, digit_tuple, exponent = number.as_tuple()
     digits = "".join(map(str, digit_tuple)).lstrip("0")
     if not isinstance(exponent, int):  # 'n' or 'F': handled by the callers before this
-        raise TypeCodecError("%r is not finite" % (value,), NUMERIC_OID)
+        raise TypeCodecError("%r is not finite" % (value,), NUMERIC)
     if -exponent > NUMERIC_MAX_DSCALE:
         raise TypeCodecError("%s has %d decimals, numeric takes at most %d"
-                             % (_short(number), -exponent, NUMERIC_MAX_DSCALE), NUMERIC_OID)
+                             % (_short(number), -exponent, NUMERIC_MAX_DSCALE), NUMERIC)
     if digits and len(digits) + exponent > NUMERIC_MAX_WEIGHT_DIGITS:
         raise TypeCodecError("%s has more than %d digits before the decimal point"
-                             % (_short(number), NUMERIC_MAX_WEIGHT_DIGITS), NUMERIC_OID)
+                             % (_short(number), NUMERIC_MAX_WEIGHT_DIGITS), NUMERIC)
     return sign, digits, exponent
 
 
@@ -157,6 +157,6 @@ def encode_numeric_binary(value: Any) -> bytes:
     while groups[-1] == 0:
         groups.pop()
     if len(groups) > 0x7FFF:  # ndigits is an int16
-        raise TypeCodecError("%s has too many digits for numeric" % _short(Decimal(value)), NUMERIC_OID)
+        raise TypeCodecError("%s has too many digits for numeric" % _short(Decimal(value)), NUMERIC)
     return _HEADER.pack(len(groups), weight, _NEG if sign else _POS, dscale) + struct.pack(
         "!%dH" % len(groups), *groups)

@@ -27,6 +27,7 @@ import uuid
 from typing import Any, Callable, Dict, Tuple, Union
 
 from ._typeerrors import MalformedValueError, TypeCodecError, describe
+from .oids import BOOL, BYTEA, CHAR, CIDR, FLOAT4, FLOAT8, INET, JSON, JSONB, OID, UUID
 
 __all__ = [
     "decode_bool_text", "decode_bool_binary", "encode_bool_text", "encode_bool_binary",
@@ -52,14 +53,14 @@ def decode_bool_text(text: str) -> bool:
     try:
         return _BOOL_TEXT[text]
     except KeyError:
-        raise MalformedValueError("bool: %r is not 't' or 'f'" % text[:20], 16) from None
+        raise MalformedValueError("bool: %r is not 't' or 'f'" % text[:20], BOOL) from None
 
 
 def decode_bool_binary(data: bytes) -> bool:
     try:
         return _BOOL_BINARY[bytes(data)]
     except KeyError:
-        raise MalformedValueError("bool: %s is not one byte 0 or 1" % describe(data), 16) from None
+        raise MalformedValueError("bool: %s is not one byte 0 or 1" % describe(data), BOOL) from None
 
 
 def encode_bool_text(value: Any) -> str:
@@ -109,14 +110,14 @@ def int_binary_codec(size: int, name: str, oid: int) -> Tuple[Callable[[bytes], 
 def decode_oid_binary(data: bytes) -> int:
     # oidsend: an unsigned 32-bit integer.
     if len(data) != 4:
-        raise MalformedValueError("oid: %d bytes, not 4" % len(data), 26)
+        raise MalformedValueError("oid: %d bytes, not 4" % len(data), OID)
     return int.from_bytes(data, "big")
 
 
 def encode_oid_binary(value: Any) -> bytes:
     number = int(value)
     if not 0 <= number <= 0xFFFFFFFF:
-        raise TypeCodecError("%d is out of range for oid (0 to 4294967295)" % number, 26)
+        raise TypeCodecError("%d is out of range for oid (0 to 4294967295)" % number, OID)
     return number.to_bytes(4, "big")
 
 
@@ -136,13 +137,13 @@ def decode_float_text(text: str) -> float:
 
 def decode_float4_binary(data: bytes) -> float:
     if len(data) != 4:
-        raise MalformedValueError("float4: %d bytes, not 4" % len(data), 700)
+        raise MalformedValueError("float4: %d bytes, not 4" % len(data), FLOAT4)
     return _F4.unpack(data)[0]  # type: ignore[no-any-return]
 
 
 def decode_float8_binary(data: bytes) -> float:
     if len(data) != 8:
-        raise MalformedValueError("float8: %d bytes, not 8" % len(data), 701)
+        raise MalformedValueError("float8: %d bytes, not 8" % len(data), FLOAT8)
     return _F8.unpack(data)[0]  # type: ignore[no-any-return]
 
 
@@ -159,7 +160,7 @@ def encode_float4_binary(value: Any) -> bytes:
     try:
         return _F4.pack(float(value))
     except OverflowError:
-        raise TypeCodecError("%r is out of range for float4" % (value,), 700) from None
+        raise TypeCodecError("%r is out of range for float4" % (value,), FLOAT4) from None
 
 
 def encode_float8_binary(value: Any) -> bytes:
@@ -198,14 +199,14 @@ def decode_char_text(text: str) -> str:
 def decode_char_binary(data: bytes) -> str:
     # charsend sends the zero byte for the empty "char", which charout prints as ''.
     if len(data) != 1:
-        raise MalformedValueError('"char": %d bytes, not 1' % len(data), 18)
+        raise MalformedValueError('"char": %d bytes, not 1' % len(data), CHAR)
     return "" if data[0] == 0 else chr(data[0])
 
 
 def encode_char_text(value: Any) -> str:
     text = str(value)
     if len(text) > 1 or (text and ord(text) > 0xFF):
-        raise TypeCodecError('%r is not one character of code point 0-255 for "char"' % text[:20], 18)
+        raise TypeCodecError('%r is not one character of code point 0-255 for "char"' % text[:20], CHAR)
     return text
 
 
@@ -231,10 +232,10 @@ def decode_bytea_text(text: str) -> bytes:
     if text.startswith("\\x"):
         body = text[2:]
         if _HEX_BODY.fullmatch(body) is None:
-            raise MalformedValueError("bytea: hex text %r is not pairs of hex digits" % text[:40], 17)
+            raise MalformedValueError("bytea: hex text %r is not pairs of hex digits" % text[:40], BYTEA)
         return bytes.fromhex(body)
     if _ESCAPE_BODY.fullmatch(text) is None:
-        raise MalformedValueError("bytea: escape text %r has a stray backslash or an unescaped byte" % text[:40], 17)
+        raise MalformedValueError("bytea: escape text %r has a stray backslash or an unescaped byte" % text[:40], BYTEA)
     return _ESCAPE_ITEM.sub(_unescape_octal, text).encode("latin-1")
 
 
@@ -257,13 +258,13 @@ _UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-
 
 def decode_uuid_text(text: str) -> uuid.UUID:
     if _UUID_TEXT.fullmatch(text) is None:
-        raise MalformedValueError("uuid: %r is not a hyphenated UUID" % text[:40], 2950)
+        raise MalformedValueError("uuid: %r is not a hyphenated UUID" % text[:40], UUID)
     return uuid.UUID(text)
 
 
 def decode_uuid_binary(data: bytes) -> uuid.UUID:
     if len(data) != 16:
-        raise MalformedValueError("uuid: %d bytes, not 16" % len(data), 2950)
+        raise MalformedValueError("uuid: %d bytes, not 16" % len(data), UUID)
     return uuid.UUID(bytes=bytes(data))
 
 
@@ -293,23 +294,23 @@ def decode_inet_text(text: str) -> IPValue:
             return interface.ip if interface.network.prefixlen == interface.max_prefixlen else interface
         return ipaddress.ip_address(text)
     except ValueError:
-        raise MalformedValueError("inet: %r is not an address" % text[:60], 869) from None
+        raise MalformedValueError("inet: %r is not an address" % text[:60], INET) from None
 
 
 def decode_cidr_text(text: str) -> IPValue:
     try:
         return ipaddress.ip_network(text)
     except ValueError:
-        raise MalformedValueError("cidr: %r is not a network" % text[:60], 650) from None
+        raise MalformedValueError("cidr: %r is not a network" % text[:60], CIDR) from None
 
 
 def decode_inet_binary(data: bytes) -> IPValue:
     if len(data) < 4 or data[0] not in _INET_FAMILY:
-        raise MalformedValueError("inet/cidr: %s has no valid header" % describe(data), 869)
+        raise MalformedValueError("inet/cidr: %s has no valid header" % describe(data), INET)
     size, max_bits = _INET_FAMILY[data[0]]
     bits, is_cidr, length = data[1], data[2], data[3]
     if length != size or len(data) != 4 + size or bits > max_bits or is_cidr > 1:
-        raise MalformedValueError("inet/cidr: %s does not match its header" % describe(data), 869)
+        raise MalformedValueError("inet/cidr: %s does not match its header" % describe(data), INET)
     address = ipaddress.ip_address(bytes(data[4:]))
     try:
         if is_cidr:
@@ -318,7 +319,7 @@ def decode_inet_binary(data: bytes) -> IPValue:
             return address
         return ipaddress.ip_interface((address, bits))
     except ValueError:
-        raise MalformedValueError("cidr: %s has bits set past its prefix" % describe(data), 650) from None
+        raise MalformedValueError("cidr: %s has bits set past its prefix" % describe(data), CIDR) from None
 
 
 def _ip_parts(value: Any) -> Tuple[Any, int, int]:
@@ -329,7 +330,7 @@ def _ip_parts(value: Any) -> Tuple[Any, int, int]:
         return value.ip, value.network.prefixlen, 0
     if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
         return value, value.max_prefixlen, 0
-    raise TypeCodecError("%r is not an ipaddress address, interface or network" % (value,), 869)
+    raise TypeCodecError("%r is not an ipaddress address, interface or network" % (value,), INET)
 
 
 def encode_inet_text(value: Any) -> str:
@@ -341,7 +342,7 @@ def encode_inet_text(value: Any) -> str:
 
 def encode_inet_binary(value: Any) -> bytes:
     address, bits, is_cidr = _ip_parts(value)
-    packed = address.packed
+    packed: bytes = address.packed
     return bytes((2 if len(packed) == 4 else 3, bits, is_cidr, len(packed))) + packed
 
 
@@ -362,8 +363,8 @@ class Json:
 
     __slots__ = ("value", "oid")
 
-    def __init__(self, value: Any, oid: int = 3802) -> None:
-        if oid not in (114, 3802):
+    def __init__(self, value: Any, oid: int = JSONB) -> None:
+        if oid not in (JSON, JSONB):
             raise ValueError("Json oid must be 114 (json) or 3802 (jsonb), not %r" % (oid,))
         self.value = value
         self.oid = oid
@@ -394,14 +395,14 @@ def json_codecs(loads: Callable[[str], Any] = json.loads,
         except RecursionError:
             # The C scanner recurses once per nesting level: a deep document raises RecursionError,
             # which must not escape as if the interpreter itself had failed.
-            raise TypeCodecError("json: nested too deeply to decode", 114) from None
+            raise TypeCodecError("json: nested too deeply to decode", JSON) from None
 
     def decode_json_binary(data: bytes) -> Any:
         return decode_json_text(bytes(data).decode("utf-8"))
 
     def decode_jsonb_binary(data: bytes) -> Any:
         if data[:1] != b"\x01":
-            raise MalformedValueError("jsonb: binary format version %s, not 1" % describe(data[:1]), 3802)
+            raise MalformedValueError("jsonb: binary format version %s, not 1" % describe(data[:1]), JSONB)
         return decode_json_text(bytes(data[1:]).decode("utf-8"))
 
     def encode_json_text(value: Any) -> str:
@@ -410,7 +411,7 @@ def json_codecs(loads: Callable[[str], Any] = json.loads,
         try:
             return dumps(value)
         except (TypeError, ValueError) as exc:
-            raise TypeCodecError("json: %s" % exc, 114) from None
+            raise TypeCodecError("json: %s" % exc, JSON) from None
 
     def encode_json_binary(value: Any) -> bytes:
         return encode_json_text(value).encode("utf-8")

@@ -36,6 +36,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Optional
 
 from ._typeerrors import MalformedValueError, TypeCodecError, describe
+from .oids import DATE, INTERVAL, TIME, TIMESTAMP, TIMESTAMPTZ, TIMETZ
 
 __all__ = [
     "decode_date_text", "decode_date_binary", "encode_date_text", "encode_date_binary",
@@ -48,7 +49,6 @@ __all__ = [
     "is_aware", "time_offset",
 ]
 
-DATE, TIME, TIMESTAMP, TIMESTAMPTZ, INTERVAL, TIMETZ = 1082, 1083, 1114, 1184, 1186, 1266
 _EPOCH_DATE = date(2000, 1, 1)
 _EPOCH_ORDINAL = _EPOCH_DATE.toordinal()
 _EPOCH = datetime(2000, 1, 1)
@@ -171,15 +171,17 @@ def decode_time_text(text: str) -> time:
     match = _TIME_TEXT.fullmatch(text)
     if match is None:
         raise MalformedValueError("time: %r is not HH:MM:SS" % text[:40], TIME)
-    return _time_from(text, *match.groups(), None, TIME)
+    hour, minute, second, fraction = match.groups()
+    return _time_from(text, hour, minute, second, fraction, None, TIME)
 
 
 def decode_timetz_text(text: str) -> time:
     match = _TIMETZ_TEXT.fullmatch(text)
     if match is None:
         raise MalformedValueError("timetz: %r is not HH:MM:SS+ZZ" % text[:40], TIMETZ)
-    groups = match.groups()
-    return _time_from(text, *groups[:4], _offset(*groups[4:]), TIMETZ)
+    hour, minute, second, fraction, sign, zone_hours, zone_minutes, zone_seconds = match.groups()
+    return _time_from(text, hour, minute, second, fraction, _offset(sign, zone_hours, zone_minutes, zone_seconds),
+                      TIMETZ)
 
 
 def _time_from_micros(micros: int, tz: Optional[timezone], oid: int) -> time:

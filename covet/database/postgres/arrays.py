@@ -135,7 +135,8 @@ def decode_array_binary(data: bytes, element_oid: int, decode_element: Callable[
         raise MalformedValueError("array: %s is shorter than its header" % describe(data))
     ndim, flags, oid = _HEADER.unpack_from(data)
     if not 0 <= ndim <= MAX_DIMENSIONS or flags not in (0, 1):
-        raise MalformedValueError("array: header of %s is not valid (ndim %d, flags %d)" % (describe(data), ndim, flags))
+        raise MalformedValueError("array: header of %s is not valid (ndim %d, flags %d)"
+                                  % (describe(data), ndim, flags))
     if oid != element_oid:
         raise MalformedValueError("array: elements of type %d where %d was expected" % (oid, element_oid))
     pos = 12 + 8 * ndim

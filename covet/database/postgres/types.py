@@ -42,6 +42,12 @@ from . import _temporal as tm
 from .arrays import array_shape, decode_array_binary, decode_array_text, encode_array_binary, encode_array_text
 from ._scalars import Json
 from ._typeerrors import MalformedValueError, TypeCodecError, describe
+from .oids import (BOOL, BPCHAR, BYTEA, CHAR, CIDR, DATE, FLOAT4, FLOAT8, INET, INT2, INT4, INT8, INTERVAL, JSON, JSONB,
+                   NAME, NUMERIC, OID, TEXT, TIME, TIMESTAMP, TIMESTAMPTZ, TIMETZ, UNSPECIFIED, UUID, VARCHAR)
+from .oids import (BOOL_ARRAY, BPCHAR_ARRAY, BYTEA_ARRAY, CHAR_ARRAY, CIDR_ARRAY, DATE_ARRAY, FLOAT4_ARRAY,
+                   FLOAT8_ARRAY, INET_ARRAY, INT2_ARRAY, INT4_ARRAY, INT8_ARRAY, INTERVAL_ARRAY, JSON_ARRAY,
+                   JSONB_ARRAY, NAME_ARRAY, NUMERIC_ARRAY, OID_ARRAY, TEXT_ARRAY, TIME_ARRAY, TIMESTAMP_ARRAY,
+                   TIMESTAMPTZ_ARRAY, TIMETZ_ARRAY, UUID_ARRAY, VARCHAR_ARRAY)
 
 __all__ = [
     "TypeCodecError", "MalformedValueError", "Json", "Parameter", "TypeCodec", "TypeRegistry",
@@ -52,13 +58,6 @@ __all__ = [
 ]
 
 TEXT_FORMAT, BINARY_FORMAT = 0, 1
-# Parameter type 0: "unspecified", the server infers the type from the context (protocol docs, Parse).
-UNSPECIFIED = 0
-
-# Type OIDs, from PostgreSQL's src/include/catalog/pg_type.dat (fixed across versions).
-BOOL, BYTEA, CHAR, NAME, INT8, INT2, INT4, TEXT, OID = 16, 17, 18, 19, 20, 21, 23, 25, 26
-JSON, JSONB, FLOAT4, FLOAT8, CIDR, INET, BPCHAR, VARCHAR = 114, 3802, 700, 701, 650, 869, 1042, 1043
-DATE, TIME, TIMESTAMP, TIMESTAMPTZ, INTERVAL, TIMETZ, NUMERIC, UUID = 1082, 1083, 1114, 1184, 1186, 1266, 1700, 2950
 
 _ARRAY = -1  # what the classifier of list and tuple returns: not a type OID, the array path
 
@@ -79,8 +78,8 @@ class TypeCodec(NamedTuple):
     ``encode_text(value) -> str`` and ``encode_binary(value) -> bytes`` produce the wire value.
     ``python_types`` are the Python types a parameter declared of this type is encoded from with
     these encoders (others go as their own text, which the type's input function parses).
-    ``binary_results`` asks for result columns in binary; ``binary_params`` sends parameters
-    inferred as this type in binary. Arrays have ``element_oid``; an element type names its
+    ``binary_results`` asks for result columns in binary; ``binary_params`` sends parameters of
+    this type in binary. Arrays have ``element_oid``; an element type names its
     ``array_oid``.
     """
 
@@ -193,7 +192,7 @@ class TypeRegistry:
             register_type(600, name="point", decode_text=lambda t: tuple(map(float, t[1:-1].split(","))),
                           encode_text=lambda p: "(%r,%r)" % p, array_oid=1017)
         """
-        spec = {"name": name, "decode_text": decode_text, "decode_binary": decode_binary,
+        spec: Dict[str, Any] = {"name": name, "decode_text": decode_text, "decode_binary": decode_binary,
                 "encode_text": encode_text, "encode_binary": encode_binary,
                 "python_types": python_types if isinstance(python_types, tuple) else (python_types,),
                 "array_oid": array_oid, "binary_results": binary_results, "binary_params": binary_params}
@@ -260,7 +259,7 @@ class TypeRegistry:
         decode_binary: Optional[Callable[[bytes], List[Any]]] = None
         if element_binary is not None:
             def decode_binary(data: bytes) -> List[Any]:
-                return decode_array_binary(data, element_oid, element_binary)  # type: ignore[arg-type]
+                return decode_array_binary(data, element_oid, element_binary)
 
         def encode_text(value: Any) -> str:
             return encode_array_text(value, element.encode_text)
@@ -319,7 +318,8 @@ class TypeRegistry:
         except Exception as exc:
             raise self._decode_failure(oid, data, exc) from exc
 
-    def row_decoder(self, oids: Sequence[int], formats: Sequence[int]) -> Callable[[Sequence[Optional[bytes]]], tuple]:
+    def row_decoder(self, oids: Sequence[int],
+                    formats: Sequence[int]) -> Callable[[Sequence[Optional[bytes]]], Tuple[Any, ...]]:
         """A function decoding one row's fields (None for NULL) into a tuple; build it once per
         row description (a prepared statement keeps it).
 
@@ -334,7 +334,7 @@ class TypeRegistry:
         width = len(decoders)
         oid_list = tuple(oids)
 
-        def decode_row(fields: Sequence[Optional[bytes]]) -> tuple:
+        def decode_row(fields: Sequence[Optional[bytes]]) -> Tuple[Any, ...]:
             if len(fields) != width:
                 raise MalformedValueError("a row of %d fields where %d columns were described" % (len(fields), width))
             try:
@@ -510,57 +510,60 @@ def _builtin_registry() -> TypeRegistry:
                       binary_params=False)
     add(BOOL, name="bool", decode_text=sc.decode_bool_text, decode_binary=sc.decode_bool_binary,
         encode_text=sc.encode_bool_text, encode_binary=sc.encode_bool_binary, python_types=(bool,),
-        array_oid=1000, binary_results=None, binary_params=None)
+        array_oid=BOOL_ARRAY, binary_results=None, binary_params=None)
     add(BYTEA, name="bytea", decode_text=sc.decode_bytea_text, decode_binary=sc.decode_bytea_binary,
         encode_text=sc.encode_bytea_text, encode_binary=sc.encode_bytea_binary,
-        python_types=(bytes, bytearray, memoryview), array_oid=1001, binary_results=None, binary_params=None)
+        python_types=(bytes, bytearray, memoryview), array_oid=BYTEA_ARRAY, binary_results=None, binary_params=None)
     add(CHAR, name='"char"', decode_text=sc.decode_char_text, decode_binary=sc.decode_char_binary,
-        encode_text=sc.encode_char_text, encode_binary=sc.encode_char_binary, python_types=(str,), array_oid=1002,
-        binary_results=False, binary_params=False)
-    for oid, name, array_oid in ((NAME, "name", 1003), (TEXT, "text", 1009), (BPCHAR, "bpchar", 1014),
-                                 (VARCHAR, "varchar", 1015)):
+        encode_text=sc.encode_char_text, encode_binary=sc.encode_char_binary, python_types=(str,),
+        array_oid=CHAR_ARRAY,        binary_results=False, binary_params=False)
+    for oid, name, array_oid in ((NAME, "name", NAME_ARRAY), (TEXT, "text", TEXT_ARRAY),
+                                 (BPCHAR, "bpchar", BPCHAR_ARRAY), (VARCHAR, "varchar", VARCHAR_ARRAY)):
         add(oid, name=name, array_oid=array_oid, **text_codec)  # type: ignore[arg-type]
-    for oid, name, size, array_oid in ((INT2, "int2", 2, 1005), (INT4, "int4", 4, 1007), (INT8, "int8", 8, 1016)):
+    for oid, name, size, array_oid in ((INT2, "int2", 2, INT2_ARRAY), (INT4, "int4", 4, INT4_ARRAY),
+                                       (INT8, "int8", 8, INT8_ARRAY)):
         decode, encode = sc.int_binary_codec(size, name, oid)
         add(oid, name=name, decode_text=sc.decode_int_text, decode_binary=decode, encode_text=sc.encode_int_text,
             encode_binary=encode, python_types=(int,), array_oid=array_oid, binary_results=None, binary_params=None)
     add(OID, name="oid", decode_text=sc.decode_int_text, decode_binary=sc.decode_oid_binary,
-        encode_text=sc.encode_int_text, encode_binary=sc.encode_oid_binary, python_types=(int,), array_oid=1028,
-        binary_results=None, binary_params=None)
+        encode_text=sc.encode_int_text, encode_binary=sc.encode_oid_binary, python_types=(int,),
+        array_oid=OID_ARRAY,        binary_results=None, binary_params=None)
     add(FLOAT4, name="float4", decode_text=sc.decode_float_text, decode_binary=sc.decode_float4_binary,
         encode_text=sc.encode_float_text, encode_binary=sc.encode_float4_binary, python_types=(float, int),
-        array_oid=1021, binary_results=None, binary_params=None)
+        array_oid=FLOAT4_ARRAY, binary_results=None, binary_params=None)
     add(FLOAT8, name="float8", decode_text=sc.decode_float_text, decode_binary=sc.decode_float8_binary,
         encode_text=sc.encode_float_text, encode_binary=sc.encode_float8_binary, python_types=(float, int),
-        array_oid=1022, binary_results=None, binary_params=None)
+        array_oid=FLOAT8_ARRAY, binary_results=None, binary_params=None)
     # numeric: results in text (Decimal(text) runs in C, the base-10000 digits in Python);
     # parameters in binary, whose encoder refuses an out-of-range Decimal before building it.
     add(NUMERIC, name="numeric", decode_text=num.decode_numeric_text, decode_binary=num.decode_numeric_binary,
         encode_text=num.encode_numeric_text, encode_binary=num.encode_numeric_binary,
-        python_types=(decimal.Decimal, int, float), array_oid=1231, binary_results=False, binary_params=None)
+        python_types=(decimal.Decimal, int, float), array_oid=NUMERIC_ARRAY, binary_results=False,
+        binary_params=None)
     add(UUID, name="uuid", decode_text=sc.decode_uuid_text, decode_binary=sc.decode_uuid_binary,
         encode_text=sc.encode_uuid_text, encode_binary=sc.encode_uuid_binary, python_types=(uuid.UUID,),
-        array_oid=2951, binary_results=None, binary_params=None)
+        array_oid=UUID_ARRAY, binary_results=None, binary_params=None)
     ip_types = (ipaddress.IPv4Address, ipaddress.IPv6Address, ipaddress.IPv4Interface, ipaddress.IPv6Interface,
                 ipaddress.IPv4Network, ipaddress.IPv6Network)
     add(INET, name="inet", decode_text=sc.decode_inet_text, decode_binary=sc.decode_inet_binary,
         encode_text=sc.encode_inet_text, encode_binary=sc.encode_inet_binary, python_types=ip_types,
-        array_oid=1041, binary_results=None, binary_params=None)
+        array_oid=INET_ARRAY, binary_results=None, binary_params=None)
     add(CIDR, name="cidr", decode_text=sc.decode_cidr_text, decode_binary=sc.decode_inet_binary,
         encode_text=sc.encode_inet_text, encode_binary=sc.encode_inet_binary, python_types=ip_types,
-        array_oid=651, binary_results=None, binary_params=None)
+        array_oid=CIDR_ARRAY, binary_results=None, binary_params=None)
     json_codec = sc.json_codecs()
     json_types = (dict, list, tuple, Json, int, float, bool)
     add(JSON, name="json", decode_text=json_codec["decode_text"], decode_binary=json_codec["decode_json_binary"],
         encode_text=json_codec["encode_text"], encode_binary=json_codec["encode_json_binary"],
-        python_types=json_types, array_oid=199, binary_results=False, binary_params=False)
+        python_types=json_types, array_oid=JSON_ARRAY, binary_results=False, binary_params=False)
     add(JSONB, name="jsonb", decode_text=json_codec["decode_text"], decode_binary=json_codec["decode_jsonb_binary"],
         encode_text=json_codec["encode_text"], encode_binary=json_codec["encode_jsonb_binary"],
-        python_types=json_types, array_oid=3807, binary_results=False, binary_params=False)
-    for oid, name, kind, array_oid in ((DATE, "date", _dt.date, 1182), (TIME, "time", _dt.time, 1183),
-                                       (TIMESTAMP, "timestamp", _dt.datetime, 1115),
-                                       (TIMESTAMPTZ, "timestamptz", _dt.datetime, 1185),
-                                       (INTERVAL, "interval", _dt.timedelta, 1187), (TIMETZ, "timetz", _dt.time, 1270)):
+        python_types=json_types, array_oid=JSONB_ARRAY, binary_results=False, binary_params=False)
+    for oid, name, kind, array_oid in ((DATE, "date", _dt.date, DATE_ARRAY), (TIME, "time", _dt.time, TIME_ARRAY),
+                                       (TIMESTAMP, "timestamp", _dt.datetime, TIMESTAMP_ARRAY),
+                                       (TIMESTAMPTZ, "timestamptz", _dt.datetime, TIMESTAMPTZ_ARRAY),
+                                       (INTERVAL, "interval", _dt.timedelta, INTERVAL_ARRAY),
+                                       (TIMETZ, "timetz", _dt.time, TIMETZ_ARRAY)):
         add(oid, name=name, decode_text=getattr(tm, "decode_%s_text" % name),
             decode_binary=getattr(tm, "decode_%s_binary" % name), encode_text=getattr(tm, "encode_%s_text" % name),
             encode_binary=getattr(tm, "encode_%s_binary" % name), python_types=(kind,), array_oid=array_oid,
