@@ -16,7 +16,7 @@ from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from decimal import Decimal
 from ipaddress import (IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface, IPv6Network,
                        ip_address, ip_network)
-from typing import Optional
+from typing import NamedTuple, Optional
 from uuid import UUID
 
 import pytest
@@ -958,6 +958,24 @@ def test_register_a_type_by_oid_with_its_array_and_python_type():
     assert R.codec(600) is None
     with pytest.raises(TypeCodecError, match="cannot send a .*Point"):
         R.encode(Point(1, 2))
+
+
+class Pair(NamedTuple):
+    left: int
+    right: int
+
+
+def test_a_tuple_subclass_registered_as_a_type_is_an_element_not_a_dimension():
+    registry = R.copy()
+    registry.register_type(70003, name="pair", decode_text=lambda t: Pair(*map(int, t[1:-1].split(","))),
+                           encode_text=lambda p: "(%d,%d)" % p, python_types=Pair, array_oid=70004)
+    assert registry.encode(Pair(1, 2)) == Parameter(70003, 0, b"(1,2)")
+    assert registry.encode([Pair(1, 2), None]) == Parameter(70004, 0, b'{"(1,2)",NULL}')
+    assert registry.codec(70004).encode_text([Pair(1, 2)]) == '{"(1,2)"}'
+    assert registry.encode_as([Pair(3, 4)], 70004) == Parameter(70004, 0, b'{"(3,4)"}')
+    assert registry.decode(70004, 0, b'{"(3,4)"}') == [Pair(3, 4)]
+    # unregistered, a NamedTuple is a tuple: a dimension
+    assert R.encode([Pair(1, 2)]).oid == 1005
 
 
 def test_register_a_type_by_name_resolved_at_connect():

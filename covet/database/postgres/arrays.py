@@ -34,7 +34,7 @@ from typing import Any, Callable, Dict, List, Sequence, Tuple
 from ._typeerrors import MalformedValueError, TypeCodecError, describe
 
 __all__ = [
-    "MAX_DIMENSIONS", "array_shape", "decode_array_binary", "decode_array_text",
+    "MAX_DIMENSIONS", "array_shape", "is_list", "decode_array_binary", "decode_array_text",
     "encode_array_binary", "encode_array_text", "quote_array_element",
 ]
 
@@ -182,10 +182,16 @@ def _reshape(flat: List[Any], dims: Sequence[int]) -> List[Any]:
     return flat
 
 
-def array_shape(value: Sequence[Any]) -> Tuple[List[int], List[Any]]:
+def is_list(value: Any) -> bool:
+    """Whether a value is a sub-array when it sits in an array: a list or a tuple."""
+    return isinstance(value, (list, tuple))
+
+
+def array_shape(value: Sequence[Any], is_array: Callable[[Any], bool] = is_list) -> Tuple[List[int], List[Any]]:
     """(dimensions, elements in row-major order) of a nested list or tuple; refuses ragged
     nesting and more than :data:`MAX_DIMENSIONS` levels. An array without elements has no
-    dimensions.
+    dimensions. ``is_array`` tells a nested level from an element (a registry makes a tuple
+    subclass registered as a type of its own an element).
 
     Example::
 
@@ -193,7 +199,7 @@ def array_shape(value: Sequence[Any]) -> Tuple[List[int], List[Any]]:
     """
     dims: List[int] = []
     probe: Any = value
-    while isinstance(probe, (list, tuple)):
+    while is_array(probe):
         dims.append(len(probe))
         if len(dims) > MAX_DIMENSIONS:
             raise TypeCodecError("a list nested more than %d deep: PostgreSQL arrays have at most %d dimensions"
@@ -205,7 +211,7 @@ def array_shape(value: Sequence[Any]) -> Tuple[List[int], List[Any]]:
     for width in dims:
         level: List[Any] = []
         for item in flat:
-            if not isinstance(item, (list, tuple)) or len(item) != width:
+            if not is_array(item) or len(item) != width:
                 raise TypeCodecError("a ragged list: every sub-list of a PostgreSQL array must have the same "
                                      "length and depth")
             level.extend(item)
@@ -213,7 +219,7 @@ def array_shape(value: Sequence[Any]) -> Tuple[List[int], List[Any]]:
     if not flat:
         return [], []
     for item in flat:
-        if isinstance(item, (list, tuple)):
+        if is_array(item):
             raise TypeCodecError("a ragged list: every sub-list of a PostgreSQL array must have the same "
                                  "length and depth")
     return dims, flat
@@ -246,9 +252,10 @@ def quote_array_element(text: str) -> str:
     return text
 
 
-def encode_array_text(value: Sequence[Any], encode_element: Callable[[Any], str]) -> str:
+def encode_array_text(value: Sequence[Any], encode_element: Callable[[Any], str],
+                      is_array: Callable[[Any], bool] = is_list) -> str:
     """The text form of a nested list, each non-NULL element through ``encode_element``."""
-    dims, flat = array_shape(value)
+    dims, flat = array_shape(value, is_array)
     if not dims:
         return "{}"
     items = ["NULL" if item is None else quote_array_element(encode_element(item)) for item in flat]

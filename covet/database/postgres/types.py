@@ -162,6 +162,9 @@ class TypeRegistry:
         clone._decoders = dict(self._decoders)
         clone._classifiers = dict(self._classifiers)
         clone._pending = {name: dict(spec) for name, spec in self._pending.items()}
+        for codec in self._codecs.values():
+            if codec.element_oid:  # array codecs consult their registry: rebuild them on the clone's
+                clone._set(clone._array_codec(clone._codecs[codec.element_oid], codec.oid))
         return clone
 
     # --- registration ---------------------------------------------------------------------------
@@ -262,7 +265,7 @@ class TypeRegistry:
                 return decode_array_binary(data, element_oid, element_binary)
 
         def encode_text(value: Any) -> str:
-            return encode_array_text(value, element.encode_text)
+            return encode_array_text(value, element.encode_text, self._is_array)
 
         # Arrays come back in binary whatever their element (text[] too): length-prefixed elements
         # decode faster than the text format's quoting can be parsed in Python.
@@ -443,16 +446,20 @@ class TypeRegistry:
         if oid == UNSPECIFIED:
             return value  # type: ignore[no-any-return]
         if oid == _ARRAY:
-            return encode_array_text(value, self._text_of)
+            return encode_array_text(value, self._text_of, self._is_array)
         return self._codecs[oid].encode_text(value)
 
+    def _is_array(self, value: Any) -> bool:
+        # a tuple subclass registered as a type of its own (a NamedTuple Point) is an element
+        return isinstance(value, (list, tuple)) and self._classify(value) == _ARRAY
+
     def _encode_list(self, value: Sequence[Any]) -> Parameter:
-        dims, flat = array_shape(value)
+        dims, flat = array_shape(value, self._is_array)
         oids = {self._classify(item) for item in flat if item is not None}
         if not oids or oids == {UNSPECIFIED}:
             # '{}', all NULLs, or strs: type 0 and text, so the server takes the array type from the
             # context as it does for a str ("WHERE id = ANY($1)" works for int, uuid or text ids).
-            text = encode_array_text(value, str) if dims else "{}"
+            text = encode_array_text(value, str, self._is_array) if dims else "{}"
             return Parameter(UNSPECIFIED, TEXT_FORMAT, text.encode("utf-8"))
         element_oid = self._common_oid(oids)
         element = self._codecs[element_oid]
@@ -461,7 +468,8 @@ class TypeRegistry:
         if element.encode_binary is not None:
             return Parameter(element.array_oid, BINARY_FORMAT,
                              encode_array_binary(dims, flat, element_oid, element.encode_binary))
-        return Parameter(element.array_oid, TEXT_FORMAT, encode_array_text(value, element.encode_text).encode("utf-8"))
+        text = encode_array_text(value, element.encode_text, self._is_array)
+        return Parameter(element.array_oid, TEXT_FORMAT, text.encode("utf-8"))
 
     def _common_oid(self, oids: Set[int]) -> int:
         if len(oids) == 1:
@@ -478,7 +486,7 @@ class TypeRegistry:
 
     def _encode_declared_list(self, value: Sequence[Any], codec: TypeCodec) -> Parameter:
         element = self._codecs[codec.element_oid]
-        dims, flat = array_shape(value)
+        dims, flat = array_shape(value, self._is_array)
         if element.encode_binary is not None and all(item is None or self._fits(element, item) for item in flat):
             return Parameter(codec.oid, BINARY_FORMAT,
                              encode_array_binary(dims, flat, element.oid, element.encode_binary))
@@ -486,7 +494,8 @@ class TypeRegistry:
         def element_text(item: Any) -> str:
             return element.encode_text(item) if self._fits(element, item) else self._text_of(item)
 
-        return Parameter(codec.oid, TEXT_FORMAT, encode_array_text(value, element_text).encode("utf-8"))
+        text = encode_array_text(value, element_text, self._is_array)
+        return Parameter(codec.oid, TEXT_FORMAT, text.encode("utf-8"))
 
 
 def _constant(oid: int, value: Any) -> int:
