@@ -29,6 +29,7 @@ from covet.database.postgres.types import (
     INTERVAL, JSON, JSONB, NAME, NUMERIC, OID, TEXT, TEXT_FORMAT, TIME, TIMESTAMP, TIMESTAMPTZ, TIMETZ, UNSPECIFIED,
     VARCHAR, BPCHAR, Json, MalformedValueError, Parameter, TypeCodecError, TypeRegistry, register_type, result_format,
 )
+from covet.database.postgres import types as types_module
 from covet.database.postgres.types import UUID as UUID_OID
 
 R = DEFAULT_REGISTRY
@@ -1009,7 +1010,7 @@ def test_replacing_a_builtin_codec_keeps_its_array():
         R.decode(DATE, 1, b"\x7f\xff\xff\xff")
 
 
-def test_register_type_module_function_and_argument_checks():
+def test_register_type_module_function_and_argument_checks(monkeypatch):
     registry = TypeRegistry()
     with pytest.raises(ValueError, match="a type OID is an int from 1 to 4294967295"):
         registry.register_type(0)
@@ -1021,12 +1022,12 @@ def test_register_type_module_function_and_argument_checks():
         registry.register_type(70002, binary_params=True)
     registry.register_type(70002)
     assert registry.decode(70002, 0, b"x") == "x" and registry.codec(70002).encode_text(5) == "5"
+    default = R.copy()
+    monkeypatch.setattr(types_module, "DEFAULT_REGISTRY", default)
     register_type("covet_test_type", decode_text=str.upper)
-    try:
-        assert "covet_test_type" in R.unresolved_types()
-        assert "covet_test_type" in R.copy().unresolved_types()
-    finally:
-        R._pending.pop("covet_test_type")
+    register_type(70005, name="shout", decode_text=str.upper)
+    assert default.unresolved_types() == ("covet_test_type",) and R.unresolved_types() == ()
+    assert default.decode(70005, 0, b"hi") == "HI" and result_format(70005) == TEXT_FORMAT
 
 
 def test_subclasses_are_encoded_as_their_base_type():

@@ -125,10 +125,11 @@ def _time_oid(value: _dt.time) -> int:
     return TIMETZ if tm.time_offset(value) is not None else TIME
 
 
-# A declared type whose binary encoder needs more than the Python type: a naive datetime for a
-# timestamptz parameter goes as text without an offset (the server reads it in its session
-# TimeZone, as it would a timestamp parameter cast to timestamptz); a naive time for timetz too.
-_BINARY_NEEDS = {TIMESTAMPTZ: tm.is_aware, TIMETZ: tm.is_aware}
+# Declared types whose own encoders need more than the Python type: a naive datetime for a
+# timestamptz parameter goes as its plain text instead, without an offset, which the server reads
+# in its session TimeZone (as it would a timestamp parameter cast to timestamptz); a naive time
+# for timetz likewise.
+_ENCODER_NEEDS = {TIMESTAMPTZ: tm.is_aware, TIMETZ: tm.is_aware}
 
 # Elements an array may mix, and the type they are then all sent as.
 _WIDEN = {frozenset({INT2, INT4}): INT4, frozenset({INT2, INT8}): INT8, frozenset({INT4, INT8}): INT8,
@@ -437,7 +438,7 @@ class TypeRegistry:
     def _fits(self, codec: TypeCodec, value: Any) -> bool:
         if not isinstance(value, codec.python_types):
             return False
-        needs = _BINARY_NEEDS.get(codec.oid)
+        needs = _ENCODER_NEEDS.get(codec.oid)
         return needs is None or needs(value)
 
     def _text_of(self, value: Any) -> str:
