@@ -926,6 +926,10 @@ def test_memoryview_fields_decode_like_bytes():
     assert R.decode(TEXT, 0, buffer[6:]) == "hello"
     assert R.decode(NUMERIC, 0, memoryview(b"1.5")) == Decimal("1.5")
     assert R.decode(UUID_OID, 1, memoryview(b"\x00" * 16)) == uuid.UUID(int=0)
+    for value, oid in (([1, None], 1005), ([b"x"], 1001), (["a", ""], 1009), ([Decimal("1.5")], 1231),
+                       ([ip_address("::1")], 1041), ([{"a": 1}], 3807), ([True], 1000), (["a", ""], 1002)):
+        data = R.encode_as(value, oid).data
+        assert R.decode(oid, 1, memoryview(b"zz" + data)[2:]) == value
 
 
 class Point:
