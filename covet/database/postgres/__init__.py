@@ -10,8 +10,12 @@ One concept per module, bottom up:
 - ``protocol``: ``BackendParser``, sans-IO (bytes in, messages out, every limit named), and the
   one import for both directions.
 - ``scram``: ``ScramClient``, SCRAM-SHA-256 with channel binding (``SCRAM-SHA-256-PLUS``).
+- ``oids`` and ``types``: the type codecs, Python values to and from PostgreSQL's text and binary
+  formats (``TypeRegistry``, ``register_type``, ``Json``), sans-IO too; ``arrays`` and the
+  private per-type modules behind them.
 
-docs/postgres-protocol.md describes the codec, its bounds and the authentication.
+docs/postgres-protocol.md describes the codec, its bounds and the authentication;
+docs/postgres-types.md the types.
 
 Example::
 
@@ -43,6 +47,11 @@ _EXPORTS = {
     "UndefinedTable": "errors", "UndefinedColumn": "errors", "SQLSyntaxError": "errors",
     "InsufficientPrivilege": "errors", "DataException": "errors", "NumericValueOutOfRange": "errors",
     "InvalidTextRepresentation": "errors", "InFailedSQLTransaction": "errors", "LockNotAvailable": "errors",
+    # types
+    "types": "types", "oids": "oids",
+    "TypeRegistry": "types", "TypeCodec": "types", "Parameter": "types", "Json": "types",
+    "register_type": "types", "DEFAULT_REGISTRY": "types", "TypeCodecError": "types",
+    "MalformedValueError": "types",
 }
 
 __all__ = sorted(_EXPORTS)
