@@ -220,16 +220,27 @@ def test_tests_skip_with_the_reason_when_the_binaries_are_hidden(tmp_path):
 
 
 @pytest.mark.slow
-def test_private_server_stops_and_leaves_nothing(postgres_server):
+def test_benchmark_script_serves_a_command_then_stops_and_leaves_nothing(postgres_server):
+    # benchmarks/pg_server.py: a server of its own (a second PostgresServer, run to its end by the
+    # with block), its URL in DATABASE_URL for the command, the command's exit code for its own.
     # postgres_server first: skips here too without the binaries.
-    with PostgresServer() as server:
-        assert server.port != postgres_server.port
-        assert ssl_request(server.host, server.port) == b"S"
-        proc, folder = server.proc, server.dir
-    assert proc.returncode == 0  # fast shutdown, not a kill
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    command = [postgres_server.binary("psql"), "-X", "-q", "-A", "-t", "-w", "-c",
+               "SELECT current_user, ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"]
+    done = subprocess.run([sys.executable, "benchmarks/pg_server.py", "--user", "md5user", "--sslmode", "verify-full",
+                           "--", "sh", "-c", 'exec "$@" -d "$DATABASE_URL"; exit 9', "sh", *command],
+                          cwd=str(ROOT), capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    url, answer = done.stdout.splitlines()
+    folder = re.search(r"^pg_server: PostgreSQL in (\S+) ", done.stderr, re.M).group(1)
+    port = int(re.search(r"@127\.0\.0\.1:(\d+)/", url).group(1))
+    assert url == ("postgresql://md5user:md5-secret@127.0.0.1:%d/covet_test?sslmode=verify-full&sslrootcert=%s/tls/ca.crt"
+                   % (port, folder))
+    assert answer == "md5user|t"
+    assert port != postgres_server.port
     assert not os.path.exists(folder)
     with pytest.raises(OSError):
-        socket.create_connection((server.host, server.port), timeout=5).close()
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
 
 
 @pytest.mark.slow
