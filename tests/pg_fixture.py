@@ -175,7 +175,8 @@ def unavailable_reason() -> Optional[str]:
     if bindir is None:
         return reason
     if shutil.which("openssl") is None:
-        return "openssl not found on PATH (Debian package openssl): the PostgreSQL fixture makes its TLS certificate with it"
+        return ("openssl not found on PATH (Debian package openssl): "
+                "the PostgreSQL fixture makes its TLS certificate with it")
     try:
         server_account()
     except LookupError as exc:
@@ -291,7 +292,8 @@ class PostgresServer:
         self._log.write(done.stdout)
         self._log.flush()
         if done.returncode != 0:
-            raise RuntimeError("%s failed (exit %d): %s" % (what, done.returncode, done.stdout.decode(errors="replace")))
+            output = done.stdout.decode(errors="replace")
+            raise RuntimeError("%s failed (exit %d): %s" % (what, done.returncode, output))
 
     def _make_certificates(self) -> None:
         tls = os.path.dirname(self.ca_file)
@@ -418,9 +420,9 @@ class PostgresServer:
         # Since PostgreSQL 15 only the database owner may create in schema public; the test roles
         # are not owners, and their tests make tables.
         script.append("GRANT CREATE ON SCHEMA public TO PUBLIC;")
-        self._run([self.binary("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", self.socket_dir, "-p", str(self.port),
-                   "-U", SUPERUSER, "-d", "postgres", "-f", "-"], False, "psql (roles and database)",
-                  stdin="\n".join(script).encode() + b"\n")
+        self._run([self.binary("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", self.socket_dir,
+                   "-p", str(self.port), "-U", SUPERUSER, "-d", "postgres", "-f", "-"],
+                  False, "psql (roles and database)", stdin="\n".join(script).encode() + b"\n")
 
     # -- using it --------------------------------------------------------------------------------------
 

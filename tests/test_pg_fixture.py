@@ -115,7 +115,8 @@ def test_each_role_logs_in_with_tls_and_without(postgres_server, user, sslmode):
     done = psql(postgres_server, conninfo(postgres_server, user, sslmode=sslmode),
                 "SELECT current_user, ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
                 password=USERS[user].password)
-    assert (done.returncode, done.stdout, done.stderr) == (0, "%s|%s\n" % (user, "t" if sslmode != "disable" else "f"), "")
+    ssl_used = "f" if sslmode == "disable" else "t"
+    assert (done.returncode, done.stdout, done.stderr) == (0, "%s|%s\n" % (user, ssl_used), "")
 
 
 def test_each_role_meets_its_own_hba_line(postgres_server):
@@ -234,8 +235,8 @@ def test_benchmark_script_serves_a_command_then_stops_and_leaves_nothing(postgre
     url, answer = done.stdout.splitlines()
     folder = re.search(r"^pg_server: PostgreSQL in (\S+) ", done.stderr, re.M).group(1)
     port = int(re.search(r"@127\.0\.0\.1:(\d+)/", url).group(1))
-    assert url == ("postgresql://md5user:md5-secret@127.0.0.1:%d/covet_test?sslmode=verify-full&sslrootcert=%s/tls/ca.crt"
-                   % (port, folder))
+    assert url == ("postgresql://md5user:md5-secret@127.0.0.1:%d/covet_test"
+                   "?sslmode=verify-full&sslrootcert=%s/tls/ca.crt" % (port, folder))
     assert answer == "md5user|t"
     assert port != postgres_server.port
     assert not os.path.exists(folder)
