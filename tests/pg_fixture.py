@@ -239,7 +239,9 @@ class PostgresServer:
     Attributes: ``host`` ("127.0.0.1"), ``port``, ``user`` (the superuser, SCRAM), ``password``,
     ``database``, ``ca_file`` (the CA that signed the server certificate), ``socket_dir`` (its Unix
     socket folder, where ``local`` connections are trusted), ``bindir``, ``data_dir``, ``log_file``,
-    ``users`` (``USERS``: name -> PgUser).
+    ``users`` (``USERS``: name -> PgUser). ``bindir`` defaults to ``find_bindir()``'s; ``settings``
+    (postgresql.conf names to values) override ``SERVER_SETTINGS``. A start that fails raises
+    RuntimeError with the tool's output and leaves no folder or process behind.
     """
 
     host = "127.0.0.1"
