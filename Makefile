@@ -4,9 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 VERSIONS := 3.9 3.10 3.11 3.12 3.13
 
-.PHONY: test test-one test-all run bench autobahn redis clean
+.PHONY: test test-one test-all run bench autobahn redis postgres clean
 
-test: $(VENV)/.ok redis
+test: $(VENV)/.ok redis postgres
 	$(VENV)/bin/python -m pytest
 	@$(MAKE) --no-print-directory test-all
 
@@ -16,6 +16,15 @@ redis:
 	@command -v redis-server >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	  (apt-get install -y -qq redis-server >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq redis-server >/dev/null)); } || \
 	  echo "redis-server missing: Redis tests will be skipped"
+
+# The PostgreSQL tests start a real server (tests/pg_fixture.py): initdb, postgres and psql from the
+# Debian package postgresql (in /usr/lib/postgresql/<version>/bin, not on PATH), and openssl for the
+# server's throwaway TLS certificate. Installed when we can, otherwise those tests skip and say why.
+postgres:
+	@{ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v openssl >/dev/null 2>&1; } || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && export DEBIAN_FRONTEND=noninteractive && \
+	  (apt-get install -y -qq postgresql openssl >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq postgresql openssl >/dev/null)); } || \
+	  echo "postgresql or openssl missing: PostgreSQL tests will be skipped"
 
 $(VENV)/.ok:
 	$(PYTHON) -m venv $(VENV)

@@ -10,6 +10,8 @@ import pytest
 
 from covet.core.requests import Request
 from covet.testing import TestClient
+# A real PostgreSQL server for any test that asks for it (skips where the binaries are missing).
+from pg_fixture import postgres_server  # noqa: F401
 
 
 @pytest.fixture
