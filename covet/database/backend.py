@@ -134,16 +134,26 @@ class RawConnection:
 
     def __del__(self) -> None:
         # A connection nobody closed (its database dropped without disconnect(), its task
-        # collected): close the driver's connection now rather than when the driver's object is
-        # freed, which Python 3.13's sqlite3 reports as a ResourceWarning. Nothing can still be
-        # running on it: a job in flight holds a reference, so the object would not be collected.
+        # collected): close the driver's connection now rather than leave it to the driver's own
+        # finaliser, which Python 3.13's sqlite3 reports as a ResourceWarning. If it has a thread,
+        # close it *there*, after whatever is queued: the same collection may have just posted a
+        # job to it (a collected task's rollback, from its coroutine's finaliser), and closing it
+        # from here while that job ran crashed the process (a segfault inside sqlite3). The
+        # posted close keeps this object alive until then (PEP 442 allows that).
         dbapi = self.dbapi
-        if dbapi is not None and not self.closed:
-            self.closed = True
-            try:
-                dbapi.close()
-            except Exception:
-                pass
+        if dbapi is None or self.closed:
+            return
+        self.closed = True
+        worker = self.worker
+        if worker is not None:
+            self.worker = None
+            worker.post(self.backend.close, self)
+            worker.stop()
+            return
+        try:
+            dbapi.close()
+        except Exception:
+            pass
 
     def close(self) -> None:
         """Close the driver connection (on its thread, after pending jobs) and stop the thread."""
