@@ -788,15 +788,25 @@ def test_an_event_loop_that_ends_with_a_query_in_flight_leaks_nothing(url):
         while db.pool.in_use == 0:
             await asyncio.sleep(0)
 
-    threads = len(_db_threads())
+    before = set(_db_threads())
     run(leave_behind())
     # the next loop gets the one connection once the slow statement is over, rolled back
     assert run(db.fetch_val("SELECT count(*) FROM sqlite_master WHERE name = 't'")) == 0
     assert db.pool.in_use == 0 and not db.gate.held
-    assert len(_db_threads()) <= threads + 1  # its one connection's (earlier tests' may end meanwhile)
+    # its one connection's thread stays; a connection discarded on the way (its thread told to
+    # stop) may still be finishing: wait for those to end, then count
+    deadline = time.monotonic() + HANG
+    while len(set(_db_threads()) - before) > 1 and time.monotonic() < deadline:
+        for thread in set(_db_threads()) - before:
+            thread.join(0.05)
+    assert len(set(_db_threads()) - before) <= 1
     run(db.disconnect())
 
 
+# The task and its connection are collected together, in one garbage cycle: Python 3.13's
+# sqlite3 may finalise the driver's connection (and report it unclosed) before covet's own
+# finaliser has closed it in order on its thread. What the test checks holds either way.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_a_task_collected_with_its_transaction_open_gives_everything_back(url):
     # A loop closed with a task still inside a transaction: the task is never resumed, and when
     # it is collected its coroutine is closed (GeneratorExit inside the block).

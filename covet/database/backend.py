@@ -389,6 +389,24 @@ class Backend:
         raw.depth = 0
 
 
+def _journal_mode_wal(conn: sqlite3.Connection, timeout: float) -> None:
+    # Switching a new file to WAL takes an exclusive lock, and SQLite answers "database is
+    # locked" at once rather than through the busy handler when another process is switching it
+    # too (two workers starting on a fresh file, two `covet db migrate` at once). This runs on a
+    # connection's own thread, where waiting a little is harmless: retry until busy_timeout.
+    deadline = time.monotonic() + timeout
+    delay = 0.001
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+
 def sqlite_now() -> str:
     """SQL ``now()`` on SQLite: UTC in the format of ``CURRENT_TIMESTAMP``, so the two agree."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
@@ -440,7 +458,7 @@ class SQLiteBackend(Backend):
             conn = self._connect()
             conn.isolation_level = None
             if not self.memory:
-                conn.execute("PRAGMA journal_mode=WAL")
+                _journal_mode_wal(conn, float(self.config.busy_timeout))
                 conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA busy_timeout=%d" % int(float(self.config.busy_timeout) * 1000))
