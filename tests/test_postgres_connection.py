@@ -11,7 +11,9 @@ from covet.database.errors import IntegrityError, OperationalError
 from covet.database.postgres import protocol
 from covet.database.postgres.connection import PGConnection, QueryResult, quote_ident
 from covet.database.postgres.errors import (InvalidPassword, ProtocolError, QueryCanceled, SQLSyntaxError,
-                                            UndefinedTable, UniqueViolation, InFailedSQLTransaction)
+                                            UndefinedTable, UniqueViolation, InFailedSQLTransaction, EncodeError,
+                                            CharacterNotInRepertoire)
+from covet.database.postgres.types import TypeCodecError
 from covet.database.postgres.startup import AuthenticationRefused, ConnectError, parse_url
 from covet.database.records import MappingRecord
 
@@ -248,3 +250,143 @@ def test_trailing_bytes_after_ssl_answer_refused():
         server.close()
         await server.wait_closed()
     run(main())
+
+
+# --- queries ----------------------------------------------------------------------------------
+
+def session(pg, body, **kw):
+    """Run ``body(conn)`` on a fresh connection (TLS off: faster, and TLS is tested above)."""
+    async def main():
+        conn = await connect(pg, query={"sslmode": "disable"}, **kw)
+        try:
+            return await body(conn)
+        finally:
+            await conn.close()
+    return run(main())
+
+
+def test_fetch_types_and_records(postgres_server):
+    async def body(conn):
+        rows = await conn.fetch_all(
+            "SELECT $1::int AS i, $2::text AS t, $3::numeric AS n, $4::timestamptz AS ts, $5::uuid AS u, "
+            "$6::int[] AS a, NULL::text AS z, $7::bytea AS b, $8::bool AS f",
+            [7, "héllo", decimal.Decimal("1.50"), datetime.datetime(2024, 5, 1, 12, tzinfo=datetime.timezone.utc),
+             uuid.UUID(int=5), [1, None, 3], b"\x00\xff", False])
+        assert len(rows) == 1 and isinstance(rows[0], MappingRecord)
+        assert dict(rows[0]) == {"i": 7, "t": "héllo", "n": decimal.Decimal("1.50"),
+                                 "ts": datetime.datetime(2024, 5, 1, 12, tzinfo=datetime.timezone.utc),
+                                 "u": uuid.UUID(int=5), "a": [1, None, 3], "z": None, "b": b"\x00\xff",
+                                 "f": False}
+        assert rows[0][0] == 7
+        assert await conn.fetch_all("SELECT g FROM generate_series(1, $1) g", [4]) == [
+            {"g": 1}, {"g": 2}, {"g": 3}, {"g": 4}]
+        assert await conn.fetch_all("SELECT g FROM generate_series(1, 10) g", limit=2) == [{"g": 1}, {"g": 2}]
+        assert await conn.fetch_one("SELECT 1 AS x WHERE false") is None
+        assert await conn.fetch_val("SELECT 'a', 'b'", column=1) == "b"
+        assert await conn.fetch_val("SELECT 1 WHERE false") is None
+        assert await conn.fetch_all("") == []
+    session(postgres_server, body)
+
+
+def test_execute_rowcount_and_statement_cache(postgres_server):
+    async def body(conn):
+        await conn.execute("CREATE TEMP TABLE t (id int PRIMARY KEY, name text)")
+        assert await conn.execute("INSERT INTO t VALUES ($1, $2), ($3, $4)", [1, "a", 2, "b"]) == (2, None)
+        assert await conn.execute("UPDATE t SET name = $1", ["c"]) == (2, None)
+        cached = len(conn._statements)
+        for i in range(3):
+            assert await conn.fetch_val("SELECT name FROM t WHERE id = $1", [1]) == "c"
+        assert len(conn._statements) == cached + 1  # one statement for three runs
+        # the same SQL with another parameter type is another statement
+        assert await conn.fetch_val("SELECT name FROM t WHERE id = $1", ["2"]) == "c"
+        assert len(conn._statements) == cached + 2
+        names = await conn.fetch_all("SELECT name FROM pg_prepared_statements ORDER BY name")
+        assert len(names) == len(conn._statements)
+    session(postgres_server, body)
+
+
+def test_statement_cache_evicts_and_closes_on_the_server(postgres_server):
+    async def body(conn):
+        for i in range(5):
+            assert await conn.fetch_val("SELECT %d" % i) == i
+        assert [k[0] for k in conn._statements] == ["SELECT 2", "SELECT 3", "SELECT 4"]
+        count = await conn.fetch_val("SELECT count(*) FROM pg_prepared_statements")
+        assert count == 3  # the evicted two were Closed: only the cached ones (this one is cached after)
+    session(postgres_server, body, statement_cache_size=3)
+
+
+def test_execute_many_pipelines_in_one_implicit_transaction(postgres_server):
+    async def body(conn):
+        await conn.execute("CREATE TEMP TABLE m (id int PRIMARY KEY, v text)")
+        assert await conn.execute_many("INSERT INTO m VALUES ($1, $2)", [(1, "a"), (2, None), (3, "c")]) == 3
+        assert await conn.execute_many("INSERT INTO m VALUES ($1, $2)", []) == 0
+        # NULL first, then an int: the parameter types merge
+        await conn.execute("CREATE TEMP TABLE n (x bigint)")
+        assert await conn.execute_many("INSERT INTO n VALUES ($1)", ((None,), (5,), (2 ** 40,))) == 3
+        assert await conn.fetch_all("SELECT x FROM n ORDER BY x NULLS FIRST") == [{"x": None}, {"x": 5},
+                                                                                    {"x": 2 ** 40}]
+        with pytest.raises(UniqueViolation) as info:
+            await conn.execute_many("INSERT INTO m VALUES ($1, $2)", [(4, "d"), (1, "dup"), (5, "e")])
+        assert info.value.constraint_name == "m_pkey"
+        assert await conn.fetch_val("SELECT count(*) FROM m") == 3  # all or nothing
+        assert not conn.in_transaction
+    session(postgres_server, body)
+
+
+def test_server_errors_leave_the_connection_usable(postgres_server):
+    async def body(conn):
+        with pytest.raises(SQLSyntaxError) as info:
+            await conn.fetch_all("SELEC 1")
+        assert str(info.value) == 'syntax error at or near "SELEC"' and info.value.position == 1
+        with pytest.raises(UndefinedTable):
+            await conn.execute("DELETE FROM nowhere")
+        with pytest.raises(IntegrityError):
+            await conn.simple_query("CREATE TEMP TABLE u (id int UNIQUE); INSERT INTO u VALUES (1), (1)")
+        with pytest.raises(Exception) as info:  # division by zero raised while rows stream
+            await conn.fetch_all("SELECT 1 / (g - 3) FROM generate_series(1, 5) g")
+        assert info.value.sqlstate == "22012"
+        assert not conn.broken and conn.is_usable
+        assert await conn.fetch_val("SELECT $1::text", ["still fine"]) == "still fine"
+    session(postgres_server, body)
+
+
+def test_encode_refusal_before_sending_keeps_the_connection(postgres_server):
+    async def body(conn):
+        with pytest.raises(TypeCodecError, match="cannot send a builtins.object to PostgreSQL"):
+            await conn.fetch_all("SELECT $1", [object()])
+        with pytest.raises(EncodeError):  # a NUL would end the query early: refused, not sent
+            await conn.fetch_all("SELECT 1 -- \x00")
+        with pytest.raises(CharacterNotInRepertoire):  # the server's refusal of a NUL in text
+            await conn.fetch_all("SELECT $1::text", ["nul\x00inside"])
+        assert not conn.broken
+        assert await conn.fetch_val("SELECT 2") == 2
+    session(postgres_server, body)
+
+
+def test_simple_query_script(postgres_server):
+    async def body(conn):
+        results = await conn.simple_query("CREATE TEMP TABLE s (a int, b text); INSERT INTO s VALUES (1, 'x'), "
+                                          "(2, NULL); SELECT a, b FROM s ORDER BY a")
+        assert results == [QueryResult("CREATE TABLE", []), QueryResult("INSERT 0 2", []),
+                           QueryResult("SELECT 2", [{"a": 1, "b": "x"}, {"a": 2, "b": None}])]
+        assert await conn.simple_query("") == []
+    session(postgres_server, body)
+
+
+def test_notice_goes_to_logging(postgres_server, caplog):
+    async def body(conn):
+        with caplog.at_level("INFO", logger="covet.database.postgres"):
+            await conn.simple_query("DO $$ BEGIN RAISE NOTICE 'hello %', 42; END $$")
+    session(postgres_server, body)
+    assert [r.getMessage() for r in caplog.records] == ["PostgreSQL NOTICE: hello 42"]
+
+
+def test_protocol_error_breaks_the_connection(postgres_server):
+    async def body(conn):
+        conn._parser.feed(b"\x01\x00\x00\x00\x04")  # garbage ahead of the server's reply
+        with pytest.raises(ProtocolError):
+            await conn.fetch_val("SELECT 1")
+        assert conn.broken and conn.closed and not conn.is_usable
+        with pytest.raises(OperationalError, match="the connection is broken"):
+            await conn.fetch_val("SELECT 1")
+    session(postgres_server, body)

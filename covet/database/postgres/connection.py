@@ -346,7 +346,7 @@ class PGConnection:
             self._statements[key] = statement
         return statement
 
-    async def _read_results(self, statement: _Statement, rows: Optional[List[MappingRecord]]) -> int:
+    async def _read_results(self, statement: _Statement, rows: Optional[List[Any]], raw: bool = False) -> int:
         """Read BindComplete, rows and the completion of each Execute up to ReadyForQuery: the
         total row count (rows go to ``rows`` when it is a list)."""
         names, decode_row = statement.names, statement.decode_row
@@ -357,7 +357,8 @@ class PGConnection:
             kind = type(message)
             if kind is messages.DataRow:
                 if rows is not None and error is None:
-                    rows.append(MappingRecord(zip(names, decode_row(message.values))))  # type: ignore[attr-defined]
+                    values = decode_row(message.values)  # type: ignore[attr-defined]
+                    rows.append(values if raw else MappingRecord(zip(names, values)))
             elif kind is messages.CommandComplete:
                 count += message.row_count or 0  # type: ignore[attr-defined]
             elif kind is messages.ErrorResponse:
@@ -378,15 +379,15 @@ class PGConnection:
                 del self._statements[key]
                 self._send(frontend.close("S", statement.name), 0)  # answered before the next ReadyForQuery
 
-    async def _query(self, sql: str, params: Sequence[Any], rows: Optional[List[MappingRecord]],
-                     max_rows: int = 0) -> int:
+    async def _query(self, sql: str, params: Sequence[Any], rows: Optional[List[Any]],
+                     max_rows: int = 0, raw: bool = False) -> int:
         oids, formats, values = self._encode(params)
 
         async def work() -> int:
             statement = await self._prepare(sql, oids)
             self._send(frontend.bind("", statement.name, formats, values, statement.formats)
                        + frontend.execute("", max_rows) + frontend.SYNC)
-            return await self._read_results(statement, rows)
+            return await self._read_results(statement, rows, raw)
 
         return await self._operation(work)
 
@@ -413,9 +414,11 @@ class PGConnection:
         return rows[0] if rows else None
 
     async def fetch_val(self, sql: str, params: Sequence[Any] = (), column: int = 0) -> Any:
-        """One value of the first row (None without a row)."""
-        row = await self.fetch_one(sql, params)
-        return None if row is None else row[column]
+        """One value of the first row (None without a row), by position: columns of the same
+        name count apart here (a dict row keeps the last of them)."""
+        rows: List[Tuple[Any, ...]] = []
+        await self._query(sql, params, rows, 1, raw=True)
+        return rows[0][column] if rows else None
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> Tuple[int, None]:
         """Run one statement: ``(rowcount, None)`` (PostgreSQL has no lastrowid: use RETURNING)."""
