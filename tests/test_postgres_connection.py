@@ -390,3 +390,187 @@ def test_protocol_error_breaks_the_connection(postgres_server):
         with pytest.raises(OperationalError, match="the connection is broken"):
             await conn.fetch_val("SELECT 1")
     session(postgres_server, body)
+
+
+# --- transactions -------------------------------------------------------------------------------
+
+def test_transaction_status_and_savepoints(postgres_server):
+    async def body(conn):
+        await conn.execute("CREATE TEMP TABLE tx (v int)")
+        await conn.begin()
+        assert conn.in_transaction and conn.transaction_status == "T"
+        await conn.execute("INSERT INTO tx VALUES (1)")
+        await conn.savepoint("sp1")
+        await conn.execute("INSERT INTO tx VALUES (2)")
+        with pytest.raises(SQLSyntaxError):
+            await conn.execute("INSERT INTO")
+        assert conn.transaction_status == "E"
+        with pytest.raises(InFailedSQLTransaction):
+            await conn.fetch_val("SELECT 1")
+        await conn.rollback_to_savepoint("sp1")
+        assert conn.transaction_status == "T"
+        await conn.savepoint("sp2")
+        await conn.execute("INSERT INTO tx VALUES (3)")
+        await conn.release_savepoint("sp2")
+        await conn.commit()
+        assert not conn.in_transaction and conn.transaction_status == "I"
+        assert await conn.fetch_all("SELECT v FROM tx ORDER BY v") == [{"v": 1}, {"v": 3}]
+        await conn.begin("serializable", readonly=True)
+        assert await conn.fetch_val("SHOW transaction_isolation") == "serializable"
+        assert await conn.fetch_val("SHOW transaction_read_only") == "on"
+        await conn.rollback()
+        assert not conn.in_transaction
+        with pytest.raises(ValueError, match="a savepoint name is a plain identifier"):
+            await conn.savepoint("x; DROP TABLE tx")
+        with pytest.raises(ValueError, match="isolation must be one of"):
+            await conn.begin("chaos")
+    session(postgres_server, body)
+
+
+# --- cancellation and timeouts -------------------------------------------------------------------
+
+def test_cancelled_task_cancels_the_query_and_keeps_the_connection(postgres_server):
+    async def body(conn):
+        loop = asyncio.get_running_loop()
+        watcher = await connect(postgres_server, query={"sslmode": "disable"})
+        try:
+            task = asyncio.ensure_future(conn.fetch_val("SELECT pg_sleep(10)"))
+            # wait for the server to show the query running (no sleep-and-hope)
+            while not await watcher.fetch_val(
+                    "SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND state = 'active' "
+                    "AND query = 'SELECT pg_sleep(10)'", [conn.backend_pid]):
+                await asyncio.sleep(0.01)
+            started = loop.time()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert loop.time() - started < 1.0
+            assert conn.is_usable and not conn.broken
+            assert await conn.fetch_val("SELECT 'after'") == "after"
+            # the backend is idle again, not still sleeping
+            assert await watcher.fetch_val("SELECT state FROM pg_stat_activity WHERE pid = $1",
+                                           [conn.backend_pid]) == "idle"
+        finally:
+            await watcher.close()
+    session(postgres_server, body)
+
+
+def test_statement_timeout(postgres_server):
+    async def body(conn):
+        with pytest.raises(QueryCanceled) as info:
+            await conn.fetch_val("SELECT pg_sleep(5)")
+        assert info.value.sqlstate == "57014"
+        assert str(info.value) == "canceling statement due to statement timeout"
+        await conn.set_statement_timeout(None)
+        assert await conn.fetch_val("SHOW statement_timeout") == "0"
+        await conn.set_statement_timeout(1.5)
+        assert await conn.fetch_val("SHOW statement_timeout") == "1500ms"
+    session(postgres_server, body, statement_timeout=0.1)
+
+
+# --- LISTEN / NOTIFY ------------------------------------------------------------------------------
+
+def test_listen_notify_while_idle_and_during_queries(postgres_server):
+    async def body(conn):
+        other = await connect(postgres_server, query={"sslmode": "disable"})
+        try:
+            await conn.listen("jobs")
+            await conn.listen('odd "name"')
+            received = []
+            seen_two = asyncio.Event()
+
+            async def consume():
+                async for note in conn.notifications():
+                    received.append((note.channel, note.payload, note.pid == other.backend_pid))
+                    if len(received) == 3:
+                        seen_two.set()
+                        return
+
+            consumer = asyncio.ensure_future(consume())
+            await other.notify("jobs", "one")
+            # a query on the listening connection meanwhile: it takes the socket from the idle reader
+            assert await conn.fetch_val("SELECT 41 + 1") == 42
+            await other.notify('odd "name"', "two")
+            await other.execute("NOTIFY jobs, 'three'")
+            await asyncio.wait_for(seen_two.wait(), 5)
+            await consumer
+            assert received == [("jobs", "one", True), ('odd "name"', "two", True), ("jobs", "three", True)]
+            await conn.unlisten()
+            assert await conn.fetch_val("SELECT count(*) FROM pg_listening_channels()") == 0
+        finally:
+            await other.close()
+    session(postgres_server, body)
+
+
+def test_notification_queue_is_bounded(postgres_server):
+    async def body(conn):
+        await conn.listen("flood")
+        await conn.simple_query("SELECT pg_notify('flood', g::text) FROM generate_series(1, 5) g")
+        assert conn.notifications_dropped == 2
+        got = []
+        async for note in conn.notifications():
+            got.append(note.payload)
+            if len(got) == 3:
+                break
+        assert got == ["3", "4", "5"]
+    session(postgres_server, body, max_notifications=3)
+
+
+def test_notifications_end_when_the_connection_closes(postgres_server):
+    async def body(conn):
+        async def consume():
+            return [n async for n in conn.notifications()]
+        consumer = asyncio.ensure_future(consume())
+        await asyncio.sleep(0)  # let it start waiting on the socket
+        await conn.fetch_val("SELECT 1")  # takes the socket over and gives it back
+        await conn.close()
+        assert await asyncio.wait_for(consumer, 5) == []
+    session(postgres_server, body)
+
+
+# --- COPY ------------------------------------------------------------------------------------------
+
+def test_copy_from_and_to(postgres_server):
+    async def body(conn):
+        await conn.execute("CREATE TEMP TABLE c (id int, name text)")
+        assert await conn.copy_from("COPY c FROM STDIN", b"1\tAda\n2\tGrace\n") == 2
+
+        async def more():
+            yield "3\tBarbara\n"
+            yield b"4\t\\N\n"
+        assert await conn.copy_from("COPY c FROM STDIN", more()) == 2
+        assert await conn.copy_from("COPY c FROM STDIN", [b"5\tE\n"]) == 1
+        assert b"".join(await conn.copy_to("COPY c TO STDOUT")) == (
+            b"1\tAda\n2\tGrace\n3\tBarbara\n4\t\\N\n5\tE\n")
+        seen = []
+        assert await conn.copy_to("COPY (SELECT id FROM c ORDER BY id) TO STDOUT (FORMAT csv)", seen.append) == 5
+        assert b"".join(seen) == b"1\n2\n3\n4\n5\n"
+
+        def broken():
+            yield b"6\tF\n"
+            raise RuntimeError("source failed")
+        with pytest.raises(RuntimeError, match="source failed"):
+            await conn.copy_from("COPY c FROM STDIN", broken())
+        assert await conn.fetch_val("SELECT count(*) FROM c") == 5  # nothing of the failed COPY
+        with pytest.raises(Exception) as info:
+            await conn.copy_from("COPY c FROM STDIN", b"not a number\tx\n")
+        assert info.value.sqlstate == "22P02"
+        with pytest.raises(ValueError, match="copy_to\\(\\) needs a COPY ... TO STDOUT statement"):
+            await conn.copy_to("SELECT 1")
+        assert conn.is_usable
+    session(postgres_server, body)
+
+
+def test_close_sends_terminate(postgres_server):
+    async def body(conn):
+        watcher = await connect(postgres_server, query={"sslmode": "disable"})
+        pid = conn.backend_pid
+        await conn.close()
+        await conn.close()  # twice: nothing
+        # the backend exits on Terminate: wait for it to leave pg_stat_activity
+        while await watcher.fetch_val("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", [pid]):
+            await asyncio.sleep(0.01)
+        with pytest.raises(OperationalError, match="the connection is closed"):
+            await conn.fetch_val("SELECT 1")
+        await watcher.close()
+    session(postgres_server, body)
