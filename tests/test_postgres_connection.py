@@ -574,3 +574,40 @@ def test_close_sends_terminate(postgres_server):
             await conn.fetch_val("SELECT 1")
         await watcher.close()
     session(postgres_server, body)
+
+
+def test_stale_cached_plan_is_dropped_and_prepared_again(postgres_server):
+    async def body(conn):
+        await conn.execute("CREATE TEMP TABLE st (a int)")
+        await conn.execute("INSERT INTO st VALUES (1)")
+        assert await conn.fetch_all("SELECT * FROM st") == [{"a": 1}]
+        await conn.execute("ALTER TABLE st ADD COLUMN b text DEFAULT 'x'")
+        with pytest.raises(Exception) as info:  # the cached plan's result type changed
+            await conn.fetch_all("SELECT * FROM st")
+        assert info.value.sqlstate == "0A000"
+        assert await conn.fetch_all("SELECT * FROM st") == [{"a": 1, "b": "x"}]
+        # the dropped statement was Closed on the server (its CloseComplete read in the next batch)
+        names = await conn.fetch_all("SELECT name FROM pg_prepared_statements")
+        assert {r["name"] for r in names} == {s.name for s in conn._statements.values()}
+        # CREATE, INSERT, ALTER, the new SELECT * and this query; not the stale SELECT * (covet_3)
+        assert sorted(r["name"] for r in names) == ["covet_1", "covet_2", "covet_4", "covet_5", "covet_6"]
+
+        assert await conn.simple_query("SELECT 1 AS one") == [QueryResult("SELECT 1", [{"one": 1}])]
+    session(postgres_server, body)
+
+
+def test_a_value_that_fails_to_decode_is_raised_after_draining(postgres_server):
+    from covet.database.postgres.types import DEFAULT_REGISTRY
+
+    registry = DEFAULT_REGISTRY.copy()
+
+    def refuse(data):
+        raise ValueError("no thanks")
+    registry.register_type(25, name="text", decode_text=refuse, decode_binary=refuse)
+
+    async def body(conn):
+        with pytest.raises(TypeCodecError):
+            await conn.fetch_all("SELECT g::text FROM generate_series(1, 3) g")
+        assert not conn.broken and conn.is_usable
+        assert await conn.fetch_val("SELECT 5") == 5
+    session(postgres_server, body, registry=registry)

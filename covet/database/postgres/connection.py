@@ -84,6 +84,7 @@ class PGConnection(PGChannel):
         self._statements: "collections.OrderedDict[Tuple[str, Tuple[int, ...]], _Statement]" = (
             collections.OrderedDict())
         self._counter = 0
+        self._to_close: List[str] = []
 
     # --- opening and closing -----------------------------------------------------------------
 
@@ -159,11 +160,11 @@ class PGConnection(PGChannel):
             return statement
         self._counter += 1
         name = "covet_%d" % self._counter
-        batch = []
+        prepare = frontend.parse(name, sql, oids) + frontend.describe("S", name) + frontend.SYNC
         while self.statement_cache_size and len(self._statements) >= self.statement_cache_size:
             _, evicted = self._statements.popitem(last=False)
-            batch.append(frontend.close("S", evicted.name))  # free it on the server too
-        batch += [frontend.parse(name, sql, oids), frontend.describe("S", name), frontend.SYNC]
+            self._to_close.append(evicted.name)  # free it on the server too
+        batch = [self._closes(), prepare]
         self._send(b"".join(batch))
         param_oids: Tuple[int, ...] = oids
         fields: Tuple[messages.Field, ...] = ()
@@ -192,23 +193,30 @@ class PGConnection(PGChannel):
 
     async def _read_results(self, statement: _Statement, rows: Optional[List[Any]], raw: bool = False) -> int:
         """Read BindComplete, rows and the completion of each Execute up to ReadyForQuery: the
-        total row count (rows go to ``rows`` when it is a list)."""
+        total row count (rows go to ``rows`` when it is a list). A value that fails to decode is
+        raised after the rest is read, so the connection stays in step."""
         names, decode_row = statement.names, statement.decode_row
         count = 0
-        error = None
+        error: Optional[Exception] = None
         while self._pending:
             message = await self._recv()
             kind = type(message)
             if kind is messages.DataRow:
                 if rows is not None and error is None:
-                    values = decode_row(message.values)  # type: ignore[attr-defined]
+                    try:
+                        values = decode_row(message.values)  # type: ignore[attr-defined]
+                    except Exception as exc:  # TypeCodecError, or a user codec's own
+                        error = exc
+                        continue
                     rows.append(values if raw else MappingRecord(zip(names, values)))
             elif kind is messages.CommandComplete:
                 count += message.row_count or 0  # type: ignore[attr-defined]
             elif kind is messages.ErrorResponse:
                 if error is None:
                     error = error_from_response(message.fields)  # type: ignore[attr-defined]
-                    if error.sqlstate in ("0A000", "26000"):  # a cached plan gone stale, or gone
+                    # A cached plan whose result type changed (ALTER TABLE) or that is gone:
+                    # drop it, so that the next call prepares the statement again.
+                    if error.sqlstate in ("0A000", "26000"):
                         self._forget(statement)
             elif kind not in (messages.BindComplete, messages.PortalSuspended, messages.EmptyQueryResponse,
                               messages.ReadyForQuery, messages.CloseComplete):
@@ -221,7 +229,13 @@ class PGConnection(PGChannel):
         for key, cached in list(self._statements.items()):
             if cached is statement:
                 del self._statements[key]
-                self._send(frontend.close("S", statement.name), 0)  # answered before the next ReadyForQuery
+                self._to_close.append(statement.name)  # Closed in the next extended batch
+
+    def _closes(self) -> bytes:
+        """Close messages for statements dropped from the cache, to lead the next batch (their
+        CloseComplete replies come first, where the readers of that batch expect them)."""
+        names, self._to_close = self._to_close, []
+        return b"".join([frontend.close("S", name) for name in names])
 
     async def _query(self, sql: str, params: Sequence[Any], rows: Optional[List[Any]],
                      max_rows: int = 0, raw: bool = False) -> int:
@@ -229,8 +243,9 @@ class PGConnection(PGChannel):
 
         async def work() -> int:
             statement = await self._prepare(sql, oids)
-            self._send(frontend.bind("", statement.name, formats, values, statement.formats)
-                       + frontend.execute("", max_rows) + frontend.SYNC)
+            bound = (frontend.bind("", statement.name, formats, values, statement.formats)
+                     + frontend.execute("", max_rows) + frontend.SYNC)
+            self._send(self._closes() + bound)
             return await self._read_results(statement, rows, raw)
 
         return await self._operation(work)
@@ -290,11 +305,12 @@ class PGConnection(PGChannel):
         async def work() -> int:
             statement = await self._prepare(sql, oids)
             bind, execute = frontend.bind, frontend.execute("", 0)
-            parts = []
+            parts = [b""]
             for _, formats, values in encoded:
                 parts.append(bind("", statement.name, formats, values, statement.formats))
                 parts.append(execute)
             parts.append(frontend.SYNC)
+            parts[0] = self._closes()
             self._send(b"".join(parts))
             return await self._read_results(statement, None)
 
