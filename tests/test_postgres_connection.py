@@ -611,3 +611,21 @@ def test_a_value_that_fails_to_decode_is_raised_after_draining(postgres_server):
         assert not conn.broken and conn.is_usable
         assert await conn.fetch_val("SELECT 5") == 5
     session(postgres_server, body, registry=registry)
+
+
+def test_without_statement_cache_nothing_stays_prepared(postgres_server):
+    async def body(conn):
+        for i in range(3):
+            assert await conn.fetch_val("SELECT $1::int * 2", [i]) == i * 2
+        assert await conn.fetch_val("SELECT count(*) FROM pg_prepared_statements") == 0
+    session(postgres_server, body, statement_cache_size=0)
+
+
+def test_message_length_bound_breaks_the_connection(postgres_server):
+    async def body(conn):
+        assert await conn.fetch_val("SELECT repeat('x', 100)") == "x" * 100
+        with pytest.raises(ProtocolError) as info:
+            await conn.fetch_val("SELECT repeat('x', 5000)")
+        assert str(info.value) == "DataRow message of 5010 bytes exceeds max_message_len=4096"
+        assert conn.broken and conn.closed
+    session(postgres_server, body, max_message_len=4096)

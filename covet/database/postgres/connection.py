@@ -158,8 +158,11 @@ class PGConnection(PGChannel):
         if statement is not None:
             self._statements.move_to_end(key)
             return statement
-        self._counter += 1
-        name = "covet_%d" % self._counter
+        if self.statement_cache_size:
+            self._counter += 1
+            name = "covet_%d" % self._counter
+        else:
+            name = ""  # no cache: the unnamed statement, replaced by the next Parse, leaks nothing
         prepare = frontend.parse(name, sql, oids) + frontend.describe("S", name) + frontend.SYNC
         while self.statement_cache_size and len(self._statements) >= self.statement_cache_size:
             _, evicted = self._statements.popitem(last=False)
