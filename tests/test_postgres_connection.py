@@ -629,3 +629,38 @@ def test_message_length_bound_breaks_the_connection(postgres_server):
         assert str(info.value) == "DataRow message of 5010 bytes exceeds max_message_len=4096"
         assert conn.broken and conn.closed
     session(postgres_server, body, max_message_len=4096)
+
+
+def test_cancelled_copy_from_sends_copy_fail(postgres_server):
+    async def body(conn):
+        await conn.execute("CREATE TEMP TABLE cc (v int)")
+        first_sent = asyncio.Event()
+        never = asyncio.Event()
+
+        async def slow():
+            yield b"1\n"
+            first_sent.set()
+            await never.wait()  # the data source stalls
+            yield b"2\n"
+
+        task = asyncio.ensure_future(conn.copy_from("COPY cc FROM STDIN", slow()))
+        await first_sent.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert conn.is_usable and not conn.in_transaction
+        assert await conn.fetch_val("SELECT count(*) FROM cc") == 0
+    session(postgres_server, body)
+
+
+def test_cancel_while_waiting_for_the_lock_sends_nothing(postgres_server):
+    async def body(conn):
+        first = asyncio.ensure_future(conn.fetch_val("SELECT 1"))
+        second = asyncio.ensure_future(conn.fetch_val("SELECT 2"))
+        await asyncio.sleep(0)  # both started: the second waits for the lock
+        second.cancel()
+        assert await first == 1
+        with pytest.raises(asyncio.CancelledError):
+            await second
+        assert conn.is_usable and await conn.fetch_val("SELECT 3") == 3
+    session(postgres_server, body)
