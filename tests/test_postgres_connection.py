@@ -203,6 +203,7 @@ def test_connect_errors(postgres_server):
             await PGConnection.connect("127.0.0.1", port, "postgres", "x", connect_timeout=0.2)
         for writer in held:
             writer.close()
+            await writer.wait_closed()
         server.close()
         await server.wait_closed()
     run(main())
@@ -664,3 +665,21 @@ def test_cancel_while_waiting_for_the_lock_sends_nothing(postgres_server):
             await second
         assert conn.is_usable and await conn.fetch_val("SELECT 3") == 3
     session(postgres_server, body)
+
+
+def test_types_registered_by_name_are_resolved_at_connect(postgres_server, caplog):
+    from covet.database.postgres.types import DEFAULT_REGISTRY
+
+    registry = DEFAULT_REGISTRY.copy()
+    registry.register_type("pg_lsn", decode_text=lambda text: ("lsn", text))
+    registry.register_type("no_such_type", decode_text=str)
+
+    async def body(conn):
+        assert registry.unresolved_types() == ("no_such_type",)
+        assert await conn.fetch_val("SELECT '0/16B3748'::pg_lsn") == ("lsn", "0/16B3748")
+        assert await conn.fetch_val("SELECT ARRAY['0/1'::pg_lsn]") == [("lsn", "0/1")]
+    with caplog.at_level("WARNING", logger="covet.database.postgres"):
+        session(postgres_server, body, registry=registry)
+    assert [r.getMessage() for r in caplog.records] == [
+        "PostgreSQL types no_such_type are registered by name but not in this database: their values come back "
+        "as text"]

@@ -17,6 +17,7 @@ Example::
 """
 import asyncio
 import collections
+import logging
 import re
 import ssl
 from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
@@ -31,6 +32,8 @@ from covet.database.postgres.types import DEFAULT_REGISTRY, TypeRegistry
 from covet.database.records import MappingRecord
 
 __all__ = ["PGConnection", "QueryResult", "quote_ident"]
+
+logger = logging.getLogger("covet.database.postgres")
 
 _SAVEPOINT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _ISOLATION = {"read committed": "READ COMMITTED", "repeatable read": "REPEATABLE READ",
@@ -129,7 +132,28 @@ class PGConnection(PGChannel):
             raise ConnectError("connecting to %s:%d timed out after %ss" % (host, port, connect_timeout)) from None
         except OSError as exc:
             raise ConnectError("cannot connect to %s:%d: %s" % (host, port, exc)) from None
-        return cls(session, host, port, registry or DEFAULT_REGISTRY, statement_cache_size, max_notifications)
+        conn = cls(session, host, port, registry or DEFAULT_REGISTRY, statement_cache_size, max_notifications)
+        if conn.registry.unresolved_types():
+            try:
+                await conn._resolve_types()
+            except BaseException:
+                await conn.close()
+                raise
+        return conn
+
+    async def _resolve_types(self) -> None:
+        """Look up the OIDs of the types the registry names but cannot number yet (an
+        extension's, whose OIDs differ per database): once, at connect."""
+        names = list(self.registry.unresolved_types())
+        rows = await self.fetch_all("SELECT typname, oid, typarray FROM pg_catalog.pg_type WHERE typname = ANY($1) "
+                                    "ORDER BY oid", [names])
+        for row in rows:
+            if row["typname"] in self.registry.unresolved_types():
+                self.registry.resolve_type(row["typname"], oid=row["oid"], array_oid=row["typarray"])
+        missing = self.registry.unresolved_types()
+        if missing:
+            logger.warning("PostgreSQL types %s are registered by name but not in this database: their values "
+                           "come back as text", ", ".join(missing))
 
     @classmethod
     async def connect_url(cls, url: str, **options: Any) -> "PGConnection":
