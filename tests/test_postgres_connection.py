@@ -683,3 +683,32 @@ def test_types_registered_by_name_are_resolved_at_connect(postgres_server, caplo
     assert [r.getMessage() for r in caplog.records] == [
         "PostgreSQL types no_such_type are registered by name but not in this database: their values come back "
         "as text"]
+
+
+def test_unix_socket_folder_as_host_and_cancel_through_it(postgres_server):
+    async def main():
+        conn = await PGConnection.connect(postgres_server.socket_dir, postgres_server.port, "postgres",
+                                          database=postgres_server.database, ssl_mode="require")
+        try:
+            assert conn.tls is False  # a Unix socket never negotiates TLS (libpq's rule)
+            assert await conn.fetch_val("SELECT current_user") == "postgres"
+            assert await conn.fetch_val("SELECT client_addr FROM pg_stat_activity WHERE pid = pg_backend_pid()") is None
+            task = asyncio.ensure_future(conn.fetch_val("SELECT pg_sleep(10)"))
+            while not await postgres_probe(postgres_server, conn.backend_pid):
+                await asyncio.sleep(0.01)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert await conn.fetch_val("SELECT 'usable'") == "usable"
+        finally:
+            await conn.close()
+        with pytest.raises(ConnectError, match=r"cannot connect to /nonexistent/.s.PGSQL.5432: "):
+            await PGConnection.connect("/nonexistent", 5432, "postgres")
+    run(main())
+
+
+async def postgres_probe(pg, pid):
+    """Whether backend ``pid`` is running a query (seen from another connection)."""
+    async with await connect(pg, query={"sslmode": "disable"}) as watcher:
+        return await watcher.fetch_val("SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND state = 'active' "
+                                       "AND wait_event = 'PgSleep'", [pid])

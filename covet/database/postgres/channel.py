@@ -26,7 +26,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Deque, Dict, Iterabl
 
 from covet.database.postgres import frontend, messages
 from covet.database.postgres.errors import ProtocolError, ServerError, error_from_response
-from covet.database.postgres.startup import ConnectError, Session
+from covet.database.postgres.startup import ConnectError, Session, open_socket
 
 __all__ = ["PGChannel"]
 
@@ -183,7 +183,7 @@ class PGChannel:
             self._writer.write(frontend.copy_fail("cancelled by the client"))
             self._copy_in = False
         else:
-            reader, writer = await asyncio.open_connection(self._host, self._port)
+            reader, writer = await asyncio.open_connection(sock=await open_socket(self._host, self._port))
             try:
                 writer.write(frontend.cancel_request(self.backend_pid, self._secret))
                 # The server closes the cancel connection once it has signalled the backend:

@@ -27,7 +27,8 @@ from covet.database.postgres.protocol import BackendParser
 from covet.database.postgres.scram import ScramClient
 
 __all__ = ["ConnectError", "AuthenticationRefused", "SSL_MODES", "parse_url", "make_ssl_context",
-           "Session", "open_session", "read_message", "resolve_ssl"]
+           "Session", "open_session", "read_message", "resolve_ssl",
+           "open_socket"]
 
 logger = logging.getLogger("covet.database.postgres")
 
@@ -129,12 +130,22 @@ async def read_message(reader: asyncio.StreamReader, parser: BackendParser) -> m
         parser.feed(data)
 
 
-async def _negotiate_tls(host: str, port: int, ssl_mode: str,
-                         ctx: Optional[ssl.SSLContext]) -> Tuple[asyncio.StreamReader, asyncio.StreamWriter, bool]:
+async def open_socket(host: str, port: int) -> socket.socket:
+    """A connected non-blocking socket: TCP to ``host``, or, when ``host`` is a folder (starts with
+    ``/``), the server's Unix socket ``host/.s.PGSQL.port`` there, as libpq reads such a host."""
     loop = asyncio.get_running_loop()
+    if host.startswith("/"):
+        path = "%s/.s.PGSQL.%d" % (host.rstrip("/"), port)
+        unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        unix.setblocking(False)
+        try:
+            await loop.sock_connect(unix, path)
+        except OSError as exc:
+            unix.close()
+            raise ConnectError("cannot connect to %s: %s" % (path, exc)) from None
+        return unix
     infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     last: Optional[BaseException] = None
-    sock: Optional[socket.socket] = None
     for family, kind, proto, _, address in infos:
         candidate = socket.socket(family, kind, proto)
         candidate.setblocking(False)
@@ -144,13 +155,21 @@ async def _negotiate_tls(host: str, port: int, ssl_mode: str,
             candidate.close()
             last = exc
             continue
-        sock = candidate
-        break
-    if sock is None:
-        raise ConnectError("cannot connect to %s:%d: %s" % (host, port, last))
+        except BaseException:
+            candidate.close()
+            raise
+        candidate.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return candidate
+    raise ConnectError("cannot connect to %s:%d: %s" % (host, port, last))
+
+
+async def _negotiate_tls(host: str, port: int, ssl_mode: str,
+                         ctx: Optional[ssl.SSLContext]) -> Tuple[asyncio.StreamReader, asyncio.StreamWriter, bool]:
+    loop = asyncio.get_running_loop()
+    sock = await open_socket(host, port)
     try:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if ssl_mode == "disable":
+        # A Unix socket stays on this host: libpq does not ask for TLS there, whatever sslmode says.
+        if ssl_mode == "disable" or sock.family == socket.AF_UNIX:
             reader, writer = await asyncio.open_connection(sock=sock)
             return reader, writer, False
         await loop.sock_sendall(sock, frontend.SSL_REQUEST)
