@@ -12,7 +12,7 @@ from covet.database.postgres import protocol
 from covet.database.postgres.connection import PGConnection, QueryResult, quote_ident
 from covet.database.postgres.errors import (InvalidPassword, ProtocolError, QueryCanceled, SQLSyntaxError,
                                             UndefinedTable, UniqueViolation, InFailedSQLTransaction, EncodeError,
-                                            CharacterNotInRepertoire)
+                                            CharacterNotInRepertoire, AdminShutdown)
 from covet.database.postgres.types import TypeCodecError
 from covet.database.postgres.startup import AuthenticationRefused, ConnectError, parse_url
 from covet.database.records import MappingRecord
@@ -712,3 +712,17 @@ async def postgres_probe(pg, pid):
     async with await connect(pg, query={"sslmode": "disable"}) as watcher:
         return await watcher.fetch_val("SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND state = 'active' "
                                        "AND wait_event = 'PgSleep'", [pid])
+
+
+def test_terminated_backend_raises_the_servers_error_and_breaks(postgres_server):
+    async def body(conn):
+        async with await connect(postgres_server, query={"sslmode": "disable"}) as admin:
+            assert await admin.fetch_val("SELECT pg_terminate_backend($1)", [conn.backend_pid]) is True
+            while await admin.fetch_val("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", [conn.backend_pid]):
+                await asyncio.sleep(0.01)
+        with pytest.raises(AdminShutdown) as info:
+            await conn.fetch_val("SELECT 1")
+        assert info.value.sqlstate == "57P01"
+        assert str(info.value) == "terminating connection due to administrator command"
+        assert conn.broken and conn.closed
+    session(postgres_server, body)

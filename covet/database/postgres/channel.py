@@ -129,6 +129,12 @@ class PGChannel:
                 self.parameters[message.name] = message.value  # type: ignore[attr-defined]
             elif kind is messages.NoticeResponse:
                 logger.info("PostgreSQL %s: %s", message.severity, message.message)  # type: ignore[attr-defined]
+            elif kind is messages.ErrorResponse and message.severity in ("FATAL", "PANIC"):  # type: ignore[attr-defined]
+                # The server ends the session after this (an admin shutdown, a terminated backend):
+                # raise its error, not the end of stream that follows, and never reuse the connection.
+                error = error_from_response(message.fields)  # type: ignore[attr-defined]
+                self._break(error)
+                raise error
             else:
                 if kind is messages.ReadyForQuery:
                     self._pending -= 1
