@@ -96,7 +96,13 @@ def parse_url(url: str) -> Dict[str, Any]:
 def make_ssl_context(ssl_mode: str, ca_file: Optional[str]) -> ssl.SSLContext:
     """The TLS context for an ``sslmode``: ``require`` and ``prefer`` encrypt without checking the
     certificate (libpq's meaning), ``verify-ca`` checks the chain, ``verify-full`` also the host
-    name. Without ``ca_file`` the verifying modes use the system's trusted CAs."""
+    name. Without ``ca_file`` the verifying modes use the system's trusted CAs.
+
+    Example::
+
+        ctx = make_ssl_context("verify-ca", "/etc/ssl/pg-ca.pem")
+        assert ctx.verify_mode == ssl.CERT_REQUIRED and not ctx.check_hostname
+    """
     ctx = ssl.create_default_context(cafile=ca_file)
     if ssl_mode in ("prefer", "require"):
         ctx.check_hostname = False
@@ -119,7 +125,12 @@ class Session:
 
 
 async def read_message(reader: asyncio.StreamReader, parser: BackendParser) -> messages.BackendMessage:
-    """The next message, reading from ``reader`` as needed; ``ConnectError`` at end of stream."""
+    """The next message, reading from ``reader`` as needed; ``ConnectError`` at end of stream.
+
+    Example::
+
+        message = await read_message(reader, BackendParser())
+    """
     while True:
         message = parser.next_message()
         if message is not None:
@@ -132,7 +143,12 @@ async def read_message(reader: asyncio.StreamReader, parser: BackendParser) -> m
 
 async def open_socket(host: str, port: int) -> socket.socket:
     """A connected non-blocking socket: TCP to ``host``, or, when ``host`` is a folder (starts with
-    ``/``), the server's Unix socket ``host/.s.PGSQL.port`` there, as libpq reads such a host."""
+    ``/``), the server's Unix socket ``host/.s.PGSQL.port`` there, as libpq reads such a host.
+
+    Example::
+
+        sock = await open_socket("/var/run/postgresql", 5432)   # /var/run/postgresql/.s.PGSQL.5432
+    """
     loop = asyncio.get_running_loop()
     if host.startswith("/"):
         path = "%s/.s.PGSQL.%d" % (host.rstrip("/"), port)
@@ -198,7 +214,15 @@ async def open_session(host: str, port: int, user: str, password: Optional[str],
                        ssl_mode: str, ssl_context: Optional[ssl.SSLContext], settings: Mapping[str, str],
                        allow_md5: bool, allow_cleartext: bool, channel_binding: str,
                        max_message_len: int) -> Session:
-    """Connect, negotiate TLS, start up and authenticate (no timeout here: the caller bounds it)."""
+    """Connect, negotiate TLS, start up and authenticate (no timeout here: the caller bounds it).
+
+    Example::
+
+        session = await open_session("127.0.0.1", 5432, "app", "pw", "shop", ssl_mode="disable",
+                                     ssl_context=None, settings=BASE_SETTINGS, allow_md5=False,
+                                     allow_cleartext=False, channel_binding="prefer",
+                                     max_message_len=DEFAULT_MAX_MESSAGE_LEN)
+    """
     reader, writer, tls = await _negotiate_tls(host, port, ssl_mode, ssl_context)
     try:
         parser = BackendParser(max_message_len=max_message_len)
@@ -299,7 +323,13 @@ async def _authenticate(reader: asyncio.StreamReader, writer: asyncio.StreamWrit
 def resolve_ssl(ssl_mode: Optional[str], ssl_context: Optional[ssl.SSLContext],
                 ca_file: Optional[str]) -> Tuple[str, Optional[ssl.SSLContext]]:
     """The effective ``sslmode`` and context: ``verify-full`` by default when a CA or a context is
-    given, else ``prefer``; a given context is used as it is."""
+    given, else ``prefer``; a given context is used as it is.
+
+    Example::
+
+        mode, ctx = resolve_ssl(None, None, "/etc/ssl/pg-ca.pem")
+        assert mode == "verify-full" and ctx.check_hostname
+    """
     if ssl_mode is None:
         ssl_mode = "verify-full" if (ca_file or ssl_context) else "prefer"
     if ssl_mode not in SSL_MODES:
