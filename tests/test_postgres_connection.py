@@ -726,3 +726,65 @@ def test_terminated_backend_raises_the_servers_error_and_breaks(postgres_server)
         assert str(info.value) == "terminating connection due to administrator command"
         assert conn.broken and conn.closed
     session(postgres_server, body)
+
+
+# --- a scripted server (runs without PostgreSQL): what covet sends and how it reads the replies -----
+
+def _msg(kind, body):
+    return kind + (len(body) + 4).to_bytes(4, "big") + body
+
+
+def _status(name, value):
+    return _msg(b"S", name.encode() + b"\x00" + value.encode() + b"\x00")
+
+
+def test_scripted_trust_startup_and_one_query():
+    seen = {}
+
+    async def server(reader, writer):
+        assert await reader.readexactly(8) == protocol.SSL_REQUEST
+        writer.write(b"N")
+        length = int.from_bytes(await reader.readexactly(4), "big")
+        packet = await reader.readexactly(length - 4)
+        words = packet[4:].split(b"\x00")
+        seen["startup"] = dict(zip(words[0:-2:2], words[1:-2:2]))
+        writer.write(_msg(b"R", b"\x00\x00\x00\x00") + _status("server_version", "16.4")
+                     + _status("client_encoding", "UTF8")
+                     + _msg(b"K", (4242).to_bytes(4, "big") + b"\x01\x02\x03\x04") + _msg(b"Z", b"I"))
+        # Parse + Describe + Sync for the first use of the statement
+        head = await reader.readexactly(5)
+        parse = await reader.readexactly(int.from_bytes(head[1:], "big") - 4)
+        seen["parse"] = (head[:1], parse)
+        await reader.readexactly(len(protocol.describe("S", "covet_1")) + len(protocol.SYNC))
+        field = b"n\x00" + b"\x00" * 6 + (23).to_bytes(4, "big") + (4).to_bytes(2, "big") + b"\xff\xff\xff\xff\x00\x00"
+        writer.write(_msg(b"1", b"") + _msg(b"t", b"\x00\x01\x00\x00\x00\x17")
+                     + _msg(b"T", b"\x00\x01" + field) + _msg(b"Z", b"I"))
+        # Bind + Execute + Sync
+        head = await reader.readexactly(5)
+        seen["bind"] = await reader.readexactly(int.from_bytes(head[1:], "big") - 4)
+        await reader.readexactly(len(protocol.execute("", 0)) + len(protocol.SYNC))
+        writer.write(_msg(b"2", b"") + _msg(b"D", b"\x00\x01\x00\x00\x00\x04\x00\x00\x00\x2a")
+                     + _msg(b"N", b"SNOTICE\x00Mhi\x00\x00") + _msg(b"C", b"SELECT 1\x00") + _msg(b"Z", b"I"))
+        seen["terminate"] = await reader.read()
+        writer.close()
+
+    async def main():
+        srv = await asyncio.start_server(server, "127.0.0.1", 0)
+        port = srv.sockets[0].getsockname()[1]
+        conn = await PGConnection.connect("127.0.0.1", port, "app", None, "shop", application_name="api")
+        assert (conn.backend_pid, conn.tls, conn.parameters) == (
+            4242, False, {"server_version": "16.4", "client_encoding": "UTF8"})
+        assert await conn.fetch_all("SELECT $1::int AS n", [42]) == [{"n": 42}]
+        await conn.close()
+        srv.close()
+        await srv.wait_closed()
+
+    run(main())
+    assert seen["startup"] == {b"user": b"app", b"database": b"shop", b"client_encoding": b"UTF8",
+                               b"DateStyle": b"ISO", b"IntervalStyle": b"postgres", b"TimeZone": b"UTC",
+                               b"application_name": b"api"}
+    # the int is declared int2, the smallest type that holds it, and sent in binary
+    assert seen["parse"] == (b"P", b"covet_1\x00SELECT $1::int AS n\x00\x00\x01\x00\x00\x00\x15")
+    # one binary parameter of 2 bytes; the int4 result column asked for in binary
+    assert seen["bind"] == b"\x00covet_1\x00\x00\x01\x00\x01\x00\x01\x00\x00\x00\x02\x00\x2a\x00\x01\x00\x01"
+    assert seen["terminate"] == protocol.TERMINATE
