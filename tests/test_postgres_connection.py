@@ -788,3 +788,14 @@ def test_scripted_trust_startup_and_one_query():
     # one binary parameter of 2 bytes; the int4 result column asked for in binary
     assert seen["bind"] == b"\x00covet_1\x00\x00\x01\x00\x01\x00\x01\x00\x00\x00\x02\x00\x2a\x00\x01\x00\x01"
     assert seen["terminate"] == protocol.TERMINATE
+
+
+def test_copy_to_sink_error_is_raised_after_draining(postgres_server):
+    async def body(conn):
+        async def sink(chunk):
+            raise OSError("disk full")
+        with pytest.raises(OSError, match="disk full"):
+            await conn.copy_to("COPY (SELECT g FROM generate_series(1, 1000) g) TO STDOUT", sink)
+        assert conn.is_usable and not conn.broken
+        assert await conn.fetch_val("SELECT 7") == 7
+    session(postgres_server, body)

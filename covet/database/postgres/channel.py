@@ -168,8 +168,10 @@ class PGChannel:
             except ServerError:
                 raise  # already read to ReadyForQuery: the connection is fine
             except BaseException as exc:
-                # Nothing sent yet (a value that cannot be encoded): the connection is intact.
-                if self._pending or isinstance(exc, (ProtocolError, ConnectError, OSError, ssl.SSLError)):
+                # Nothing owed (a value that cannot be encoded, a caller's sink that failed after
+                # the reply was read): the connection is intact. A socket error while reading
+                # leaves a reply owed, so it breaks the connection by that test.
+                if self._pending or isinstance(exc, (ProtocolError, ConnectError)):
                     self._break(exc)
                 raise
             finally:
@@ -225,6 +227,8 @@ class PGChannel:
             data = await task
         except asyncio.CancelledError:
             return  # StreamReader.read cancelled while waiting loses nothing
+        except (OSError, ssl.SSLError) as exc:
+            raise ConnectError("the connection failed: %s" % exc) from None
         if data:
             self._parser.feed(data)
         else:
@@ -319,7 +323,8 @@ class PGChannel:
 
         async def work() -> int:
             self._send(data)
-            count, error, started = 0, None, False
+            count, started = 0, False
+            error: Optional[Exception] = None
             while self._pending:
                 message = await self._recv()
                 kind = type(message)
@@ -328,9 +333,12 @@ class PGChannel:
                         if sink is None:
                             chunks.append(message.data)  # type: ignore[attr-defined]
                         else:
-                            result = sink(message.data)  # type: ignore[attr-defined]
-                            if asyncio.iscoroutine(result):
-                                await result
+                            try:
+                                result = sink(message.data)  # type: ignore[attr-defined]
+                                if asyncio.iscoroutine(result):
+                                    await result
+                            except Exception as exc:  # raised once the rest is read: the connection stays in step
+                                error = exc
                 elif kind is messages.CopyOutResponse:
                     started = True
                 elif kind is messages.CommandComplete:
