@@ -10,6 +10,8 @@ One concept per module, bottom up:
 - ``protocol``: ``BackendParser``, sans-IO (bytes in, messages out, every limit named), and the
   one import for both directions.
 - ``scram``: ``ScramClient``, SCRAM-SHA-256 with channel binding (``SCRAM-SHA-256-PLUS``).
+- ``startup``, ``channel`` and ``connection``: ``PGConnection``, the asyncio connection on top
+  (connecting, TLS and authentication; the stream, cancellation, LISTEN/NOTIFY and COPY; queries).
 - ``oids`` and ``types``: the type codecs, Python values to and from PostgreSQL's text and binary
   formats (``TypeRegistry``, ``register_type``, ``Json``), sans-IO too; ``arrays`` and the
   private per-type modules behind them.
@@ -47,6 +49,9 @@ _EXPORTS = {
     "UndefinedTable": "errors", "UndefinedColumn": "errors", "SQLSyntaxError": "errors",
     "InsufficientPrivilege": "errors", "DataException": "errors", "NumericValueOutOfRange": "errors",
     "InvalidTextRepresentation": "errors", "InFailedSQLTransaction": "errors", "LockNotAvailable": "errors",
+    # the connection (startup: connecting and authenticating; channel: the session's stream)
+    "PGConnection": "connection", "QueryResult": "connection", "quote_ident": "connection",
+    "ConnectError": "startup", "AuthenticationRefused": "startup", "parse_url": "startup",
     # types
     "types": "types", "oids": "oids",
     "TypeRegistry": "types", "TypeCodec": "types", "Parameter": "types", "Json": "types",
