@@ -66,9 +66,13 @@ def _settle(fut: Any, ok: bool, value: Any) -> None:
 class Worker:
     """A thread that runs one connection's jobs in order."""
 
-    __slots__ = ("queue", "thread")
+    __slots__ = ("queue", "thread", "keep")
 
     def __init__(self, name: str) -> None:
+        #: the driver connection this thread works on, held by the running thread itself: so it is
+        #: never part of a garbage cycle while jobs may still run on it (the collector finalising
+        #: it there, beside a queued rollback, crashed the process inside sqlite3)
+        self.keep: Any = None
         self.queue: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
         self.thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self.thread.start()
@@ -78,6 +82,7 @@ class Worker:
         while True:
             job = get()
             if job is None:
+                self.keep = None
                 return
             loop, fut, fn, args = job
             try:
@@ -210,6 +215,8 @@ class Backend:
     def open(self, raw: RawConnection) -> None:
         try:
             raw.dbapi = self._connect()
+            if raw.worker is not None:
+                raw.worker.keep = raw.dbapi
         except self.error_class as exc:
             raise translate_error(exc) from exc
 
@@ -467,6 +474,8 @@ class SQLiteBackend(Backend):
         except sqlite3.Error as exc:
             raise translate_error(exc) from exc
         raw.dbapi = conn
+        if raw.worker is not None:
+            raw.worker.keep = conn
 
     def ping(self, raw: RawConnection) -> bool:
         return raw.dbapi is not None

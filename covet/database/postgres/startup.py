@@ -255,6 +255,12 @@ async def open_session(host: str, port: int, user: str, password: Optional[str],
                 raise ProtocolError("unexpected %s during startup" % type(message).__name__)
     except BaseException:
         writer.close()
+        # Let the transport really close before the error leaves: a loop that ends right after
+        # (asyncio.run around a refused connect) would otherwise leave the socket open.
+        try:
+            await asyncio.wait_for(writer.wait_closed(), 1.0)
+        except Exception:
+            pass
         raise
 
 
