@@ -26,6 +26,7 @@ Example::
     await migrate("up")                  # every pending migration, in version order
     await migrate("down", steps=1)       # the newest one rolled back
 """
+import abc
 import datetime
 import hashlib
 import logging
@@ -61,7 +62,7 @@ _registry: List[Type["Migration"]] = []
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
-class Migration:
+class Migration(abc.ABC):
     """A migration written in Python: ``up()`` returns the SQL that applies it, ``down()`` the SQL
     that undoes it (None, the default, when it cannot be undone).
 
@@ -103,9 +104,9 @@ class Migration:
             raise TypeError("%s.name must be a non-empty string, not %r" % (cls.__qualname__, cls.name))
         _registry.append(cls)
 
+    @abc.abstractmethod
     def up(self) -> str:
-        """The SQL that applies this migration."""
-        raise NotImplementedError("%s.up()" % type(self).__qualname__)
+        """The SQL that applies this migration (a registered subclass must define it)."""
 
     def down(self) -> Optional[str]:
         """The SQL that undoes ``up()``; None when the migration cannot be rolled back."""

@@ -26,6 +26,7 @@ Example::
     await qb.insert("users", {"name": "Ada", "email": "ada@example.com"}).execute()
     await qb.update("users", {"active": False}).where(in_("id", stale_ids)).execute()
 """
+import abc
 from typing import TYPE_CHECKING, Any, AsyncIterator, Iterable, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
 from covet.database._fragments import (
@@ -49,7 +50,7 @@ _F = TypeVar("_F", bound="_Filtered")
 _T = TypeVar("_T")
 
 
-class _Statement:
+class _Statement(abc.ABC):
     """What every statement shares: ``.sql`` and ``.params``, built on first use and kept (a
     statement never changes), and the terminal methods that run them."""
     __slots__ = ("_builder", "_table", "_compiled")
@@ -62,8 +63,9 @@ class _Statement:
         new._compiled = None
         return new
 
+    @abc.abstractmethod
     def _compile(self) -> Tuple[str, Any]:
-        raise NotImplementedError
+        """This statement's SQL and parameters (built once, kept in ``_compiled``)."""
 
     def _statement(self) -> Tuple[str, Any]:
         compiled = self._compiled

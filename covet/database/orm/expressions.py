@@ -16,6 +16,7 @@ Example::
     compiler.render(cond)   # '("users"."email" = ? OR "users"."name" LIKE ?)'
     compiler.params         # ['a@b.c', 'A%']
 """
+import abc
 from typing import Any, Iterable, List, Optional
 
 from ..identifiers import is_identifier
@@ -45,13 +46,14 @@ class Compiler:
         return element.compile(self)
 
 
-class ClauseElement:
+class ClauseElement(abc.ABC):
     """A piece of SQL with its parameters. Combine with ``&`` (AND), ``|`` (OR), ``~`` (NOT)."""
 
     __slots__ = ()
 
+    @abc.abstractmethod
     def compile(self, compiler: Compiler) -> str:
-        raise NotImplementedError
+        """This element's SQL, its values added to ``compiler``'s parameters."""
 
     def __and__(self, other: Any) -> "ClauseElement":
         return and_(self, other)

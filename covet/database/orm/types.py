@@ -23,6 +23,7 @@ Example::
     DateTime().validate("2024-05-01T09:30:00+02:00")
     # datetime.datetime(2024, 5, 1, 7, 30, tzinfo=datetime.timezone.utc)
 """
+import abc
 import base64
 import datetime
 import decimal
@@ -91,7 +92,7 @@ def parse_datetime(text: str, naive_is_utc: bool) -> Optional[datetime.datetime]
     return value.astimezone(_UTC)
 
 
-class TypeEngine:
+class TypeEngine(abc.ABC):
     """Base of the column types. ``json_type`` names the type in "must be of type ..."; ``python_type``
     is the annotation covet.validation sees (response_model, body parameters, OpenAPI).
 
@@ -137,9 +138,9 @@ class TypeEngine:
         """The value as JSON data, for ``to_dict()``."""
         return value
 
+    @abc.abstractmethod
     def sql_type(self, dialect: str) -> str:
         """The type's name in CREATE TABLE."""
-        raise NotImplementedError
 
     def field_options(self) -> Dict[str, Any]:
         """covet.validation ``Field`` options that say the same as ``check`` (for the JSON schema)."""
