@@ -176,27 +176,17 @@ class DatabaseManager:
                     return result
         return await self._once(fn, sql, params)
 
-    # The three reads below start with the inline fast path written out (covet.database.inline):
-    # no further coroutine is created for a read that runs on the loop's thread.
     async def fetch_all(self, sql: str, *params: Any) -> List[Record]:
         """Every row of a query: ``await db.fetch_all("SELECT * FROM users WHERE age > ?", 18)``."""
         conn = self._current.get()
         if conn is not None:
             return await self._joined().fetch_all(sql, *params)
-        inline = self._inline
-        if inline is not None:
-            raw = inline.current()
-            if raw is not None:
-                t = self.backend.translate(sql)
-                if not t.is_write and t.sql not in inline.slow:
-                    result = inline.run(raw, self.backend.fetch_all, t.sql, t.bind(params))
-                    if result is not MOVE:
-                        return result
-                    return await self._once(self.backend.fetch_all, sql, params)
         return await self._read(self.backend.fetch_all, sql, params)
 
     async def fetch_one(self, sql: str, *params: Any) -> Optional[Record]:
         """The first row, or None."""
+        # _read written out for the commonest read (a row by key): no further coroutine is
+        # created when it runs on the loop's thread (covet.database.inline).
         conn = self._current.get()
         if conn is not None:
             return await self._joined().fetch_one(sql, *params)
@@ -218,16 +208,6 @@ class DatabaseManager:
         conn = self._current.get()
         if conn is not None:
             return await self._joined().fetch_val(sql, *params)
-        inline = self._inline
-        if inline is not None:
-            raw = inline.current()
-            if raw is not None:
-                t = self.backend.translate(sql)
-                if not t.is_write and t.sql not in inline.slow:
-                    result = inline.run(raw, self.backend.fetch_val, t.sql, t.bind(params))
-                    if result is not MOVE:
-                        return result
-                    return await self._once(self.backend.fetch_val, sql, params)
         return await self._read(self.backend.fetch_val, sql, params)
 
     async def execute(self, sql: str, *params: Any) -> ExecuteResult:
