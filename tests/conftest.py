@@ -12,6 +12,8 @@ from covet.core.requests import Request
 from covet.testing import TestClient
 # A real PostgreSQL server for any test that asks for it (skips where the binaries are missing).
 from pg_fixture import postgres_server  # noqa: F401
+# The database layer's tests run on SQLite and PostgreSQL alike (tests/db_backends.py).
+from db_backends import database_url, sqlite_url  # noqa: F401
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from covet.database import (
 from covet.database import params
 from covet.database.manager import set_default_database
 from covet.database.params import MAX_CACHED_LENGTH, split_statements, translate
+from db_backends import count_tables_sql, gate_free, on_postgres
 
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -31,8 +32,8 @@ def run(coro):
 
 
 @pytest.fixture
-def url(tmp_path):
-    return "sqlite:///%s" % (tmp_path / "attack.db")
+def url(database_url):
+    return database_url
 
 
 #: A guard against a hang, not a speed check (speed is measured in benchmarks/): the quadratic and
@@ -85,7 +86,8 @@ def test_huge_statements_are_not_kept_in_the_caches(url):
         short = "SELECT ? + 0"
         assert await db.fetch_val(short, 3) == 3
         assert big not in db.backend._translations and short in db.backend._translations
-        assert (big, "qmark", True) not in params._cache and (short, "qmark", True) in params._cache
+        key = (db.dialect.paramstyle, db.backend.rewrite_sqlite)
+        assert (big,) + key not in params._cache and (short,) + key in params._cache
         edge = "SELECT ?" + " " * (MAX_CACHED_LENGTH - 8)
         assert len(edge) == MAX_CACHED_LENGTH and translate(edge) is translate(edge)
         await db.disconnect()
@@ -113,7 +115,7 @@ def test_sql_that_is_not_a_string_is_refused_by_every_method(url, sql):
     with pytest.raises(ProgrammingError, match="SQL must be a string"):
         with db.sync.transaction():
             db.sync.execute(sql)
-    assert db.pool.in_use == 0 and not db.gate.held
+    assert db.pool.in_use == 0 and gate_free(db)
     db.sync.disconnect()
 
 
@@ -157,7 +159,8 @@ def test_classification_time_is_linear(sql):
     assert _elapsed(translate, sql) < HANG
 
 
-def test_no_statement_kind_bypasses_the_write_gate(url):
+def test_no_statement_kind_bypasses_the_write_gate(sqlite_url):  # the write gate is SQLite's
+    url = sqlite_url
     async def main():
         db = DatabaseManager(url, pool_size=12, busy_timeout=0.05)
         await db.execute_script("CREATE TABLE t (n INTEGER); CREATE TABLE s (n INTEGER); CREATE TABLE w (n)")
@@ -202,7 +205,7 @@ def test_no_statement_kind_bypasses_the_write_gate(url):
         reads_after = results[len(jobs):len(jobs) + len(reads)]
         assert writes_after == [True] * (len(jobs) + 1)  # every write waited for the transaction
         assert reads_after == [False] * len(reads)  # and no read did: WAL readers run beside a writer
-        assert db.pool.in_use == 0 and not db.gate.held
+        assert db.pool.in_use == 0 and gate_free(db)
         await db.disconnect()
     run(main())
 
@@ -243,6 +246,17 @@ def test_awkward_but_valid_placeholders(sql, params, expected):
     ("SELECT ?", (object(),), "type 'object' is not supported|probably unsupported type"),
 ])
 def test_values_that_do_not_fit_are_clear_errors_and_the_connection_survives(url, sql, params, message):
+    if on_postgres(url):
+        # covet's PostgreSQL client sends a dict as json and a list as an array; it names what it
+        # cannot send; covet counts the values (the server takes more values than placeholders)
+        if "Incorrect number" in message:
+            message = "the statement has %d placeholders but %d values were given" % (sql.count("?"), len(params))
+        elif sql == "SELECT ?" and isinstance(params[0], (dict, list)):
+            assert run(_round_trip(url, sql, params)) == params[0]
+            return
+        elif "object" in message:
+            message = "cannot send a builtins.object to PostgreSQL: register its type"
+
     async def main():
         db = DatabaseManager(url, pool_size=1)
         with pytest.raises(DatabaseError, match=message):
@@ -251,9 +265,17 @@ def test_values_that_do_not_fit_are_clear_errors_and_the_connection_survives(url
             async with db.transaction():
                 await db.execute(sql, *params)
         assert await db.fetch_val("SELECT 5") == 5  # the one connection is back and usable
-        assert db.pool.in_use == 0 and not db.gate.held
+        assert db.pool.in_use == 0 and gate_free(db)
         await db.disconnect()
     run(main())
+
+
+async def _round_trip(url, sql, params):
+    db = DatabaseManager(url)
+    try:
+        return await db.fetch_val(sql, *params)
+    finally:
+        await db.disconnect()
 
 
 # -- the worker threads --------------------------------------------------------------------
@@ -273,10 +295,11 @@ class _Conform:
     (ValueError("bad value"), ValueError),
     (OverflowError("too big"), OverflowError),
 ])
-def test_a_job_raising_a_non_database_error_neither_hangs_nor_leaks(url, exc, expected):
+def test_a_job_raising_a_non_database_error_neither_hangs_nor_leaks(sqlite_url, exc, expected):  # a value's sqlite3 adapter on the worker thread
+    url = sqlite_url
     async def main():
         db = DatabaseManager(url, pool_size=1)
-        await db.execute("CREATE TABLE t (v)")
+        await db.execute("CREATE TABLE t (v TEXT)")
         for attempt in range(2):
             with pytest.raises(expected):
                 await asyncio.wait_for(db.fetch_val("SELECT ?", _Conform(exc)), 5)
@@ -287,12 +310,13 @@ def test_a_job_raising_a_non_database_error_neither_hangs_nor_leaks(url, exc, ex
                     await db.execute("INSERT INTO t VALUES (?)", 1)
                     await asyncio.wait_for(db.execute("INSERT INTO t VALUES (?)", _Conform(exc)), 5)
         assert await db.fetch_val("SELECT count(*) FROM t") == 0
-        assert db.pool.in_use == 0 and not db.gate.held and db.pool.size == 1
+        assert db.pool.in_use == 0 and gate_free(db) and db.pool.size == 1
         await db.disconnect()
     run(main())
 
 
-def test_a_base_exception_in_a_job_reaches_the_caller_and_the_connection_survives(url):
+def test_a_base_exception_in_a_job_reaches_the_caller_and_the_connection_survives(sqlite_url):  # a value's sqlite3 adapter on the worker thread
+    url = sqlite_url
     # KeyboardInterrupt raised inside the driver call (a value's adapter here) travels to the
     # awaiting task like any error, and asyncio lets it out of asyncio.run; the worker thread
     # lives on and the connection went back, so the next event loop uses it.
@@ -305,10 +329,10 @@ def test_a_base_exception_in_a_job_reaches_the_caller_and_the_connection_survive
         db.sync.fetch_val("SELECT ?", _Conform(KeyboardInterrupt()))
     with pytest.raises(SystemExit):
         with db.sync.transaction():
-            db.sync.execute("CREATE TABLE t (v)")
+            db.sync.execute("CREATE TABLE t (v TEXT)")
             db.sync.fetch_val("SELECT ?", _Conform(SystemExit(3)))
-    assert db.sync.fetch_val("SELECT count(*) FROM sqlite_master WHERE name = 't'") == 0  # rolled back
-    assert db.pool.in_use == 0 and not db.gate.held
+    assert db.sync.fetch_val(count_tables_sql(db, "t")) == 0  # rolled back
+    assert db.pool.in_use == 0 and gate_free(db)
     db.sync.disconnect()
 
 
@@ -334,8 +358,8 @@ def test_transaction_control_through_execute_is_refused(url, sql):
             async with db.transaction():
                 await db.execute(sql)
         async with db.transaction():  # the connection is clean: a transaction begins on it
-            await db.execute("CREATE TABLE t (n)")
-        assert db.pool.in_use == 0 and not db.gate.held
+            await db.execute("CREATE TABLE t (n INTEGER)")
+        assert db.pool.in_use == 0 and gate_free(db)
         await db.disconnect()
     run(main())
     db = DatabaseManager(url, pool_size=1)
@@ -352,15 +376,15 @@ def test_transaction_control_through_execute_is_refused(url, sql):
 def test_a_script_that_leaves_its_own_transaction_open_is_rolled_back(url):
     async def main():
         db = DatabaseManager(url, pool_size=1)
-        await db.execute_script("BEGIN; CREATE TABLE t (n UNIQUE); INSERT INTO t VALUES (1); COMMIT;")  # a dump
-        with pytest.raises(IntegrityError, match="UNIQUE"):
+        await db.execute_script("BEGIN; CREATE TABLE t (n INTEGER UNIQUE); INSERT INTO t VALUES (1); COMMIT;")  # a dump
+        with pytest.raises(IntegrityError, match="(?i)UNIQUE"):
             await db.execute_script("BEGIN; INSERT INTO t VALUES (2); INSERT INTO t VALUES (1); COMMIT;")
         with pytest.raises(ProgrammingError, match=r"began a transaction it did not end \(BEGIN without COMMIT\)"):
             await db.execute_script("BEGIN; INSERT INTO t VALUES (3);")
         assert [r.n for r in await db.fetch_all("SELECT n FROM t")] == [1]
         async with db.transaction():  # the one connection is not inside a leftover transaction
             await db.execute("INSERT INTO t VALUES (4)")
-        assert db.pool.in_use == 0 and not db.gate.held
+        assert db.pool.in_use == 0 and gate_free(db)
         await db.disconnect()
     run(main())
     db = DatabaseManager(url, pool_size=1)
@@ -375,7 +399,7 @@ def test_a_transaction_object_runs_one_block(url):
     # connection went back rolled back, so the second block's writes were silently lost.
     async def main():
         db = DatabaseManager(url, pool_size=1)
-        await db.execute("CREATE TABLE t (n)")
+        await db.execute("CREATE TABLE t (n INTEGER)")
         tx = db.transaction()
         async with tx:
             await db.execute("INSERT INTO t VALUES (1)")
@@ -394,7 +418,7 @@ def test_a_transaction_object_runs_one_block(url):
                 async with ctx:
                     pass
         assert [r.n for r in await db.fetch_all("SELECT n FROM t ORDER BY n")] == [1, 3]
-        assert db.pool.in_use == 0 and not db.gate.held
+        assert db.pool.in_use == 0 and gate_free(db)
         await db.disconnect()
     run(main())
     db = DatabaseManager(url, pool_size=1)
@@ -404,7 +428,7 @@ def test_a_transaction_object_runs_one_block(url):
     with pytest.raises(InterfaceError, match="has run its block already"):
         with stx:
             db.sync.execute("INSERT INTO t VALUES (5)")
-    assert db.sync.fetch_val("SELECT group_concat(n) FROM t") == "1,3,4"
+    assert [r.n for r in db.sync.fetch_all("SELECT n FROM t ORDER BY n")] == [1, 3, 4]
     db.sync.disconnect()
 
 
@@ -453,7 +477,7 @@ def test_statements_after_an_early_end_of_the_transaction_are_refused(url):
                 with pytest.raises(InterfaceError, match=message % "rollback"):
                     await conn.execute("UPDATE acct SET bal = 9")
             assert (await conn.execute("UPDATE acct SET bal = 9 WHERE id = 1")).rowcount == 1
-        assert db.pool.in_use == 0 and not db.gate.held
+        assert db.pool.in_use == 0 and gate_free(db)
         await db.disconnect()
     run(main())
 
@@ -468,7 +492,7 @@ def test_statements_after_an_early_end_of_the_transaction_are_refused(url):
             inner.rollback()
             db.sync.execute("UPDATE acct SET bal = 2 WHERE id = 2")
     assert [tuple(r.values()) for r in db.sync.fetch_all("SELECT id, bal FROM acct")] == [(1, 9), (2, 2)]
-    assert db.pool.in_use == 0 and not db.gate.held
+    assert db.pool.in_use == 0 and gate_free(db)
     db.sync.disconnect()
 
 
@@ -478,7 +502,7 @@ SIBLING = re.escape("another task is inside a nested db.transaction() block on t
 def test_tasks_inside_a_transaction_share_it_but_never_each_others_savepoints(url):
     async def main():
         db = DatabaseManager(url, pool_size=2)
-        await db.execute("CREATE TABLE t (n)")
+        await db.execute("CREATE TABLE t (n INTEGER)")
 
         # plain statements from gathered tasks run one after another in the transaction: safe
         async with db.transaction():
@@ -523,7 +547,7 @@ def test_tasks_inside_a_transaction_share_it_but_never_each_others_savepoints(ur
             async with db.transaction():
                 await db.execute("INSERT INTO t VALUES (8)")
         assert [r.n for r in await db.fetch_all("SELECT n FROM t ORDER BY n")] == [4, 5, 8]
-        assert db.pool.in_use == 0 and not db.gate.held
+        assert db.pool.in_use == 0 and gate_free(db)
         await db.disconnect()
     run(main())
 
@@ -577,7 +601,8 @@ def _db_threads():
     return [t for t in threading.enumerate() if t.name == "covet-db"]
 
 
-def test_a_database_dropped_without_disconnect_stops_its_threads(url):
+def test_a_database_dropped_without_disconnect_stops_its_threads(sqlite_url):  # SQLite's worker threads
+    url = sqlite_url
     # Each connection used from async code has a worker thread; a manager dropped without
     # disconnect() (a test's, a script's) used to leave every one of them blocked forever.
     # Threads of earlier tests' databases may end meanwhile: only this test's new ones are counted.
@@ -608,35 +633,38 @@ def test_a_transaction_awaiting_a_query_made_outside_it_ends_in_a_helpful_timeou
     # with a fresh context makes (so not in the transaction): it can only time out, and says why.
     async def main():
         db = DatabaseManager(url, pool_size=1, pool_timeout=0.1)
-        await db.execute("CREATE TABLE t (n)")
+        await db.execute("CREATE TABLE t (n INTEGER)")
         loop = asyncio.get_running_loop()
         async with db.transaction():
             await db.execute("INSERT INTO t VALUES (1)")
-            # a plain read from outside is served on the loop's own connection: committed rows only
-            outside = loop.create_task(db.fetch_val("SELECT count(*) FROM t"), context=contextvars.Context())
-            assert await outside == 0
+            if not on_postgres(url):
+                # a plain read from outside is served on the loop's own connection: committed rows only
+                outside = loop.create_task(db.fetch_val("SELECT count(*) FROM t"), context=contextvars.Context())
+                assert await outside == 0
             # anything that needs a pooled connection can only wait for the transaction: a timeout that says so
             outside = loop.create_task(db.execute("SELECT count(*) FROM t"), context=contextvars.Context())
             with pytest.raises(PoolTimeout, match=re.escape("no database connection free within 0.1 s (1 in use): "
                                                             "raise max_connections or shorten transactions, and "
                                                             + DEADLOCK_HINT)):
                 await outside
-            outside = loop.create_task(db.execute("INSERT INTO t VALUES (2)"), context=contextvars.Context())
-            with pytest.raises(PoolTimeout, match=re.escape("waited 0.1 s for the write lock: a write transaction "
-                                                            "is running too long, or " + GATE_HINT)):
-                await outside
+            if not on_postgres(url):  # the write gate is SQLite's
+                outside = loop.create_task(db.execute("INSERT INTO t VALUES (2)"), context=contextvars.Context())
+                with pytest.raises(PoolTimeout, match=re.escape("waited 0.1 s for the write lock: a write "
+                                                                "transaction is running too long, or " + GATE_HINT)):
+                    await outside
             assert await db.fetch_val("SELECT count(*) FROM t") == 1  # the transaction itself goes on
         assert await db.fetch_val("SELECT count(*) FROM t") == 1
-        assert db.pool.in_use == 0 and not db.gate.held
+        assert db.pool.in_use == 0 and gate_free(db)
         await db.disconnect()
     run(main())
 
 
-def test_sync_and_async_transactions_inside_each_other_time_out_instead_of_hanging(url):
+def test_sync_and_async_transactions_inside_each_other_time_out_instead_of_hanging(sqlite_url):  # the write gate is SQLite's
+    url = sqlite_url
     # A thread in db.sync.transaction() that runs an event loop whose code opens a write
     # transaction: the gate is held by that same thread, so the inner one can only time out.
     db = DatabaseManager(url, pool_size=2, pool_timeout=0.1)
-    db.sync.execute("CREATE TABLE t (n)")
+    db.sync.execute("CREATE TABLE t (n INTEGER)")
 
     async def inner_write():
         async with db.transaction():
@@ -665,7 +693,7 @@ def test_sync_and_async_transactions_inside_each_other_time_out_instead_of_hangi
 
     run(outer())
     assert [r.n for r in db.sync.fetch_all("SELECT n FROM t ORDER BY n")] == [1, 3]
-    assert db.pool.in_use == 0 and not db.gate.held
+    assert db.pool.in_use == 0 and gate_free(db)
     db.sync.disconnect()
 
 
@@ -718,6 +746,9 @@ def test_threads_and_tasks_wait_for_connections_in_one_line(url):
 
 
 def test_a_commit_refused_by_a_deferred_foreign_key_rolls_back_and_frees_everything(url):
+    refused = "violates foreign key constraint" if on_postgres(url) else "FOREIGN KEY constraint failed"
+    defer = "SET CONSTRAINTS ALL DEFERRED" if on_postgres(url) else "PRAGMA defer_foreign_keys = ON"
+
     async def main():
         db = DatabaseManager(url, pool_size=1)
         await db.execute_script("""
@@ -725,19 +756,19 @@ def test_a_commit_refused_by_a_deferred_foreign_key_rolls_back_and_frees_everyth
             CREATE TABLE c (pid INTEGER REFERENCES p(id) DEFERRABLE INITIALLY DEFERRED);
             CREATE TABLE d (pid INTEGER REFERENCES p(id));
         """)
-        with pytest.raises(IntegrityError, match="FOREIGN KEY constraint failed"):
+        with pytest.raises(IntegrityError, match=refused):
             async with db.transaction():
                 await db.execute("INSERT INTO c VALUES (99)")  # accepted now, refused at COMMIT
-        with pytest.raises(IntegrityError, match="FOREIGN KEY constraint failed"):
+        with pytest.raises(IntegrityError, match=refused):
             async with db.transaction():
-                await db.execute("PRAGMA defer_foreign_keys = ON")
+                await db.execute(defer)
                 await db.execute("INSERT INTO d VALUES (98)")
-        with pytest.raises(IntegrityError, match="FOREIGN KEY constraint failed"):
+        with pytest.raises(IntegrityError, match=refused):
             async with db.transaction():
                 await db.execute("INSERT INTO p VALUES (1)")
                 async with db.transaction():  # a savepoint's RELEASE does not check: the COMMIT does
                     await db.execute("INSERT INTO c VALUES (97)")
-        assert db.pool.in_use == 0 and not db.gate.held
+        assert db.pool.in_use == 0 and gate_free(db)
         async with db.transaction():  # the only connection is whole, out of any transaction
             await db.execute("INSERT INTO p VALUES (1)")
             await db.execute("INSERT INTO c VALUES (1)")
@@ -745,10 +776,10 @@ def test_a_commit_refused_by_a_deferred_foreign_key_rolls_back_and_frees_everyth
         await db.disconnect()
     run(main())
     db = DatabaseManager(url, pool_size=1)
-    with pytest.raises(IntegrityError, match="FOREIGN KEY constraint failed"):
+    with pytest.raises(IntegrityError, match=refused):
         with db.sync.transaction():
             db.sync.execute("INSERT INTO c VALUES (96)")
-    assert db.sync.fetch_val("SELECT count(*) FROM c") == 1 and not db.gate.held and db.pool.in_use == 0
+    assert db.sync.fetch_val("SELECT count(*) FROM c") == 1 and gate_free(db) and db.pool.in_use == 0
     db.sync.disconnect()
 
 
@@ -758,13 +789,13 @@ def test_one_database_serves_event_loops_one_after_another(url):
 
     async def step(n):
         async with db.transaction():
-            await db.execute("CREATE TABLE IF NOT EXISTS t (n)")
+            await db.execute("CREATE TABLE IF NOT EXISTS t (n INTEGER)")
             await db.execute("INSERT INTO t VALUES (?)", n)
         rows = await asyncio.gather(db.fetch_val("SELECT count(*) FROM t"), db.fetch_val("SELECT max(n) FROM t"))
         return rows
 
     assert [run(step(n)) for n in range(1, 5)] == [[1, 1], [2, 2], [3, 3], [4, 4]]
-    assert db.pool.in_use == 0 and not db.gate.held
+    assert db.pool.in_use == 0 and gate_free(db)
     run(db.disconnect())
 
 
@@ -781,7 +812,7 @@ def test_an_event_loop_that_ends_with_a_query_in_flight_leaks_nothing(url):
 
         async def open_transaction():
             async with db.transaction():
-                await db.execute("CREATE TABLE t (n)")
+                await db.execute("CREATE TABLE t (n INTEGER)")
                 started.set()
                 await asyncio.Event().wait()
 
@@ -792,8 +823,8 @@ def test_an_event_loop_that_ends_with_a_query_in_flight_leaks_nothing(url):
     before = set(_db_threads())
     run(leave_behind())
     # the next loop gets the one connection once the slow statement is over, rolled back
-    assert run(db.fetch_val("SELECT count(*) FROM sqlite_master WHERE name = 't'")) == 0
-    assert db.pool.in_use == 0 and not db.gate.held
+    assert run(db.fetch_val(count_tables_sql(db, "t"))) == 0
+    assert db.pool.in_use == 0 and gate_free(db)
     # its one connection's thread stays; a connection discarded on the way (its thread told to
     # stop) may still be finishing: wait for those to end, then count
     deadline = time.monotonic() + HANG
@@ -816,23 +847,23 @@ def test_a_task_collected_with_its_transaction_open_gives_everything_back(url):
 
     async def stuck():
         async with db.transaction():
-            await db.execute("CREATE TABLE t (n)")
+            await db.execute("CREATE TABLE t (n INTEGER)")
             await asyncio.Event().wait()
 
     task = loop.create_task(stuck())
     loop.run_until_complete(asyncio.sleep(0.05))
     while db.pool.in_use == 0:
         loop.run_until_complete(asyncio.sleep(0.01))
-    assert db.gate.held
+    assert db.gate is None or db.gate.held
     loop.close()
     del task
     gc.collect()
     async def pooled_count():  # the pool's one connection: it comes back once rolled back
         async with db.connection() as conn:
-            return await conn.fetch_val("SELECT count(*) FROM sqlite_master WHERE name = 't'")
+            return await conn.fetch_val(count_tables_sql(db, "t"))
 
     assert run(pooled_count()) == 0
-    assert db.pool.in_use == 0 and not db.gate.held
+    assert db.pool.in_use == 0 and gate_free(db)
     run(db.disconnect())
 
 
@@ -861,7 +892,7 @@ def test_interpreter_exit_with_a_query_in_flight_does_not_hang(tmp_path):
 def test_disconnect_while_queries_run_and_reconnect(url):
     async def main():
         db = DatabaseManager(url, pool_size=3)
-        await db.execute("CREATE TABLE t (n)")
+        await db.execute("CREATE TABLE t (n INTEGER)")
         inside = asyncio.Event()
 
         async def transaction():
@@ -891,14 +922,14 @@ def test_disconnect_while_queries_run_and_reconnect(url):
 def test_execute_many_edge_cases_and_big_values(url):
     async def main():
         db = DatabaseManager(url, pool_size=1)
-        await db.execute("CREATE TABLE t (n, b BLOB)")
+        await db.execute("CREATE TABLE t (n TEXT, b BYTEA)")
         assert await db.execute_many("INSERT INTO t (n) VALUES (?)", []) == 0
         assert await db.execute_many("INSERT INTO t (n) VALUES (?)", ((i,) for i in range(5))) == 5
         assert await db.execute_many("INSERT INTO t (n) VALUES (:n)", iter([{"n": 5}, {"n": 6}])) == 2
         assert await db.execute_many("INSERT INTO t (n) VALUES ($1)", ["seven", "eight"]) == 2  # one value each
         with pytest.raises(ProgrammingError, match="no value given for the placeholder :n"):
             await db.execute_many("INSERT INTO t (n) VALUES (:n)", [{"n": 9}, {"m": 10}])
-        with pytest.raises(ProgrammingError, match="executemany|can only execute DML"):
+        with pytest.raises(ProgrammingError, match=r"execute_many\(\) runs a write statement"):
             await db.execute_many("SELECT ?", [(1,)])
         assert await db.fetch_val("SELECT count(*) FROM t") == 9  # the failed batch added nothing
 
@@ -907,9 +938,12 @@ def test_execute_many_edge_cases_and_big_values(url):
         assert await db.fetch_val("SELECT b FROM t WHERE n = 'blob'") == blob
         text = "é" * 1_000_000
         assert await db.fetch_val("SELECT ?", text) == text
-        with pytest.raises((OverflowError, DatabaseError)):
-            await db.fetch_val("SELECT ?", 2 ** 63)
-        assert db.pool.in_use == 0 and not db.gate.held
+        if on_postgres(url):  # past int8, covet sends a numeric
+            assert await db.fetch_val("SELECT ?", 2 ** 63) == 2 ** 63
+        else:
+            with pytest.raises((OverflowError, DatabaseError)):
+                await db.fetch_val("SELECT ?", 2 ** 63)
+        assert db.pool.in_use == 0 and gate_free(db)
         await db.disconnect()
     run(main())
 

@@ -22,7 +22,7 @@ CASES = [
     ("SELECT * FROM u WHERE a = :a AND b = :b AND c = :a", "qmark", False,
      "SELECT * FROM u WHERE a = ? AND b = ? AND c = ?", ({"a": 1, "b": 2},), [1, 2, 1]),
     ("SELECT * FROM u WHERE a = %(a)s", "qmark", False, "SELECT * FROM u WHERE a = ?", ({"a": 1},), [1]),
-    ("SELECT * FROM u WHERE a = ? AND b = ?", "dollar", False, "SELECT * FROM u WHERE a = $1 AND b = $2", (1, 2), (1, 2)),
+    ("SELECT * FROM u WHERE a = ? AND b = ?", "dollar", False, "SELECT * FROM u WHERE a = $1 AND b = $2", (1, 2), [1, 2]),  # counted: not passed through
     ("SELECT * FROM u WHERE a = ? AND b = ?", "format", False, "SELECT * FROM u WHERE a = %s AND b = %s", (1, 2), (1, 2)),
     ("SELECT * FROM u WHERE a = ? AND b = ?", "numeric", False, "SELECT * FROM u WHERE a = :1 AND b = :2", (1, 2), (1, 2)),
     ("SELECT * FROM u WHERE a = ? AND b = ?", "named", False, "SELECT * FROM u WHERE a = :p1 AND b = :p2", (1, 2),

@@ -42,7 +42,8 @@ def test_parse_url_parts_and_escapes():
     ("postgresql://h/db", "the URL names no user (postgresql://USER@host/db)"),
     ("postgresql://u@h:99999/db", "the URL's port is not a number from 0 to 65535"),
     ("postgresql://u@h/db?ssl_mode=disable", "unknown URL parameter 'ssl_mode' (covet understands sslmode, "
-                                              "sslrootcert, connect_timeout, application_name, channel_binding)"),
+                                              "sslrootcert, connect_timeout, application_name, channel_binding, "
+                                              "statement_timeout, statement_cache_size, allow_md5, allow_cleartext)"),
     ("postgresql://u@h/db?connect_timeout=soon", "connect_timeout='soon' is not a number of seconds"),
 ])
 def test_parse_url_refusals(url, message):

@@ -130,6 +130,14 @@ class RawConnection:
         worker.queue.put((loop, fut, fn, args))
         return fut
 
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` for a sync caller, on the caller's own thread."""
+        return fn(*args)
+
+    def alive(self, loop: Any) -> bool:
+        """Whether a caller on ``loop`` can use this connection (a thread's always can)."""
+        return True
+
     def post(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` after this connection's pending jobs, or now if it has no thread."""
         if self.worker is None:
@@ -160,6 +168,10 @@ class RawConnection:
         except Exception:
             pass
 
+    async def aclose(self) -> None:
+        """:meth:`close`, for async callers (an async driver's connection is closed by then)."""
+        self.close()
+
     def close(self) -> None:
         """Close the driver connection (on its thread, after pending jobs) and stop the thread."""
         if self.closed:
@@ -186,6 +198,8 @@ class Backend:
     ping_after: Optional[float] = 30.0
     #: The connection count a database of this kind can use at most (None: the pool decides).
     max_connections: Optional[int] = None
+    #: What holds one driver connection (covet.database.native.LoopConnection for async drivers).
+    raw_class = RawConnection
 
     def __init__(self, module: Any, connect: Callable[[], Any], paramstyle: Optional[str] = None,
                  name: Optional[str] = None) -> None:
@@ -316,6 +330,10 @@ class Backend:
     def split_script(self, script: str) -> List[str]:
         return split_statements(script)
 
+    def script_statements(self, script: str) -> List[str]:
+        """A script's statements as ``execute_script`` takes them, each in this driver's dialect."""
+        return [self.translate(s).sql for s in self.split_script(script)]
+
     def cursor_open(self, raw: RawConnection, sql: str, params: Sequence[Any]) -> Tuple[Any, List[str]]:
         try:
             cur = self._cursor(raw, sql, params)
@@ -374,6 +392,18 @@ class Backend:
             self._abandon(raw)
             raise translate_error(exc) from exc
         raw.depth = max(raw.depth - 1, 0)
+
+    def end(self, raw: RawConnection, commit: bool) -> None:
+        """COMMIT or ROLLBACK one level; the outermost level's end opens the write gate."""
+        try:
+            if commit:
+                self.commit(raw)
+            else:
+                self.rollback(raw)
+        finally:
+            if raw.depth == 0 and raw.holds_gate is not None:
+                gate, raw.holds_gate = raw.holds_gate, None
+                gate.release()
 
     def _abandon(self, raw: RawConnection) -> None:
         # A transaction that cannot end cleanly: roll everything back; a connection that cannot
@@ -605,6 +635,10 @@ def backend_for(config: DatabaseConfig, module: Any = None, paramstyle: Optional
     if module is None:
         if config.driver == "sqlite":
             return SQLiteBackend(config, connection_factory)
+        if config.driver == "postgresql":
+            # covet's own client (issue 16), found by name: the generic layer imports no driver.
+            native = importlib.import_module("covet.database.postgres.backend")
+            return native.PostgresBackend(config, connection_factory)  # type: ignore[no-any-return]
         raise InterfaceError(
             "no built-in driver for %r databases yet: pass module= a DB-API 2.0 module (docs/database.md)"
             % config.driver)

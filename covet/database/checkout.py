@@ -236,7 +236,13 @@ class Checkout:
 
     async def close(self) -> None:
         """Close idle connections now and busy ones as they come back."""
-        self.close_sync()
+        with self._lock:
+            self._closed = True
+            idle = self._idle[:]
+            del self._idle[:]
+            self._size -= len(idle)
+        for raw in idle:
+            await raw.aclose()  # an async driver's connection is closed before the loop may end
 
     def close_sync(self) -> None:
         with self._lock:
@@ -313,7 +319,7 @@ class Checkout:
         return await self._checked(raw)
 
     async def _create(self) -> RawConnection:
-        raw = RawConnection(self.backend)
+        raw = self.backend.raw_class(self.backend)
         try:
             await raw.run(asyncio.get_running_loop(), self.backend.open, raw)
         except BaseException:
@@ -324,7 +330,12 @@ class Checkout:
 
     async def _checked(self, raw: RawConnection) -> RawConnection:
         # Health check on checkout: a connection idle for longer than the backend's ping_after
-        # makes a round trip first (a server may have dropped it); SQLite files need none.
+        # makes a round trip first (a server may have dropped it); SQLite files need none. A
+        # connection of an async driver whose event loop has ended is gone (covet.database.native).
+        if not raw.alive(asyncio.get_running_loop()):
+            raw.close()
+            self._forget()
+            return await self.checkout()
         ping_after = self.backend.ping_after
         if ping_after is not None and time.monotonic() - raw.last_used > ping_after:
             ok = await raw.run(asyncio.get_running_loop(), self.backend.ping, raw)
@@ -357,16 +368,17 @@ class Checkout:
             raw = waiter.item
             create = raw is None  # a slot came free, not a connection
         if create:
-            raw = RawConnection(self.backend)
+            raw = self.backend.raw_class(self.backend)
             try:
-                self.backend.open(raw)
+                raw.call(self.backend.open, raw)
             except BaseException:
                 raw.closed = True
                 self._forget()
                 raise
             return raw
         ping_after = self.backend.ping_after
-        if ping_after is not None and time.monotonic() - raw.last_used > ping_after and not self.backend.ping(raw):
+        if not raw.alive(None) or (ping_after is not None and time.monotonic() - raw.last_used > ping_after
+                                   and not raw.call(self.backend.ping, raw)):
             raw.close()
             self._forget()
             return self.checkout_sync()
@@ -410,14 +422,29 @@ class Checkout:
         if close:
             raw.close()
 
-    def _reset_and_checkin(self, raw: RawConnection) -> None:
+    def _reset_and_checkin(self, raw: RawConnection) -> Any:
         try:
-            self.backend.reset(raw)
+            # a connection already gone (its event loop ended) has nothing to roll back
+            pending = None if raw.closed else self.backend.reset(raw)
+        except BaseException:
+            self._checkin_after_reset(raw)
+            raise
+        if pending is not None:  # an async driver's rollback: check in once it is over
+            return self._finish_reset(pending, raw)
+        self._checkin_after_reset(raw)
+        return None
+
+    async def _finish_reset(self, pending: Any, raw: RawConnection) -> None:
+        try:
+            await pending
         finally:
-            gate, raw.holds_gate = raw.holds_gate, None
-            if gate is not None:
-                gate.release()
-            self.checkin(raw)
+            self._checkin_after_reset(raw)
+
+    def _checkin_after_reset(self, raw: RawConnection) -> None:
+        gate, raw.holds_gate = raw.holds_gate, None
+        if gate is not None:
+            gate.release()
+        self.checkin(raw)
 
     def release_after_pending(self, raw: RawConnection) -> None:
         """Give a connection back once the jobs already posted to its thread have run (a cancelled

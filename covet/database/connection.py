@@ -44,22 +44,15 @@ def gated(gate: Gate, fn: Any, *args: Any) -> Any:
         gate.release()
 
 
+def _read_many() -> ProgrammingError:
+    # sqlite3 refuses a query here; PostgreSQL would run it once per set and drop the rows
+    return ProgrammingError("execute_many() runs a write statement once per parameter set; run a query with "
+                            "fetch_all()")
+
+
 def _readonly_write() -> ProgrammingError:
     return ProgrammingError("a write statement inside db.transaction(readonly=True): start the transaction "
                             "without readonly=True")
-
-
-def _end(backend: Backend, raw: RawConnection, commit: bool) -> None:
-    # COMMIT or ROLLBACK one level; the outermost level's end opens the write gate.
-    try:
-        if commit:
-            backend.commit(raw)
-        else:
-            backend.rollback(raw)
-    finally:
-        if raw.depth == 0 and raw.holds_gate is not None:
-            gate, raw.holds_gate = raw.holds_gate, None
-            gate.release()
 
 
 class Connection:
@@ -101,14 +94,15 @@ class Connection:
     async def _exec(self, fn: Any, t: Translation, params: Any) -> Any:
         raw = self.raw
         loop = asyncio.get_running_loop()
-        if t.is_write and t.control is not None:
-            raise ProgrammingError(t.control)
-        if t.is_write and self.gate is not None:
-            if raw.depth == 0:
+        if t.is_write:
+            if t.control is not None:
+                raise ProgrammingError(t.control)
+            if raw.depth:
+                if raw.readonly:
+                    raise _readonly_write()
+            elif self.gate is not None:
                 await self.gate.acquire()
                 return await self._await(raw.run(loop, gated, self.gate, fn, raw, t.sql, params))
-            if raw.readonly:
-                raise _readonly_write()
         return await self._await(raw.run(loop, fn, raw, t.sql, params))
 
     async def fetch_all(self, sql: str, *params: Any) -> List[Record]:
@@ -134,13 +128,15 @@ class Connection:
     async def execute_many(self, sql: str, seq_of_params: Iterable[Any]) -> int:
         """Run one statement once per parameter set (a tuple, or a mapping for named placeholders)."""
         t = self.backend.translate(sql)
+        if not t.is_write:
+            raise _read_many()
         bound = [t.bind(p if isinstance(p, (tuple, list)) else (p,)) for p in seq_of_params]
         return await self._exec(self.backend.execute_many, t, bound)
 
     async def execute_script(self, script: str) -> None:
         """Run several ``;``-separated statements (no parameters) inside the current transaction,
         if any: unlike ``sqlite3.executescript``, it never commits by itself."""
-        statements = [self.backend.translate(s).sql for s in self.backend.split_script(script)]
+        statements = self.backend.script_statements(script)
         raw = self.raw
         loop = asyncio.get_running_loop()
         if self.gate is not None and raw.depth == 0:
@@ -202,12 +198,12 @@ class Connection:
 
     async def _end(self, commit: bool) -> None:
         raw = self.raw
-        await self._await(raw.run(asyncio.get_running_loop(), _end, self.backend, raw, commit))
+        await self._await(raw.run(asyncio.get_running_loop(), self.backend.end, raw, commit))
 
     def _abort(self) -> None:
         # Cancelled: roll this level back behind whatever is still running, without awaiting.
         self._dirty = True
-        self.raw.post(_end, self.backend, self.raw, False)
+        self.raw.post(self.backend.end, self.raw, False)
 
     def release(self) -> None:
         """Give the connection back to the pool (done by ``async with``)."""
@@ -362,15 +358,16 @@ class SyncConnection:
 
     def _exec(self, fn: Any, t: Translation, params: Any) -> Any:
         raw = self.raw
-        if t.is_write and t.control is not None:
-            raise ProgrammingError(t.control)
-        if t.is_write and self.gate is not None:
-            if raw.depth == 0:
+        if t.is_write:
+            if t.control is not None:
+                raise ProgrammingError(t.control)
+            if raw.depth:
+                if raw.readonly:
+                    raise _readonly_write()
+            elif self.gate is not None:
                 self.gate.acquire_sync()
                 return gated(self.gate, fn, raw, t.sql, params)
-            if raw.readonly:
-                raise _readonly_write()
-        return fn(raw, t.sql, params)
+        return raw.call(fn, raw, t.sql, params)
 
     def fetch_all(self, sql: str, *params: Any) -> List[Record]:
         t = self.backend.translate(sql)
@@ -390,18 +387,20 @@ class SyncConnection:
 
     def execute_many(self, sql: str, seq_of_params: Iterable[Any]) -> int:
         t = self.backend.translate(sql)
+        if not t.is_write:
+            raise _read_many()
         bound = [t.bind(p if isinstance(p, (tuple, list)) else (p,)) for p in seq_of_params]
         return self._exec(self.backend.execute_many, t, bound)
 
     def execute_script(self, script: str) -> None:
-        statements = [self.backend.translate(s).sql for s in self.backend.split_script(script)]
+        statements = self.backend.script_statements(script)
         raw = self.raw
         if self.gate is not None and raw.depth == 0:
             self.gate.acquire_sync()
             return gated(self.gate, self.backend.execute_script, raw, statements)
         if raw.readonly and raw.depth:
             raise _readonly_write()
-        self.backend.execute_script(raw, statements)
+        raw.call(self.backend.execute_script, raw, statements)
 
     fetch = fetch_all
     fetchrow = fetch_one
@@ -417,7 +416,7 @@ class SyncConnection:
             self.gate.acquire_sync()
             raw.holds_gate = self.gate
         try:
-            self.backend.begin(raw, readonly)
+            raw.call(self.backend.begin, raw, readonly)
         except BaseException:
             if raw.depth == 0 and raw.holds_gate is not None:
                 gate, raw.holds_gate = raw.holds_gate, None
@@ -425,7 +424,8 @@ class SyncConnection:
             raise
 
     def _end(self, commit: bool) -> None:
-        _end(self.backend, self.raw, commit)
+        raw = self.raw
+        raw.call(self.backend.end, raw, commit)
 
     def release(self) -> None:
         raw, self._raw = self._raw, None

@@ -111,7 +111,7 @@ class DatabaseManager:
     async def disconnect(self) -> None:
         """Close every connection (busy ones as they come back). Idempotent; using the database
         again reopens it."""
-        self.pool.close_sync()
+        await self.pool.close()
         if self._inline is not None:
             self._inline.close()
         self.connected = False
@@ -414,7 +414,7 @@ class SyncDatabase:
         try:
             raw = db.pool.checkout_sync()
             try:
-                return fn(raw, t.sql, bound)
+                return raw.call(fn, raw, t.sql, bound)
             finally:
                 db.pool.checkin(raw)
         finally:

@@ -8,11 +8,13 @@ PostgreSQL dollar-quoted bodies and ``::`` casts, so a ``?`` or ``:x`` inside th
 The result is a :class:`Translation`: the SQL in the driver's style (PEP 249 ``paramstyle``) and
 how to order the values.
 
-For SQLite the same scan makes three portability rewrites, so that the PostgreSQL-flavoured SQL of
+For SQLite the same scan makes four portability rewrites, so that the PostgreSQL-flavoured SQL of
 the API reference runs unchanged: ``ILIKE`` becomes ``LIKE`` (SQLite's LIKE already ignores ASCII
 case), ``SERIAL``/``BIGSERIAL``/``SMALLSERIAL`` become ``INTEGER`` (so ``id SERIAL PRIMARY KEY`` is
-SQLite's auto-numbered rowid alias) and ``DEFAULT NOW()`` becomes ``DEFAULT CURRENT_TIMESTAMP``
-(SQLite allows no function call as a bare default). Nothing else is rewritten.
+SQLite's auto-numbered rowid alias), ``DEFAULT NOW()`` becomes ``DEFAULT CURRENT_TIMESTAMP``
+(SQLite allows no function call as a bare default) and a row-locking clause (``FOR UPDATE``,
+``FOR SHARE``..., with ``OF``, ``NOWAIT``, ``SKIP LOCKED``) is dropped: SQLite has none, and needs
+none, since covet runs its write transactions one at a time. Nothing else is rewritten.
 
 Example::
 
@@ -54,6 +56,8 @@ _TOKEN = re.compile(r"""
   | (?P<semicolon>;)
   | (?P<word>\b(?:ILIKE|SERIAL|BIGSERIAL|SMALLSERIAL)\b)
   | (?P<default_now>\bDEFAULT\s+NOW\s*\(\s*\))
+  | (?P<row_lock>\s+FOR\s+(?:NO\s+KEY\s+UPDATE|UPDATE|KEY\s+SHARE|SHARE)\b
+       (?:\s+OF\s+[\w.]+(?:\s*,\s*[\w.]+)*)?(?:\s+(?:NOWAIT|SKIP\s+LOCKED)\b)?)
 """, re.X | re.S | re.I)
 
 _REWRITES = {"ilike": "LIKE", "serial": "INTEGER", "bigserial": "INTEGER", "smallserial": "INTEGER"}
@@ -128,6 +132,9 @@ class Translation:
             if params and len(params) > max(self.order) + 1:
                 raise ProgrammingError("%d values given for placeholders up to $%d" % (len(params), max(self.order) + 1))
         else:
+            if len(params) != self.count:
+                raise ProgrammingError("the statement has %d placeholders but %d values were given"
+                                       % (self.count, len(params)))
             out = list(params)
         if self._named_out:
             return {"p%d" % (i + 1): v for i, v in enumerate(out)}
@@ -202,11 +209,12 @@ def _translate(sql: str, paramstyle: str, sqlite: bool) -> Translation:
             continue
         if kind == "semicolon":
             continue
-        if kind == "word" or kind == "default_now":
+        if kind == "word" or kind == "default_now" or kind == "row_lock":
             if not sqlite:
                 continue
             out.append(sql[pos:m.start()])
-            out.append(_REWRITES[m.group().lower()] if kind == "word" else "DEFAULT CURRENT_TIMESTAMP")
+            if kind != "row_lock":
+                out.append(_REWRITES[m.group().lower()] if kind == "word" else "DEFAULT CURRENT_TIMESTAMP")
             pos = m.end()
             continue
         if kind == "percent":
@@ -256,7 +264,12 @@ def _translate(sql: str, paramstyle: str, sqlite: bool) -> Translation:
     positional_in_order = style in ("none", "qmark", "format")
     named_out = paramstyle in ("named", "pyformat")
     final_order: Optional[Tuple[Any, ...]] = None if positional_in_order else tuple(order)
-    return Translation(text, style, final_order, len(order), _is_write(sql), named_out, _control(sql))
+    t = Translation(text, style, final_order, len(order), _is_write(sql), named_out, _control(sql))
+    if paramstyle == "dollar":
+        # sqlite3 counts the values itself; PostgreSQL takes more values than placeholders (a
+        # Parse may declare parameter types the statement never uses), so covet counts them.
+        t.passthrough = False
+    return t
 
 
 # Transaction control belongs to db.transaction(): run through execute(), BEGIN left a pooled

@@ -17,7 +17,7 @@ import asyncio
 import logging
 import socket
 import ssl
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from covet.database.errors import OperationalError
@@ -40,7 +40,8 @@ _READ_SIZE = 65536
 BASE_SETTINGS = {"client_encoding": "UTF8", "DateStyle": "ISO", "IntervalStyle": "postgres", "TimeZone": "UTC"}
 # URL query parameters covet understands (libpq's names); any other is refused, as libpq does,
 # so that a misspelt "sslmode" cannot silently mean no TLS.
-_URL_PARAMS = ("sslmode", "sslrootcert", "connect_timeout", "application_name", "channel_binding")
+_URL_PARAMS = ("sslmode", "sslrootcert", "connect_timeout", "application_name", "channel_binding",
+               "statement_timeout", "statement_cache_size", "allow_md5", "allow_cleartext")
 
 
 class ConnectError(OperationalError):
@@ -76,18 +77,38 @@ def parse_url(url: str) -> Dict[str, Any]:
         "password": unquote(parts.password) if parts.password is not None else None,
         "database": unquote(parts.path.lstrip("/")) or None,
     }
-    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+    kw.update(url_options(parse_qsl(parts.query, keep_blank_values=True)))
+    return kw
+
+
+def url_options(pairs: Iterable[Tuple[str, str]]) -> Dict[str, Any]:
+    """``PGConnection.connect`` keywords for a URL's query parameters (``sslmode``, ...).
+
+    Example::
+
+        assert url_options([("sslmode", "require")]) == {"ssl_mode": "require"}
+    """
+    kw: Dict[str, Any] = {}
+    for name, value in pairs:
         if name not in _URL_PARAMS:
             raise ValueError("unknown URL parameter %r (covet understands %s)" % (name, ", ".join(_URL_PARAMS)))
         if name == "sslmode":
             kw["ssl_mode"] = value
         elif name == "sslrootcert":
             kw["ca_file"] = value
-        elif name == "connect_timeout":
+        elif name in ("connect_timeout", "statement_timeout"):
             try:
-                kw["connect_timeout"] = float(value)
+                kw[name] = float(value)
             except ValueError:
-                raise ValueError("connect_timeout=%r is not a number of seconds" % value) from None
+                raise ValueError("%s=%r is not a number of seconds" % (name, value)) from None
+        elif name == "statement_cache_size":
+            if not value.isdigit():
+                raise ValueError("statement_cache_size=%r is not a whole number" % value)
+            kw[name] = int(value)
+        elif name in ("allow_md5", "allow_cleartext"):
+            if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError("%s=%r is not true or false" % (name, value))
+            kw[name] = value.lower() in ("true", "1", "yes")
         else:
             kw[name] = value
     return kw
