@@ -2,8 +2,9 @@
 
 A test that asks for ``database_url`` runs twice: on a SQLite file in its ``tmp_path`` and on the
 session's PostgreSQL server (tests/pg_fixture.py; that run skips, saying why, where the server
-binaries cannot be found). PostgreSQL runs start from an empty ``public`` schema: connections left
-by earlier tests are ended first, so nothing of theirs holds a lock or a table.
+binaries cannot be found). PostgreSQL runs start from an empty ``public`` schema (that every test
+role may create in, as tests/pg_fixture.py sets it up): connections left by earlier tests are
+ended first, so nothing of theirs holds a lock or a table.
 
 ``sqlite_url`` is the SQLite file alone, for what only SQLite has (a shared file, WAL, reads on
 the loop's thread, ``:memory:``).
@@ -27,6 +28,7 @@ SELECT pg_terminate_backend(pid) FROM pg_stat_activity
  WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend';
 DROP SCHEMA IF EXISTS public CASCADE;
 CREATE SCHEMA public;
+GRANT ALL ON SCHEMA public TO PUBLIC;
 """
 
 

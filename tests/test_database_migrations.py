@@ -2,6 +2,7 @@
 naming (pure), then migrating real SQLite files: apply, roll back, status, edited migrations,
 failures that leave the schema as it was, and two workers migrating one database at once."""
 import asyncio
+import datetime
 import hashlib
 import os
 import pathlib
@@ -9,6 +10,7 @@ import re
 import threading
 
 import pytest
+from db_backends import on_postgres
 
 from covet.database import migration_files, migrations
 from covet.database.migration_files import (
@@ -420,9 +422,13 @@ def test_collect_refuses_what_is_not_a_migration(registry):
 
 # -- against real SQLite files ----------------------------------------------------------------
 
-def sqlite_db(tmp_path, name="app.db"):
+def open_db(tmp_path, name="app.db", url=None):
+    """The test's database: ``url`` when it is PostgreSQL's (tests/db_backends.py), else a SQLite
+    file ``name`` in ``tmp_path``."""
     from covet.database import DatabaseManager
 
+    if url is not None and on_postgres(url):
+        return DatabaseManager(url)
     return DatabaseManager("sqlite:///" + str(tmp_path / name))
 
 
@@ -437,9 +443,20 @@ def run(db, body):
 
 
 async def tables(db):
+    if db.dialect.name == "postgresql":
+        rows = await db.fetch_all("SELECT table_name AS name FROM information_schema.tables "
+                                  "WHERE table_schema = current_schema() ORDER BY table_name")
+        return [r["name"] for r in rows]
     rows = await db.fetch_all("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
                               "ORDER BY name")
     return [r["name"] for r in rows]
+
+
+def missing_table(db, name, dropped=False):
+    """How the database words a missing table (PostgreSQL: differently for DROP TABLE)."""
+    if db.dialect.name == "postgresql":
+        return '%s "%s" does not exist' % ("table" if dropped else "relation", name)
+    return "no such table: %s" % name
 
 
 async def records(db, table="covet_migrations"):
@@ -466,7 +483,7 @@ def names(scripts):
     return [s.name for s in scripts]
 
 
-def test_the_seed_migration_runs_as_written_on_sqlite(registry, tmp_path, monkeypatch):
+def test_the_seed_migration_runs_as_written_on_sqlite(registry, tmp_path, monkeypatch, database_url):
     monkeypatch.chdir(tmp_path)
 
     class CreateUsersTable(Migration):
@@ -483,7 +500,7 @@ def test_the_seed_migration_runs_as_written_on_sqlite(registry, tmp_path, monkey
         def down(self):
             return "DROP TABLE users;"
 
-    db = sqlite_db(tmp_path)   # the database most recently created: migrate()'s default
+    db = open_db(tmp_path, url=database_url)   # the database most recently created: migrate()'s default
 
     async def body(db):
         from covet.database.migrations import migrate
@@ -494,7 +511,10 @@ def test_the_seed_migration_runs_as_written_on_sqlite(registry, tmp_path, monkey
         await db.execute("INSERT INTO users (name, email) VALUES (?, ?)", "Ada", "ada@example.com")
         row = await db.fetch_one("SELECT id, name, created_at FROM users")
         assert (row["id"], row["name"]) == (1, "Ada")
-        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", row["created_at"])
+        if on_postgres(database_url):  # a TIMESTAMP column: a datetime
+            assert isinstance(row["created_at"], datetime.datetime)
+        else:
+            assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", row["created_at"])
         assert await records(db) == [(1, "create_users_table", checksum(CreateUsersTable().up()))]
         assert await migrate("up") == []
         assert names(await migrate("down", steps=1)) == ["create_users_table"]
@@ -503,8 +523,8 @@ def test_the_seed_migration_runs_as_written_on_sqlite(registry, tmp_path, monkey
     run(db, body)
 
 
-def test_files_apply_in_order_and_roll_back_newest_first(tmp_path, folder):
-    db = sqlite_db(tmp_path)
+def test_files_apply_in_order_and_roll_back_newest_first(tmp_path, folder, database_url):
+    db = open_db(tmp_path, url=database_url)
 
     async def body(db):
         done = await migrate_up(db, folder)
@@ -525,8 +545,8 @@ async def migrate_up(db, folder, **kw):
     return await migrations.migrate("up", db=db, directory=str(folder), migrations=[], **kw)
 
 
-def test_targets_and_steps(tmp_path, folder):
-    db = sqlite_db(tmp_path)
+def test_targets_and_steps(tmp_path, folder, database_url):
+    db = open_db(tmp_path, url=database_url)
 
     async def body(db):
         d = str(folder)
@@ -555,8 +575,9 @@ def test_targets_and_steps(tmp_path, folder):
     (dict(direction="down", steps=True), "steps must be a positive int, not True"),
     (dict(direction="down", steps=1, target=0), "give steps or target, not both"),
 ])
-def test_bad_arguments(tmp_path, folder, call, message):
-    db = sqlite_db(tmp_path)
+def test_bad_arguments(tmp_path, folder, call, message, database_url):
+    call = dict(call)  # the parameter is shared by both databases' runs
+    db = open_db(tmp_path, url=database_url)
 
     async def body(db):
         with pytest.raises(ValueError) as info:
@@ -566,8 +587,8 @@ def test_bad_arguments(tmp_path, folder, call, message):
     run(db, body)
 
 
-def test_status_reports_applied_pending_changed_missing(tmp_path, folder):
-    db = sqlite_db(tmp_path)
+def test_status_reports_applied_pending_changed_missing(tmp_path, folder, database_url):
+    db = open_db(tmp_path, url=database_url)
 
     async def body(db):
         d = str(folder)
@@ -596,8 +617,8 @@ def test_status_reports_applied_pending_changed_missing(tmp_path, folder):
     run(db, body)
 
 
-def test_an_edited_migration_stops_migrate(tmp_path, folder):
-    db = sqlite_db(tmp_path)
+def test_an_edited_migration_stops_migrate(tmp_path, folder, database_url):
+    db = open_db(tmp_path, url=database_url)
     users = folder / "0001_create_users.sql"
 
     async def body(db):
@@ -623,44 +644,44 @@ def test_an_edited_migration_stops_migrate(tmp_path, folder):
     run(db, body)
 
 
-def test_a_failing_migration_leaves_the_schema_as_it_was(tmp_path, folder):
+def test_a_failing_migration_leaves_the_schema_as_it_was(tmp_path, folder, database_url):
     write(folder, "0002_create_posts.sql",
           "-- up\nCREATE TABLE posts (id INTEGER PRIMARY KEY);\nINSERT INTO no_such_table VALUES (1);\n"
           "-- down\nDROP TABLE posts;\n")
-    db = sqlite_db(tmp_path)
+    db = open_db(tmp_path, url=database_url)
 
     async def body(db):
-        from covet.database.errors import OperationalError
+        from covet.database.errors import OperationalError, ProgrammingError
 
         with pytest.raises(MigrationError) as info:
             await migrate_up(db, folder)
-        assert str(info.value) == ("migration 0002 create_posts (%s) failed, so none of it was applied: no such "
-                                   "table: no_such_table" % (folder / "0002_create_posts.sql"))
-        assert isinstance(info.value.__cause__, OperationalError)
+        assert str(info.value) == ("migration 0002 create_posts (%s) failed, so none of it was applied: %s"
+                                   % (folder / "0002_create_posts.sql", missing_table(db, "no_such_table")))
+        assert isinstance(info.value.__cause__, ProgrammingError if on_postgres(database_url) else OperationalError)
         assert await tables(db) == ["covet_migrations", "users"]   # no posts; 0003 never ran
         assert [r[:2] for r in await records(db)] == [(1, "create_users")]
     run(db, body)
 
 
-def test_a_failing_rollback_keeps_the_migration(tmp_path, folder):
+def test_a_failing_rollback_keeps_the_migration(tmp_path, folder, database_url):
     write(folder, "0003_create_tags.sql", "-- up\nCREATE TABLE tags (name TEXT);\n"
                                           "-- down\nDROP TABLE tags;\nDROP TABLE no_such_table;\n")
-    db = sqlite_db(tmp_path)
+    db = open_db(tmp_path, url=database_url)
 
     async def body(db):
         await migrate_up(db, folder)
         with pytest.raises(MigrationError) as info:
             await migrations.migrate("down", db=db, directory=str(folder), migrations=[])
-        assert str(info.value) == ("migration 0003 create_tags (%s) failed to roll back, so none of it was undone: no "
-                                   "such table: no_such_table" % (folder / "0003_create_tags.sql"))
+        assert str(info.value) == ("migration 0003 create_tags (%s) failed to roll back, so none of it was undone: %s"
+                                   % (folder / "0003_create_tags.sql", missing_table(db, "no_such_table", dropped=True)))
         assert await tables(db) == ["covet_migrations", "posts", "tags", "users"]
         assert len(await records(db)) == 3
     run(db, body)
 
 
-def test_rollback_checks_every_step_before_undoing_any(tmp_path, folder):
+def test_rollback_checks_every_step_before_undoing_any(tmp_path, folder, database_url):
     write(folder, "0002_create_posts.sql", "-- up\nCREATE TABLE posts (id INTEGER PRIMARY KEY);\n")
-    db = sqlite_db(tmp_path)
+    db = open_db(tmp_path, url=database_url)
 
     async def body(db):
         d = str(folder)
@@ -689,7 +710,7 @@ def test_rollback_checks_every_step_before_undoing_any(tmp_path, folder):
     run(db, body)
 
 
-def test_inserting_a_class_in_the_middle_is_caught(registry, tmp_path):
+def test_inserting_a_class_in_the_middle_is_caught(registry, tmp_path, database_url):
     class A(Migration, register=False):
         def up(self):
             return "CREATE TABLE a (x INT);"
@@ -702,7 +723,7 @@ def test_inserting_a_class_in_the_middle_is_caught(registry, tmp_path):
         def up(self):
             return "CREATE TABLE i (x INT);"
 
-    db = sqlite_db(tmp_path)
+    db = open_db(tmp_path, url=database_url)
 
     async def body(db):
         assert names(await migrations.migrate("up", db=db, migrations=[A, B], directory=str(tmp_path))) == ["a", "b"]
@@ -713,8 +734,8 @@ def test_inserting_a_class_in_the_middle_is_caught(registry, tmp_path):
     run(db, body)
 
 
-def test_a_custom_record_table(tmp_path, folder):
-    db = sqlite_db(tmp_path)
+def test_a_custom_record_table(tmp_path, folder, database_url):
+    db = open_db(tmp_path, url=database_url)
 
     async def body(db):
         await migrate_up(db, folder, table="schema_history")
@@ -726,10 +747,10 @@ def test_a_custom_record_table(tmp_path, folder):
     run(db, body)
 
 
-def test_the_applied_set_is_read_again_under_the_lock(tmp_path, folder):
+def test_the_applied_set_is_read_again_under_the_lock(tmp_path, folder, database_url):
     # Another worker applied everything between this worker's first read and its lock: the
     # migrations must be skipped, not run a second time (CREATE TABLE would fail).
-    db = sqlite_db(tmp_path)
+    db = open_db(tmp_path, url=database_url)
 
     async def body(db):
         await migrate_up(db, folder)
@@ -743,7 +764,7 @@ def test_the_applied_set_is_read_again_under_the_lock(tmp_path, folder):
     run(db, body)
 
 
-def test_two_workers_migrating_at_once_apply_each_migration_once(tmp_path):
+def test_two_workers_migrating_at_once_apply_each_migration_once(tmp_path, database_url):
     folder = tmp_path / "many"
     folder.mkdir()
     count = 12
@@ -755,7 +776,7 @@ def test_two_workers_migrating_at_once_apply_each_migration_once(tmp_path):
     results, errors = {}, []
 
     def worker(n):
-        db = sqlite_db(tmp_path, "shared.db")
+        db = open_db(tmp_path, "shared.db", url=database_url)
 
         async def body(db):
             await db.connect()
@@ -779,7 +800,7 @@ def test_two_workers_migrating_at_once_apply_each_migration_once(tmp_path):
         assert [r[0] for r in await records(db)] == list(range(1, count + 1))
         for i in range(1, count + 1):
             assert await db.fetch_all("SELECT x FROM t%d" % i) == [{"x": i}]
-    run(sqlite_db(tmp_path, "shared.db"), check)
+    run(open_db(tmp_path, "shared.db", url=database_url), check)
 
 
 class FakeDialect:
@@ -900,12 +921,17 @@ def test_transaction_control(statements, keyword):
     assert migration_files.transaction_control(statements) == keyword
 
 
-def test_a_migration_with_its_own_commit_is_refused_before_anything_runs(tmp_path, folder):
+def test_a_migration_with_its_own_commit_is_refused_before_anything_runs(tmp_path, folder, database_url):
     write(folder, "0003_create_tags.sql", "-- up\nCREATE TABLE tags (name TEXT);\nCOMMIT;\nCREATE TABLE more (x INT);\n"
                                           "-- down\nDROP TABLE tags;\n")
-    write(folder, "0004_trigger.sql", "-- up\nCREATE TABLE log (x INT);\nCREATE TRIGGER tr AFTER INSERT ON log\n"
-                                      "BEGIN\n  INSERT INTO log VALUES (0);\nEND;\n-- down\nBEGIN;\nDROP TABLE log;\n")
-    db = sqlite_db(tmp_path)
+    if on_postgres(database_url):  # a trigger's BEGIN ... END is in its function's dollar-quoted body
+        trigger = ("CREATE FUNCTION log_zero() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n"
+                   "  INSERT INTO log VALUES (0);\n  RETURN NULL;\nEND;\n$$;\n"
+                   "CREATE TRIGGER tr AFTER INSERT ON log FOR EACH ROW WHEN (NEW.x <> 0) EXECUTE FUNCTION log_zero();\n")
+    else:
+        trigger = "CREATE TRIGGER tr AFTER INSERT ON log\nBEGIN\n  INSERT INTO log VALUES (0);\nEND;\n"
+    write(folder, "0004_trigger.sql", "-- up\nCREATE TABLE log (x INT);\n" + trigger + "-- down\nBEGIN;\nDROP TABLE log;\n")
+    db = open_db(tmp_path, url=database_url)
 
     async def body(db):
         with pytest.raises(MigrationError) as info:
@@ -925,7 +951,7 @@ def test_a_migration_with_its_own_commit_is_refused_before_anything_runs(tmp_pat
 
 
 def test_a_record_table_in_an_attached_database(tmp_path, folder):
-    db = sqlite_db(tmp_path)
+    db = open_db(tmp_path)
 
     async def body(db):
         async with db.connection():   # ATTACH is per connection: keep one for the whole test

@@ -10,6 +10,7 @@ import asyncio
 from types import SimpleNamespace
 
 import pytest
+from db_backends import on_postgres
 
 from covet import Covet, Depends, TestClient
 from covet.database import DatabaseManager
@@ -525,7 +526,7 @@ def test_a_guarded_statement_is_refused_before_the_database_sees_it():
 
 SCHEMA = """
 CREATE TABLE users (id SERIAL PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, active INTEGER NOT NULL DEFAULT 1);
-CREATE TABLE orders (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id), total INTEGER NOT NULL);
+CREATE TABLE orders (id SERIAL PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id), total INTEGER NOT NULL);
 """
 USERS = [{"name": "Ada", "role": "admin"}, {"name": "bob", "role": "staff"}, {"name": "Cyd", "role": "staff"},
          {"name": "dana", "role": "guest"}]
@@ -533,10 +534,11 @@ ORDERS = [{"user_id": 1, "total": 50}, {"user_id": 1, "total": 80}, {"user_id": 
           {"user_id": 3, "total": 200}]
 
 
-def with_database(tmp_path, body):
-    """Run ``body(db, qb)`` against a fresh SQLite file holding USERS and ORDERS."""
+def with_database(url, body):
+    """Run ``body(db, qb)`` against a fresh database (SQLite, then PostgreSQL: tests/db_backends.py)
+    holding USERS and ORDERS."""
     async def go():
-        async with DatabaseManager("sqlite:///%s" % (tmp_path / "app.db")) as db:
+        async with DatabaseManager(url) as db:
             await db.execute_script(SCHEMA)
             qb = QueryBuilder(db)
             assert await qb.insert("users", USERS).execute() == 4
@@ -545,14 +547,14 @@ def with_database(tmp_path, body):
     return asyncio.run(go())
 
 
-def test_sqlite_select_where_order_limit_offset(tmp_path):
+def test_database_select_where_order_limit_offset(database_url):
     async def body(db, qb):
         q = qb.select("users", ["id", "name"]).where("role = ?", "staff").order_by("-id")
         return (await q.fetch_all(), await q.fetch_one(), await q.fetch_val(), await q.limit(1).offset(1).fetch_all(),
                 await qb.select("users", "name").order_by("id").offset(3).fetch_all(),
                 [row.name async for row in qb.select("users").order_by("name").iterate()])
 
-    rows, one, val, window, tail, names = with_database(tmp_path, body)
+    rows, one, val, window, tail, names = with_database(database_url, body)
     assert rows == [{"id": 3, "name": "Cyd"}, {"id": 2, "name": "bob"}]
     assert one == {"id": 3, "name": "Cyd"}
     assert val == 3
@@ -561,20 +563,20 @@ def test_sqlite_select_where_order_limit_offset(tmp_path):
     assert names == ["Ada", "Cyd", "bob", "dana"]
 
 
-def test_sqlite_the_seed_search_is_case_insensitive_and_takes_percent_s(tmp_path):
+def test_database_the_seed_search_is_case_insensitive_and_takes_percent_s(database_url):
     async def body(db, qb):
         def search(query):
             return qb.select("users").where("name ILIKE %s", f"%{query}%").order_by("id")
         return ([r.name for r in await search("D").fetch_all()], [r.name for r in await search("").fetch_all()],
                 await search("%' OR 1=1 --").fetch_all())
 
-    d, everyone, injected = with_database(tmp_path, body)
+    d, everyone, injected = with_database(database_url, body)
     assert d == ["Ada", "Cyd", "dana"]
     assert everyone == ["Ada", "bob", "Cyd", "dana"]
     assert injected == []  # the value is a parameter: it is searched for, not run
 
 
-def test_sqlite_count_and_exists(tmp_path):
+def test_database_count_and_exists(database_url):
     async def body(db, qb):
         staff = qb.select("users").where("role = ?", "staff")
         return (await qb.select("users").count(), await staff.count(), await staff.limit(1).count(),
@@ -583,10 +585,10 @@ def test_sqlite_count_and_exists(tmp_path):
                 await qb.select("users").where("role = ?", "nobody").exists(),
                 await qb.select("users").where("role = ?", "nobody").count())
 
-    assert with_database(tmp_path, body) == (4, 2, 1, 3, True, 1, False, 0)
+    assert with_database(database_url, body) == (4, 2, 1, 3, True, 1, False, 0)
 
 
-def test_sqlite_join_group_by_having(tmp_path):
+def test_database_join_group_by_having(database_url):
     async def body(db, qb):
         spent = (qb.select(("users", "u"), ["u.name", raw("sum(o.total) AS spent"), (raw("count(*)"), "n")])
                  .join(("orders", "o"), '"o"."user_id" = "u"."id"')
@@ -595,14 +597,14 @@ def test_sqlite_join_group_by_having(tmp_path):
                     .left_join(("orders", "o"), '"o"."user_id" = "u"."id" AND "o"."total" > ?', 60).order_by("u.id"))
         return await spent.fetch_all(), await spent.count(), await everyone.fetch_all()
 
-    spent, groups, everyone = with_database(tmp_path, body)
+    spent, groups, everyone = with_database(database_url, body)
     assert spent == [{"name": "Cyd", "spent": 200, "n": 1}, {"name": "Ada", "spent": 130, "n": 2}]
     assert groups == 2
     assert everyone == [{"name": "Ada", "total": 80}, {"name": "bob", "total": None}, {"name": "Cyd", "total": 200},
                         {"name": "dana", "total": None}]
 
 
-def test_sqlite_in_lists_empty_lists_and_subqueries(tmp_path):
+def test_database_in_lists_empty_lists_and_subqueries(database_url):
     async def body(db, qb):
         async def run(q):
             return [r.id for r in await q.order_by("id").fetch_all()]
@@ -614,7 +616,7 @@ def test_sqlite_in_lists_empty_lists_and_subqueries(tmp_path):
                 await run(qb.select("users").where(or_(("role = ?", "guest"), in_("name", ["Ada"])))),
                 await qb.update("users", {"active": 0}).where(in_("id", [])).execute())
 
-    listed, empty, not_empty, subquery, either, updated = with_database(tmp_path, body)
+    listed, empty, not_empty, subquery, either, updated = with_database(database_url, body)
     assert listed == [2, 4]
     assert empty == []
     assert not_empty == [1, 2, 3, 4]
@@ -623,7 +625,7 @@ def test_sqlite_in_lists_empty_lists_and_subqueries(tmp_path):
     assert updated.rowcount == 0
 
 
-def test_sqlite_insert_one_batch_defaults_and_returning(tmp_path):
+def test_database_insert_one_batch_defaults_and_returning(database_url):
     async def body(db, qb):
         result = await qb.insert("users", {"name": "eve", "role": "staff"}).execute()
         new_id = await qb.insert("users", {"name": "fay", "role": "staff"}).returning("id").fetch_val()
@@ -632,12 +634,12 @@ def test_sqlite_insert_one_batch_defaults_and_returning(tmp_path):
         added = qb.select("users", ["name", "active"]).where("id >= ?", 5).order_by("id")
         return result.lastrowid, new_id, await added.fetch_all()
 
-    lastrowid, new_id, rows = with_database(tmp_path, body)
-    assert (lastrowid, new_id) == (5, 6)
+    lastrowid, new_id, rows = with_database(database_url, body)
+    assert (lastrowid, new_id) == (None if on_postgres(database_url) else 5, 6)  # PostgreSQL: RETURNING only
     assert rows == [{"name": "eve", "active": 1}, {"name": "fay", "active": 1}]
 
 
-def test_sqlite_update_and_delete(tmp_path):
+def test_database_update_and_delete(database_url):
     async def body(db, qb):
         changed = await (qb.update("users", {"role": "former", "name": raw("upper(name)")})
                          .where("role = ?", "staff").execute())
@@ -651,13 +653,13 @@ def test_sqlite_update_and_delete(tmp_path):
         return (changed.rowcount, renamed, deleted.rowcount, gone, left, everything.rowcount,
                 await qb.select("users", "name").order_by("id").fetch_all())
 
-    changed, renamed, deleted, gone, left, everything, names = with_database(tmp_path, body)
+    changed, renamed, deleted, gone, left, everything, names = with_database(database_url, body)
     assert (changed, deleted, gone, left, everything) == (2, 2, 200, 1, 1)
     assert renamed == [{"id": 1, "name": "Ada L."}]
     assert names == [{"name": "Ada L."}, {"name": "BOB"}, {"name": "CYD"}, {"name": "dana"}]
 
 
-def test_sqlite_injection_attempts_are_refused_and_the_tables_stay(tmp_path):
+def test_database_injection_attempts_are_refused_and_the_tables_stay(database_url):
     async def body(db, qb):
         for sort in ["name; DROP TABLE users", 'name" --', "1=1", "name DESC; DELETE FROM users"]:
             with pytest.raises(InvalidIdentifier):
@@ -669,10 +671,10 @@ def test_sqlite_injection_attempts_are_refused_and_the_tables_stay(tmp_path):
         rows = await qb.select("users").where("name = ?", "x' OR '1'='1").fetch_all()
         return rows, await qb.select("users").count(), await qb.select("orders").count()
 
-    assert with_database(tmp_path, body) == ([], 4, 4)
+    assert with_database(database_url, body) == ([], 4, 4)
 
 
-def test_sqlite_one_shared_query_serves_concurrent_requests_without_leaking(tmp_path):
+def test_database_one_shared_query_serves_concurrent_requests_without_leaking(database_url):
     async def body(db, qb):
         active = qb.select("users", "name").where("active = ?", 1).order_by("id")
 
@@ -681,12 +683,12 @@ def test_sqlite_one_shared_query_serves_concurrent_requests_without_leaking(tmp_
         results = await asyncio.gather(*(request(role) for role in ["staff", "admin", "guest", "staff"]))
         return results, [r.name for r in await active.fetch_all()]
 
-    results, everyone = with_database(tmp_path, body)
+    results, everyone = with_database(database_url, body)
     assert results == [["bob", "Cyd"], ["Ada"], ["dana"], ["bob", "Cyd"]]
     assert everyone == ["Ada", "bob", "Cyd", "dana"]
 
 
-def test_sqlite_a_session_and_a_transaction_run_the_builder(tmp_path):
+def test_database_a_session_and_a_transaction_run_the_builder(database_url):
     async def body(db, qb):
         async with db.session_scope() as session:
             await session.begin()  # the session's statements run in its transaction from here on
@@ -701,7 +703,7 @@ def test_sqlite_a_session_and_a_transaction_run_the_builder(tmp_path):
         return (await qb.select("users").where("name = ?", "gus").exists(),
                 await qb.select("users").where("role = ?", "x").count())
 
-    assert with_database(tmp_path, body) == (False, 0)
+    assert with_database(database_url, body) == (False, 0)
 
 
 def test_the_seed_query_builder_route_answers_over_http(tmp_path):
