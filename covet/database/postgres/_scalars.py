@@ -33,7 +33,7 @@ __all__ = [
     "decode_bool_text", "decode_bool_binary", "encode_bool_text", "encode_bool_binary",
     "decode_int_text", "int_binary_codec", "encode_int_text",
     "decode_oid_binary", "encode_oid_binary",
-    "decode_float_text", "decode_float4_binary", "decode_float8_binary",
+    "decode_float_text", "decode_float4_text", "decode_float4_binary", "decode_float8_binary",
     "encode_float_text", "encode_float4_binary", "encode_float8_binary",
     "decode_text", "decode_text_binary", "encode_text", "encode_text_binary",
     "decode_char_text", "decode_char_binary", "encode_char_text", "encode_char_binary",
@@ -133,6 +133,14 @@ def decode_float_text(text: str) -> float:
     if _FLOAT_TEXT.fullmatch(text) is None:
         raise MalformedValueError("float: %r is not a number" % text[:40])
     return float(text)
+
+
+def decode_float4_text(text: str) -> float:
+    """The float4's own value, as in binary: float4out prints the shortest digits that read back
+    to the same float4 ("0.1"), whose float8 is another number (0.1, not 0.10000000149011612).
+    Rounded through float4 here, so a column gives one float whichever format it is read in
+    (psycopg's text and binary loaders differ there; asyncpg's binary gives this value)."""
+    return _F4.unpack(_F4.pack(decode_float_text(text)))[0]  # type: ignore[no-any-return]
 
 
 def decode_float4_binary(data: bytes) -> float:

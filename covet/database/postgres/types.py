@@ -538,7 +538,7 @@ def _builtin_registry() -> TypeRegistry:
     add(OID, name="oid", decode_text=sc.decode_int_text, decode_binary=sc.decode_oid_binary,
         encode_text=sc.encode_int_text, encode_binary=sc.encode_oid_binary, python_types=(int,),
         array_oid=OID_ARRAY,        binary_results=None, binary_params=None)
-    add(FLOAT4, name="float4", decode_text=sc.decode_float_text, decode_binary=sc.decode_float4_binary,
+    add(FLOAT4, name="float4", decode_text=sc.decode_float4_text, decode_binary=sc.decode_float4_binary,
         encode_text=sc.encode_float_text, encode_binary=sc.encode_float4_binary, python_types=(float, int),
         array_oid=FLOAT4_ARRAY, binary_results=None, binary_params=None)
     add(FLOAT8, name="float8", decode_text=sc.decode_float_text, decode_binary=sc.decode_float8_binary,
