@@ -1064,3 +1064,26 @@ def test_float4_reads_as_one_float_in_both_formats(text, hex_binary):
 def test_float4_text_beyond_float4_is_refused():
     with pytest.raises(MalformedValueError, match=r"column 1: float4 value b'1e39' cannot be decoded: OverflowError"):
         R.row_decoder([FLOAT4], [0])([b"1e39"])
+
+
+@pytest.mark.parametrize("width", [0, 1, 8, 64, 65, 300])
+def test_row_decoders_of_every_width_decode_and_name_the_failing_column(width):
+    # up to 64 columns the decoder is written out per row description, past that a loop: both agree
+    decode_row = R.row_decoder([INT4] * width, [1] * width)
+    fields = [None if i % 3 == 1 else struct.pack("!i", i) for i in range(width)]
+    assert decode_row(fields) == tuple(None if i % 3 == 1 else i for i in range(width))
+    with pytest.raises(MalformedValueError, match="a row of %d fields where %d columns were described"
+                                                  % (width + 1, width)):
+        decode_row(fields + [None])
+    if width:
+        fields[-1] = b"\x00\x01"
+        with pytest.raises(MalformedValueError, match=r"column %d \(int4\): int4: 2 bytes, not 4" % width):
+            decode_row(fields)
+
+
+def test_uuid_read_in_binary_is_a_full_uuid():
+    value = R.decode(UUID_OID, 1, bytes(range(16)))
+    expected = UUID(bytes=bytes(range(16)))
+    assert type(value) is UUID and value == expected and hash(value) == hash(expected)
+    assert str(value) == "00010203-0405-0607-0809-0a0b0c0d0e0f" and value.is_safe is expected.is_safe
+    assert value.version is None and UUID(int=2 ** 128 - 1) == R.decode(UUID_OID, 1, b"\xff" * 16)
