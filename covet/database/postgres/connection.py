@@ -385,7 +385,7 @@ class PGConnection(PGChannel):
             rows: List[MappingRecord] = []
             names: Tuple[str, ...] = ()
             decode_row: Optional[Callable[[Sequence[Optional[bytes]]], Tuple[Any, ...]]] = None
-            error = None
+            error: Optional[Exception] = None
             while self._pending:
                 message = await self._recv()
                 kind = type(message)
@@ -394,7 +394,11 @@ class PGConnection(PGChannel):
                     names = tuple([f.name for f in fields])
                     decode_row = self.registry.row_decoder([f.type_oid for f in fields], [f.format for f in fields])
                 elif kind is messages.DataRow and decode_row is not None:
-                    rows.append(MappingRecord(zip(names, decode_row(message.values))))  # type: ignore[attr-defined]
+                    if error is None:
+                        try:  # a value that fails to decode is raised once the rest is read, as in _read_results
+                            rows.append(MappingRecord(zip(names, decode_row(message.values))))  # type: ignore[attr-defined]
+                        except Exception as exc:
+                            error = exc
                 elif kind is messages.CommandComplete:
                     results.append(QueryResult(message.tag, rows))  # type: ignore[attr-defined]
                     rows, decode_row = [], None
