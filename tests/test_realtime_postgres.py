@@ -397,14 +397,21 @@ class Proxy:
 
     async def stop(self):
         self.server.close()
-        await self.server.wait_closed()
+        # Cut the relayed connections before waiting: since Python 3.12 wait_closed() also waits
+        # for the server's accepted connections to close.
         for writer in self.pairs:
             writer.transport.abort()
         self.pairs.clear()
+        await asyncio.wait_for(self.server.wait_closed(), WAIT)
 
     async def _relay(self, reader, writer):
+        self.pairs.append(writer)
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-        self.pairs += [writer, up_writer]
+        if not self.server.is_serving():  # stopped while connecting upstream
+            writer.transport.abort()
+            up_writer.transport.abort()
+            return
+        self.pairs.append(up_writer)
 
         async def pipe(src, dst):
             try:

@@ -297,6 +297,11 @@ class PostgresBroker(Broker):
                 await asyncio.sleep(wait)
                 delay = min(delay * 2, self.max_reconnect_backoff)
                 continue
+            except BaseException:
+                # close() cancelled us between connecting and handing the connection over.
+                if conn is not None and conn is not self.listener:
+                    await conn.close()
+                raise
             self.reconnects += 1
             _log.warning("the LISTEN connection to PostgreSQL is back after %.2f s (%d attempts), listening "
                          "on %d channels again; notifications sent meanwhile were lost",
