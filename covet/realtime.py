@@ -1,8 +1,10 @@
 """Real-time publish/subscribe: ``RealtimeManager`` forwards messages on named channels to WebSockets.
 
-Messages travel through a **broker**: ``InProcessBroker`` (no ``redis_url``: publishers and
-subscribers share one process) or ``RedisBroker`` (PUBLISH through Redis, so a message published by
-any worker on any host reaches the subscribers of every other). The broker is public API, with a
+Messages travel through a **broker**: ``InProcessBroker`` (no URL: publishers and subscribers
+share one process), ``RedisBroker`` (PUBLISH through Redis, so a message published by any worker on
+any host reaches the subscribers of every other) or ``PostgresBroker`` (the same through
+PostgreSQL's LISTEN/NOTIFY, ``covet.database.postgres.broker``; ``broker_url="postgresql://..."``
+picks it). The broker is public API, with a
 callback-style subscription, so other features (``WebSocketManager(redis_url=...)``) broadcast across
 workers with it too.
 
@@ -40,6 +42,7 @@ import abc
 import asyncio
 import collections
 import collections.abc
+import importlib
 import json
 import logging
 from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Union
@@ -59,6 +62,7 @@ __all__ = [
     "MAX_CHANNELS_PER_SUBSCRIBE",
     "CLOSE_TIMEOUT",
     "CLOSE_POLICY_VIOLATION",
+    "broker_from_url",
 ]
 
 # Messages waiting to be sent to one WebSocket. A client that falls this far behind is closed
@@ -412,6 +416,41 @@ class RedisBroker(Broker):
             await self.redis.close()
 
 
+# URL scheme -> the module and class of its broker, imported when a URL names it. The PostgreSQL
+# broker lives with the PostgreSQL client and imports this module (it subclasses Broker), so it is
+# named here, not imported: importing covet.realtime never loads the database package, and neither
+# module imports the other both ways (the same by-name loading as covet.core.services).
+_BROKER_SCHEMES: Dict[str, str] = {
+    "postgresql": "covet.database.postgres.broker:PostgresBroker",
+    "postgres": "covet.database.postgres.broker:PostgresBroker",
+}
+
+
+def broker_from_url(url: str, **options: Any) -> Broker:
+    """The broker for ``url``, by its scheme: ``redis://``, ``rediss://`` and ``unix://`` make a
+    ``RedisBroker``, ``postgresql://`` (or ``postgres://``) a ``PostgresBroker``
+    (``covet.database.postgres.broker``: LISTEN/NOTIFY). ``options`` go to the class's ``from_url``.
+
+    Example::
+
+        broker = broker_from_url("postgresql://app:secret@127.0.0.1/shop")
+        assert type(broker).__name__ == "PostgresBroker"
+    """
+    if not isinstance(url, str):
+        raise TypeError("a broker URL must be a str, not %s" % type(url).__name__)
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    if scheme in ("redis", "rediss", "unix"):
+        return RedisBroker.from_url(url, **options)
+    target = _BROKER_SCHEMES.get(scheme)
+    if target is None:
+        # Only the scheme is quoted back: the rest of a URL may hold a password.
+        raise ValueError("a broker URL starts with redis://, rediss://, unix:// or postgresql://, not %s"
+                         % ("%r" % (scheme + "://") if scheme else "a URL without a scheme"))
+    module, _, name = target.partition(":")
+    cls = getattr(importlib.import_module(module), name)
+    return cls.from_url(url, **options)  # type: ignore[no-any-return]
+
+
 def _is_disconnect(exc: BaseException) -> bool:
     return any(cls.__name__ == "WebSocketDisconnect" for cls in type(exc).__mro__)
 
@@ -432,11 +471,14 @@ def _channel_list(channels: Union[str, Iterable[str]]) -> List[str]:
 class RealtimeManager:
     """Publish messages on channels and forward them to subscribed WebSockets.
 
-    :param redis_url: a Redis URL for cross-process delivery (``RedisBroker``); None keeps messages
-        in this process (``InProcessBroker``).
-    :param broker: a ``Broker`` to use instead (not with ``redis_url``).
+    :param redis_url: a Redis URL for cross-process delivery (``RedisBroker``); with none of the
+        three broker arguments, messages stay in this process (``InProcessBroker``).
+    :param broker_url: a broker chosen by the URL's scheme (``broker_from_url``): ``redis://``,
+        ``rediss://``, ``unix://`` or ``postgresql://`` (LISTEN/NOTIFY).
+    :param broker: a ``Broker`` to use instead (only one of ``redis_url``, ``broker_url``, ``broker``).
     :param queue_size: messages queued per WebSocket before it is closed with 1008 as too slow.
-    :param max_message_size: largest encoded message, in UTF-8 bytes.
+    :param max_message_size: largest encoded message, in UTF-8 bytes; by default the broker's own
+        (``DEFAULT_MAX_MESSAGE_SIZE``; 7999 for PostgreSQL, whose NOTIFY carries no more).
 
     ``broker`` is public: ``realtime.broker.subscribe(channel, callback)`` receives the same messages.
     Close the manager on shutdown (``app.on_shutdown(realtime.close)``).
@@ -451,19 +493,23 @@ class RealtimeManager:
     """
 
     def __init__(self, redis_url: Optional[str] = None, *, broker: Optional[Broker] = None,
-                 queue_size: int = DEFAULT_QUEUE_SIZE, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> None:
+                 broker_url: Optional[str] = None, queue_size: int = DEFAULT_QUEUE_SIZE,
+                 max_message_size: Optional[int] = None) -> None:
         if not isinstance(queue_size, int) or isinstance(queue_size, bool) or queue_size < 1:
             raise ValueError("queue_size must be a positive integer, got %r" % (queue_size,))
+        if sum(x is not None for x in (redis_url, broker, broker_url)) > 1:
+            raise ValueError("pass one of redis_url, broker_url and broker, not both")
+        options = {} if max_message_size is None else {"max_message_size": max_message_size}
         if broker is not None:
-            if redis_url is not None:
-                raise ValueError("pass redis_url or broker, not both")
             if not isinstance(broker, Broker):
                 raise TypeError("broker must be a covet.realtime.Broker, not %s" % type(broker).__name__)
             self.broker = broker
+        elif broker_url is not None:
+            self.broker = broker_from_url(broker_url, **options)
         elif redis_url is not None:
-            self.broker = RedisBroker.from_url(redis_url, max_message_size=max_message_size)
+            self.broker = RedisBroker.from_url(redis_url, **options)
         else:
-            self.broker = InProcessBroker(max_message_size=max_message_size)
+            self.broker = InProcessBroker(**options)
         self.queue_size = queue_size
 
     async def publish(self, channel: str, message: Any) -> int:

@@ -12,6 +12,7 @@ One concept per module, bottom up:
 - ``scram``: ``ScramClient``, SCRAM-SHA-256 with channel binding (``SCRAM-SHA-256-PLUS``).
 - ``startup``, ``channel`` and ``connection``: ``PGConnection``, the asyncio connection on top
   (connecting, TLS and authentication; the stream, cancellation, LISTEN/NOTIFY and COPY; queries).
+- ``broker``: ``PostgresBroker``, LISTEN/NOTIFY as ``covet.realtime``'s publish/subscribe.
 - ``oids`` and ``types``: the type codecs, Python values to and from PostgreSQL's text and binary
   formats (``TypeRegistry``, ``register_type``, ``Json``), sans-IO too; ``arrays`` and the
   private per-type modules behind them.
@@ -57,6 +58,8 @@ _EXPORTS = {
     "TypeRegistry": "types", "TypeCodec": "types", "Parameter": "types", "Json": "types",
     "register_type": "types", "DEFAULT_REGISTRY": "types", "TypeCodecError": "types",
     "MalformedValueError": "types",
+    # LISTEN/NOTIFY as covet.realtime's broker
+    "PostgresBroker": "broker",
 }
 
 __all__ = sorted(_EXPORTS)
