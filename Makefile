@@ -4,9 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 VERSIONS := 3.9 3.10 3.11 3.12 3.13
 
-.PHONY: test test-one test-all run bench autobahn redis postgres clean
+.PHONY: test test-one test-all run bench autobahn redis postgres peers clean
 
-test: $(VENV)/.ok redis postgres
+test: $(VENV)/.ok redis postgres peers
 	$(VENV)/bin/python -m pytest
 	@$(MAKE) --no-print-directory test-all
 
@@ -25,6 +25,13 @@ postgres:
 	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && export DEBIAN_FRONTEND=noninteractive && \
 	  (apt-get install -y -qq postgresql openssl >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq postgresql openssl >/dev/null)); } || \
 	  echo "postgresql or openssl missing: PostgreSQL tests will be skipped"
+
+# The psycopg interop test (tests/test_postgres_interop.py) runs benchmarks/pg_interop.py with the
+# peers' venv, where psycopg 3 lives; built when it can be (about a minute), otherwise that test
+# skips and says why.
+peers:
+	@$(MAKE) --no-print-directory $(BENCH_VENV)/.ok >/dev/null 2>&1 || \
+	  echo "benchmarks/.venv could not be built: the psycopg interop test will be skipped"
 
 $(VENV)/.ok:
 	$(PYTHON) -m venv $(VENV)

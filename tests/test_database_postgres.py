@@ -265,3 +265,32 @@ def test_one_database_many_threads_without_a_loop(pg):
         t.join()
     assert errors == [] and db.sync.fetch_val("SELECT count(*) FROM t") == 80
     db.sync.disconnect()
+
+
+def test_test_database_on_postgresql_migrates_loads_and_drops(pg, tmp_path, monkeypatch):
+    from covet.database import migrations
+    from covet.testing.database import TestDatabase
+
+    monkeypatch.setattr(migrations, "_registry", [])  # classes of other test modules are not this schema
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "0001_users.sql").write_text(
+        "-- up\nCREATE TABLE users (id SERIAL PRIMARY KEY, email TEXT UNIQUE NOT NULL, joined TIMESTAMPTZ DEFAULT NOW());\n"
+        "-- down\nDROP TABLE users;\n")
+    (folder / "0002_posts.sql").write_text(
+        "-- up\nCREATE TABLE posts (id SERIAL PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users (id));\n"
+        "-- down\nDROP TABLE posts;\n")
+
+    async def main():
+        db = TestDatabase(pg.url(), directory=str(folder))
+        await db.create_all()
+        loaded = await db.load({"users": [{"email": "ada@x"}], "posts": [{"user_id": 1}]})
+        assert loaded["users"][0]["id"] == 1 and loaded["posts"][0]["user_id"] == 1
+        with pytest.raises(IntegrityError, match='unique constraint "users_email_key"'):
+            await db.load({"users": [{"email": "ada@x"}]})
+        await db.drop_all()  # tables dropped with CASCADE, whatever their order
+        checker = DatabaseManager(pg.url())
+        assert await checker.fetch_val("SELECT count(*) FROM information_schema.tables "
+                                       "WHERE table_schema = 'public'") == 0
+        await checker.disconnect()
+    run(main())
