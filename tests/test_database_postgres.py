@@ -294,3 +294,29 @@ def test_test_database_on_postgresql_migrates_loads_and_drops(pg, tmp_path, monk
                                        "WHERE table_schema = 'public'") == 0
         await checker.disconnect()
     run(main())
+
+
+def test_the_seed_configuration_and_pool_examples_run_on_postgresql(pg):
+    from covet import Covet
+    from covet.database import DatabaseConfig
+    from covet.database.pool import ConnectionPool
+
+    async def main():
+        db_config = DatabaseConfig(driver="postgresql", host=pg.host, port=pg.port, database=pg.database,
+                                   username=pg.user, password=pg.password, pool_size=20, max_overflow=10)
+        db = DatabaseManager(db_config)
+        app = Covet()
+        app.add_database(db)
+        assert db.pool.max_connections == 30 and app.state.database is db
+        await db.execute_script("CREATE TABLE users (id SERIAL PRIMARY KEY, name TEXT)")
+        await db.execute("INSERT INTO users (name) VALUES ($1)", "Ada")
+        pool = ConnectionPool(database_url=pg.url(), min_connections=5, max_connections=50, idle_timeout=300)
+        await pool.open()
+        assert pool.size == 5
+        async with pool.acquire() as conn:
+            result = await conn.fetch("SELECT * FROM users")
+        assert result == [{"id": 1, "name": "Ada"}]
+        await pool.close()
+        assert pool.size == 0
+        await db.disconnect()
+    run(main())
