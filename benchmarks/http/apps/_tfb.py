@@ -100,7 +100,8 @@ async def _load_pg(url):
         await db.execute_many("INSERT INTO fortune (id, message) VALUES ($1, $2)", list(enumerate(FORTUNES, 1)))
         # Fresh statistics, so the planner picks the primary key's index from the first query.
         await db.execute_script("ANALYZE world; ANALYZE fortune")
-        world = [(r["id"], r["randomNumber"]) for r in await db.fetch_all('SELECT id, "randomNumber" FROM world ORDER BY id')]
+        rows = await db.fetch_all('SELECT id, "randomNumber" FROM world ORDER BY id')
+        world = [(r["id"], r["randomNumber"]) for r in rows]
         fortune = [(r["id"], r["message"]) for r in await db.fetch_all(SQL_FORTUNES + " ORDER BY id")]
     if world != list(enumerate(world_numbers(), 1)) or fortune != list(enumerate(FORTUNES, 1)):
         raise RuntimeError("the PostgreSQL tables read back differ from the rows written")
