@@ -79,12 +79,16 @@ class BytecodeCache:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def prime(name, cmd, pin, cache, paths=(), cwd=None):
-    """Start ``cmd`` once with ``cache`` and GET ``paths`` (lazy imports too), so that its bytecode is cached."""
+def prime(name, cmd, pin, cache, paths=(), cwd=None, env=None, unset=()):
+    """Start ``cmd`` once with ``cache`` and GET ``paths`` (lazy imports too), so that its bytecode is cached.
+
+    ``env`` and ``unset``: variables added to and removed from the server's environment besides the cache's.
+    """
     import http.client
 
     port = free_port()
-    srv = Server(name + "-prime", cmd(port), cwd or REPO, port, pin, env=cache.env, unset=cache.unset)
+    srv = Server(name + "-prime", cmd(port), cwd or REPO, port, pin, env=dict(cache.env, **(env or {})),
+                 unset=tuple(cache.unset) + tuple(unset))
     try:
         srv.wait_ready()
         for path in paths:

@@ -3,6 +3,7 @@
     benchmarks/.venv/bin/python benchmarks/http/run.py              # the full run (about 10 minutes)
     benchmarks/.venv/bin/python benchmarks/http/run.py --quick      # 1 run of 3 s per endpoint
     benchmarks/.venv/bin/python benchmarks/http/run.py --only covet,starlette-httptools
+    benchmarks/.venv/bin/python benchmarks/http/run.py --postgres   # issue 16: db, queries, fortunes on PostgreSQL
 
 Each server runs with this interpreter (covet from the repository, peers from
 wherever the interpreter finds them; a missing peer prints "peer not
@@ -17,7 +18,10 @@ error or a non-2xx/3xx response (wrk counts status >= 400) in any run.
 
 The TechEmpower-style database endpoints (issue 15: db, queries, fortunes) run on their own
 apps, covet-db (the targets), covet-db-sync (a reference) and starlette-db, on a sqlite file
-made at start (benchmarks/README.md, "Database benchmarks").
+made at start (benchmarks/README.md, "Database benchmarks"). The same three on PostgreSQL
+(issue 16: pg-db, pg-queries, pg-fortunes) run covet-pg (the same covet app on DATABASE_URL)
+against starlette-pg (asyncpg), on a throwaway server this run starts (tests/pg_fixture.py) and
+stops, pinned with wrk to core 0; without the server binaries they are skipped, saying why.
 
 Columns: req/s and p99 (wrk; p99 is "-" under pipelining, where wrk times
 whole batches), errors (socket errors, non-2xx), covet/peer ratios, req/cpu-s
@@ -41,6 +45,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _harness as H  # noqa: E402
 
+sys.path.insert(0, H.REPO)  # the repository's covet: _tfb.make_pg writes PostgreSQL with covet's client
+sys.path.insert(0, os.path.join(H.REPO, "tests"))
+from pg_fixture import PostgresServer, unavailable_reason as pg_unavailable_reason  # noqa: E402
+
 MESSAGE = "Hello, World!"
 USER_PATH = "/users/42?fields=name,email"
 USER_EXPECTED = {"id": 42, "name": "user42", "email": "user42@example.com"}
@@ -57,11 +65,24 @@ STATIC_SERVERS = ("covet", "covet-before", "starlette-httptools", "starlette-h11
 # endpoints is "covet-db".
 DB_SERVERS = ("covet-db", "covet-db-sync", "starlette-db")
 DB_ENDPOINTS = ("db", "queries", "fortunes")
+# The same three on PostgreSQL (issue 16), on apps of their own too; endpoint -> the sqlite case
+# whose answers it must give.
+PG_SERVERS = ("covet-pg", "starlette-pg")
+PG_ENDPOINTS = {"pg-db": "db", "pg-queries": "queries", "pg-fortunes": "fortunes"}
+# Servers that serve only their own endpoints, and nothing else serves those.
+OWN_ENDPOINTS = ((DB_SERVERS, DB_ENDPOINTS), (PG_SERVERS, tuple(PG_ENDPOINTS)))
+# The PostgreSQL apps' database, set by main() once the server runs (handed to them as DATABASE_URL).
+PG = {"url": None}
 
 
 def covet_side(endpoint):
     """The server whose figures the peers' are divided into for ``endpoint``."""
-    return "covet-db" if endpoint in DB_ENDPOINTS else "covet"
+    return "covet-db" if endpoint in DB_ENDPOINTS else "covet-pg" if endpoint in PG_ENDPOINTS else "covet"
+
+
+def special(name):
+    """Whether server ``name`` serves only the database cases (its own endpoints)."""
+    return name in DB_SERVERS or name in PG_SERVERS
 
 
 def _uvicorn(app, http, loop):
@@ -99,6 +120,12 @@ SERVERS = [
     ("starlette-db", _uvicorn("starlette_db_app:app", "httptools", "uvloop"),
      ("uvicorn", "starlette", "httptools", "uvloop", "jinja2"), False,
      "uvicorn+Starlette, httptools+uvloop: sqlite3 in run_in_threadpool, Jinja2"),
+    ("covet-pg", lambda port: [H.python(), "-m", "covet", "run", os.path.join(H.APPS, "covet_db_app.py"),
+                               "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+     (), False, "covet, asyncio: covet-db's app on DATABASE_URL=postgresql://, covet's own client"),
+    ("starlette-pg", _uvicorn("starlette_pg_app:app", "httptools", "uvloop"),
+     ("uvicorn", "starlette", "httptools", "uvloop", "jinja2", "asyncpg"), False,
+     "uvicorn+Starlette, httptools+uvloop: asyncpg pool, Jinja2"),
 ]
 
 # endpoint -> (title, path, wrk script, which servers: False all (but the database apps), True
@@ -119,6 +146,10 @@ ENDPOINTS = [
      "/queries?queries=20", H.REPORT_LUA, DB_SERVERS),
     ("fortunes", "fortunes: 12 rows + 1 added, sorted, HTML template (GET /fortunes)", "/fortunes",
      H.REPORT_LUA, DB_SERVERS),
+    ("pg-db", "PostgreSQL single query: one random world row as JSON (GET /db)", "/db", H.REPORT_LUA, PG_SERVERS),
+    ("pg-queries", "PostgreSQL 20 queries (GET /queries?queries=20)", "/queries?queries=20", H.REPORT_LUA,
+     PG_SERVERS),
+    ("pg-fortunes", "PostgreSQL fortunes (GET /fortunes)", "/fortunes", H.REPORT_LUA, PG_SERVERS),
 ]
 
 # The targets (issue 12; issue 3's were 1.5x, 3x and 0.4x): (endpoint, peer, minimum covet/peer req/s ratio).
@@ -134,6 +165,9 @@ TARGETS = [
     # issue 15: covet-db (DatabaseManager, covet templates) against uvicorn+Starlette with sqlite3 in its
     # thread pool and Jinja2, on the same sqlite file
     ("db", "starlette-db", 1.5), ("queries", "starlette-db", 1.5), ("fortunes", "starlette-db", 1.5),
+    # issue 16: covet's own PostgreSQL client (pure Python, on the loop) against asyncpg (Cython) under
+    # uvicorn+Starlette, pools of 10 on both; /queries is reported without a target
+    ("pg-db", "starlette-pg", 1.0), ("pg-fortunes", "starlette-pg", 1.0),
 ]
 P99_TARGETS = [("plaintext", "starlette-httptools"), ("json", "starlette-httptools"),
                ("users", "starlette-httptools"), ("users", "fastapi")]
@@ -164,8 +198,8 @@ def check_endpoint(port, endpoint, path):
         if resp.getheader("content-length") != str(len(expected)):
             return "wrong Content-Length %r" % (resp.getheader("content-length"),)
         return None
-    if endpoint in DB_ENDPOINTS:
-        return check_db_answer(port, endpoint, body, ctype)
+    if endpoint in DB_ENDPOINTS or endpoint in PG_ENDPOINTS:
+        return check_db_answer(port, PG_ENDPOINTS.get(endpoint, endpoint), body, ctype)
     if endpoint in ("plaintext", "pipelined"):
         if body != MESSAGE.encode() or not ctype.startswith("text/plain"):
             return "wrong answer: %r %r" % (ctype, body[:80])
@@ -190,7 +224,10 @@ def check_endpoint(port, endpoint, path):
 
 
 def check_db_answer(port, endpoint, body, ctype):
-    """None when a database endpoint's answer matches the sqlite file (or the fortunes page) exactly."""
+    """None when a database endpoint's answer matches the data (or the fortunes page) exactly.
+
+    The data is ``_tfb``'s, which is what the sqlite file holds and what ``_tfb.make_pg`` read back
+    from PostgreSQL after writing it."""
     if endpoint == "fortunes":
         if not ctype.startswith("text/html") or "utf-8" not in ctype.lower():
             return "wrong content-type %r" % ctype
@@ -246,6 +283,9 @@ def parse_args(argv):
     p.add_argument("--warmup", type=int, help="warm-up seconds per server and endpoint (default 2)")
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--json", metavar="PATH", help="also write every run's figures to PATH")
+    p.add_argument("--postgres", action="store_true",
+                   help="the PostgreSQL cases only (issue 16): --only covet-pg,starlette-pg "
+                        "--endpoints pg-db,pg-queries,pg-fortunes unless given")
     p.add_argument("--baseline", metavar="DIR",
                    help="also run covet from another checkout (e.g. a git worktree of the commit before a "
                         "change) as server 'covet-before', interleaved with the others")
@@ -253,6 +293,9 @@ def parse_args(argv):
     args.duration = args.duration or (3 if args.quick else 6)
     args.runs = args.runs or (1 if args.quick else 3)
     args.warmup = args.warmup if args.warmup is not None else (1 if args.quick else 2)
+    if args.postgres:
+        args.only = args.only or ",".join(PG_SERVERS)
+        args.endpoints = args.endpoints or ",".join(PG_ENDPOINTS)
     return args
 
 
@@ -267,6 +310,8 @@ def select_servers(only):
     names = set(names) | {"covet"}
     if names & set(DB_SERVERS):
         names.add("covet-db")
+    if names & set(PG_SERVERS):
+        names.add("covet-pg")
     return [s for s in SERVERS if s[0] in names]
 
 
@@ -295,8 +340,11 @@ def start_all(servers, pin, cache):
         srv = None
         try:
             cwd = CWD.get(name, H.REPO)
-            H.prime(name, cmd, pin, cache, paths, cwd=cwd)
-            srv = H.Server(name, cmd(port), cwd, port, pin, env=cache.env, unset=cache.unset)
+            # DATABASE_URL reaches the PostgreSQL apps only (covet-db would take it for its own).
+            env = {"DATABASE_URL": PG["url"]} if name in PG_SERVERS else {}
+            H.prime(name, cmd, pin, cache, paths, cwd=cwd, env=env, unset=("DATABASE_URL",))
+            srv = H.Server(name, cmd(port), cwd, port, pin, env=dict(cache.env, **env),
+                           unset=tuple(cache.unset) + ("DATABASE_URL",))
             srv.wait_ready()
         except RuntimeError as exc:
             print("  %-20s failed to start: %s" % (name, exc))
@@ -378,7 +426,7 @@ def print_table(title, results, order, args, base="covet"):
 
 def print_targets(all_results, started):
     print()
-    print("Targets (issues 3, 12, 14 and 15; this run; verdicts on req/s, the per-CPU-second ratio shown for a busy "
+    print("Targets (issues 3, 12, 14, 15, 16; this run; verdicts on req/s, the per-CPU-second ratio shown for a busy "
           "machine)")
     for endpoint, peer, minimum in TARGETS:
         res = all_results.get(endpoint, {})
@@ -413,6 +461,54 @@ def print_targets(all_results, started):
               % ("RSS after start-up <= %.0f MB" % STARTUP_RSS_MB, "PASS" if ok else "FAIL", covet.startup_rss))
 
 
+def start_postgres(pin):
+    """A throwaway PostgreSQL server with the cases' tables in it: ``(server, None)``, or
+    ``(None, reason)`` when none can be started here (no server binaries, no openssl...).
+
+    Pinned, when the run pins, to wrk's core: the server under test keeps core 1 to itself, as in
+    every other case. The postmaster's children inherit the pinning, the backends forked for the
+    apps' connections too. The apps connect without TLS (``sslmode=disable``, as TechEmpower's
+    do), so neither side pays for encryption.
+    """
+    reason = pg_unavailable_reason()
+    if reason is not None:
+        return None, reason
+    try:
+        server = PostgresServer()
+    except RuntimeError as exc:
+        return None, "the server did not start: %s" % str(exc)[-500:]
+    try:
+        if pin:
+            pin_tree(server.proc.pid, int(H.CLIENT_CPU))
+        PG["url"] = _tfb.make_pg(server.url(sslmode="disable"))
+    except BaseException:
+        server.stop()
+        raise
+    print("  %-20s pid %-7d port %-5d PostgreSQL %s, %s" % (
+        "postgres", server.proc.pid, server.port, os.path.basename(os.path.dirname(server.bindir)),
+        "on core %s with wrk" % H.CLIENT_CPU if pin else "not pinned"))
+    return server, None
+
+
+def pin_tree(pid, cpu):
+    """Pin process ``pid`` and its children to core ``cpu`` (processes forked later inherit it)."""
+    pids = [pid]
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[1]) == pid:  # the parent's pid: field 4 of proc(5)
+                pids.append(int(entry))
+    for p in pids:
+        try:
+            os.sched_setaffinity(p, {cpu})
+        except ProcessLookupError:
+            pass
+
+
 def main(argv=None):
     args = parse_args(argv)
     if not H.have_wrk():
@@ -430,10 +526,13 @@ def main(argv=None):
         wanted = {e.strip() for e in args.endpoints.split(",")}
         endpoints = [e for e in ENDPOINTS if e[0] in wanted]
     # The database apps serve only the database endpoints, and nothing else serves those.
-    if not any(e[0] in DB_ENDPOINTS for e in endpoints):
-        servers = [s for s in servers if s[0] not in DB_SERVERS]
-    if not any(s[0] in DB_SERVERS for s in servers):
-        endpoints = [e for e in endpoints if e[0] not in DB_ENDPOINTS]
+    for own_servers, own_endpoints in OWN_ENDPOINTS:
+        if not any(e[0] in own_endpoints for e in endpoints):
+            servers = [s for s in servers if s[0] not in own_servers]
+        if not any(s[0] in own_servers for s in servers):
+            endpoints = [e for e in endpoints if e[0] not in own_endpoints]
+    if all(e[0] in DB_ENDPOINTS or e[0] in PG_ENDPOINTS for e in endpoints):
+        servers = [s for s in servers if special(s[0])]  # no plain endpoint: no plain server
     print("HTTP load benchmark: python %s, %s, %d CPU(s) visible; load average %s"
           % (sys.version.split()[0],
              "server on core 1, wrk on core 0" if pin else "NOT pinned (no taskset or <2 cores)",
@@ -445,14 +544,29 @@ def main(argv=None):
     # The database apps' sqlite file (world, fortune), made fresh for this run and read by both.
     db_folder = tempfile.mkdtemp(prefix="bench-db-")
     os.environ[_tfb.DB_ENV] = _tfb.make_db(os.path.join(db_folder, "tfb.db"))
+    # The PostgreSQL cases' server: started here, the same rows written into it, stopped at the end.
+    pg_server = None
+    if any(s[0] in PG_SERVERS for s in servers):
+        pg_server, reason = start_postgres(pin)
+        if pg_server is None:
+            print("  PostgreSQL cases skipped: %s" % reason)
+            servers = [s for s in servers if s[0] not in PG_SERVERS]
+            endpoints = [e for e in endpoints if e[0] not in PG_ENDPOINTS]
     started = start_all(servers, pin, cache)
-    if "covet" not in started:
+    sides = {covet_side(e[0]) for e in endpoints}
+    if not sides & set(started):
         for srv in started.values():
             srv.stop()
         cache.close()
         shutil.rmtree(static_folder, ignore_errors=True)
         shutil.rmtree(db_folder, ignore_errors=True)
-        print("covet did not start; nothing to compare")
+        if pg_server is not None:
+            pg_server.stop()
+        if not sides and pg_server is None and any(s[0] in PG_SERVERS for s in select_servers(args.only)):
+            print("nothing else to measure")
+            return 0  # the PostgreSQL cases were skipped (said why above): not a failure
+        print("%s did not start; nothing to compare" % " nor ".join(sorted(sides)) if sides else
+              "nothing to measure")
         return 1
     realistic = {s[0] for s in servers if s[3]}
     order = [s[0] for s in servers if s[0] in started]
@@ -464,7 +578,7 @@ def main(argv=None):
             if isinstance(only_realistic, tuple):
                 names = [n for n in order if n in only_realistic]
             else:
-                names = [n for n in order if n not in DB_SERVERS and (not only_realistic or n in realistic)]
+                names = [n for n in order if not special(n) and (not only_realistic or n in realistic)]
             results = {}
             for name in list(names):
                 reason = check_endpoint(started[name].port, key, path)
@@ -508,7 +622,7 @@ def main(argv=None):
             peak = srv.peak_rss_mb()
             ratio = ""
             # the database apps are compared with each other, the rest with covet's plain app
-            cov = started.get("covet-db" if name in DB_SERVERS else "covet")
+            cov = started.get("covet-db" if name in DB_SERVERS else "covet-pg" if name in PG_SERVERS else "covet")
             if cov is not None and cov is not srv and peak and cov.peak_rss_mb():
                 ratio = "   covet/peer peak %.2fx" % (cov.peak_rss_mb() / peak)
             print("  %-20s %8s %10s%s" % (name, "%.1f" % srv.startup_rss if srv.startup_rss else "?",
@@ -528,6 +642,8 @@ def main(argv=None):
         cache.close()
         shutil.rmtree(static_folder, ignore_errors=True)
         shutil.rmtree(db_folder, ignore_errors=True)
+        if pg_server is not None:
+            pg_server.stop()
     return 0
 
 

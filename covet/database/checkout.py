@@ -27,11 +27,27 @@ from .errors import InterfaceError, OperationalError, PoolTimeout
 __all__ = ["Checkout", "Gate"]
 
 
+_running_loop = asyncio._get_running_loop  # public in asyncio.events.__all__; None off a loop's thread
+
+
+def _expire(future: "asyncio.Future[Any]") -> None:
+    if not future.done():
+        future.set_exception(asyncio.TimeoutError())
+
+
 async def _wait(future: "asyncio.Future[Any]", timeout: float) -> Any:
-    # asyncio.wait_for cancels the future on timeout or cancellation, so a delivery still on its
-    # way finds it done and passes the item on (_AsyncWaiter._deliver); a result delivered in that
-    # same instant stays on the future, and the callers hand it back (_delivered).
-    return await asyncio.wait_for(future, timeout)
+    # The future itself is awaited, with a timer that fails it at the deadline: a cancellation of
+    # the waiting task cancels it (Task.cancel cancels the future awaited), the timer makes it
+    # raise TimeoutError. Either way it is done, so a delivery still on its way finds it so and
+    # passes the item on (_AsyncWaiter._deliver); a result delivered first stays on the future,
+    # and the callers hand it back (_delivered). asyncio.wait_for did the same with an inner
+    # future, a done callback and a second task wake-up: a fifth of a pooled query's cost when
+    # every query waits its turn (benchmarks/README.md, "PostgreSQL").
+    handle = future.get_loop().call_later(timeout, _expire, future)
+    try:
+        return await future
+    finally:
+        handle.cancel()
 
 
 def _delivered(future: "asyncio.Future[Any]") -> bool:
@@ -48,8 +64,14 @@ class _AsyncWaiter:
     def give(self, item: Any, back: Callable[[Any], None]) -> bool:
         if self.future.done():
             return False
+        loop = self.loop
         try:
-            self.loop.call_soon_threadsafe(self._deliver, item, back)
+            if loop is _running_loop():
+                # Given from the waiter's own loop (a task's checkin): no wake-up of the loop
+                # through its self-pipe (a send and a recv) is needed, it runs the delivery next.
+                loop.call_soon(self._deliver, item, back)
+            else:
+                loop.call_soon_threadsafe(self._deliver, item, back)
         except RuntimeError:  # its loop has closed
             return False
         return True
@@ -298,6 +320,8 @@ class Checkout:
                     waiter = _AsyncWaiter()
                     self._waiters.append(waiter)
         if raw is not None:
+            if self._fresh(raw):
+                return raw
             return await self._checked(raw)
         if create:
             return await self._create()
@@ -316,7 +340,15 @@ class Checkout:
             raise self._no_connection() from None
         if raw is None:  # a slot came free, not a connection
             return await self._create()
+        if self._fresh(raw):
+            return raw
         return await self._checked(raw)
+
+    def _fresh(self, raw: RawConnection) -> bool:
+        # _checked's verdict without its coroutine, for the common case: alive, and used
+        # recently enough to need no ping. Anything else goes through _checked.
+        ping_after = self.backend.ping_after
+        return raw.alive(_running_loop()) and (ping_after is None or time.monotonic() - raw.last_used <= ping_after)
 
     async def _create(self) -> RawConnection:
         raw = self.backend.raw_class(self.backend)

@@ -5,7 +5,12 @@ number from 1 to 10,000) and ``fortune`` (the 12 messages of the TechEmpower spe
 among them a ``<script>`` one that must come out escaped, and one in Japanese). ``run.py``
 makes it in a temporary folder and names it to the servers by ``COVET_BENCH_DB``; an app
 started by hand makes its own under the system temp folder.
+
+The same rows go to PostgreSQL (issue 16) by :func:`make_pg`, from the same two sources
+(:func:`world_numbers`, ``FORTUNES``); the PostgreSQL apps find their database in
+``DATABASE_URL``.
 """
+import asyncio
 import os
 import random
 import sqlite3
@@ -34,6 +39,15 @@ TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates"
 # Both apps run exactly these statements.
 SQL_WORLD = "SELECT id, randomNumber FROM world WHERE id = ?"
 SQL_FORTUNES = "SELECT id, message FROM fortune"
+# PostgreSQL folds unquoted names to lower case, so the column is created and read quoted: the
+# row then comes back keyed "randomNumber", as the JSON wants it, in every driver. $1 is the
+# placeholder asyncpg needs; covet takes it too (covet.database.params).
+SQL_WORLD_PG = 'SELECT id, "randomNumber" FROM world WHERE id = $1'
+# Connections per server process in the PostgreSQL cases, the same for covet's pool and asyncpg's.
+PG_POOL_SIZE = 10
+PG_SCHEMA = ("DROP TABLE IF EXISTS world; DROP TABLE IF EXISTS fortune; "
+             'CREATE TABLE world (id integer PRIMARY KEY, "randomNumber" integer NOT NULL); '
+             "CREATE TABLE fortune (id integer PRIMARY KEY, message varchar(2048) NOT NULL)")
 
 
 def world_numbers():
@@ -62,6 +76,35 @@ def make_db(path):
     finally:
         conn.close()
     return path
+
+
+def make_pg(url):
+    """Write the tables into the PostgreSQL database at ``url`` (replacing them), read them back
+    and raise RuntimeError unless they hold exactly the rows of the sqlite file; returns ``url``.
+
+    Written with covet's own client (standard library only), so that it runs with plain python3
+    from the repository root.
+    """
+    asyncio.run(_load_pg(url))
+    return url
+
+
+async def _load_pg(url):
+    from covet.database import DatabaseManager
+
+    db = DatabaseManager(url)
+    async with db:
+        await db.execute_script(PG_SCHEMA)
+        await db.execute_many('INSERT INTO world (id, "randomNumber") VALUES ($1, $2)',
+                              list(enumerate(world_numbers(), 1)))
+        await db.execute_many("INSERT INTO fortune (id, message) VALUES ($1, $2)", list(enumerate(FORTUNES, 1)))
+        # Fresh statistics, so the planner picks the primary key's index from the first query.
+        await db.execute_script("ANALYZE world; ANALYZE fortune")
+        rows = await db.fetch_all('SELECT id, "randomNumber" FROM world ORDER BY id')
+        world = [(r["id"], r["randomNumber"]) for r in rows]
+        fortune = [(r["id"], r["message"]) for r in await db.fetch_all(SQL_FORTUNES + " ORDER BY id")]
+    if world != list(enumerate(world_numbers(), 1)) or fortune != list(enumerate(FORTUNES, 1)):
+        raise RuntimeError("the PostgreSQL tables read back differ from the rows written")
 
 
 def db_path():
