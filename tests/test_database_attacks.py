@@ -159,8 +159,8 @@ def test_classification_time_is_linear(sql):
     assert _elapsed(translate, sql) < HANG
 
 
-def test_no_statement_kind_bypasses_the_write_gate(sqlite_url):  # the write gate is SQLite's
-    url = sqlite_url
+def test_no_statement_kind_bypasses_the_write_gate(sqlite_url):
+    url = sqlite_url  # the write gate is SQLite's
     async def main():
         db = DatabaseManager(url, pool_size=12, busy_timeout=0.05)
         await db.execute_script("CREATE TABLE t (n INTEGER); CREATE TABLE s (n INTEGER); CREATE TABLE w (n)")
@@ -295,8 +295,8 @@ class _Conform:
     (ValueError("bad value"), ValueError),
     (OverflowError("too big"), OverflowError),
 ])
-def test_a_job_raising_a_non_database_error_neither_hangs_nor_leaks(sqlite_url, exc, expected):  # a value's sqlite3 adapter on the worker thread
-    url = sqlite_url
+def test_a_job_raising_a_non_database_error_neither_hangs_nor_leaks(sqlite_url, exc, expected):
+    url = sqlite_url  # a value's sqlite3 adapter on the worker thread
     async def main():
         db = DatabaseManager(url, pool_size=1)
         await db.execute("CREATE TABLE t (v TEXT)")
@@ -315,8 +315,8 @@ def test_a_job_raising_a_non_database_error_neither_hangs_nor_leaks(sqlite_url, 
     run(main())
 
 
-def test_a_base_exception_in_a_job_reaches_the_caller_and_the_connection_survives(sqlite_url):  # a value's sqlite3 adapter on the worker thread
-    url = sqlite_url
+def test_a_base_exception_in_a_job_reaches_the_caller_and_the_connection_survives(sqlite_url):
+    url = sqlite_url  # a value's sqlite3 adapter on the worker thread
     # KeyboardInterrupt raised inside the driver call (a value's adapter here) travels to the
     # awaiting task like any error, and asyncio lets it out of asyncio.run; the worker thread
     # lives on and the connection went back, so the next event loop uses it.
@@ -601,8 +601,8 @@ def _db_threads():
     return [t for t in threading.enumerate() if t.name == "covet-db"]
 
 
-def test_a_database_dropped_without_disconnect_stops_its_threads(sqlite_url):  # SQLite's worker threads
-    url = sqlite_url
+def test_a_database_dropped_without_disconnect_stops_its_threads(sqlite_url):
+    url = sqlite_url  # SQLite's worker threads
     # Each connection used from async code has a worker thread; a manager dropped without
     # disconnect() (a test's, a script's) used to leave every one of them blocked forever.
     # Threads of earlier tests' databases may end meanwhile: only this test's new ones are counted.
@@ -659,8 +659,8 @@ def test_a_transaction_awaiting_a_query_made_outside_it_ends_in_a_helpful_timeou
     run(main())
 
 
-def test_sync_and_async_transactions_inside_each_other_time_out_instead_of_hanging(sqlite_url):  # the write gate is SQLite's
-    url = sqlite_url
+def test_sync_and_async_transactions_inside_each_other_time_out_instead_of_hanging(sqlite_url):
+    url = sqlite_url  # the write gate is SQLite's
     # A thread in db.sync.transaction() that runs an event loop whose code opens a write
     # transaction: the gate is held by that same thread, so the inner one can only time out.
     db = DatabaseManager(url, pool_size=2, pool_timeout=0.1)

@@ -927,10 +927,12 @@ def test_a_migration_with_its_own_commit_is_refused_before_anything_runs(tmp_pat
     if on_postgres(database_url):  # a trigger's BEGIN ... END is in its function's dollar-quoted body
         trigger = ("CREATE FUNCTION log_zero() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n"
                    "  INSERT INTO log VALUES (0);\n  RETURN NULL;\nEND;\n$$;\n"
-                   "CREATE TRIGGER tr AFTER INSERT ON log FOR EACH ROW WHEN (NEW.x <> 0) EXECUTE FUNCTION log_zero();\n")
+                   "CREATE TRIGGER tr AFTER INSERT ON log FOR EACH ROW WHEN (NEW.x <> 0) "
+                   "EXECUTE FUNCTION log_zero();\n")
     else:
         trigger = "CREATE TRIGGER tr AFTER INSERT ON log\nBEGIN\n  INSERT INTO log VALUES (0);\nEND;\n"
-    write(folder, "0004_trigger.sql", "-- up\nCREATE TABLE log (x INT);\n" + trigger + "-- down\nBEGIN;\nDROP TABLE log;\n")
+    write(folder, "0004_trigger.sql",
+          "-- up\nCREATE TABLE log (x INT);\n" + trigger + "-- down\nBEGIN;\nDROP TABLE log;\n")
     db = open_db(tmp_path, url=database_url)
 
     async def body(db):

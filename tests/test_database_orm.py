@@ -170,7 +170,8 @@ def test_every_type_is_stored_exactly_and_read_back_equal(url):
         raw = await db.fetch_one("SELECT * FROM authors")
         if on_postgres(url):  # each in its own PostgreSQL type
             assert dict(raw) == {
-                "id": 1, "name": "é 名", "email": "x@y", "joined": datetime.datetime(2024, 5, 1, 7, 30, 0, 5, tzinfo=UTC),
+                "id": 1, "name": "é 名", "email": "x@y",
+                "joined": datetime.datetime(2024, 5, 1, 7, 30, 0, 5, tzinfo=UTC),
                 "updated_at": None, "score": 0.1, "balance": D("1234.50"), "active": False,
                 "birthday": datetime.date(1990, 2, 28), "profile": {"langs": ["fr", "ja"], "n": 1.5, "ok": None},
                 "avatar": b"\x00\xffPNG"}

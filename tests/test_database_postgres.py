@@ -275,7 +275,8 @@ def test_test_database_on_postgresql_migrates_loads_and_drops(pg, tmp_path, monk
     folder = tmp_path / "migrations"
     folder.mkdir()
     (folder / "0001_users.sql").write_text(
-        "-- up\nCREATE TABLE users (id SERIAL PRIMARY KEY, email TEXT UNIQUE NOT NULL, joined TIMESTAMPTZ DEFAULT NOW());\n"
+        "-- up\nCREATE TABLE users (id SERIAL PRIMARY KEY, email TEXT UNIQUE NOT NULL, "
+        "joined TIMESTAMPTZ DEFAULT NOW());\n"
         "-- down\nDROP TABLE users;\n")
     (folder / "0002_posts.sql").write_text(
         "-- up\nCREATE TABLE posts (id SERIAL PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users (id));\n"
