@@ -33,6 +33,8 @@ def add_parser(subparsers: Any) -> None:
     run.add_argument("--ssl-certfile")
     run.add_argument("--ssl-keyfile")
     run.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    run.add_argument("--log-format", default="text", choices=["text", "json"],
+                     help="json: one JSON object per log line, personal data masked (covet.logging)")
     # On by default, as uvicorn's console is: someone watching `covet run` wants to see each
     # request. --access-log stays accepted so that existing scripts keep working.
     run.add_argument("--access-log", dest="access_log", action="store_true", default=True,
@@ -132,6 +134,12 @@ def command(args: argparse.Namespace) -> int:
     except (TypeError, ValueError) as exc:
         print("covet: %s" % exc, file=sys.stderr)
         return 2
+    if args.log_format == "json":
+        # Before the app is imported, so that its own logging at import time is JSON too; the
+        # server's basicConfig then finds the root logger configured and leaves it.
+        from ..logging import configure_logging
+
+        configure_logging("json", args.log_level)
     app = load_app(args.app)
     try:
         server.run(app, host=args.host, port=args.port, workers=args.workers,

@@ -72,6 +72,12 @@ def problem_response(request, status_code, detail=None, headers=None, errors=Non
     if request is not None:
         instance = request.root_path + request.path
     body = problem_body(status_code, detail, instance, errors, type, title)
+    if request is not None:
+        # The id RequestIDMiddleware gave the request (an extension member, RFC 9457 §3.2): the
+        # client can quote it, and it finds the request's log lines.
+        rid = getattr(request.state, "__dict__", {}).get("request_id")
+        if rid is not None:
+            body["request_id"] = rid
     if prefers_html(accept):
         import html  # only for browsers' error pages; not loaded at start-up
 

@@ -19,6 +19,7 @@ import secrets
 from typing import Any, Callable, Optional
 
 from ..core.datastructures import encode_header
+from ..logging import log_context
 
 __all__ = ["RequestIDMiddleware", "DEFAULT_HEADER", "MAX_REQUEST_ID_LENGTH", "new_request_id"]
 
@@ -91,7 +92,8 @@ class RequestIDMiddleware:
     async def __call__(self, request: Any, call_next: Any) -> Any:
         rid = self.request_id_for(request)
         request.state.request_id = rid
-        response = await call_next(request)
+        with log_context(request_id=rid):  # every log line of the request carries it (covet.logging)
+            response = await call_next(request)
         name = self._name
         raw = [h for h in response.raw_headers if h[0] != name]  # ours is the one in the logs
         raw.append(encode_header(name, rid))

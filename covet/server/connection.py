@@ -353,9 +353,12 @@ class Connection:
             spawn_after_send(server, response)
             raise
         if server.access_log:
+            # The request's id (RequestIDMiddleware) as a field, for JSON logs (covet.logging).
+            rid = request.state.__dict__.get("request_id")
             access_logger.info('%s:%s - "%s %s HTTP/%s" %d %d %.1fms', log_safe(client[0]) if client else "-",
                                client[1] if client else "-", head.method, log_safe(target), head.version,
-                               response.status_code, sent, (time.perf_counter() - start) * 1000)
+                               response.status_code, sent, (time.perf_counter() - start) * 1000,
+                               extra=None if rid is None else {"request_id": rid})
         if response._after is not None or response.background is not None:
             self.flush()
             spawn_after_send(server, response)

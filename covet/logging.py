@@ -1,0 +1,314 @@
+"""Structured logs: JSON lines with the request's context, personal data masked.
+
+Three pieces, each usable alone with the standard library's ``logging``:
+
+- :func:`log_context` (also ``StructuredLogger.context``): fields that every log line written
+  inside the block carries (a ``contextvars`` variable, so each request and each task has its
+  own). ``RequestIDMiddleware`` puts the request id there, so every line of a request has it.
+- :class:`JSONFormatter`: one JSON object per line (``timestamp``, ``level``, ``logger``,
+  ``message``, the context's fields, the record's ``extra`` fields, ``exception``), what log
+  collectors (Loki, Elasticsearch, CloudWatch, Datadog) parse without configuration.
+- PII masking, on by default in the formatter (:func:`mask_pii`, :class:`PIIFilter`): e-mail
+  addresses, card numbers (13-19 digits passing the Luhn check, so order numbers survive), bearer
+  tokens, and the values of fields named like password, token, secret or authorization.
+
+Example::
+
+    from covet.logging import StructuredLogger
+
+    logger = StructuredLogger(level="INFO", format="json", correlation_id=True)
+    with logger.context(correlation_id="c-42", endpoint="/orders"):
+        logger.info("Request started", extra={"method": "GET"})
+    # {"timestamp": "2026-12-07T06:50:00.123Z", "level": "INFO", "logger": "covet.app",
+    #  "message": "Request started", "correlation_id": "c-42", "endpoint": "/orders", "method": "GET"}
+"""
+import contextlib
+import contextvars
+import datetime
+import json
+import logging
+import re
+import sys
+import time
+from typing import Any, Dict, Iterator, Mapping, Optional, TextIO
+
+__all__ = ["StructuredLogger", "JSONFormatter", "PIIFilter", "log_context", "current_context", "mask_pii",
+           "luhn_valid", "configure_logging", "MASK"]
+
+MASK = "[masked]"
+
+_context: "contextvars.ContextVar[Mapping[str, Any]]" = contextvars.ContextVar("covet_log_context", default={})
+
+
+@contextlib.contextmanager
+def log_context(**fields: Any) -> Iterator[Mapping[str, Any]]:
+    """Add ``fields`` to every log line written inside the block (in this task and the tasks it
+    starts). Nested blocks add to the outer one's fields; leaving a block restores them.
+
+    Example::
+
+        with log_context(request_id="3f2a", user_id=7):
+            logging.getLogger("shop").info("paid")   # carries request_id and user_id
+    """
+    merged = dict(_context.get())
+    merged.update(fields)
+    token = _context.set(merged)
+    try:
+        yield merged
+    finally:
+        _context.reset(token)
+
+
+def current_context() -> Mapping[str, Any]:
+    """The fields :func:`log_context` blocks around this point have set."""
+    return _context.get()
+
+
+# -- PII ------------------------------------------------------------------------------------------
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+# 13 to 19 digits, optionally grouped by single spaces or dashes (how cards are written), not
+# part of a longer run of digits.
+_CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9\-._~+/]+=*")
+# Field names whose values are secrets whatever they look like.
+_SENSITIVE = re.compile(r"(?i)pass(word|wd)?|token|secret|authorization|api[-_]?key|cookie|session[-_]?id|"
+                        r"credit[-_]?card|card[-_]?number|cvv")
+
+
+def luhn_valid(digits: str) -> bool:
+    """The Luhn (mod 10) check every payment card number passes (ISO/IEC 7812-1)."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        n = ord(ch) - 48
+        if i % 2:
+            n *= 2
+            if n > 9:
+                n -= 9
+        total += n
+    return total % 10 == 0
+
+
+def _mask_card(match: "re.Match[str]") -> str:
+    digits = re.sub(r"[ -]", "", match.group())
+    return "[card]" if luhn_valid(digits) else match.group()
+
+
+def mask_pii(value: Any, _depth: int = 0) -> Any:
+    """``value`` with personal data masked: strings scanned; dicts and lists walked (the values of
+    sensitive keys replaced whole); anything else as it is.
+
+    Example::
+
+        mask_pii({"email": "ada@example.com", "password": "x", "note": "card 4111 1111 1111 1111"})
+        # {'email': '[email]', 'password': '[masked]', 'note': 'card [card]'}
+    """
+    if isinstance(value, str):
+        if "@" in value:
+            value = _EMAIL.sub("[email]", value)
+        if any(c.isdigit() for c in value):
+            value = _CARD.sub(_mask_card, value)
+        if "earer" in value or "asic" in value:
+            value = _BEARER.sub(lambda m: m.group(1) + " " + MASK, value)
+        return value
+    if _depth > 20:  # a structure this deep is not a log field: do not recurse for ever
+        return value
+    if isinstance(value, Mapping):
+        return {k: (MASK if isinstance(k, str) and _SENSITIVE.search(k) and v is not None
+                    else mask_pii(v, _depth + 1)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [mask_pii(v, _depth + 1) for v in value]
+    return value
+
+
+class PIIFilter(logging.Filter):
+    """A ``logging`` filter that masks the message (and its arguments) of every record, for
+    handlers with other formatters. :class:`JSONFormatter` masks by itself."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = mask_pii(record.getMessage())
+        record.args = None
+        return True
+
+
+# -- the JSON formatter ---------------------------------------------------------------------------
+
+# What every LogRecord has: not "extra" fields.
+_RECORD_FIELDS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+
+def _default(value: Any) -> Any:
+    # What json cannot write goes as its text: a log line is never lost to a value's type.
+    return str(value)
+
+
+class JSONFormatter(logging.Formatter):
+    """One JSON object per record, on one line (newlines in the message are escaped, so a message
+    cannot forge a second log line).
+
+    Fields, in order: ``timestamp`` (UTC, ISO 8601 with milliseconds), ``level``, ``logger``,
+    ``message``, then the :func:`log_context` fields (request id, trace id, ...), the record's
+    ``extra`` fields, ``static_fields`` (service name, version, ...), and ``exception`` (the
+    formatted traceback) when there is one. ``pii=False`` turns masking off.
+
+    Example::
+
+        handler = logging.StreamHandler()
+        handler.setFormatter(JSONFormatter(static_fields={"service": "shop"}))
+        logging.getLogger().addHandler(handler)
+    """
+
+    def __init__(self, pii: bool = True, static_fields: Optional[Mapping[str, Any]] = None) -> None:
+        super().__init__()
+        self.pii = pii
+        self.static_fields = dict(static_fields or {})
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        stamp = datetime.datetime.fromtimestamp(record.created, datetime.timezone.utc)
+        data: Dict[str, Any] = {
+            "timestamp": stamp.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (stamp.microsecond // 1000),
+            "level": record.levelname, "logger": record.name, "message": message}
+        context = _context.get()
+        if context:
+            data.update(context)
+        for key, value in record.__dict__.items():
+            if key not in _RECORD_FIELDS and not key.startswith("_"):
+                data[key] = value
+        if self.static_fields:
+            for key, value in self.static_fields.items():
+                data.setdefault(key, value)
+        if record.exc_info:
+            data["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            data["exception"] = record.exc_text
+        if record.stack_info:
+            data["stack"] = self.formatStack(record.stack_info)
+        if self.pii:
+            data = mask_pii(data)
+        return json.dumps(data, ensure_ascii=False, default=_default, separators=(", ", ": "))
+
+
+def configure_logging(format: str = "json", level: str = "INFO", stream: Optional[TextIO] = None,
+                      pii: bool = True) -> logging.Handler:
+    """Send every logger's records to ``stream`` (stderr) as JSON lines (``format="json"``) or
+    covet's plain text (``"text"``): what ``python -m covet run --log-format json`` does. Replaces
+    the root logger's handlers; returns the new handler.
+    """
+    if format not in ("json", "text"):
+        raise ValueError("format is 'json' or 'text', not %r" % (format,))
+    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    if format == "json":
+        handler.setFormatter(JSONFormatter(pii=pii))
+    else:
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        if pii:
+            handler.addFilter(PIIFilter())
+    root = logging.getLogger()
+    for old in root.handlers[:]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper() if isinstance(level, str) else level)
+    return handler
+
+
+# -- the seed's logger ----------------------------------------------------------------------------
+
+class StructuredLogger:
+    """A logger with structure: ``info(message, extra={...}, **fields)``, ``context(**fields)``
+    and ``timed(name)``, writing through the standard ``logging`` module (logger ``name``).
+
+    :param format: ``"json"`` (one object per line) or ``"text"``.
+    :param correlation_id: put the request id of the current request (set by
+        ``RequestIDMiddleware``) in each line as ``correlation_id`` when no other is set.
+    :param performance_tracking: ``timed()`` blocks log their duration (``duration_ms``);
+        False makes them silent.
+    :param stream: where the lines go (stderr); the logger then writes only there (it does not
+        also pass its records to the root logger's handlers).
+
+    Example::
+
+        logger = StructuredLogger(level="INFO", format="json")
+        with logger.timed("charge", order_id=7):
+            charge(order)          # {"message": "charge", "order_id": 7, "duration_ms": 12.5, ...}
+    """
+
+    def __init__(self, name: str = "covet.app", level: str = "INFO", format: str = "json",
+                 correlation_id: bool = True, performance_tracking: bool = True, stream: Optional[TextIO] = None,
+                 pii: bool = True) -> None:
+        if format not in ("json", "text"):
+            raise ValueError("format is 'json' or 'text', not %r" % (format,))
+        self.logger = logging.getLogger(name)
+        self.logger.setLevel(level.upper() if isinstance(level, str) else level)
+        self.correlation_id = correlation_id
+        self.performance_tracking = performance_tracking
+        handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+        if format == "json":
+            handler.setFormatter(JSONFormatter(pii=pii))
+        else:
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+            if pii:
+                handler.addFilter(PIIFilter())
+        for old in [h for h in self.logger.handlers if getattr(h, "_covet_structured", False)]:
+            self.logger.removeHandler(old)
+        handler._covet_structured = True  # type: ignore[attr-defined]
+        self.logger.addHandler(handler)
+        self.logger.propagate = False
+        self.handler = handler
+
+    context = staticmethod(log_context)
+
+    def _log(self, level: int, message: str, args: Any, extra: Optional[Mapping[str, Any]], fields: Dict[str, Any],
+             exc_info: Any = None) -> None:
+        if not self.logger.isEnabledFor(level):
+            return
+        merged: Dict[str, Any] = {}
+        if extra:
+            merged.update(extra)
+        merged.update(fields)
+        if self.correlation_id:
+            context = _context.get()
+            if "correlation_id" not in context and "correlation_id" not in merged and "request_id" in context:
+                merged["correlation_id"] = context["request_id"]
+        self.logger.log(level, message, *args, extra=_safe_extra(merged), exc_info=exc_info, stacklevel=3)
+
+    def debug(self, message: str, *args: Any, extra: Optional[Mapping[str, Any]] = None, **fields: Any) -> None:
+        self._log(logging.DEBUG, message, args, extra, fields)
+
+    def info(self, message: str, *args: Any, extra: Optional[Mapping[str, Any]] = None, **fields: Any) -> None:
+        self._log(logging.INFO, message, args, extra, fields)
+
+    def warning(self, message: str, *args: Any, extra: Optional[Mapping[str, Any]] = None, **fields: Any) -> None:
+        self._log(logging.WARNING, message, args, extra, fields)
+
+    def error(self, message: str, *args: Any, extra: Optional[Mapping[str, Any]] = None, **fields: Any) -> None:
+        self._log(logging.ERROR, message, args, extra, fields)
+
+    def exception(self, message: str, *args: Any, extra: Optional[Mapping[str, Any]] = None, **fields: Any) -> None:
+        self._log(logging.ERROR, message, args, extra, fields, exc_info=True)
+
+    def critical(self, message: str, *args: Any, extra: Optional[Mapping[str, Any]] = None, **fields: Any) -> None:
+        self._log(logging.CRITICAL, message, args, extra, fields)
+
+    @contextlib.contextmanager
+    def timed(self, message: str, level: int = logging.INFO, **fields: Any) -> Iterator[None]:
+        """Log ``message`` with ``duration_ms`` when the block ends (and ``error`` if it raised)."""
+        start = time.perf_counter()
+        try:
+            yield
+        except BaseException as exc:
+            if self.performance_tracking:
+                self._log(level, message, (), None, dict(fields, duration_ms=_ms(start), error=type(exc).__name__))
+            raise
+        if self.performance_tracking:
+            self._log(level, message, (), None, dict(fields, duration_ms=_ms(start)))
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 3)
+
+
+def _safe_extra(fields: Dict[str, Any]) -> Dict[str, Any]:
+    # logging refuses extra keys that a LogRecord has ("message", "args", ...): keep such a field
+    # under a prefixed name instead of losing the line to a KeyError.
+    return {("field_" + k if k in _RECORD_FIELDS else k): v for k, v in fields.items()}
