@@ -2,8 +2,6 @@
 never show, and Covet(config=...)."""
 import json
 import logging
-import os
-import textwrap
 from pathlib import Path
 from typing import List, Optional
 
@@ -69,6 +67,9 @@ def test_quotes_inside_an_unquoted_value_are_literal():
     assert values_of("A=it's\nB=say \"hi\"\n") == {"A": "it's", "B": 'say "hi"'}
 
 
+BAD_NAME = ("the name before '=' is not a variable name", "letters, digits and _, not starting with a digit")
+
+
 def test_bad_lines_are_all_reported_by_number_without_their_text():
     text = ("GOOD=1\n"
             "just-a-secret-pasted-here\n"
@@ -83,11 +84,11 @@ def test_bad_lines_are_all_reported_by_number_without_their_text():
     values, problems = parse_dotenv(text)
     assert problems == [
         DotenvProblem(2, "has no '='", "NAME=value"),
-        DotenvProblem(3, "the name before '=' is not a variable name", "letters, digits and _, not starting with a digit"),
-        DotenvProblem(4, "the name before '=' is not a variable name", "letters, digits and _, not starting with a digit"),
+        DotenvProblem(3, *BAD_NAME),
+        DotenvProblem(4, *BAD_NAME),
         DotenvProblem(5, "has text after the closing quote", "a comment (# ...) or the end of the line"),
         DotenvProblem(6, "has no '='", "NAME=value"),
-        DotenvProblem(7, "the name before '=' is not a variable name", "letters, digits and _, not starting with a digit"),
+        DotenvProblem(7, *BAD_NAME),
         DotenvProblem(9, "the double-quoted value has no closing quote", 'a closing "'),
     ]
     # The unterminated quote is reported and the reading goes on at the next line.
@@ -355,7 +356,6 @@ def test_the_config_repr_masks_secrets_by_type_by_name_and_in_urls():
 
 SEED_CONFIG = '''
 # config.py
-import os
 from covet.config import Config
 
 class ProductionConfig(Config):
@@ -446,8 +446,8 @@ def test_an_explicit_debug_argument_wins_over_the_config():
 
 
 def test_a_config_that_is_not_one_is_refused():
-    with pytest.raises(TypeError, match=r"config must be a covet.config.Config \(an object with configure_app\(app\)\), "
-                                        r"got 'dict'"):
+    message = r"config must be a covet.config.Config \(an object with configure_app\(app\)\), got 'dict'"
+    with pytest.raises(TypeError, match=message):
         Covet(config={"DEBUG": True})
 
 
@@ -471,5 +471,25 @@ def test_the_debug_error_page_does_not_show_the_secret():
     with TestClient(app, raise_server_exceptions=False) as client:
         response = client.get("/boom")
     assert response.status_code == 500
-    assert "Traceback" in response.text and "RuntimeError: failed with ********** and Secret('**********')" in response.text
+    assert "Traceback" in response.text
+    assert "RuntimeError: failed with ********** and Secret('**********')" in response.text
     assert "very-secret-value" not in response.text
+
+
+def test_the_env_example_of_the_docs_reads_as_the_docs_say():
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "config.md").read_text(encoding="utf-8")
+    block = doc.split("```sh\n", 1)[1].split("```", 1)[0]
+    assert values_of(block) == {
+        "DATABASE_URL": "postgresql://app:secret@db/prod", "DEBUG": "false", "CACHE_TTL": "600",
+        "GREETING": 'Hello,\n"world"', "PATTERN": "^\\d+$ # kept", "EMPTY": "",
+        "PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\nMIIE...\n-----END PRIVATE KEY-----"}
+
+
+@pytest.mark.parametrize("name, secret", [
+    ("SECRET_KEY", True), ("DB_PASSWORD", True), ("GITHUB_TOKEN", True), ("SENTRY_DSN", True), ("KEY", True),
+    ("STRIPE_API_KEY", True), ("PRIVATE_KEY_PATH", True), ("DEBUG", False), ("MONKEY", False),
+    ("KEY_PREFIX", False), ("DATABASE_URL", False),
+])
+def test_which_names_are_secret(name, secret):
+    from covet.config import is_secret_name
+    assert is_secret_name(name) is secret
