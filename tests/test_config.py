@@ -356,6 +356,7 @@ def test_the_config_repr_masks_secrets_by_type_by_name_and_in_urls():
 
 SEED_CONFIG = '''
 # config.py
+import os
 from covet.config import Config
 
 class ProductionConfig(Config):
