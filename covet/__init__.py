@@ -94,6 +94,7 @@ _EXPORTS = {
     "WebSocket": "websocket", "WebSocketDisconnect": "websocket", "WebSocketState": "websocket",
     "WebSocketManager": "websocket",
     "StaticFiles": "staticfiles",
+    "Config": "config", "ConfigError": "config", "Secret": "config",
     "flash": "flash_messages", "get_flashed_messages": "flash_messages",
     "form_errors": "forms",
     # the database layer (the ORM's Model stays covet.database.Model: covet.Model is validation's)

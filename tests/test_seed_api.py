@@ -27,6 +27,7 @@ SEED_IMPORTS = [
     ("Zero-Dependency Templates", "covet.templates", ["TemplateEngine"]),
     ("Test Client", "covet.testing", ["TestClient"]),
     ("Async testing", "covet.testing", ["AsyncTestClient"]),
+    ("Environment Configuration", "covet.config", ["Config"]),
     ("Complete Application", "covet.security", ["JWTAuth"]),
     ("Real-time Features", "covet.realtime", ["RealtimeManager"]),
     ("WebSocket Server", "covet.websocket", ["WebSocketManager"]),

@@ -8,16 +8,20 @@ service (this package) for them; each is made on first use and lives as long as 
   at ``app.state.redis_url``, else the ``COVET_REDIS_URL`` or ``REDIS_URL`` environment variable.
   With none of them it raises ``CacheConfigError`` saying so: a silent memory fallback would
   give each worker its own "shared" cache. Its connections close when the app shuts down.
+
+Both take their default TTL from ``app.state.cache_ttl`` when set (``CACHE_TTL`` of the app's
+``covet.config.Config``), else the cache's own default.
 """
 import threading
 import weakref
 from typing import Any, Optional
 
+from .backend import DEFAULT_TTL
 from .cache import Cache
 from .config import CacheConfigError, backend_from_spec, redis_url_from_env
 from .layer import CacheLayer
 
-__all__ = ["memory_cache", "redis_cache", "redis_url_for"]
+__all__ = ["memory_cache", "redis_cache", "redis_url_for", "ttl_for"]
 
 
 class _AppCaches:
@@ -52,6 +56,12 @@ def redis_url_for(app: Any) -> str:
     return url
 
 
+def ttl_for(app: Any) -> float:
+    """``app.state.cache_ttl`` if set, else ``DEFAULT_TTL``: the default TTL of the app's caches."""
+    state = app.state
+    return state.cache_ttl if "cache_ttl" in state else DEFAULT_TTL
+
+
 def memory_cache(app: Any) -> Cache:
     """The app's memory ``Cache``, made on first use.
 
@@ -65,7 +75,7 @@ def memory_cache(app: Any) -> Cache:
     with _lock:
         caches = _of(app)
         if caches.memory is None:
-            caches.memory = Cache()
+            caches.memory = Cache(ttl=ttl_for(app))
         return caches.memory
 
 
@@ -83,7 +93,7 @@ def redis_cache(app: Any) -> CacheLayer:
     with _lock:
         caches = _of(app)
         if caches.redis is None:
-            layer = CacheLayer(backend_from_spec({"type": "redis", "url": redis_url_for(app)}))
+            layer = CacheLayer(backend_from_spec({"type": "redis", "url": redis_url_for(app)}), ttl=ttl_for(app))
             app.on_shutdown(layer.close)
             caches.redis = layer
         return caches.redis

@@ -83,7 +83,7 @@ class Covet(RouteDecorators):
             return {"id": user_id}
     """
 
-    def __init__(self, debug: bool = False,
+    def __init__(self, debug: Optional[bool] = None,
                  lifespan: Optional[Callable[[Covet], AsyncContextManager[Any]]] = None,
                  middleware: Optional[Sequence[Any]] = None,
                  exception_handlers: Optional[Mapping[ExceptionKey, Callable[..., Any]]] = None,
@@ -91,8 +91,10 @@ class Covet(RouteDecorators):
                  multipart_limits: Optional[MultipartLimits] = None, title: str = "covet app",
                  version: str = "0.1.0", description: str = "", openapi_url: Optional[str] = "/openapi.json",
                  docs_url: Optional[str] = "/docs", max_body_size: Optional[int] = None,
-                 dependencies: Optional[Sequence[Any]] = None) -> None:
-        self.debug = debug
+                 dependencies: Optional[Sequence[Any]] = None, config: Optional[Any] = None) -> None:
+        self.debug = bool(debug)
+        #: The configuration object the app was made with (``covet.config.Config``), or None.
+        self.config = config
         self.lifespan = lifespan
         self.thread_pool_size = thread_pool_size
         self.multipart_limits = multipart_limits
@@ -118,6 +120,16 @@ class Covet(RouteDecorators):
         self._chain: Optional[Callable[[Request], Any]] = None
         self._openapi: Optional[Any] = None
         self.started = False
+        if config is not None:
+            # Duck-typed: the kernel imports no feature (docs/architecture.md). The config applies
+            # the settings it names (DEBUG, REDIS_URL, CACHE_TTL: covet.config.Config.configure_app).
+            configure = getattr(config, "configure_app", None)
+            if configure is None:
+                raise TypeError("config must be a covet.config.Config (an object with configure_app(app)), got %r"
+                                % type(config).__name__)
+            configure(self)
+            if debug is not None:  # an explicit debug= wins over the config's DEBUG
+                self.debug = debug
 
     @property
     def debug(self) -> bool:
