@@ -95,6 +95,8 @@ _EXPORTS = {
     "WebSocketManager": "websocket",
     "StaticFiles": "staticfiles",
     "Config": "config", "ConfigError": "config", "Secret": "config",
+    "StructuredLogger": "logging", "JSONFormatter": "logging", "log_context": "logging",
+    "retry": "resilience", "CircuitBreaker": "resilience", "CircuitOpenError": "resilience",
     "flash": "flash_messages", "get_flashed_messages": "flash_messages",
     "form_errors": "forms",
     # the database layer (the ORM's Model stays covet.database.Model: covet.Model is validation's)

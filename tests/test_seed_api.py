@@ -28,6 +28,7 @@ SEED_IMPORTS = [
     ("Test Client", "covet.testing", ["TestClient"]),
     ("Async testing", "covet.testing", ["AsyncTestClient"]),
     ("Environment Configuration", "covet.config", ["Config"]),
+    ("Comprehensive Logging", "covet.logging", ["StructuredLogger"]),
     ("Complete Application", "covet.security", ["JWTAuth"]),
     ("Real-time Features", "covet.realtime", ["RealtimeManager"]),
     ("WebSocket Server", "covet.websocket", ["WebSocketManager"]),
