@@ -95,6 +95,7 @@ _EXPORTS = {
     "WebSocketManager": "websocket",
     "StaticFiles": "staticfiles",
     "Config": "config", "ConfigError": "config", "Secret": "config",
+    "HealthChecker": "monitoring.health",
     "StructuredLogger": "logging", "JSONFormatter": "logging", "log_context": "logging",
     "retry": "resilience", "CircuitBreaker": "resilience", "CircuitOpenError": "resilience",
     "flash": "flash_messages", "get_flashed_messages": "flash_messages",

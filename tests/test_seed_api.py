@@ -29,6 +29,7 @@ SEED_IMPORTS = [
     ("Async testing", "covet.testing", ["AsyncTestClient"]),
     ("Environment Configuration", "covet.config", ["Config"]),
     ("Comprehensive Logging", "covet.logging", ["StructuredLogger"]),
+    ("Health Checks", "covet.monitoring.health", ["HealthChecker"]),
     ("Complete Application", "covet.security", ["JWTAuth"]),
     ("Real-time Features", "covet.realtime", ["RealtimeManager"]),
     ("WebSocket Server", "covet.websocket", ["WebSocketManager"]),

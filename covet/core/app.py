@@ -83,6 +83,11 @@ class Covet(RouteDecorators):
             return {"id": user_id}
     """
 
+    #: True from the moment a graceful shutdown begins (covet's server stopped accepting, or
+    #: ``shutdown()`` runs) until the next ``startup()``: readiness probes answer 503 meanwhile, so
+    #: load balancers send this instance nothing new while it finishes what it has.
+    draining = False
+
     def __init__(self, debug: Optional[bool] = None,
                  lifespan: Optional[Callable[[Covet], AsyncContextManager[Any]]] = None,
                  middleware: Optional[Sequence[Any]] = None,
@@ -308,10 +313,28 @@ class Covet(RouteDecorators):
         self.on_startup(db.connect)
         self.on_shutdown(db.disconnect)
 
+    def begin_drain(self) -> None:
+        """Mark this app and its mounted apps as draining (see ``draining``). Idempotent.
+
+        covet's server calls it on SIGTERM, before the in-flight requests finish; ``shutdown()``
+        calls it too, which covers ASGI servers and the test client.
+
+        Example::
+
+            app.begin_drain()
+            app.draining   # True: GET /health/ready answers 503
+        """
+        self.draining = True
+        for m in self.router.mounts:
+            begin = getattr(m.app, "begin_drain", None)
+            if begin is not None:
+                begin()
+
     async def startup(self) -> None:
         """Enter the lifespan context, then run startup hooks (and those of mounted apps)."""
         if self.started:
             return
+        self.draining = False
         if self.lifespan is not None:
             self._lifespan_cm = self.lifespan(self)
             await self._lifespan_cm.__aenter__()
@@ -328,6 +351,7 @@ class Covet(RouteDecorators):
         """Run shutdown hooks (mounted apps first), leave the lifespan context, stop the thread pool."""
         if not self.started:
             return
+        self.begin_drain()
         self.started = False
         try:
             for m in self.router.mounts:

@@ -145,7 +145,9 @@ class Route:
         self.dependencies = list(dependencies)
         self.options = options
         self.include_in_schema = options.get("include_in_schema", True)
-        self.keys, self.param_names = split_template(path, converters)
+        # "" (a bare Router's own root, FastAPI's ``@router.get("")``) becomes ``prefix`` alone once
+        # included; until then it is indexed as "/".
+        self.keys, self.param_names = split_template(path or "/", converters)
         self.is_static = not self.param_names
         convs = []
         for kind, key in self.keys:
@@ -275,6 +277,10 @@ class Router(RouteDecorators):
         if self.tags and "tags" not in options:
             options["tags"] = list(self.tags)
         full_path = self.prefix + path
+        if full_path == "" and self.compile_route is not None:
+            raise ValueError("route path '' is the root of a Router included with a prefix "
+                             "(app.include_router(router, prefix=\"/health\") serves it at /health); "
+                             "an app's own routes start with '/'")
         if name is None:
             name = getattr(endpoint, "__name__", None)
         route = Route(full_path, endpoint, methods, name,

@@ -262,6 +262,9 @@ class Server:
         if self.shutting_down:
             return
         self.shutting_down = True
+        begin_drain = getattr(self.app, "begin_drain", None)
+        if begin_drain is not None:
+            begin_drain()  # readiness answers 503 for the requests still in flight (covet.monitoring.health)
         if self._accept_task is not None:
             self._accept_task.cancel()
         if self.sock is not None:

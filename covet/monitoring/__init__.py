@@ -1,0 +1,4 @@
+"""covet.monitoring: health checks (``covet.monitoring.health``)."""
+from .health import HealthChecker
+
+__all__ = ["HealthChecker"]
