@@ -96,6 +96,7 @@ _EXPORTS = {
     "StaticFiles": "staticfiles",
     "Config": "config", "ConfigError": "config", "Secret": "config",
     "HealthChecker": "monitoring.health",
+    "PerformanceProfiler": "debugging", "MemoryMonitor": "debugging",
     "StructuredLogger": "logging", "JSONFormatter": "logging", "log_context": "logging",
     "retry": "resilience", "CircuitBreaker": "resilience", "CircuitOpenError": "resilience",
     "flash": "flash_messages", "get_flashed_messages": "flash_messages",

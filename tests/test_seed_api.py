@@ -30,6 +30,8 @@ SEED_IMPORTS = [
     ("Environment Configuration", "covet.config", ["Config"]),
     ("Comprehensive Logging", "covet.logging", ["StructuredLogger"]),
     ("Health Checks", "covet.monitoring.health", ["HealthChecker"]),
+    ("Performance Issues", "covet.debugging", ["PerformanceProfiler"]),
+    ("Memory Leaks", "covet.debugging", ["MemoryMonitor"]),
     ("Complete Application", "covet.security", ["JWTAuth"]),
     ("Real-time Features", "covet.realtime", ["RealtimeManager"]),
     ("WebSocket Server", "covet.websocket", ["WebSocketManager"]),
