@@ -96,6 +96,7 @@ _EXPORTS = {
     "StaticFiles": "staticfiles",
     "Config": "config", "ConfigError": "config", "Secret": "config",
     "HealthChecker": "monitoring.health",
+    "SentryIntegration": "monitoring.sentry",
     "PerformanceProfiler": "debugging", "MemoryMonitor": "debugging",
     "StructuredLogger": "logging", "JSONFormatter": "logging", "log_context": "logging",
     "retry": "resilience", "CircuitBreaker": "resilience", "CircuitOpenError": "resilience",

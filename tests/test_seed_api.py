@@ -30,6 +30,7 @@ SEED_IMPORTS = [
     ("Environment Configuration", "covet.config", ["Config"]),
     ("Comprehensive Logging", "covet.logging", ["StructuredLogger"]),
     ("Health Checks", "covet.monitoring.health", ["HealthChecker"]),
+    ("Error Tracking with Sentry", "covet.monitoring.sentry", ["SentryIntegration"]),
     ("Performance Issues", "covet.debugging", ["PerformanceProfiler"]),
     ("Memory Leaks", "covet.debugging", ["MemoryMonitor"]),
     ("Complete Application", "covet.security", ["JWTAuth"]),

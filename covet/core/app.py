@@ -120,6 +120,7 @@ class Covet(RouteDecorators):
             self.add_exception_handler(key, handler)
         self._on_startup: List[Callable[[], Any]] = []
         self._on_shutdown: List[Callable[[], Any]] = []
+        self._integrations: List[Any] = []
         self._lifespan_cm: Optional[AsyncContextManager[Any]] = None
         self._executor: Optional[concurrent.futures.ThreadPoolExecutor] = None
         self._chain: Optional[Callable[[Request], Any]] = None
@@ -312,6 +313,15 @@ class Covet(RouteDecorators):
             attach(self)
         self.on_startup(db.connect)
         self.on_shutdown(db.disconnect)
+
+    def add_integration(self, integration: Any) -> None:
+        """Plug in an integration (``covet.monitoring.sentry.SentryIntegration``...): its
+        ``setup(app)`` runs now, and its ``capture_request_error(request, exc)``, if it has one,
+        sees every unhandled error of a request, after it is logged."""
+        self._integrations.append(integration)
+        setup = getattr(integration, "setup", None)
+        if setup is not None:
+            setup(self)
 
     def begin_drain(self) -> None:
         """Mark this app and its mounted apps as draining (see ``draining``). Idempotent.
@@ -586,6 +596,13 @@ class Covet(RouteDecorators):
             "unhandled %s in %s %s%s", type(exc).__name__, request.method, request.path.translate(_LOG_CTRL),
             " (request id %s)" % str(rid).translate(_LOG_CTRL) if rid else "", exc_info=(type(exc), exc, exc.__traceback__),
         )
+        for integration in self._integrations:
+            capture = getattr(integration, "capture_request_error", None)
+            if capture is not None:
+                try:
+                    capture(request, exc)
+                except Exception:  # a reporter's own failure must not change the response
+                    logger.exception("the integration %r failed to capture an error", integration)
         handler = self._handlers.get(500) or self._handlers.get(Exception)
         if handler is not None:
             try:
