@@ -234,7 +234,7 @@ class PGConnection(PGChannel):
 
     async def _read_results(self, statement: _Statement, rows: Optional[List[Any]], raw: bool = False) -> int:
         """Read BindComplete, rows and the completion of each Execute up to ReadyForQuery: the
-        total row count (rows go to ``rows`` when it is a list). A value that fails to decode is
+        total row count when ``rows`` is None, else 0 (the rows go to ``rows``). A value that fails to decode is
         raised after the rest is read, so the connection stays in step."""
         names, decode_row = statement.names, statement.decode_row
         count = 0
@@ -261,7 +261,8 @@ class PGConnection(PGChannel):
                 self._pending -= 1
                 self._status = message.status  # type: ignore[attr-defined]
             elif kind is messages.CommandComplete:
-                count += message.row_count or 0  # type: ignore[attr-defined]
+                if rows is None:  # PERF: the fetches count their rows themselves
+                    count += message.row_count or 0  # type: ignore[attr-defined]
             elif kind in _ASYNC_KINDS:
                 self._asynchronous(message)
             elif kind is messages.ErrorResponse:
