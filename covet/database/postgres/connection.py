@@ -241,7 +241,7 @@ class PGConnection(PGChannel):
         error: Optional[Exception] = None
         # PERF: _recv's loop written out here, so that every complete message (each row) is
         # handled without a coroutine call or an await; only waiting for bytes awaits.
-        next_message = self._parser.next_message
+        next_message, data_rows = self._parser.next_message, self._parser.data_rows
         wire = self._wire
         while self._pending:
             message = next_message()
@@ -250,13 +250,19 @@ class PGConnection(PGChannel):
                 continue
             kind = type(message)
             if kind is _DataRow:
+                batch = data_rows()  # the rows received after this one, parsed in one call
                 if rows is not None and error is None:
+                    batch.insert(0, message.values)  # type: ignore[attr-defined]
+                    append = rows.append
                     try:
-                        values = decode_row(message.values)  # type: ignore[attr-defined]
+                        if raw:
+                            for fields in batch:
+                                append(decode_row(fields))
+                        else:
+                            for fields in batch:
+                                append(MappingRecord(zip(names, decode_row(fields))))
                     except Exception as exc:  # TypeCodecError, or a user codec's own
                         error = exc
-                        continue
-                    rows.append(values if raw else MappingRecord(zip(names, values)))
             elif kind is _ReadyForQuery:
                 self._pending -= 1
                 self._status = message.status  # type: ignore[attr-defined]

@@ -3,7 +3,8 @@ into the session's :class:`~covet.database.postgres.protocol.BackendParser`, and
 (an operation, or a ``notifications()`` iterator while idle) waits on one future that the next
 bytes resolve. Compared with ``asyncio`` streams this skips the StreamReader's own buffer (a copy
 per read) and its coroutine per read; the reader parses every complete message without awaiting.
-It is a ``BufferedProtocol``: the transport receives into one reused buffer.
+(A ``BufferedProtocol`` receiving into one reused buffer measured no faster: the bytes must be
+copied out for the parser to keep.)
 
 Memory stays bounded as with streams: when more than ``HIGH_WATER`` bytes wait unparsed and nobody
 is reading, the transport stops reading until someone waits for more (TCP then slows the server).
@@ -26,10 +27,9 @@ __all__ = ["PGWire", "HIGH_WATER"]
 # Unparsed bytes held while nobody reads before reading pauses: StreamReader's 2 x 64 KiB, doubled
 # because the kernel's reads here are up to 256 KiB.
 HIGH_WATER = 256 * 1024
-_RECV_SIZE = 65536
 
 
-class PGWire(asyncio.BufferedProtocol):
+class PGWire(asyncio.Protocol):
     """Feeds a ``BackendParser`` from the transport; see the module docstring.
 
     Example::
@@ -50,11 +50,6 @@ class PGWire(asyncio.BufferedProtocol):
         self._drain: "Optional[asyncio.Future[None]]" = None
         self._closed: "Optional[asyncio.Future[None]]" = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
-        # PERF: the transport receives into this one buffer (BufferedProtocol) instead of
-        # allocating a 256 KiB bytes object per recv() and shrinking it to the few bytes a short
-        # reply takes; what arrived is copied out once, for the parser to keep.
-        self._buffer = bytearray(_RECV_SIZE)
-        self._view = memoryview(self._buffer)
 
     # --- asyncio.Protocol ------------------------------------------------------------------------
 
@@ -62,12 +57,6 @@ class PGWire(asyncio.BufferedProtocol):
         self.transport = transport  # type: ignore[assignment]
         self._loop = asyncio.get_running_loop()
         self._closed = self._loop.create_future()
-
-    def get_buffer(self, sizehint: int) -> memoryview:
-        return self._view
-
-    def buffer_updated(self, nbytes: int) -> None:
-        self.data_received(self._view[:nbytes].tobytes())
 
     def data_received(self, data: bytes) -> None:
         try:
