@@ -2,6 +2,7 @@
 PGWire (the asyncio.Protocol feeding the parser: waking, pausing, a lost connection), the FIFO
 turn that replaced asyncio.Lock, and the cached Bind of parameterless statements."""
 import asyncio
+import json
 import struct
 
 import pytest
@@ -214,3 +215,19 @@ def test_parameterless_statements_reuse_their_bind_and_many_rows_arrive_whole(po
             {"g": 1}, {"g": 2}, {"g": 3}]
         assert (await conn.execute("SELECT g FROM generate_series(1, 5000) g"))[0] == 5000
     session(postgres_server, body)
+
+
+def test_json_decoding_takes_the_scanner_path_and_keeps_json_loads_behaviour():
+    from covet.database.postgres.types import DEFAULT_REGISTRY, JSON, TypeCodecError
+    decode = DEFAULT_REGISTRY.codec(JSON).decode_text
+    assert decode('{"a":[1,2.5,null,true],"b":"é"}') == {"a": [1, 2.5, None, True], "b": "é"}
+    assert decode('  {"a": 1}\n') == {"a": 1}  # json (not jsonb) keeps the input's whitespace
+    assert decode("7") == 7 and decode('"x"') == "x"
+    for bad in ["", '{"a":1} x', '{"a":}', "\ufeff1", "[1,", "nul"]:
+        with pytest.raises(ValueError) as expected:
+            json.loads(bad)
+        with pytest.raises(ValueError) as info:
+            decode(bad)
+        assert type(info.value) is type(expected.value) and str(info.value) == str(expected.value)
+    with pytest.raises(TypeCodecError, match="json: nested too deeply to decode"):
+        decode("[" * 100000 + "]" * 100000)
