@@ -1,8 +1,12 @@
 """The stream side of a PostgreSQL session: reading messages, one operation at a time, what a
 cancelled task leaves behind, closing, notifications and COPY. ``PGConnection``
-(``covet.database.postgres.connection``) adds connecting and queries on top.
+(``covet.database.postgres.connection``) adds connecting and queries on top. The bytes arrive
+through a ``PGWire`` protocol (``covet.database.postgres.wire``) straight into the parser: a
+reader handles every complete message without awaiting, and awaits only for more bytes.
 
-Every operation runs in ``_operation``: it holds the lock, counts the ReadyForQuery messages it is
+Every operation runs in ``_operation`` (or, for queries, the same frame written out in
+``PGConnection._query``): it holds the turn (a flag, and a FIFO of futures when contended:
+cheaper than an ``asyncio.Lock`` on the uncontended path every query takes), counts the ReadyForQuery messages it is
 owed (one per Sync or Query sent) and, whatever happens, leaves the session either idle and
 usable or ``broken`` and closed:
 
@@ -21,7 +25,6 @@ Example::
 import asyncio
 import collections
 import logging
-import ssl
 from typing import Any, AsyncIterator, Awaitable, Callable, Deque, Dict, Iterable, List, Optional, Union
 
 from covet.database.postgres import frontend, messages
@@ -32,8 +35,9 @@ __all__ = ["PGChannel"]
 
 logger = logging.getLogger("covet.database.postgres")
 
-_READ_SIZE = 65536
 _COPY_CHUNK = 65536
+# Messages the server may send at any time (protocol-flow, "Asynchronous Operations").
+_ASYNC_KINDS = frozenset((messages.NotificationResponse, messages.ParameterStatus, messages.NoticeResponse))
 
 
 class PGChannel:
@@ -47,14 +51,15 @@ class PGChannel:
 
     def __init__(self, session: Session, host: str, port: int, max_notifications: int = 10000,
                  cancel_timeout: float = 5.0) -> None:
-        self._reader, self._writer, self._parser = session.reader, session.writer, session.parser
+        self._wire, self._parser = session.wire, session.parser
         self.parameters: Dict[str, str] = session.parameters
         self.backend_pid, self._secret = session.pid, session.secret
         self.tls = session.tls
         self._status = session.status
         self._host, self._port = host, port
         self.cancel_timeout = cancel_timeout
-        self._lock = asyncio.Lock()
+        self._busy = False  # an operation holds the turn
+        self._turns: "Deque[asyncio.Future[None]]" = collections.deque()  # operations waiting for it, FIFO
         self._pending = 0  # ReadyForQuery messages still owed to us (one per Sync or Query)
         self._copy_in = False
         self.broken = False
@@ -63,7 +68,7 @@ class PGChannel:
         self.max_notifications = max_notifications
         self.notifications_dropped = 0
         self._wake = asyncio.Event()
-        self._idle_read: "Optional[asyncio.Future[bytes]]" = None
+        self._idle_reader = False  # a notifications() iterator waits for bytes on the idle session
 
     async def close(self) -> None:
         """Send Terminate and close the socket; closing twice does nothing."""
@@ -71,13 +76,10 @@ class PGChannel:
             return
         self.closed = True
         self._wake.set()
-        try:
-            if not self.broken:
-                self._writer.write(frontend.TERMINATE)
-            self._writer.close()
-            await self._writer.wait_closed()
-        except (OSError, ssl.SSLError):
-            pass  # the peer is gone already: closed is closed
+        if not self.broken and not self._wire.lost:
+            self._wire.write(frontend.TERMINATE)
+        self._wire.close()
+        await self._wire.wait_closed()
 
     def _break(self, reason: BaseException) -> None:
         if not self.broken:
@@ -85,7 +87,7 @@ class PGChannel:
         self.broken = True
         self.closed = True
         self._wake.set()
-        self._writer.close()
+        self._wire.close()
 
     async def __aenter__(self) -> "PGChannel":
         return self
@@ -107,39 +109,47 @@ class PGChannel:
     @property
     def is_usable(self) -> bool:
         """Open, not broken and not in the middle of anything: what a pool checks before reuse."""
-        return not self.closed and not self._lock.locked() and self._pending == 0
+        return not self.closed and not self._busy and self._pending == 0
 
     # --- reading ---------------------------------------------------------------------------------
 
     async def _recv(self) -> messages.BackendMessage:
-        """The next message of the current operation; asynchronous ones are handled here."""
-        parser = self._parser
+        """The next message of the current operation; asynchronous ones are handled here.
+        (The row readers of ``PGConnection`` inline this loop: a coroutine per row costs.)"""
+        next_message = self._parser.next_message
         while True:
-            message = parser.next_message()
+            message = next_message()
             if message is None:
-                data = await self._reader.read(_READ_SIZE)
-                if not data:
-                    raise ConnectError("the server closed the connection")
-                parser.feed(data)
+                await self._wire.more()
                 continue
             kind = type(message)
-            if kind is messages.NotificationResponse:
-                self._queue_notification(message)  # type: ignore[arg-type]
-            elif kind is messages.ParameterStatus:
-                self.parameters[message.name] = message.value  # type: ignore[attr-defined]
-            elif kind is messages.NoticeResponse:
-                logger.info("PostgreSQL %s: %s", message.severity, message.message)  # type: ignore[attr-defined]
-            elif kind is messages.ErrorResponse and message.severity in ("FATAL", "PANIC"):  # type: ignore[attr-defined]
-                # The server ends the session after this (an admin shutdown, a terminated backend):
-                # raise its error, not the end of stream that follows, and never reuse the connection.
-                error = error_from_response(message.fields)  # type: ignore[attr-defined]
-                self._break(error)
-                raise error
-            else:
-                if kind is messages.ReadyForQuery:
-                    self._pending -= 1
-                    self._status = message.status  # type: ignore[attr-defined]
-                return message
+            if kind in _ASYNC_KINDS:
+                self._asynchronous(message)
+                continue
+            if kind is messages.ReadyForQuery:
+                self._pending -= 1
+                self._status = message.status  # type: ignore[attr-defined]
+            elif kind is messages.ErrorResponse:
+                self._check_fatal(message)  # type: ignore[arg-type]
+            return message
+
+    def _asynchronous(self, message: messages.BackendMessage) -> None:
+        """Handle a NotificationResponse, ParameterStatus or NoticeResponse."""
+        kind = type(message)
+        if kind is messages.NotificationResponse:
+            self._queue_notification(message)  # type: ignore[arg-type]
+        elif kind is messages.ParameterStatus:
+            self.parameters[message.name] = message.value  # type: ignore[attr-defined]
+        else:
+            logger.info("PostgreSQL %s: %s", message.severity, message.message)  # type: ignore[attr-defined]
+
+    def _check_fatal(self, message: messages.ErrorResponse) -> None:
+        if message.severity in ("FATAL", "PANIC"):
+            # The server ends the session after this (an admin shutdown, a terminated backend):
+            # raise its error, not the end of stream that follows, and never reuse the connection.
+            error = error_from_response(message.fields)
+            self._break(error)
+            raise error
 
     async def _finish(self, error: Optional[ServerError]) -> None:
         """Read to the ReadyForQuery of the current Sync, keeping the first server error."""
@@ -156,26 +166,65 @@ class PGChannel:
     # --- the operation frame ---------------------------------------------------------------------
 
     async def _operation(self, work: Callable[[], Awaitable[Any]]) -> Any:
+        if self._busy or self.closed or self._idle_reader:
+            await self._take_turn()
+        else:
+            self._busy = True
+        try:
+            return await work()
+        except BaseException as exc:
+            await self._failed(exc)
+            raise
+        finally:
+            self._end_turn()
+
+    async def _take_turn(self) -> None:
+        """The slow way in: closed, another operation running (wait in FIFO order), or an idle
+        notifications() reader to stop."""
         if self.closed:
             raise ConnectError("the connection is %s" % ("broken" if self.broken else "closed"))
-        async with self._lock:
+        if self._busy:
+            turn = asyncio.get_running_loop().create_future()
+            self._turns.append(turn)
             try:
-                await self._take_idle_read()
-                return await work()
+                await turn
             except asyncio.CancelledError:
-                await self._recover_from_cancel()
+                if turn.cancelled():
+                    self._turns.remove(turn)
+                else:
+                    self._end_turn()  # handed the turn as the cancellation came: pass it on
                 raise
-            except ServerError:
-                raise  # already read to ReadyForQuery: the connection is fine
-            except BaseException as exc:
-                # Nothing owed (a value that cannot be encoded, a caller's sink that failed after
-                # the reply was read): the connection is intact. A socket error while reading
-                # leaves a reply owed, so it breaks the connection by that test.
-                if self._pending or isinstance(exc, (ProtocolError, ConnectError)):
-                    self._break(exc)
-                raise
-            finally:
+            if self.closed:  # the operation before broke the connection
+                self._end_turn()
+                raise ConnectError("the connection is %s" % ("broken" if self.broken else "closed"))
+        self._busy = True
+        if self._idle_reader:
+            # A notifications() reader waits for bytes: wake it; it sees the turn taken and waits
+            # for the operation to end, which reads (and queues) whatever comes meanwhile.
+            self._wire.release()
+
+    def _end_turn(self) -> None:
+        turns = self._turns
+        while turns:
+            turn = turns.popleft()
+            if not turn.done():
+                turn.set_result(None)  # handed over: _busy stays set
                 self._wake.set()
+                return
+        self._busy = False
+        self._wake.set()
+
+    async def _failed(self, exc: BaseException) -> None:
+        """What an exception out of an operation leaves: see the module docstring."""
+        if isinstance(exc, asyncio.CancelledError):
+            await self._recover_from_cancel()
+        elif isinstance(exc, ServerError):
+            pass  # already read to ReadyForQuery: the connection is fine
+        elif self._pending or isinstance(exc, (ProtocolError, ConnectError)):
+            # Nothing owed (a value that cannot be encoded, a caller's sink that failed after
+            # the reply was read): the connection is intact. A socket error while reading
+            # leaves a reply owed, so it breaks the connection by that test.
+            self._break(exc)
 
     async def _recover_from_cancel(self) -> None:
         if self._pending == 0 or self.closed:
@@ -188,7 +237,7 @@ class PGChannel:
     async def _cancel_and_drain(self) -> None:
         if self._copy_in:
             # The server waits for our data, not running anything a CancelRequest would stop.
-            self._writer.write(frontend.copy_fail("cancelled by the client"))
+            self._wire.write(frontend.copy_fail("cancelled by the client"))
             self._copy_in = False
         else:
             reader, writer = await asyncio.open_connection(sock=await open_socket(self._host, self._port))
@@ -205,7 +254,7 @@ class PGChannel:
     def _send(self, data: bytes, syncs: int = 1) -> None:
         # No drain() before reading the replies: a large pipeline could otherwise fill both
         # directions' buffers and deadlock; asyncio's transport keeps writing while we read.
-        self._writer.write(data)
+        self._wire.write(data)
         self._pending += syncs
 
     def _queue_notification(self, message: messages.NotificationResponse) -> None:
@@ -215,24 +264,6 @@ class PGChannel:
             self.notifications_dropped += 1
         self._notifications.append(message)
         self._wake.set()
-
-    async def _take_idle_read(self) -> None:
-        """Stop a ``notifications()`` reader waiting on the idle socket, keeping what it read."""
-        task = self._idle_read
-        if task is None:
-            return
-        self._idle_read = None
-        task.cancel()
-        try:
-            data = await task
-        except asyncio.CancelledError:
-            return  # StreamReader.read cancelled while waiting loses nothing
-        except (OSError, ssl.SSLError) as exc:
-            raise ConnectError("the connection failed: %s" % exc) from None
-        if data:
-            self._parser.feed(data)
-        else:
-            raise ConnectError("the server closed the connection")
 
     async def notifications(self) -> AsyncIterator[messages.NotificationResponse]:
         """Notifications (``.channel``, ``.payload``, ``.pid``) as they arrive, until the
@@ -253,59 +284,46 @@ class PGChannel:
                 continue
             if self.closed:
                 return
-            if self._lock.locked() or self._idle_read is not None:
+            if self._busy or self._idle_reader:
                 self._wake.clear()
                 await self._wake.wait()  # the running operation reads, and queues what comes
                 continue
             await self._idle_wait()
 
     async def _idle_wait(self) -> None:
+        """Handle what arrived while idle; if that is nothing, wait for more bytes (or for an
+        operation to take the turn), then return to ``notifications()``, which looks again."""
         parser = self._parser
-        message = parser.next_message()
-        if message is None:
-            task = asyncio.ensure_future(self._reader.read(_READ_SIZE))
-            self._idle_read = task
+        while True:
             try:
-                await asyncio.wait([task])
-            except asyncio.CancelledError:
-                if self._idle_read is task:
-                    self._idle_read = None
-                    task.cancel()
-                raise
-            if self._idle_read is not task:
-                return  # an operation took the socket, and the data with it
-            self._idle_read = None
-            if task.cancelled():
-                return
-            try:
-                data = task.result()
-            except (OSError, ssl.SSLError) as exc:
-                self._break(exc)
-                return
-            if not data:
-                self._break(ConnectError("the server closed the connection"))
-                return
-            try:
-                parser.feed(data)
                 message = parser.next_message()
             except ProtocolError as exc:
                 self._break(exc)
                 return
-        while message is not None:
+            if message is None:
+                break
             kind = type(message)
-            if kind is messages.NotificationResponse:
-                self._queue_notification(message)  # type: ignore[arg-type]
-            elif kind is messages.ParameterStatus:
-                self.parameters[message.name] = message.value  # type: ignore[attr-defined]
-            elif kind is messages.NoticeResponse:
-                logger.info("PostgreSQL %s: %s", message.severity, message.message)  # type: ignore[attr-defined]
+            if kind in _ASYNC_KINDS:
+                self._asynchronous(message)
             elif kind is messages.ErrorResponse:  # FATAL while idle: the server is going away
                 self._break(error_from_response(message.fields))  # type: ignore[attr-defined]
                 return
             else:
                 self._break(self._unexpected(message))
                 return
-            message = parser.next_message()
+        if self._notifications:
+            return
+        try:
+            more = self._wire.more()
+        except ConnectError as exc:
+            self._break(exc)
+            return
+        self._idle_reader = True
+        try:
+            await more
+        finally:
+            self._idle_reader = False
+            self._wake.set()  # other notifications() iterators look again
 
     # --- COPY ------------------------------------------------------------------------------------
 
@@ -346,7 +364,7 @@ class PGChannel:
                 elif kind is messages.ErrorResponse:
                     error = error or error_from_response(message.fields)  # type: ignore[attr-defined]
                 elif kind is messages.CopyInResponse:
-                    self._writer.write(frontend.copy_fail("copy_to() runs COPY TO STDOUT only"))
+                    self._wire.write(frontend.copy_fail("copy_to() runs COPY TO STDOUT only"))
                 elif kind not in (messages.CopyDone, messages.ReadyForQuery, messages.RowDescription,
                                   messages.DataRow, messages.EmptyQueryResponse):
                     raise self._unexpected(message)
@@ -394,18 +412,18 @@ class PGChannel:
                     try:
                         async for chunk in chunks():
                             if chunk:
-                                self._writer.write(frontend.copy_data(chunk))
-                                await self._writer.drain()  # the server reads all of it: no deadlock
+                                self._wire.write(frontend.copy_data(chunk))
+                                await self._wire.drain()  # the server reads all of it: no deadlock
                     except Exception as exc:
                         self._copy_in = False
-                        self._writer.write(frontend.copy_fail("client error: %s" % type(exc).__name__))
+                        self._wire.write(frontend.copy_fail("client error: %s" % type(exc).__name__))
                         try:
                             await self._finish(None)
                         except ServerError:
                             pass  # the server's "COPY from stdin failed", caused by the exception below
                         raise exc
                     self._copy_in = False
-                    self._writer.write(frontend.COPY_DONE)
+                    self._wire.write(frontend.COPY_DONE)
                 elif kind is messages.CommandComplete:
                     count = message.row_count or 0  # type: ignore[attr-defined]
                 elif kind is messages.ErrorResponse:

@@ -35,6 +35,8 @@ __all__ = ["PGConnection", "QueryResult", "quote_ident"]
 
 logger = logging.getLogger("covet.database.postgres")
 
+_DataRow, _ReadyForQuery = messages.DataRow, messages.ReadyForQuery
+_ASYNC_KINDS = frozenset((messages.NotificationResponse, messages.ParameterStatus, messages.NoticeResponse))
 _SAVEPOINT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _ISOLATION = {"read committed": "READ COMMITTED", "repeatable read": "REPEATABLE READ",
               "serializable": "SERIALIZABLE", "read uncommitted": "READ UNCOMMITTED"}
@@ -60,12 +62,24 @@ def quote_ident(name: str) -> str:
 
 
 class _Statement:
-    __slots__ = ("name", "param_oids", "names", "formats", "decode_row")
+    __slots__ = ("name", "param_oids", "names", "formats", "decode_row", "plain")
 
     def __init__(self, name: str, param_oids: Tuple[int, ...], names: Tuple[str, ...], formats: Tuple[int, ...],
                  decode_row: Callable[[Sequence[Optional[bytes]]], Tuple[Any, ...]]) -> None:
         self.name, self.param_oids, self.names, self.formats, self.decode_row = (
             name, param_oids, names, formats, decode_row)
+        # PERF: Bind + Execute + Sync without parameters, by Execute's row limit: built once
+        # per statement, not per call.
+        self.plain: Dict[int, bytes] = {}
+
+    def bind_plain(self, max_rows: int) -> bytes:
+        data = self.plain.get(max_rows)
+        if data is None:
+            data = (frontend.bind("", self.name, (), (), self.formats) + frontend.execute("", max_rows)
+                    + frontend.SYNC)
+            if len(self.plain) < 4:  # fetch_all's limit can be anything: keep the common few
+                self.plain[max_rows] = data
+        return data
 
 
 class PGConnection(PGChannel):
@@ -220,25 +234,45 @@ class PGConnection(PGChannel):
 
     async def _read_results(self, statement: _Statement, rows: Optional[List[Any]], raw: bool = False) -> int:
         """Read BindComplete, rows and the completion of each Execute up to ReadyForQuery: the
-        total row count (rows go to ``rows`` when it is a list). A value that fails to decode is
+        total row count when ``rows`` is None, else 0 (the rows go to ``rows``). A value that fails to decode is
         raised after the rest is read, so the connection stays in step."""
         names, decode_row = statement.names, statement.decode_row
         count = 0
         error: Optional[Exception] = None
+        # PERF: _recv's loop written out here, so that every complete message (each row) is
+        # handled without a coroutine call or an await; only waiting for bytes awaits.
+        next_message, data_rows = self._parser.next_message, self._parser.data_rows
+        wire = self._wire
         while self._pending:
-            message = await self._recv()
+            message = next_message()
+            if message is None:
+                await wire.more()
+                continue
             kind = type(message)
-            if kind is messages.DataRow:
+            if kind is _DataRow:
+                batch = data_rows()  # the rows received after this one, parsed in one call
                 if rows is not None and error is None:
+                    batch.insert(0, message.values)  # type: ignore[attr-defined]
+                    append = rows.append
                     try:
-                        values = decode_row(message.values)  # type: ignore[attr-defined]
+                        if raw:
+                            for fields in batch:
+                                append(decode_row(fields))
+                        else:
+                            for fields in batch:
+                                append(MappingRecord(zip(names, decode_row(fields))))
                     except Exception as exc:  # TypeCodecError, or a user codec's own
                         error = exc
-                        continue
-                    rows.append(values if raw else MappingRecord(zip(names, values)))
+            elif kind is _ReadyForQuery:
+                self._pending -= 1
+                self._status = message.status  # type: ignore[attr-defined]
             elif kind is messages.CommandComplete:
-                count += message.row_count or 0  # type: ignore[attr-defined]
+                if rows is None:  # PERF: the fetches count their rows themselves
+                    count += message.row_count or 0  # type: ignore[attr-defined]
+            elif kind in _ASYNC_KINDS:
+                self._asynchronous(message)
             elif kind is messages.ErrorResponse:
+                self._check_fatal(message)  # type: ignore[arg-type]
                 if error is None:
                     error = error_from_response(message.fields)  # type: ignore[attr-defined]
                     # A cached plan whose result type changed (ALTER TABLE) or that is gone:
@@ -246,7 +280,7 @@ class PGConnection(PGChannel):
                     if error.sqlstate in ("0A000", "26000"):
                         self._forget(statement)
             elif kind not in (messages.BindComplete, messages.PortalSuspended, messages.EmptyQueryResponse,
-                              messages.ReadyForQuery, messages.CloseComplete):
+                              messages.CloseComplete):
                 raise self._unexpected(message)
         if error is not None:
             raise error
@@ -261,21 +295,45 @@ class PGConnection(PGChannel):
     def _closes(self) -> bytes:
         """Close messages for statements dropped from the cache, to lead the next batch (their
         CloseComplete replies come first, where the readers of that batch expect them)."""
+        if not self._to_close:
+            return b""
         names, self._to_close = self._to_close, []
         return b"".join([frontend.close("S", name) for name in names])
 
     async def _query(self, sql: str, params: Sequence[Any], rows: Optional[List[Any]],
                      max_rows: int = 0, raw: bool = False) -> int:
-        oids, formats, values = self._encode(params)
-
-        async def work() -> int:
-            statement = await self._prepare(sql, oids)
-            bound = (frontend.bind("", statement.name, formats, values, statement.formats)
-                     + frontend.execute("", max_rows) + frontend.SYNC)
-            self._send(self._closes() + bound)
+        if params:
+            oids, formats, values = self._encode(params)
+        else:
+            oids, formats, values = (), [], []
+        # PERF: PGChannel._operation written out (no closure, no coroutine for the frame); the
+        # same turn-taking and the same handling of what an exception leaves.
+        if self._busy or self.closed or self._idle_reader:
+            await self._take_turn()
+        else:
+            self._busy = True
+        try:
+            key = (sql, oids)
+            statement = self._statements.get(key)
+            if statement is None:
+                statement = await self._prepare(sql, oids)
+            else:
+                self._statements.move_to_end(key)
+            if values:
+                bound = (frontend.bind("", statement.name, formats, values, statement.formats)
+                         + frontend.execute("", max_rows) + frontend.SYNC)
+            else:
+                bound = statement.bind_plain(max_rows)
+            if self._to_close:
+                bound = self._closes() + bound
+            self._wire.write(bound)
+            self._pending += 1
             return await self._read_results(statement, rows, raw)
-
-        return await self._operation(work)
+        except BaseException as exc:
+            await self._failed(exc)
+            raise
+        finally:
+            self._end_turn()
 
     async def fetch_all(self, sql: str, params: Sequence[Any] = (), *,
                         limit: Optional[int] = None) -> List[MappingRecord]:
@@ -405,7 +463,7 @@ class PGConnection(PGChannel):
                 elif kind is messages.ErrorResponse:
                     error = error or error_from_response(message.fields)  # type: ignore[attr-defined]
                 elif kind is messages.CopyInResponse:
-                    self._writer.write(frontend.copy_fail("COPY FROM STDIN needs copy_from()"))
+                    self._wire.write(frontend.copy_fail("COPY FROM STDIN needs copy_from()"))
                 elif kind not in (messages.EmptyQueryResponse, messages.ReadyForQuery, messages.CopyOutResponse,
                                   messages.CopyData, messages.CopyDone):
                     raise self._unexpected(message)

@@ -5,7 +5,8 @@ the connection's queries are ``covet.database.postgres.connection``.
 TLS starts after the SSLRequest exchange, which happens on the raw socket with the event loop's
 ``sock_sendall``/``sock_recv`` (reading exactly one byte, so nothing the server sends after its
 answer is consumed unencrypted: CVE-2021-23222); the socket is then handed to
-``asyncio.open_connection(sock=..., ssl=...)``. That works on Python 3.9 to 3.13 alike, where
+``loop.create_connection(sock=..., ssl=...)`` with a ``PGWire`` protocol
+(``covet.database.postgres.wire``). That works on Python 3.9 to 3.13 alike, where
 ``StreamWriter.start_tls`` exists only from 3.11.
 
 Example::
@@ -25,6 +26,7 @@ from covet.database.postgres import frontend, messages
 from covet.database.postgres.errors import ProtocolError, ScramError, error_from_response
 from covet.database.postgres.protocol import BackendParser
 from covet.database.postgres.scram import ScramClient
+from covet.database.postgres.wire import PGWire
 
 __all__ = ["ConnectError", "AuthenticationRefused", "SSL_MODES", "parse_url", "make_ssl_context",
            "Session", "open_session", "read_message", "resolve_ssl",
@@ -34,7 +36,6 @@ logger = logging.getLogger("covet.database.postgres")
 
 SSL_MODES = ("disable", "prefer", "require", "verify-ca", "verify-full")
 DEFAULT_PORT = 5432
-_READ_SIZE = 65536
 # What covet's rows and dates rely on (docs/postgres-types.md): UTF-8 text, ISO dates that the
 # text decoders parse, intervals in the style they parse, and UTC so timestamptz text is stable.
 BASE_SETTINGS = {"client_encoding": "UTF8", "DateStyle": "ISO", "IntervalStyle": "postgres", "TimeZone": "UTC"}
@@ -134,32 +135,30 @@ def make_ssl_context(ssl_mode: str, ca_file: Optional[str]) -> ssl.SSLContext:
 
 
 class Session:
-    """An authenticated session after its first ReadyForQuery: the streams, the parser (which may
-    hold bytes already read), the server's parameters and cancel key, the transaction status."""
+    """An authenticated session after its first ReadyForQuery: the wire (whose parser may hold
+    bytes already received), the server's parameters and cancel key, the transaction status."""
 
-    __slots__ = ("reader", "writer", "parser", "parameters", "pid", "secret", "status", "tls")
+    __slots__ = ("wire", "parser", "parameters", "pid", "secret", "status", "tls")
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, parser: BackendParser,
-                 parameters: Dict[str, str], pid: int, secret: bytes, status: str, tls: bool) -> None:
-        self.reader, self.writer, self.parser = reader, writer, parser
+    def __init__(self, wire: PGWire, parameters: Dict[str, str], pid: int, secret: bytes, status: str,
+                 tls: bool) -> None:
+        self.wire, self.parser = wire, wire.parser
         self.parameters, self.pid, self.secret, self.status, self.tls = parameters, pid, secret, status, tls
 
 
-async def read_message(reader: asyncio.StreamReader, parser: BackendParser) -> messages.BackendMessage:
-    """The next message, reading from ``reader`` as needed; ``ConnectError`` at end of stream.
+async def read_message(wire: PGWire) -> messages.BackendMessage:
+    """The next message, waiting for more bytes as needed; ``ConnectError`` once the connection is gone.
 
     Example::
 
-        message = await read_message(reader, BackendParser())
+        message = await read_message(wire)
     """
+    parser = wire.parser
     while True:
         message = parser.next_message()
         if message is not None:
             return message
-        data = await reader.read(_READ_SIZE)
-        if not data:
-            raise ConnectError("the server closed the connection")
-        parser.feed(data)
+        await wire.more()
 
 
 async def open_socket(host: str, port: int) -> socket.socket:
@@ -200,15 +199,16 @@ async def open_socket(host: str, port: int) -> socket.socket:
     raise ConnectError("cannot connect to %s:%d: %s" % (host, port, last))
 
 
-async def _negotiate_tls(host: str, port: int, ssl_mode: str,
-                         ctx: Optional[ssl.SSLContext]) -> Tuple[asyncio.StreamReader, asyncio.StreamWriter, bool]:
+async def _negotiate_tls(host: str, port: int, ssl_mode: str, ctx: Optional[ssl.SSLContext],
+                         parser: BackendParser) -> Tuple[PGWire, bool]:
     loop = asyncio.get_running_loop()
     sock = await open_socket(host, port)
+    wire = PGWire(parser, ConnectError)
     try:
         # A Unix socket stays on this host: libpq does not ask for TLS there, whatever sslmode says.
         if ssl_mode == "disable" or sock.family == socket.AF_UNIX:
-            reader, writer = await asyncio.open_connection(sock=sock)
-            return reader, writer, False
+            await loop.create_connection(lambda: wire, sock=sock)
+            return wire, False
         await loop.sock_sendall(sock, frontend.SSL_REQUEST)
         answer = await loop.sock_recv(sock, 1)  # one byte exactly: see the module docstring
         if not answer:
@@ -216,16 +216,15 @@ async def _negotiate_tls(host: str, port: int, ssl_mode: str,
         if frontend.read_ssl_response(answer):
             assert ctx is not None
             try:
-                reader, writer = await asyncio.open_connection(
-                    sock=sock, ssl=ctx, server_hostname=host)
+                await loop.create_connection(lambda: wire, sock=sock, ssl=ctx, server_hostname=host)
             except ssl.SSLError as exc:
                 raise ConnectError("TLS with %s:%d failed (sslmode=%s): %s" % (host, port, ssl_mode, exc)) from None
-            return reader, writer, True
+            return wire, True
         if ssl_mode != "prefer":
             raise ConnectError("the server at %s:%d does not accept TLS, and sslmode=%s requires it"
                                % (host, port, ssl_mode))
-        reader, writer = await asyncio.open_connection(sock=sock)
-        return reader, writer, False
+        await loop.create_connection(lambda: wire, sock=sock)
+        return wire, False
     except BaseException:
         sock.close()
         raise
@@ -244,9 +243,10 @@ async def open_session(host: str, port: int, user: str, password: Optional[str],
                                      allow_cleartext=False, channel_binding="prefer",
                                      max_message_len=DEFAULT_MAX_MESSAGE_LEN)
     """
-    reader, writer, tls = await _negotiate_tls(host, port, ssl_mode, ssl_context)
+    parser = BackendParser(max_message_len=max_message_len)
+    wire, tls = await _negotiate_tls(host, port, ssl_mode, ssl_context, parser)
+    writer = wire
     try:
-        parser = BackendParser(max_message_len=max_message_len)
         params = {"user": user}
         if database:
             params["database"] = database
@@ -256,18 +256,18 @@ async def open_session(host: str, port: int, user: str, password: Optional[str],
         if tls:
             ssl_object = writer.get_extra_info("ssl_object")
             certificate = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
-        await _authenticate(reader, writer, parser, user, password, tls, certificate,
+        await _authenticate(wire, user, password, tls, certificate,
                             allow_md5, allow_cleartext, channel_binding)
         parameters: Dict[str, str] = {}
         pid, secret = 0, b""
         while True:
-            message = await read_message(reader, parser)
+            message = await read_message(wire)
             if isinstance(message, messages.ParameterStatus):
                 parameters[message.name] = message.value
             elif isinstance(message, messages.BackendKeyData):
                 pid, secret = message.pid, message.secret
             elif isinstance(message, messages.ReadyForQuery):
-                return Session(reader, writer, parser, parameters, pid, secret, message.status, tls)
+                return Session(wire, parameters, pid, secret, message.status, tls)
             elif isinstance(message, messages.ErrorResponse):
                 raise error_from_response(message.fields)
             elif isinstance(message, messages.NoticeResponse):
@@ -285,12 +285,11 @@ async def open_session(host: str, port: int, user: str, password: Optional[str],
         raise
 
 
-async def _authenticate(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, parser: BackendParser,
-                        user: str, password: Optional[str], tls: bool, certificate: Optional[bytes],
+async def _authenticate(writer: PGWire, user: str, password: Optional[str], tls: bool, certificate: Optional[bytes],
                         allow_md5: bool, allow_cleartext: bool, channel_binding: str) -> None:
     scram: Optional[ScramClient] = None
     while True:
-        message = await read_message(reader, parser)
+        message = await read_message(writer)
         if isinstance(message, messages.AuthenticationOk):
             if scram is not None and not scram.done:
                 # Without this check a server (or a man in the middle) could skip the proof that
