@@ -1,0 +1,36 @@
+"""Operating covet: metrics for Prometheus (and, alongside, health checks).
+
+Names load on first use (PEP 562), so ``import covet.monitoring`` costs nothing until one is touched.
+
+Example::
+
+    from covet.monitoring import MetricsManager
+    from covet.monitoring.backends import PrometheusBackend
+
+    metrics = MetricsManager(PrometheusBackend())
+"""
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from .backends import PrometheusBackend as PrometheusBackend
+    from .instrumentation import HTTPMetrics as HTTPMetrics, enable_metrics as enable_metrics
+    from .metrics import (
+        REGISTRY as REGISTRY, Counter as Counter, Gauge as Gauge, Histogram as Histogram, MetricError as MetricError,
+        MetricsManager as MetricsManager, Registry as Registry, Summary as Summary,
+    )
+    from .multiprocess import mark_process_dead as mark_process_dead
+
+# public name -> submodule that defines it
+_EXPORTS = {
+    "MetricsManager": "metrics", "Registry": "metrics", "REGISTRY": "metrics", "MetricError": "metrics",
+    "Counter": "metrics", "Gauge": "metrics", "Histogram": "metrics", "Summary": "metrics",
+    "PrometheusBackend": "backends",
+    "enable_metrics": "instrumentation", "HTTPMetrics": "instrumentation",
+    "mark_process_dead": "multiprocess",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports("covet.monitoring", _EXPORTS, globals())
