@@ -18,7 +18,7 @@ import os
 import struct
 import tempfile
 import threading
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from .exposition import MetricFamily, Sample
 
@@ -60,6 +60,7 @@ class _File:
             size = INITIAL_FILE_SIZE
         self.size = size
         self.mm = mmap.mmap(self._fd, size)
+        self._old_maps: List[mmap.mmap] = []
         self.used = _U32.unpack_from(self.mm, 0)[0] or _HEADER
         if self.used == _HEADER:
             _U32.pack_into(self.mm, 0, _HEADER)
@@ -86,14 +87,12 @@ class _File:
             return offset, _DOUBLE.unpack_from(self.mm, offset)[0]
 
     def _grow(self) -> None:
+        # The old mapping stays open: a writer that fetched it just before may still store into
+        # it, and its pages are the file's first pages, so nothing written there is lost.
         self.size *= 2
         os.ftruncate(self._fd, self.size)
-        self.mm.close()
+        self._old_maps.append(self.mm)
         self.mm = mmap.mmap(self._fd, self.size)
-
-    def close(self) -> None:
-        self.mm.close()
-        os.close(self._fd)
 
 
 _files: Dict[Tuple[str, str], _File] = {}
@@ -113,19 +112,23 @@ def _file_for(kind: str, folder: str) -> _File:
 
 def forget_files() -> None:
     """Drop the open files without touching them: called in a forked child, whose pid owns none of them."""
+    global _files_lock
     _files.clear()
+    _files_lock = threading.Lock()  # another thread of the parent may have held it at the fork
 
 
 class FileCells:
     """A child metric's values in this process's file: the same methods as the in-process cells.
 
-    Each change is written through to the mapping under the file's lock; the value is mirrored in
-    ``values`` so that nothing is read back from the mapping on the hot path.
+    Each change is written through to the mapping under ``lock`` (the process-wide value lock);
+    the value is mirrored in ``values`` so that nothing is read back from the mapping on the hot
+    path. The ``*_locked`` methods are for a caller that holds ``lock`` already.
     """
-    __slots__ = ("values", "_file", "_offsets")
+    __slots__ = ("values", "_file", "_offsets", "_lock")
 
-    def __init__(self, kind: str, keys: Sequence[str], folder: str) -> None:
+    def __init__(self, kind: str, keys: Sequence[str], folder: str, lock: Any) -> None:
         self._file = _file_for(kind, folder)
+        self._lock = lock
         self._offsets: List[int] = []
         self.values: List[float] = []
         for key in keys:
@@ -133,29 +136,32 @@ class FileCells:
             self._offsets.append(offset)
             self.values.append(value)
 
+    def add_locked(self, i: int, amount: float) -> None:
+        v = self.values[i] = self.values[i] + amount
+        _DOUBLE.pack_into(self._file.mm, self._offsets[i], v)
+
+    def add2_locked(self, i: int, a: float, j: int, b: float) -> None:
+        values, offsets, mm = self.values, self._offsets, self._file.mm
+        v = values[i] = values[i] + a
+        _DOUBLE.pack_into(mm, offsets[i], v)
+        v = values[j] = values[j] + b
+        _DOUBLE.pack_into(mm, offsets[j], v)
+
     def add(self, i: int, amount: float) -> None:
-        f = self._file
-        with f.lock:
-            v = self.values[i] = self.values[i] + amount
-            _DOUBLE.pack_into(f.mm, self._offsets[i], v)
+        with self._lock:
+            self.add_locked(i, amount)
 
     def add2(self, i: int, a: float, j: int, b: float) -> None:
-        f = self._file
-        with f.lock:
-            values, offsets, mm = self.values, self._offsets, f.mm
-            v = values[i] = values[i] + a
-            _DOUBLE.pack_into(mm, offsets[i], v)
-            v = values[j] = values[j] + b
-            _DOUBLE.pack_into(mm, offsets[j], v)
+        with self._lock:
+            self.add2_locked(i, a, j, b)
 
     def set(self, i: int, value: float) -> None:
-        f = self._file
-        with f.lock:
+        with self._lock:
             self.values[i] = value
-            _DOUBLE.pack_into(f.mm, self._offsets[i], value)
+            _DOUBLE.pack_into(self._file.mm, self._offsets[i], value)
 
     def snapshot(self) -> List[float]:
-        with self._file.lock:
+        with self._lock:
             return list(self.values)
 
 
