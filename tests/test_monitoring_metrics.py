@@ -16,7 +16,7 @@ from covet import Covet, HTTPException, PlainTextResponse
 from covet.monitoring import MetricError, MetricsManager, Registry
 from covet.monitoring.backends import PrometheusBackend
 from covet.monitoring.exposition import choose_format
-from covet.monitoring.multiprocess import METRICS_DIR_ENV, collect, mark_process_dead
+from covet.monitoring.multiprocess import METRICS_DIR_ENV, mark_process_dead
 from covet.testing import TestClient
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -217,9 +217,11 @@ def test_summary_gauge_and_timers_sync_and_async():
     (lambda m: m.gauge("jobs-done"), "metric name 'jobs-done' is invalid: it must match [a-zA-Z_:][a-zA-Z0-9_:]*"),
     (lambda m: m.counter("jobs", ["__secret"]),
      "label name '__secret' of jobs is reserved: names starting with __ belong to Prometheus"),
-    (lambda m: m.counter("jobs", ["a-b"]), "label name 'a-b' of jobs is invalid: it must match [a-zA-Z_][a-zA-Z0-9_]*"),
+    (lambda m: m.counter("jobs", ["a-b"]),
+     "label name 'a-b' of jobs is invalid: it must match [a-zA-Z_][a-zA-Z0-9_]*"),
     (lambda m: m.histogram("h", ["le"]), "label name 'le' is reserved in a histogram (it carries the bucket bound)"),
-    (lambda m: m.summary("s", ["quantile"]), "label name 'quantile' is reserved in a summary (it carries the quantile)"),
+    (lambda m: m.summary("s", ["quantile"]),
+     "label name 'quantile' is reserved in a summary (it carries the quantile)"),
     (lambda m: m.counter("jobs", ["a", "a"]), "label names of jobs repeat: ['a', 'a']"),
     (lambda m: m.counter("jobs", "Doc.", "queue"), "labelnames must be a list of names, not the string 'queue'"),
     (lambda m: m.histogram("h", buckets=(1, 1)), "histogram h: buckets must increase strictly, got [1, 1]"),
@@ -239,7 +241,8 @@ def test_bad_uses_are_refused_and_same_definition_is_shared():
     assert m.counter("jobs", "Jobs.", ["queue"]) is c  # the same family, with or without _total
     with pytest.raises(MetricError) as err:
         m.counter("jobs_total", "Jobs.", ["queue", "host"])
-    assert str(err.value) == "jobs is already registered as <Counter jobs['queue']>; a different definition is refused"
+    assert str(err.value) == ("jobs is already registered as <Counter jobs['queue']>; "
+                              "a different definition is refused")
     with pytest.raises(MetricError) as err:
         m.gauge("jobs_total")
     assert str(err.value) == "jobs_total would expose jobs_total, which jobs already exposes"

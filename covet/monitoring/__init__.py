@@ -17,14 +17,14 @@ if TYPE_CHECKING:
     from .backends import PrometheusBackend as PrometheusBackend
     from .instrumentation import HTTPMetrics as HTTPMetrics, enable_metrics as enable_metrics
     from .metrics import (
-        REGISTRY as REGISTRY, Counter as Counter, Gauge as Gauge, Histogram as Histogram, MetricError as MetricError,
-        MetricsManager as MetricsManager, Registry as Registry, Summary as Summary,
+        Counter as Counter, Gauge as Gauge, Histogram as Histogram, MetricError as MetricError, Summary as Summary,
     )
+    from .registry import REGISTRY as REGISTRY, MetricsManager as MetricsManager, Registry as Registry
     from .multiprocess import mark_process_dead as mark_process_dead
 
 # public name -> submodule that defines it
 _EXPORTS = {
-    "MetricsManager": "metrics", "Registry": "metrics", "REGISTRY": "metrics", "MetricError": "metrics",
+    "MetricsManager": "registry", "Registry": "registry", "REGISTRY": "registry", "MetricError": "metrics",
     "Counter": "metrics", "Gauge": "metrics", "Histogram": "metrics", "Summary": "metrics",
     "PrometheusBackend": "backends",
     "enable_metrics": "instrumentation", "HTTPMetrics": "instrumentation",

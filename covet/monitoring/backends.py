@@ -10,7 +10,7 @@ Example::
 from typing import List, Optional, Tuple
 
 from .exposition import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, MetricFamily, choose_format, render
-from .metrics import REGISTRY, Registry
+from .registry import REGISTRY, Registry
 from .multiprocess import collect, directory
 
 __all__ = ["PrometheusBackend"]

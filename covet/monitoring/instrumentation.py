@@ -20,7 +20,8 @@ from covet.core.requests import Request
 from covet.core.responses import Response
 
 from .backends import PrometheusBackend
-from .metrics import DEFAULT_BUCKETS, VALUE_LOCK, MetricsManager
+from .metrics import DEFAULT_BUCKETS, VALUE_LOCK
+from .registry import MetricsManager
 
 __all__ = ["enable_metrics", "HTTPMetrics", "UNMATCHED", "OTHER_METHOD", "KNOWN_METHODS"]
 
