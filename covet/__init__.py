@@ -47,6 +47,7 @@ services.provide("server", "covet.server.run")
 services.provide("asgi", "covet.asgi")
 services.provide("cache", "covet.cache")
 services.provide("staticfiles", "covet.staticfiles")  # app.static()
+services.provide("metrics", "covet.monitoring.instrumentation")  # app.enable_metrics()
 
 # public name -> submodule that defines it
 _EXPORTS = {

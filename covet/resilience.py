@@ -107,12 +107,12 @@ class Retry:
                 result = fn(*args, **kwargs)
             except Exception as exc:
                 if not self._retryable(exc) or attempt == self.attempts:
-                    self._record(operation, attempt, exhausted=self._retryable(exc))
+                    self._record(operation, attempt, "exhausted" if self._retryable(exc) else "failed")
                     raise
-                self._record(operation, attempt, None)
+                self._record(operation, attempt, "retry")
                 time.sleep(self.delay(attempt))
             else:
-                self._record(operation, attempt, False)
+                self._record(operation, attempt, "success")
                 return result
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -124,19 +124,20 @@ class Retry:
                 result = await fn(*args, **kwargs)
             except Exception as exc:
                 if not self._retryable(exc) or attempt == self.attempts:
-                    self._record(operation, attempt, exhausted=self._retryable(exc))
+                    self._record(operation, attempt, "exhausted" if self._retryable(exc) else "failed")
                     raise
-                self._record(operation, attempt, None)
+                self._record(operation, attempt, "retry")
                 await asyncio.sleep(self.delay(attempt))
             else:
-                self._record(operation, attempt, False)
+                self._record(operation, attempt, "success")
                 return result
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _record(self, operation: str, attempt: int, exhausted: Optional[bool]) -> None:
-        # exhausted None: a failure that will be retried; False: success; True: given up.
+    def _record(self, operation: str, attempt: int, outcome: str) -> None:
+        # outcome: "retry" (failed, tried again), "success", "exhausted" (failed every attempt) or
+        # "failed" (an error retry does not handle)
         if self._metrics is not None:
-            self._metrics.record(operation, attempt, exhausted)
+            self._metrics.record(operation, attempt, outcome)
 
     def __call__(self, fn: F) -> F:
         if inspect.iscoroutinefunction(fn):
@@ -178,11 +179,11 @@ class _RetryMetrics:
         self.recovered = manager.counter("retry_success_after_failure_total",
                                          "Operations that succeeded after failing first", ["operation"])
 
-    def record(self, operation: str, attempt: int, exhausted: Optional[bool]) -> None:
+    def record(self, operation: str, attempt: int, outcome: str) -> None:
         self.attempts.labels(operation=operation).inc()
-        if exhausted:
+        if outcome == "exhausted":
             self.exhausted.labels(operation=operation).inc()
-        elif exhausted is False and attempt > 1:
+        elif outcome == "success" and attempt > 1:
             self.recovered.labels(operation=operation).inc()
 
 

@@ -266,3 +266,22 @@ def test_timeout_refuses_what_it_cannot_do():
         timeout(-1)
     with pytest.raises(TypeError, match="bounds async functions"):
         timeout(1)(lambda: None)
+
+
+def test_the_metrics_reach_covets_prometheus_exposition():
+    from covet.monitoring import MetricsManager, Registry
+    from covet.monitoring.backends import PrometheusBackend
+
+    metrics = MetricsManager(PrometheusBackend(Registry()))
+    clock = Clock()
+    breaker = CircuitBreaker(failure_threshold=1, recovery_timeout=5, name="search", metrics=metrics, clock=clock)
+    with pytest.raises(CircuitOpenError):  # the first failure opened it: the retry meets it open
+        retry(attempts=3, backoff=0, name="search", metrics=metrics)(breaker(Flaky(5)))()
+    body, content_type = metrics.render()
+    lines = set(body.decode().splitlines())
+    assert content_type.startswith("text/plain; version=0.0.4")
+    assert {'circuit_breaker_state{name="search"} 2.0', 'circuit_breaker_failures_total{name="search"} 1.0',
+            'circuit_breaker_state_changes_total{name="search",from_state="closed",to_state="open"} 1.0',
+            'retry_attempts_total{operation="search"} 2.0'} <= lines
+    # given up on an open circuit: neither exhausted nor a success after failure
+    assert not any(line.startswith(("retry_exhausted_total{", "retry_success_after_failure_total{")) for line in lines)

@@ -340,6 +340,12 @@ class Covet(RouteDecorators):
             if begin is not None:
                 begin()
 
+    def enable_metrics(self, path: str = "/metrics", **options: Any) -> Any:
+        """Serve Prometheus metrics at ``path`` and count every request by method, route template
+        and status (with durations and requests in progress); returns the ``MetricsManager``
+        for your own metrics. Options: ``covet.monitoring.enable_metrics``."""
+        return service("metrics").enable_metrics(self, path, **options)
+
     async def startup(self) -> None:
         """Enter the lifespan context, then run startup hooks (and those of mounted apps)."""
         if self.started:

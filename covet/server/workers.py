@@ -12,12 +12,14 @@ changes.
 """
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
 
+from ..monitoring.multiprocess import mark_process_dead, prepare_directory
 from .server import announce_shutdown, announce_stopped, bind_socket, say, serve
 
 __all__ = ["run_workers", "run_with_reload", "RELOADER_CHILD_ENV"]
@@ -82,6 +84,9 @@ def run_workers(app, config, count, loop_name=None):
         base = holder
     stopping = False
     children = {}
+    # Workers write their metrics into one folder, so that a scrape of any worker sums them all
+    # (covet.monitoring.multiprocess); set before forking, so every worker inherits it.
+    metrics_dir, made_metrics_dir = prepare_directory()
 
     def spawn():
         sock = _listen_socket(config, port) if reuse else base
@@ -121,6 +126,7 @@ def run_workers(app, config, count, loop_name=None):
         if started is None:
             continue
         code = os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else status
+        mark_process_dead(pid, metrics_dir)  # its counters stay counted; its live gauges go
         if stopping:
             continue
         logger.error("worker %d exited (%s); starting a new one", pid, code)
@@ -129,6 +135,8 @@ def run_workers(app, config, count, loop_name=None):
         if not stopping:
             spawn()
     base.close()
+    if made_metrics_dir:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     if stopping:
         announce_stopped()
     return exit_code
