@@ -97,6 +97,7 @@ _EXPORTS = {
     "StaticFiles": "staticfiles",
     "Config": "config", "ConfigError": "config", "Secret": "config",
     "HealthChecker": "monitoring.health",
+    "MetricsManager": "monitoring", "PrometheusBackend": "monitoring.backends",
     "SentryIntegration": "monitoring.sentry",
     "PerformanceProfiler": "debugging", "MemoryMonitor": "debugging",
     "StructuredLogger": "logging", "JSONFormatter": "logging", "log_context": "logging",

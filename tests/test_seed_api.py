@@ -29,6 +29,8 @@ SEED_IMPORTS = [
     ("Async testing", "covet.testing", ["AsyncTestClient"]),
     ("Environment Configuration", "covet.config", ["Config"]),
     ("Comprehensive Logging", "covet.logging", ["StructuredLogger"]),
+    ("Metrics Collection", "covet.monitoring", ["MetricsManager"]),
+    ("Metrics Collection", "covet.monitoring.backends", ["PrometheusBackend"]),
     ("Health Checks", "covet.monitoring.health", ["HealthChecker"]),
     ("Error Tracking with Sentry", "covet.monitoring.sentry", ["SentryIntegration"]),
     ("Performance Issues", "covet.debugging", ["PerformanceProfiler"]),
