@@ -217,8 +217,17 @@ class ProductionValidator:
         return db
 
     def _database_config(self) -> Any:
+        """The database's ``DatabaseConfig`` (None: no database); ValueError for a malformed URL."""
         db = self._database()
         return parse_url(db) if isinstance(db, str) else getattr(db, "config", None)
+
+    def _bad_url(self) -> Optional[Dict[str, Any]]:
+        """The failing result for a malformed database URL, else None."""
+        try:
+            self._database_config()
+        except ValueError as exc:
+            return _result(False, "bad database URL: %s" % exc)
+        return None
 
     def _redis(self) -> Tuple[Any, bool]:
         client = self.redis
@@ -244,6 +253,9 @@ class ProductionValidator:
         """``SELECT 1`` within ``timeout``; an SQLite file that does not exist yet fails (connecting
         would create an empty one, and the app would then fail on its first query)."""
         db = self._database()
+        bad = self._bad_url()
+        if bad is not None:
+            return bad
         if db is None:
             return _result(not self.require_database,
                            "no database configured (no database=, app.state.database or DATABASE_URL)",
@@ -334,6 +346,9 @@ class ProductionValidator:
         cores = os.cpu_count() or 1
         details: Dict[str, Any] = {"workers": workers, "cores": cores,
                                    "uvloop": importlib.util.find_spec("uvloop") is not None}
+        bad = self._bad_url()
+        if bad is not None:
+            return bad
         per_worker = getattr(self._database_config(), "max_connections", None)
         if per_worker is not None:
             # Each worker has its own pool: PostgreSQL's max_connections must cover the total.
@@ -366,6 +381,9 @@ class ProductionValidator:
         and is not the database's own folder; for SQLite, that the database's folder is writable
         (the WAL files live there) and the database is a file. Whether backups are actually taken
         on schedule is the job of cron or the platform; the newest file there is reported."""
+        bad = self._bad_url()
+        if bad is not None:
+            return bad
         config = self._database_config()
         if config is None:
             return _result(True, "no database configured: nothing to back up", configured=False)
@@ -373,7 +391,7 @@ class ProductionValidator:
         db_folder = None
         if driver == "sqlite":
             if config.database == ":memory:":
-                return _result(False, "the database is in memory (sqlite://:memory:): nothing survives a restart")
+                return _result(False, "the database is in memory: nothing survives a restart")
             db_folder = os.path.dirname(os.path.abspath(config.database))
             if not os.access(db_folder, os.W_OK):
                 return _result(False, "the folder of the sqlite database, %s, is not writable" % db_folder)
