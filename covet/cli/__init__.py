@@ -1,6 +1,6 @@
-"""``python -m covet`` and the ``covet`` script: run, routes, openapi.
+"""``python -m covet`` and the ``covet`` script: run, routes, openapi, db, check, new.
 
-One module per command (``run.py``, ``routes.py``, ``openapi.py``), the argument parser and
+One module per command (``run.py``, ``routes.py``, ``openapi.py``, ``db.py``, ``check.py``, ``new.py``), the argument parser and
 dispatch in ``program.py``, and the APP argument's loader in ``loader.py``. ``covet.cli:main`` is
 the console-script entry point.
 

@@ -262,6 +262,14 @@ class Covet(RouteDecorators):
         self._middleware.append(middleware)
         self._chain = None
 
+    @property
+    def middleware_stack(self) -> List[Any]:
+        """The app's middleware, outermost first (a copy: add with ``add_middleware``).
+
+        Read by tools that inspect an app's set-up, ``covet.deployment.ProductionValidator``.
+        """
+        return list(self._middleware)
+
     @overload
     def middleware(self, fn_or_type: CallableT) -> CallableT: ...
 

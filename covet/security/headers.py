@@ -106,6 +106,11 @@ class SecurityHeadersMiddleware:
         """The headers added to every response (HSTS aside), as a dict."""
         return {k.decode("latin-1"): v.decode("latin-1") for k, v in self._headers}
 
+    @property
+    def hsts(self) -> Optional[str]:
+        """The ``Strict-Transport-Security`` value sent on HTTPS responses, or None when off."""
+        return self._hsts[1].decode("latin-1") if self._hsts is not None else None
+
     async def __call__(self, request: Any, call_next: Any) -> Any:
         response = await call_next(request)
         raw = response.raw_headers
