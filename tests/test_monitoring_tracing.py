@@ -554,3 +554,21 @@ def test_a_full_batch_is_sent_without_waiting_for_the_interval(collector):
     assert collector.arrived.wait(5)  # no flush: five spans filled a batch
     path, ctype, body = collector.requests.get(timeout=5)
     assert len(body["resourceSpans"][0]["scopeSpans"][0]["spans"]) == 5
+
+
+def test_attribute_values_of_every_type_are_encoded_as_otlp_anyvalues(collector):
+    _, tracing = make_app(collector.url)
+    with tracing.span("types", attributes={"f": 1.5, "nan": float("nan"), "inf": float("-inf"), "b": False,
+                                           "l": [1, "a"], "u": "caf\u00e9 \"q\"\n", 7: "key made a str"}):
+        pass
+    assert tracing.tracer.flush(5)
+    span, = collector.spans()
+    assert span["attributes"] == [
+        {"key": "f", "value": {"doubleValue": 1.5}},
+        {"key": "nan", "value": {"doubleValue": "NaN"}},
+        {"key": "inf", "value": {"doubleValue": "-Infinity"}},
+        {"key": "b", "value": {"boolValue": False}},
+        {"key": "l", "value": {"arrayValue": {"values": [{"intValue": "1"}, {"stringValue": "a"}]}}},
+        {"key": "u", "value": {"stringValue": "caf\u00e9 \"q\"\n"}},
+        {"key": "7", "value": {"stringValue": "key made a str"}},
+    ]

@@ -406,15 +406,19 @@ class TracingMiddleware:
         method = request.method
         span = tracer.start_span(method if method in _METHODS else "HTTP", SpanKind.SERVER, ctx or False)
         path = request.root_path + request.raw_path  # a mount rewrites both further in
-        if span.recording:
-            self._request_attributes(span, request, method, path)
+        if not span.recording:
+            # Not sampled: nothing is recorded, but the ids still reach the logs, @trace children
+            # and inject(), so the trace continues downstream; no handler span is needed for that.
+            with span:
+                return await call_next(request)
+        self._request_attributes(span, request, method, path)
         with span:
             handler = tracer.start_span("handler", SpanKind.INTERNAL, span)
             try:
                 with handler:
                     response = await call_next(request)
             except Exception:
-                span.set_attribute("http.response.status_code", 500)  # what the app answers for it
+                span.attributes["http.response.status_code"] = 500  # what the app answers for it
                 raise
             finally:
                 route = request.route
@@ -424,17 +428,15 @@ class TracingMiddleware:
                     template = request.root_path + (route.path or "/")
                     endpoint = route.endpoint
                     handler.name = getattr(endpoint, "__qualname__", None) or handler.name
-                    if span.recording:
-                        span.name = "%s %s" % (span.name, template)
-                        span.attributes["http.route"] = template
-                        handler.attributes["code.function"] = getattr(endpoint, "__name__", "")
-                        handler.attributes["code.namespace"] = getattr(endpoint, "__module__", "") or ""
+                    span.name = "%s %s" % (span.name, template)
+                    span.attributes["http.route"] = template
+                    handler.attributes["code.function"] = getattr(endpoint, "__name__", "")
+                    handler.attributes["code.namespace"] = getattr(endpoint, "__module__", "") or ""
             status = response.status_code
-            if span.recording:
-                span.attributes["http.response.status_code"] = status
-                if status >= 500:  # 4xx is the client's error, not the server span's (semantic conventions)
-                    span.attributes["error.type"] = str(status)
-                    span.set_status(StatusCode.ERROR)
+            span.attributes["http.response.status_code"] = status
+            if status >= 500:  # 4xx is the client's error, not the server span's (semantic conventions)
+                span.attributes["error.type"] = str(status)
+                span.set_status(StatusCode.ERROR)
         return response
 
     def _request_attributes(self, span: Span, request: Any, method: str, path: str) -> None:
