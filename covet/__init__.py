@@ -97,6 +97,7 @@ _EXPORTS = {
     "StaticFiles": "staticfiles",
     "Config": "config", "ConfigError": "config", "Secret": "config",
     "HealthChecker": "monitoring.health",
+    "TracingMiddleware": "monitoring.tracing", "trace": "monitoring.tracing",
     "MetricsManager": "monitoring", "PrometheusBackend": "monitoring.backends",
     "SentryIntegration": "monitoring.sentry",
     "PerformanceProfiler": "debugging", "MemoryMonitor": "debugging",

@@ -33,6 +33,7 @@ SEED_IMPORTS = [
     ("Metrics Collection", "covet.monitoring.backends", ["PrometheusBackend"]),
     ("Health Checks", "covet.monitoring.health", ["HealthChecker"]),
     ("Error Tracking with Sentry", "covet.monitoring.sentry", ["SentryIntegration"]),
+    ("Distributed Tracing", "covet.monitoring.tracing", ["TracingMiddleware", "trace"]),
     ("Performance Issues", "covet.debugging", ["PerformanceProfiler"]),
     ("Memory Leaks", "covet.debugging", ["MemoryMonitor"]),
     ("Complete Application", "covet.security", ["JWTAuth"]),

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from .registry import REGISTRY as REGISTRY, MetricsManager as MetricsManager, Registry as Registry
     from .multiprocess import mark_process_dead as mark_process_dead
     from .health import HealthChecker as HealthChecker
+    from .tracing import (TracingMiddleware as TracingMiddleware, Tracer as Tracer, trace as trace, inject as inject,
+                          current_span as current_span)
 
 # public name -> submodule that defines it
 _EXPORTS = {
@@ -32,6 +34,8 @@ _EXPORTS = {
     "enable_metrics": "instrumentation", "HTTPMetrics": "instrumentation",
     "mark_process_dead": "multiprocess",
     "HealthChecker": "health",
+    "TracingMiddleware": "tracing", "Tracer": "tracing", "trace": "tracing", "inject": "tracing",
+    "current_span": "tracing",
 }
 
 __all__ = sorted(_EXPORTS)
