@@ -39,7 +39,7 @@ def test_cli_creates_project_and_its_tests_pass(tmp_path, monkeypatch, capsys):
                           cwd=str(root), env=env_with_repo(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           universal_newlines=True, timeout=120)
     assert proc.returncode == 0, proc.stdout
-    assert "4 passed" in proc.stdout
+    assert "5 passed" in proc.stdout
 
 
 def test_generated_app_imports_with_its_routes(tmp_path, monkeypatch):
@@ -58,6 +58,7 @@ def test_generated_app_imports_with_its_routes(tmp_path, monkeypatch):
         (["GET"], "/health"),
         (["GET"], "/health/live"),
         (["GET"], "/health/ready"),
+        (["GET"], "/metrics"),
         (["POST"], "/api/notes"),
     ]
     assert app.title == "shop"
