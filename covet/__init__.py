@@ -99,6 +99,7 @@ _EXPORTS = {
     "HealthChecker": "monitoring.health",
     "TracingMiddleware": "monitoring.tracing", "trace": "monitoring.tracing",
     "MetricsManager": "monitoring", "PrometheusBackend": "monitoring.backends",
+    "PerformanceMonitor": "monitoring",
     "SentryIntegration": "monitoring.sentry",
     "PerformanceProfiler": "debugging", "MemoryMonitor": "debugging",
     "StructuredLogger": "logging", "JSONFormatter": "logging", "log_context": "logging",

@@ -34,6 +34,7 @@ SEED_IMPORTS = [
     ("Health Checks", "covet.monitoring.health", ["HealthChecker"]),
     ("Error Tracking with Sentry", "covet.monitoring.sentry", ["SentryIntegration"]),
     ("Distributed Tracing", "covet.monitoring.tracing", ["TracingMiddleware", "trace"]),
+    ("Performance Monitoring", "covet.monitoring", ["PerformanceMonitor"]),
     ("Performance Issues", "covet.debugging", ["PerformanceProfiler"]),
     ("Memory Leaks", "covet.debugging", ["MemoryMonitor"]),
     ("Complete Application", "covet.security", ["JWTAuth"]),

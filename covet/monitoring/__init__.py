@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .registry import REGISTRY as REGISTRY, MetricsManager as MetricsManager, Registry as Registry
     from .multiprocess import mark_process_dead as mark_process_dead
     from .health import HealthChecker as HealthChecker
+    from .performance import PerformanceMonitor as PerformanceMonitor
     from .tracing import (TracingMiddleware as TracingMiddleware, Tracer as Tracer, trace as trace, inject as inject,
                           current_span as current_span)
 
@@ -35,7 +36,7 @@ _EXPORTS = {
     "mark_process_dead": "multiprocess",
     "HealthChecker": "health",
     "TracingMiddleware": "tracing", "Tracer": "tracing", "trace": "tracing", "inject": "tracing",
-    "current_span": "tracing",
+    "current_span": "tracing", "PerformanceMonitor": "performance",
 }
 
 __all__ = sorted(_EXPORTS)
