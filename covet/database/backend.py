@@ -145,6 +145,16 @@ class RawConnection:
         else:
             self.worker.post(fn, *args)
 
+    def post_to_driver(self, fn: Callable[..., Any], *args: Any) -> None:
+        """:meth:`post` for a job that uses the driver connection (a rollback, closing a cursor):
+        skipped once the connection is closed. A connection collected with the task that used it
+        is closed by its finaliser, which hands the close to its thread and forgets the thread;
+        the task's own clean-up (the rollback its ``async with`` posts) may run after that in the
+        same collection, and run here directly it used the driver beside the close on the other
+        thread: a segfault inside sqlite3 (seen on 3.11 in a full run)."""
+        if not self.closed:
+            self.post(fn, *args)
+
     def __del__(self) -> None:
         # A connection nobody closed (its database dropped without disconnect(), its task
         # collected): close the driver's connection now rather than leave it to the driver's own

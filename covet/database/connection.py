@@ -167,7 +167,7 @@ class Connection:
         finally:
             # No await here: this may run while the generator is closed during cancellation.
             self._dirty = True
-            raw.post(backend.cursor_close, raw, cur)
+            raw.post_to_driver(backend.cursor_close, raw, cur)
 
     # seed/asyncpg names for the same methods
     fetch = fetch_all
@@ -203,7 +203,7 @@ class Connection:
     def _abort(self) -> None:
         # Cancelled: roll this level back behind whatever is still running, without awaiting.
         self._dirty = True
-        self.raw.post(self.backend.end, self.raw, False)
+        self.raw.post_to_driver(self.backend.end, self.raw, False)
 
     def release(self) -> None:
         """Give the connection back to the pool (done by ``async with``)."""
