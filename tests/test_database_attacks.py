@@ -919,6 +919,33 @@ def test_disconnect_while_queries_run_and_reconnect(url):
     run(main())
 
 
+def test_a_disconnect_while_the_inline_read_connection_opens_sends_the_read_to_the_pool(sqlite_url):
+    # The inline connection opens on a worker thread; a disconnect() in that window closed it,
+    # and the read then ran on the closed connection ("Cannot operate on a closed database").
+    async def main():
+        db = DatabaseManager(sqlite_url)
+        await db.execute("CREATE TABLE t (n INTEGER)")
+        await db.execute("INSERT INTO t VALUES (7)")
+        inline = db._inline
+        real_open = inline.open
+        opened, go = threading.Event(), threading.Event()
+
+        def open_and_wait():
+            raw = real_open()
+            opened.set()
+            assert go.wait(10)
+            return raw
+        inline.open = open_and_wait
+        read = asyncio.ensure_future(db.fetch_val("SELECT n FROM t"))
+        assert await asyncio.get_running_loop().run_in_executor(None, opened.wait, 10)
+        await db.disconnect()
+        go.set()
+        assert await read == 7
+        assert inline.current() is None
+        await db.disconnect()
+    run(main())
+
+
 def test_execute_many_edge_cases_and_big_values(url):
     async def main():
         db = DatabaseManager(url, pool_size=1)

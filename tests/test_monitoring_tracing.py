@@ -7,7 +7,6 @@ import asyncio
 import http.server
 import json
 import logging
-import queue
 import re
 import socket
 import threading
@@ -22,59 +21,13 @@ from covet.monitoring.tracing import (
     SpanKind, StatusCode, Tracer, TracingMiddleware, current_span, get_tracer, inject, trace,
 )
 from covet.testing import TestClient
+from otlp_collector import Collector, attrs
 
 HEX32 = re.compile(r"[0-9a-f]{32}")
 HEX16 = re.compile(r"[0-9a-f]{16}")
 TP = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = "00f067aa0ba902b7"
-
-
-class Collector:
-    """An OTLP/HTTP endpoint on 127.0.0.1:0 keeping every request; ``hold`` stalls answers."""
-
-    def __init__(self):
-        self.requests = queue.Queue()
-        self.arrived = threading.Event()
-        self.hold = threading.Event()
-        self.hold.set()
-        collector = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                collector.requests.put((self.path, self.headers.get("Content-Type"), json.loads(body)))
-                collector.arrived.set()
-                collector.hold.wait(10)
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def spans(self):
-        out = []
-        while not self.requests.empty():
-            path, ctype, body = self.requests.get_nowait()
-            assert path == "/v1/traces" and ctype == "application/json"
-            for rs in body["resourceSpans"]:
-                for ss in rs["scopeSpans"]:
-                    out.extend(ss["spans"])
-        return out
-
-    def close(self):
-        self.hold.set()
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture(autouse=True)
@@ -89,14 +42,6 @@ def collector():
     c = Collector()
     yield c
     c.close()
-
-
-def attrs(span):
-    out = {}
-    for kv in span["attributes"]:
-        (kind, value), = kv["value"].items()
-        out[kv["key"]] = int(value) if kind == "intValue" else value
-    return out
 
 
 @trace("load_user")

@@ -202,6 +202,9 @@ class Backend:
     """
 
     name = "dbapi"
+    #: What each statement reports to the database probe (covet.database.observe); the
+    #: DatabaseManager that owns this backend fills it in.
+    probe_attributes: Dict[str, Any] = {}
     #: Serialise writers through one gate (SQLite: one writer at a time per database file).
     serialise_writes = False
     #: Check an idle connection with a round trip when it has been idle this long (None: never).

@@ -17,12 +17,14 @@ Example::
             await conn.execute("UPDATE accounts SET balance = balance + ? WHERE id = ?", 10, 2)
 """
 import asyncio
-from typing import Any, AsyncIterator, Iterable, List, NamedTuple, Optional, Sequence
+from typing import Any, AsyncIterator, Awaitable, Iterable, List, NamedTuple, Optional, Sequence
 
 from .backend import ITERATE_BATCH, Backend, Dialect, RawConnection
 from .errors import InterfaceError, ProgrammingError
 from .params import Translation
 from .checkout import Checkout, Gate
+from .._probes import finish
+from .observe import DATABASE, observed, observed_call
 from .records import Record
 
 __all__ = ["Connection", "SyncConnection", "Transaction", "SyncTransaction", "ExecuteResult", "Acquire", "gated"]
@@ -91,7 +93,12 @@ class Connection:
             self._dirty = True
             raise
 
-    async def _exec(self, fn: Any, t: Translation, params: Any) -> Any:
+    def _exec(self, fn: Any, t: Translation, params: Any) -> Awaitable[Any]:
+        if DATABASE.observers:
+            return observed(self.backend.probe_attributes, t.sql, self._statement(fn, t, params))
+        return self._statement(fn, t, params)
+
+    async def _statement(self, fn: Any, t: Translation, params: Any) -> Any:
         raw = self.raw
         loop = asyncio.get_running_loop()
         if t.is_write:
@@ -136,6 +143,11 @@ class Connection:
     async def execute_script(self, script: str) -> None:
         """Run several ``;``-separated statements (no parameters) inside the current transaction,
         if any: unlike ``sqlite3.executescript``, it never commits by itself."""
+        if DATABASE.observers:
+            return await observed(self.backend.probe_attributes, script, self._script(script))
+        return await self._script(script)
+
+    async def _script(self, script: str) -> None:
         statements = self.backend.script_statements(script)
         raw = self.raw
         loop = asyncio.get_running_loop()
@@ -156,7 +168,14 @@ class Connection:
         raw = self.raw
         loop = asyncio.get_running_loop()
         backend = self.backend
-        cur, names = await self._await(raw.run(loop, backend.cursor_open, raw, t.sql, bound))
+        # The whole stream is one statement to the probe: from the cursor's opening to its last batch.
+        finishers = DATABASE.start(backend.probe_attributes, t.sql) if DATABASE.observers else None
+        error: Optional[BaseException] = None
+        try:
+            cur, names = await self._await(raw.run(loop, backend.cursor_open, raw, t.sql, bound))
+        except BaseException as exc:
+            finish(finishers, exc)
+            raise
         try:
             while True:
                 rows = await self._await(raw.run(loop, backend.cursor_batch, cur, names, batch))
@@ -164,7 +183,13 @@ class Connection:
                     yield row
                 if len(rows) < batch:
                     break
+        except GeneratorExit:
+            raise  # the consumer stopped early: not a failure of the statement
+        except BaseException as exc:
+            error = exc
+            raise
         finally:
+            finish(finishers, error)
             # No await here: this may run while the generator is closed during cancellation.
             self._dirty = True
             raw.post_to_driver(backend.cursor_close, raw, cur)
@@ -357,6 +382,11 @@ class SyncConnection:
         return raw
 
     def _exec(self, fn: Any, t: Translation, params: Any) -> Any:
+        if DATABASE.observers:
+            return observed_call(self.backend.probe_attributes, t.sql, self._statement, fn, t, params)
+        return self._statement(fn, t, params)
+
+    def _statement(self, fn: Any, t: Translation, params: Any) -> Any:
         raw = self.raw
         if t.is_write:
             if t.control is not None:
@@ -393,6 +423,11 @@ class SyncConnection:
         return self._exec(self.backend.execute_many, t, bound)
 
     def execute_script(self, script: str) -> None:
+        if DATABASE.observers:
+            return observed_call(self.backend.probe_attributes, script, self._script, script)  # type: ignore[no-any-return]
+        return self._script(script)
+
+    def _script(self, script: str) -> None:
         statements = self.backend.script_statements(script)
         raw = self.raw
         if self.gate is not None and raw.depth == 0:

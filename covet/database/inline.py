@@ -96,9 +96,16 @@ class InlineReads:
             self._opened.append(raw)
         return raw
 
-    def adopt(self, raw: RawConnection) -> RawConnection:
-        """Make ``raw`` (opened by :meth:`open`, maybe on another thread) this thread's connection."""
-        self._local.raw = raw
+    def adopt(self, raw: RawConnection) -> Optional[RawConnection]:
+        """Make ``raw`` (opened by :meth:`open`, maybe on another thread) this thread's connection.
+
+        None when the database was disconnected while ``raw`` was being opened: :meth:`close`
+        has closed it, and the caller goes through the pool instead.
+        """
+        with self._lock:
+            if raw.closed:
+                return None
+            self._local.raw = raw
         return raw
 
     def run(self, raw: RawConnection, fn: Callable[..., Any], sql: str, params: Sequence[Any],
@@ -146,8 +153,10 @@ class InlineReads:
         with self._lock:
             opened = list(self._opened)
             del self._opened[:]
+            for raw in opened:
+                raw.closed = True  # under the lock: a connection being opened now is never adopted
+            self._local = threading.local()
         _close_all(opened)
-        self._local = threading.local()
 
 
 def _close_all(opened: List[RawConnection]) -> None:

@@ -29,6 +29,7 @@ from .config import DatabaseConfig, parse_url
 from .errors import InterfaceError, ProgrammingError
 from .connection import Connection, ExecuteResult, SyncConnection, SyncTransaction, Transaction, gated
 from .inline import MOVE, InlineReads
+from .observe import DATABASE, observed, observed_call, probe_attributes
 from .pool import ConnectionPool
 from .records import Record
 from .session import Session
@@ -79,6 +80,8 @@ class DatabaseManager:
         self.backend = backend_for(config, module=module, paramstyle=paramstyle, connect_args=connect_args,
                                    connection_factory=connection_factory)
         self.dialect = self.backend.dialect
+        self.backend.probe_attributes = probe_attributes(
+            config, self.backend.name if self.backend.name in ("sqlite", "postgresql") else "other_sql")
         self.pool = ConnectionPool(
             backend=self.backend, min_connections=min(config.min_connections, config.max_connections),
             max_connections=config.max_connections, keep=config.pool_size, idle_timeout=config.idle_timeout,
@@ -169,11 +172,12 @@ class DatabaseManager:
             if not t.is_write and t.sql not in inline.slow:
                 raw = inline.current()
                 if raw is None:
-                    raw = await asyncio.get_running_loop().run_in_executor(None, inline.open)
-                    inline.adopt(raw)
-                result = inline.run(raw, fn, t.sql, t.bind(params))
-                if result is not MOVE:
-                    return result
+                    # None again when a disconnect() closed it while it opened: then the pool.
+                    raw = inline.adopt(await asyncio.get_running_loop().run_in_executor(None, inline.open))
+                if raw is not None:
+                    result = inline.run(raw, fn, t.sql, t.bind(params))
+                    if result is not MOVE:
+                        return result
         return await self._once(fn, sql, params)
 
     async def fetch_all(self, sql: str, *params: Any) -> List[Record]:
@@ -181,6 +185,8 @@ class DatabaseManager:
         conn = self._current.get()
         if conn is not None:
             return await self._joined().fetch_all(sql, *params)
+        if DATABASE.observers:
+            return await observed(self.backend.probe_attributes, sql, self._read(self.backend.fetch_all, sql, params))
         return await self._read(self.backend.fetch_all, sql, params)
 
     async def fetch_one(self, sql: str, *params: Any) -> Optional[Record]:
@@ -190,6 +196,8 @@ class DatabaseManager:
         conn = self._current.get()
         if conn is not None:
             return await self._joined().fetch_one(sql, *params)
+        if DATABASE.observers:
+            return await observed(self.backend.probe_attributes, sql, self._read(self.backend.fetch_one, sql, params))
         inline = self._inline
         if inline is not None:
             raw = inline.current()
@@ -208,6 +216,8 @@ class DatabaseManager:
         conn = self._current.get()
         if conn is not None:
             return await self._joined().fetch_val(sql, *params)
+        if DATABASE.observers:
+            return await observed(self.backend.probe_attributes, sql, self._read(self.backend.fetch_val, sql, params))
         return await self._read(self.backend.fetch_val, sql, params)
 
     async def execute(self, sql: str, *params: Any) -> ExecuteResult:
@@ -215,6 +225,9 @@ class DatabaseManager:
         conn = self._joined()
         if conn is not None:
             return await conn.execute(sql, *params)
+        if DATABASE.observers:
+            return ExecuteResult(*await observed(self.backend.probe_attributes, sql,
+                                                 self._once(self.backend.execute, sql, params)))
         return ExecuteResult(*await self._once(self.backend.execute, sql, params))
 
     async def execute_many(self, sql: str, seq_of_params: Iterable[Any]) -> int:
@@ -432,15 +445,19 @@ class SyncDatabase:
                 raw = inline.current()
                 if raw is None:
                     raw = inline.adopt(inline.open())
-                result = inline.run(raw, fn, t.sql, t.bind(params), _FOREVER)
-                if result is not MOVE:
-                    return result
+                if raw is not None:
+                    result = inline.run(raw, fn, t.sql, t.bind(params), _FOREVER)
+                    if result is not MOVE:
+                        return result
         return self._once(fn, sql, params)
 
     def fetch_all(self, sql: str, *params: Any) -> List[Record]:
         conn = self._local.__dict__.get("conn")
         if conn is not None:
             return conn.fetch_all(sql, *params)
+        if DATABASE.observers:
+            return observed_call(self.db.backend.probe_attributes, sql, self._read, self.db.backend.fetch_all, sql,
+                                 params)
         return self._read(self.db.backend.fetch_all, sql, params)
 
     def fetch_one(self, sql: str, *params: Any) -> Optional[Record]:
@@ -448,6 +465,8 @@ class SyncDatabase:
         if conn is not None:
             return conn.fetch_one(sql, *params)
         db = self.db
+        if DATABASE.observers:
+            return observed_call(db.backend.probe_attributes, sql, self._read, db.backend.fetch_one, sql, params)
         inline = db._inline
         if inline is not None:  # _read written out for the commonest read (a row by key)
             t = db.backend.translate(sql)
@@ -457,9 +476,10 @@ class SyncDatabase:
                 raw = inline.current()
                 if raw is None:
                     raw = inline.adopt(inline.open())
-                result = inline.fetch_one(raw, t.sql, params if t.passthrough else t.bind(params), _FOREVER)
-                if result is not MOVE:
-                    return result
+                if raw is not None:
+                    result = inline.fetch_one(raw, t.sql, params if t.passthrough else t.bind(params), _FOREVER)
+                    if result is not MOVE:
+                        return result
                 return self._once(db.backend.fetch_one, sql, params)
         return self._read(db.backend.fetch_one, sql, params)
 
@@ -467,12 +487,18 @@ class SyncDatabase:
         conn = self._local.__dict__.get("conn")
         if conn is not None:
             return conn.fetch_val(sql, *params)
+        if DATABASE.observers:
+            return observed_call(self.db.backend.probe_attributes, sql, self._read, self.db.backend.fetch_val, sql,
+                                 params)
         return self._read(self.db.backend.fetch_val, sql, params)
 
     def execute(self, sql: str, *params: Any) -> ExecuteResult:
         conn = self._local.__dict__.get("conn")
         if conn is not None:
             return conn.execute(sql, *params)
+        if DATABASE.observers:
+            return ExecuteResult(*observed_call(self.db.backend.probe_attributes, sql, self._once,
+                                                self.db.backend.execute, sql, params))
         return ExecuteResult(*self._once(self.db.backend.execute, sql, params))
 
     def execute_many(self, sql: str, seq_of_params: Iterable[Any]) -> int:

@@ -34,7 +34,9 @@ import re
 import time
 import traceback
 from typing import Any, Callable, Dict, List, Mapping, MutableMapping, Optional, Tuple, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
+from .._probes import DATABASE, HTTP_CLIENT, REDIS
 from ..logging import log_context
 from .otlp import DEFAULT_ENDPOINT, BatchExporter
 from .tracecontext import SAMPLED, SpanContext, format_traceparent, parse_tracestate, parse_traceparent
@@ -201,6 +203,7 @@ class Tracer:
         resource = {"service.name": service_name, "telemetry.sdk.name": "covet", "telemetry.sdk.language": "python"}
         resource.update(resource_attributes or {})
         self.exporter = exporter if exporter is not None else BatchExporter(endpoint, resource, **export_options)
+        _observe_clients()
 
     def sampled(self, trace_id: int) -> bool:
         """Whether a new trace with ``trace_id`` is recorded at this tracer's ``sample_rate``."""
@@ -330,6 +333,117 @@ def trace(name: Any = None, kind: int = SpanKind.INTERNAL, attributes: Optional[
         return traced  # type: ignore[return-value]
 
     return decorate
+
+
+# -- client spans: database statements, Redis commands, outgoing HTTP (covet._probes) ---------
+
+_observing: List[bool] = []
+_SQL_OPERATION = re.compile(r"\s*(?:(?:--[^\n]*(?:\n|$)|/\*.*?\*/)\s*)*([A-Za-z]+)", re.S)
+_SQL_TARGET = {  # where the table name follows, per operation
+    "SELECT": re.compile(r"\bFROM\s+([\w.\"]+)", re.I), "DELETE": re.compile(r"\bFROM\s+([\w.\"]+)", re.I),
+    "INSERT": re.compile(r"\bINTO\s+([\w.\"]+)", re.I), "UPDATE": re.compile(r"\s*([\w.\"]+)"),
+}
+_MAX_QUERY_TEXT = 4096  # a generated IN (...) list of thousands stays a readable attribute
+
+
+@functools.lru_cache(maxsize=512)
+def _sql_summary(statement: str) -> Tuple[str, str]:
+    """(operation, table) of a statement, for the span name ``SELECT users`` (semantic conventions)."""
+    m = _SQL_OPERATION.match(statement)
+    if m is None:
+        return "", ""
+    operation = m.group(1).upper()
+    target = _SQL_TARGET.get(operation)
+    if target is None:
+        return operation, ""
+    t = target.match(statement, m.end()) if operation == "UPDATE" else target.search(statement, m.end())
+    return operation, t.group(1).replace('"', "") if t is not None else ""
+
+
+def _client_span(name: str, attributes: Dict[str, Any], propagate: bool = False) -> Optional[Span]:
+    # A client call is traced as a child of the span running it, only inside a recorded trace:
+    # queries at start-up or in an unsampled request cost nothing more.
+    parent = _current.get()
+    if parent is None or not (parent.recording or propagate):
+        return None
+    return parent.tracer.start_span(name, SpanKind.CLIENT, parent, attributes)
+
+
+def _end(span: Span, error: Optional[BaseException]) -> None:
+    if error is not None:
+        if isinstance(error, Exception):
+            span.record_exception(error)
+        else:  # cancelled: the caller gave up, which is not an exception worth a stack trace
+            span.set_attribute("error.type", type(error).__name__)
+            span.set_status(StatusCode.ERROR, type(error).__name__)
+    span.end()
+
+
+def _on_statement(attributes: Dict[str, Any], statement: str) -> Any:
+    parent = _current.get()
+    if parent is None or not parent.recording:
+        return None
+    operation, table = _sql_summary(statement)
+    name = ("%s %s" % (operation, table) if table else operation) or attributes.get("db.system.name", "db")
+    span = _client_span(name, attributes)
+    if span is None:
+        return None
+    a = span.attributes
+    a["db.query.text"] = statement[:_MAX_QUERY_TEXT]
+    if operation:
+        a["db.operation.name"] = operation
+    if table:
+        a["db.collection.name"] = table
+
+    def done(error: Optional[BaseException], outcome: Any) -> None:
+        if error is None and isinstance(outcome, list):
+            span.set_attribute("db.response.returned_rows", len(outcome))
+        _end(span, error)
+    return done
+
+
+def _on_redis(attributes: Dict[str, Any], command: str, size: int) -> Any:
+    span = _client_span(command, attributes)
+    if span is None:
+        return None
+    span.attributes["db.operation.name"] = command
+    if command == "PIPELINE":
+        span.attributes["db.operation.batch.size"] = size
+    return lambda error, outcome: _end(span, error)
+
+
+def _on_http_request(method: str, url: str, headers: MutableMapping[str, str]) -> Any:
+    # Propagation happens in unsampled traces too: the next service must see the decision.
+    span = _client_span(method if method in _METHODS else "HTTP", {}, propagate=True)
+    if span is None:
+        return None
+    inject(headers, span)
+    if span.recording:
+        parts = urlsplit(url)
+        a = span.attributes
+        a["http.request.method"] = method if method in _METHODS else "_OTHER"
+        netloc = parts.netloc.rpartition("@")[2]  # userinfo never goes into a span (url.full)
+        a["url.full"] = parts._replace(netloc=netloc, query=_SIGNED.sub(r"\1\2=REDACTED", parts.query)).geturl()
+        if parts.hostname:
+            a["server.address"] = parts.hostname
+            a["server.port"] = parts.port or (443 if parts.scheme == "https" else 80)
+
+    def done(error: Optional[BaseException], status: Any) -> None:
+        if error is None and isinstance(status, int):
+            span.set_attribute("http.response.status_code", status)
+            if status >= 400:  # a client span's error includes 4xx (semantic conventions)
+                span.set_attribute("error.type", str(status))
+                span.set_status(StatusCode.ERROR)
+        _end(span, error)
+    return done
+
+
+def _observe_clients() -> None:
+    if not _observing:
+        _observing.append(True)
+        DATABASE.add(_on_statement)
+        REDIS.add(_on_redis)
+        HTTP_CLIENT.add(_on_http_request)
 
 
 # Semantic conventions: methods outside this set are reported as "_OTHER" (with the original in
@@ -470,7 +584,6 @@ class TracingMiddleware:
 
 
 def _from_jaeger(url: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
     parts = urlsplit(url)
     if parts.path.rstrip("/") == "/api/traces" and parts.hostname:
         # Jaeger's collector takes OTLP/HTTP on 4318 (enabled by default since Jaeger 1.45); its

@@ -24,6 +24,7 @@ import ssl as _ssl
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple, Union
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from .._probes import REDIS, finish
 from ._checks import non_negative_int, positive_int, seconds_or_none
 from .blocking import BlockingRedis
 from .commands import Commands
@@ -113,6 +114,10 @@ class Redis(Commands):
         self.socket_timeout = socket_timeout
         self.max_bulk_len = positive_int("max_bulk_len", max_bulk_len)  # checked now, not on first connect
         self.max_reply_elements = positive_int("max_reply_elements", max_reply_elements)
+        # What each command reports to the Redis probe (covet._probes; OpenTelemetry's names).
+        self.probe_attributes: Dict[str, Any] = {"db.system.name": "redis", "db.namespace": str(db)}
+        if unix_socket_path is None:
+            self.probe_attributes.update({"server.address": host, "server.port": port})
         self._pool = ConnectionPool(
             self._connect, self.address, max_connections=max_connections,
             pool_timeout=socket_timeout if pool_timeout is _UNSET else pool_timeout,
@@ -247,10 +252,29 @@ class Redis(Commands):
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _run(self, args: Tuple[Any, ...], post: Optional[Callable[[Any], Any]]) -> Any:
+        if REDIS.observers:
+            return await self._observed(args, post)
         reply = (await self._roundtrip(pack_command(*args), 1, not leaves_state((args,))))[0]
         if isinstance(reply, ReplyError):
             raise reply
         return reply if post is None else post(reply)
+
+    async def _observed(self, args: Tuple[Any, ...], post: Optional[Callable[[Any], Any]]) -> Any:
+        name = args[0] if args else ""
+        if isinstance(name, bytes):
+            name = name.decode("latin-1")
+        # Only the command's name: its arguments are the application's data (keys, values, passwords).
+        finishers = REDIS.start(self.probe_attributes, str(name).upper()[:64], 1)
+        try:
+            reply = (await self._roundtrip(pack_command(*args), 1, not leaves_state((args,))))[0]
+            if isinstance(reply, ReplyError):
+                raise reply
+            result = reply if post is None else post(reply)
+        except BaseException as exc:
+            finish(finishers, exc)
+            raise
+        finish(finishers, None, result)
+        return result
 
     def _call(self, args: Tuple[Any, ...], post: Optional[Callable[[Any], Any]] = None) -> Any:
         return self._run(args, post)
@@ -324,7 +348,13 @@ class Pipeline(Commands):
             return []
         payload = b"".join(pack_command(*args) for args, _ in commands)
         reusable = not leaves_state(args for args, _ in commands)
-        replies = await self.client._roundtrip(payload, len(commands), reusable)
+        finishers = REDIS.start(self.client.probe_attributes, "PIPELINE", len(commands)) if REDIS.observers else None
+        try:
+            replies = await self.client._roundtrip(payload, len(commands), reusable)
+        except BaseException as exc:
+            finish(finishers, exc)
+            raise
+        finish(finishers, None, None)
         out = []
         for (_, post), reply in zip(commands, replies):
             if not isinstance(reply, ReplyError) and post is not None:
