@@ -559,13 +559,26 @@ class Config:
 
         ``DEBUG`` sets ``app.debug``; ``REDIS_URL`` sets ``app.state.redis_url`` (``app.redis_cache``
         connects there); ``CACHE_TTL`` sets ``app.state.cache_ttl`` (the default TTL of
-        ``app.memory_cache`` and ``app.redis_cache``). ``app.config`` is this object.
+        ``app.memory_cache`` and ``app.redis_cache``); ``SECRET_KEY`` sets ``app.secret_key`` (a
+        :class:`Secret`, which covet's session, CSRF and JWT classes take as ``secret_key=``);
+        ``SENTRY_DSN`` adds a ``SentryIntegration`` (with ``ENVIRONMENT`` and ``RELEASE`` when
+        set); ``HOST``, ``PORT`` and ``WORKERS`` are what ``python -m covet run`` uses when its
+        command line does not say. ``app.config`` is this object. docs/config.md has the table.
         """
         app.config = self
         values = self.as_dict()
         debug = values.get("DEBUG")
         if debug is not None:
             app.debug = bool(debug)
+        secret_key = values.get("SECRET_KEY")
+        if secret_key:
+            app.secret_key = secret_key if isinstance(secret_key, Secret) else Secret(str(secret_key))
+        dsn = reveal(values.get("SENTRY_DSN"))
+        if dsn:
+            from .monitoring.sentry import SentryIntegration
+
+            options = {"environment": values.get("ENVIRONMENT"), "release": values.get("RELEASE")}
+            app.add_integration(SentryIntegration(dsn=str(dsn), **{k: str(v) for k, v in options.items() if v}))
         redis_url = values.get("REDIS_URL")
         if redis_url:
             app.state.redis_url = reveal(redis_url)

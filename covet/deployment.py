@@ -319,6 +319,8 @@ class ProductionValidator:
         if debug:
             problems.append("debug is on (tracebacks in error pages): set DEBUG=false")
         secret = self.secret_key if self.secret_key is not None else self.setting("SECRET_KEY")
+        if secret is None and app is not None:
+            secret = getattr(app, "secret_key", None)
         if secret is not None:
             checked.append("secret key")
             problem = secret_key_problem(secret)
@@ -327,6 +329,7 @@ class ProductionValidator:
         if app is not None:
             checked.extend(("cookies", "HSTS", "CSRF", "docs"))
             problems.extend(_app_security_problems(app, self.allow_docs))
+            problems.extend(_promises_not_kept(app, self.setting))
         details = {"checked": checked, "problems": problems}
         if app is None:
             details["app"] = self._app_error
@@ -447,6 +450,25 @@ def _app_security_problems(app: Any, allow_docs: bool) -> List[str]:
         problems.append("API docs are public at %s: Covet(docs_url=None, openapi_url=None), or allow them"
                         % " and ".join(docs))
     return problems
+
+
+def _promises_not_kept(app: Any, setting: Any) -> List[str]:
+    # The seed's config flags (CSRF_PROTECTION = True, RATE_LIMITING = True) are promises the app
+    # makes; covet does not act on them by itself (docs/config.md), so the check holds the app to them.
+    problems = []
+    stack = app.middleware_stack
+    if _on(setting("CSRF_PROTECTION")) and not any(isinstance(mw, CSRFProtection) for mw in stack):
+        problems.append("the config says CSRF_PROTECTION but no CSRFProtection middleware is installed")
+    if _on(setting("RATE_LIMITING")) and not any(
+            type(mw).__module__.startswith("covet.security.rate_limiting") or "ratelimit" in type(mw).__name__.lower()
+            for mw in stack):
+        problems.append("the config says RATE_LIMITING but no rate-limit middleware is installed "
+                        "(app.add_middleware(RateLimitMiddleware(...)))")
+    return problems
+
+
+def _on(value: Any) -> bool:
+    return value is True or str(value).strip().lower() in _TRUE
 
 
 def _newest_file(folder: str) -> Optional[Dict[str, Any]]:

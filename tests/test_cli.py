@@ -493,3 +493,51 @@ def test_max_connections_per_client_reaches_the_server(isolated, monkeypatch):
     assert seen["max_connections_per_client"] == 4
     assert main(["run", "cli_pc_app.py"]) == 0
     assert seen["max_connections_per_client"] is None
+
+
+def test_run_takes_host_port_and_workers_from_the_apps_config_unless_the_command_line_says(isolated, monkeypatch,
+                                                                                           capsys):
+    import covet.server.run as server
+
+    seen = {}
+    monkeypatch.setattr(server, "run", lambda app, **options: seen.update(options))
+    write(isolated / ".env", "HOST=0.0.0.0\nPORT=9123\nWORKERS=3\n")
+    config_app = """
+        from covet import Covet
+        from covet.config import Config
+
+        class Settings(Config):
+            HOST: str = "127.0.0.1"
+            PORT: int = 8000
+            WORKERS: int = 1
+
+        app = Covet(config=Settings())
+    """
+    write(isolated / "cli_config_app.py", config_app)
+    assert main(["run", "cli_config_app.py"]) == 0
+    assert (seen["host"], seen["port"], seen["workers"]) == ("0.0.0.0", 9123, 3)
+    assert main(["run", "cli_config_app.py", "--port", "9200", "--workers", "1", "--host", "::1"]) == 0
+    assert (seen["host"], seen["port"], seen["workers"]) == ("::1", 9200, 1)
+    write(isolated / "cli_plain_app.py", APP)  # no config: the built-in defaults
+    assert main(["run", "cli_plain_app.py"]) == 0
+    assert (seen["host"], seen["port"], seen["workers"]) == ("127.0.0.1", 8000, 1)
+    write(isolated / ".env", "PORT=70000\n")
+    write(isolated / "cli_config_bad_port.py", config_app)  # a fresh module: it reads .env anew
+    assert main(["run", "cli_config_bad_port.py"]) == 2
+    assert "70000" in capsys.readouterr().err
+
+
+def test_resolve_server_refuses_config_values_of_the_wrong_type():
+    import argparse
+
+    from covet.cli.run import resolve_server
+
+    class App:
+        class config:
+            PORT = "8080"
+    args = argparse.Namespace(host=None, port=None, workers=None)
+    with pytest.raises(TypeError, match="the config's PORT must be int, got '8080'"):
+        resolve_server(args, App())
+    App.config.PORT, App.config.WORKERS = 8080, 0
+    with pytest.raises(ValueError, match="workers must be at least 1"):
+        resolve_server(args, App())

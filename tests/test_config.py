@@ -494,3 +494,60 @@ def test_the_env_example_of_the_docs_reads_as_the_docs_say():
 def test_which_names_are_secret(name, secret):
     from covet.config import is_secret_name
     assert is_secret_name(name) is secret
+
+
+# -- what configure_app wires: the secret, Sentry ----------------------------------------------
+
+def test_secret_key_becomes_app_secret_key_and_covets_security_classes_take_the_secret_as_it_is():
+    from covet.security import JWTAuth, SessionMiddleware
+    from covet.security.signing import derive_key
+
+    secret = "k3y-value-xyz-0123456789-abcdefghij"
+    app = Covet(config=ProductionConfig(env_file=None, environ=dict(GOOD, SECRET_KEY=secret)))
+    assert isinstance(app.secret_key, Secret) and app.secret_key.get_secret_value() == secret
+    assert Covet().secret_key is None
+    # The same key as the revealed string: a token made with one verifies with the other.
+    assert derive_key(app.secret_key, b"covet.session") == derive_key(secret, b"covet.session")
+    token = JWTAuth(secret_key=app.config.SECRET_KEY).create_token({"sub": "ada"})
+    assert JWTAuth(secret_key=secret).decode(token)["sub"] == "ada"
+    app.add_middleware(SessionMiddleware, secret_key=app.secret_key)
+
+    @app.get("/login")
+    def login(request):
+        request.session["user"] = "ada"
+        return {"ok": True}
+
+    @app.get("/me")
+    def me(request):
+        return {"user": request.session.get("user")}
+
+    with TestClient(app) as client:
+        assert client.get("/login").status_code == 200
+        assert client.get("/me").json() == {"user": "ada"}
+        assert secret not in str(client.cookies)
+
+
+def test_a_str_secret_key_is_wrapped_and_an_empty_one_sets_nothing():
+    class Plain(Config):
+        SECRET_KEY: str = ""
+
+    app = Covet(config=Plain(env_file=None, environ={"SECRET_KEY": "plain-string-secret-value-0123456"}))
+    assert isinstance(app.secret_key, Secret) and repr(app.secret_key) == "Secret('**********')"
+    assert Covet(config=Plain(env_file=None, environ={})).secret_key is None
+
+
+def test_sentry_dsn_adds_the_sentry_integration_with_environment_and_release():
+    from covet.monitoring.sentry import SentryIntegration
+
+    class WithSentry(Config):
+        SENTRY_DSN: Optional[Secret] = None
+        ENVIRONMENT: str = "production"
+        RELEASE: Optional[str] = None
+
+    app = Covet(config=WithSentry(env_file=None, environ={
+        "SENTRY_DSN": "https://public@sentry.example/42", "ENVIRONMENT": "staging", "RELEASE": "shop@1.4.2"}))
+    [sentry] = app._integrations
+    assert isinstance(sentry, SentryIntegration)
+    assert (sentry.environment, sentry.release, sentry.public_key) == ("staging", "shop@1.4.2", "public")
+    assert sentry.endpoint == "https://sentry.example/api/42/envelope/"
+    assert Covet(config=WithSentry(env_file=None, environ={}))._integrations == []

@@ -135,6 +135,41 @@ def test_secret_and_debug_from_config_and_environment():
     assert result["status"] == "pass"
 
 
+def test_the_configs_csrf_and_rate_limiting_flags_are_held_to_and_app_secret_key_is_judged():
+    from covet.config import Config, Secret
+    from covet.security.rate_limiting import RateLimiter, RateLimitMiddleware
+
+    class Seed(Config):  # the seed's flags
+        SECRET_KEY: Secret
+        CSRF_PROTECTION: bool = True
+        RATE_LIMITING: bool = True
+
+    def app_with(*middleware):
+        app = Covet(docs_url=None, openapi_url=None, config=Seed(SECRET_KEY="change-me", env_file=None, environ={}))
+        app.add_middleware(SecurityHeadersMiddleware, hsts=True)
+        for mw in middleware:
+            app.add_middleware(mw)
+        return app
+
+    result = run(ProductionValidator(app_with(), environ={}).check_security_configuration())
+    assert result["details"]["problems"] == [
+        "SECRET_KEY is a placeholder ('change-me'): generate one with secrets.token_urlsafe(32)",
+        "the config says CSRF_PROTECTION but no CSRFProtection middleware is installed",
+        "the config says RATE_LIMITING but no rate-limit middleware is installed "
+        "(app.add_middleware(RateLimitMiddleware(...)))",
+    ]
+    app = app_with(CSRFProtection(secret_key=KEY, https_only=True), RateLimitMiddleware(RateLimiter("100/minute")))
+    result = run(ProductionValidator(app, environ={}).check_security_configuration())
+    assert result["details"]["problems"] == [
+        "SECRET_KEY is a placeholder ('change-me'): generate one with secrets.token_urlsafe(32)"]
+    app.config, app.secret_key = None, Secret(KEY)  # no config: app.secret_key is what is judged
+    result = run(ProductionValidator(app, environ={}).check_security_configuration())
+    assert result["status"] == "pass", result
+    app.secret_key = Secret("change-me")
+    result = run(ProductionValidator(app, environ={}).check_security_configuration())
+    assert result["status"] == "fail"
+
+
 def test_security_with_no_app_found(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     validator = ProductionValidator(environ={"DEBUG": "on", "SECRET_KEY": KEY})

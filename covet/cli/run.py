@@ -14,11 +14,11 @@ import importlib.util
 import os
 import ssl
 import sys
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 from .loader import load_app
 
-__all__ = ["add_parser", "command", "tls_problem"]
+__all__ = ["add_parser", "command", "tls_problem", "resolve_server", "DEFAULT_SERVER"]
 
 
 def add_parser(subparsers: Any) -> None:
@@ -26,9 +26,12 @@ def add_parser(subparsers: Any) -> None:
     run = subparsers.add_parser("run", help="serve an app over HTTP/1.1")
     run.set_defaults(handler=command)
     run.add_argument("app", nargs="?", help="module:attribute or file.py (default: app in app.py or main.py)")
-    run.add_argument("--host", default="127.0.0.1")
-    run.add_argument("--port", type=int, default=8000, help="0 picks a free port (printed on start)")
-    run.add_argument("--workers", type=int, default=1)
+    # No defaults here: what the command line leaves out comes from the app's config (HOST, PORT,
+    # WORKERS), then from DEFAULT_SERVER (resolve_server).
+    run.add_argument("--host", default=None, help="default: the config's HOST, else 127.0.0.1")
+    run.add_argument("--port", type=int, default=None,
+                     help="0 picks a free port (printed on start); default: the config's PORT, else 8000")
+    run.add_argument("--workers", type=int, default=None, help="default: the config's WORKERS, else 1")
     run.add_argument("--reload", action="store_true", help="restart when a .py file under this folder changes")
     run.add_argument("--ssl-certfile")
     run.add_argument("--ssl-keyfile")
@@ -71,6 +74,36 @@ def add_parser(subparsers: Any) -> None:
                      help="comma-separated Origins allowed to open WebSockets (default: any)")
     run.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio",
                      help="uvloop only if installed and asked for")
+
+
+#: Where ``covet run`` listens when neither the command line nor the app's config says.
+DEFAULT_SERVER = {"host": "127.0.0.1", "port": 8000, "workers": 1}
+
+
+def _or(value: Any, default: Any) -> Any:
+    return default if value is None else value
+
+
+def resolve_server(args: argparse.Namespace, app: Any) -> Tuple[str, int, int]:
+    """``(host, port, workers)``: the command line's, else the app's config's (``HOST``, ``PORT``,
+    ``WORKERS``), else :data:`DEFAULT_SERVER`. A config value of the wrong type is a ``TypeError``.
+
+    Example::
+
+        resolve_server(args, app)   # ('0.0.0.0', 8080, 4) with PORT=8080 WORKERS=4 HOST=0.0.0.0 in .env
+    """
+    config = getattr(app, "config", None)
+    out = []
+    for name, kind in (("host", str), ("port", int), ("workers", int)):
+        value = getattr(args, name)
+        if value is None and config is not None:
+            value = getattr(config, name.upper(), None)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, kind)):
+                raise TypeError("the config's %s must be %s, got %r" % (name.upper(), kind.__name__, value))
+        out.append(_or(value, DEFAULT_SERVER[name]))
+    if out[2] < 1:
+        raise ValueError("workers must be at least 1, got %d" % out[2])
+    return out[0], out[1], out[2]
 
 
 def tls_problem(certfile: str, keyfile: str) -> Optional[str]:
@@ -130,7 +163,8 @@ def command(args: argparse.Namespace) -> int:
         from ..server.config import ServerConfig
 
         settings["limits"] = Limits(max_body_size=args.max_body_size)
-        ServerConfig(host=args.host, port=args.port, **settings)
+        ServerConfig(host=args.host or DEFAULT_SERVER["host"], port=_or(args.port, DEFAULT_SERVER["port"]),
+                     **settings)
     except (TypeError, ValueError) as exc:
         print("covet: %s" % exc, file=sys.stderr)
         return 2
@@ -142,7 +176,14 @@ def command(args: argparse.Namespace) -> int:
         configure_logging("json", args.log_level)
     app = load_app(args.app)
     try:
-        server.run(app, host=args.host, port=args.port, workers=args.workers,
+        host, port, workers = resolve_server(args, app)
+        ServerConfig(host=host, port=port, **settings)  # the config's values get the same checks
+    except (TypeError, ValueError) as exc:
+        print("covet: %s" % exc, file=sys.stderr)
+        return 2
+    args.host, args.port = host, port  # for the messages below
+    try:
+        server.run(app, host=host, port=port, workers=workers,
                    loop=None if args.loop == "asyncio" else "uvloop", log_level=args.log_level, **settings)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:

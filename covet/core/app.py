@@ -100,6 +100,9 @@ class Covet(RouteDecorators):
         self.debug = bool(debug)
         #: The configuration object the app was made with (``covet.config.Config``), or None.
         self.config = config
+        #: The application secret (a config's ``SECRET_KEY``), for ``SessionMiddleware(secret_key=
+        #: app.secret_key)`` and the like; None until set. covet never signs with it unasked.
+        self.secret_key: Any = None
         self.lifespan = lifespan
         self.thread_pool_size = thread_pool_size
         self.multipart_limits = multipart_limits
@@ -128,7 +131,7 @@ class Covet(RouteDecorators):
         self.started = False
         if config is not None:
             # Duck-typed: the kernel imports no feature (docs/architecture.md). The config applies
-            # the settings it names (DEBUG, REDIS_URL, CACHE_TTL: covet.config.Config.configure_app).
+            # the settings it names (DEBUG, SECRET_KEY, SENTRY_DSN ...: covet.config.Config.configure_app).
             configure = getattr(config, "configure_app", None)
             if configure is None:
                 raise TypeError("config must be a covet.config.Config (an object with configure_app(app)), got %r"

@@ -89,12 +89,16 @@ def b64url_decode_alphabet_checked(data: bytes) -> bytes:
 # --- keys ---------------------------------------------------------------------------------
 
 def key_bytes(secret: Union[str, bytes], what: str = "secret key") -> bytes:
-    """``secret`` as bytes (a str is UTF-8); ``TypeError`` or ``ValueError`` when it is not a usable key.
+    """``secret`` as bytes (a str is UTF-8, a ``Secret`` is revealed); ``TypeError`` or ``ValueError``
+    when it is not a usable key.
 
     Example::
 
         key_bytes("s3cret")   # b"s3cret"
     """
+    reveal = getattr(secret, "get_secret_value", None)
+    if callable(reveal):  # covet.config.Secret (and pydantic's SecretStr): config.SECRET_KEY as it is
+        secret = reveal()
     if isinstance(secret, str):
         secret = secret.encode("utf-8")
     if not isinstance(secret, (bytes, bytearray)):

@@ -98,6 +98,10 @@ class ServerConfig:
                  ws_max_message_size=DEFAULT_WS_MAX_MESSAGE_SIZE, ws_per_message_deflate=DEFAULT_WS_PER_MESSAGE_DEFLATE,
                  ws_origins=None, ws_handshake_timeout=DEFAULT_WS_HANDSHAKE_TIMEOUT,
                  ws_idle_timeout=DEFAULT_WS_IDLE_TIMEOUT):
+        if type(port) is not int or not 0 <= port <= 65535:  # 0: the system picks a free port
+            raise ValueError("port must be an integer from 0 to 65535, got %r" % (port,))
+        if not isinstance(host, str) or not host:
+            raise ValueError("host must be an address or a name, got %r" % (host,))
         self.host = host
         self.port = port
         self.limits = limits or Limits()
