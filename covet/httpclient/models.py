@@ -2,6 +2,7 @@
 import codecs
 import datetime
 import json as jsonlib
+import re
 from typing import Any, Dict, Iterator, List, MutableMapping, NamedTuple, Optional, Tuple
 from urllib.parse import quote, urlsplit
 
@@ -16,6 +17,7 @@ __all__ = ["Origin", "Target", "parse_url", "RequestHeaders", "ClientResponse"]
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 _QUERY_SAFE = _PATH_SAFE + "?"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_has_control = re.compile("[\x00-\x1f\x7f]").search
 
 
 class Origin(NamedTuple):
@@ -44,6 +46,10 @@ def parse_url(url: str) -> Target:
     """
     if not isinstance(url, str):
         raise InvalidRequest("url must be a str, not %s" % type(url).__name__)
+    if _has_control(url):
+        # urlsplit silently deletes CR, LF and TAB (bpo-43882), so a URL built from user input
+        # would be sent as something else than what was asked: refuse it, as header values.
+        raise InvalidRequest("URL %r contains a control character" % url[:200])
     try:
         parts = urlsplit(url)
         port = parts.port
