@@ -315,3 +315,25 @@ def test_hostile_input_is_linear():
     parser.feed(b"HTTP/1.1 200 OK\r\nX: " + b"a\t" * 500000 + b"\x01\r\n\r\n")
     with pytest.raises(ProtocolError, match="control character"):
         parser.next_event()
+
+
+# -- Content-Encoding decoding (covet.httpclient.decoding) ----------------------------------------
+
+def test_decode_gzip_zlib_deflate_raw_deflate_and_unknown_codings():
+    import gzip
+    import zlib
+
+    from covet.httpclient.decoding import decode_content
+
+    data = b"hello " * 100
+    assert decode_content(gzip.compress(data), ["gzip"], 10000) == data
+    assert decode_content(zlib.compress(data), ["deflate"], 10000) == data
+    raw = zlib.compressobj(wbits=-15)
+    assert decode_content(raw.compress(data) + raw.flush(), [" Deflate "], 10000) == data
+    assert decode_content(gzip.compress(zlib.compress(data)), ["deflate", "gzip"], 10000) == data
+    assert decode_content(b"as sent", ["br"], 10000) == b"as sent"
+    assert decode_content(b"as sent", ["identity"], 10000) == b"as sent"
+    with pytest.raises(ResponseTooLarge, match="gzip-decoded body exceeds max_response_size .599 bytes"):
+        decode_content(gzip.compress(data), ["gzip"], 599)
+    with pytest.raises(ProtocolError, match="truncated gzip content"):
+        decode_content(gzip.compress(data)[:-12], ["gzip"], 10000)
