@@ -653,3 +653,13 @@ def test_probe_finish_gets_the_timeout():
     finally:
         remove()
     assert finished == [(error, None)]
+
+
+def test_a_requests_timeout_is_checked_and_none_means_no_limit(server):
+    async def go():
+        async with HTTPClient(timeout=5.0) as client:
+            assert (await client.get(url(server, "/echo"), timeout=None)).status_code == 200
+            for bad in (0, -1.0, "5", True):
+                with pytest.raises(InvalidRequest, match="timeout is seconds"):
+                    await client.get(url(server, "/echo"), timeout=bad)
+    asyncio.run(go())

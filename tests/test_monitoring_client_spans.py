@@ -13,7 +13,7 @@ import logging
 
 import pytest
 
-from covet import Covet
+from covet import Covet, Request
 from covet._probes import DATABASE, HTTP_CLIENT, REDIS, Probe, finish
 from covet.database import DatabaseManager
 from covet.monitoring.tracing import SpanKind, StatusCode, TracingMiddleware, current_span, trace
@@ -41,7 +41,7 @@ def collector():
 def tracers_shut_down(collector, monkeypatch):
     # No exporter thread outlives its test's collector (asking for it: set up before, torn down after).
     import covet.monitoring.tracing as tracing_module
-    made = []
+    made = TRACERS
     real = tracing_module.Tracer.__init__
 
     def init(self, *args, **kwargs):
@@ -51,8 +51,10 @@ def tracers_shut_down(collector, monkeypatch):
     yield
     for tracer in made:
         tracer.shutdown(1)
+    del made[:]
 
 
+TRACERS = []  # every Tracer made in the running test (tracers_shut_down)
 H = "db_app.<locals>."  # a handler span is named by the handler's qualified name
 
 
@@ -318,3 +320,49 @@ def test_an_outgoing_http_request_gets_the_traceparent_of_a_client_span(collecto
     finish(HTTP_CLIENT.start("GET", "http://x/", headers), None, 200)
     assert headers == {}
     assert REDIS.observers  # the tracer observes all three probes
+
+
+def test_a_call_with_covets_http_client_continues_the_trace_in_the_service_called(collector):
+    from covet.httpclient import HTTPClient
+    from server_helpers import RunningServer
+
+    downstream = Covet()
+    downstream.add_middleware(TracingMiddleware(service_name="stock", endpoint=collector.url))
+
+    @downstream.get("/stock/{sku}")
+    async def stock(sku: str, request: Request):
+        return {"sku": sku, "traceparent": request.headers.get("traceparent")}
+
+    server = RunningServer(downstream)
+    try:
+        app = Covet()
+        tracing = TracingMiddleware(service_name="shop", endpoint=collector.url)
+        app.add_middleware(tracing)
+
+        @app.get("/order")
+        async def order():
+            async with HTTPClient("http://127.0.0.1:%d" % server.port) as client:
+                answer = await client.get("/stock/pen")
+                missing = await client.get("/nowhere")
+            return {"stock": answer.json(), "missing": missing.status_code}
+
+        with TestClient(app) as client:
+            body = client.get("/order").json()
+        assert body["missing"] == 404
+        # Both services' spans ended before their answers were sent: flushing both sends them all.
+        assert all(t.flush(5) for t in TRACERS) and len(TRACERS) == 2
+        spans = collector.spans()
+    finally:
+        server.stop()
+    names = spans_by_name(spans)
+    handler = names["test_a_call_with_covets_http_client_continues_the_trace_in_the_service_called.<locals>.order"][0]
+    calls = [s for s in names["GET"] if s["kind"] == SpanKind.CLIENT]  # "GET" is also /nowhere's SERVER span
+    assert len(calls) == 2 and all(c["parentSpanId"] == handler["spanId"] for c in calls)
+    [ok] = [c for c in calls if attrs(c)["http.response.status_code"] == 200]
+    [nf] = [c for c in calls if attrs(c)["http.response.status_code"] == 404]
+    assert ok["kind"] == SpanKind.CLIENT and attrs(ok)["url.full"] == "http://127.0.0.1:%d/stock/pen" % server.port
+    assert nf["status"]["code"] == StatusCode.ERROR and attrs(nf)["error.type"] == "404"
+    # What went on the wire: the client span's own ids.
+    assert body["stock"]["traceparent"] == "00-%s-%s-01" % (ok["traceId"], ok["spanId"])
+    [remote] = names["GET /stock/{sku}"]
+    assert remote["traceId"] == handler["traceId"] and remote["parentSpanId"] == ok["spanId"]

@@ -46,6 +46,18 @@ _READ_SIZE = 65536
 Verify = Union[bool, str, ssl.SSLContext]
 
 
+class _ClientTimeout:
+    """The default of ``request(timeout=...)``: the client's own timeout (None means "no limit")."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "CLIENT_TIMEOUT"
+
+
+CLIENT_TIMEOUT: Any = _ClientTimeout()
+
+
 class _ConnectionLost(Exception):
     """The connection failed before the response was complete; says whether a retry is safe."""
 
@@ -179,7 +191,7 @@ class HTTPClient:
     async def request(self, method: str, url: str, *,
                       params: Union[None, Mapping[str, Any], Sequence[Tuple[str, Any]]] = None,
                       headers: Optional[Mapping[str, str]] = None, json: Any = None, data: Any = None,
-                      content: Union[None, bytes, str] = None, timeout: Optional[float] = -1.0,
+                      content: Union[None, bytes, str] = None, timeout: Any = CLIENT_TIMEOUT,
                       follow_redirects: Optional[bool] = None) -> ClientResponse:
         """Send a request and read the whole response.
 
@@ -188,7 +200,8 @@ class HTTPClient:
         :param data: a dict or list of pairs sent as a form (``application/x-www-form-urlencoded``),
             or bytes/str sent as they are.
         :param content: bytes or str sent as they are.
-        :param timeout: seconds for this request, redirects included; default: the client's.
+        :param timeout: seconds for this request, redirects included, or None for no limit;
+            by default the client's.
 
         Example::
 
@@ -199,8 +212,11 @@ class HTTPClient:
             # (aiohttp CVE-2023-49082).
             raise InvalidRequest("invalid method %r" % (method,))
         method = method.upper()
-        if timeout == -1.0:
+        if timeout is CLIENT_TIMEOUT:
             timeout = self.timeout
+        elif timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                      or timeout <= 0):
+            raise InvalidRequest("timeout is seconds (> 0) or None (no limit), got %r" % (timeout,))
         if follow_redirects is None:
             follow_redirects = self.follow_redirects
         target = parse_url(self._absolute(url, params))
