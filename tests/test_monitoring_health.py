@@ -417,7 +417,7 @@ def test_database_check_against_sqlite(tmp_path):
     app = app_with(health)
     app.add_database(db)
     assert get(app, "/health/ready") == (200, {"status": "ready", "failing": [], "checks": {
-        "database": {"status": "healthy", "critical": True}}})
+        "database": {"status": "healthy", "system": "sqlite", "pool_size": 1, "pool_idle": 1, "critical": True}}})
 
 
 def test_database_check_fails_when_the_database_cannot_be_opened(tmp_path):
@@ -437,7 +437,8 @@ def test_redis_check_against_a_real_server(redis_server):  # noqa: F811
     app = app_with(health)
     app.on_shutdown(client.close)
     assert get(app, "/health/ready") == (200, {"status": "ready", "failing": [], "checks": {
-        "redis": {"status": "healthy", "critical": True}}})
+        "redis": {"status": "healthy", "address": "%s:%d" % (redis_server.host, redis_server.port),
+                  "critical": True}}})
 
 
 def test_redis_check_fails_when_nothing_listens():
@@ -489,7 +490,7 @@ def test_cache_check_round_trip_leaves_nothing_behind():
 def test_cache_check_failures(stored, read, error):
     deleted = []
 
-    class Broken:
+    class Broken(Cache):
         async def aset(self, key, value, ttl=None):
             return stored
 
@@ -566,3 +567,24 @@ def test_the_router_root_needs_a_prefix():
     with TestClient(app) as client:
         assert (client.get("/api").status_code, client.get("/api").json()) == (200, {"root": True})
     assert app.url_for("<lambda>") == "/api"
+
+
+def test_the_objects_own_checks_under_names_of_your_choice(tmp_path, redis_server):  # noqa: F811
+    db = DatabaseManager("sqlite:///%s" % (tmp_path / "app.db"))
+    client = Redis(host=redis_server.host, port=redis_server.port)
+    cache = Cache()
+    health = HealthChecker()
+    health.add_check("primary-db", db.health_check, timeout=1.0)
+    health.add_check("sessions", client.health_check)
+    health.add_check("pages", cache.health_check, critical=False)
+    app = app_with(health)
+    app.add_database(db)
+    app.on_shutdown(client.close)
+    status, body = get(app, "/health")
+    assert status == 200 and body["status"] == "healthy"
+    checks = {name: {k: v for k, v in c.items() if k != "duration_ms"} for name, c in body["checks"].items()}
+    assert checks == {
+        "primary-db": {"status": "healthy", "system": "sqlite", "pool_size": 1, "pool_idle": 1, "critical": True},
+        "sessions": {"status": "healthy", "address": "%s:%d" % (redis_server.host, redis_server.port),
+                     "critical": True},
+        "pages": {"status": "healthy", "critical": False}}

@@ -4,6 +4,7 @@ Every operation has a plain method (``get``, ``set``, ...) and a coroutine with 
 prefix (``aget``, ``aset``, ...), whatever the backend (see backend.py for who does the work).
 """
 import math
+import uuid
 from typing import Any, Callable, Dict, Iterable, Mapping, Optional, overload
 
 from .backend import DEFAULT_TTL, Backend, check_delta, check_ttl
@@ -138,6 +139,26 @@ class Cache:
     async def adelete(self, key: Any) -> bool:
         """Coroutine face of ``delete``."""
         return await self.backend.adelete(key)
+
+    async def health_check(self) -> Dict[str, Any]:
+        """A health check for ``HealthChecker``: a fresh random value stored, read back and deleted.
+
+        Example::
+
+            health.add_check("cache", cache.health_check, critical=False)
+        """
+        token = uuid.uuid4().hex
+        key = "covet:health:" + token  # fresh per probe: overlapping probes never read each other's
+        # A short ttl: a probe cancelled between set and delete leaves nothing for long.
+        if not await self.aset(key, token, ttl=60):
+            return {"status": "unhealthy", "error": "set failed"}
+        try:
+            value = await self.aget(key)
+        finally:
+            await self.adelete(key)
+        if value != token:
+            return {"status": "unhealthy", "error": "read back %r, not the value just set" % (value,)}
+        return {"status": "healthy"}
 
     async def aclear(self) -> None:
         """Coroutine face of ``clear``."""

@@ -251,6 +251,19 @@ class DatabaseManager:
                 await rows.aclose()
 
     # -- held connections and transactions ---------------------------------------------------
+    async def health_check(self) -> Dict[str, Any]:
+        """A health check for ``HealthChecker``: ``SELECT 1`` through the pool, with the pool's size.
+
+        Example::
+
+            health.add_check("database", db.health_check, timeout=2.0)
+        """
+        value = await self.fetch_val("SELECT 1")
+        if value != 1:
+            return {"status": "unhealthy", "error": "SELECT 1 returned %r" % (value,)}
+        return {"status": "healthy", "system": self.backend.probe_attributes.get("db.system.name"),
+                "pool_size": self.pool.size, "pool_idle": self.pool.idle}
+
     def connection(self) -> "_Held":
         """``async with db.connection() as conn``: one connection for the block; ``db``'s methods
         called in the block (same task) use it too."""

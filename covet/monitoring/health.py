@@ -15,7 +15,6 @@ import json
 import math
 import threading
 import time
-import uuid
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple, TypeVar
 
 from ..core._chain import is_async_callable
@@ -253,6 +252,10 @@ class HealthChecker:
 
             health.add_database(DatabaseManager("sqlite:///app.db"))
         """
+        own = getattr(db, "health_check", None)
+        if callable(own):  # DatabaseManager's own check
+            self.add_check(name, own, critical, timeout)
+            return
         fetch_val = getattr(db, "fetch_val", None)
         if not callable(fetch_val):
             raise TypeError("add_database takes a covet.database.DatabaseManager (an object with "
@@ -274,6 +277,10 @@ class HealthChecker:
 
             health.add_redis(Redis.from_url("redis://localhost:6379"))
         """
+        own = getattr(redis, "health_check", None)
+        if callable(own):  # covet.redis.Redis's own check
+            self.add_check(name, own, critical, timeout)
+            return
         ping = getattr(redis, "ping", None)
         if not callable(ping):
             raise TypeError("add_redis takes a covet.redis.Redis (an object with ping()), got %r" % (redis,))
@@ -289,8 +296,8 @@ class HealthChecker:
 
     def add_cache(self, cache: Any, name: str = "cache", critical: bool = False,
                   timeout: Optional[float] = None) -> None:
-        """A check that stores a random value under a fresh key, reads it back and deletes it,
-        through the coroutine face of a ``covet.cache`` cache (``Cache``, ``CacheManager``).
+        """The cache's own ``health_check``: it stores a random value under a fresh key, reads it
+        back and deletes it (``covet.cache`` ``Cache``, ``CacheManager``).
 
         Not critical by default: an app with a cache in front of its database still serves,
         only slower, when the cache is down.
@@ -299,25 +306,11 @@ class HealthChecker:
 
             health.add_cache(CacheManager("redis://localhost:6379"))
         """
-        for method in ("aset", "aget", "adelete"):
-            if not callable(getattr(cache, method, None)):
-                raise TypeError("add_cache takes a covet.cache Cache or CacheManager (aset, aget, adelete), "
-                                "got %r" % (cache,))
-
-        async def check_cache() -> Dict[str, Any]:
-            token = uuid.uuid4().hex
-            key = "covet:health:" + token  # fresh per probe: overlapping probes never read each other's
-            # A short ttl: a probe cancelled between set and delete leaves nothing for long.
-            if not await cache.aset(key, token, ttl=60):
-                return {"status": UNHEALTHY, "error": "set failed"}
-            try:
-                value = await cache.aget(key)
-            finally:
-                await cache.adelete(key)
-            if value != token:
-                return {"status": UNHEALTHY, "error": "read back %r, not the value just set" % (value,)}
-            return {"status": HEALTHY}
-        self.add_check(name, check_cache, critical, timeout)
+        own = getattr(cache, "health_check", None)
+        if not callable(own):
+            raise TypeError("add_cache takes a covet.cache Cache or CacheManager (an object with async "
+                            "health_check), got %r" % (cache,))
+        self.add_check(name, own, critical, timeout)
 
     # -- running -------------------------------------------------------------------------
     async def run(self, critical_only: bool = False) -> HealthReport:

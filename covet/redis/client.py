@@ -283,6 +283,18 @@ class Redis(Commands):
         """Run any command and return its raw reply: ``await redis.execute("HGET", "h", "f")``."""
         return await self._run(args, None)
 
+    async def health_check(self) -> Dict[str, Any]:
+        """A health check for ``HealthChecker``: ``PING`` on a pooled connection.
+
+        Example::
+
+            health.add_check("redis", redis.health_check, timeout=1.0)
+        """
+        answer = await self.execute("PING")
+        if answer not in ("PONG", b"PONG", True):
+            return {"status": "unhealthy", "error": "PING answered %r" % (answer,)}
+        return {"status": "healthy", "address": self.address}
+
     def pipeline(self) -> "Pipeline":
         """Queue commands and send them in one write: ``await redis.pipeline().set("a", 1).get("a").execute()``."""
         return Pipeline(self)
