@@ -556,3 +556,29 @@ def test_two_workers_one_scrape_and_a_killed_worker_keeps_its_counts(tmp_path):
             (("method", "GET"), ("route", "/pid"), ("status", "200"))] == 30.0
         assert values(fams, "http_requests_in_progress") == {(): 1.0}
         assert p.stop(signal.SIGTERM) == 0
+
+
+def test_a_worker_files_values_are_little_endian_doubles_whatever_the_hosts_byte_order(tmp_path):
+    import mmap
+    import struct
+
+    from covet.monitoring import multiprocess
+    from covet.monitoring.metrics import VALUE_LOCK
+
+    path = tmp_path / "f.db"
+    path.write_bytes(b"\0" * 64)
+    with open(path, "r+b") as f:
+        mm = mmap.mmap(f.fileno(), 64)
+        multiprocess._LittleEndianDoubles(mm)[3] = 2.5   # the big-endian host's writer
+        assert struct.unpack_from("<d", mm, 24)[0] == 2.5
+        view = multiprocess._doubles(mm)                 # this host's
+        view[5] = -1.25
+        assert struct.unpack_from("<d", mm, 40)[0] == -1.25
+        if isinstance(view, memoryview):
+            view.release()  # an exported buffer keeps an mmap from closing
+        mm.close()
+    cells = multiprocess.FileCells("counter", ["a", "bb", "a-much-longer-key-to-pad"], str(tmp_path), VALUE_LOCK)
+    cells.add(2, 4.0)
+    cells.add2(0, 1.0, 1, 0.5)
+    data = (tmp_path / ("counter_%d.db" % os.getpid())).read_bytes()
+    assert [struct.unpack_from("<d", data, 8 * i)[0] for i in cells._index] == [1.0, 0.5, 4.0]
