@@ -4,9 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 VERSIONS := 3.9 3.10 3.11 3.12 3.13
 
-.PHONY: test test-one test-all run bench autobahn redis postgres peers clean
+.PHONY: test test-one test-all run bench autobahn redis postgres nginx peers clean
 
-test: $(VENV)/.ok redis postgres peers
+test: $(VENV)/.ok redis postgres nginx peers
 	$(VENV)/bin/python -m pytest
 	@$(MAKE) --no-print-directory test-all
 
@@ -25,6 +25,15 @@ postgres:
 	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && export DEBIAN_FRONTEND=noninteractive && \
 	  (apt-get install -y -qq postgresql openssl >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq postgresql openssl >/dev/null)); } || \
 	  echo "postgresql or openssl missing: PostgreSQL tests will be skipped"
+
+# tests/test_deployment_docs.py runs docs/deployment.md's nginx block with the real nginx (Debian
+# package nginx-light, or nginx); installed when we can, otherwise those tests skip and say why.
+nginx:
+	@{ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; } || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && export DEBIAN_FRONTEND=noninteractive && \
+	  (apt-get install -y -qq nginx-light >/dev/null 2>&1 || apt-get install -y -qq nginx >/dev/null 2>&1 || \
+	   (apt-get update -qq && apt-get install -y -qq nginx >/dev/null)); } || \
+	  echo "nginx missing: the nginx deployment tests will be skipped"
 
 # The psycopg interop test (tests/test_postgres_interop.py) runs benchmarks/pg_interop.py with the
 # peers' venv, where psycopg 3 lives; built when it can be (about a minute), otherwise that test
