@@ -127,7 +127,9 @@ def mask_pii(value: Any, _depth: int = 0) -> Any:
             value = _EMAIL.sub("[email]", value)
         if len(value) >= 13 and _HAS_RUN.search(value):
             value = _CARD.sub(_mask_card, value)
-        if "earer" in value or "asic" in value:
+        # Every credential match starts with a letter that (?i)b matches, and only "b" and "B" do
+        # (checked over all of Unicode in the tests): a lower-case "earer" test let "BEARER x" through.
+        if "b" in value or "B" in value:
             value = _BEARER.sub(_mask_credentials, value)
         return value
     if _depth > 20:  # a structure this deep is not a log field: do not recurse for ever
