@@ -371,12 +371,17 @@ class StructuredLogger:
         self.logger.addHandler(handler)
         self.logger.propagate = False
         self.handler = handler
+        cls = type(self.logger)
+        self._direct = (hasattr(sys, "_getframe") and cls.log is logging.Logger.log and cls._log is logging.Logger._log
+                        and cls.findCaller is logging.Logger.findCaller)
 
     context = staticmethod(log_context)
 
     def _log(self, level: int, message: str, args: Any, extra: Optional[Mapping[str, Any]], fields: Dict[str, Any],
-             exc_info: Any = None) -> None:
-        if not self.logger.isEnabledFor(level):
+             exc_info: Any = None, depth: int = 2) -> None:
+        # depth: how many frames up the caller is (0 is this one; 2 the caller of info()).
+        logger = self.logger
+        if not logger.isEnabledFor(level):
             return
         merged: Dict[str, Any] = {}
         if extra:
@@ -386,7 +391,25 @@ class StructuredLogger:
             context = _context.get()
             if "correlation_id" not in context and "correlation_id" not in merged and "request_id" in context:
                 merged["correlation_id"] = context["request_id"]
-        self.logger.log(level, message, *args, extra=_safe_extra(merged), exc_info=exc_info, stacklevel=3)
+        safe = _safe_extra(merged) if merged else None
+        if not self._direct:
+            logger.log(level, message, *args, extra=safe, exc_info=exc_info, stacklevel=depth + 1)
+            return
+        # PERF: what Logger.log does, minus its walk up the stack to find the caller (findCaller
+        # tests each frame's file name; the caller is a known number of frames up). The record
+        # still comes from logger.makeRecord (so a record factory is honoured) and goes through
+        # logger.handle (the logger's filters, its handlers and theirs, propagation). Taken only
+        # when the logger's class does not override log, _log or findCaller.
+        if logging._srcfile:  # the stdlib's own switch: None means "do not look for the caller"
+            frame = sys._getframe(depth)
+            code = frame.f_code
+            where = (code.co_filename, frame.f_lineno, code.co_name)
+        else:
+            where = ("(unknown file)", 0, "(unknown function)")
+        if exc_info:
+            exc_info = sys.exc_info()
+        logger.handle(logger.makeRecord(logger.name, level, where[0], where[1], message, args, exc_info, where[2],
+                                        safe, None))
 
     def debug(self, message: str, *args: Any, extra: Optional[Mapping[str, Any]] = None, **fields: Any) -> None:
         self._log(logging.DEBUG, message, args, extra, fields)
@@ -413,11 +436,12 @@ class StructuredLogger:
         try:
             yield
         except BaseException as exc:
-            if self.performance_tracking:
-                self._log(level, message, (), None, dict(fields, duration_ms=_ms(start), error=type(exc).__name__))
+            if self.performance_tracking:  # depth 3: this generator, contextlib's __exit__, the with block
+                self._log(level, message, (), None, dict(fields, duration_ms=_ms(start), error=type(exc).__name__),
+                          depth=3)
             raise
         if self.performance_tracking:
-            self._log(level, message, (), None, dict(fields, duration_ms=_ms(start)))
+            self._log(level, message, (), None, dict(fields, duration_ms=_ms(start)), depth=3)
 
 
 def _ms(start: float) -> float:
