@@ -200,16 +200,20 @@ _encode = json.JSONEncoder(ensure_ascii=False, default=_default, separators=(", 
 # PERF: JSONEncoder.encode builds its C encoder anew on each call, which is half the cost of
 # encoding a few fields; json's C encoder (CPython's, where there is one) is built here once, with
 # the encoder's own arguments. It keeps no table of the containers it is inside (that table is
-# per call), so a structure that contains itself fails with RecursionError instead of ValueError:
-# the line is reported by the handler's handleError either way. The tests check that it writes
-# what JSONEncoder writes.
+# per call), so a structure that contains itself runs into RecursionError, which StreamHandler
+# re-raises into the application: that case is handed to the general encoder, whose ValueError
+# ("Circular reference detected") the handler reports and swallows, as before. The tests check
+# that it writes what JSONEncoder writes.
 _c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
 if _c_make_encoder is not None:
     _c_encode = _c_make_encoder(None, _default, json.encoder.encode_basestring, None,  # type: ignore[attr-defined]
                                 ": ", ", ", False, False, True)
 
     def _encode_fields(fields: Dict[str, Any]) -> str:
-        return "".join(_c_encode(fields, 0))
+        try:
+            return "".join(_c_encode(fields, 0))
+        except RecursionError:
+            return _encode(fields)
 else:  # pragma: no cover - Pythons without json's C accelerator
     _encode_fields = _encode
 # The last whole second formatted and its text, one tuple (replaced whole, so a thread reading it
