@@ -27,8 +27,9 @@ def full_mask(text):
 
 TRICKY = [
     "ada@example.com", "José.ß@exämple.com", "ada@例え.jp", "ünïcode ada@example.co.uk ok", "@", "a@b",
-    "4111 1111 1111 1111", "4111-1111-1111-1111", "4111111111111111", "4111 1111-1111 1111", "1 2 3 4 5 6 7 8 9 0 1 2 8",
-    "x4111111111111111x", "-4111111111111111", "41111111111111111111111", "٤١١١١١١١١١١١١١١١",  # Arabic-Indic
+    "4111 1111 1111 1111", "4111-1111-1111-1111", "4111111111111111", "4111 1111-1111 1111",
+    "1 2 3 4 5 6 7 8 9 0 1 2 8", "x4111111111111111x", "-4111111111111111", "41111111111111111111111",
+    "٤١١١١١١١١١١١١١١١",  # Arabic-Indic digits: \d matches them
     "4111 1111 1111 111", "  4111  1111 1111 1111", "order 4111111111111112",
     "Bearer abc", "BEARER abc", "BeArEr abc.def", "bearer\tabc", "BASIC dXNl", "baſic dXNl", "Authorization: Basic x=",
     "bearerabc", "card 5500 0000 0000 0004 to ada@example.com with Bearer t0k",
