@@ -61,6 +61,9 @@ def test_exceptions_newlines_and_values_json_cannot_write():
     ("phone 0612345678", "phone 0612345678"),                   # too short for a card
     ("Authorization: Bearer eyJhbGciOi.J9.sig-_x=", "Authorization: Bearer [masked]"),
     ("basic dXNlcjpwYXNz", "basic [masked]"),
+    ("Authorization: BEARER abc.def", "Authorization: BEARER [masked]"),  # the pre-check once missed these
+    ("BeArEr abc", "BeArEr [masked]"),
+    ("BASIC dXNlcjpwYXNz", "BASIC [masked]"),
     ("nothing here", "nothing here"),
 ])
 def test_mask_pii_in_text(text, masked):
