@@ -48,6 +48,7 @@ services.provide("asgi", "covet.asgi")
 services.provide("cache", "covet.cache")
 services.provide("staticfiles", "covet.staticfiles")  # app.static()
 services.provide("metrics", "covet.monitoring.instrumentation")  # app.enable_metrics()
+services.provide("config", "covet.config")  # CovetApp(config={...}): from_mapping
 
 # public name -> submodule that defines it
 _EXPORTS = {

@@ -604,6 +604,32 @@ class Config:
         return "%s(%s)" % (type(self).__name__, ", ".join(parts))
 
 
+def from_mapping(settings: Mapping[str, Any], name: str = "AppConfig") -> "Config":
+    """A :class:`Config` holding ``settings`` as they are (``CovetApp(config={...})``, the reference's
+    form): the keys are setting names (upper-cased), the values are taken as typed; nothing is read
+    from the environment or a ``.env`` file.
+
+    Example::
+
+        config = from_mapping({"DEBUG": True, "SECRET_KEY": Secret("...")})
+        config.DEBUG   # True
+    """
+    if not isinstance(settings, Mapping):
+        raise TypeError("from_mapping takes a mapping of setting names to values, got %r" % type(settings).__name__)
+    attributes: Dict[str, Any] = {"env_file": None}
+    bad = []
+    for key, value in settings.items():
+        upper = key.upper() if isinstance(key, str) else key
+        if not isinstance(upper, str) or not _SETTING_NAME.match(upper):
+            bad.append(repr(key))
+        else:
+            attributes[upper] = value
+    if bad:
+        raise TypeError("config keys are setting names (letters, digits and _), not %s" % ", ".join(bad))
+    cls = type(name, (Config,), attributes)
+    return cls(environ={})
+
+
 def reveal(value: Any) -> Any:
     """The value inside a :class:`Secret`; any other value as it is."""
     return value.get_secret_value() if isinstance(value, Secret) else value

@@ -447,9 +447,20 @@ def test_an_explicit_debug_argument_wins_over_the_config():
 
 
 def test_a_config_that_is_not_one_is_refused():
-    message = r"config must be a covet.config.Config \(an object with configure_app\(app\)\), got 'dict'"
+    message = r"config must be a covet.config.Config \(an object with configure_app\(app\)\), got 'list'"
     with pytest.raises(TypeError, match=message):
-        Covet(config={"DEBUG": True})
+        Covet(config=[("DEBUG", True)])
+
+
+def test_a_dict_config_is_the_references_form():
+    app = Covet(config={"DEBUG": True, "cache_ttl": 90, "SECRET_KEY": "k3y-value-xyz-0123456789-abcdefghij"})
+    assert app.debug is True and app.state.cache_ttl == 90 and app.config.CACHE_TTL == 90
+    assert isinstance(app.secret_key, Secret)
+    assert repr(app.config) == "AppConfig(DEBUG=True, CACHE_TTL=90, SECRET_KEY='**********')"
+    with pytest.raises(TypeError, match="config keys are setting names"):
+        Covet(config={"debug-mode": True})
+    with pytest.raises(ConfigError):
+        Covet(config={"CACHE_TTL": -1})
 
 
 def test_a_cache_ttl_that_is_not_positive_is_a_config_error():

@@ -130,7 +130,8 @@ def test_the_kernels_services_are_named_by_the_facade_only():
     roles = services.roles()
     assert roles == {"validation": "covet.validation", "openapi": "covet.openapi",
                      "server": "covet.server.run", "asgi": "covet.asgi", "cache": "covet.cache",
-                     "staticfiles": "covet.staticfiles", "metrics": "covet.monitoring.instrumentation"}
+                     "staticfiles": "covet.staticfiles", "metrics": "covet.monitoring.instrumentation",
+                     "config": "covet.config"}
     for role in roles:
         assert services.service(role).__name__ == roles[role]
     assert covet.__name__ == "covet"

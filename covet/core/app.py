@@ -96,7 +96,8 @@ class Covet(RouteDecorators):
                  multipart_limits: Optional[MultipartLimits] = None, title: str = "covet app",
                  version: str = "0.1.0", description: str = "", openapi_url: Optional[str] = "/openapi.json",
                  docs_url: Optional[str] = "/docs", max_body_size: Optional[int] = None,
-                 dependencies: Optional[Sequence[Any]] = None, config: Optional[Any] = None) -> None:
+                 dependencies: Optional[Sequence[Any]] = None, config: Optional[Any] = None,
+                 security_config: Optional[Any] = None) -> None:
         self.debug = bool(debug)
         #: The configuration object the app was made with (``covet.config.Config``), or None.
         self.config = config
@@ -129,6 +130,9 @@ class Covet(RouteDecorators):
         self._chain: Optional[Callable[[Request], Any]] = None
         self._openapi: Optional[Any] = None
         self.started = False
+        if isinstance(config, Mapping):  # the reference's form: a dict of settings
+            config = service("config").from_mapping(config)
+            self.config = config
         if config is not None:
             # Duck-typed: the kernel imports no feature (docs/architecture.md). The config applies
             # the settings it names (DEBUG, SECRET_KEY, SENTRY_DSN ...: covet.config.Config.configure_app).
@@ -139,6 +143,13 @@ class Covet(RouteDecorators):
             configure(self)
             if debug is not None:  # an explicit debug= wins over the config's DEBUG
                 self.debug = debug
+        if security_config is not None:
+            # covet.security.SecurityConfig: the security middleware it names, added here.
+            configure = getattr(security_config, "configure_app", None)
+            if configure is None:
+                raise TypeError("security_config must be a covet.security.SecurityConfig, got %r"
+                                % type(security_config).__name__)
+            configure(self)
 
     @property
     def debug(self) -> bool:
@@ -289,6 +300,12 @@ class Covet(RouteDecorators):
             self.add_middleware(fn)
             return fn
         return decorator
+
+    @property
+    def exception_handlers(self) -> Dict[ExceptionKey, Callable[..., Any]]:
+        """The handlers added so far, by exception class or status code (a copy: add with
+        ``add_exception_handler``)."""
+        return dict(self._handlers)
 
     def add_exception_handler(self, key: ExceptionKey, handler: Callable[..., Any]) -> None:
         """Answer an exception class (or an HTTP status code) with ``handler(request, exc)``."""

@@ -20,13 +20,15 @@ Example::
 """
 import asyncio
 import contextvars
+import logging
 import os
 import threading
 from typing import Any, AsyncIterator, Callable, Dict, Iterable, List, Optional, Union
 
 from .backend import ITERATE_BATCH, backend_for
 from .config import DatabaseConfig, parse_url
-from .errors import InterfaceError, ProgrammingError
+from ..core.problems import problem_response
+from .errors import IntegrityError, InterfaceError, ProgrammingError
 from .connection import Connection, ExecuteResult, SyncConnection, SyncTransaction, Transaction, gated
 from .inline import MOVE, InlineReads
 from .observe import DATABASE, observed, observed_call, probe_attributes
@@ -39,6 +41,22 @@ __all__ = ["DatabaseManager", "Database", "SyncDatabase", "default_database", "s
 _default: List["DatabaseManager"] = []
 _FOREVER = float("inf")
 _running_loop = asyncio._get_running_loop  # public in asyncio.events.__all__; None off the loop's thread
+
+
+_log = logging.getLogger("covet.database")
+
+
+def integrity_conflict(request: Any, exc: IntegrityError) -> Any:
+    """The answer to a constraint violation no handler caught: 409 problem+json.
+
+    A request that breaks a unique, foreign-key, not-null or check constraint (a second account
+    with the same e-mail) is a conflict with the stored data, not a server failure. The
+    database's own message names tables and columns, so it goes to the log, not to the client.
+    ``app.add_exception_handler(IntegrityError, ...)`` replaces this.
+    """
+    _log.info("constraint violation in %s %s: %s", request.method, request.url.path, exc)
+    return problem_response(request, 409, "the request conflicts with existing data (a uniqueness or "
+                                          "reference constraint refused it)")
 
 
 def set_default_database(db: "DatabaseManager") -> None:
@@ -120,8 +138,12 @@ class DatabaseManager:
         self.connected = False
 
     def attach(self, app: Any) -> None:
-        """Called by ``app.add_database(db)``: this becomes the default database."""
+        """Called by ``app.add_database(db)``: this becomes the default database, and a constraint
+        violation that no handler catches answers 409 (see :func:`integrity_conflict`)."""
         set_default_database(self)
+        handlers = getattr(app, "exception_handlers", None)
+        if handlers is None or IntegrityError not in handlers:
+            app.add_exception_handler(IntegrityError, integrity_conflict)
 
     async def __aenter__(self) -> "DatabaseManager":
         await self.connect()

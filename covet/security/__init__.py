@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from covet.security.rate_limiting import RateLimiter as RateLimiter, RateLimitMiddleware as RateLimitMiddleware
     from covet.security.rbac import RBAC as RBAC, RoleBasedAccessControl as RoleBasedAccessControl
     from covet.security.sessions import Session as Session, SessionMiddleware as SessionMiddleware
+    from covet.security.settings import SecurityConfig as SecurityConfig
     from covet.security.signing import (
         Signer as Signer, b64url_decode as b64url_decode, b64url_encode as b64url_encode, derive_key as derive_key,
     )
@@ -58,7 +59,7 @@ _LAZY = {
     "Signer": "signing", "derive_key": "signing", "b64url_encode": "signing", "b64url_decode": "signing",
     "CORSMiddleware": "cors",
     "CSRFProtection": "csrf", "CSRFMiddleware": "csrf", "csrf_exempt": "csrf", "csrf_token": "csrf",
-    "SecurityHeadersMiddleware": "headers",
+    "SecurityHeadersMiddleware": "headers", "SecurityConfig": "settings",
     "TrustedHostMiddleware": "hosts",
     "Session": "sessions", "SessionMiddleware": "sessions",
     "RateLimiter": "rate_limiting", "RateLimitMiddleware": "rate_limiting",
@@ -75,6 +76,7 @@ __all__ = [
     "RoleBasedAccessControl",
     "RateLimiter",
     "RateLimitMiddleware",
+    "SecurityConfig",
     "SecurityHeadersMiddleware",
     "Session",
     "SessionMiddleware",
