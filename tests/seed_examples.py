@@ -36,6 +36,11 @@ def blocks() -> List[Tuple[str, str]]:
     return _BLOCKS
 
 
+def fenced(language: str) -> List[str]:
+    """Every ```language block of the reference (the templates are ```html)."""
+    return re.findall(r"^```%s\n(.*?)^```" % language, SEED.read_text(encoding="utf-8"), re.M | re.S)
+
+
 def example(n: int) -> str:
     """The n-th Python example, as written."""
     return blocks()[n - 1][1]

@@ -236,3 +236,25 @@ def test_two_level_plain_face(redis_clean):
         cache.clear()
     finally:
         cache.close()
+
+
+def test_a_database_row_and_a_datetime_are_stored_as_a_json_response_would_send_them(redis_clean):
+    import datetime
+    import sqlite3
+
+    from covet.cache import Cache
+    from covet.cache.redis import RedisBackend
+    from covet.database.records import SQLiteRecord
+
+    conn = sqlite3.connect(":memory:")
+    conn.row_factory = SQLiteRecord
+    row = conn.execute("SELECT 1 AS id, 'pen' AS name").fetchone()
+    conn.close()
+    cache = Cache(backend=RedisBackend.from_url(redis_clean.url))
+    try:
+        cache.set("row", row)
+        cache.set("when", datetime.datetime(2026, 12, 7, 13, 0, tzinfo=datetime.timezone.utc))
+        assert cache.get("row") == {"id": 1, "name": "pen"}
+        assert cache.get("when") == "2026-12-07T13:00:00+00:00"
+    finally:
+        cache.close()

@@ -496,3 +496,15 @@ def test_inline_reads_move_what_would_wait_and_raise_real_errors(sqlite_url):  #
         await db.disconnect()
         assert raw.closed and inline.current() is None
     run(main())
+
+
+def test_execute_of_a_statement_with_returning_counts_its_rows(url):
+    async def main():
+        db = await make(url)
+        result = await db.execute("INSERT INTO users (name) VALUES (?) RETURNING id", "Ada")
+        assert result.rowcount == 1
+        result = await db.execute("UPDATE users SET name = ? RETURNING id", "Ada L.")
+        assert result.rowcount == 1
+        assert await db.fetch_val("SELECT name FROM users") == "Ada L."
+        await db.disconnect()
+    run(main())

@@ -160,6 +160,20 @@ class Cache:
             return {"status": "unhealthy", "error": "read back %r, not the value just set" % (value,)}
         return {"status": "healthy"}
 
+    async def ping(self) -> bool:
+        """True when the store answers a write and a read back (:meth:`health_check`); a store that
+        does not raises ``ConnectionError``, with what went wrong. The API reference's health
+        check calls it.
+
+        Example::
+
+            await cache.ping()
+        """
+        result = await self.health_check()
+        if result["status"] != "healthy":
+            raise ConnectionError("the cache store did not answer: %s" % result.get("error", "unknown"))
+        return True
+
     async def aclear(self) -> None:
         """Coroutine face of ``clear``."""
         await self.backend.aclear()

@@ -13,6 +13,7 @@ import threading
 from typing import Any, Awaitable, Callable, Dict, Iterable, Mapping, Optional, Tuple, TypeVar
 
 from .._logging import ThrottledLog
+from ..core.responses import json_default
 from ..redis import BlockingRedis, Redis, RedisError, ReplyError
 from .backend import (DEFAULT_TTL, MISSING, AsyncFace, Backend, check_delta, check_prefix, check_ttl, not_an_integer,
                       stats_dict)
@@ -29,7 +30,9 @@ DEFAULT_PREFIX = "covet:cache:"
 
 
 def _json_dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    # The conversions of a JSON response (covet.core.responses.json_default): a database row or an
+    # ORM model is stored as the dict a handler returning it would send; a datetime as ISO text.
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=json_default).encode("utf-8")
 
 
 def _json_loads(data: bytes) -> Any:

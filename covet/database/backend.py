@@ -315,7 +315,13 @@ class Backend:
     def execute(self, raw: RawConnection, sql: str, params: Sequence[Any]) -> Tuple[int, Optional[int]]:
         try:
             cur = self._cursor(raw, sql, params)
-            result = (cur.rowcount, getattr(cur, "lastrowid", None))
+            if cur.description is not None:
+                # INSERT ... RETURNING and the like: sqlite3 runs such a statement (and counts its
+                # rows) only as its rows are read; unread, rowcount said 0 for a row inserted.
+                rows = cur.fetchall()
+                result = (cur.rowcount if cur.rowcount >= 0 else len(rows), getattr(cur, "lastrowid", None))
+            else:
+                result = (cur.rowcount, getattr(cur, "lastrowid", None))
             self._end_statement(raw)
         except self.error_class as exc:
             raise translate_error(exc) from exc
