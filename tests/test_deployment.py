@@ -439,6 +439,13 @@ def test_cli_check(tmp_path, monkeypatch, capsys):
     assert main(["check", "app.py", "--security"]) == 1
     assert capsys.readouterr().out == ("fail  Security     SECRET_KEY is a placeholder ('change-me'): generate one "
                                        "with secrets.token_urlsafe(32)\n")
+    # The API reference's CI step: the same check under its name.
+    assert main(["security-scan", "app.py"]) == 1
+    assert capsys.readouterr().out == ("fail  Security     SECRET_KEY is a placeholder ('change-me'): generate one "
+                                       "with secrets.token_urlsafe(32)\n")
+    monkeypatch.setenv("SECRET_KEY", env["SECRET_KEY"])
+    assert main(["security-scan"]) == 0  # app.py found by default
+    assert capsys.readouterr().out.startswith("pass  Security     debug off, secret key strong")
     sys.modules.pop("app", None)
 
 

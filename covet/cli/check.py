@@ -1,7 +1,7 @@
 """``covet check [APP]``: is the app ready for production? One line per check, exit 1 if any fails.
 
 The checks are ``covet.deployment.ProductionValidator``'s; ``--security`` runs the security check
-alone (the API reference's ``security-scan``). Settings come from the app's config, else the
+alone, as does ``covet security-scan`` (the API reference's CI step). Settings come from the app's config, else the
 environment (``DATABASE_URL``, ``REDIS_URL``, ``SECRET_KEY``, ``BACKUP_DIR``, ``WEB_CONCURRENCY``).
 
 Example::
@@ -36,6 +36,13 @@ def add_parser(subparsers: Any) -> None:
     check.add_argument("--allow-docs", action="store_true", help="/docs and /openapi.json are meant to be public")
     check.add_argument("--require-database", action="store_true", help="fail when no database is configured")
     check.add_argument("--require-redis", action="store_true", help="fail when no Redis is configured")
+    # The API reference's CI step runs `python -m covet security-scan`: the security check alone.
+    scan = subparsers.add_parser("security-scan", help="the security part of check",
+                                 description="the security part of `covet check`: debug, secret key, cookies, HSTS, "
+                                             "CSRF, docs")
+    scan.set_defaults(handler=command, security=True, workers=None, require_database=False, require_redis=False)
+    scan.add_argument("app", nargs="?", help="module:attribute or file.py (default: app.py or main.py)")
+    scan.add_argument("--allow-docs", action="store_true", help="/docs and /openapi.json are meant to be public")
 
 
 def command(args: argparse.Namespace) -> int:
