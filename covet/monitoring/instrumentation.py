@@ -10,6 +10,7 @@ Three metrics describe the traffic, with labels whose values are bounded whateve
 path (404, 405, redirects) shares ``<unmatched>``, and ``method`` is ``<other>`` for methods outside
 RFC 9110's and PATCH, so a scanner cannot create series at will.
 """
+import threading
 import time
 import weakref
 from bisect import bisect_left
@@ -20,15 +21,18 @@ from covet.core.requests import Request
 from covet.core.responses import Response
 
 from .backends import PrometheusBackend
+from .business import SIZE_BUCKETS, BusinessMetrics
 from .metrics import DEFAULT_BUCKETS, VALUE_LOCK
 from .registry import MetricsManager
 
-__all__ = ["enable_metrics", "HTTPMetrics", "UNMATCHED", "OTHER_METHOD", "KNOWN_METHODS"]
+__all__ = ["enable_metrics", "HTTPMetrics", "UNMATCHED", "OTHER_METHOD", "KNOWN_METHODS", "business_for"]
 
 UNMATCHED = "<unmatched>"
 OTHER_METHOD = "<other>"
 #: RFC 9110 §9 methods and PATCH (RFC 5789); any other method is counted as ``<other>``.
 KNOWN_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"))
+# Methods whose requests carry no body to measure (RFC 9110 §9.3: a body there has no meaning).
+_BODILESS = frozenset(("GET", "HEAD", "OPTIONS", "DELETE", "TRACE", "CONNECT"))
 # Label children kept per (method, route, root paths, status). The keys are bounded by the routes,
 # but a cap keeps the cache from growing should an ASGI server hand over varying root paths.
 MAX_CACHED_SERIES = 10000
@@ -57,7 +61,9 @@ class HTTPMetrics:
         app.add_middleware(http.middleware())
     """
 
-    def __init__(self, metrics: MetricsManager, buckets: Sequence[float] = DEFAULT_BUCKETS) -> None:
+    def __init__(self, metrics: MetricsManager, buckets: Sequence[float] = DEFAULT_BUCKETS,
+                 business: Optional[BusinessMetrics] = None) -> None:
+        self.business = business
         self.requests = metrics.counter(
             "http_requests_total", "HTTP requests answered, by method, route template and status.",
             ["method", "route", "status"])
@@ -79,12 +85,16 @@ class HTTPMetrics:
         # PERF: the label children are found once per (method, route, status) and reused: no
         # string formatting and no label lookup per request, and one lock for the three updates.
         # Their ``cells`` are read per request: a forked worker gives every child new ones.
-        series: Dict[Tuple[Any, ...], Tuple[Any, Any]] = {}
+        series: Dict[Tuple[Any, ...], Tuple[Any, Any, str, Any]] = {}
+        business = self.business
+        slow = business.slow_request if business is not None else 0.0
+        size_sum = len(SIZE_BUCKETS)
 
-        def resolve(key: Tuple[Any, ...]) -> Tuple[Any, Any]:
+        def resolve(key: Tuple[Any, ...]) -> Tuple[Any, Any, str, Any]:
             method, route, entry_root, exit_root, status = key
             label = route_label(route, entry_root, exit_root, status)
-            pair = (requests.labels(method, label, str(status)), duration.labels(method, label))
+            pair = (requests.labels(method, label, str(status)), duration.labels(method, label), label,
+                    business.size_children(method, label) if business is not None else None)
             if len(series) < MAX_CACHED_SERIES:
                 series[key] = pair
             return pair
@@ -95,9 +105,14 @@ class HTTPMetrics:
                 gauge.cells.add_locked(0, 1.0)
             start = perf()
             status = 500  # what an exception escaping the app becomes
+            escaped: Optional[BaseException] = None
+            response = None
             try:
                 response = await call_next(request)
                 status = getattr(response, "status_code", 200)
+            except Exception as exc:
+                escaped = exc
+                raise
             finally:
                 elapsed = perf() - start
                 method = request.method
@@ -108,17 +123,35 @@ class HTTPMetrics:
                 if pair is None:
                     pair = resolve(key)
                 bucket = bisect_left(bounds, elapsed)
+                sizes = pair[3]
+                if sizes is not None:
+                    # PERF: the sizes go in under the same lock, through children found once per
+                    # series; GET, HEAD, OPTIONS and DELETE carry no body to measure.
+                    body = getattr(response, "body", None)
+                    out = len(body) if type(body) is bytes else -1
+                    length = -1
+                    if method not in _BODILESS:
+                        text = request.headers.get("content-length")
+                        length = int(text) if text and text.isdigit() else -1
                 with lock:
                     gauge.cells.add_locked(0, -1.0)
                     pair[0].cells.add_locked(0, 1.0)
                     pair[1].cells.add2_locked(bucket, 1.0, sum_index, elapsed)
+                    if sizes is not None:
+                        if out >= 0:
+                            sizes[1].cells.add2_locked(bisect_left(SIZE_BUCKETS, out), 1.0, size_sum, out)
+                        if length >= 0:
+                            sizes[0].cells.add2_locked(bisect_left(SIZE_BUCKETS, length), 1.0, size_sum, length)
+                if sizes is not None and (status >= 400 or escaped is not None or elapsed > slow):
+                    business.request_done(method, pair[2], status, elapsed, escaped)
             return response
 
         return metrics_middleware
 
 
 def enable_metrics(app: Any, path: str = "/metrics", metrics: Optional[MetricsManager] = None,
-                   http_metrics: bool = True, buckets: Sequence[float] = DEFAULT_BUCKETS) -> MetricsManager:
+                   http_metrics: bool = True, buckets: Sequence[float] = DEFAULT_BUCKETS,
+                   business_metrics: bool = True, **business_options: Any) -> MetricsManager:
     """Serve ``metrics`` (default: ``MetricsManager(PrometheusBackend())``, the process-wide registry)
     at ``path`` and, with ``http_metrics``, record the built-in HTTP metrics through an app
     middleware (it measures what is added after it; call this first to measure every middleware).
@@ -136,13 +169,33 @@ def enable_metrics(app: Any, path: str = "/metrics", metrics: Optional[MetricsMa
         raise RuntimeError("metrics are already enabled on this app, at %s" % _enabled[app])
     manager = metrics if metrics is not None else MetricsManager(PrometheusBackend())
 
+    business = business_for(manager, **business_options) if business_metrics else None
+    if business is not None:
+        app.state.business_metrics = business
+
     async def metrics_endpoint(request: Request) -> Response:
+        if business is not None:
+            business.collect_process()
         body, content_type = manager.render(request.headers.get("accept"))
         # A scrape is a reading of now: no cache may answer the next one.
         return Response(body, 200, {"content-type": content_type, "cache-control": "no-store"})
 
     app.add_route(path, metrics_endpoint, methods=["GET"], name="metrics", include_in_schema=False)
     if http_metrics:
-        app.add_middleware(HTTPMetrics(manager, buckets).middleware())
+        app.add_middleware(HTTPMetrics(manager, buckets, business).middleware())
     _enabled[app] = path
     return manager
+
+
+_business: "weakref.WeakKeyDictionary[Any, BusinessMetrics]" = weakref.WeakKeyDictionary()
+_business_lock = threading.Lock()
+
+
+def business_for(manager: MetricsManager, **options: Any) -> BusinessMetrics:
+    """The one :class:`BusinessMetrics` of ``manager``'s registry (made with ``options`` the first
+    time): two apps on one registry share it, so a slow statement is counted once."""
+    with _business_lock:
+        found = _business.get(manager.registry)
+        if found is None:
+            found = _business[manager.registry] = BusinessMetrics(manager, **options)
+        return found

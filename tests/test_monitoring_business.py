@@ -1,0 +1,168 @@
+"""Business metrics: with metrics on, covet's own parts record the seed's families (errors by type,
+validation errors, unhandled exceptions, sizes, slow requests and queries, process memory and CPU),
+the domain helpers count what they are given, and every label stays bounded whatever clients send."""
+import pytest
+
+from covet import Covet, HTTPException
+from covet.database import DatabaseManager
+from covet.monitoring import MetricsManager, Registry
+from covet.monitoring.backends import PrometheusBackend
+from covet.monitoring.business import BoundedLabel, BusinessMetrics, error_type
+from covet.monitoring.instrumentation import business_for
+from covet.testing import TestClient
+from test_monitoring_metrics import parse, values
+
+
+def manager():
+    return MetricsManager(PrometheusBackend(Registry()))
+
+
+def app_with(metrics, **options):
+    app = Covet()
+    app.enable_metrics(metrics=metrics, **options)
+
+    @app.route("/users/{user_id}", methods=["GET", "POST"])
+    async def user(user_id: int, request):
+        if request.method == "POST":
+            body = await request.json()
+            return {"id": user_id, "name": body["name"]}
+        if user_id == 0:
+            raise HTTPException(404, "no such user")
+        if user_id == 13:
+            raise RuntimeError("unlucky")
+        return {"id": user_id}
+
+    @app.route("/slow")
+    async def slow():
+        return {"ok": True}
+
+    return app
+
+
+def scrape(client):
+    r = client.get("/metrics")
+    assert r.status_code == 200
+    return parse(r.content)
+
+
+def test_errors_sizes_and_unhandled_exceptions_by_route_template():
+    metrics = manager()
+    app = app_with(metrics)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        client.get("/users/1")
+        client.get("/users/0")
+        client.get("/users/abc")             # not an int: no such user either
+        client.get("/users/13")
+        client.post("/users/5", json={"name": "Ada"})
+        client.post("/users/5", content=b"{bad", headers={"content-type": "application/json"})
+        families = scrape(client)
+    errors = {(dict(l)["type"], dict(l)["route"], dict(l)["status"]): v
+              for _, l, v in families["errors_total"]["samples"]}
+    assert errors == {("not_found", "/users/{user_id}", "404"): 2.0,
+                      ("exception", "/users/{user_id}", "500"): 1.0, ("bad_request", "/users/{user_id}", "400"): 1.0}
+    assert values(families, "exceptions_unhandled_total") == {(("exception", "RuntimeError"),): 1.0}
+    sizes = {dict(l)["method"]: v for n, l, v in families["api_request_size_bytes"]["samples"]
+             if n == "api_request_size_bytes_count"}
+    assert sizes == {"GET": 0.0, "POST": 2.0}  # the two bodies; GETs have none to measure
+    assert values(families, "api_response_size_bytes", "api_response_size_bytes_sum")[
+        (("method", "POST"), ("route", "/users/{user_id}"))] > 0
+
+
+def test_validation_errors_are_counted_by_route():
+    metrics = manager()
+    app = Covet()
+    app.enable_metrics(metrics=metrics)
+
+    @app.route("/items", methods=["POST"])
+    async def items(count: int):
+        return {"count": count}
+
+    with TestClient(app) as client:
+        assert client.post("/items?count=x").status_code == 422
+        families = scrape(client)
+    assert values(families, "validation_errors_total") == {(("route", "/items"),): 1.0}
+    assert values(families, "errors_total")[(("type", "validation"), ("route", "/items"), ("status", "422"))] == 1.0
+
+
+def test_slow_requests_and_slow_queries_over_their_thresholds(sqlite_url):
+    metrics = manager()
+    db = DatabaseManager(sqlite_url)
+    app = Covet()
+    app.enable_metrics(metrics=metrics, slow_request=0.000001, slow_query=0.000001)
+    app.add_database(db)
+
+    @app.route("/report")
+    async def report():
+        return {"n": await db.fetch_val("SELECT count(*) FROM (SELECT 1 UNION ALL SELECT 2)")}
+
+    with TestClient(app) as client:
+        assert client.get("/report").json() == {"n": 2}
+        families = scrape(client)
+    assert values(families, "slow_requests_total")[(("method", "GET"), ("route", "/report"))] == 1.0
+    assert values(families, "slow_queries_total") == {(("system", "sqlite"), ("operation", "SELECT")): 1.0}
+    business_for(metrics).close()
+
+
+def test_process_memory_and_cpu_are_read_at_each_scrape():
+    app = app_with(manager())
+    with TestClient(app) as client:
+        families = scrape(client)
+    [(_, _, rss)] = families["process_resident_memory_bytes"]["samples"]
+    [(_, _, cpu)] = families["process_cpu_seconds"]["samples"]
+    assert rss > 10 * 1024 * 1024 and cpu > 0
+
+
+def test_domain_helpers_and_a_flood_of_values_stays_bounded():
+    metrics = manager()
+    business = BusinessMetrics(metrics, cardinality_limit=10)
+    try:
+        for i in range(1000):
+            business.track_user_action("action-%d" % i)
+        business.track_feature_usage("export")
+        business.track_records_processed("invoices", 250)
+        business.track_records_processed("invoices", 50)
+        with pytest.raises(ValueError, match="count is a whole number"):
+            business.track_records_processed("invoices", -1)
+        families = parse(metrics.render()[0])
+    finally:
+        business.close()
+    actions = values(families, "user_actions_total")
+    assert len(actions) == 11 and actions[(("action", "other"),)] == 990.0
+    assert values(families, "feature_usage_total") == {(("feature", "export"),): 1.0}
+    assert values(families, "records_processed_total") == {(("kind", "invoices"),): 300.0}
+
+
+def test_a_flood_of_unknown_paths_and_methods_makes_no_new_series():
+    metrics = manager()
+    app = app_with(metrics)
+    with TestClient(app) as client:
+        for i in range(300):
+            client.get("/nowhere/%d" % i)
+            client.request("BREW%d" % (i % 50), "/users/1")
+        families = scrape(client)
+    assert len(families["errors_total"]["samples"]) <= 3
+    assert {dict(l)["route"] for _, l, _ in families["errors_total"]["samples"]} <= {"<unmatched>", "/users/{user_id}"}
+
+
+def test_bounded_label_and_error_types():
+    label = BoundedLabel(2)
+    assert [label(v) for v in ("a", "b", "c", "a", 7)] == ["a", "b", "other", "a", "other"]
+    assert len(label) == 2
+    with pytest.raises(ValueError):
+        BoundedLabel(0)
+    assert [error_type(s) for s in (404, 418, 422, 429, 500, 599)] == [
+        "not_found", "client_error", "validation", "rate_limited", "server_error", "server_error"]
+    assert error_type(500, exception=True) == "exception"
+
+
+def test_one_business_metrics_per_registry_and_bad_thresholds():
+    metrics = manager()
+    a, b = Covet(), Covet()
+    a.enable_metrics(metrics=metrics)
+    b.enable_metrics(metrics=metrics)
+    assert a.state.business_metrics is b.state.business_metrics
+    with pytest.raises(ValueError, match="slow_query is seconds"):
+        BusinessMetrics(manager(), slow_query=0)
+    c = Covet()
+    c.enable_metrics(metrics=manager(), business_metrics=False)
+    assert not hasattr(c.state, "business_metrics")
