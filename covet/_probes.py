@@ -26,11 +26,16 @@ The probes and their arguments:
   are user data.
 - ``HTTP_CLIENT(method, url, headers)``: ``headers`` is the outgoing request's mutable header
   mapping, so that tracing can add ``traceparent``. The outcome is the response's status code.
+
+Signals are events without a duration, emitted by the security features for the business metrics:
+``TOKEN_CHECK``, ``AUTH_ATTEMPT``, ``PERMISSION_CHECK`` and ``RATE_LIMIT`` (their arguments are
+below, where they are defined).
 """
 import logging
 from typing import Any, Callable, List, Optional, Tuple
 
-__all__ = ["Probe", "Finish", "Observer", "DATABASE", "REDIS", "HTTP_CLIENT", "finish"]
+__all__ = ["Probe", "Signal", "Finish", "Observer", "DATABASE", "REDIS", "HTTP_CLIENT", "finish", "TOKEN_CHECK",
+           "AUTH_ATTEMPT", "PERMISSION_CHECK", "RATE_LIMIT"]
 
 Finish = Callable[[Optional[BaseException], Any], None]
 Observer = Callable[..., Optional[Finish]]
@@ -90,6 +95,46 @@ def finish(finishers: Optional[List[Finish]], error: Optional[BaseException] = N
             _log.exception("a probe observer's finish %r failed; the call goes on", done)
 
 
+class Signal:
+    """One kind of event that has no duration (a token checked, a permission refused), and its
+    observers: ``signal.emit(*args)`` calls each, as a probe's start does, and never raises."""
+
+    __slots__ = ("name", "observers")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.observers: Tuple[Callable[..., Any], ...] = ()
+
+    def add(self, observer: Callable[..., Any]) -> Callable[[], None]:
+        """Observe this signal. Returns a function that stops observing."""
+        if not callable(observer):
+            raise TypeError("an observer must be callable, got %r" % (observer,))
+        self.observers = self.observers + (observer,)
+
+        def remove() -> None:
+            self.observers = tuple(o for o in self.observers if o is not observer)
+        return remove
+
+    def emit(self, *args: Any) -> None:
+        """Tell the observers (callers test ``signal.observers`` first, to skip building args)."""
+        for observer in self.observers:
+            try:
+                observer(*args)
+            except Exception:
+                _log.exception("observer %r of the %s signal failed; the caller goes on", observer, self.name)
+
+    def __repr__(self) -> str:
+        return "<Signal %s, %d observers>" % (self.name, len(self.observers))
+
+
 DATABASE = Probe("database")
 REDIS = Probe("redis")
 HTTP_CLIENT = Probe("http.client")
+#: ``(result)``: a bearer token checked: "valid", "missing", "expired" or "invalid".
+TOKEN_CHECK = Signal("token.check")
+#: ``(success)``: a password checked against its hash (a login attempt).
+AUTH_ATTEMPT = Signal("auth.attempt")
+#: ``(allowed)``: a permission or role check of a request.
+PERMISSION_CHECK = Signal("permission.check")
+#: ``(allowed)``: a request counted against a rate limit.
+RATE_LIMIT = Signal("rate.limit")

@@ -25,6 +25,7 @@ Example::
             return await payments_api.charge(order)
 """
 import asyncio
+import contextvars
 import functools
 import inspect
 import random
@@ -32,7 +33,7 @@ import threading
 import time
 from typing import Any, Callable, Iterable, List, Optional, Tuple, Type, TypeVar, Union
 
-__all__ = ["retry", "Retry", "CircuitBreaker", "CircuitOpenError", "timeout", "TimeoutExpired", "CLOSED", "OPEN",
+__all__ = ["report_to", "retry", "Retry", "CircuitBreaker", "CircuitOpenError", "timeout", "TimeoutExpired", "CLOSED", "OPEN",
            "HALF_OPEN"]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -62,6 +63,70 @@ _TIMEOUT_BASES: Tuple[type, ...] = ((TimeoutError,) if asyncio.TimeoutError is T
 
 class TimeoutExpired(*_TIMEOUT_BASES):  # type: ignore[misc]
     """What ``timeout`` raises: a ``TimeoutError`` (and ``asyncio.TimeoutError``) naming the budget."""
+
+
+# -- where metrics go when none are given ----------------------------------------------------------
+
+_default: List[Any] = [None]  # the manager of report_to(); None: not reported
+_outermost: "contextvars.ContextVar[bool]" = contextvars.ContextVar("covet_external_call", default=False)
+
+
+def report_to(manager: Any) -> None:
+    """Record the metrics of every ``Retry`` and ``CircuitBreaker`` made without ``metrics=`` in
+    ``manager``, and the external-service families of the calls they wrap (``app.enable_metrics()``
+    calls this; None stops it).
+
+    Example::
+
+        report_to(app.enable_metrics())
+    """
+    _default[0] = manager
+    _ServiceMetrics.cached = None
+
+
+class _ServiceMetrics:
+    """external_service_calls_total / _duration_seconds / _errors_total, by service."""
+
+    cached: Optional["_ServiceMetrics"] = None
+
+    def __init__(self, manager: Any) -> None:
+        self.calls = manager.counter("external_service_calls_total", "Calls to a dependency, by service and outcome",
+                                     ["service", "outcome"])
+        self.duration = manager.histogram("external_service_duration_seconds", "Time calls to a dependency took",
+                                          ["service"])
+        self.errors = manager.counter("external_service_errors_total", "Failed calls to a dependency, by error",
+                                      ["service", "error"])
+
+    @classmethod
+    def current(cls) -> Optional["_ServiceMetrics"]:
+        manager = _default[0]
+        if manager is None:
+            return None
+        found = cls.cached
+        if found is None:
+            found = cls.cached = _ServiceMetrics(manager)
+        return found
+
+    def record(self, service: str, elapsed: float, error: Optional[BaseException]) -> None:
+        self.calls.labels(service, "success" if error is None else "failure").inc()
+        self.duration.labels(service).observe(elapsed)
+        if error is not None:
+            self.errors.labels(service, type(error).__name__).inc()
+
+
+def _service_call(service: str) -> Any:
+    """(metrics, start, token) when this is the outermost wrapped call and metrics are on, else None."""
+    metrics = _ServiceMetrics.current()
+    if metrics is None or _outermost.get():
+        return None
+    return metrics, time.perf_counter(), _outermost.set(True)
+
+
+def _service_done(started: Any, service: str, error: Optional[BaseException]) -> None:
+    if started is not None:
+        metrics, start, token = started
+        _outermost.reset(token)
+        metrics.record(service, time.perf_counter() - start, error)
 
 
 # -- retry ----------------------------------------------------------------------------------------
@@ -102,6 +167,16 @@ class Retry:
     def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """``fn(*args, **kwargs)``, tried up to ``attempts`` times; the last error is raised."""
         operation = self._operation(fn)
+        started = _service_call(operation)
+        try:
+            result = self._call(operation, fn, *args, **kwargs)
+        except BaseException as exc:
+            _service_done(started, operation, exc)
+            raise
+        _service_done(started, operation, None)
+        return result
+
+    def _call(self, operation: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         for attempt in range(1, self.attempts + 1):
             try:
                 result = fn(*args, **kwargs)
@@ -119,6 +194,16 @@ class Retry:
     async def call_async(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """``await fn(*args, **kwargs)``, as :meth:`call`; the pauses are ``asyncio.sleep``."""
         operation = self._operation(fn)
+        started = _service_call(operation)
+        try:
+            result = await self._call_async(operation, fn, *args, **kwargs)
+        except BaseException as exc:
+            _service_done(started, operation, exc)
+            raise
+        _service_done(started, operation, None)
+        return result
+
+    async def _call_async(self, operation: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         for attempt in range(1, self.attempts + 1):
             try:
                 result = await fn(*args, **kwargs)
@@ -136,8 +221,11 @@ class Retry:
     def _record(self, operation: str, attempt: int, outcome: str) -> None:
         # outcome: "retry" (failed, tried again), "success", "exhausted" (failed every attempt) or
         # "failed" (an error retry does not handle)
-        if self._metrics is not None:
-            self._metrics.record(operation, attempt, outcome)
+        metrics = self._metrics
+        if metrics is None and _default[0] is not None:
+            metrics = _RetryMetrics.of(_default[0])
+        if metrics is not None:
+            metrics.record(operation, attempt, outcome)
 
     def __call__(self, fn: F) -> F:
         if inspect.iscoroutinefunction(fn):
@@ -171,6 +259,15 @@ def retry(attempts: int = 3, backoff: float = 0.1, max_backoff: float = 10.0, ji
 
 
 class _RetryMetrics:
+    _last: Tuple[Any, Any] = (None, None)  # (manager, its _RetryMetrics): report_to()'s, made once
+
+    @classmethod
+    def of(cls, manager: Any) -> "_RetryMetrics":
+        last = cls._last
+        if last[0] is not manager:
+            last = cls._last = (manager, cls(manager))
+        return last[1]  # type: ignore[no-any-return]
+
     def __init__(self, manager: Any) -> None:
         self.attempts = manager.counter("retry_attempts_total", "Calls made, first attempts and retries",
                                         ["operation"])
@@ -233,6 +330,18 @@ class CircuitBreaker:
         self.state_changes_total = 0
         self._listeners: List[Callable[[str, str], None]] = []
         self._metrics = _BreakerMetrics(metrics, name) if metrics is not None else None
+        self._own_metrics = metrics is not None
+
+    def _reporting(self) -> Optional["_BreakerMetrics"]:
+        # Without metrics=, the manager of report_to() (app.enable_metrics()), from when it is set.
+        if not self._own_metrics:
+            manager = _default[0]
+            current = self._metrics
+            if manager is None:
+                self._metrics = None
+            elif current is None or current.manager is not manager:
+                self._metrics = _BreakerMetrics(manager, self.name, _STATE_VALUE[self._state])
+        return self._metrics
 
     @property
     def state(self) -> str:
@@ -253,8 +362,9 @@ class CircuitBreaker:
         if old == state:
             return
         self.state_changes_total += 1
-        if self._metrics is not None:
-            self._metrics.changed(old, state)
+        metrics = self._reporting()
+        if metrics is not None:
+            metrics.changed(old, state)
         for listener in self._listeners:
             listener(old, state)
 
@@ -281,8 +391,9 @@ class CircuitBreaker:
                 self._trials -= 1
             if counted:
                 self.failures_total += 1
-                if self._metrics is not None:
-                    self._metrics.failed()
+                metrics = self._reporting()
+                if metrics is not None:
+                    metrics.failed()
                 if self._state == HALF_OPEN or (self._state == CLOSED and self._failures + 1 >= self.failure_threshold):
                     self._failures = 0
                     self._opened_at = self._clock()
@@ -302,24 +413,38 @@ class CircuitBreaker:
 
     def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """``fn(*args, **kwargs)`` through the breaker."""
-        trial = self._before()
+        started = _service_call(self.name)
+        try:
+            trial = self._before()
+        except BaseException as exc:
+            _service_done(started, self.name, exc)
+            raise
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:
             self._after(trial, exc)
+            _service_done(started, self.name, exc)
             raise
         self._after(trial, None)
+        _service_done(started, self.name, None)
         return result
 
     async def call_async(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """``await fn(*args, **kwargs)`` through the breaker."""
-        trial = self._before()
+        started = _service_call(self.name)
+        try:
+            trial = self._before()
+        except BaseException as exc:
+            _service_done(started, self.name, exc)
+            raise
         try:
             result = await fn(*args, **kwargs)
         except BaseException as exc:
             self._after(trial, exc)
+            _service_done(started, self.name, exc)
             raise
         self._after(trial, None)
+        _service_done(started, self.name, None)
         return result
 
     def __call__(self, fn: F) -> F:
@@ -345,14 +470,15 @@ class CircuitBreaker:
 
 
 class _BreakerMetrics:
-    def __init__(self, manager: Any, name: str) -> None:
+    def __init__(self, manager: Any, name: str, state: int = 0) -> None:
+        self.manager = manager
         self.name = name
         self.state = manager.gauge("circuit_breaker_state", "0 closed, 1 half-open, 2 open", ["name"])
         self.failures = manager.counter("circuit_breaker_failures_total", "Failures counted by the breaker",
                                         ["name"])
         self.changes = manager.counter("circuit_breaker_state_changes_total", "Changes of state",
                                        ["name", "from_state", "to_state"])
-        self.state.labels(name=name).set(0)
+        self.state.labels(name=name).set(state)
 
     def changed(self, old: str, new: str) -> None:
         self.state.labels(name=self.name).set(_STATE_VALUE[new])

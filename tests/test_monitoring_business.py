@@ -166,3 +166,91 @@ def test_one_business_metrics_per_registry_and_bad_thresholds():
     c = Covet()
     c.enable_metrics(metrics=manager(), business_metrics=False)
     assert not hasattr(c.state, "business_metrics")
+
+
+def test_auth_tokens_permissions_and_passwords_are_counted_by_result():
+    from covet.security import JWTAuth, RoleBasedAccessControl, hash_password, verify_password
+
+    metrics = manager()
+    app = Covet()
+    app.enable_metrics(metrics=metrics)
+    auth = JWTAuth(secret_key="k" * 40)
+    rbac = RoleBasedAccessControl()
+    rbac.add_role("admin", permissions=["delete"])
+
+    @app.route("/me")
+    @auth.require_token
+    async def me(request):
+        return request.state.user
+
+    @app.route("/admin")
+    @auth.require_token
+    @rbac.require_permission("delete")
+    async def admin(request):
+        return {"ok": True}
+
+    stored = hash_password("s3cret")
+    assert verify_password("s3cret", stored) and not verify_password("nope", stored)
+    good = auth.create_token({"sub": "ada", "roles": ["admin"]})
+    plain = auth.create_token({"sub": "bob", "roles": []})
+    import time
+    expired = auth.jwt.encode({"sub": "ada", "typ": "access", "iat": int(time.time()) - 120,
+                               "exp": int(time.time()) - 60})
+    with TestClient(app) as client:
+        client.get("/me", headers={"Authorization": "Bearer " + good})
+        client.get("/me")
+        client.get("/me", headers={"Authorization": "Bearer " + expired})
+        client.get("/me", headers={"Authorization": "Bearer x.y.z"})
+        client.get("/admin", headers={"Authorization": "Bearer " + good})
+        assert client.get("/admin", headers={"Authorization": "Bearer " + plain}).status_code == 403
+        families = scrape(client)
+    assert values(families, "auth_token_validations_total") == {
+        (("result", "valid"),): 3.0, (("result", "missing"),): 1.0, (("result", "expired"),): 1.0,
+        (("result", "invalid"),): 1.0}
+    assert values(families, "permission_checks_total") == {(("result", "allowed"),): 1.0,
+                                                           (("result", "denied"),): 1.0}
+    attempts = values(families, "auth_attempts_total")
+    assert attempts[(("result", "success"),)] >= 1.0 and attempts[(("result", "failure"),)] >= 1.0
+
+
+def test_breakers_and_retries_made_without_metrics_report_with_the_calls_they_wrap():
+    from covet.resilience import CircuitBreaker, CircuitOpenError, retry
+
+    metrics = manager()
+    app = Covet()
+    app.enable_metrics(metrics=metrics)
+    breaker = CircuitBreaker(failure_threshold=2, recovery_timeout=60, name="payments")
+    calls = []
+
+    @retry(attempts=3, backoff=0, name="rates")
+    def rates():
+        calls.append(1)
+        if len(calls) < 2:
+            raise ConnectionError("flaky")
+        return 1.1
+
+    @breaker
+    def charge(ok):
+        if not ok:
+            raise ConnectionError("down")
+        return "charged"
+
+    assert rates() == 1.1
+    assert charge(True) == "charged"
+    for _ in range(2):
+        with pytest.raises(ConnectionError):
+            charge(False)
+    with pytest.raises(CircuitOpenError):
+        charge(True)
+    families = parse(metrics.render()[0])
+    assert values(families, "circuit_breaker_state") == {(("name", "payments"),): 2.0}
+    assert values(families, "circuit_breaker_failures_total") == {(("name", "payments"),): 2.0}
+    assert values(families, "retry_success_after_failure_total") == {(("operation", "rates"),): 1.0}
+    assert values(families, "external_service_calls_total") == {
+        (("service", "rates"), ("outcome", "success")): 1.0, (("service", "payments"), ("outcome", "success")): 1.0,
+        (("service", "payments"), ("outcome", "failure")): 3.0}
+    assert values(families, "external_service_errors_total") == {
+        (("service", "payments"), ("error", "ConnectionError")): 2.0,
+        (("service", "payments"), ("error", "CircuitOpenError")): 1.0}
+    assert values(families, "external_service_duration_seconds", "external_service_duration_seconds_count") == {
+        (("service", "rates"),): 1.0, (("service", "payments"),): 4.0}

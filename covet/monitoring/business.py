@@ -23,7 +23,7 @@ import threading
 import time
 from typing import Any, Dict, Optional, Sequence, Tuple
 
-from .._probes import DATABASE
+from .._probes import AUTH_ATTEMPT, DATABASE, PERMISSION_CHECK, RATE_LIMIT, TOKEN_CHECK
 from .registry import MetricsManager
 
 __all__ = ["BusinessMetrics", "BoundedLabel", "SIZE_BUCKETS", "DEFAULT_CARDINALITY_LIMIT",
@@ -132,7 +132,27 @@ class BusinessMetrics:
         self._kinds = BoundedLabel(cardinality_limit)
         self._exceptions = BoundedLabel(cardinality_limit)
         self._operations = BoundedLabel(cardinality_limit)
-        self._stop_observing = DATABASE.add(self._on_statement)
+        self.auth_attempts = m.counter("auth_attempts_total", "Password checks (login attempts), by result.",
+                                       ["result"])
+        self.token_validations = m.counter("auth_token_validations_total", "Bearer tokens checked, by result.",
+                                           ["result"])
+        self.permission_checks = m.counter("permission_checks_total", "Permission and role checks, by result.",
+                                           ["result"])
+        self.rate_limit_checks = m.counter("rate_limit_checks_total", "Requests counted against a rate limit.")
+        self.rate_limit_hits = m.counter("rate_limit_hits_total", "Requests refused by a rate limit.")
+        attempts = {True: self.auth_attempts.labels("success"), False: self.auth_attempts.labels("failure")}
+        tokens = {r: self.token_validations.labels(r) for r in ("valid", "missing", "expired", "invalid")}
+        permissions = {True: self.permission_checks.labels("allowed"), False: self.permission_checks.labels("denied")}
+        checks, hits = self.rate_limit_checks, self.rate_limit_hits
+
+        def on_rate_limit(allowed: bool) -> None:
+            checks.inc()
+            if not allowed:
+                hits.inc()
+        self._stops = [DATABASE.add(self._on_statement), AUTH_ATTEMPT.add(lambda ok: attempts[bool(ok)].inc()),
+                       TOKEN_CHECK.add(lambda result: tokens[result].inc()),
+                       PERMISSION_CHECK.add(lambda allowed: permissions[bool(allowed)].inc()),
+                       RATE_LIMIT.add(on_rate_limit)]
 
     # -- what covet's parts report ---------------------------------------------------------------
     def size_children(self, method: str, route: str) -> Tuple[Any, Any]:
@@ -190,12 +210,15 @@ class BusinessMetrics:
         self.records_processed.labels(self._kinds(kind)).inc(count)
 
     def close(self) -> None:
-        """Stop observing database statements."""
-        self._stop_observing()
+        """Stop observing covet's parts (database statements, security checks)."""
+        for stop in self._stops:
+            stop()
 
 
 def families() -> Sequence[str]:
     """The names of the families :class:`BusinessMetrics` registers (for docs and tests)."""
     return ("errors_total", "validation_errors_total", "exceptions_unhandled_total", "api_request_size_bytes",
             "api_response_size_bytes", "slow_requests_total", "slow_queries_total", "user_actions_total",
-            "feature_usage_total", "records_processed_total", "process_resident_memory_bytes", "process_cpu_seconds")
+            "feature_usage_total", "records_processed_total", "process_resident_memory_bytes", "process_cpu_seconds",
+            "auth_attempts_total", "auth_token_validations_total", "permission_checks_total", "rate_limit_checks_total",
+            "rate_limit_hits_total")

@@ -18,6 +18,7 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 from covet.core._paths import PARAM
 from covet.core.requests import Request
+from covet import resilience
 from covet.core.responses import Response
 
 from .backends import PrometheusBackend
@@ -172,6 +173,8 @@ def enable_metrics(app: Any, path: str = "/metrics", metrics: Optional[MetricsMa
     business = business_for(manager, **business_options) if business_metrics else None
     if business is not None:
         app.state.business_metrics = business
+        # Retries and circuit breakers made without metrics= report here, with the calls they wrap.
+        resilience.report_to(manager)
 
     async def metrics_endpoint(request: Request) -> Response:
         if business is not None:

@@ -23,11 +23,12 @@ import time
 from collections.abc import Mapping
 from typing import Any, Callable, Dict, Iterable, Optional, TypeVar, Union, overload
 
+from .._probes import TOKEN_CHECK
 from ..core._wrap import AUTHENTICATION, add_route_middleware
 from ..core.errors import HTTPException
 from ..core.requests import Request
 from ._guards import guarded
-from .jwt import DEFAULT_MAX_TOKEN_BYTES, JWT, InvalidClaimError, InvalidTokenError, to_seconds
+from .jwt import DEFAULT_MAX_TOKEN_BYTES, JWT, ExpiredSignatureError, InvalidClaimError, InvalidTokenError, to_seconds
 # RBAC and RoleBasedAccessControl live in covet.security.rbac; they stay importable from here.
 from .rbac import RBAC, RoleBasedAccessControl  # noqa: F401
 
@@ -215,11 +216,17 @@ class JWTAuth:
         """
         token = _bearer_token(request)
         if token is None:
+            if TOKEN_CHECK.observers:
+                TOKEN_CHECK.emit("missing")
             raise HTTPException(401, "a bearer token is required", self._challenge_missing)
         try:
             claims = self.decode(token)
         except InvalidTokenError as exc:
+            if TOKEN_CHECK.observers:
+                TOKEN_CHECK.emit("expired" if isinstance(exc, ExpiredSignatureError) else "invalid")
             raise HTTPException(401, str(exc), self._challenge_invalid) from None
+        if TOKEN_CHECK.observers:
+            TOKEN_CHECK.emit("valid")
         request.state.user = claims
         return claims
 

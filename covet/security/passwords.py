@@ -19,6 +19,8 @@ import re
 import secrets
 from typing import Any, Optional, Tuple
 
+from .._probes import AUTH_ATTEMPT
+
 __all__ = [
     "hash_password",
     "verify_password",
@@ -170,6 +172,13 @@ def verify_password(password: str, hashed: str) -> bool:
 
         verify_password("s3cret", stored)   # True or False
     """
+    ok = _verify(password, hashed)
+    if AUTH_ATTEMPT.observers:  # a password checked is a login attempt (business metrics)
+        AUTH_ATTEMPT.emit(ok)
+    return ok
+
+
+def _verify(password: str, hashed: str) -> bool:
     if not isinstance(hashed, str):
         return False
     try:

@@ -20,6 +20,7 @@ Example::
 from collections.abc import Mapping
 from typing import Any, Callable, FrozenSet, Iterable, List, Optional, Union
 
+from .._probes import PERMISSION_CHECK
 from ..core.errors import HTTPException
 from ._guards import Guard
 
@@ -231,7 +232,10 @@ class RoleBasedAccessControl:
 
         def check(request: Any) -> Any:
             user = self._user(request)
-            if not self.allows(self.user_roles(user), permission):
+            allowed = self.allows(self.user_roles(user), permission)
+            if PERMISSION_CHECK.observers:
+                PERMISSION_CHECK.emit(allowed)
+            if not allowed:
                 raise HTTPException(403, detail)
             return user
 
@@ -258,7 +262,10 @@ class RoleBasedAccessControl:
         def check(request: Any) -> Any:
             user = self._user(request)
             held = self.user_roles(user)
-            if not test(self.has_role(held, role) for role in roles):
+            allowed = test(self.has_role(held, role) for role in roles)
+            if PERMISSION_CHECK.observers:
+                PERMISSION_CHECK.emit(allowed)
+            if not allowed:
                 raise HTTPException(403, detail)
             return user
 
