@@ -32,7 +32,7 @@ def test_every_error_at_once_with_body_locations():
     assert exc.errors == [
         {"loc": ["body", "name"], "msg": 'must match pattern "^[a-zA-Z\\\\s]+$"', "type": "pattern"},
         {"loc": ["body", "email"], "msg": "field required", "type": "required"},
-        {"loc": ["body", "description"], "msg": "must have at most 1000 characters", "type": "maxLength"},
+        {"loc": ["body", "description"], "msg": "must be at most 1000 characters long", "type": "maxLength"},
     ]
 
 
