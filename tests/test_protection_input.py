@@ -178,8 +178,9 @@ def seed_app():
 def test_seed_handler_stores_sanitised_data():
     app, stored = seed_app()
     with TestClient(app) as client:
+        description = "O'Brien -- the best; <b>DROP</b> me a line<script>x</script>"
         r = client.post("/api/data", json={"name": "Ada", "email": "ada@example.com", "role": "admin",
-                                           "description": "O'Brien -- the best; <b>DROP</b> me a line<script>x</script>"})
+                                           "description": description})
     assert r.status_code == 200 and r.json() == {"result": 1}
     assert stored == [{"name": "Ada", "email": "ada@example.com",
                        "description": "O'Brien -- the best; <b>DROP</b> me a line"}]

@@ -263,8 +263,10 @@ def test_benign_markup_survives_exactly(html):
     ("x\x00y", "xy"),
     ("<a href='https://x.example/'>x</a>", '<a href="https://x.example/" rel="noopener noreferrer">x</a>'),
     ('<a href="https://x.example/" rel="opener">x</a>', '<a href="https://x.example/" rel="noopener noreferrer">x</a>'),
-    ('<a href="https://x.example/" target="_blank">x</a>', '<a href="https://x.example/" rel="noopener noreferrer">x</a>'),
-    ('<a href="https://a.example/" href="javascript:x">x</a>', '<a href="https://a.example/" rel="noopener noreferrer">x</a>'),
+    ('<a href="https://x.example/" target="_blank">x</a>',
+     '<a href="https://x.example/" rel="noopener noreferrer">x</a>'),
+    ('<a href="https://a.example/" href="javascript:x">x</a>',
+     '<a href="https://a.example/" rel="noopener noreferrer">x</a>'),
     ("<div><span>kept text</span></div>", "kept text"),
     ("<p>a<!-- secret -->b</p>", "<p>ab</p>"),
     ("<script>alert(1)</script>after", "after"),
@@ -297,7 +299,8 @@ def test_configured_allow_list():
         '<b title="t">b</b>i<img src="https://x.example/p.png" alt="p">'
     assert xss.clean('<img src="data:image/png;base64,AAAA">') == "<img>"
     ftp = XSSProtector(allowed_protocols=["ftp"])
-    assert ftp.clean('<a href="ftp://x.example/f">f</a>') == '<a href="ftp://x.example/f" rel="noopener noreferrer">f</a>'
+    assert ftp.clean('<a href="ftp://x.example/f">f</a>') == \
+        '<a href="ftp://x.example/f" rel="noopener noreferrer">f</a>'
     assert ftp.clean('<a href="https://x.example/">f</a>') == '<a rel="noopener noreferrer">f</a>'
 
 

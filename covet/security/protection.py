@@ -213,11 +213,13 @@ class SQLInjectionProtector:
 
     def __init__(self, identifier_fields: Optional[Iterable[str]] = None,
                  word_fields: Optional[Iterable[str]] = None, *, location: Optional[str] = "body") -> None:
+        #: True when fields were named; False for the default (keys in IDENTIFIER_FIELD_NAMES).
         self.declared = identifier_fields is not None or word_fields is not None
-        self.identifier_fields = frozenset(_field_names(identifier_fields, "identifier_fields")) if \
-            identifier_fields is not None else (IDENTIFIER_FIELD_NAMES if not self.declared else frozenset())
-        self.word_fields = frozenset(_field_names(word_fields, "word_fields")) if word_fields is not None \
-            else frozenset()
+        if self.declared:
+            self.identifier_fields = frozenset(_field_names(identifier_fields, "identifier_fields"))
+        else:
+            self.identifier_fields = IDENTIFIER_FIELD_NAMES
+        self.word_fields = frozenset(_field_names(word_fields, "word_fields"))
         self.location = location
 
     def sanitize(self, data: Any) -> Any:
