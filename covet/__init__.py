@@ -16,8 +16,9 @@ if TYPE_CHECKING:
     from .core import status as status
     from .core.background import BackgroundTasks as BackgroundTasks
     from .core.datastructures import (
-        URL as URL, FormData as FormData, Headers as Headers, HeaderValueError as HeaderValueError,
-        MutableHeaders as MutableHeaders, QueryParams as QueryParams, State as State,
+        URL as URL, Address as Address, FormData as FormData, Headers as Headers,
+        HeaderValueError as HeaderValueError, MutableHeaders as MutableHeaders, QueryParams as QueryParams,
+        State as State,
     )
     from .core.dependencies import (
         Body as Body, Cookie as Cookie, Depends as Depends, File as File, Form as Form, Header as Header,
@@ -66,7 +67,7 @@ _EXPORTS = {
     "Router": "core.routing", "RouteGroup": "core.routing", "Converter": "core.routing", "NoMatchFound": "core.routing",
     "Headers": "core.datastructures", "MutableHeaders": "core.datastructures", "QueryParams": "core.datastructures",
     "FormData": "core.datastructures", "URL": "core.datastructures", "State": "core.datastructures",
-    "HeaderValueError": "core.datastructures",
+    "HeaderValueError": "core.datastructures", "Address": "core.datastructures",
     "UploadFile": "core.multipart", "MultipartLimits": "core.multipart", "MultipartError": "core.multipart",
     "TestClient": "testing", "AsyncTestClient": "testing",
     "JWT": "security.jwt", "InvalidTokenError": "security.jwt",
@@ -76,6 +77,9 @@ _EXPORTS = {
     "CacheManager": "cache", "MultiLevelCache": "cache", "CacheLayer": "cache",
     "cache_result": "cache", "cache_page": "cache",
     "RateLimiter": "security.rate_limiting", "RateLimitMiddleware": "security.rate_limiting",
+    "DDoSProtector": "security.rate_limiting",
+    "InputValidator": "security.protection", "SQLInjectionProtector": "security.protection",
+    "XSSProtector": "security.protection",
     "Redis": "redis", "RedisError": "redis",
     "RealtimeManager": "realtime",
     "TemplateEngine": "templates", "TemplateResponse": "templates", "Markup": "templates", "escape": "templates",

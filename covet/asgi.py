@@ -12,6 +12,7 @@ answers 403).
 from urllib.parse import quote
 
 from .core import driver
+from .core.datastructures import Address
 from .core.errors import HTTPException, WebSocketDisconnect
 from .core.requests import Request
 
@@ -104,8 +105,8 @@ async def _http(app, scope, receive, send):
     server = scope.get("server")
     request = Request(
         scope.get("method", "GET"), _raw_path(scope), scope.get("query_string", b"").decode("latin-1"),
-        headers, tuple(client) if client else None, scope.get("scheme", "http"),
-        tuple(server) if server else None, scope.get("http_version", "1.1"), receive=receive_body,
+        headers, _address(client), scope.get("scheme", "http"),
+        _address(server), scope.get("http_version", "1.1"), receive=receive_body,
         app=app, root_path=scope.get("root_path", ""),
     )
     response = await app.dispatch(request)
@@ -126,6 +127,12 @@ async def _http(app, scope, receive, send):
         await response.after_send()
 
 
+def _address(client):
+    # The ASGI scope's [host, port] (a list after a JSON round trip; port None on a Unix socket)
+    # as request.client.host / .port.
+    return Address(client[0], client[1]) if client else None
+
+
 async def _websocket(app, scope, receive, send):
     from .websocket.connection import WebSocket, serve_websocket  # loaded with the first WebSocket
 
@@ -137,7 +144,7 @@ async def _websocket(app, scope, receive, send):
     server = scope.get("server")
     websocket = WebSocket(
         _raw_path(scope), scope.get("query_string", b"").decode("latin-1"), headers,
-        tuple(client) if client else None, scope.get("scheme", "ws"), tuple(server) if server else None,
+        _address(client), scope.get("scheme", "ws"), _address(server),
         _Channel(scope, receive, send), app=app, root_path=scope.get("root_path", ""),
         subprotocols=scope.get("subprotocols") or None,
     )

@@ -29,7 +29,14 @@ def __getattr__(name: str) -> object:
 
 
 class Address(NamedTuple):
-    """The client's (host, port)."""
+    """A peer's ``(host, port)``: ``request.client`` and ``request.server``; still a tuple, so
+    ``host, port = request.client`` works too.
+
+    Example::
+
+        request.client.host   # '203.0.113.7' (after the trusted-proxy rules), or 'unix' on a Unix socket
+        request.client.port   # 51544
+    """
 
     host: str
     port: int

@@ -1,5 +1,6 @@
 """Security helpers on the standard library alone: HMAC JWTs, password hashing, signing,
-bearer authentication and RBAC, sessions, CSRF, CORS, security headers and trusted hosts.
+bearer authentication and RBAC, sessions, CSRF, CORS, security headers and trusted hosts, rate
+limiting and flood protection, input validation and HTML sanitising.
 
 JWT and password names are imported at once (they need only hashlib, hmac and json); the
 HTTP-facing pieces load on first use (PEP 562), so ``from covet.security import JWT`` does
@@ -44,7 +45,12 @@ if TYPE_CHECKING:
     from covet.security.headers import SecurityHeadersMiddleware as SecurityHeadersMiddleware
     from covet.security.hosts import TrustedHostMiddleware as TrustedHostMiddleware
     from covet.security.jwt_auth import InvalidTokenTypeError as InvalidTokenTypeError, JWTAuth as JWTAuth
-    from covet.security.rate_limiting import RateLimiter as RateLimiter, RateLimitMiddleware as RateLimitMiddleware
+    from covet.security.protection import (
+        InputValidator as InputValidator, SQLInjectionProtector as SQLInjectionProtector, XSSProtector as XSSProtector,
+    )
+    from covet.security.rate_limiting import (
+        DDoSProtector as DDoSProtector, RateLimiter as RateLimiter, RateLimitMiddleware as RateLimitMiddleware,
+    )
     from covet.security.rbac import RBAC as RBAC, RoleBasedAccessControl as RoleBasedAccessControl
     from covet.security.sessions import Session as Session, SessionMiddleware as SessionMiddleware
     from covet.security.settings import SecurityConfig as SecurityConfig
@@ -62,13 +68,16 @@ _LAZY = {
     "SecurityHeadersMiddleware": "headers", "SecurityConfig": "settings",
     "TrustedHostMiddleware": "hosts",
     "Session": "sessions", "SessionMiddleware": "sessions",
-    "RateLimiter": "rate_limiting", "RateLimitMiddleware": "rate_limiting",
+    "RateLimiter": "rate_limiting", "RateLimitMiddleware": "rate_limiting", "DDoSProtector": "rate_limiting",
+    "InputValidator": "protection", "SQLInjectionProtector": "protection", "XSSProtector": "protection",
 }
 
 __all__ = [
     "CORSMiddleware",
     "CSRFMiddleware",
     "CSRFProtection",
+    "DDoSProtector",
+    "InputValidator",
     "InvalidTokenTypeError",
     "JWT",
     "JWTAuth",
@@ -77,11 +86,13 @@ __all__ = [
     "RateLimiter",
     "RateLimitMiddleware",
     "SecurityConfig",
+    "SQLInjectionProtector",
     "SecurityHeadersMiddleware",
     "Session",
     "SessionMiddleware",
     "Signer",
     "TrustedHostMiddleware",
+    "XSSProtector",
     "b64url_decode",
     "b64url_encode",
     "csrf_exempt",

@@ -16,6 +16,7 @@ import logging
 import os
 import time
 
+from ..core.datastructures import Address
 from ..core.driver import file_segment, send_file, start as driver_start, stream as driver_stream
 from ..core.errors import HTTPException
 from ..core.requests import Request
@@ -78,9 +79,11 @@ class Connection:
         self.transport = writer.transport
         self.parser = RequestParser(server.config.limits)
         peer = writer.get_extra_info("peername")
-        self.client = (peer[0], peer[1]) if isinstance(peer, tuple) else ("unix", 0) if peer is not None else None
+        # Address is a tuple with names (request.client.host / .port), made once per connection.
+        self.client = (Address(peer[0], peer[1]) if isinstance(peer, tuple) else Address("unix", 0)
+                       if peer is not None else None)
         sock = writer.get_extra_info("sockname")
-        self.sockname = (sock[0], sock[1]) if isinstance(sock, tuple) else None
+        self.sockname = Address(sock[0], sock[1]) if isinstance(sock, tuple) else None
         self.scheme = "https" if writer.get_extra_info("sslcontext") is not None else "http"
         # Files go out with loop.sendfile (os.sendfile: no copy through Python) on plain TCP; TLS
         # must encrypt every byte in user space, so there they are read in chunks and written.
@@ -293,7 +296,7 @@ class Connection:
         scheme = self.scheme
         if self.proxied and head.forwarded:
             host, proto = forwarded_client(head.headers, client[0], server.config.trusted)
-            client = (host, client[1])
+            client = Address(host, client[1])
             if proto:
                 scheme = "https" if proto in ("https", "wss") else "http"
         if head.upgrade is not None:

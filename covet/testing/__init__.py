@@ -21,7 +21,7 @@ from typing import Any, AsyncIterator, Awaitable, Iterator, Mapping, Optional, P
 from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 from ..core import driver
-from ..core.datastructures import Headers
+from ..core.datastructures import Address, Headers
 from ..core.requests import Request
 from .streaming import StreamedResponse, open_stream
 
@@ -178,7 +178,8 @@ class _Core:
         self.cookies = dict(cookies or {})
         self.headers = dict(headers or {})
         self.follow_redirects = follow_redirects
-        self.client = client
+        # request.client.host / .port, as through the server and ASGI.
+        self.client = Address(*client) if client is not None else None
 
     def _build(self, method, url, params, json, data, files, headers, cookies, content):
         full = url if url.startswith(("http://", "https://")) else self.base_url + ("" if url.startswith("/") else "/") + url
@@ -216,7 +217,7 @@ class _Core:
         raw = [(k.encode("latin-1"), str(v).encode("latin-1")) for k, v in hdrs.items()]
         port = parts.port or (443 if parts.scheme == "https" else 80)
         request = Request(method, path, query, raw, client=self.client, scheme=parts.scheme,
-                          server=(parts.hostname or "testserver", port), body=body)
+                          server=Address(parts.hostname or "testserver", port), body=body)
         request._raise = self.raise_server_exceptions
         return request, full
 

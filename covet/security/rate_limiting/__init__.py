@@ -18,7 +18,8 @@ The package, one concept per module:
 - ``backends``: the ``LimiterBackend`` contract, ``MemoryLimiterBackend``, ``RedisLimiterBackend``;
 - ``keys``: key functions (``client_ip``, ``header_key``, ``user_key``) and the key-size bound;
 - ``limiter``: ``RateLimiter``;
-- ``middleware``: ``RateLimitMiddleware`` and the route middleware ``@limiter.limit`` attaches.
+- ``middleware``: ``RateLimitMiddleware`` and the route middleware ``@limiter.limit`` attaches;
+- ``ddos``: ``DDoSProtector``, a coarse per-address flood breaker with an allow-list.
 
 Messages go to the ``covet.security.rate_limiting`` logger (``LOGGER_NAME``).
 
@@ -38,13 +39,14 @@ from .backends import (
     RedisLimiterBackend,
     backend_from_url,
 )
+from .ddos import DDOS_REDIS_PREFIX, DEFAULT_MAX_TRACKED, IPV6_PREFIX_LENGTH, DDoSProtector
 from .keys import MAX_KEY_LENGTH, client_ip, header_key, user_key
 from .limiter import DEFAULT_LIMITS, DEFAULT_LOG_INTERVAL, LOGGER_NAME, UNAVAILABLE_RETRY_AFTER, RateLimiter
 from .limits import MAX_RATE_PER_SECOND, Limit, Policy, RateLimitResult, StoreUnavailableResult, parse_limits
 from .middleware import RateLimitMiddleware
 
 __all__ = [
-    "RateLimiter", "RateLimitMiddleware", "RateLimitResult", "StoreUnavailableResult", "Limit", "Policy",
+    "RateLimiter", "RateLimitMiddleware", "DDoSProtector", "RateLimitResult", "StoreUnavailableResult", "Limit", "Policy",
     "parse_limits",
     "LimiterBackend", "MemoryLimiterBackend", "RedisLimiterBackend", "backend_from_url",
     "client_ip", "header_key", "user_key",
@@ -52,4 +54,5 @@ __all__ = [
     "DEFAULT_LIMITS", "DEFAULT_MAX_KEYS", "DEFAULT_REDIS_PREFIX", "DEFAULT_LOG_INTERVAL", "LOGGER_NAME",
     "UNAVAILABLE_RETRY_AFTER",
     "MAX_KEY_LENGTH", "MAX_RATE_PER_SECOND",
+    "DEFAULT_MAX_TRACKED", "DDOS_REDIS_PREFIX", "IPV6_PREFIX_LENGTH",
 ]
