@@ -254,3 +254,24 @@ def test_breakers_and_retries_made_without_metrics_report_with_the_calls_they_wr
         (("service", "payments"), ("error", "CircuitOpenError")): 1.0}
     assert values(families, "external_service_duration_seconds", "external_service_duration_seconds_count") == {
         (("service", "rates"),): 1.0, (("service", "payments"),): 4.0}
+
+
+def test_rate_limit_checks_and_hits():
+    from covet.security import RateLimiter
+
+    metrics = manager()
+    app = Covet()
+    app.enable_metrics(metrics=metrics)
+    limiter = RateLimiter("2/minute")
+
+    @app.route("/api")
+    @limiter.limit("2/minute")
+    async def api(request):
+        return {"ok": True}
+
+    with TestClient(app) as client:
+        assert [client.get("/api").status_code for _ in range(3)] == [200, 200, 429]
+        families = scrape(client)
+    limiter.close()
+    assert values(families, "rate_limit_checks_total") == {(): 3.0}
+    assert values(families, "rate_limit_hits_total") == {(): 1.0}

@@ -12,6 +12,7 @@ import logging
 from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
 from ..._logging import ThrottledLog
+from ..._probes import RATE_LIMIT
 from ...core._wrap import add_route_middleware, ensure_unrouted
 from ...core.problems import problem_response
 from .algorithms import strategy_name
@@ -235,6 +236,8 @@ class RateLimiter:
         state = request.state
         state.rate_limit = result
         state.__dict__.setdefault(_HANDLED, set()).add(id(self))
+        if RATE_LIMIT.observers:  # every request counted: rate_limit_checks_total, hits when refused
+            RATE_LIMIT.emit(result.allowed)
 
     def handled(self, request: Any) -> bool:
         """True once this limiter has counted ``request`` (so a second layer does not count it again)."""
