@@ -13,7 +13,6 @@ import threading
 from typing import Any, Awaitable, Callable, Dict, Iterable, Mapping, Optional, Tuple, TypeVar
 
 from .._logging import ThrottledLog
-from ..core.responses import json_default
 from ..redis import BlockingRedis, Redis, RedisError, ReplyError
 from .backend import (DEFAULT_TTL, MISSING, AsyncFace, Backend, check_delta, check_prefix, check_ttl, not_an_integer,
                       stats_dict)
@@ -29,10 +28,18 @@ DEFAULT_LOG_INTERVAL = 60.0
 DEFAULT_PREFIX = "covet:cache:"
 
 
+def _rows(value: Any) -> Any:
+    # A database row or an ORM model (anything with to_dict()) is stored as its dict, which reads
+    # back the same way (row["name"]). Anything else JSON cannot hold is refused as it is: a date
+    # stored as text would come back a str from the second call on.
+    to_dict = getattr(value, "to_dict", None)
+    if to_dict is None:
+        raise TypeError("Object of type %s is not JSON serializable" % type(value).__name__)
+    return to_dict()
+
+
 def _json_dumps(value: Any) -> bytes:
-    # The conversions of a JSON response (covet.core.responses.json_default): a database row or an
-    # ORM model is stored as the dict a handler returning it would send; a datetime as ISO text.
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=json_default).encode("utf-8")
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_rows).encode("utf-8")
 
 
 def _json_loads(data: bytes) -> Any:
