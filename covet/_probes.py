@@ -28,14 +28,14 @@ The probes and their arguments:
   mapping, so that tracing can add ``traceparent``. The outcome is the response's status code.
 
 Signals are events without a duration, emitted by the security features for the business metrics:
-``TOKEN_CHECK``, ``AUTH_ATTEMPT``, ``PERMISSION_CHECK`` and ``RATE_LIMIT`` (their arguments are
+``TOKEN_CHECK``, ``AUTH_ATTEMPT``, ``PERMISSION_CHECK``, ``RATE_LIMIT`` and ``HEALTH_CHECK`` (their arguments are
 below, where they are defined).
 """
 import logging
 from typing import Any, Callable, List, Optional, Tuple
 
 __all__ = ["Probe", "Signal", "Finish", "Observer", "DATABASE", "REDIS", "HTTP_CLIENT", "finish", "TOKEN_CHECK",
-           "AUTH_ATTEMPT", "PERMISSION_CHECK", "RATE_LIMIT"]
+           "AUTH_ATTEMPT", "PERMISSION_CHECK", "RATE_LIMIT", "HEALTH_CHECK"]
 
 Finish = Callable[[Optional[BaseException], Any], None]
 Observer = Callable[..., Optional[Finish]]
@@ -138,3 +138,5 @@ AUTH_ATTEMPT = Signal("auth.attempt")
 PERMISSION_CHECK = Signal("permission.check")
 #: ``(allowed)``: a request counted against a rate limit.
 RATE_LIMIT = Signal("rate.limit")
+#: ``(name, healthy)``: a health check's outcome, each time a probe runs it.
+HEALTH_CHECK = Signal("health.check")

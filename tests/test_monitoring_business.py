@@ -275,3 +275,38 @@ def test_rate_limit_checks_and_hits():
     limiter.close()
     assert values(families, "rate_limit_checks_total") == {(): 3.0}
     assert values(families, "rate_limit_hits_total") == {(): 1.0}
+
+
+def test_cache_hits_and_misses_and_health_check_status():
+    from covet.cache import Cache
+    from covet.monitoring.health import HealthChecker
+
+    metrics = manager()
+    app = Covet()
+    app.enable_metrics(metrics=metrics)
+    sessions = Cache()
+    app.state.business_metrics.watch_cache("sessions", sessions)
+    health = HealthChecker()
+    health.add_check("queue", lambda: {"status": "healthy"})
+    health.add_check("mail", lambda: {"status": "unhealthy", "error": "smtp down"}, critical=False)
+    app.include_router(health.router, prefix="/health")
+
+    @app.route("/page")
+    async def page():
+        hit = app.memory_cache.get("page")
+        app.memory_cache.set("page", "x", ttl=60)
+        sessions.get("nobody")
+        return {"hit": hit is not None}
+
+    with TestClient(app) as client:
+        assert [client.get("/page").json()["hit"] for _ in range(3)] == [False, True, True]
+        client.get("/health")
+        first = scrape(client)
+        client.get("/page")
+        second = scrape(client)
+    assert values(first, "cache_hits_total") == {(("cache", "memory"),): 2.0, (("cache", "sessions"),): 0.0}
+    assert values(first, "cache_misses_total") == {(("cache", "memory"),): 1.0, (("cache", "sessions"),): 3.0}
+    assert values(second, "cache_hits_total")[(("cache", "memory"),)] == 3.0  # counted once, not again
+    assert values(first, "health_check_status") == {(("check", "queue"),): 1.0, (("check", "mail"),): 0.0}
+    with pytest.raises(TypeError, match="watch_cache takes"):
+        app.state.business_metrics.watch_cache("x", object())

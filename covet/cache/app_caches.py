@@ -14,14 +14,14 @@ Both take their default TTL from ``app.state.cache_ttl`` when set (``CACHE_TTL``
 """
 import threading
 import weakref
-from typing import Any, Optional
+from typing import Any, Dict, Optional
 
 from .backend import DEFAULT_TTL
 from .cache import Cache
 from .config import CacheConfigError, backend_from_spec, redis_url_from_env
 from .layer import CacheLayer
 
-__all__ = ["memory_cache", "redis_cache", "redis_url_for", "ttl_for"]
+__all__ = ["memory_cache", "redis_cache", "redis_url_for", "ttl_for", "made"]
 
 
 class _AppCaches:
@@ -60,6 +60,20 @@ def ttl_for(app: Any) -> float:
     """``app.state.cache_ttl`` if set, else ``DEFAULT_TTL``: the default TTL of the app's caches."""
     state = app.state
     return state.cache_ttl if "cache_ttl" in state else DEFAULT_TTL
+
+
+def made(app: Any) -> Dict[str, Any]:
+    """The app's caches made so far: ``{"memory": ..., "redis": ...}``, either or both or neither
+    (the metrics endpoint reports their hits and misses without making one).
+
+    Example::
+
+        made(app)   # {"memory": <Cache ...>} once app.memory_cache has been used
+    """
+    caches = _caches.get(app)
+    if caches is None:
+        return {}
+    return {name: cache for name, cache in (("memory", caches.memory), ("redis", caches.redis)) if cache is not None}
 
 
 def memory_cache(app: Any) -> Cache:

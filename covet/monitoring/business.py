@@ -23,7 +23,7 @@ import threading
 import time
 from typing import Any, Dict, Optional, Sequence, Tuple
 
-from .._probes import AUTH_ATTEMPT, DATABASE, PERMISSION_CHECK, RATE_LIMIT, TOKEN_CHECK
+from .._probes import AUTH_ATTEMPT, DATABASE, HEALTH_CHECK, PERMISSION_CHECK, RATE_LIMIT, TOKEN_CHECK
 from .registry import MetricsManager
 
 __all__ = ["BusinessMetrics", "BoundedLabel", "SIZE_BUCKETS", "DEFAULT_CARDINALITY_LIMIT",
@@ -140,6 +140,14 @@ class BusinessMetrics:
                                            ["result"])
         self.rate_limit_checks = m.counter("rate_limit_checks_total", "Requests counted against a rate limit.")
         self.rate_limit_hits = m.counter("rate_limit_hits_total", "Requests refused by a rate limit.")
+        self.health = m.gauge("health_check_status", "1 when the health check passed at its last run, else 0.",
+                              ["check"], multiprocess_mode="max")
+        self.cache_hits = m.counter("cache_hits_total", "Cache lookups that found a value, by cache.", ["cache"])
+        self.cache_misses = m.counter("cache_misses_total", "Cache lookups that found nothing, by cache.", ["cache"])
+        self._checks = BoundedLabel(cardinality_limit)
+        self._caches: Dict[str, Any] = {}
+        self._cache_seen: Dict[str, Tuple[int, int]] = {}
+        self._cache_lock = threading.Lock()
         attempts = {True: self.auth_attempts.labels("success"), False: self.auth_attempts.labels("failure")}
         tokens = {r: self.token_validations.labels(r) for r in ("valid", "missing", "expired", "invalid")}
         permissions = {True: self.permission_checks.labels("allowed"), False: self.permission_checks.labels("denied")}
@@ -152,7 +160,8 @@ class BusinessMetrics:
         self._stops = [DATABASE.add(self._on_statement), AUTH_ATTEMPT.add(lambda ok: attempts[bool(ok)].inc()),
                        TOKEN_CHECK.add(lambda result: tokens[result].inc()),
                        PERMISSION_CHECK.add(lambda allowed: permissions[bool(allowed)].inc()),
-                       RATE_LIMIT.add(on_rate_limit)]
+                       RATE_LIMIT.add(on_rate_limit),
+                       HEALTH_CHECK.add(lambda name, ok: self.health.labels(self._checks(name)).set(1 if ok else 0))]
 
     # -- what covet's parts report ---------------------------------------------------------------
     def size_children(self, method: str, route: str) -> Tuple[Any, Any]:
@@ -180,6 +189,34 @@ class BusinessMetrics:
                 word = statement.split(None, 1)[0].upper() if statement.strip() else ""
                 self.slow_queries.labels(attributes.get("db.system.name", "unknown"), self._operations(word)).inc()
         return done
+
+    def watch_cache(self, name: str, cache: Any) -> None:
+        """Report ``cache``'s hits and misses (its ``stats()``) as ``cache_hits_total`` and
+        ``cache_misses_total`` with ``cache=name``, read at each scrape. ``app.memory_cache`` and
+        ``app.redis_cache`` are watched as ``memory`` and ``redis`` once made.
+
+        Example::
+
+            business.watch_cache("sessions", session_cache)
+        """
+        if not callable(getattr(cache, "stats", None)):
+            raise TypeError("watch_cache takes a covet.cache cache (an object with stats()), got %r" % (cache,))
+        with self._cache_lock:
+            self._caches[str(name)] = cache
+
+    def collect_caches(self) -> None:
+        """Move each watched cache's hits and misses since the last scrape into the counters."""
+        with self._cache_lock:
+            caches = list(self._caches.items())
+        for name, cache in caches:
+            stats = cache.stats()
+            hits, misses = stats.get("hits") or 0, stats.get("misses") or 0
+            with self._cache_lock:
+                last_hits, last_misses = self._cache_seen.get(name, (0, 0))
+                self._cache_seen[name] = (hits, misses)
+            # A cache that was cleared (counts back to 0) starts again from there.
+            self.cache_hits.labels(name).inc(hits - last_hits if hits >= last_hits else hits)
+            self.cache_misses.labels(name).inc(misses - last_misses if misses >= last_misses else misses)
 
     def collect_process(self) -> None:
         """Read the process's memory and CPU now (called before each scrape)."""
@@ -221,4 +258,4 @@ def families() -> Sequence[str]:
             "api_response_size_bytes", "slow_requests_total", "slow_queries_total", "user_actions_total",
             "feature_usage_total", "records_processed_total", "process_resident_memory_bytes", "process_cpu_seconds",
             "auth_attempts_total", "auth_token_validations_total", "permission_checks_total", "rate_limit_checks_total",
-            "rate_limit_hits_total")
+            "rate_limit_hits_total", "health_check_status", "cache_hits_total", "cache_misses_total")

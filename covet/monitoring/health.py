@@ -17,6 +17,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple, TypeVar
 
+from .._probes import HEALTH_CHECK
 from ..core._chain import is_async_callable
 from ..core.requests import Request
 from ..core.responses import JSONResponse
@@ -347,6 +348,8 @@ class HealthChecker:
             status, details = UNHEALTHY, {"error": _error(exc)}
         else:
             status, details = _outcome(task.result())
+        if HEALTH_CHECK.observers:  # health_check_status in the business metrics
+            HEALTH_CHECK.emit(check.name, status == HEALTHY)
         return CheckResult(check.name, status, check.critical, _ms(start), details)
 
     async def _call(self, check: _Check) -> Any:

@@ -19,6 +19,7 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 from covet.core._paths import PARAM
 from covet.core.requests import Request
 from covet import resilience
+from covet.cache import app_caches
 from covet.core.responses import Response
 
 from .backends import PrometheusBackend
@@ -178,6 +179,9 @@ def enable_metrics(app: Any, path: str = "/metrics", metrics: Optional[MetricsMa
 
     async def metrics_endpoint(request: Request) -> Response:
         if business is not None:
+            for name, cache in app_caches.made(app).items():
+                business.watch_cache(name, cache)
+            business.collect_caches()
             business.collect_process()
         body, content_type = manager.render(request.headers.get("accept"))
         # A scrape is a reading of now: no cache may answer the next one.
