@@ -299,7 +299,8 @@ def test_entry_point_and_command_modules():
     assert covet.cli.main is program.main
     assert program.COMMANDS == (run, routes, openapi, db, check, new)
     # Only the commands that exist: no new ones appear in the parser.
-    assert program.build_parser().format_usage() == "usage: covet [-h] [--version] {run,routes,openapi,db,check,new} ...\n"
+    assert program.build_parser().format_usage() == ("usage: covet [-h] [--version]\n"
+                                                     "             {run,routes,openapi,db,check,security-scan,new} ...\n")
 
 
 @pytest.mark.parametrize("flags, expected", [([], True), (["--access-log"], True), (["--no-access-log"], False),

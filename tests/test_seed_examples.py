@@ -566,9 +566,15 @@ def test_example_31_cache_decorators(sqlite_url):
 
 # -- Monitoring & Observability -------------------------------------------------------------------
 
-def test_example_32_metrics():
+def test_example_32_metrics(monkeypatch):
     import time
 
+    from covet.monitoring import Registry, backends
+
+    # The example registers http_requests_total in the process-wide registry; covet's own HTTP
+    # metrics (enable_metrics(), used by other tests in this process) name theirs the same with
+    # other labels. A fresh process-wide registry for the example, as a fresh process would have.
+    monkeypatch.setattr(backends, "REGISTRY", Registry())
     namespace = run(32, ns(time=time))
     app = namespace["app"]
 
