@@ -265,3 +265,12 @@ def test_new_routes_in_openapi(tmp_path, capsys, monkeypatch):
     assert "/webhooks/health" in paths
     assert "/api/notes" in paths   # covet new's own routes are still there
     assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+
+
+def test_templates_are_package_data():
+    with open(os.path.join(REPO, "setup.cfg")) as f:
+        assert "covet = py.typed, cli/generate_templates/*/*.tmpl\n" in f.read()
+    from covet.cli.generate import TEMPLATE_DIR
+    depths = {os.path.relpath(os.path.join(d, f), TEMPLATE_DIR).count(os.sep)
+              for d, _, files in os.walk(TEMPLATE_DIR) for f in files}
+    assert depths == {1}   # what the glob reaches

@@ -263,10 +263,10 @@ def wire_app(root: str) -> Optional[bool]:
         text = f.read()
     if "include_routers(" in text:
         return False
-    imports = list(_TOP_IMPORT.finditer(text))
     start = _CREATE_APP.search(text)
     end = _RETURN_APP.search(text, start.end()) if start else None
-    if not imports or end is None or imports[-1].end() > start.start():
+    imports = [m for m in _TOP_IMPORT.finditer(text, 0, start.start())] if start else []
+    if not imports or end is None:
         return None
     after_imports = imports[-1].end()
     text = (text[:after_imports] + _IMPORT_LINE + text[after_imports:end.start()] + _CALL_LINE
