@@ -158,7 +158,7 @@ class WriteBehind:
         for item in batch:
             try:
                 self._write(item)
-            except Exception as exc:
+            except BaseException as exc:  # even SystemExit from a write must not kill the flusher
                 self._failed(item, exc)
             else:
                 self.written += 1
@@ -184,7 +184,7 @@ class WriteBehind:
             future.cancel()
             raise TimeoutError("the write took longer than %g s" % WRITE_TIMEOUT) from None
 
-    def _failed(self, item: PendingWrite, exc: Exception) -> None:
+    def _failed(self, item: PendingWrite, exc: BaseException) -> None:
         item.attempts += 1
         with self._cond:
             if item.key in self._pending:
