@@ -1,5 +1,6 @@
 """Caching: a bounded TTL + LRU store in memory, Redis and multi-level backends, and the
-strategies on top (cache-aside with single-flight, refresh-ahead, write-through, whole pages).
+strategies on top (cache-aside with single-flight, refresh-ahead, write-through, write-behind,
+whole pages; docs/caching.md).
 
 Faces: every operation of a ``Cache`` has a plain method (``get``, ``set``, ...) and a
 coroutine with an ``a`` prefix (``aget``, ``aset``, ...). A ``CacheLayer`` (and
@@ -11,7 +12,7 @@ accepts any hashable, Redis needs str).
 
 The modules, one concept each: ``backend`` (the contract every backend implements, and the
 two face mixins), ``memory``, ``redis``, ``multilevel`` (the backends), ``strategies``,
-``keys``, ``page`` (the page cache), ``cache`` (``Cache``), ``manager`` (``CacheManager``),
+``writebehind``, ``keys``, ``page`` (the page cache), ``cache`` (``Cache``), ``manager`` (``CacheManager``),
 ``layer`` (``CacheLayer``, ``MultiLevelCache``), ``config`` (backends by name),
 ``decorators`` (``cache_result``, ``cache_page``, ``cached``) and ``app_caches``
 (``app.memory_cache``, ``app.redis_cache``: this package is the kernel's ``cache`` service).
@@ -46,6 +47,8 @@ if TYPE_CHECKING:
     from .multilevel import MultiLevelBackend as MultiLevelBackend, TwoLevelBackend as TwoLevelBackend
     from .page import DEFAULT_VARY as DEFAULT_VARY
     from .redis import RedisBackend as RedisBackend
+    from .strategies import CacheStrategy as CacheStrategy
+    from .writebehind import WriteBehind as WriteBehind
 
 # public name -> submodule that defines it (imported on first use: the Redis client only when asked for)
 _EXPORTS = {
@@ -60,6 +63,7 @@ _EXPORTS = {
     "MultiLevelBackend": "multilevel", "TwoLevelBackend": "multilevel",
     "DEFAULT_VARY": "page",
     "CacheConfigError": "config",
+    "CacheStrategy": "strategies", "WriteBehind": "writebehind",
     "memory_cache": "app_caches", "redis_cache": "app_caches",
 }
 

@@ -3,7 +3,8 @@
 The kernel's ``Covet.memory_cache``/``Covet.redis_cache`` properties ask the ``cache``
 service (this package) for them; each is made on first use and lives as long as the app.
 
-- ``app.memory_cache`` is a memory ``Cache`` (plain methods: ``app.memory_cache.get(key)``).
+- ``app.memory_cache`` is a memory ``Cache`` (plain methods: ``app.memory_cache.get(key)``); its
+  write-behind queue is written out when the app shuts down.
 - ``app.redis_cache`` is a ``CacheLayer`` over Redis (coroutines: ``await app.redis_cache.get(key)``)
   at ``app.state.redis_url``, else the ``COVET_REDIS_URL`` or ``REDIS_URL`` environment variable.
   With none of them it raises ``CacheConfigError`` saying so: a silent memory fallback would
@@ -89,7 +90,11 @@ def memory_cache(app: Any) -> Cache:
     with _lock:
         caches = _of(app)
         if caches.memory is None:
-            caches.memory = Cache(ttl=ttl_for(app))
+            cache = Cache(ttl=ttl_for(app))
+            # Writes queued by set_write_behind reach their store before the app stops (SIGTERM
+            # runs the shutdown hooks); the cache stays usable if the app serves again.
+            app.on_shutdown(cache.aclose)
+            caches.memory = cache
         return caches.memory
 
 

@@ -149,6 +149,12 @@ class Backend(abc.ABC):
     def delete_prefix(self, prefix: str) -> int:
         """Remove every str key starting with ``prefix``; the number removed."""
 
+    def delete_pattern(self, pattern: str) -> int:
+        """Remove every str key matching the glob ``pattern`` (Redis's glob: ``keys.glob_regex``);
+        the number removed. Not abstract, so backends written before it still load: they raise
+        ``NotImplementedError`` here."""
+        raise NotImplementedError("%s does not support invalidate_pattern()" % type(self).__name__)
+
     # -- the coroutine face ---------------------------------------------------------
     @abc.abstractmethod
     async def aget(self, key: Any, default: Any = None) -> Any:
@@ -193,6 +199,10 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     async def adelete_prefix(self, prefix: str) -> int:
         """Coroutine face of ``delete_prefix``."""
+
+    async def adelete_pattern(self, pattern: str) -> int:
+        """Coroutine face of ``delete_pattern``."""
+        raise NotImplementedError("%s does not support invalidate_pattern()" % type(self).__name__)
 
     # -- the rest --------------------------------------------------------------------
     @abc.abstractmethod
@@ -267,6 +277,10 @@ class SyncFace(Backend):
         """Coroutine face of ``delete_prefix``."""
         return self.delete_prefix(prefix)
 
+    async def adelete_pattern(self, pattern: str) -> int:
+        """Coroutine face of ``delete_pattern``."""
+        return self.delete_pattern(pattern)
+
     def run_blocking(self, call: Callable[[Backend], Awaitable[T]]) -> T:
         """Drive ``call(self)`` without an event loop: this backend's coroutines never suspend."""
         coro: Any = call(self)
@@ -333,4 +347,8 @@ class AsyncFace(Backend):
     def delete_prefix(self, prefix: str) -> int:
         """Remove every key starting with ``prefix``; the number removed."""
         return self.run_blocking(lambda b: b.adelete_prefix(prefix))
+
+    def delete_pattern(self, pattern: str) -> int:
+        """Remove every key matching the glob ``pattern``; the number removed."""
+        return self.run_blocking(lambda b: b.adelete_pattern(pattern))
 

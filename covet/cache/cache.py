@@ -3,6 +3,8 @@
 Every operation has a plain method (``get``, ``set``, ...) and a coroutine with an ``a``
 prefix (``aget``, ``aset``, ...), whatever the backend (see backend.py for who does the work).
 """
+import asyncio
+import inspect
 import math
 import uuid
 from typing import Any, Callable, Dict, Iterable, Mapping, Optional, overload
@@ -11,7 +13,10 @@ from .backend import DEFAULT_TTL, Backend, check_delta, check_ttl
 from .memory import DEFAULT_MAXBYTES, DEFAULT_MAXSIZE, MemoryBackend
 from .page import DEFAULT_PAGE_PREFIX, DEFAULT_VARY, page_decorator
 from .results import F, cached_decorator
-from .strategies import SingleFlight, aset_through, check_refresh, set_through
+from .keys import check_pattern
+from .strategies import (CacheStrategy, SingleFlight, aset_through, check_refresh, check_strategy, refresh_point,
+                         set_through)
+from .writebehind import WriteBehind
 
 __all__ = ["Cache"]
 
@@ -26,6 +31,8 @@ class Cache:
         ttl. A backend belongs to one cache.
     :param maxbytes: most estimated bytes of the default memory backend (unused with ``backend=``).
     :attr single_flight: the ``SingleFlight`` behind ``get_or_set`` and ``cached``.
+    :attr write_behind: the ``WriteBehind`` queue behind ``set_write_behind`` (its ``interval``,
+        ``max_pending`` and ``max_attempts`` are settable).
 
     Example::
 
@@ -50,6 +57,7 @@ class Cache:
             backend.default_ttl = ttl
         self.backend = backend
         self.single_flight = SingleFlight(backend)
+        self.write_behind = WriteBehind(backend)
         if type(self).get is Cache.get and type(self).set is Cache.set:
             # PERF: the plain face is the backend's bound methods: one call less on every hit.
             self.get = backend.get  # type: ignore[assignment]
@@ -242,16 +250,128 @@ class Cache:
         """Coroutine face of ``set_through``; ``write`` may be async or plain."""
         return await aset_through(self.backend, key, value, write, self._resolve_ttl(ttl))
 
+    # -- the strategies under the names of the API template (docs/caching.md) -------------
+    def get_or_fetch(self, key: Any, fetch_func: Callable[[], Any], ttl: Optional[float] = None) -> Any:
+        """Cache-aside: ``get_or_set`` under its other name (single flight; an error is not cached)."""
+        return self.get_or_set(key, fetch_func, ttl)
+
+    async def aget_or_fetch(self, key: Any, fetch_func: Callable[[], Any], ttl: Optional[float] = None) -> Any:
+        """Coroutine face of ``get_or_fetch``; ``fetch_func`` may be async or plain.
+
+        Example::
+
+            user = await cache.aget_or_fetch("user:123", lambda: db.get_user(123), ttl=300)
+        """
+        return await self.aget_or_set(key, fetch_func, ttl)
+
+    def get_with_refresh(self, key: Any, fetch_func: Callable[[], Any], ttl: Optional[float] = None) -> Any:
+        """Refresh-ahead: ``get_or_set`` with ``refresh_after`` at 80 % of the (finite) ttl.
+
+        Callers get the cached value at once; once it is older than 80 % of its ttl one background
+        refresh (per key at a time) replaces it. A miss fetches as ``get_or_fetch`` does.
+        """
+        seconds = self._resolve_ttl(ttl)
+        return self.single_flight.get_or_set(key, fetch_func, seconds, refresh_point(seconds))
+
+    async def aget_with_refresh(self, key: Any, fetch_func: Callable[[], Any], ttl: Optional[float] = None) -> Any:
+        """Coroutine face of ``get_with_refresh``; the refresh runs in a task.
+
+        Example::
+
+            config = await cache.aget_with_refresh("app:config", fetch_config, ttl=3600)
+        """
+        seconds = self._resolve_ttl(ttl)
+        return await self.single_flight.aget_or_set(key, fetch_func, seconds, refresh_point(seconds))
+
+    def set_write_through(self, key: Any, value: Any, write_func: Callable[[Any], Any],
+                          ttl: Optional[float] = None) -> Any:
+        """Write-through: ``set_through`` under its other name (``write_func(value)``, then the cache)."""
+        return self.set_through(key, value, write_func, ttl)
+
+    async def aset_write_through(self, key: Any, value: Any, write_func: Callable[[Any], Any],
+                                 ttl: Optional[float] = None) -> Any:
+        """Coroutine face of ``set_write_through``; ``write_func`` may be async or plain."""
+        return await self.aset_through(key, value, write_func, ttl)
+
+    def set_write_behind(self, key: Any, value: Any, write_func: Callable[[Any], Any],
+                         ttl: Optional[float] = None) -> bool:
+        """Write-behind: cache ``value`` now; ``write_func(value)`` runs in the next batch (writebehind.py).
+
+        True when the write was queued (a queued write of the same key is replaced); False when
+        the queue was full and the write ran here, write-through. ``write_func`` must be plain:
+        an async one needs ``aset_write_behind`` (its loop runs it).
+
+        Example::
+
+            cache.set_write_behind("user:123", user, db.save_user)
+        """
+        if not callable(write_func):
+            raise TypeError("write_func must be a callable taking the value, got %r" % (write_func,))
+        if inspect.iscoroutinefunction(write_func):
+            raise TypeError("set_write_behind() got an async write_func; use aset_write_behind()")
+        seconds = self._resolve_ttl(ttl)
+        self.backend.set(key, value, seconds)
+        if self.write_behind.enqueue(key, value, write_func, None):
+            return True
+        set_through(self.backend, key, value, write_func, seconds)
+        return False
+
+    async def aset_write_behind(self, key: Any, value: Any, write_func: Callable[[Any], Any],
+                                ttl: Optional[float] = None) -> bool:
+        """Coroutine face of ``set_write_behind``; an async ``write_func`` is awaited on this loop.
+
+        Example::
+
+            await cache.aset_write_behind("user:123", user, lambda v: db.save_user(v), ttl=300)
+        """
+        if not callable(write_func):
+            raise TypeError("write_func must be a callable taking the value, got %r" % (write_func,))
+        seconds = self._resolve_ttl(ttl)
+        await self.backend.aset(key, value, seconds)
+        if self.write_behind.enqueue(key, value, write_func, asyncio.get_running_loop()):
+            return True
+        await aset_through(self.backend, key, value, write_func, seconds)
+        return False
+
+    def flush(self) -> None:
+        """Run the queued write-behind writes now and wait for them (coroutines: ``aflush``)."""
+        self.write_behind.flush()
+
+    async def aflush(self) -> None:
+        """Coroutine face of ``flush``."""
+        await self.write_behind.aflush()
+
+    def invalidate_pattern(self, pattern: str, allow_all: bool = False) -> int:
+        """Remove every key matching the glob ``pattern`` (``*``, ``?``, ``[a-z]``, ``[^a]``, ``\\``
+        escapes, as Redis's MATCH); the number removed.
+
+        Keys are matched without the Redis backend's prefix. A pattern that is empty or only
+        ``*`` would remove everything: ``ValueError`` unless ``allow_all=True``. Redis walks the
+        keys with SCAN (never KEYS) and removes them with UNLINK, in batches.
+
+        Example::
+
+            removed = cache.invalidate_pattern("user:*")
+        """
+        return self.backend.delete_pattern(check_pattern(pattern, allow_all))
+
+    async def ainvalidate_pattern(self, pattern: str, allow_all: bool = False) -> int:
+        """Coroutine face of ``invalidate_pattern``."""
+        return await self.backend.adelete_pattern(check_pattern(pattern, allow_all))
+
     # -- decorators ------------------------------------------------------------------
     @overload
     def cached(self, ttl: F) -> F: ...
 
     @overload
     def cached(self, ttl: Optional[float] = None, key: Optional[Callable[..., Any]] = None,
-               refresh_after: Optional[float] = None) -> Callable[[F], F]: ...
+               refresh_after: Optional[float] = None, *, key_prefix: Optional[str] = None,
+               key_func: Optional[Callable[..., Any]] = None,
+               strategy: Optional[CacheStrategy] = None) -> Callable[[F], F]: ...
 
     def cached(self, ttl: Any = None, key: Optional[Callable[..., Any]] = None,
-               refresh_after: Optional[float] = None) -> Any:
+               refresh_after: Optional[float] = None, *, key_prefix: Optional[str] = None,
+               key_func: Optional[Callable[..., Any]] = None, strategy: Optional[CacheStrategy] = None) -> Any:
         """Decorator caching a plain or async function's results by its arguments.
 
         The default key is the function's qualified name and the repr of its
@@ -261,6 +381,13 @@ class Cache:
         taking the same arguments and returning the key. ``f(1, 2)`` and ``f(1, b=2)``
         are different keys. The wrapper's ``cache_key(*args, **kwargs)`` gives the key,
         for ``cache.delete``.
+
+        ``key_prefix="user"`` makes keys ``"user:<arguments>"`` instead (``"user:123"``, which
+        ``invalidate_pattern("user:*")`` reaches); with ``key_func``, ``"user:" + str(key_func(...))``,
+        ``key_func`` taking the function's arguments with their defaults filled in
+        (``keys.prefixed_key``). ``strategy=CacheStrategy.REFRESH_AHEAD`` refreshes at 80 % of
+        the ttl (``refresh_after`` may say when instead); ``CACHE_ASIDE`` (the default) does
+        not. The write strategies are for writes, not a read decorator: ``TypeError``.
 
         Results are stored as they are, except that a ``Response`` is kept as a record
         rebuilt into a new ``Response`` on every call (a streaming one raises ``TypeError``)
@@ -273,12 +400,21 @@ class Cache:
             @cache.cached(ttl=30, key=lambda user_id: "user:%d" % user_id)
             def load_user(user_id): ...
         """
-        if callable(ttl) and key is None and refresh_after is None:
+        if callable(ttl) and key is None and refresh_after is None and key_prefix is None and key_func is None \
+                and strategy is None:
             return self.cached()(ttl)  # used bare: @cache.cached
+        refresh_ahead = check_strategy(strategy, refresh_after)
         seconds, refresh = self._resolve_refresh(ttl, refresh_after)
+        if refresh_ahead and refresh is None:
+            refresh = refresh_point(seconds)
         if key is not None and not callable(key):
             raise TypeError("key must be a callable returning the cache key, got %r" % (key,))
-        return cached_decorator(self.single_flight, seconds, refresh, key)
+        if key is not None and (key_prefix is not None or key_func is not None):
+            raise TypeError("give key= (the whole key) or key_prefix=/key_func=, not both")
+        if key_func is not None and key_prefix is None:
+            raise TypeError("key_func= makes the part of the key after key_prefix=; give key_prefix too "
+                            "(or key= for the whole key)")
+        return cached_decorator(self.single_flight, seconds, refresh, key, key_prefix, key_func)
 
     def cache_page(self, ttl: Optional[float] = None, vary: Iterable[str] = DEFAULT_VARY,
                    key_prefix: str = DEFAULT_PAGE_PREFIX, vary_query: Any = None) -> Callable[[F], F]:
@@ -310,12 +446,16 @@ class Cache:
 
     # -- lifecycle -------------------------------------------------------------------
     def close(self) -> None:
-        """Stop refresh threads and the backend's private resources."""
+        """Write what write-behind has queued, then stop refresh threads and the backend's private
+        resources. The cache stays usable (threads start again when needed). From a coroutine whose
+        loop queued async writes, use ``aclose``."""
+        self.write_behind.close()
         self.single_flight.close()
         self.backend.close()
 
     async def aclose(self) -> None:
         """Coroutine face of ``close``; also waits for running background refreshes."""
+        await self.write_behind.aclose()
         await self.single_flight.aclose()
         await self.backend.aclose()
 

@@ -4,7 +4,9 @@
   ``default_cache`` (a memory ``Cache`` of this process) unless ``cache=`` names another.
 - ``@cache_page(ttl=600)`` caches a GET/HEAD route's whole response in the app's own memory
   cache (``app.memory_cache``) unless ``cache=`` names another.
-- ``@cached(cache, ttl=60)`` is ``cache.cached(ttl=60)`` for code that imports functions.
+- ``@cached(cache, ttl=60)`` is ``cache.cached(ttl=60)`` for code that imports functions;
+  without a cache, ``@cached(key_prefix="user", ttl=300, strategy=CacheStrategy.REFRESH_AHEAD)``
+  (the API template's form) uses ``default_cache``, as ``cache_result`` does.
 
 Example::
 
@@ -25,6 +27,7 @@ from .cache import Cache
 from .layer import CacheLayer
 from .page import DEFAULT_PAGE_PREFIX, DEFAULT_VARY, page_decorator
 from .results import F
+from .strategies import CacheStrategy
 
 __all__ = ["cache_result", "cache_page", "cached", "default_cache"]
 
@@ -40,20 +43,39 @@ def _as_cache(cache: Union[Cache, CacheLayer], what: str) -> Cache:
     raise TypeError("%s needs a Cache or a CacheLayer, got %r" % (what, cache))
 
 
-def cached(cache: Cache, ttl: Any = None, key: Optional[Callable[..., Any]] = None,
-           refresh_after: Optional[float] = None) -> Callable[[F], F]:
-    """Module-level form of ``Cache.cached``: ``@cached(cache, ttl=60)``.
+def cached(cache: Any = None, ttl: Any = None, key: Optional[Callable[..., Any]] = None,
+           refresh_after: Optional[float] = None, *, key_prefix: Optional[str] = None,
+           key_func: Optional[Callable[..., Any]] = None, strategy: Optional[CacheStrategy] = None) -> Any:
+    """Module-level form of ``Cache.cached``: ``@cached(cache, ttl=60)``, or without a cache
+    (``default_cache``): ``@cached(key_prefix="user", ttl=300)``.
+
+    :param cache: a ``Cache`` or ``CacheLayer``; ``default_cache`` when None.
+    :param key_prefix: keys are ``"<key_prefix>:<arguments>"`` (``"user:123"``).
+    :param key_func: with ``key_prefix``: the part after it, from the function's arguments.
+    :param strategy: ``CacheStrategy.CACHE_ASIDE`` (default) or ``REFRESH_AHEAD`` (80 % of the
+        ttl); the write strategies raise ``TypeError`` (a read decorator has nothing to write).
 
     Example::
 
         @cached(cache, ttl=60)
         def load_settings(): ...
+
+        @cached(key_prefix="user", ttl=600, key_func=lambda user_id, posts: f"{user_id}:{posts}",
+                strategy=CacheStrategy.REFRESH_AHEAD)
+        async def get_user_with_posts(user_id: int, include_posts: bool = False): ...
     """
-    if not isinstance(cache, Cache):
-        raise TypeError("cached() needs a Cache as its first argument, got %r" % (cache,))
+    if cache is None:
+        target = default_cache
+    elif isinstance(cache, (Cache, CacheLayer)):
+        target = _as_cache(cache, "cached()")
+    elif callable(cache) and ttl is None and key is None and refresh_after is None and key_prefix is None \
+            and key_func is None and strategy is None:
+        return default_cache.cached()(cache)  # used bare: @cached
+    else:
+        raise TypeError("cached() needs a Cache or CacheLayer as its first argument (or none), got %r" % (cache,))
     if callable(ttl):
         raise TypeError("cached(cache, ...) must be called: @cached(cache, ttl=60)")
-    return cache.cached(ttl, key, refresh_after)
+    return target.cached(ttl, key, refresh_after, key_prefix=key_prefix, key_func=key_func, strategy=strategy)
 
 
 @overload

@@ -14,6 +14,7 @@ from .config import LevelSpec, backend_from_levels
 from .memory import DEFAULT_MAXSIZE
 from .page import DEFAULT_PAGE_PREFIX, DEFAULT_VARY
 from .results import F
+from .strategies import CacheStrategy
 
 __all__ = ["CacheLayer", "MultiLevelCache"]
 
@@ -97,17 +98,53 @@ class CacheLayer:
         """Write-through (``Cache.aset_through``); ``write`` may be async or plain."""
         return await self.cache.aset_through(key, value, write, ttl)
 
+    # -- the strategies under the API template's names (docs/caching.md) -------------------
+    async def get_or_fetch(self, key: Any, fetch_func: Callable[[], Any], ttl: Optional[float] = None) -> Any:
+        """Cache-aside with single flight (``Cache.aget_or_fetch``).
+
+        Example::
+
+            user = await cache.get_or_fetch("user:123", lambda: db.get_user(123), ttl=300)
+        """
+        return await self.cache.aget_or_fetch(key, fetch_func, ttl)
+
+    async def get_with_refresh(self, key: Any, fetch_func: Callable[[], Any], ttl: Optional[float] = None) -> Any:
+        """Refresh-ahead at 80 % of the ttl (``Cache.aget_with_refresh``)."""
+        return await self.cache.aget_with_refresh(key, fetch_func, ttl)
+
+    async def set_write_through(self, key: Any, value: Any, write_func: Callable[[Any], Any],
+                                ttl: Optional[float] = None) -> Any:
+        """Write-through (``Cache.aset_write_through``)."""
+        return await self.cache.aset_write_through(key, value, write_func, ttl)
+
+    async def set_write_behind(self, key: Any, value: Any, write_func: Callable[[Any], Any],
+                               ttl: Optional[float] = None) -> bool:
+        """Write-behind (``Cache.aset_write_behind``): cached now, written in the next batch."""
+        return await self.cache.aset_write_behind(key, value, write_func, ttl)
+
+    async def flush(self) -> None:
+        """Run the queued write-behind writes now (``Cache.aflush``)."""
+        await self.cache.aflush()
+
+    async def invalidate_pattern(self, pattern: str, allow_all: bool = False) -> int:
+        """Remove the keys matching a glob, at every level (``Cache.ainvalidate_pattern``)."""
+        return await self.cache.ainvalidate_pattern(pattern, allow_all)
+
     @overload
     def cached(self, ttl: F) -> F: ...
 
     @overload
     def cached(self, ttl: Optional[float] = None, key: Optional[Callable[..., Any]] = None,
-               refresh_after: Optional[float] = None) -> Callable[[F], F]: ...
+               refresh_after: Optional[float] = None, *, key_prefix: Optional[str] = None,
+               key_func: Optional[Callable[..., Any]] = None,
+               strategy: Optional[CacheStrategy] = None) -> Callable[[F], F]: ...
 
     def cached(self, ttl: Any = None, key: Optional[Callable[..., Any]] = None,
-               refresh_after: Optional[float] = None) -> Any:
+               refresh_after: Optional[float] = None, *, key_prefix: Optional[str] = None,
+               key_func: Optional[Callable[..., Any]] = None, strategy: Optional[CacheStrategy] = None) -> Any:
         """Decorator for plain and async functions (``Cache.cached``)."""
-        return self.cache.cached(ttl, key, refresh_after)
+        return self.cache.cached(ttl, key, refresh_after, key_prefix=key_prefix, key_func=key_func,
+                                 strategy=strategy)
 
     def cache_page(self, ttl: Optional[float] = None, vary: Iterable[str] = DEFAULT_VARY,
                    key_prefix: str = DEFAULT_PAGE_PREFIX) -> Callable[[F], F]:
@@ -119,7 +156,8 @@ class CacheLayer:
         return self.cache.stats()
 
     async def close(self) -> None:
-        """Wait for background refreshes, then release the backend's threads and connections."""
+        """Write what write-behind has queued, wait for background refreshes, then release the
+        backend's threads and connections."""
         await self.cache.aclose()
 
 

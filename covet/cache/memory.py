@@ -11,6 +11,7 @@ import time
 from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Tuple
 
 from .backend import DEFAULT_TTL, MISSING, SyncFace, check_delta, check_prefix, check_ttl, not_an_integer, stats_dict
+from .keys import glob_regex
 
 __all__ = ["MemoryBackend", "DEFAULT_MAXSIZE", "DEFAULT_MAXBYTES", "ENTRY_OVERHEAD", "estimate_size"]
 
@@ -242,6 +243,15 @@ class MemoryBackend(SyncFace):
         check_prefix(prefix)
         with self._lock:
             doomed = [k for k in self._data if isinstance(k, str) and k.startswith(prefix)]
+            for k in doomed:
+                self._drop(k)
+            return len(doomed)
+
+    def delete_pattern(self, pattern: str) -> int:
+        """Remove every str key matching the glob ``pattern`` (as Redis's MATCH); the number removed."""
+        match = glob_regex(pattern).match
+        with self._lock:
+            doomed = [k for k in self._data if isinstance(k, str) and match(k)]
             for k in doomed:
                 self._drop(k)
             return len(doomed)

@@ -182,6 +182,12 @@ class MultiLevelBackend(AsyncFace):
             level.delete_prefix(prefix)
         return await self.far.adelete_prefix(prefix)
 
+    async def adelete_pattern(self, pattern: str) -> int:
+        """Every level; the last level's count."""
+        for level in self.near:
+            level.delete_pattern(pattern)
+        return await self.far.adelete_pattern(pattern)
+
     # -- the rest --------------------------------------------------------------------
     def stats(self) -> Dict[str, Optional[int]]:
         """hits at any level, misses at the last, and the nearest level's evictions, expirations, size."""

@@ -16,6 +16,7 @@ from .._logging import ThrottledLog
 from ..redis import BlockingRedis, Redis, RedisError, ReplyError
 from .backend import (DEFAULT_TTL, MISSING, AsyncFace, Backend, check_delta, check_prefix, check_ttl, not_an_integer,
                       stats_dict)
+from .keys import glob_escape
 
 __all__ = ["RedisBackend", "DEFAULT_LOG_INTERVAL", "DEFAULT_PREFIX"]
 
@@ -26,6 +27,9 @@ logger = logging.getLogger("covet.cache")
 # How often a down Redis is reported: one line per interval, not one per request.
 DEFAULT_LOG_INTERVAL = 60.0
 DEFAULT_PREFIX = "covet:cache:"
+# Keys SCAN is asked for per call, and so the most one UNLINK removes: big enough for few round
+# trips, small enough that no single command holds the server for long.
+SCAN_BATCH = 1000
 
 
 def _rows(value: Any) -> Any:
@@ -44,11 +48,6 @@ def _json_dumps(value: Any) -> bytes:
 
 def _json_loads(data: bytes) -> Any:
     return json.loads(data.decode("utf-8"))
-
-
-def _glob_escape(text: str) -> str:
-    # Redis MATCH patterns are globs; a prefix is matched literally.
-    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
 
 def _ms(ttl: float) -> int:
@@ -278,16 +277,24 @@ class RedisBackend(AsyncFace):
         return bool(await self._try("EXISTS", self.redis.exists(self._key(key)), 0))
 
     async def adelete_prefix(self, prefix: str) -> int:
-        """Remove every key starting with ``prefix`` (SCAN + DEL); the number removed."""
-        pattern = _glob_escape(self.prefix + check_prefix(prefix)) + "*"
-        return await self._try("SCAN/DEL", self._scan_delete(pattern), 0)
+        """Remove every key starting with ``prefix`` (SCAN + UNLINK); the number removed."""
+        pattern = glob_escape(self.prefix + check_prefix(prefix)) + "*"
+        return await self._try("SCAN/UNLINK", self._scan_delete(pattern), 0)
+
+    async def adelete_pattern(self, pattern: str) -> int:
+        """Remove every key matching the glob ``pattern`` under this backend's prefix (SCAN MATCH +
+        UNLINK in batches, never KEYS, which blocks the server while it walks every key); the number
+        removed. The prefix is escaped, so its own ``*``, ``?`` or ``[`` match only themselves."""
+        return await self._try("SCAN/UNLINK", self._scan_delete(glob_escape(self.prefix) + pattern), 0)
 
     async def _scan_delete(self, pattern: str) -> int:
+        # UNLINK (Redis 4.0+) frees the values off the server's main thread; DEL would free a large
+        # value while every other client waits. SCAN's COUNT bounds each batch.
         removed = cursor = 0
         while True:
-            cursor, keys = await self.redis.scan(cursor, match=pattern, count=1000)
+            cursor, keys = await self.redis.scan(cursor, match=pattern, count=SCAN_BATCH)
             if keys:
-                removed += await self.redis.delete(*keys)
+                removed += await self.redis.command("UNLINK", *keys)
             if cursor == 0:
                 return removed
 

@@ -30,7 +30,7 @@ from typing import Any, Callable, List, Optional, Tuple, TypeVar
 from ..core._wrap import REQUEST_PARAM, route_status
 from ..core.requests import Request
 from ..core.responses import Response, dump_json, to_response
-from .keys import function_key
+from .keys import function_key, prefixed_key
 from .strategies import SingleFlight
 
 __all__ = ["F", "TAG", "response_record", "response_from_record", "freeze", "freeze_route", "thaw",
@@ -180,9 +180,11 @@ def _request_signature(func: Callable[..., Any]) -> Tuple[Optional[inspect.Signa
 
 
 def cached_decorator(flight: SingleFlight, ttl: float, refresh_after: Optional[float],
-                     key: Optional[Callable[..., Any]]) -> Callable[[F], F]:
+                     key: Optional[Callable[..., Any]], key_prefix: Optional[str] = None,
+                     key_func: Optional[Callable[..., Any]] = None) -> Callable[[F], F]:
     """The decorator behind ``Cache.cached``: results through ``flight`` for ``ttl`` seconds,
-    stored frozen (``freeze``/``freeze_route``) and thawed for every caller.
+    stored frozen (``freeze``/``freeze_route``) and thawed for every caller. The key is ``key``'s,
+    else ``keys.prefixed_key``'s with ``key_prefix``, else ``keys.function_key``'s.
 
     Example::
 
@@ -191,7 +193,12 @@ def cached_decorator(flight: SingleFlight, ttl: float, refresh_after: Optional[f
     def decorate(func: F) -> F:
         if not callable(func):
             raise TypeError("cached() decorates functions, got %r" % (func,))
-        make_key = key or function_key(func)
+        if key is not None:
+            make_key = key
+        elif key_prefix is not None:
+            make_key = prefixed_key(func, key_prefix, key_func)
+        else:
+            make_key = function_key(func)
         name = "%s.%s" % (getattr(func, "__module__", None), getattr(func, "__qualname__", repr(func)))
         sig, passthrough = _request_signature(func)
 

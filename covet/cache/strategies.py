@@ -3,10 +3,12 @@
 ``SingleFlight`` runs a factory once for all concurrent misses of a key (threads and
 coroutines alike) and, with ``refresh_after``, refreshes warm entries in the background.
 ``set_through``/``aset_through`` write to the store of record first, then to the cache.
-Each works on any ``Backend``; ``Cache`` exposes them as methods.
+Each works on any ``Backend``; ``Cache`` exposes them as methods. ``CacheStrategy`` names the
+four strategies (write-behind lives in writebehind.py).
 """
 import asyncio
 import concurrent.futures
+import enum
 import inspect
 import logging
 import math
@@ -15,12 +17,73 @@ from typing import Any, Callable, Dict, Optional, Set, Tuple
 
 from .backend import MISSING, Backend, check_ttl
 
-__all__ = ["SingleFlight", "set_through", "aset_through", "check_refresh"]
+__all__ = ["SingleFlight", "set_through", "aset_through", "check_refresh", "CacheStrategy", "REFRESH_AHEAD_FRACTION",
+           "refresh_point", "check_strategy"]
 
 logger = logging.getLogger("covet.cache")
 
 # Refresh-ahead work started from plain-def code runs on this many threads.
 REFRESH_THREADS = 2
+
+
+#: ``get_with_refresh`` and ``CacheStrategy.REFRESH_AHEAD`` refresh an entry once it is this old, as a
+#: fraction of its ttl: late enough that a hot key is fetched about once per ttl, early enough that
+#: a slow fetch (up to a fifth of the ttl) ends before the entry expires.
+REFRESH_AHEAD_FRACTION = 0.8
+
+
+class CacheStrategy(enum.Enum):
+    """The four ways values meet the store of record (docs/caching.md compares them).
+
+    ``CACHE_ASIDE``: ``get_or_fetch`` (``get_or_set``): fetched on a miss, once per key at a time.
+    ``REFRESH_AHEAD``: ``get_with_refresh``: also re-fetched in the background at 80 % of the ttl.
+    ``WRITE_THROUGH``: ``set_write_through``: the store first, then the cache.
+    ``WRITE_BEHIND``: ``set_write_behind``: the cache now, the store in the next batch.
+
+    Example::
+
+        @cached(key_prefix="config", ttl=3600, strategy=CacheStrategy.REFRESH_AHEAD)
+        async def load_config(): ...
+    """
+
+    CACHE_ASIDE = "cache_aside"
+    WRITE_THROUGH = "write_through"
+    WRITE_BEHIND = "write_behind"
+    REFRESH_AHEAD = "refresh_ahead"
+
+
+def refresh_point(ttl: float) -> float:
+    """Seconds after which refresh-ahead refreshes an entry of ``ttl`` seconds (80 % of it);
+    ``ValueError`` for an entry that never expires.
+
+    Example::
+
+        refresh_point(300.0)   # 240.0
+    """
+    if ttl == math.inf:
+        raise ValueError("refresh-ahead needs a finite ttl: an entry that never expires has no age to refresh at")
+    return ttl * REFRESH_AHEAD_FRACTION
+
+
+def check_strategy(strategy: Any, refresh_after: Any) -> bool:
+    """True when a read decorator's ``strategy`` asks for refresh-ahead; ``TypeError`` for a write
+    strategy (a decorator on a function that reads has no write to make) or anything else.
+
+    Example::
+
+        check_strategy(CacheStrategy.REFRESH_AHEAD, None)   # True
+    """
+    if strategy is None or strategy is CacheStrategy.CACHE_ASIDE:
+        if strategy is CacheStrategy.CACHE_ASIDE and refresh_after is not None:
+            raise ValueError("refresh_after is refresh-ahead: give strategy=CacheStrategy.REFRESH_AHEAD "
+                             "or leave strategy out")
+        return False
+    if strategy is CacheStrategy.REFRESH_AHEAD:
+        return True
+    if isinstance(strategy, CacheStrategy):
+        raise TypeError("%s is a strategy for writes (set_%s); a cached function only reads: use CACHE_ASIDE "
+                        "or REFRESH_AHEAD" % (strategy, strategy.value))
+    raise TypeError("strategy must be a CacheStrategy, got %r" % (strategy,))
 
 
 def check_refresh(refresh_after: Any, ttl: float) -> float:
