@@ -1019,6 +1019,7 @@ def test_example_50_performance_monitor(sqlite_url):
         text = monitor.metrics.render(None)[0].decode()
         assert "database_queries_total 1.0" in text and "result_size_sum 2.0" in text
         assert 'covet_timer_duration_seconds_count{name="query_execution"}' in text
+        monitor.tracing.tracer.shutdown(1)
     finally:
         collector.close()
 
