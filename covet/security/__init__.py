@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from covet.security.headers import SecurityHeadersMiddleware as SecurityHeadersMiddleware
     from covet.security.hosts import TrustedHostMiddleware as TrustedHostMiddleware
     from covet.security.jwt_auth import InvalidTokenTypeError as InvalidTokenTypeError, JWTAuth as JWTAuth
+    from covet.security.oauth2 import OAuth2Server as OAuth2Server
     from covet.security.rate_limiting import RateLimiter as RateLimiter, RateLimitMiddleware as RateLimitMiddleware
     from covet.security.rbac import RBAC as RBAC, RoleBasedAccessControl as RoleBasedAccessControl
     from covet.security.sessions import Session as Session, SessionMiddleware as SessionMiddleware
@@ -62,6 +63,7 @@ _LAZY = {
     "TrustedHostMiddleware": "hosts",
     "Session": "sessions", "SessionMiddleware": "sessions",
     "RateLimiter": "rate_limiting", "RateLimitMiddleware": "rate_limiting",
+    "OAuth2Server": "oauth2",
 }
 
 __all__ = [
@@ -71,6 +73,7 @@ __all__ = [
     "InvalidTokenTypeError",
     "JWT",
     "JWTAuth",
+    "OAuth2Server",
     "RBAC",
     "RoleBasedAccessControl",
     "RateLimiter",
