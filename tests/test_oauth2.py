@@ -156,9 +156,10 @@ def test_client_credentials_grant(setup):
     r = http.post("/oauth/token", data={"grant_type": "client_credentials", "scope": "profile"},
                   headers={"Authorization": basic("service", SERVICE_SECRET)})
     assert r.status_code == 400 and r.json()["error"] == "invalid_scope"
-    # a client not registered for the grant
+    # "app" is confidential and lists no grant_types: client_credentials is among its defaults
     r = OAuthClient(http).post("/oauth/token", {"grant_type": "client_credentials"})
-    assert r.status_code == 200  # "app" is confidential: client_credentials is among its defaults
+    assert r.status_code == 200
+    # "service" lists only client_credentials
     r = OAuthClient(http, "service", SERVICE_SECRET).post("/oauth/token", {"grant_type": "refresh_token",
                                                                            "refresh_token": "x" * 43})
     assert r.status_code == 400 and r.json()["error"] == "unauthorized_client"

@@ -219,7 +219,7 @@ async def decide(server: Any, request: Any) -> Response:
     except _PageError as exc:
         return await _page_error(server, request, exc)
     redirect_uri = payload["r"] or client.redirect_uris[0]
-    areq = AuthorizationRequest(client, payload["r"], redirect_uri, payload["s"], payload["st"], payload["cc"])
+    areq = AuthorizationRequest(client, payload["r"], redirect_uri, payload["s"], payload.get("st"), payload["cc"])
     if params.get("decision") != "allow":
         exc = OAuth2Error(ACCESS_DENIED, "the user denied the request")
         exc.redirect, exc.state = redirect_uri, areq.state  # type: ignore[attr-defined]
