@@ -351,6 +351,18 @@ class Covet(RouteDecorators):
         if setup is not None:
             setup(self)
 
+    def include_oauth2(self, oauth2: Any) -> None:
+        """Serve an OAuth 2.1 authorization server on this app: ``oauth2.setup(self)`` registers its
+        endpoints (authorize, token, revoke, introspect, metadata). Duck-typed: the kernel imports
+        no feature; covet's server is ``covet.security.oauth2.OAuth2Server`` (docs/oauth2.md).
+
+        Example::
+
+            oauth2 = OAuth2Server(clients={"app": {"secret": s, "redirect_uris": [callback]}})
+            app.include_oauth2(oauth2)
+        """
+        oauth2.setup(self)
+
     def begin_drain(self) -> None:
         """Mark this app and its mounted apps as draining (see ``draining``). Idempotent.
 

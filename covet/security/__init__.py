@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from covet.security.headers import SecurityHeadersMiddleware as SecurityHeadersMiddleware
     from covet.security.hosts import TrustedHostMiddleware as TrustedHostMiddleware
     from covet.security.jwt_auth import InvalidTokenTypeError as InvalidTokenTypeError, JWTAuth as JWTAuth
+    from covet.security.oauth2 import OAuth2Server as OAuth2Server
     from covet.security.protection import (
         InputValidator as InputValidator, SQLInjectionProtector as SQLInjectionProtector, XSSProtector as XSSProtector,
     )
@@ -70,6 +71,7 @@ _LAZY = {
     "Session": "sessions", "SessionMiddleware": "sessions",
     "RateLimiter": "rate_limiting", "RateLimitMiddleware": "rate_limiting", "DDoSProtector": "rate_limiting",
     "InputValidator": "protection", "SQLInjectionProtector": "protection", "XSSProtector": "protection",
+    "OAuth2Server": "oauth2",
 }
 
 __all__ = [
@@ -81,6 +83,7 @@ __all__ = [
     "InvalidTokenTypeError",
     "JWT",
     "JWTAuth",
+    "OAuth2Server",
     "RBAC",
     "RoleBasedAccessControl",
     "RateLimiter",
