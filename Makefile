@@ -4,9 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 VERSIONS := 3.9 3.10 3.11 3.12 3.13
 
-.PHONY: test test-one test-all run bench autobahn redis postgres nginx peers clean
+.PHONY: test test-one test-all run bench autobahn redis postgres nginx prometheus peers clean
 
-test: $(VENV)/.ok redis postgres nginx peers
+test: $(VENV)/.ok redis postgres nginx prometheus peers
 	$(VENV)/bin/python -m pytest
 	@$(MAKE) --no-print-directory test-all
 
@@ -34,6 +34,15 @@ nginx:
 	  (apt-get install -y -qq nginx-light >/dev/null 2>&1 || apt-get install -y -qq nginx >/dev/null 2>&1 || \
 	   (apt-get update -qq && apt-get install -y -qq nginx >/dev/null)); } || \
 	  echo "nginx missing: the nginx deployment tests will be skipped"
+
+# tests/test_deploy_prometheus.py runs promtool on deploy/prometheus/ and a real prometheus (Debian package
+# prometheus) on a port and data folder of its own, so a prometheus service the package may start on
+# 9090 is never used; installed when we can, otherwise those tests skip and say why.
+prometheus:
+	@{ command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; } || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && export DEBIAN_FRONTEND=noninteractive && \
+	  (apt-get install -y -qq prometheus >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq prometheus >/dev/null)); } || \
+	  echo "prometheus or promtool missing: the Prometheus deployment tests will be skipped"
 
 # The psycopg interop test (tests/test_postgres_interop.py) runs benchmarks/pg_interop.py with the
 # peers' venv, where psycopg 3 lives; built when it can be (about a minute), otherwise that test

@@ -1,5 +1,6 @@
 """``python -m covet new NAME``: the project it writes, its own tests run in a subprocess, refusals."""
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -9,8 +10,9 @@ from covet.cli import load_app, main
 from covet.cli.new import ProjectError, create_project
 from server_helpers import REPO
 
-FILES = [".env.example", "README.md", "app.py", "config.py", "migrations/0001_create_notes.sql", "models.py",
-         "templates/index.html", "tests/conftest.py", "tests/test_app.py"]
+FILES = [".env.example", "README.md", "app.py", "config.py", "deploy/grafana/covet-overview.json",
+         "deploy/prometheus/alerts.yml", "deploy/prometheus/alerts_test.yml", "deploy/prometheus/scrape.yml",
+         "migrations/0001_create_notes.sql", "models.py", "templates/index.html", "tests/conftest.py", "tests/test_app.py"]
 
 
 def env_with_repo():
@@ -33,6 +35,9 @@ def test_cli_creates_project_and_its_tests_pass(tmp_path, monkeypatch, capsys):
     assert (root / ".env.example").read_text() == "DATABASE_URL=sqlite:///notes.db\nDEBUG=false\n"
     assert 'DATABASE_URL: str = "sqlite:///notes.db"' in (root / "config.py").read_text()
     assert "<title>{{ title }}</title>" in (root / "templates/index.html").read_text()
+    for path in FILES:   # the deploy files are copied byte for byte, their {{ }} left to Prometheus and Grafana
+        if path.startswith("deploy/"):
+            assert (root / path).read_bytes() == pathlib.Path(REPO, path).read_bytes()
     readme = (root / "README.md").read_text()
     assert "    python -m covet run app.py\n" in readme and "    python -m pytest tests\n" in readme
     proc = subprocess.run([sys.executable, "-m", "pytest", "tests", "-q", "-p", "no:cacheprovider"],
@@ -97,8 +102,11 @@ def test_empty_folder_is_used(tmp_path):
 
 def test_templates_are_package_data():
     with open(os.path.join(REPO, "setup.cfg")) as f:
-        assert "covet.cli = project_template/*.tmpl, project_template/*/*.tmpl\n" in f.read()
+        assert ("covet.cli = project_template/*.tmpl, project_template/*/*.tmpl, project_template/deploy/*/*.yml, "
+                "project_template/deploy/*/*.json\n") in f.read()
     from covet.cli.new import TEMPLATE_DIR
-    depths = {os.path.relpath(os.path.join(d, f), TEMPLATE_DIR).count(os.sep)
-              for d, _, files in os.walk(TEMPLATE_DIR) for f in files}
-    assert depths == {0, 1}   # what the two globs reach
+    found = {os.path.relpath(os.path.join(d, f), TEMPLATE_DIR).replace(os.sep, "/")
+             for d, _, files in os.walk(TEMPLATE_DIR) for f in files}
+    depths = {f.count("/") for f in found if not f.startswith("deploy/")}
+    assert depths == {0, 1}   # what the two .tmpl globs reach
+    assert sorted(f for f in found if f.startswith("deploy/")) == [f for f in FILES if f.startswith("deploy/")]

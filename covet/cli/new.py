@@ -3,12 +3,16 @@
 The files are rendered with covet's own template engine from ``project_template/`` next to this
 module: each ``*.tmpl`` file gives the file of the same path without ``.tmpl``, a leading
 ``dot_`` standing for ``.`` (``dot_env.example.tmpl`` is ``.env.example``: setuptools' package
-data globs skip hidden files). The only variable is ``name``.
+data globs skip hidden files). The only variable is ``name``. Any other file there is copied as it
+is: ``deploy/`` holds the Prometheus scrape config and alert rules and the Grafana dashboard
+(docs/metrics.md, "Dashboard and alerts"), whose ``{{ $labels.job }}`` and ``{{route}}`` are
+Prometheus's and Grafana's templates, not ours. They are the copies covet ships; ``deploy/`` at the
+root of covet's repository repeats them, and a test keeps the two identical.
 
 Example::
 
     $ python -m covet new notes
-    created notes/ (app.py, config.py, models.py, migrations/, templates/, tests/, .env.example, README.md)
+    created notes/ (app.py, config.py, models.py, migrations/, templates/, tests/, deploy/, .env.example, README.md)
     $ cd notes && python -m pytest tests
 """
 import argparse
@@ -49,6 +53,15 @@ def _templates() -> List[str]:
     return sorted(found)
 
 
+def _verbatim() -> List[str]:
+    found = []
+    for folder, _, files in os.walk(TEMPLATE_DIR):
+        for file in files:
+            if not file.endswith(".tmpl") and not file.endswith((".pyc", ".pyo")):
+                found.append(os.path.relpath(os.path.join(folder, file), TEMPLATE_DIR).replace(os.sep, "/"))
+    return sorted(found)
+
+
 def _target(template: str) -> str:
     parts = template[:-len(".tmpl")].split("/")
     if parts[-1].startswith("dot_"):
@@ -75,6 +88,9 @@ def create_project(name: str, parent: str = ".") -> List[str]:
     # Plain text out: autoescape is for HTML, and these are Python, SQL and Markdown files.
     engine = TemplateEngine(directory=TEMPLATE_DIR, autoescape=False, keep_trailing_newline=True)
     rendered = [(_target(t), engine.render(t, name=name)) for t in _templates()]
+    for path in _verbatim():
+        with open(os.path.join(TEMPLATE_DIR, *path.split("/")), encoding="utf-8") as f:
+            rendered.append((os.path.join(*path.split("/")), f.read()))
     written = []
     for path, text in rendered:
         full = os.path.join(root, path)
