@@ -34,9 +34,6 @@ DASHBOARD = os.path.join(DEPLOY, "grafana", "covet-overview.json")
 PACKAGED = os.path.join(REPO, "covet", "cli", "project_template", "deploy")
 DEPLOY_FILES = ["grafana/covet-overview.json", "prometheus/alerts.yml", "prometheus/alerts_test.yml",
                 "prometheus/scrape.yml"]
-# Families the rules and the dashboard use that covet does not record yet (docs/metrics.md,
-# "Dashboard and alerts"); the live test records them itself until covet does.
-ASSUMED = {"cache_hits_total", "cache_misses_total", "health_check_status"}
 SEVERITIES = {"warning", "critical"}
 GROUPS = ["application-health", "performance", "circuit-breakers", "rate-limiting", "authentication",
           "external-services", "dependencies", "cache", "resources", "retries", "validation"]
@@ -143,13 +140,13 @@ def test_every_alert_has_a_firing_and_a_silent_unit_test():
 
 
 def test_rules_and_dashboard_read_only_families_covet_records():
-    known = recorded_families() | ASSUMED | {"up", "ALERTS"}
+    known = recorded_families() | {"up", "ALERTS"}
     assert {"http_requests_total", "errors_total", "circuit_breaker_state", "user_actions_total"} <= known
     exprs = [fields["expr"] for fields in alert_blocks(read(ALERTS)).values()]
     exprs += [expr for _, _, expr in dashboard_targets()]
     used = set().union(*(families_in(expr) for expr in exprs))
     assert used - known == set()
-    assert ASSUMED <= used   # and the report names them: docs/metrics.md, "Dashboard and alerts"
+    assert {"cache_hits_total", "cache_misses_total", "health_check_status"} <= used
 
 
 def test_dashboard_variables_and_route_filter():
@@ -245,15 +242,8 @@ def covet_app():
     def queue():
         raise ConnectionError("queue unreachable")
     health.add_check("queue", queue, critical=False)
-    # Stand-ins for the families the dashboard and rules assume (ASSUMED) while covet does not record
-    # them; once it does, covet's own series are the ones the panels must find.
-    cache_counts = None
-    if metrics.registry.get("cache_hits") is None:
-        cache_counts = (metrics.counter("cache_hits_total", "Cache reads that found the key.", ["cache"]),
-                        metrics.counter("cache_misses_total", "Cache reads that did not.", ["cache"]))
-    health_gauge = None
-    if metrics.registry.get("health_check_status") is None:
-        health_gauge = metrics.gauge("health_check_status", "1 healthy, 0 unhealthy, by check.", ["check"])
+    # covet's own cache families: a cache given to watch_cache is read at each scrape.
+    app.state.business_metrics.watch_cache("default", cache)
 
     @app.get("/ok")
     async def ok():
@@ -301,18 +291,13 @@ def covet_app():
     @app.get("/cached/{key}")
     async def cached(key: str):
         found = cache.get(key)
-        if cache_counts is not None:
-            cache_counts[0 if found is not None else 1].labels("default").inc()
         if found is None:
             cache.set(key, key.upper())
         return {"value": found}
 
     @app.get("/health")
     async def check_health():
-        report = await health.run()
-        if health_gauge is not None:
-            for result in report.results:
-                health_gauge.labels(result.name).set(1 if result.status == "healthy" else 0)
+        report = await health.run()  # covet sets health_check_status for each check it runs
         return {"status": report.status}
 
     # A scrape waits while the test holds ``gate``: a round of traffic falls between two scrapes, so
