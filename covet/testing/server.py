@@ -82,6 +82,10 @@ class ServerThread:
             asyncio.run(main())
         except BaseException as exc:  # handed to the caller by start() or stop()
             self.error = exc
+            # Server.start() binds before it runs the startup hooks, and leaves the socket open
+            # when a hook raises.
+            if self.server.sock is not None:
+                self.server.sock.close()
         finally:
             self._ready.set()
 
