@@ -156,8 +156,11 @@ def main():
         med[name] = {k: statistics.median(r[k] for r in runs[name]) for k in ("rps", "p50_ms", "p99_ms", "cpu_us")}
         m = med[name]
         print("%-6s %10.0f %10.3f %10.3f %14.1f" % (name, m["rps"], m["p50_ms"], m["p99_ms"], m["cpu_us"]))
-    print("%-6s %10.3f %10.3f %10.3f %14.2f" % ("covet/wrk", *(med["covet"][k] / med["wrk"][k]
-                                                            for k in ("rps", "p50_ms", "p99_ms", "cpu_us"))))
+    ratios = [med["covet"][k] / med["wrk"][k] if med["wrk"][k] else float("nan")
+              for k in ("rps", "p50_ms", "p99_ms", "cpu_us")]
+    print("%-6s %10.3f %10.3f %10.3f %14.2f" % ("covet/wrk", *ratios))
+    if args.pipeline > 1:
+        print("(wrk times a pipelined batch, not each request in it: its latency is not comparable)")
 
 
 if __name__ == "__main__":

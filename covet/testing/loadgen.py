@@ -64,14 +64,16 @@ class LoadPlan:
                  "requests_per_user", "duration", "depth", "warmup", "timeout", "ok_statuses", "url")
 
     def __init__(self, host: str, port: int, request: bytes, method: str = "GET", *, users: int = 50,
-                 requests_per_user: Optional[int] = 100, duration: Optional[float] = None, depth: int = 1,
+                 requests_per_user: Optional[int] = None, duration: Optional[float] = None, depth: int = 1,
                  warmup: float = 0.0, timeout: float = DEFAULT_TIMEOUT,
                  ok_statuses: Container[int] = DEFAULT_OK_STATUSES, ssl_context: Optional[ssl.SSLContext] = None,
                  url: str = "") -> None:
         if not isinstance(users, int) or users < 1:
             raise ValueError("concurrent_users must be a positive integer, got %r" % (users,))
-        if (requests_per_user is None) == (duration is None):
-            raise ValueError("give either requests_per_user or duration")
+        if requests_per_user is not None and duration is not None:
+            raise ValueError("give requests_per_user or duration, not both")
+        if duration is None and requests_per_user is None:
+            requests_per_user = 100
         if requests_per_user is not None and (not isinstance(requests_per_user, int) or requests_per_user < 1):
             raise ValueError("requests_per_user must be a positive integer, got %r" % (requests_per_user,))
         if duration is not None and not duration > 0:
@@ -141,7 +143,13 @@ class LoadPlan:
 
 
 class LoadStats:
-    """What a run measured (the raw figures; ``covet.testing.performance.LoadResults`` reads them)."""
+    """What a run measured (the raw figures; ``covet.testing.performance.LoadResults`` reads them).
+
+    Example::
+
+        stats = await run_load(plan)
+        stats.total, stats.successful, stats.errors["timeout"], stats.histogram.percentile(99)
+    """
 
     __slots__ = ("histogram", "status_counts", "errors", "bytes_received", "total", "successful",
                  "recording", "reconnects", "retried", "started_ns", "ended_ns", "cpu_ns", "ok_statuses")
@@ -396,6 +404,10 @@ async def run_load(plan: LoadPlan) -> LoadStats:
 
     Connections are opened first and the warm-up (if any) runs and drains before the clock
     starts, so neither is in the figures.
+
+    Example::
+
+        stats = asyncio.run(run_load(LoadPlan.build("http://127.0.0.1:8000/", users=8, duration=5)))
     """
     loop = asyncio.get_running_loop()
     stats = LoadStats(plan.ok_statuses)

@@ -205,8 +205,6 @@ class PerformanceTest:
              verify: bool = True) -> LoadPlan:
         """The ``LoadPlan`` that ``load_test`` runs with the same arguments (request encoded once)."""
         self.start()
-        if requests_per_user is None and duration is None:
-            requests_per_user = 100
         if not path.startswith(("http://", "https://")):
             path = (self.base_url or "") + ("" if path.startswith("/") else "/") + path
         return LoadPlan.build(path, method, headers=headers, json=json, body=body, verify=verify,
