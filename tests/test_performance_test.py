@@ -156,6 +156,15 @@ def test_duration_run_with_warmup_ends_and_counts_what_finished():
     assert r.status_counts == {200: r.total_requests}
 
 
+def test_warmup_requests_reach_the_app_but_not_the_counts():
+    local = make_app()
+    with PerformanceTest(local) as perf:
+        r = perf.load_test("/flaky", concurrent_users=3, requests_per_user=10, warmup=0.1)
+    assert_shape(r, 30)
+    assert sum(r.status_counts.values()) == 30
+    assert local.state.counter["flaky"] > 30  # the warm-up's requests were served, and not counted
+
+
 def test_load_test_called_inside_a_running_loop():
     async def main():
         with PerformanceTest(make_app()) as perf:
