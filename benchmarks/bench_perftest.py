@@ -82,7 +82,10 @@ def start_server(app, port, pin):
 
 def run_wrk(url, args, lua, pin):
     before = children_cpu()
-    cmd = pinned(["wrk", "-t1", "-c%d" % args.connections, "-d%ds" % args.duration, "-s", lua, url,
+    # The same request as covet's generator sends (it adds these two to Host), so the server
+    # does the same work for both.
+    cmd = pinned(["wrk", "-t1", "-c%d" % args.connections, "-d%ds" % args.duration, "-s", lua,
+                  "-H", "User-Agent: covet-performance-test", "-H", "Accept: */*", url,
                   "--", str(args.pipeline)], 1, pin)
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     cpu = children_cpu() - before
