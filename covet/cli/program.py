@@ -18,13 +18,13 @@ import sys
 from typing import List, Optional
 
 from .. import __version__
-from . import check, db, generate, new, openapi, routes, run
+from . import check, db, generate, new, openapi, performance_test, routes, run
 from .loader import AppLoadError
 
 __all__ = ["main", "build_parser", "COMMANDS"]
 
 #: The command modules, in the order ``covet --help`` lists them.
-COMMANDS = (run, routes, openapi, db, check, new, generate)
+COMMANDS = (run, routes, openapi, db, check, new, generate, performance_test)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -231,6 +231,27 @@ class ResponseParser:
         read as the next response: a desync)."""
         return self._state == _DONE and self._keep_alive and not self._buf and not self._eof
 
+    def take_trailing_data(self) -> bytes:
+        """The bytes received after the end of this response, removed from this parser.
+
+        They are the start of the next responses when requests were pipelined (RFC 9112 §9.3.2):
+        the caller feeds them to the parser of the next request, whose response comes first.
+        Only a finished parser gives them up (``ProtocolError`` before ``EndOfMessage``); after
+        the call ``reusable`` says whether the connection persists.
+
+        Example::
+
+            parser.feed(b"HTTP/1.1 204 No Content\\r\\n\\r\\nHTTP/1.1 204 No Content\\r\\n\\r\\n")
+            parser.next_event(), parser.next_event()   # ResponseHead(...), EndOfMessage(...)
+            following = ResponseParser("GET")
+            following.feed(parser.take_trailing_data())   # the second response
+        """
+        if self._state != _DONE:
+            raise ProtocolError("take_trailing_data() before the end of the response")
+        data = bytes(self._buf)
+        self._buf = bytearray()
+        return data
+
     def next_event(self) -> Event:
         """The next event, or NEED_DATA; raises ProtocolError (final) on an invalid response."""
         if self._state == _DEAD:
