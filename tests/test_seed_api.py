@@ -81,11 +81,7 @@ def _reference_import_lines():
 
     text = (pathlib.Path(__file__).resolve().parent / "seeds" / "004_api_reference.txt").read_text(encoding="utf-8")
     lines = sorted(set(re.findall(r"^\s*(from covet[\w.]* import [\w, ]+)$", text, re.M)))
-    return [line for line in lines if not any(p in line for p in _PENDING)]
-
-
-# Import lines whose names are being built on branches not merged yet; each leaves this list as it lands.
-_PENDING = ("covet.testing.performance",)
+    return lines
 
 
 @pytest.mark.parametrize("line", _reference_import_lines())
@@ -97,4 +93,4 @@ def test_every_import_line_of_the_reference_runs(line):
 
 
 def test_the_reference_has_the_import_lines_this_test_expects():
-    assert len(_reference_import_lines()) + 1 == 43  # 43 distinct lines (grep ^from covet), 1 pending
+    assert len(_reference_import_lines()) == 43  # 43 distinct lines (grep ^from covet)
