@@ -54,6 +54,15 @@ def dispatch():
     return run
 
 
+def pytest_collection_modifyitems(config, items):
+    # A test that starts or uses the PostgreSQL server is marked `postgres` (the sqlite/postgresql
+    # parametrisation of database_url marks its own): tools/test-all.sh leaves them to the main
+    # interpreter, as it leaves the slow ones, to keep `make test` within ten minutes.
+    for item in items:
+        if "postgres_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
+
+
 def pytest_terminal_summary(terminalreporter):
     """Name each test file skipped as a whole, with its reason (JSON-Schema-Test-Suite not found,
     say): the default summary only counts skips, and one count hides a whole file."""

@@ -44,7 +44,7 @@ def reset_postgres(url: str) -> None:
     asyncio.run(go())
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request, tmp_path):
     """A URL of an empty database: SQLite, then PostgreSQL."""
     if request.param == "sqlite":

@@ -1132,8 +1132,10 @@ def test_example_54_memory_monitor():
 
     @app.route("/grow")
     async def grow():
-        block = bytearray(16 * 1024 * 1024)
-        block[::4096] = b"x" * len(block[::4096])  # touched: resident, not just reserved
+        # 40 MB: above glibc's largest mmap threshold (32 MB), so fresh pages from the system, never
+        # heap memory freed by an earlier test and still resident; touched, so resident, not reserved.
+        block = bytearray(40 * 1024 * 1024)
+        block[::4096] = b"x" * len(block[::4096])
         hoard.append(block)
         return {"ok": True}
 

@@ -319,7 +319,7 @@ class Backend:
                 # INSERT ... RETURNING and the like: sqlite3 runs such a statement (and counts its
                 # rows) only as its rows are read; unread, rowcount said 0 for a row inserted.
                 rows = cur.fetchall()
-                result = (cur.rowcount if cur.rowcount >= 0 else len(rows), getattr(cur, "lastrowid", None))
+                result = (max(cur.rowcount, len(rows)), getattr(cur, "lastrowid", None))  # 3.9 says 0
             else:
                 result = (cur.rowcount, getattr(cur, "lastrowid", None))
             self._end_statement(raw)
