@@ -1,8 +1,9 @@
 #!/bin/sh
 # Run the suite (all but tests marked slow, and those using the PostgreSQL server: the main
-# interpreter runs both, and the client's codecs run here too) on every other Python 3.9-3.13 found here, two
-# interpreters at a time: most tests wait on sockets, threads and subprocesses, so two runs share
-# this machine's two cores well, and the whole matrix stays within CI's ten minutes.
+# interpreter runs both, and the client's codecs run here too) on every other Python 3.9-3.13 found
+# here, JOBS interpreters at a time: most tests wait on sockets, threads and subprocesses, so
+# several runs share this machine's two cores well (`make test` runs four beside the main run:
+# the whole matrix then stays within CI's ten minutes).
 # Usage: tools/test-all.sh MAIN_VERSION "3.9 3.10 ..." [JOBS]
 set -u
 main=$1; versions=$2; jobs=${3:-2}
