@@ -546,3 +546,26 @@ def test_a_client_that_resets_mid_body_is_gone_not_an_unhandled_error(caplog):
             assert recv_all(again).startswith(b"HTTP/1.1 200 ")
     assert seen == ["ClientGone"]
     assert [r for r in caplog.records if r.name == "covet.error" and r.levelname == "ERROR"] == []
+
+
+def test_a_startup_hook_that_raises_leaves_no_listening_socket():
+    from covet.server.server import Server, ServerConfig
+
+    app = Covet()
+
+    @app.on_startup
+    def broken():
+        raise RuntimeError("the database is not there")
+
+    server = Server(app, ServerConfig(port=0))
+
+    async def main():
+        with pytest.raises(RuntimeError, match="the database is not there"):
+            await server.start()
+    asyncio.run(main())
+    assert server.sock is None
+    # The port it had bound is free again: binding it anew works.
+    host, port = server.bound[0], server.bound[1]
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((host, port))

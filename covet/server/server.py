@@ -128,11 +128,18 @@ class Server:
         # clock read) cost about a microsecond even when the logger would drop the record,
         # e.g. under --log-level warning.
         self.access_log = bool(self.config.access_log) and access_logger.isEnabledFor(logging.INFO)
+        owned = self.sock is None
         sock = self.create_socket()
         sock.setblocking(False)
         self.bound = sock.getsockname()
         self._slots = asyncio.Semaphore(self.config.max_connections)
-        await self.app.startup()
+        try:
+            await self.app.startup()
+        except BaseException:
+            if owned:  # bound here for nothing: a failed start leaves no listening socket behind
+                sock.close()
+                self.sock = None
+            raise
         self._accept_task = self.loop.create_task(self._accept_loop(sock))
         c = self.config
         self._tick_interval = min(1.0, max(0.01, min(c.head_timeout, c.keepalive_timeout) / 4))
