@@ -82,8 +82,7 @@ class ServerThread:
             asyncio.run(main())
         except BaseException as exc:  # handed to the caller by start() or stop()
             self.error = exc
-            # Server.start() binds before it runs the startup hooks, and leaves the socket open
-            # when a hook raises.
+            # A failed start closes its own socket; one that failed later (serving) may not have.
             if self.server.sock is not None:
                 self.server.sock.close()
         finally:
