@@ -20,9 +20,12 @@ Example::
     parser.reusable       # True: the connection may carry the next request
 """
 import re
-from typing import List, Optional, Tuple, Union
+from typing import Any, List, Optional, Tuple, Union
 
-from ..server.http11 import check_header_name, check_header_value
+from ..server.http11 import (
+    DEFAULT_MAX_CHUNK_LINE, DEFAULT_MAX_HEADER_BYTES, DEFAULT_MAX_HEADER_COUNT, DEFAULT_MAX_REQUEST_LINE,
+    DEFAULT_MAX_TRAILER_BYTES, NEED_DATA, EndOfMessage, Event, check_header_name, check_header_value,
+)
 from .errors import ProtocolError, ResponseTooLarge
 
 __all__ = ["ResponseParser", "ResponseHead", "Data", "EndOfMessage", "NEED_DATA",
@@ -32,24 +35,15 @@ __all__ = ["ResponseParser", "ResponseHead", "Data", "EndOfMessage", "NEED_DATA"
 
 Header = Tuple[bytes, bytes]
 
-# --- Limits: each a named default; going over one raises ProtocolError naming it.
+# --- Limits: each a named default; going over one raises ProtocolError naming it. The header,
+# chunk and trailer bounds are the server's (covet.server.http11 says why each is what it is): a
+# response is read with the same care as a request.
 
-# The status line is "HTTP/1.1 200 OK": a few dozen bytes. 8 KiB is the server's request-line
-# bound (RFC 9112 §3 recommends 8000 octets there) and more than any reason phrase needs.
-DEFAULT_MAX_STATUS_LINE = 8 * 1024
-# The header section: 64 KiB, as the server's request limit (Node and Tomcat are of that order);
-# CPython's http.client has no byte bound, only a 64 KiB line bound.
-DEFAULT_MAX_HEADER_BYTES = 64 * 1024
-# CPython http.client's _MAXHEADERS.
-DEFAULT_MAX_HEADER_COUNT = 100
+# The status line is "HTTP/1.1 200 OK": a few dozen bytes; the server's request-line bound.
+DEFAULT_MAX_STATUS_LINE = DEFAULT_MAX_REQUEST_LINE
 # The whole body (decoded from chunks; checked against Content-Length before reading). The
 # client buffers responses in memory, so this is the memory one response may take.
 DEFAULT_MAX_RESPONSE_SIZE = 16 * 1024 * 1024
-# chunk-size plus chunk-ext on one line (extensions are validated, then ignored).
-DEFAULT_MAX_CHUNK_LINE = 4096
-# The trailer section of a chunked body is parsed like headers, never skipped (aiohttp
-# CVE-2025-53643), and bounded on its own: trailers are rare and small.
-DEFAULT_MAX_TRAILER_BYTES = 8 * 1024
 # RFC 9110 §15.2: a client MUST accept 1xx responses it did not expect, any number of them; a
 # server that sends them without end would keep us reading for ever, so we stop at this many.
 MAX_INTERIM_RESPONSES = 16
@@ -76,20 +70,7 @@ _VERSIONS = {(b"1", b"1"): "1.1", (b"1", b"0"): "1.0"}
 _HEAD, _LENGTH, _CHUNK_SIZE, _CHUNK_DATA, _CHUNK_CRLF, _TRAILERS, _UNTIL_CLOSE, _EOM, _DONE, _DEAD = range(10)
 
 
-class _Event:
-    __slots__ = ()
-    __hash__ = None  # type: ignore[assignment]
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and all(
-            getattr(self, n) == getattr(other, n) for n in self.__slots__)
-
-    def __repr__(self) -> str:
-        return "%s(%s)" % (type(self).__name__, ", ".join(
-            "%s=%r" % (n, getattr(self, n)) for n in self.__slots__))
-
-
-class ResponseHead(_Event):
+class ResponseHead(Event):
     """The status line and header section of the final response; header names are lower-case.
 
     ``keep_alive``: whether the server lets the connection persist (RFC 9112 §9.3).
@@ -106,7 +87,7 @@ class ResponseHead(_Event):
         self.keep_alive = keep_alive
 
 
-class Data(_Event):
+class Data(Event):
     """A piece of the body, as much as was buffered (chunked framing already removed)."""
 
     __slots__ = ("data",)
@@ -115,26 +96,8 @@ class Data(_Event):
         self.data = data
 
 
-class EndOfMessage(_Event):
-    """The response is complete; ``trailers`` holds a chunked body's trailer fields."""
 
-    __slots__ = ("trailers",)
-
-    def __init__(self, trailers: Optional[List[Header]] = None) -> None:
-        self.trailers = [] if trailers is None else trailers
-
-
-class _NeedData:
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "NEED_DATA"
-
-
-NEED_DATA = _NeedData()
-"""Returned by ``next_event`` when no complete event is buffered: feed more bytes."""
-
-Event = Union[ResponseHead, Data, EndOfMessage, _NeedData]
+ResponseEvent = Union[ResponseHead, Data, EndOfMessage, Any]  # Any: NEED_DATA
 
 
 def _list_items(values: List[bytes]) -> List[bytes]:
@@ -252,7 +215,7 @@ class ResponseParser:
         self._buf = bytearray()
         return data
 
-    def next_event(self) -> Event:
+    def next_event(self) -> ResponseEvent:
         """The next event, or NEED_DATA; raises ProtocolError (final) on an invalid response."""
         if self._state == _DEAD:
             raise self._error.with_traceback(None)  # type: ignore[union-attr]
@@ -277,7 +240,7 @@ class ResponseParser:
 
     # -- head ------------------------------------------------------------------------------------
 
-    def _read_head(self) -> Event:
+    def _read_head(self) -> ResponseEvent:
         while True:
             buf = self._buf
             end = buf.find(b"\r\n\r\n")
@@ -417,7 +380,7 @@ class ResponseParser:
         del self._buf[:n]
         return data
 
-    def _read_length(self) -> Event:
+    def _read_length(self) -> ResponseEvent:
         if not self._buf:
             if self._eof:
                 raise ProtocolError("connection closed %d bytes before the end of the body "
@@ -429,7 +392,7 @@ class ResponseParser:
             self._state = _EOM
         return Data(data)
 
-    def _read_until_close(self) -> Event:
+    def _read_until_close(self) -> ResponseEvent:
         if self._buf:
             self._total += len(self._buf)
             if self._total > self._max_body:
@@ -441,7 +404,7 @@ class ResponseParser:
             return EndOfMessage()
         return NEED_DATA
 
-    def _read_chunked(self) -> Event:
+    def _read_chunked(self) -> ResponseEvent:
         # Everything decodable from the buffer is coalesced into one Data event.
         buf = self._buf
         parts = []

@@ -11,7 +11,7 @@ from typing import List, Optional, Tuple
 from ..core.status import PHRASES
 
 __all__ = [
-    "Limits", "ProtocolError", "RequestHead", "Body", "EndOfMessage", "NEED_DATA", "RequestParser",
+    "Limits", "ProtocolError", "Event", "RequestHead", "Body", "EndOfMessage", "NEED_DATA", "RequestParser",
     "response_head", "chunk", "target_path", "LAST_CHUNK", "check_header_value", "check_header_name",
 ]
 
@@ -161,7 +161,9 @@ class ProtocolError(Exception):
         return "%d %s" % (self.status, self.detail)
 
 
-class _Event:
+class Event:
+    """Base of the parsers' events (this module's and covet.httpclient's): compared by value."""
+
     __slots__ = ()
     __hash__ = None  # type: ignore[assignment]
 
@@ -174,7 +176,7 @@ class _Event:
             "%s=%r" % (n, getattr(self, n)) for n in self.__slots__))
 
 
-class RequestHead(_Event):
+class RequestHead(Event):
     """A parsed request line and header section; header names are lower-case bytes."""
 
     __slots__ = ("method", "target", "version", "headers", "keep_alive", "expect_continue",
@@ -197,7 +199,7 @@ class RequestHead(_Event):
         self.forwarded = forwarded
 
 
-class Body(_Event):
+class Body(Event):
     """A piece of the decoded request body, as much as was buffered."""
 
     __slots__ = ("data",)
@@ -206,8 +208,8 @@ class Body(_Event):
         self.data = data
 
 
-class EndOfMessage(_Event):
-    """The request is complete; ``trailers`` holds the chunked trailer fields (lower-case names)."""
+class EndOfMessage(Event):
+    """The message is complete; ``trailers`` holds the chunked trailer fields (lower-case names)."""
 
     __slots__ = ("trailers",)
 
