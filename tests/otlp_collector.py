@@ -6,6 +6,8 @@ import json
 import queue
 import threading
 
+import pytest
+
 
 class Collector:
     """An OTLP/HTTP endpoint on 127.0.0.1:0 keeping every request; ``hold`` stalls answers."""
@@ -61,3 +63,18 @@ def attrs(span):
         (kind, value), = kv["value"].items()
         out[kv["key"]] = int(value) if kind == "intValue" else value
     return out
+
+
+@pytest.fixture(autouse=True)
+def no_default_tracer(monkeypatch):
+    """@trace outside a request uses the latest middleware's tracer: one per test, none left behind."""
+    import covet.monitoring.tracing as tracing_module
+    monkeypatch.setattr(tracing_module, "_default", [None])
+
+
+@pytest.fixture
+def collector():
+    """A fresh collector for the test, shut down after it."""
+    c = Collector()
+    yield c
+    c.close()

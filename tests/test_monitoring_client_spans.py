@@ -20,21 +20,8 @@ from covet.monitoring.tracing import SpanKind, StatusCode, TracingMiddleware, cu
 from covet.redis import Redis, ReplyError
 from covet.testing import TestClient
 from db_backends import on_postgres
-from otlp_collector import Collector, attrs
+from otlp_collector import Collector, attrs, collector, no_default_tracer  # noqa: F401  (fixtures)
 from redis_fixture import redis_clean, redis_server  # noqa: F401  (fixtures)
-
-
-@pytest.fixture(autouse=True)
-def no_default_tracer(monkeypatch):
-    import covet.monitoring.tracing as tracing_module
-    monkeypatch.setattr(tracing_module, "_default", [None])
-
-
-@pytest.fixture
-def collector():
-    c = Collector()
-    yield c
-    c.close()
 
 
 @pytest.fixture(autouse=True)

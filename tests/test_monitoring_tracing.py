@@ -21,27 +21,13 @@ from covet.monitoring.tracing import (
     SpanKind, StatusCode, Tracer, TracingMiddleware, current_span, get_tracer, inject, trace,
 )
 from covet.testing import TestClient
-from otlp_collector import Collector, attrs
+from otlp_collector import Collector, attrs, collector, no_default_tracer  # noqa: F401  (fixtures)
 
 HEX32 = re.compile(r"[0-9a-f]{32}")
 HEX16 = re.compile(r"[0-9a-f]{16}")
 TP = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = "00f067aa0ba902b7"
-
-
-@pytest.fixture(autouse=True)
-def no_default_tracer(monkeypatch):
-    # @trace outside a request uses the latest middleware's tracer: one per test, none left behind.
-    import covet.monitoring.tracing as tracing_module
-    monkeypatch.setattr(tracing_module, "_default", [None])
-
-
-@pytest.fixture
-def collector():
-    c = Collector()
-    yield c
-    c.close()
 
 
 @trace("load_user")
