@@ -373,3 +373,39 @@ def test_cached_under_100000_distinct_hostile_arguments_stays_within_its_bounds(
     assert stats["evictions"] == 100_000 - stats["size"]
     assert max(len(key) for key in backend._data) <= MAX_KEY_LENGTH + len("sha256:") + 64
     assert cache.single_flight.flights == {}  # nothing left behind per key
+
+
+def test_a_miss_that_joins_after_the_flight_landed_takes_the_stored_value_not_a_second_run():
+    # The race: a caller misses, and before it joins, another caller's flight stores the value and
+    # lands. Forced here by a backend whose first lookup lets the other caller run meanwhile.
+    from covet.cache import Cache
+    from covet.cache.memory import MemoryBackend
+
+    calls = []
+
+    async def factory():
+        calls.append(1)
+        return {"v": len(calls)}
+
+    async def main():
+        other = {}
+
+        class SlowFirstMiss(MemoryBackend):
+            first = True
+
+            async def aget(self, key, default=None):
+                value = await super().aget(key, default)
+                if self.first:
+                    self.first = False
+                    await other["call"]  # the other caller's whole flight runs during this lookup
+                return value
+
+        cache = Cache(ttl=30, backend=SlowFirstMiss())
+        other["call"] = asyncio.ensure_future(cache.aget_or_set("k", factory))
+        first = await cache.aget_or_set("k", factory)
+        second = await other["call"]
+        await cache.aclose()
+        return first, second
+
+    assert asyncio.run(main()) == ({"v": 1}, {"v": 1})
+    assert calls == [1]

@@ -177,6 +177,14 @@ class SingleFlight:
                 return value
         flight, leader = self.join(key, None)
         if leader:
+            # Checked again as leader: between this caller's miss and its join, another flight may
+            # have stored the value and landed; running the factory again would store a second one.
+            if refresh_after is None:
+                value = backend.get(key, MISSING)
+                if value is not MISSING:
+                    self._land(key, flight)
+                    flight.future.set_result(value)
+                    return value
             return self._lead(key, factory, ttl, flight)
         if flight.loop is not None and flight.loop is _running_loop():
             # The leader is a coroutine on the loop this thread is blocking: waiting would deadlock.
@@ -246,12 +254,20 @@ class SingleFlight:
                 return value
         flight, leader = self.join(key, asyncio.get_running_loop())
         if leader:
-            self._spawn(self._alead(key, factory, ttl, flight, background=False))
+            self._spawn(self._alead(key, factory, ttl, flight, background=False, recheck=refresh_after is None))
         return await asyncio.wrap_future(flight.future)
 
     async def _alead(self, key: Any, factory: Callable[[], Any], ttl: float, flight: Flight,
-                     background: bool) -> None:
+                     background: bool, recheck: bool = False) -> None:
         try:
+            if recheck:
+                # Between the caller's miss and its join (an await on Redis, say), another flight
+                # may have stored the value and landed: it is used, not computed a second time.
+                value = await self.backend.aget(key, MISSING)
+                if value is not MISSING:
+                    self._land(key, flight)
+                    flight.future.set_result(value)
+                    return
             value = factory()
             if inspect.isawaitable(value):
                 value = await value
