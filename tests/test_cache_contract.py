@@ -18,6 +18,7 @@ from cache_helpers import run
 from covet.cache import (MISSING, AsyncFace, Backend, Cache, MemoryBackend, MultiLevelBackend, RedisBackend,
                          SyncFace, TwoLevelBackend)
 from covet.cache.backend import check_delta, check_ttl, not_an_integer, stats_dict
+from covet.cache.keys import glob_regex
 from covet.redis import Redis
 from redis_fixture import free_port, redis_clean, redis_server  # noqa: F401  (fixtures)
 
@@ -100,6 +101,13 @@ class DictBackend(AsyncFace):
             del self.data[k]
         return len(doomed)
 
+    async def adelete_pattern(self, pattern):
+        match = glob_regex(pattern).match
+        doomed = [k for k in self.data if isinstance(k, str) and match(k)]
+        for k in doomed:
+            del self.data[k]
+        return len(doomed)
+
     def stats(self):
         return stats_dict(self.hits, self.misses, size=len(self.data))
 
@@ -116,7 +124,7 @@ BACKENDS = {
 }
 
 OPS = ("get", "get_with_ttl", "set", "get_many", "set_many", "delete", "clear", "incr", "touch", "has",
-       "delete_prefix")
+       "delete_prefix", "delete_pattern")
 
 
 class Face:
@@ -364,7 +372,7 @@ def test_a_backend_missing_operations_cannot_be_made():
 
     with pytest.raises(TypeError) as e:
         Half()
-    for name in ("delete_prefix", "get_with_ttl", "set", "stats"):
+    for name in ("delete_prefix", "delete_pattern", "get_with_ttl", "set", "stats"):
         assert name in str(e.value)
     with pytest.raises(TypeError):
         Backend()

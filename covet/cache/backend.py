@@ -149,11 +149,10 @@ class Backend(abc.ABC):
     def delete_prefix(self, prefix: str) -> int:
         """Remove every str key starting with ``prefix``; the number removed."""
 
+    @abc.abstractmethod
     def delete_pattern(self, pattern: str) -> int:
         """Remove every str key matching the glob ``pattern`` (Redis's glob: ``keys.glob_regex``);
-        the number removed. Not abstract, so backends written before it still load: they raise
-        ``NotImplementedError`` here."""
-        raise NotImplementedError("%s does not support invalidate_pattern()" % type(self).__name__)
+        the number removed."""
 
     # -- the coroutine face ---------------------------------------------------------
     @abc.abstractmethod
@@ -200,9 +199,9 @@ class Backend(abc.ABC):
     async def adelete_prefix(self, prefix: str) -> int:
         """Coroutine face of ``delete_prefix``."""
 
+    @abc.abstractmethod
     async def adelete_pattern(self, pattern: str) -> int:
         """Coroutine face of ``delete_pattern``."""
-        raise NotImplementedError("%s does not support invalidate_pattern()" % type(self).__name__)
 
     # -- the rest --------------------------------------------------------------------
     @abc.abstractmethod
