@@ -43,19 +43,18 @@ Observer = Callable[..., Optional[Finish]]
 _log = logging.getLogger("covet.probes")
 
 
-class Probe:
-    """One kind of outgoing call, and the observers of it."""
+class _Observed:
+    """A named point and its observers: a tuple that is replaced, never mutated, so that a call
+    iterating it while another thread adds an observer sees the old tuple whole."""
 
     __slots__ = ("name", "observers")
 
     def __init__(self, name: str) -> None:
         self.name = name
-        # A tuple that is replaced, never mutated: a call that is iterating it while another
-        # thread adds an observer sees the old tuple whole.
         self.observers: Tuple[Observer, ...] = ()
 
     def add(self, observer: Observer) -> Callable[[], None]:
-        """Observe this probe's calls. Returns a function that stops observing."""
+        """Observe this point. Returns a function that stops observing."""
         if not callable(observer):
             raise TypeError("an observer must be callable, got %r" % (observer,))
         self.observers = self.observers + (observer,)
@@ -63,6 +62,15 @@ class Probe:
         def remove() -> None:
             self.observers = tuple(o for o in self.observers if o is not observer)
         return remove
+
+    def __repr__(self) -> str:
+        return "<%s %s, %d observers>" % (type(self).__name__, self.name, len(self.observers))
+
+
+class Probe(_Observed):
+    """One kind of outgoing call, and the observers of it."""
+
+    __slots__ = ()
 
     def start(self, *args: Any) -> Optional[List[Finish]]:
         """Tell the observers that a call starts. Returns their finish callables, or None."""
@@ -80,9 +88,6 @@ class Probe:
                     finishers.append(done)
         return finishers
 
-    def __repr__(self) -> str:
-        return "<Probe %s, %d observers>" % (self.name, len(self.observers))
-
 
 def finish(finishers: Optional[List[Finish]], error: Optional[BaseException] = None, outcome: Any = None) -> None:
     """Tell the observers that started with a call that it ended; never raises."""
@@ -95,25 +100,11 @@ def finish(finishers: Optional[List[Finish]], error: Optional[BaseException] = N
             _log.exception("a probe observer's finish %r failed; the call goes on", done)
 
 
-class Signal:
+class Signal(_Observed):
     """One kind of event that has no duration (a token checked, a permission refused), and its
     observers: ``signal.emit(*args)`` calls each, as a probe's start does, and never raises."""
 
-    __slots__ = ("name", "observers")
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.observers: Tuple[Callable[..., Any], ...] = ()
-
-    def add(self, observer: Callable[..., Any]) -> Callable[[], None]:
-        """Observe this signal. Returns a function that stops observing."""
-        if not callable(observer):
-            raise TypeError("an observer must be callable, got %r" % (observer,))
-        self.observers = self.observers + (observer,)
-
-        def remove() -> None:
-            self.observers = tuple(o for o in self.observers if o is not observer)
-        return remove
+    __slots__ = ()
 
     def emit(self, *args: Any) -> None:
         """Tell the observers (callers test ``signal.observers`` first, to skip building args)."""
@@ -122,9 +113,6 @@ class Signal:
                 observer(*args)
             except Exception:
                 _log.exception("observer %r of the %s signal failed; the caller goes on", observer, self.name)
-
-    def __repr__(self) -> str:
-        return "<Signal %s, %d observers>" % (self.name, len(self.observers))
 
 
 DATABASE = Probe("database")

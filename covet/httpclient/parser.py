@@ -24,7 +24,7 @@ from typing import Any, List, Optional, Tuple, Union
 
 from ..server.http11 import (
     DEFAULT_MAX_CHUNK_LINE, DEFAULT_MAX_HEADER_BYTES, DEFAULT_MAX_HEADER_COUNT, DEFAULT_MAX_REQUEST_LINE,
-    DEFAULT_MAX_TRAILER_BYTES, NEED_DATA, EndOfMessage, Event, check_header_name, check_header_value,
+    DEFAULT_MAX_TRAILER_BYTES, NEED_DATA, Body, EndOfMessage, Event, check_header_name, check_header_value,
 )
 from .errors import ProtocolError, ResponseTooLarge
 
@@ -87,15 +87,9 @@ class ResponseHead(Event):
         self.keep_alive = keep_alive
 
 
-class Data(Event):
-    """A piece of the body, as much as was buffered (chunked framing already removed)."""
-
-    __slots__ = ("data",)
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-
+#: A piece of the body, as much as was buffered (chunked framing already removed): the server
+#: parser's body event, under the name this parser's users know it by.
+Data = Body
 
 ResponseEvent = Union[ResponseHead, Data, EndOfMessage, Any]  # Any: NEED_DATA
 
