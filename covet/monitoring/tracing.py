@@ -385,9 +385,7 @@ def _on_statement(attributes: Dict[str, Any], statement: str) -> Any:
         return None
     operation, table = _sql_summary(statement)
     name = ("%s %s" % (operation, table) if table else operation) or attributes.get("db.system.name", "db")
-    span = _client_span(name, attributes)
-    if span is None:
-        return None
+    span = parent.tracer.start_span(name, SpanKind.CLIENT, parent, attributes)
     a = span.attributes
     a["db.query.text"] = statement[:_MAX_QUERY_TEXT]
     if operation:
