@@ -310,3 +310,21 @@ def test_cache_hits_and_misses_and_health_check_status():
     assert values(first, "health_check_status") == {(("check", "queue"),): 1.0, (("check", "mail"),): 0.0}
     with pytest.raises(TypeError, match="watch_cache takes"):
         app.state.business_metrics.watch_cache("x", object())
+
+
+@pytest.mark.parametrize("value", ["9" * 400, "-5", "1e3", "", "0x10"])
+def test_a_content_length_a_client_made_up_is_not_measured_and_hurts_nothing(value):
+    metrics = manager()
+    app = Covet()
+    app.enable_metrics(metrics=metrics)
+
+    @app.route("/x", methods=["POST"])
+    async def x():
+        return {"ok": True}
+
+    with TestClient(app) as client:  # the in-process client passes the header as sent
+        r = client.post("/x", content=b"", headers={"content-length": value})
+        assert (r.status_code, r.json()) == (200, {"ok": True})
+        families = scrape(client)
+    counts = values(families, "api_request_size_bytes", "api_request_size_bytes_count")
+    assert counts[(("method", "POST"), ("route", "/x"))] == 0.0

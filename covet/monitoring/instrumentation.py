@@ -133,8 +133,10 @@ class HTTPMetrics:
                     out = len(body) if type(body) is bytes else -1
                     length = -1
                     if method not in _BODILESS:
+                        # A client's number: ASCII digits and at most 18 of them (no float overflow
+                        # in the histogram's sum, whatever a server in front of us let through).
                         text = request.headers.get("content-length")
-                        length = int(text) if text and text.isdigit() else -1
+                        length = int(text) if text and len(text) < 19 and text.isascii() and text.isdigit() else -1
                 with lock:
                     gauge.cells.add_locked(0, -1.0)
                     pair[0].cells.add_locked(0, 1.0)
