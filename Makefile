@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 VERSIONS := 3.9 3.10 3.11 3.12 3.13
 
-.PHONY: test test-one test-all run bench autobahn redis postgres nginx prometheus peers clean
+.PHONY: test test-one test-all test-browser run bench autobahn redis postgres nginx prometheus peers clean
 
 # The main interpreter's full run and the other interpreters' runs go side by side: most tests
 # wait on sockets, threads and subprocesses, and one after the other they no longer fit CI's ten
@@ -76,6 +76,18 @@ test-one: $(VENV)/.ok
 
 run:
 	$(PYTHON) -m covet run examples/hello.py
+
+# The browser suite (tests/browser): pytest + Playwright driving headless Chromium against the
+# examples served by `python -m covet run`. Its own venv (.venv-browser/, pinned in
+# tests/browser/requirements.txt), never covet's or `make test`'s. tools/browser-setup.sh builds it
+# and finds or installs a Chromium; without one it prints "browser tests SKIPPED: <reason>" and
+# this target succeeds. ARGS go to pytest (ARGS="-k blog").
+BROWSER_VENV := .venv-browser
+
+test-browser:
+	@sh tools/browser-setup.sh; status=$$?; \
+	if [ $$status -eq 2 ]; then exit 0; fi; [ $$status -eq 0 ] || exit $$status; \
+	$(BROWSER_VENV)/bin/python -m pytest tests/browser $(ARGS)
 
 # Peers for comparison live only in benchmarks/.venv, never in covet's run-time.
 BENCH_VENV := benchmarks/.venv

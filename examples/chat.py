@@ -265,8 +265,8 @@ PAGE = """<!doctype html>
 <body>
 <h1>covet chat</h1>
 <form id="join">
-  <input id="name" placeholder="your name" required pattern="[A-Za-z0-9_-]{1,32}">
-  <input id="room" placeholder="room" value="lobby" required pattern="[A-Za-z0-9_-]{1,32}">
+  <input id="name" placeholder="your name" required pattern="[A-Za-z0-9_\\-]{1,32}">
+  <input id="room" placeholder="room" value="lobby" required pattern="[A-Za-z0-9_\\-]{1,32}">
   <button>Join</button>
 </form>
 <div id="log"></div>

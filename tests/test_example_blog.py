@@ -1,6 +1,7 @@
 """examples/blog: every page rendered through the test client, checked by exact fragments; the
 style sheet served by the route named "static", the flash after posting, the form shown again
-with its errors."""
+with its errors, and the CSRF token every post needs (a browser does the same in
+tests/browser/test_blog.py)."""
 import importlib.util
 import pathlib
 import re
@@ -26,6 +27,21 @@ def load_blog():
 @pytest.fixture
 def blog(client):
     return client(load_blog().create_app(secret_key=SECRET))
+
+
+TOKEN_FIELD = re.compile(r'<input type="hidden" name="csrf_token" value="([A-Za-z0-9_-]{86})">')
+
+
+def form_token(c):
+    """The CSRF token of the form, as a browser gets it: GET /new, read the hidden field."""
+    page = c.get("/new")
+    assert page.status_code == 200
+    return TOKEN_FIELD.search(page.text).group(1)
+
+
+def post(c, data, **options):
+    """Submit the form as a browser does: the fields and the form's CSRF token."""
+    return c.post("/new", data=dict(data, csrf_token=form_token(c)), **options)
 
 
 NAV_HOME = '<header><nav>\n  <a href="/" class="active">Home</a>\n  <a href="/new">Write</a>\n</nav></header>'
@@ -73,17 +89,18 @@ def test_the_form_is_built_from_macros(blog):
     assert r.status_code == 200
     assert '<a href="/new" class="active">Write</a>' in r.text
     assert ('<form method="post" action="/new">\n'
+            '<input type="hidden" name="csrf_token" value="%s">\n'
             '<div class="field">\n<label for="f-title">Title</label>\n'
             '<input id="f-title" name="title" value="">\n\n</div>\n\n'
             '<div class="field">\n<label for="f-tags">Tags, separated by commas</label>\n'
             '<input id="f-tags" name="tags" value="">\n\n</div>\n\n'
             '<div class="field">\n<label for="f-body">Text</label>\n'
             '<textarea id="f-body" name="body" rows="8"></textarea>\n\n</div>\n'
-            '<button type="submit">Publish</button>\n</form>') in r.text
+            '<button type="submit">Publish</button>\n</form>') % TOKEN_FIELD.search(r.text).group(1) in r.text
 
 
 def test_invalid_form_is_shown_again_with_errors_and_escaped_values(blog):
-    r = blog.post("/new", data={"title": "", "tags": "Bad Tag", "body": '"><script>x</script>'})
+    r = post(blog, {"title": "", "tags": "Bad Tag", "body": '"><script>x</script>'})
     assert r.status_code == 422
     assert ('<div class="field invalid">\n<label for="f-title">Title</label>\n'
             '<input id="f-title" name="title" value="">\n\n'
@@ -96,14 +113,14 @@ def test_invalid_form_is_shown_again_with_errors_and_escaped_values(blog):
 
 
 def test_attribute_payload_in_a_refilled_value_stays_inside_the_quotes(blog):
-    r = blog.post("/new", data={"title": '" autofocus onfocus="alert(1)', "tags": "", "body": ""})
+    r = post(blog, {"title": '" autofocus onfocus="alert(1)', "tags": "", "body": ""})
     assert r.status_code == 422
     assert ('<input id="f-title" name="title" value="&#34; autofocus onfocus=&#34;alert(1)">' in r.text)
     assert '<p class="error">Write something.</p>' in r.text
 
 
 def test_a_valid_post_is_stored_and_shown_escaped(blog):
-    r = blog.post("/new", data={"title": "A <b>bold</b> move", "tags": "news, xss",
+    r = post(blog, {"title": "A <b>bold</b> move", "tags": "news, xss",
                                 "body": "first <i>para</i>\r\n\r\nsecond"}, follow_redirects=False)
     assert r.status_code == 303
     assert r.headers["location"] == "/posts/a-b-bold-b-move"
@@ -114,7 +131,7 @@ def test_a_valid_post_is_stored_and_shown_escaped(blog):
     assert index.text.index("a-b-bold-b-move") < index.text.index("templates-compile-to-python")
     assert "<li>news (2)</li>" in index.text and "<li>xss (1)</li>" in index.text
     assert "<footer>covet blog &middot; 3 posts</footer>" in index.text
-    again = blog.post("/new", data={"title": "A <b>bold</b> move", "tags": "", "body": "x"})
+    again = post(blog, {"title": "A <b>bold</b> move", "tags": "", "body": "x"})
     assert again.status_code == 422
     assert '<p class="error">A post with this title exists already.</p>' in again.text
 
@@ -122,7 +139,7 @@ def test_a_valid_post_is_stored_and_shown_escaped(blog):
 def test_each_app_has_its_own_posts(client):
     module = load_blog()
     one, two = client(module.create_app(secret_key=SECRET)), client(module.create_app(secret_key=SECRET))
-    assert one.post("/new", data={"title": "Only here", "tags": "", "body": "x"}).status_code == 200
+    assert post(one, {"title": "Only here", "tags": "", "body": "x"}).status_code == 200
     assert two.get("/posts/only-here").status_code == 404
     assert module.app.state.posts == module.SEED
 
@@ -137,6 +154,8 @@ def test_the_stylesheet_link_resolves_to_the_css_file(blog):
     assert css.status_code == 200
     assert css.headers["content-type"] == "text/css; charset=utf-8"
     assert css.headers["x-content-type-options"] == "nosniff"
+    # Stale at once, so browsers revalidate on every page (tests/browser/test_static.py sees the 304).
+    assert css.headers["cache-control"] == "public, max-age=0"
     assert css.content == CSS_FILE.read_bytes()
     assert css.content.startswith(b"/* The blog's style sheet")
 
@@ -152,7 +171,7 @@ def test_the_static_route_serves_only_the_files_of_its_folder(blog, path):
 
 def test_the_flash_appears_once_after_the_redirect_and_not_again(blog):
     flash = '  <main>\n    <p class="flash success">Your post is published.</p>\n<div class="blog">'
-    r = blog.post("/new", data={"title": "Flash news", "tags": "", "body": "x"}, follow_redirects=False)
+    r = post(blog, {"title": "Flash news", "tags": "", "body": "x"}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/posts/flash-news"
     assert r.headers["set-cookie"].startswith("session=")
     shown = blog.get("/posts/flash-news")
@@ -166,14 +185,14 @@ def test_the_flash_appears_once_after_the_redirect_and_not_again(blog):
 
 
 def test_the_flash_waits_for_the_next_page_whichever_it_is(blog):
-    blog.post("/new", data={"title": "Later", "tags": "", "body": "x"}, follow_redirects=False)
+    post(blog, {"title": "Later", "tags": "", "body": "x"}, follow_redirects=False)
     index = blog.get("/")
     assert '<p class="flash success">Your post is published.</p>' in index.text
     assert "class=\"flash" not in blog.get("/posts/later").text
 
 
 def test_a_refused_post_flashes_nothing(blog):
-    r = blog.post("/new", data={"title": "", "tags": "", "body": ""})
+    r = post(blog, {"title": "", "tags": "", "body": ""})
     assert r.status_code == 422
     assert "set-cookie" not in r.headers
     assert "class=\"flash" not in r.text and "class=\"flash" not in blog.get("/").text
@@ -185,7 +204,7 @@ def test_a_refused_post_flashes_nothing(blog):
     ("Hello, covet", "A post with this title exists already."),
 ])
 def test_each_title_error_is_shown_next_to_the_title_with_the_value_kept(blog, title, message):
-    r = blog.post("/new", data={"title": title, "tags": "news", "body": "x"})
+    r = post(blog, {"title": title, "tags": "news", "body": "x"})
     assert r.status_code == 422
     assert ('<div class="field invalid">\n<label for="f-title">Title</label>\n'
             '<input id="f-title" name="title" value="%s">\n\n'
@@ -195,7 +214,7 @@ def test_each_title_error_is_shown_next_to_the_title_with_the_value_kept(blog, t
 
 
 def test_a_body_over_the_limit_is_shown_with_its_error(blog):
-    r = blog.post("/new", data={"title": "Long", "tags": "", "body": "<" * 20_001})
+    r = post(blog, {"title": "Long", "tags": "", "body": "<" * 20_001})
     assert r.status_code == 422
     assert ('<textarea id="f-body" name="body" rows="8">%s</textarea>\n\n'
             '<p class="error">At most 20000 characters, please.</p>\n</div>' % ("&lt;" * 20_001)) in r.text
@@ -204,5 +223,60 @@ def test_a_body_over_the_limit_is_shown_with_its_error(blog):
 def test_without_a_secret_key_the_app_makes_one(client, monkeypatch):
     monkeypatch.delenv("BLOG_SECRET_KEY", raising=False)
     c = client(load_blog().create_app())
-    r = c.post("/new", data={"title": "Keyless", "tags": "", "body": "x"})
+    r = post(c, {"title": "Keyless", "tags": "", "body": "x"})
     assert '<p class="flash success">Your post is published.</p>' in r.text
+
+
+# -- CSRF: the form's token, and posts without it or with another session's -------------------------
+
+NO_TOKEN = ("CSRF check failed: no token in the X-CSRF-Token header or the csrf_token form field; a route that "
+            "takes no cookie credentials (a webhook, a bearer-token API) can opt out: list its path in "
+            "exempt_paths or decorate its handler with @csrf_exempt")
+
+
+def test_the_form_token_is_masked_differently_on_every_page(blog):
+    first, second = form_token(blog), form_token(blog)
+    assert first != second
+    for token in (first, second):  # both valid: the 422 is the form's own answer, past the CSRF check
+        r = blog.post("/new", data={"title": "", "tags": "", "body": "x", "csrf_token": token})
+        assert r.status_code == 422
+        assert '<p class="error">A title is required.</p>' in r.text
+
+
+def test_a_post_without_the_token_is_refused_with_403_and_nothing_is_stored(blog):
+    form_token(blog)  # the session has its CSRF secret: only the token is missing
+    r = blog.post("/new", data={"title": "Forged", "tags": "", "body": "x"}, follow_redirects=False)
+    assert r.status_code == 403
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json() == {"type": "about:blank", "title": "Forbidden", "status": 403, "detail": NO_TOKEN,
+                        "instance": "/new"}
+    assert "set-cookie" not in r.headers
+    assert blog.get("/posts/forged").status_code == 404
+    assert "class=\"flash" not in blog.get("/").text
+
+
+def test_a_browser_gets_the_refusal_as_an_html_page(blog):
+    form_token(blog)
+    r = blog.post("/new", data={"title": "Forged", "tags": "", "body": "x"},
+                  headers={"accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    assert r.status_code == 403
+    assert r.headers["content-type"] == "text/html; charset=utf-8"
+    assert r.text == ('<!doctype html><html><head><meta charset="utf-8"><title>403 Forbidden</title></head>'
+                      "<body><h1>403 Forbidden</h1><p>%s</p></body></html>" % NO_TOKEN)
+
+
+def test_a_token_from_another_session_is_refused(client):
+    module = load_blog()
+    victim, attacker = client(module.create_app(secret_key=SECRET)), client(module.create_app(secret_key=SECRET))
+    form_token(victim)
+    stolen = form_token(attacker)  # valid, but for the attacker's session
+    r = victim.post("/new", data={"title": "Forged", "tags": "", "body": "x", "csrf_token": stolen})
+    assert r.status_code == 403
+    assert r.json()["detail"].startswith("CSRF check failed: the token is invalid;")
+    assert victim.get("/posts/forged").status_code == 404
+
+
+def test_a_post_before_any_form_was_shown_is_refused(blog):
+    r = blog.post("/new", data={"title": "Forged", "tags": "", "body": "x", "csrf_token": "x" * 86})
+    assert r.status_code == 403
+    assert r.json()["detail"].startswith("CSRF check failed: the session has no CSRF token;")

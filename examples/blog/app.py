@@ -1,9 +1,10 @@
 """A small blog served by covet: template inheritance, includes, macros, a form shown again
-with its errors, a flash message after posting, and a style sheet.
+with its errors, a flash message after posting, CSRF protection, and a style sheet.
 
 Run it:   python -m covet run examples/blog/app.py     (then open http://127.0.0.1:8000)
           set BLOG_SECRET_KEY to keep sessions across restarts and workers
-Test it:  tests/test_example_blog.py renders every page through the test client.
+Test it:  tests/test_example_blog.py renders every page through the test client;
+          tests/browser/test_blog.py and test_static.py use it in Chromium (make test-browser).
 
 Templates (examples/blog/templates/):
   base.html      the page: <head>, the navigation (an include), blocks title/content/footer
@@ -13,13 +14,17 @@ Templates (examples/blog/templates/):
   new.html       extends base.html: the form, built from the macros in _macros.html
   404.html       extends base.html
 
-Static files (examples/blog/static/) are served by ``app.static("/static", STATIC)``, a mount
-named "static", so templates link them with ``static("app.css")`` (ETag, 304s, ranges, and
+Static files (examples/blog/static/) are served by ``app.static("/static", STATIC, max_age=0)``, a
+mount named "static", so templates link them with ``static("app.css")`` (ETag, 304s, ranges, and
 every path-traversal spelling refused: docs/static-files.md).
 
 The form is checked by a Model (PostForm) and a few rules of the blog's own; form_errors()
 turns both into {field: [messages]} for the template, and flash() leaves "Published." in
 the session for the page the redirect leads to.
+
+Posting needs a CSRF token (``CSRFProtection``, docs/security.md#csrf): the form carries
+``csrf_token(request)`` in a hidden field, its secret lives in the session, and a POST without
+it, or with one that is not this session's, is refused with 403 before the handler runs.
 """
 import os
 import re
@@ -27,7 +32,7 @@ import secrets
 from typing import Any, Dict, List
 
 from covet import Covet, RedirectResponse, Request, flash, form_errors
-from covet.security import SessionMiddleware
+from covet.security import CSRFProtection, SessionMiddleware, csrf_token
 from covet.templates import TemplateEngine
 from covet.validation import Field, Model, ValidationError
 
@@ -108,10 +113,12 @@ def create_app(debug=False, secret_key=None):
     """
     app = Covet(debug=debug)
     secret_key = secret_key or os.environ.get("BLOG_SECRET_KEY") or secrets.token_urlsafe(32)
+    # The session first: it is the outer middleware, and CSRFProtection keeps its secret in it.
     app.add_middleware(SessionMiddleware, secret_key=secret_key)
+    app.add_middleware(CSRFProtection, secret_key=secret_key)
     templates = TemplateEngine(os.path.join(HERE, "templates"), auto_reload=debug,
                                trim_blocks=True, lstrip_blocks=True,
-                               globals={"site": {"name": "covet blog"}})
+                               globals={"site": {"name": "covet blog"}, "csrf_token": csrf_token})
     posts = app.state.posts = [dict(post) for post in SEED]
 
     def page(name, request, status_code=200, **context):
@@ -119,7 +126,12 @@ def create_app(debug=False, secret_key=None):
         context.update(current=request.path, posts_count=len(posts), tags=tag_counts(posts))
         return templates.response(request, name, context, status_code=status_code)
 
-    app.static("/static", STATIC)
+    # max_age=0: "Cache-Control: public, max-age=0", so a browser asks again on every page, with
+    # If-None-Match, and gets a 304 while the file is unchanged; an edited style sheet shows at
+    # once. Without a Cache-Control a browser may keep it for a tenth of its age since it was last
+    # modified (RFC 9111 §4.2.2) without asking. A site that deploys its assets with hashed names
+    # would use hashed=True and a long max_age instead (docs/static-files.md).
+    app.static("/static", STATIC, max_age=0)
 
     @app.get("/")
     def index(request: Request):
