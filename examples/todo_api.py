@@ -12,7 +12,8 @@ What it shows: path, query and body parameters with constraints; a dataclass as 
 201, 204 and 404 answers; a database tied to the app's life (``app.add_database``), its schema
 from a numbered migration run at start-up, an ORM model queried with filters and pagination, and
 writes through a per-request session (``Depends(db.session)``); another dependency that checks an
-API key on writes; a route group. Every ``create_app()`` has its own database, so tests give each
+API key on writes, declared as an OpenAPI ``apiKey`` scheme (``APIKeyHeader``), so /docs asks for it
+once in Authorize; a route group with a tag. Every ``create_app()`` has its own database, so tests give each
 app a file of its own.
 """
 import dataclasses
@@ -24,10 +25,11 @@ from typing import Optional
 if __name__ == "__main__":  # python examples/todo_api.py from a checkout: use the covet/ beside it
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from covet import Covet, Depends, Header, HTTPException, Query, Request  # noqa: E402
+from covet import Covet, Depends, HTTPException, Query, Request  # noqa: E402
 from covet.database import DatabaseManager, Session  # noqa: E402
 from covet.database.migrations import migrate  # noqa: E402
 from covet.database.orm import Boolean, Column, Integer, Model, Registry, String  # noqa: E402
+from covet.security import APIKeyHeader  # noqa: E402
 
 MIGRATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "todo_migrations")
 
@@ -69,7 +71,14 @@ async def get_session(request: Request):
         yield session
 
 
-def require_api_key(request: Request, x_api_key: Optional[str] = Header(None)) -> None:
+# The key arrives in a header; declared as an OpenAPI ``apiKey`` scheme, so /docs offers it in
+# Authorize and puts a lock on every write. auto_error=False: a missing key gets this example's own
+# 401 below, the same as a wrong one.
+API_KEY = APIKeyHeader("X-API-Key", description="Writes need it: dev-key unless $TODO_API_KEY says otherwise",
+                       auto_error=False)
+
+
+def require_api_key(request: Request, x_api_key: Optional[str] = Depends(API_KEY)) -> None:
     """Writes need ``X-API-Key``; compared in constant time."""
     expected = request.app.state.api_key
     if x_api_key is None or not hmac.compare_digest(x_api_key.encode(), expected.encode()):
@@ -94,7 +103,9 @@ def like_pattern(text: str) -> str:
 def create_app(api_key: Optional[str] = None, database_url: Optional[str] = None) -> Covet:
     """A fresh app on its own database; the API key defaults to $TODO_API_KEY, then 'dev-key',
     the database to $TODO_DATABASE_URL, then ``sqlite:///todo.db``."""
-    app = Covet(title="todo API")
+    app = Covet(title="todo API", version="1.0.0",
+                description="Todos in a database: anyone may read them; writes need the API key.",
+                openapi_tags=[{"name": "todos", "description": "Create, list, change and delete todos."}])
     db = DatabaseManager(database_url or os.environ.get("TODO_DATABASE_URL", "sqlite:///todo.db"))
     app.add_database(db)
     app.state.api_key = api_key or os.environ.get("TODO_API_KEY", "dev-key")
@@ -103,7 +114,7 @@ def create_app(api_key: Optional[str] = None, database_url: Optional[str] = None
     async def schema() -> None:
         await migrate("up", db=db, directory=MIGRATIONS)
 
-    api = app.group("/api/v1")
+    api = app.group("/api/v1", tags=["todos"])
     writes = [Depends(require_api_key)]
 
     @api.get("/todos")

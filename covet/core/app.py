@@ -41,6 +41,9 @@ logger = logging.getLogger("covet.error")
 # forge log lines or terminal escapes (uvicorn CVE-2020-7694).
 _LOG_CTRL = {i: "\\x%02x" % i for i in list(range(32)) + list(range(127, 160))}
 
+# What the /docs page serves under its own URL besides itself (covet.openapi answers them).
+DOCS_FILES = frozenset(("/docs.js", "/docs.css", "/oauth2-redirect"))
+
 # Sync handlers and dependencies share one bounded pool: FastAPI's 40-token
 # anyio limit surprised users because nobody documented it (anyio#447);
 # ours is the ``thread_pool_size`` argument.
@@ -97,7 +100,9 @@ class Covet(RouteDecorators):
                  version: str = "0.1.0", description: str = "", openapi_url: Optional[str] = "/openapi.json",
                  docs_url: Optional[str] = "/docs", max_body_size: Optional[int] = None,
                  dependencies: Optional[Sequence[Any]] = None, config: Optional[Any] = None,
-                 security_config: Optional[Any] = None) -> None:
+                 security_config: Optional[Any] = None,
+                 openapi_tags: Optional[Sequence[Mapping[str, Any]]] = None,
+                 docs_options: Optional[Mapping[str, Any]] = None) -> None:
         self.debug = bool(debug)
         #: The configuration object the app was made with (``covet.config.Config``), or None.
         self.config = config
@@ -111,6 +116,11 @@ class Covet(RouteDecorators):
         self.max_body_size = max_body_size
         self.title, self.version, self.description = title, version, description
         self.openapi_url, self.docs_url = openapi_url, docs_url
+        #: The document's top-level ``tags``: ``[{"name": ..., "description": ...}]``, in display order.
+        self.openapi_tags = [dict(tag) for tag in openapi_tags or ()]
+        #: Settings of the /docs page (``persist_authorization``, ``oauth2_client_id``), checked here.
+        self.docs_options: Dict[str, Any] = (service("openapi").check_docs_options(docs_options)
+                                             if docs_options else {})
         self.state = State()
         # App-level dependencies run for every route registered on this app.
         self.router = Router(redirect_slashes=redirect_slashes, dependencies=dependencies)
@@ -591,8 +601,8 @@ class Covet(RouteDecorators):
                 return Response(b"", 204, {"Allow": allow})
             raise HTTPException(405, "method %s is not allowed for %s" % (method, request.path), {"Allow": allow})
         raw = request.raw_path
-        if method in ("GET", "HEAD") and raw in (self.openapi_url, self.docs_url):
-            return self._serve_docs(request, raw)
+        if method in ("GET", "HEAD") and self._is_docs_path(raw):
+            return service("openapi").serve_docs(self, request, raw)
         if raw == "*" and method == "OPTIONS":
             return Response(b"", 204, {"Allow": ", ".join(sorted(self.router.all_methods()))})
         mount, rest = self.router.find_mount(raw)
@@ -668,13 +678,12 @@ class Covet(RouteDecorators):
             self._openapi = (key, service("openapi").build_openapi(self))
         return self._openapi[1]
 
-    def _serve_docs(self, request: Request, path: str) -> Response:
-        from .responses import HTMLResponse, JSONResponse
-
+    def _is_docs_path(self, path: str) -> bool:
+        # The document, the page and the page's own files (script, style, OAuth2 redirect page).
         if path == self.openapi_url:
-            return JSONResponse(self.openapi())
-        url = request.root_path + self.openapi_url if self.openapi_url else ""
-        return HTMLResponse(service("openapi").docs_page(self.title, url))
+            return True
+        docs = self.docs_url
+        return docs is not None and (path == docs or (path.startswith(docs) and path[len(docs):] in DOCS_FILES))
 
     # -- serving -----------------------------------------------------------
     def run(self, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:

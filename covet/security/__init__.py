@@ -1,5 +1,6 @@
 """Security helpers on the standard library alone: HMAC JWTs, password hashing, signing,
-bearer authentication and RBAC, sessions, CSRF, CORS, security headers and trusted hosts, rate
+bearer authentication and RBAC, credentials as dependencies (API keys, HTTP Basic and Bearer,
+OAuth2 bearer tokens, each declaring its OpenAPI scheme), sessions, CSRF, CORS, security headers and trusted hosts, rate
 limiting and flood protection, input validation and HTML sanitising.
 
 JWT and password names are imported at once (they need only hashlib, hmac and json); the
@@ -54,6 +55,11 @@ if TYPE_CHECKING:
     )
     from covet.security.rbac import RBAC as RBAC, RoleBasedAccessControl as RoleBasedAccessControl
     from covet.security.sessions import Session as Session, SessionMiddleware as SessionMiddleware
+    from covet.security.schemes import (
+        APIKeyCookie as APIKeyCookie, APIKeyHeader as APIKeyHeader, APIKeyQuery as APIKeyQuery,
+        HTTPBasic as HTTPBasic, HTTPBasicCredentials as HTTPBasicCredentials, HTTPBearer as HTTPBearer,
+        OAuth2AuthorizationCodeBearer as OAuth2AuthorizationCodeBearer, OAuth2PasswordBearer as OAuth2PasswordBearer,
+    )
     from covet.security.settings import SecurityConfig as SecurityConfig
     from covet.security.signing import (
         Signer as Signer, b64url_decode as b64url_decode, b64url_encode as b64url_encode, derive_key as derive_key,
@@ -72,9 +78,25 @@ _LAZY = {
     "RateLimiter": "rate_limiting", "RateLimitMiddleware": "rate_limiting", "DDoSProtector": "rate_limiting",
     "InputValidator": "protection", "SQLInjectionProtector": "protection", "XSSProtector": "protection",
     "OAuth2Server": "oauth2",
+    "APIKeyHeader": "schemes",
+    "APIKeyQuery": "schemes",
+    "APIKeyCookie": "schemes",
+    "HTTPBearer": "schemes",
+    "HTTPBasic": "schemes",
+    "HTTPBasicCredentials": "schemes",
+    "OAuth2PasswordBearer": "schemes",
+    "OAuth2AuthorizationCodeBearer": "schemes",
 }
 
 __all__ = [
+    "APIKeyHeader",
+    "APIKeyQuery",
+    "APIKeyCookie",
+    "HTTPBearer",
+    "HTTPBasic",
+    "HTTPBasicCredentials",
+    "OAuth2PasswordBearer",
+    "OAuth2AuthorizationCodeBearer",
     "CORSMiddleware",
     "CSRFMiddleware",
     "CSRFProtection",

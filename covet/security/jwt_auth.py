@@ -28,6 +28,7 @@ from ..core._wrap import AUTHENTICATION, add_route_middleware
 from ..core.errors import HTTPException
 from ..core.requests import Request
 from ._guards import guarded
+from .schemes import bearer_token
 from .jwt import DEFAULT_MAX_TOKEN_BYTES, JWT, ExpiredSignatureError, InvalidClaimError, InvalidTokenError, to_seconds
 # RBAC and RoleBasedAccessControl live in covet.security.rbac; they stay importable from here.
 from .rbac import RBAC, RoleBasedAccessControl  # noqa: F401
@@ -62,19 +63,6 @@ class InvalidTokenTypeError(InvalidClaimError):
     """A refresh token was presented as an access token, or the other way round (``typ`` claim)."""
 
 
-def _bearer_token(request: Any) -> Optional[str]:
-    """The token of ``Authorization: Bearer <token>``, or None when there is no bearer credential."""
-    header = request.headers.get("authorization")
-    if not header:
-        return None
-    scheme, _, token = header.strip().partition(" ")
-    # RFC 9110 §11.1: the auth-scheme is case-insensitive.
-    if scheme.lower() != "bearer":
-        return None
-    token = token.strip()
-    return token or None
-
-
 class JWTAuth:
     """Issue and check HMAC JWT bearer tokens; ``request.state.user`` becomes the claims.
 
@@ -88,6 +76,9 @@ class JWTAuth:
     :param kid: the key id new tokens are signed with when ``secret_key`` is a dict.
     :param realm: optional ``realm`` of the ``WWW-Authenticate`` challenge.
     :param max_token_bytes: longer tokens are refused before any decoding.
+    :param openapi_security: the security scheme the OpenAPI document names for the routes it
+        guards (default: ``bearerAuth``, HTTP bearer); for tokens from an OAuth2 login, e.g.
+        ``OAuth2PasswordBearer("/token").openapi_security``, so /docs logs in with that flow.
 
     Example::
 
@@ -109,7 +100,10 @@ class JWTAuth:
                  issuer: Union[None, str, Iterable[str]] = None,
                  audience: Union[None, str, Iterable[str]] = None,
                  leeway: Union[int, float, datetime.timedelta] = 0, kid: Optional[str] = None,
-                 realm: Optional[str] = None, max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES) -> None:
+                 realm: Optional[str] = None, max_token_bytes: int = DEFAULT_MAX_TOKEN_BYTES,
+                 openapi_security: Optional[Mapping[str, Mapping[str, Any]]] = None) -> None:
+        if openapi_security is not None:
+            self.openapi_security = {name: dict(spec) for name, spec in openapi_security.items()}
         self.jwt = JWT(secret_key, algorithm, issuer=issuer, audience=audience, leeway=leeway,
                        max_token_bytes=max_token_bytes, kid=kid)
         self.expiration_time = to_seconds(expiration_time, "expiration_time")
@@ -214,7 +208,7 @@ class JWTAuth:
         ``Bearer error="invalid_token"`` when the token is rejected (the problem's
         ``detail`` says why, without echoing the token).
         """
-        token = _bearer_token(request)
+        token = bearer_token(request)
         if token is None:
             if TOKEN_CHECK.observers:
                 TOKEN_CHECK.emit("missing")
@@ -263,7 +257,7 @@ class JWTAuth:
         """(token, where) from a WebSocket handshake, or None: ``Authorization: Bearer`` first,
         then the ``Sec-WebSocket-Protocol`` convention (``bearer, <token>``), then a ``token``
         query parameter. ``where`` is "header", "subprotocol" or "query"."""
-        token = _bearer_token(websocket)
+        token = bearer_token(websocket)
         if token is not None:
             return token, "header"
         offered = getattr(websocket, "subprotocols", None) or []

@@ -13,13 +13,12 @@ Example::
     client = Client.from_config("app", {"secret": "s3cret", "redirect_uris": ["https://app.example/cb"]})
     client.confidential     # True
 """
-import base64
-import binascii
 import hmac
 from typing import Any, FrozenSet, Mapping, Optional, Tuple
 from urllib.parse import unquote, urlsplit
 
 from ..passwords import hash_password, verify_password_async
+from ..schemes import parse_basic
 from .errors import INVALID_CLIENT, INVALID_REQUEST, OAuth2Error
 
 __all__ = ["Client", "ClientAuth", "authenticate_client", "read_client_auth", "check_redirect_uri", "same_string",
@@ -206,13 +205,10 @@ def read_client_auth(authorization: Optional[str], params: Mapping[str, str]) ->
         if scheme.lower() == "basic":
             if "client_secret" in params:
                 raise OAuth2Error(INVALID_REQUEST, "use one client authentication method, not two")
-            try:
-                decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-            except (binascii.Error, ValueError):
-                raise _invalid_client(True, "malformed Basic credentials") from None
-            raw_id, sep, raw_secret = decoded.partition(":")
-            if not sep:
+            parsed = parse_basic(value)
+            if parsed is None:
                 raise _invalid_client(True, "malformed Basic credentials")
+            raw_id, raw_secret = parsed
             client_id, secret = unquote(raw_id.replace("+", " ")), unquote(raw_secret.replace("+", " "))
             body_id = params.get("client_id")
             if body_id is not None and body_id != client_id:

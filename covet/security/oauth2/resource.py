@@ -22,6 +22,7 @@ from typing import Any, Callable, Dict, Iterable, Optional
 from ...core._wrap import AUTHENTICATION, add_route_middleware
 from ...core.errors import HTTPException
 from ...core.requests import Request
+from ..schemes import bearer_token
 
 __all__ = ["ScopeRequirement", "bearer_token"]
 
@@ -31,17 +32,6 @@ _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 
 _SIGNATURE = inspect.Signature([inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY, annotation=Request)])
-
-
-def bearer_token(request: Any) -> Optional[str]:
-    """The token of ``Authorization: Bearer <token>``, or None when there is none."""
-    header = request.headers.get("authorization")
-    if not header:
-        return None
-    scheme, _, token = header.strip().partition(" ")
-    if scheme.lower() != "bearer":  # RFC 9110 §11.1: case-insensitive scheme
-        return None
-    return token.strip() or None
 
 
 class ScopeRequirement:
@@ -66,6 +56,9 @@ class ScopeRequirement:
         self._insufficient = {"WWW-Authenticate": 'Bearer error="insufficient_scope", scope="%s"' % scope_value}
         self.__signature__ = _SIGNATURE
         self.__call__ = self._dependency
+        #: Read by covet.openapi: the server's ``oauth2`` scheme, and the scopes this route needs.
+        self.openapi_security = server.openapi_security
+        self.openapi_scopes = sorted(self.scopes)
 
     async def check(self, request: Any) -> Dict[str, Any]:
         """The claims of the request's token; an HTTPException (401/403) when it does not qualify."""
@@ -98,6 +91,9 @@ class ScopeRequirement:
         async def require_scopes(request: Any, call_next: Callable[[Any], Any]) -> Any:
             await check(request)
             return await call_next(request)
+
+        require_scopes.openapi_security = self.openapi_security  # type: ignore[attr-defined]
+        require_scopes.openapi_scopes = self.openapi_scopes  # type: ignore[attr-defined]
 
         return add_route_middleware(fn, require_scopes, AUTHENTICATION, "require_scopes")
 

@@ -29,6 +29,7 @@ from ...core.responses import JSONResponse, RedirectResponse, Response
 from ..csrf import csrf_exempt
 from ..jwt import InvalidTokenError
 from ..jwt_auth import JWTAuth
+from ..schemes import oauth2_scheme
 from . import authorize, grants, introspection
 from .clients import Client
 from .consent import (CONSENT_TOKEN_LIFETIME, DEFAULT_CONSENT_TEMPLATE, DEFAULT_ERROR_TEMPLATE, ConsentPage,
@@ -319,7 +320,21 @@ class OAuth2Server:
         """
         if self.issuer is None:
             raise RuntimeError("jwt_auth needs OAuth2Server(issuer=...): with no issuer, it follows each request")
-        return JWTAuth(self.secret_key, issuer=self.issuer, audience=self.audience or self.issuer)
+        return JWTAuth(self.secret_key, issuer=self.issuer, audience=self.audience or self.issuer,
+                       openapi_security=self.openapi_security)
+
+    @property
+    def openapi_security(self) -> Dict[str, Dict[str, Any]]:
+        """This server as an OpenAPI ``oauth2`` security scheme: the authorization code flow
+        (with PKCE, which covet requires) at its endpoints, with its scopes.
+
+        Routes guarded by ``require_scopes`` or ``jwt_auth`` name it, and the /docs page's
+        Authorize dialog signs in with it (a public client registered for the page's
+        ``/docs/oauth2-redirect``; docs/openapi.md).
+        """
+        flow = {"authorizationUrl": self.authorization_endpoint, "tokenUrl": self.token_endpoint,
+                "refreshUrl": self.token_endpoint, "scopes": {scope: "" for scope in sorted(self.scopes)}}
+        return {"OAuth2": oauth2_scheme({"authorizationCode": flow})}
 
     # -- metadata -----------------------------------------------------------------------------
     def metadata(self, request: Any) -> Dict[str, Any]:

@@ -1,21 +1,20 @@
-"""The OpenAPI 3.1 document of an app, and the self-contained /docs page.
+"""The OpenAPI 3.1 document of an app.
 
 Built from what registration already knows: each route's injector plan
 (parameters, constraints, body annotations) and ``covet.validation``'s
 type-hint -> JSON Schema mapping. Nothing is described twice. The document
 is built on first request and cached until routes change.
 """
-import html
 import inspect
 import json
 import re
 
-from .core._paths import PARAM
-from .core._plan import walk_plans
-from .core._wrap import route_middleware
-from .validation import schema_for
+from ..core._paths import PARAM
+from ..core._plan import walk_plans
+from ..core._wrap import route_middleware
+from ..validation import schema_for
 
-__all__ = ["build_openapi", "docs_page"]
+__all__ = ["build_openapi"]
 
 _REF = "#/components/schemas/{name}"
 _AUTO_METHODS = ("HEAD", "OPTIONS")
@@ -200,9 +199,11 @@ def _request_body(route, defs):
 
 
 def _docstring(fn):
+    # The summary is the first paragraph, its lines joined: a first sentence wrapped over two
+    # lines is still one summary (PEP 257 asks for one line; many docstrings wrap anyway).
     doc = inspect.getdoc(fn) or ""
-    summary, _, rest = doc.partition("\n")
-    return summary.strip(), rest.strip()
+    first, _, rest = doc.partition("\n\n")
+    return " ".join(line.strip() for line in first.splitlines() if line.strip()), rest.strip()
 
 
 def _operation_id(route, method, used):
@@ -243,20 +244,32 @@ def _responses(route, defs, validates):
 
 
 def _security(route):
-    schemes = {}
+    """The schemes a route's guards and dependencies declare, and the scopes each needs.
+
+    Any guard (route middleware) or dependency callable, or the object a bound method belongs
+    to, may carry ``openapi_security`` ({scheme name: scheme}) and ``openapi_scopes``.
+    """
+    schemes, scopes = {}, {}
+
+    def add(obj):
+        spec = getattr(obj, "openapi_security", None)
+        if not spec:
+            return False
+        schemes.update(spec)
+        for name in spec:
+            wanted = scopes.setdefault(name, [])
+            wanted.extend(s for s in getattr(obj, "openapi_scopes", ()) if s not in wanted)
+        return True
+
     # Guards written as decorators (``@auth.require_token``) are route middleware.
     for mw in list(route.middleware) + list(route_middleware(route.endpoint)):
-        spec = getattr(mw, "openapi_security", None)
-        if spec:
-            schemes.update(spec)
+        add(mw)
     for p in walk_plans(route.plan) if route.plan is not None else ():
         for _name, dep, _sub in p.deps:
             fn = dep.dependency
-            owner = getattr(fn, "__self__", None)
-            spec = getattr(fn, "openapi_security", None) or getattr(owner, "openapi_security", None)
-            if spec:
-                schemes.update(spec)
-    return schemes
+            if not add(fn):
+                add(getattr(fn, "__self__", None))
+    return schemes, scopes
 
 
 def build_openapi(app, prefix="", doc=None, used=None):
@@ -271,6 +284,9 @@ def build_openapi(app, prefix="", doc=None, used=None):
         }
         if app.description:
             doc["info"]["description"] = app.description
+        tags = getattr(app, "openapi_tags", None)
+        if tags:
+            doc["tags"] = [dict(tag) for tag in tags]
         used = set()
     defs = doc["components"]["schemas"]
     security_schemes = doc["components"].setdefault("securitySchemes", {})
@@ -282,7 +298,7 @@ def build_openapi(app, prefix="", doc=None, used=None):
         params = _parameters(route, defs)
         body = _request_body(route, defs)
         summary, description = _docstring(route.endpoint)
-        schemes = _security(route)
+        schemes, scopes = _security(route)
         security_schemes.update(schemes)
         for method in sorted(route.methods):
             if method in _AUTO_METHODS and len(route.methods) > 1:
@@ -304,7 +320,8 @@ def build_openapi(app, prefix="", doc=None, used=None):
                 pl.sources for pl in (walk_plans(route.plan) if route.plan is not None else ()))
             op["responses"] = _responses(route, defs, validates)
             if schemes:
-                op["security"] = [{name: []} for name in schemes]
+                # One requirement naming every scheme: the route checks all of them.
+                op["security"] = [{name: scopes[name] for name in schemes}]
             item[method.lower()] = op
     for m in app.router.mounts:
         if hasattr(m.app, "routes") and hasattr(m.app, "router"):
@@ -312,115 +329,3 @@ def build_openapi(app, prefix="", doc=None, used=None):
     if top and not security_schemes:
         del doc["components"]["securitySchemes"]
     return doc
-
-
-def docs_page(title, openapi_url):
-    """The /docs page: plain HTML and JavaScript, no CDN, no external file."""
-    return _DOCS_HTML.replace("__TITLE__", html.escape(title)).replace(
-        "__OPENAPI_URL__", json.dumps(openapi_url).replace("<", "\\u003c"))
-
-
-_DOCS_HTML = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>__TITLE__ - API docs</title>
-<style>
-body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1d232b;background:#f6f7f9}
-header{background:#1d232b;color:#fff;padding:14px 24px}header h1{margin:0;font-size:20px}
-main{max-width:980px;margin:0 auto;padding:16px}
-details{background:#fff;border:1px solid #d8dce2;border-radius:6px;margin:8px 0}
-summary{cursor:pointer;padding:10px 12px;display:flex;gap:12px;align-items:center}
-.m{font:bold 12px monospace;padding:3px 8px;border-radius:4px;color:#fff;min-width:56px;text-align:center}
-.get{background:#2f7d32}.post{background:#1565c0}.put{background:#ef6c00}.patch{background:#6a1b9a}
-.delete{background:#c62828}.options,.head{background:#546e7a}
-.p{font-family:monospace}.s{color:#5c6670}.body{padding:0 14px 14px}
-table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #eceef1;padding:4px 6px;text-align:left;vertical-align:top}
-pre{background:#f0f2f5;padding:8px;border-radius:4px;overflow:auto;max-height:360px}
-input,textarea{font:13px monospace;width:100%;box-sizing:border-box}button{margin-top:6px;padding:5px 14px}
-</style></head>
-<body><header><h1>__TITLE__</h1><div class="s" id="ver"></div></header><main id="ops">Loading...</main>
-<script>
-(function () {
-  "use strict";
-  var url = __OPENAPI_URL__;
-  function el(tag, attrs, children) {
-    var e = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) { if (k === "text") { e.textContent = attrs[k]; } else { e.setAttribute(k, attrs[k]); } });
-    (children || []).forEach(function (c) { e.appendChild(c); });
-    return e;
-  }
-  function resolve(doc, schema) {
-    if (schema && schema.$ref) { return doc.components.schemas[schema.$ref.split("/").pop()] || schema; }
-    return schema;
-  }
-  function render(doc) {
-    document.getElementById("ver").textContent = "version " + doc.info.version + " - OpenAPI " + doc.openapi;
-    var ops = document.getElementById("ops");
-    ops.textContent = "";
-    Object.keys(doc.paths).forEach(function (path) {
-      Object.keys(doc.paths[path]).forEach(function (method) {
-        var op = doc.paths[path][method];
-        var box = el("details", {}, [el("summary", {}, [
-          el("span", {"class": "m " + method, text: method.toUpperCase()}),
-          el("span", {"class": "p", text: path}), el("span", {"class": "s", text: op.summary || ""})])]);
-        var body = el("div", {"class": "body"});
-        if (op.description) { body.appendChild(el("p", {text: op.description})); }
-        var inputs = {};
-        var params = op.parameters || [];
-        if (params.length) {
-          var rows = [el("tr", {}, [el("th", {text: "name"}), el("th", {text: "in"}), el("th", {text: "schema"}), el("th", {text: "value"})])];
-          params.forEach(function (p) {
-            var input = el("input", {placeholder: p.required ? "required" : "optional"});
-            inputs[p.in + ":" + p.name] = input;
-            rows.push(el("tr", {}, [el("td", {"class": "p", text: p.name + (p.required ? " *" : "")}), el("td", {text: p.in}),
-              el("td", {}, [el("pre", {text: JSON.stringify(resolve(doc, p.schema))})]), el("td", {}, [input])]));
-          });
-          body.appendChild(el("table", {}, rows));
-        }
-        var bodyInput = null;
-        if (op.requestBody) {
-          var media = Object.keys(op.requestBody.content)[0];
-          body.appendChild(el("h4", {text: "Request body (" + media + ")"}));
-          body.appendChild(el("pre", {text: JSON.stringify(resolve(doc, op.requestBody.content[media].schema), null, 2)}));
-          bodyInput = el("textarea", {rows: "5", placeholder: "{}"});
-          body.appendChild(bodyInput);
-        }
-        body.appendChild(el("h4", {text: "Responses"}));
-        Object.keys(op.responses).forEach(function (code) {
-          var r = op.responses[code];
-          var content = r.content ? r.content[Object.keys(r.content)[0]] : null;
-          body.appendChild(el("div", {}, [el("b", {text: code + " "}), el("span", {text: r.description || ""})]));
-          if (content && content.schema && Object.keys(content.schema).length) {
-            body.appendChild(el("pre", {text: JSON.stringify(resolve(doc, content.schema), null, 2)}));
-          }
-        });
-        var out = el("pre", {text: ""});
-        var send = el("button", {text: "Send request"});
-        send.addEventListener("click", function () {
-          var target = path, query = [], headers = {};
-          params.forEach(function (p) {
-            var v = inputs[p.in + ":" + p.name].value;
-            if (v === "") { return; }
-            if (p.in === "path") { target = target.replace("{" + p.name + "}", encodeURIComponent(v)); }
-            else if (p.in === "query") { query.push(encodeURIComponent(p.name) + "=" + encodeURIComponent(v)); }
-            else if (p.in === "header") { headers[p.name] = v; }
-          });
-          var init = {method: method.toUpperCase(), headers: headers};
-          if (bodyInput && bodyInput.value) { init.body = bodyInput.value; headers["Content-Type"] = "application/json"; }
-          out.textContent = "...";
-          fetch(target + (query.length ? "?" + query.join("&") : ""), init).then(function (res) {
-            return res.text().then(function (text) { out.textContent = res.status + " " + res.statusText + "\\n\\n" + text; });
-          }).catch(function (err) { out.textContent = String(err); });
-        });
-        body.appendChild(send);
-        body.appendChild(out);
-        box.appendChild(body);
-        ops.appendChild(box);
-      });
-    });
-  }
-  fetch(url).then(function (r) { return r.json(); }).then(render).catch(function (err) {
-    document.getElementById("ops").textContent = "Could not load " + url + ": " + err;
-  });
-})();
-</script></body></html>
-"""

@@ -1,0 +1,788 @@
+/* covet's API docs page: shows the OpenAPI document and tries its operations. No framework, no
+   build step. Document text only ever goes into textContent, never into markup. No inline style,
+   no code from strings: it runs under CSP default-src 'self'. It also runs /docs/oauth2-redirect. */
+(() => {
+"use strict";
+
+const CHANNEL = "covet-docs-oauth2";
+const METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+const ABSOLUTE = /^[a-z][a-z0-9+.-]*:/i;
+
+// ---- DOM: h("tag.class", {text, on<event>: fn, attribute: value} or text, children)
+
+function h(spec, props, kids) {
+  if (typeof props === "string") props = {text: props};
+  const [tag, ...cls] = spec.split("."), e = document.createElement(tag);
+  if (cls.length) e.className = cls.join(" ");
+  for (const k of Object.keys(props || {})) {
+    const v = props[k];
+    if (v == null || v === false) continue;
+    if (k === "text") e.textContent = v;
+    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else if (/^(value|hidden|checked)$/.test(k)) e[k] = v;
+    else e.setAttribute(k, v === true ? "" : v);
+  }
+  return add(e, kids);
+}
+// Strings become text nodes (append never parses them); falsy children are skipped.
+function add(e, kids) {
+  for (const c of [].concat(kids)) {
+    if (Array.isArray(c)) add(e, c);
+    else if (c) e.append(c);
+  }
+  return e;
+}
+const $ = id => document.getElementById(id);
+const clear = e => { e.replaceChildren(); return e; };
+let uidN = 0;
+const uid = p => `cv-${p}-${++uidN}`;
+const str = v => typeof v === "string" ? v : JSON.stringify(v);
+const pretty = v => JSON.stringify(v, null, 2);
+const isObject = v => !!v && typeof v === "object" && !Array.isArray(v);
+const lower = v => String(v).toLowerCase();
+const nonNull = t => Array.isArray(t) ? t.find(x => x !== "null") || t[0] : t;
+const para = (text, cls = "desc") => text ? h("div." + cls, String(text)) : null;
+const btn = (text, onclick, cls = "", label = null) =>
+  h("button.btn" + cls, {type: "button", text, onclick, "aria-label": label});
+const required = () => h("span.req", {title: "required", text: "*"});
+
+function svg(tag, attrs) {
+  const e = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const k of Object.keys(attrs)) e.setAttribute(k, attrs[k]);
+  return e;
+}
+// Open: the shackle swings up and out to the right.
+const lockIcon = closed => add(svg("svg", {viewBox: "0 0 24 24", class: "lock-icon", "aria-hidden": "true"}), [
+  svg("path", {d: closed ? "M8 11V7a4 4 0 0 1 8 0v4" : "M8 11V7a4 4 0 0 1 7.9-1"}),
+  svg("rect", {x: 5, y: 11, width: 14, height: 10, rx: 2})]);
+
+const b64url = bytes => btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+const random = n => b64url(crypto.getRandomValues(new Uint8Array(n)));
+const utf8b64 = text => btoa(String.fromCharCode(...new TextEncoder().encode(text)));
+// A POSIX shell word: '...' with each ' written as '\''.
+const q = s => `'${String(s).replace(/'/g, "'\\''")}'`;
+
+// ---- the OAuth2 redirect page
+
+if (document.body.dataset.page === "oauth2-redirect") {
+  const found = new URLSearchParams(location.search || location.hash.slice(1)), params = {};
+  for (const k of ["code", "state", "error", "error_description", "iss"]) if (found.has(k)) params[k] = found.get(k);
+  const message = {source: CHANNEL, params};
+  let sent = false;
+  history.replaceState(null, "", location.pathname); // the code leaves the address bar and history
+  // BroadcastChannel works even where Cross-Origin-Opener-Policy cut window.opener.
+  try { const bc = new BroadcastChannel(CHANNEL); bc.postMessage(message); bc.close(); sent = true; } catch (e) { /* none */ }
+  try { if (window.opener) { window.opener.postMessage(message, location.origin); sent = true; } } catch (e) { /* cut */ }
+  $("cv-status").textContent = sent ? "Sign-in finished: you can close this window."
+    : "This window could not reach the docs page: close it and try again.";
+  if (sent) window.close();
+  return;
+}
+
+// ---- state
+
+let cfg = {};
+try { cfg = JSON.parse(document.body.dataset.config); } catch (e) { /* no document URL: said below */ }
+const STORE = "covet-docs-auth:" + cfg.openapiUrl;
+const main = $("cv-main"), filter = $("cv-filter"), authButton = $("cv-authorize");
+const creds = {}, authErrors = {}, drafts = {}, groups = [], byId = {}, locks = [];
+let doc = {}, base = "", schemes = {}, pending = null, dialog = null, lastFocus = null;
+
+// A local JSON pointer (#/components/schemas/X), or undefined.
+function lookup(ref) {
+  let cur = ref[0] === "#" ? doc : undefined;
+  try {
+    for (const part of ref.slice(2).split("/")) cur = cur == null ? cur : cur[decodeURIComponent(part).replace(/~1/g, "/").replace(/~0/g, "~")];
+  } catch (e) { return undefined; }
+  return cur;
+}
+// What a $ref names (chains followed); keywords beside a $ref win (OpenAPI 3.1).
+function deref(s) {
+  for (let n = 0; s && typeof s.$ref === "string" && n < 32; n++) {
+    const target = lookup(s.$ref), sibs = Object.assign({}, s);
+    delete sibs.$ref;
+    if (target === undefined) return {};
+    s = Object.keys(sibs).length ? Object.assign({}, target, sibs) : target;
+  }
+  return s;
+}
+const refName = ref => decodeURIComponent(ref.split("/").pop());
+
+// ---- schemas as trees
+
+const CONSTRAINTS = ["format", "minLength", "maxLength", "pattern", "minimum", "maximum", "exclusiveMinimum",
+  "exclusiveMaximum", "multipleOf", "minItems", "maxItems", "uniqueItems", "readOnly",
+  "writeOnly", "deprecated"];
+
+// A tree node: type label, nullable, children as [name, schema, required]. `trail` holds the $refs
+// on the way down: one met again is a recursive schema, named, not followed.
+function describe(raw, trail) {
+  const d = {type: "any", s: {}, kids: [], nullable: false, trail};
+  if (raw === false) return Object.assign(d, {type: "nothing"});
+  let s = raw, t;
+  const ref = s && typeof s.$ref === "string" ? s.$ref : null;
+  if (ref) {
+    if (trail.includes(ref)) return Object.assign(d, {type: refName(ref) + " (recursive)"});
+    d.trail = trail = trail.concat(ref);
+    s = deref(s);
+  }
+  s = d.s = isObject(s) ? s : {};
+  t = s.type;
+  if (Array.isArray(t)) {
+    d.nullable = t.includes("null");
+    t = t.filter(x => x !== "null").join(" | ") || "null";
+  }
+  const alts = s.anyOf || s.oneOf;
+  if (Array.isArray(alts)) {
+    const rest = alts.filter(a => !(a && a.type === "null" && Object.keys(a).length === 1));
+    // X or null: shown as a nullable X.
+    if (rest.length === 1 && !t) return Object.assign(describe(rest[0], trail), {nullable: true, outer: s});
+    d.nullable = d.nullable || rest.length < alts.length;
+    t = (s.anyOf ? "anyOf" : "oneOf") + (t ? " " + t : "");
+    rest.forEach((a, i) => d.kids.push(["option " + (i + 1), a, false]));
+  } else if (Array.isArray(s.allOf)) {
+    t = "allOf";
+    s.allOf.forEach((a, i) => d.kids.push(["part " + (i + 1), a, false]));
+  } else {
+    t = t || (s.properties ? "object" : s.items ? "array" : "enum" in s ? "enum" : "const" in s ? "const" : "any");
+    const req = Array.isArray(s.required) ? s.required : [];
+    for (const k of Object.keys(s.properties || {})) d.kids.push([k, s.properties[k], req.includes(k)]);
+    const ap = s.additionalProperties;
+    if (isObject(ap) && Object.keys(ap).length) d.kids.push(["[additional properties]", ap, false]);
+    if (isObject(s.items)) {
+      t = "array of " + (s.items.$ref ? refName(s.items.$ref) : describe(s.items, trail).type);
+      d.kids.push(["[items]", s.items, false]);
+    }
+  }
+  d.type = ref ? `${refName(ref)} (${t})` : t;
+  return d;
+}
+
+function chips(s, outer, nullable) {
+  const out = nullable ? ["nullable"] : [];
+  for (const k of CONSTRAINTS) if (s[k] != null && s[k] !== false) out.push(s[k] === true ? k : `${k}: ${str(s[k])}`);
+  if (Array.isArray(s.enum)) out.push("enum: " + s.enum.map(str).join(", "));
+  if ("const" in s) out.push("const: " + str(s.const));
+  if (s.additionalProperties === false) out.push("no additional properties");
+  const dflt = "default" in outer ? outer.default : s.default;
+  if (dflt !== undefined) out.push("default: " + str(dflt));
+  return out.map(text => h("span.chip", {text}));
+}
+
+function node(name, raw, req, trail, depth) {
+  const d = describe(raw, trail), o = d.outer || {};
+  const line = h("span.f-row", {}, [name != null && h("span.f-name", name), req && required(),
+    h("span.f-type", d.type), chips(d.s, o, d.nullable), para(o.description || d.s.description, "f-desc")]);
+  if (!d.kids.length) return h("li", {}, line);
+  const list = h("ul.tree");
+  // Children are built when first shown: cheap however wide the schema graph.
+  const fill = () => list.firstChild || d.kids.forEach(k => list.append(node(k[0], k[1], k[2], d.trail, depth + 1)));
+  const box = h("details", {open: depth < 2, ontoggle: fill}, [h("summary", {}, line), list]);
+  if (depth < 2) fill();
+  return h("li", {}, box);
+}
+
+// A schema's tree, and its JSON (a top $ref followed) one toggle away.
+function schemaView(raw) {
+  const tree = h("ul.tree.root", {}, node(null, raw, false, [], 0));
+  const json = h("pre.code", {hidden: true, text: pretty(raw && raw.$ref ? deref(raw) : raw)});
+  const toggle = btn("JSON", () => {
+    json.hidden = !json.hidden;
+    tree.hidden = !json.hidden;
+    toggle.setAttribute("aria-pressed", String(!json.hidden));
+  }, ".small", "Show the schema as JSON");
+  toggle.setAttribute("aria-pressed", "false");
+  return h("div.schema", {}, [toggle, tree, json]);
+}
+
+// ---- examples built from schemas
+
+const FORMATS = {date: "2024-01-01", "date-time": "2024-01-01T12:00:00Z", time: "12:00:00", email: "user@example.com",
+  uuid: "3fa85f64-5717-4562-b3fc-2c963f66afa6", uri: "https://example.com/",
+  hostname: "example.com", ipv4: "192.0.2.1", ipv6: "2001:db8::1", binary: "", byte: "c3RyaW5n"};
+
+// An example of a schema; undefined (left out) where a recursion stops it.
+function sample(raw, trail) {
+  if (raw === false) return undefined;
+  if (!isObject(raw)) return null;
+  let s = raw;
+  if (raw.$ref) {
+    if (trail.includes(raw.$ref) || trail.length > 12) return undefined;
+    trail = trail.concat(raw.$ref);
+    s = deref(raw) || {};
+  }
+  if (Array.isArray(s.examples) && s.examples.length) return s.examples[0];
+  for (const k of ["example", "default", "const"]) if (k in s) return s[k];
+  if (Array.isArray(s.enum) && s.enum.length) return s.enum[0];
+  if (Array.isArray(s.allOf)) {
+    const parts = s.allOf.map(a => sample(a, trail));
+    return parts.every(isObject) ? Object.assign({}, ...parts) : parts[0];
+  }
+  const alts = s.anyOf || s.oneOf;
+  if (Array.isArray(alts)) {
+    const alt = alts.find(a => !(a && a.type === "null"));
+    return alt ? sample(alt, trail) : null;
+  }
+  const t = nonNull(s.type) || (s.properties || s.additionalProperties ? "object" : s.items ? "array" : "any");
+  if (t === "object") {
+    const out = {};
+    for (const k of Object.keys(s.properties || {})) {
+      const v = (s.properties[k] || {}).readOnly ? undefined : sample(s.properties[k], trail);
+      if (v !== undefined) out[k] = v;
+    }
+    const extra = !s.properties && isObject(s.additionalProperties) ? sample(s.additionalProperties, trail) : undefined;
+    if (extra !== undefined) out.additionalProp1 = extra;
+    return out;
+  }
+  if (t === "array") {
+    const item = sample(s.items, trail);
+    return item === undefined ? [] : Array(Math.min(Math.max(1, s.minItems || 0), 50)).fill(item);
+  }
+  if (t === "string") {
+    return s.format in FORMATS ? FORMATS[s.format]
+      : "string".padEnd(s.minLength || 0, "x").slice(0, s.maxLength == null ? undefined : s.maxLength);
+  }
+  if (t === "integer" || t === "number") return number(s, t === "integer");
+  return t === "boolean" ? true : t === "any" && !trail.length ? {} : null;
+}
+function number(s, integer) {
+  const step = s.multipleOf || (integer ? 1 : 0.5), num = x => typeof x === "number";
+  let v = num(s.minimum) ? s.minimum : num(s.exclusiveMinimum) ? s.exclusiveMinimum + step : 0;
+  if (num(s.maximum) && v > s.maximum) v = s.maximum;
+  if (num(s.exclusiveMaximum) && v >= s.exclusiveMaximum) v = s.exclusiveMaximum - step;
+  if (s.multipleOf) v = Math.ceil(v / s.multipleOf) * s.multipleOf;
+  return integer ? Math.ceil(v) : v;
+}
+
+// ---- inputs for values
+
+// A schema as one input sees it: $ref and nullable anyOf followed, one type.
+function plain(raw) {
+  let s = deref(raw) || {};
+  const alt = [].concat(s.anyOf || s.oneOf || []).map(deref).find(a => a && a.type !== "null");
+  if (alt) s = Object.assign({}, alt, "default" in s ? {default: s.default} : {});
+  return {s, t: nonNull(s.type) || (s.properties ? "object" : s.items ? "array" : "string")};
+}
+
+function input(raw, id, label, value) {
+  const {s, t} = plain(raw), a = {id, "aria-label": label};
+  const e = Array.isArray(s.enum) || t === "boolean"
+    ? h("select", a, [h("option", {value: "", text: "--"}),
+      (Array.isArray(s.enum) ? s.enum : [true, false]).map(v => h("option", {value: str(v), text: str(v)}))])
+    : h("input", Object.assign(a, t === "integer" || t === "number" ? {type: "number", step: t === "integer" ? 1 : "any"}
+      : s.format === "binary" ? {type: "file"} : {type: "text", placeholder: s.format || t}));
+  if (value !== undefined && e.type !== "file") e.value = str(value);
+  return e;
+}
+const read = e => e.type === "file" ? e.files[0] || "" : e.value;
+
+// A parameter's or form field's input (a list of them for an array); values() gives what was entered.
+function control(raw, name, value) {
+  const id = uid("in"), p = plain(raw);
+  if (p.t !== "array") {
+    const one = input(raw, id, name, value);
+    return {id, el: one, values: () => [read(one)].filter(v => v !== "")};
+  }
+  const list = h("div.items");
+  let n = 0;
+  const row = v => {
+    const r = h("div.item", {}, [input(p.s.items || {}, n ? uid("in") : id, `${name} item ${++n}`, v),
+      btn("Remove", () => r.remove(), ".small", `Remove this ${name} item`)]);
+    list.append(r);
+  };
+  (Array.isArray(value) && value.length ? value : [undefined]).forEach(row);
+  return {id, el: h("div.array", {role: "group", "aria-label": name}, [list,
+    btn("Add item", () => row(), ".small", `Add a ${name} item`)]),
+  values: () => Array.from(list.querySelectorAll("input,select"), read).filter(v => v !== "")};
+}
+
+// ---- security
+
+const requirements = op => Array.isArray(op.security) ? op.security : doc.security || [];
+function schemeNames(op) {
+  const names = [];
+  for (const r of requirements(op)) for (const n of Object.keys(r || {})) if (schemes[n] && !names.includes(n)) names.push(n);
+  return names;
+}
+const authorized = op => requirements(op).some(r => Object.keys(r || {}).length && Object.keys(r).every(n => creds[n]));
+const isBasic = sc => sc.type === "http" && lower(sc.scheme) === "basic";
+function kindOf(sc) {
+  if (sc.type === "apiKey") return `API key in ${sc.in} ${sc.name}`;
+  if (sc.type === "http") return `HTTP ${sc.scheme}` + (sc.bearerFormat ? ` (${sc.bearerFormat})` : "");
+  if (sc.type === "oauth2") return "OAuth2: " + Object.keys(sc.flows || {}).join(", ");
+  return sc.type === "openIdConnect" ? "OpenID Connect" : String(sc.type);
+}
+// The credentials of the schemes the operation names, where each scheme says.
+function applyAuth(op, req) {
+  for (const n of schemeNames(op)) {
+    const c = creds[n], sc = deref(schemes[n]);
+    if (!c) continue;
+    if (sc.type === "apiKey") {
+      if (sc.in === "header") req.headers[sc.name] = c.token;
+      else if (sc.in === "query") req.query.append(sc.name, c.token);
+      else if (sc.in === "cookie") req.cookies.push([sc.name, c.token]);
+    } else if (isBasic(sc)) {
+      req.headers.Authorization = "Basic " + utf8b64(c.username + ":" + c.password);
+    } else {
+      req.headers.Authorization = (sc.type !== "http" || lower(sc.scheme) === "bearer" ? "Bearer" : sc.scheme) + " " + c.token;
+    }
+  }
+}
+function save() {
+  // sessionStorage, never localStorage: they end with the tab and stay in it.
+  try {
+    if (cfg.persistAuthorization) sessionStorage.setItem(STORE, JSON.stringify(creds));
+    else sessionStorage.removeItem(STORE);
+  } catch (e) { /* storage turned off: memory only */ }
+}
+function restore() {
+  if (!cfg.persistAuthorization) return save();
+  try {
+    const kept = JSON.parse(sessionStorage.getItem(STORE)) || {};
+    for (const n of Object.keys(kept)) if (schemes[n] && isObject(kept[n])) creds[n] = kept[n];
+  } catch (e) { /* nothing kept */ }
+}
+function authChanged() {
+  save();
+  for (const l of locks) {
+    const on = authorized(l.op);
+    clear(l.el).append(lockIcon(on));
+    l.el.setAttribute("aria-label", `${on ? "Authorized" : "Not authorized"}: ${l.names.join(", ")}`);
+    l.el.classList.toggle("on", on);
+  }
+  const any = Object.keys(creds).length > 0;
+  add(clear(authButton), [lockIcon(any), any ? "Authorized" : "Authorize"]);
+  if (dialog && dialog.open) fillDialog();
+}
+// Granted: the typed secrets go; the client id and scopes stay.
+function grant(name, cred) {
+  const prefix = `cv-auth-${name.replace(/\W/g, "_")}-`;
+  for (const k of Object.keys(drafts)) if (k.startsWith(prefix) && !/client_id$|-s\d+$/.test(k)) delete drafts[k];
+  delete authErrors[name];
+  creds[name] = cred;
+  authChanged();
+}
+
+// URLs in the document (tokenUrl...) are the app's, like its paths.
+const appUrl = (u = "") => ABSOLUTE.test(u) ? u : base + (u[0] === "/" ? "" : "/") + u;
+const fullUrl = u => ABSOLUTE.test(u) ? u : location.origin + u;
+
+function tokenRequest(name, tokenUrl, fields, extra) {
+  const body = new URLSearchParams();
+  for (const k of Object.keys(fields)) if (fields[k]) body.append(k, fields[k]);
+  authErrors[name] = `Asking ${tokenUrl} for a token\u2026`;
+  fillDialog();
+  fetch(appUrl(tokenUrl), {method: "POST", body, credentials: "same-origin",
+    headers: {"Content-Type": "application/x-www-form-urlencoded", Accept: "application/json"}})
+    .then(r => r.text().then(text => {
+      let j = null;
+      try { j = JSON.parse(text); } catch (e) { /* not JSON: shown as text */ }
+      if (!r.ok || !j || typeof j.access_token !== "string") {
+        throw new Error(j && j.error ? j.error + (j.error_description ? ": " + j.error_description : "")
+          : `${r.status} ${j && (j.detail || j.title) || text || r.statusText}`);
+      }
+      grant(name, Object.assign({token: j.access_token, scope: j.scope || fields.scope || ""}, extra));
+    }))
+    .catch(e => { authErrors[name] = "Token request failed: " + e.message; fillDialog(); });
+}
+
+// Authorization code with PKCE (RFC 7636, S256): the popup comes back to /docs/oauth2-redirect,
+// which hands code and state over (top of this file).
+function startCode(name, flow, v, scope) {
+  // Opened in the click, before any await: a later popup is blocked.
+  const popup = window.open("", "covet-oauth2", "popup,width=560,height=700");
+  if (!popup) { authErrors[name] = "The browser blocked the sign-in window: allow pop-ups here."; return fillDialog(); }
+  const state = random(16), verifier = random(32), redirect = location.origin + cfg.oauth2RedirectUrl;
+  pending = {name, flow, v, state, verifier, redirect};
+  authErrors[name] = "Waiting for the sign-in window\u2026";
+  fillDialog();
+  crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)).then(hash => {
+    const u = new URL(fullUrl(appUrl(flow.authorizationUrl)));
+    for (const [k, val] of [["response_type", "code"], ["client_id", v.client_id], ["redirect_uri", redirect],
+      ["scope", scope], ["state", state], ["code_challenge", b64url(new Uint8Array(hash))],
+      ["code_challenge_method", "S256"]]) if (val) u.searchParams.set(k, val);
+    popup.location.href = u.href;
+  }).catch(e => { popup.close(); authErrors[name] = "Could not start the sign-in: " + e.message; fillDialog(); });
+}
+function onRedirect(msg) {
+  if (!msg || msg.source !== CHANNEL || !pending || !isObject(msg.params)) return;
+  const p = msg.params, run = pending;
+  pending = null;
+  if (p.state !== run.state) {
+    authErrors[run.name] = "The sign-in answered with another state: ignored (a forgery?).";
+  } else if (p.error || !p.code) {
+    authErrors[run.name] = `Sign-in failed: ${p.error || "no code"}` + (p.error_description ? ": " + p.error_description : "");
+  } else {
+    return tokenRequest(run.name, run.flow.tokenUrl, {grant_type: "authorization_code", code: p.code,
+      redirect_uri: run.redirect, client_id: run.v.client_id, code_verifier: run.verifier,
+      client_secret: run.v.client_secret});
+  }
+  fillDialog();
+}
+try { new BroadcastChannel(CHANNEL).onmessage = e => onRedirect(e.data); } catch (e) { /* opener only */ }
+window.addEventListener("message", e => { if (e.origin === location.origin) onRedirect(e.data); });
+
+// ---- the Authorize dialog
+
+function openDialog(from) {
+  lastFocus = from;
+  if (!dialog) {
+    dialog = h("dialog.auth", {"aria-modal": "true", "aria-labelledby": "cv-auth-title", onkeydown: trap,
+      onclose: () => lastFocus && lastFocus.focus()});
+    document.body.append(dialog);
+  }
+  fillDialog();
+  dialog.showModal();
+}
+// Tab stays in the dialog (showModal alone lets it out to the browser's controls).
+function trap(e) {
+  const all = dialog.querySelectorAll("button,input"), first = all[0], last = all[all.length - 1];
+  if (e.key === "Tab" && document.activeElement === (e.shiftKey ? first : last)) {
+    e.preventDefault();
+    (e.shiftKey ? last : first).focus();
+  }
+}
+function fillDialog() {
+  if (!dialog) return;
+  const focused = dialog.contains(document.activeElement) && document.activeElement.id;
+  add(clear(dialog), [h("div.dialog-head", {}, [h("h2", {id: "cv-auth-title", text: "Available authorizations"}),
+    btn("Close", () => dialog.close(), ".small")]), Object.keys(schemes).map(schemeView)]);
+  if (focused && $(focused)) $(focused).focus(); // a redraw keeps the focus where it was
+}
+
+// What was typed in the dialog survives its redraws.
+function keep(e) {
+  const prop = e.type === "checkbox" ? "checked" : "value";
+  if (e.id in drafts) e[prop] = drafts[e.id];
+  e.addEventListener("input", () => { drafts[e.id] = e[prop]; });
+  return e;
+}
+
+function schemeView(name) {
+  const sc = deref(schemes[name]) || {}, c = creds[name], key = "cv-auth-" + name.replace(/\W/g, "_");
+  const box = h("section.scheme", {"aria-labelledby": key}, [
+    h("h3", {id: key}, [name, h("span.muted", " " + kindOf(sc))]), para(sc.description),
+    h(c ? "p.state.on" : "p.state", {text: c ? "Authorized" + (c.username ? " as " + c.username : "") +
+      (c.scope ? ` (scope: ${c.scope})` : "") : "Not authorized"}),
+    authErrors[name] && h("p.error", {role: "alert", text: authErrors[name]})]);
+  if (c) return add(box, btn("Logout", () => { delete creds[name]; authChanged(); }, "", "Logout " + name));
+  const secret = {type: "password"};
+  if (sc.type !== "oauth2") {
+    box.append(authForm(name, key, isBasic(sc) ? "basic" : sc.type === "apiKey" ? "key" : "token", isBasic(sc)
+      ? [["Username", "username"], ["Password", "password", secret]]
+      : [[sc.type === "apiKey" ? "Value" : "Token", "value", secret]]));
+  }
+  for (const f of Object.keys(sc.type === "oauth2" && sc.flows || {})) {
+    const fields = [["client_id", "client_id", {value: cfg.oauth2ClientId || ""}],
+      ["client_secret (optional)", "client_secret", secret]];
+    if (f === "password") fields.unshift(["Username", "username"], ["Password", "password", secret]);
+    box.append(f === "implicit" ? para("The implicit flow is not supported: use authorizationCode.")
+      : authForm(name, key, f, fields, sc.flows[f] || {}));
+  }
+  return box;
+}
+
+// The form of a scheme or OAuth2 flow: fields as [label, name, attributes].
+function authForm(name, key, kind, fields, flow) {
+  const inputs = {}, boxes = [], scopes = Object.keys(flow && flow.scopes || {});
+  const form = h("form.auth-form", {"aria-label": flow ? `${name} ${kind} flow` : name}, [
+    flow && flow.tokenUrl && para("Token URL: " + flow.tokenUrl, "muted"),
+    fields.map(([label, k, attrs]) => {
+      const id = `${key}-${kind}-${k}`;
+      inputs[k] = keep(h("input", Object.assign({id, type: "text", autocomplete: "off",
+        required: !/client/.test(k)}, attrs)));
+      return h("div.field", {}, [h("label", {for: id, text: label}), inputs[k]]);
+    }),
+    scopes.length && h("fieldset.scopes", {}, [h("legend", "Scopes"), scopes.map((s, i) => {
+      const cb = keep(h("input", {type: "checkbox", value: s, checked: true, id: `${key}-${kind}-s${i}`}));
+      boxes.push(cb);
+      return h("div.check", {}, [cb, h("label", {for: cb.id}, [h("code", s), " " + (flow.scopes[s] || "")])]);
+    })]),
+    h("button.btn.primary", {type: "submit", text: "Authorize", "aria-label": `Authorize ${name}` + (flow ? ` (${kind})` : "")})]);
+  form.addEventListener("submit", e => {
+    e.preventDefault();
+    const v = {}, scope = boxes.filter(b => b.checked).map(b => b.value).join(" ");
+    for (const k of Object.keys(inputs)) v[k] = inputs[k].value;
+    delete authErrors[name];
+    if (!flow) return grant(name, kind === "basic" ? {username: v.username, password: v.password} : {token: v.value});
+    if (kind === "authorizationCode") return startCode(name, flow, v, scope);
+    tokenRequest(name, flow.tokenUrl, {grant_type: kind === "password" ? "password" : "client_credentials",
+      username: v.username, password: v.password, scope, client_id: v.client_id, client_secret: v.client_secret},
+    v.username ? {username: v.username} : {});
+  });
+  return form;
+}
+
+// ---- an operation
+
+function opView(view) {
+  const op = view.op, bodyId = uid("op"), names = schemeNames(op);
+  const id = op.operationId && !byId[op.operationId] ? op.operationId : null;
+  view.toggle = h("button.op-toggle", {type: "button", "aria-expanded": "false", "aria-controls": bodyId,
+    onclick: () => setOpen(view, view.body.hidden, true)}, [
+    h("span.method." + view.method, view.method.toUpperCase()),
+    h("span.path", view.path), h("span.summary", String(op.summary || ""))]);
+  const head = h("div.op-head", {}, view.toggle);
+  if (names.length) {
+    const lock = h("button.lock", {type: "button", onclick: () => openDialog(lock)});
+    locks.push({el: lock, op, names});
+    head.append(lock);
+  }
+  view.body = h("div.op-body", {id: bodyId, hidden: true});
+  view.el = h("section.op." + view.method + (op.deprecated ? ".deprecated" : ""), {id}, [head, view.body]);
+  if (id) byId[id] = view;
+  view.text = [view.method, view.path, op.summary, op.operationId].concat(op.tags || []).join(" ").toLowerCase();
+  return view.el;
+}
+
+function setOpen(view, open, byClick) {
+  if (open && !view.body.firstChild) buildOp(view);
+  view.body.hidden = !open;
+  view.toggle.setAttribute("aria-expanded", String(open));
+  if (open && byClick && view.el.id) history.replaceState(null, "", "#" + encodeURIComponent(view.el.id));
+}
+
+function buildOp(view) {
+  const op = view.op, panel = view.body, names = schemeNames(op), controls = [], seen = {};
+  let body = null;
+  add(panel, [op.deprecated && h("p.warn", "Deprecated"), para(op.description),
+    names.length && h("p.muted", {text: "Security: " + names.map(n => `${n} (${kindOf(deref(schemes[n]) || {})})`)
+      .join(" or ")})]);
+  // The operation's parameters, then its path's that it does not redefine.
+  const params = (op.parameters || []).concat(view.pathItem.parameters || []).map(deref).filter(p => {
+    if (!p || !p.name || seen[p.in + p.name]) return false;
+    return (seen[p.in + p.name] = true);
+  });
+  if (params.length) {
+    add(panel, [h("h3", "Parameters"), h("table.params", {}, [h("thead", {}, h("tr", {}, [
+      h("th", "Name"), h("th", "Description and value")])), h("tbody", {}, params.map(p => {
+      const schema = p.schema || {}, d = describe(schema, []), c = control(schema, p.name, (deref(schema) || {}).default);
+      const ex = "example" in p ? p.example : isObject(p.examples)
+        ? (deref(Object.values(p.examples)[0]) || {}).value : undefined;
+      if (ex !== undefined && c.el.placeholder !== undefined) c.el.placeholder = "e.g. " + str(ex);
+      controls.push({p, c, required: p.required || p.in === "path"});
+      return h("tr", {}, [
+        h("td.p-name", {}, [h("label", {for: c.id}, [h("code", String(p.name)), (p.required || p.in === "path") && required()]),
+          h("div.muted", {text: `${d.type} (${p.in})`})]),
+        h("td", {}, [para(p.description), p.deprecated && h("span.chip", "deprecated"),
+          chips(d.s, d.outer || {}, d.nullable),
+          d.kids.length && !/^array of (string|integer|number|boolean)$/.test(d.type) && schemaView(schema), c.el])]);
+    }))])]);
+  }
+  const rb = deref(op.requestBody);
+  if (rb && isObject(rb.content)) {
+    const medias = Object.keys(rb.content), box = h("div.editor");
+    const pick = m => { body = editor(m, rb.content[m] || {}, rb.required); clear(box).append(body.el); };
+    const select = medias.length > 1 && h("select", {"aria-label": "Media type of the body", onchange: () => pick(select.value)},
+      medias.map(m => h("option", {value: m, text: m})));
+    add(panel, [h("h3", {}, ["Request body ", rb.required && required()]), para(rb.description),
+      select || h("div.muted", medias[0]), medias.map(m => schemaOf(rb.content[m], medias.length > 1 && m)), box]);
+    pick(medias[0]);
+  }
+  const error = h("p.error", {role: "alert", hidden: true}), result = h("div.result", {"aria-live": "polite"});
+  add(panel, [h("div.try", {}, [h("h3", "Try it out"),
+    btn("Execute", () => execute(view, controls, body, error, result), ".primary.execute",
+      `Execute ${view.method.toUpperCase()} ${view.path}`), error, result]), h("h3", "Responses"),
+  Object.keys(op.responses || {}).map(code => {
+    const r = deref(op.responses[code]) || {};
+    return h("div.response", {}, [h("div.code-line", {}, [h("strong", code), " " + (r.description || "")]),
+      Object.keys(r.content || {}).map(m => schemaOf(r.content[m], m))]);
+  })]);
+}
+function schemaOf(media, name) {
+  const s = media && media.schema;
+  return h("div", {}, [name && h("div.muted", name), isObject(s) && Object.keys(s).length && schemaView(s)]);
+}
+
+// A body's editor: an input per property for forms, else a box prefilled with an example.
+function editor(media, mo, isRequired) {
+  if (/x-www-form-urlencoded|multipart\/form-data/.test(media)) {
+    const s = deref(mo.schema) || {}, req = s.required || [], fields = [];
+    const el = h("div.form-fields", {}, Object.keys(s.properties || {}).map(k => {
+      const ps = deref(s.properties[k]) || {}, c = control(s.properties[k], k, ps.default);
+      fields.push({p: {name: k}, c, required: req.includes(k)});
+      return h("div.field", {}, [h("label", {for: c.id}, [h("code", k), req.includes(k) && required(),
+        para(ps.description, "muted")]), c.el]);
+    }));
+    return {el, media, fields};
+  }
+  let ex = mo.example;
+  if (ex === undefined && isObject(mo.examples)) ex = (deref(Object.values(mo.examples)[0]) || {}).value;
+  if (ex === undefined) ex = sample(mo.schema || {}, []);
+  const json = /json/.test(media);
+  const area = h("textarea", {rows: 8, spellcheck: "false", "aria-label": `Request body (${media})`,
+    value: ex == null && !json ? "" : json || typeof ex !== "string" ? pretty(ex) : ex});
+  return {el: area, media, required: isRequired, area};
+}
+
+// ---- sending
+
+function execute(view, controls, body, errorEl, result) {
+  const req = {method: view.method.toUpperCase(), headers: {}, query: new URLSearchParams(), cookies: []};
+  const fields = body && body.fields || [], missing = [], curlBody = [];
+  let path = view.path;
+  for (const x of controls.concat(fields)) {
+    const empty = x.required && !x.c.values().length;
+    x.c.el.classList.toggle("invalid", empty);
+    if (empty) missing.push(x.p.name);
+  }
+  if (body && body.area && body.required && !body.area.value.trim()) missing.push("request body");
+  errorEl.hidden = !missing.length;
+  errorEl.textContent = "Required and missing: " + missing.join(", ");
+  if (missing.length) return;
+  for (const {p, c} of controls) {
+    const vals = c.values().map(String), joined = vals.join(",");
+    if (!vals.length) continue;
+    if (p.in === "path") path = path.split(`{${p.name}}`).join(encodeURIComponent(joined));
+    else if (p.in === "header") req.headers[p.name] = joined;
+    else if (p.in === "cookie") req.cookies.push([p.name, joined]);
+    else if (p.in === "query") (p.explode === false ? [joined] : vals).forEach(v => req.query.append(p.name, v));
+  }
+  applyAuth(view.op, req);
+  const init = {method: req.method, headers: req.headers, credentials: "same-origin"};
+  if (body && body.fields) {
+    const multipart = /multipart/.test(body.media), data = multipart ? new FormData() : new URLSearchParams();
+    for (const x of fields) {
+      for (const v of x.c.values()) {
+        data.append(x.p.name, v);
+        const file = v instanceof File;
+        // curl -F reads a leading @ or < as a file name.
+        curlBody.push(`${multipart ? (!file && /^[@<]/.test(v) ? "--form-string" : "-F") : "--data-urlencode"} ` +
+          q(`${x.p.name}=${file ? "@" + v.name : v}`));
+      }
+    }
+    // (The browser writes a multipart type and boundary itself.)
+    if (!multipart && curlBody.length) req.headers["Content-Type"] = body.media;
+    init.body = data;
+  } else if (body && body.area && body.area.value !== "") {
+    req.headers["Content-Type"] = body.media;
+    init.body = body.area.value;
+    curlBody.push("--data-raw " + q(init.body));
+  }
+  const qs = req.query.toString(), url = base + path + (qs ? "?" + qs : ""), full = fullUrl(url);
+  const curl = [`curl -X ${req.method} ${q(full)}`].concat(Object.keys(req.headers).map(k => "-H " + q(`${k}: ${req.headers[k]}`)),
+    req.cookies.length ? ["-b " + q(req.cookies.map(c => c.join("=")).join("; "))] : [], curlBody).join(" \\\n  ");
+  const curlPre = h("pre.code.curl", curl), status = h("p.status", "Sending\u2026");
+  const copy = btn("Copy", () => Promise.resolve().then(() => navigator.clipboard.writeText(curl)).then(() => { copy.textContent = "Copied"; }).catch(() => {
+    getSelection().selectAllChildren(curlPre); // no clipboard here: the text is selected for Ctrl+C
+    copy.textContent = "Selected: press Ctrl+C";
+  }), ".small", "Copy the curl command");
+  add(clear(result), [h("h4", {}, ["curl ", copy]), curlPre, h("h4", "Request URL"),
+    h("pre.code.url", full), h("h4", "Response"), status]);
+  // fetch cannot set a Cookie header (a forbidden name): a cookie key or parameter is set on the
+  // document (path=/, SameSite=Strict) for this request only, and removed as soon as it is answered.
+  const cookies = end => req.cookies.forEach(([k, v]) => {
+    document.cookie = `${k}=${end ? "; max-age=0" : encodeURIComponent(v)}; path=/; SameSite=Strict`;
+  });
+  cookies(false);
+  const t0 = performance.now();
+  fetch(url, init).then(res => {
+    cookies(true);
+    return res.text().then(text => {
+      const ms = Math.round(performance.now() - t0), lines = [];
+      res.headers.forEach((v, k) => lines.push(`${k}: ${v}`));
+      if (/json/.test(res.headers.get("content-type"))) { try { text = pretty(JSON.parse(text)); } catch (e) { /* as sent */ } }
+      status.textContent = `${res.status} ${res.statusText} \u00b7 ${ms} ms`;
+      status.className = "status s" + String(res.status)[0];
+      add(result, [h("h4", "Response headers"), h("pre.code.headers", lines.join("\n")),
+        h("h4", "Response body"), h("pre.code.body", text || "(no body)")]);
+    });
+  }).catch(e => {
+    cookies(true);
+    status.textContent = "No response: " + e.message;
+    status.className = "status error";
+  });
+}
+
+// ---- the page
+
+function render(d) {
+  if (!isObject(d) || !isObject(d.paths) && !isObject(d.components)) throw new Error("not an OpenAPI document");
+  doc = d;
+  const info = d.info || {}, srv = d.servers && d.servers[0] && d.servers[0].url, title = info.title || cfg.title || "API";
+  $("cv-title").textContent = title;
+  document.title = title + " - API docs";
+  $("cv-version").textContent = [info.version && "version " + info.version, d.openapi && "OpenAPI " + d.openapi]
+    .filter(Boolean).join(" \u00b7 ");
+  base = typeof srv === "string" ? srv.replace(/\/+$/, "") : "";
+  schemes = d.components && isObject(d.components.securitySchemes) ? d.components.securitySchemes : {};
+  restore();
+  add(clear(main), para(info.description, "desc.intro"));
+  // Groups in the document's tags order, then other tags, untagged last.
+  const byTag = {}, order = [], untagged = [];
+  const group = name => byTag[name] || (order.push(name), byTag[name] = {name, views: []});
+  for (const t of Array.isArray(d.tags) ? d.tags : []) if (t && t.name) group(String(t.name)).tag = t;
+  for (const path of Object.keys(d.paths || {})) {
+    const item = deref(d.paths[path]) || {};
+    for (const method of METHODS.filter(m => isObject(item[m]))) {
+      const tags = [].concat(item[method].tags || []), make = () => ({path, method, op: item[method], pathItem: item});
+      if (tags.length) tags.forEach(t => group(String(t)).views.push(make()));
+      else untagged.push(make());
+    }
+  }
+  untagged.forEach(v => group("default").views.push(v));
+  for (const g of order.map(n => byTag[n]).filter(g => g.views.length)) {
+    const headId = uid("tag");
+    g.el = h("section.tag", {"aria-labelledby": headId}, [h("h2", {id: headId, text: g.name}),
+      para(g.tag && g.tag.description), g.views.map(opView)]);
+    groups.push(g);
+    main.append(g.el);
+  }
+  add(main, [!groups.length && h("p", "This API has no operations."),
+    h("p", {id: "cv-none", hidden: true, text: "No operation matches the filter."})]);
+  const defs = Object.keys(d.components && isObject(d.components.schemas) ? d.components.schemas : {});
+  if (defs.length) {
+    main.append(h("section.schemas", {"aria-labelledby": "cv-schemas"}, [h("h2", {id: "cv-schemas", text: "Schemas"}),
+      defs.map(name => {
+        const inner = h("div"), box = h("details.schema-def", {ontoggle: () => box.open && !inner.firstChild &&
+          inner.append(schemaView({$ref: "#/components/schemas/" + encodeURIComponent(name)}))},
+        [h("summary", {}, h("code", name)), inner]);
+        return box;
+      })]));
+  }
+  authButton.hidden = !Object.keys(schemes).length;
+  authButton.addEventListener("click", () => openDialog(authButton));
+  authChanged();
+  if (filter.value) applyFilter();
+  route();
+}
+
+function applyFilter() {
+  const words = filter.value.trim().toLowerCase();
+  for (const g of groups) {
+    for (const v of g.views) v.el.hidden = !v.text.includes(words);
+    g.el.hidden = g.views.every(v => v.el.hidden);
+  }
+  if (groups.length) $("cv-none").hidden = groups.some(g => !g.el.hidden);
+}
+
+// #operationId opens that operation and brings it into view.
+function route() {
+  let view = null;
+  try { view = byId[decodeURIComponent(location.hash.slice(1))]; } catch (e) { /* not a name */ }
+  if (!view) return;
+  if (view.el.hidden) { filter.value = ""; applyFilter(); }
+  setOpen(view, true, false);
+  view.el.scrollIntoView({block: "start"});
+  view.toggle.focus({preventScroll: true});
+}
+
+filter.addEventListener("input", applyFilter);
+window.addEventListener("hashchange", route);
+document.addEventListener("keydown", e => {
+  if (e.key === "/" && !e.ctrlKey && !e.metaKey && !e.altKey && !(dialog && dialog.open) &&
+      !/^(INPUT|TEXTAREA|SELECT)$/.test(e.target.tagName)) {
+    e.preventDefault();
+    filter.focus();
+  }
+});
+
+if (!cfg.openapiUrl) {
+  return add(clear(main), h("p.error", {role: "status", text: "This app's OpenAPI document is turned off: nothing to show."}));
+}
+fetch(cfg.openapiUrl, {headers: {Accept: "application/json"}, credentials: "same-origin"}).then(r => {
+  if (!r.ok) throw new Error(`${r.status} ${r.statusText}`);
+  return r.json();
+}).then(render).catch(e => add(clear(main), h("p.error", {role: "status",
+  text: `Could not show the API document ${cfg.openapiUrl}: ${e.message}`})));
+})();

@@ -1,0 +1,130 @@
+"""The /docs page: an HTML shell, its script and style sheet, and the OAuth2 redirect page.
+
+Four responses under ``app.docs_url`` (``/docs``):
+
+- ``/docs``: the page, a few lines of HTML naming the script and the style sheet and carrying the
+  page's settings in a ``data-config`` attribute;
+- ``/docs/docs.js`` and ``/docs/docs.css``: the page's code and look (``assets/``), as separate
+  responses so that the page runs under ``Content-Security-Policy: default-src 'self'``, which
+  forbids inline scripts and styles;
+- ``/docs/oauth2-redirect``: where an OAuth2 authorization server sends the browser back with a
+  code; the same script hands the code to the page that opened it.
+
+Every one carries a strong ``ETag`` and ``Cache-Control: no-cache``: browsers keep them and ask
+again with ``If-None-Match``, and a new covet release is seen at once (a 304 costs one round trip).
+Nothing here reaches another host: the page's only requests are for these files, the document and
+the operations it tries.
+"""
+import html
+import json
+import os
+from typing import Any, Dict, Mapping, NamedTuple, Optional
+
+from ..core.conditional import content_etag, evaluate_preconditions, not_modified_headers, read_conditions
+from ..core.responses import JSONResponse, Response
+
+__all__ = ["DOCS_OPTIONS", "check_docs_options", "serve_docs"]
+
+ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
+
+#: ``Covet(docs_options={...})``: each setting of the page and the type it takes.
+#: ``persist_authorization`` keeps what was entered in Authorize in the tab's ``sessionStorage``
+#: (never ``localStorage``: it would outlive the tab and be shared by every tab of the origin);
+#: ``oauth2_client_id`` fills the client id of OAuth2 flows (the public client the page uses).
+DOCS_OPTIONS = {"persist_authorization": bool, "oauth2_client_id": str}
+
+_MEDIA = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
+          ".html": "text/html; charset=utf-8"}
+
+
+def check_docs_options(options: Mapping[str, Any]) -> Dict[str, Any]:
+    """``options`` checked against :data:`DOCS_OPTIONS`: a misspelt or mistyped setting fails at start-up.
+
+    Example::
+
+        check_docs_options({"persist_authorization": True})   # {'persist_authorization': True}
+    """
+    checked = {}
+    for name, value in dict(options).items():
+        kind = DOCS_OPTIONS.get(name)
+        if kind is None:
+            raise TypeError("unknown docs option %r; the options are %s" % (name, ", ".join(sorted(DOCS_OPTIONS))))
+        if not isinstance(value, kind) and value is not None:
+            raise TypeError("docs option %s must be a %s, got %r" % (name, kind.__name__, value))
+        checked[name] = value
+    return checked
+
+
+class _File(NamedTuple):
+    body: bytes
+    etag: str
+    media_type: str
+
+
+_files: Dict[str, _File] = {}
+
+
+def _asset(name: str) -> _File:
+    # Read once per process: the files are part of covet and do not change under a running server.
+    found = _files.get(name)
+    if found is None:
+        with open(os.path.join(ASSETS, name), "rb") as f:
+            body = f.read()
+        found = _files[name] = _File(body, content_etag(body), _MEDIA[os.path.splitext(name)[1]])
+    return found
+
+
+def _answer(request: Any, body: bytes, media_type: str, etag: Optional[str] = None,
+            headers: Optional[Dict[str, str]] = None) -> Response:
+    etag = etag or content_etag(body)
+    fields = {"ETag": etag, "Cache-Control": "no-cache"}
+    fields.update(headers or {})
+    response = Response(body, 200, fields, media_type=media_type)
+    if evaluate_preconditions(request.method, read_conditions(request.raw_headers), etag) == 304:
+        return Response(b"", 304, not_modified_headers(response.raw_headers))
+    return response
+
+
+def _fill(name: str, values: Mapping[str, str]) -> bytes:
+    text = _asset(name).body.decode("utf-8")
+    for key, value in values.items():
+        text = text.replace(key, value)
+    return text.encode("utf-8")
+
+
+def serve_docs(app: Any, request: Any, path: str) -> Response:
+    """The answer to a GET or HEAD of ``app.openapi_url``, ``app.docs_url`` or one of the page's files.
+
+    Paths are made absolute with ``request.root_path``, so the page works for an app mounted under
+    a prefix or served behind a proxy that strips one; the document then names that prefix as its
+    server (``servers: [{"url": root_path}]``), which is where the page sends the requests it tries.
+    """
+    root = request.root_path
+    if path == app.openapi_url:
+        doc = app.openapi()
+        if root and "servers" not in doc:
+            doc = dict(doc, servers=[{"url": root}])
+        return JSONResponse(doc)
+    docs = app.docs_url
+    base = html.escape(root + docs, quote=True)
+    if path == docs:
+        options = app.docs_options
+        config = {
+            "title": app.title,
+            "openapiUrl": root + app.openapi_url if app.openapi_url else None,
+            "oauth2RedirectUrl": root + docs + "/oauth2-redirect",
+            "persistAuthorization": bool(options.get("persist_authorization")),
+            "oauth2ClientId": options.get("oauth2_client_id"),
+        }
+        body = _fill("docs.html", {"__TITLE__": html.escape(app.title, quote=True), "__ASSETS__": base,
+                                   "__CONFIG__": html.escape(json.dumps(config), quote=True)})
+        return _answer(request, body, _MEDIA[".html"])
+    name = path[len(docs):]
+    if name == "/oauth2-redirect":
+        # The URL carries an authorization code: never sent on as a Referer, never stored
+        # (RFC 9700 §4.2.4).
+        body = _fill("oauth2-redirect.html", {"__ASSETS__": base})
+        return _answer(request, body, _MEDIA[".html"],
+                       headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"})
+    asset = _asset(name[1:])
+    return _answer(request, asset.body, asset.media_type, asset.etag)
