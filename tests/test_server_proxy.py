@@ -141,3 +141,67 @@ def test_access_log_is_settled_at_start_from_the_loggers_level(caplog):
     caplog.set_level(logging.INFO, logger="covet.access")
     with RunningServer(make_app(), access_log=True) as srv:
         assert srv.server.access_log is True
+
+
+# -- root_path: the prefix a proxy strips ----------------------------------------------------------
+
+def root_path_app():
+    from covet import Covet, Request, WebSocket
+
+    app = Covet()
+
+    @app.get("/where")
+    async def where(request: Request):
+        return {"path": request.path, "root_path": request.root_path, "url": str(request.url),
+                "me": request.url_for("where")}
+
+    @app.websocket("/ws")
+    async def ws(websocket: WebSocket):
+        await websocket.accept()
+        await websocket.send_text(websocket.root_path)
+        await websocket.close()
+
+    return app
+
+
+def test_root_path_goes_into_the_urls_the_app_makes_and_the_docs_page():
+    with RunningServer(root_path_app(), root_path="/api") as srv:
+        with srv.connect() as s:
+            s.sendall(b"GET /where HTTP/1.1\r\nHost: app.test\r\n\r\n")
+            status, _, body, _ = read_response(s)
+            assert status == "HTTP/1.1 200 OK"
+            assert json.loads(body) == {"path": "/where", "root_path": "/api", "url": "http://app.test/api/where",
+                                        "me": "/api/where"}
+            s.sendall(b"GET /docs HTTP/1.1\r\nHost: app.test\r\n\r\n")
+            status, _, page, _ = read_response(s)
+            assert status == "HTTP/1.1 200 OK"
+            assert b'<script src="/api/docs/docs.js" defer></script>' in page
+            s.sendall(b"GET /openapi.json HTTP/1.1\r\nHost: app.test\r\n\r\n")
+            status, _, doc, _ = read_response(s)
+            assert json.loads(doc)["servers"] == [{"url": "/api"}]
+        with srv.connect() as s:
+            s.sendall(b"GET /ws HTTP/1.1\r\nHost: app.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+            data = b""
+            # Until the first frame: unmasked text "/api" (RFC 6455 §5.2: 0x81, length 4). The
+            # socket has a timeout: a frame that never comes fails the test.
+            while b"\x81\x04/api" not in data:
+                chunk = s.recv(4096)
+                assert chunk, data
+                data += chunk
+            assert data.startswith(b"HTTP/1.1 101 ")
+
+
+@pytest.mark.parametrize("bad", ["api", "/api/", "/a b", "/a?b", "/a#b", "/a\r\nX: y", 5])
+def test_a_root_path_that_is_not_a_clean_path_is_refused(bad):
+    from covet.server.config import ServerConfig
+
+    with pytest.raises(ValueError, match="root_path must be empty or a path"):
+        ServerConfig(root_path=bad)
+
+
+def test_covet_run_takes_root_path_and_refuses_a_bad_one(capsys):
+    from covet.cli import main
+
+    assert main(["run", "--root-path", "/a b", "nowhere:app"]) == 2
+    assert "root_path must be empty or a path" in capsys.readouterr().err

@@ -46,6 +46,9 @@ def add_parser(subparsers: Any) -> None:
                      help="do not log a line per request (e.g. behind a proxy that logs already)")
     run.add_argument("--forwarded-allow-ips", default="127.0.0.1",
                      help="comma-separated IPs/CIDRs trusted for X-Forwarded-*/Forwarded ('*' for all)")
+    run.add_argument("--root-path", default="",
+                     help="the prefix a proxy strips before passing requests on (e.g. /api): put back in the URLs "
+                          "the app makes")
     run.add_argument("--max-connections", type=int, default=1000)
     run.add_argument("--max-connections-per-client", type=int, default=None,
                      help="connections one client address may hold (off by default; not behind a proxy)")
@@ -149,7 +152,7 @@ def command(args: argparse.Namespace) -> int:
         return 1
     settings = dict(
         access_log=args.access_log, ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile,
-        forwarded_allow_ips=args.forwarded_allow_ips, max_connections=args.max_connections,
+        forwarded_allow_ips=args.forwarded_allow_ips, root_path=args.root_path, max_connections=args.max_connections,
         max_connections_per_client=args.max_connections_per_client,
         keepalive_timeout=args.timeout_keep_alive, head_timeout=args.timeout_head,
         body_timeout=args.timeout_body, min_body_rate=args.min_body_rate,

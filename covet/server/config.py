@@ -3,6 +3,7 @@
 ``ServerConfig`` gathers them; ``python -m covet run`` options and ``app.run(...)`` keywords map
 onto its arguments (docs/server.md has the table).
 """
+import re
 import ssl as ssl_module
 
 from .http11 import Limits
@@ -85,6 +86,10 @@ def shed_batch(max_connections: int) -> int:
     return max(1, min(SHED_BATCH, max_connections // SHED_BATCH))
 
 
+# RFC 3986 path segments (pchar minus nothing a header or log line could be split on), "/"-separated.
+_ROOT_PATH = re.compile(r"(/[A-Za-z0-9\-._~!$&'()*+,;=:@%]+)*")
+
+
 class ServerConfig:
     """Every server setting, with the defaults above; ``python -m covet run`` options map onto it."""
 
@@ -97,13 +102,21 @@ class ServerConfig:
                  ws_ping_interval=DEFAULT_WS_PING_INTERVAL, ws_ping_timeout=DEFAULT_WS_PING_TIMEOUT,
                  ws_max_message_size=DEFAULT_WS_MAX_MESSAGE_SIZE, ws_per_message_deflate=DEFAULT_WS_PER_MESSAGE_DEFLATE,
                  ws_origins=None, ws_handshake_timeout=DEFAULT_WS_HANDSHAKE_TIMEOUT,
-                 ws_idle_timeout=DEFAULT_WS_IDLE_TIMEOUT):
+                 ws_idle_timeout=DEFAULT_WS_IDLE_TIMEOUT, root_path=""):
         if type(port) is not int or not 0 <= port <= 65535:  # 0: the system picks a free port
             raise ValueError("port must be an integer from 0 to 65535, got %r" % (port,))
         if not isinstance(host, str) or not host:
             raise ValueError("host must be an address or a name, got %r" % (host,))
         self.host = host
         self.port = port
+        # The prefix a proxy in front strips before passing requests on (ASGI's root_path): the
+        # app sees paths without it and puts it back in the URLs it makes (url_for, redirects,
+        # the /docs page). A path: "" or "/" followed by segments, no trailing "/", nothing a
+        # URL or a header could be split on.
+        if not isinstance(root_path, str) or not _ROOT_PATH.fullmatch(root_path):
+            raise ValueError("root_path must be empty or a path like /api (no trailing /, query, fragment "
+                             "or spaces), got %r" % (root_path,))
+        self.root_path = root_path
         self.limits = limits or Limits()
         self.head_timeout = head_timeout
         self.keepalive_timeout = keepalive_timeout

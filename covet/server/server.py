@@ -77,6 +77,7 @@ class Server:
         self._stopped = None
         # Whether each request writes an access-log line; settled in start(), see there.
         self.access_log = False
+        self.root_path = self.config.root_path
 
     def common_headers(self):
         """Date (and Server) headers shared by every response this second."""

@@ -109,7 +109,7 @@ async def serve_upgrade(conn, head, path, query, client, scheme, has_body):
         channel.handshake_timer = server.loop.call_later(config.ws_handshake_timeout, channel.handshake_timed_out,
                                                          path)
     websocket = WebSocket(path, query, head.headers, client, "wss" if scheme == "https" else "ws", conn.sockname,
-                          channel, app=server.app, subprotocols=handshake.subprotocols)
+                          channel, app=server.app, root_path=server.root_path, subprotocols=handshake.subprotocols)
     conn.ws = channel
     try:
         await serve_websocket(server.app, websocket)
