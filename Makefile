@@ -110,4 +110,4 @@ autobahn:
 	$(PYTHON) benchmarks/autobahn/run.py $(ARGS)
 
 clean:
-	rm -rf $(VENV) .venvs .autobahn build dist *.egg-info
+	rm -rf $(VENV) $(BROWSER_VENV) .venvs .autobahn build dist *.egg-info

@@ -101,7 +101,9 @@ def test_ci_runs_make_test_and_fails_on_failure():
     text = read(os.path.join(".ci", "run"))
     assert os.access(path, os.X_OK)
     assert "set -euo pipefail" in text
-    assert text.rstrip().endswith("make test")
+    # make test, then the browser suite (tests/browser), each failing the run on failure.
+    commands = [line.strip() for line in text.splitlines() if line.strip().startswith("make ")]
+    assert commands == ["make test", "make test-browser"]
 
 
 def test_version_is_a_plain_release_string():
