@@ -111,4 +111,6 @@ def test_the_document_declares_the_code_flow_and_the_docs_page_knows_the_client(
     assert doc["paths"]["/api/notes"]["post"]["security"] == [{"OAuth2": ["notes:write"]}]
     assert doc["tags"] == [{"name": "notes", "description": "Your notes; each scope allows one kind of access."}]
     assert "/login" not in doc["paths"]
+    # The server's own endpoints are grouped apart from the API's.
+    assert doc["paths"]["/oauth/token"]["post"]["tags"] == ["oauth2"]
     assert client.app.docs_options == {"oauth2_client_id": "docs"}
