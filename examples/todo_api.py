@@ -116,6 +116,9 @@ def create_app(api_key: Optional[str] = None, database_url: Optional[str] = None
 
     api = app.group("/api/v1", tags=["todos"])
     writes = [Depends(require_api_key)]
+    # Answers besides the success and the 422, for the document (and so for /docs).
+    unknown = {404: {"description": "No todo with this id"}}
+    refused = {401: {"description": "Missing or wrong X-API-Key header"}}
 
     @api.get("/todos")
     async def list_todos(
@@ -135,12 +138,12 @@ def create_app(api_key: Optional[str] = None, database_url: Optional[str] = None
         items = await query.order_by(Todo.id).limit(limit).offset(offset).all()
         return {"items": items, "total": await query.count(), "limit": limit, "offset": offset}
 
-    @api.get("/todos/{todo_id:int}")
+    @api.get("/todos/{todo_id:int}", responses=unknown)
     async def get_todo(todo: Todo = Depends(find_todo)):
         """One todo; the dependency answers 404 for an unknown id."""
         return todo
 
-    @api.post("/todos", dependencies=writes)
+    @api.post("/todos", dependencies=writes, status_code=201, responses=refused)
     async def create_todo(data: TodoIn, session: Session = Depends(get_session)):
         """Create from the JSON body; 201 with a Location header."""
         todo = Todo(title=data.title, done=data.done)  # a title over 200 characters: 422
@@ -148,7 +151,7 @@ def create_app(api_key: Optional[str] = None, database_url: Optional[str] = None
         await session.commit()
         return todo, 201, {"Location": app.url_for("get_todo", todo_id=todo.id)}
 
-    @api.put("/todos/{todo_id:int}", dependencies=writes)
+    @api.put("/todos/{todo_id:int}", dependencies=writes, responses={**refused, **unknown})
     async def replace_todo(data: TodoIn, todo: Todo = Depends(find_todo), session: Session = Depends(get_session)):
         """Replace a todo; 404 if there is none to replace."""
         todo.title, todo.done = data.title, data.done
@@ -156,7 +159,7 @@ def create_app(api_key: Optional[str] = None, database_url: Optional[str] = None
         await session.commit()
         return todo
 
-    @api.delete("/todos/{todo_id:int}", dependencies=writes)
+    @api.delete("/todos/{todo_id:int}", dependencies=writes, status_code=204, responses={**refused, **unknown})
     async def delete_todo(todo: Todo = Depends(find_todo), session: Session = Depends(get_session)):
         """Delete a todo; None becomes 204 No Content."""
         session.delete(todo)

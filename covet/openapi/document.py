@@ -240,7 +240,8 @@ def _responses(route, defs, validates):
         elif "content" not in spec and str(code)[:1] in "45":
             spec["content"] = {"application/problem+json": {"schema": {"$ref": _REF.format(name="Problem")}}}
         responses[str(code)] = spec
-    return responses
+    # In status order, as readers (and the /docs page) list them.
+    return dict(sorted(responses.items()))
 
 
 def _security(route):
