@@ -215,3 +215,36 @@ def test_a_dict_with_python_values_passes_its_response_model():
     assert r.status_code == 200
     assert r.json() == {"name": "new year", "day": "2027-01-01"}
     assert client.get("/bad").status_code == 500  # still checked: a wrong value is a server bug
+
+
+@dataclass
+class FieldedNote:
+    text: str = Field(min_length=1, max_length=5, examples=["milk"])
+    count: int = Field(3, ge=1)
+    tags: List[str] = Field(default_factory=list)
+
+
+def test_a_dataclass_field_declared_with_field_is_checked_and_defaulted_as_in_a_model():
+    # Before, the Field object was the dataclass's default: {} reached the handler with the Field
+    # itself as the text, and no constraint was checked.
+    app = Covet()
+
+    @app.post("/notes")
+    async def add(note: FieldedNote):
+        return {"text": note.text, "count": note.count, "tags": note.tags}
+
+    with TestClient(app) as c:
+        assert c.post("/notes", json={"text": "ok"}).json() == {"text": "ok", "count": 3, "tags": []}
+        assert c.post("/notes", json={"text": "ok", "count": 2, "tags": ["a"]}).json() == {
+            "text": "ok", "count": 2, "tags": ["a"]}
+        for body, loc, msg in (({}, ["body", "text"], "field required"),
+                               ({"text": ""}, ["body", "text"], "must be at least 1 character long"),
+                               ({"text": "toolong"}, ["body", "text"], "must be at most 5 characters long"),
+                               ({"text": "ok", "count": 0}, ["body", "count"], "must be greater than or equal to 1")):
+            r = c.post("/notes", json=body)
+            assert r.status_code == 422, body
+            assert [(e["loc"], e["msg"]) for e in r.json()["errors"]] == [(loc, msg)]
+    schema = app.openapi()["components"]["schemas"]["FieldedNote"]
+    assert schema["required"] == ["text"]
+    assert schema["properties"]["text"] == {"type": "string", "minLength": 1, "maxLength": 5, "examples": ["milk"]}
+    assert schema["properties"]["count"] == {"type": "integer", "minimum": 1, "default": 3}

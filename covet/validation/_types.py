@@ -199,11 +199,18 @@ def record_fields(tp: type) -> List[FieldSpec]:
                 continue
             hint = hints.get(f.name, Any)
             _, fields = unwrap(hint)
-            field = _merge_fields(fields)
-            default = f.default if f.default is not dataclasses.MISSING else MISSING
-            factory = f.default_factory if f.default_factory is not dataclasses.MISSING else None
+            # ``text: str = Field(min_length=1)`` in a dataclass, as in a Model: the Field is the
+            # field's constraints and its default, not a default value to hand the handler.
+            raw = f.default if isinstance(f.default, Field) else None
+            field = _merge_fields(fields + ([raw] if raw is not None else []))
+            if raw is not None:
+                factory = raw.default_factory
+                default = raw.default if raw.default is not ... and factory is None else MISSING
+            else:
+                default = f.default if f.default is not dataclasses.MISSING else MISSING
+                factory = f.default_factory if f.default_factory is not dataclasses.MISSING else None
             key = field.alias if field is not None and field.alias else f.name
-            specs.append(FieldSpec(f.name, key, hint, None, default is MISSING and factory is None,
+            specs.append(FieldSpec(f.name, key, hint, raw, default is MISSING and factory is None,
                                     default, factory))
         return specs
     required_keys = tp.__required_keys__
@@ -610,10 +617,20 @@ class Converters:
             return found
         cell: List[Callable[[Any], Any]] = []
         self.records[tp] = lambda value: cell[0](value)  # a recursive reference resolves later
-        plan = [(spec.name, spec.key, self.build(spec.hint) or _identity) for spec in record_fields(tp)]
+        specs = record_fields(tp)
+        plan = [(spec.name, spec.key, self.build(spec.hint) or _identity) for spec in specs]
         if dataclasses.is_dataclass(tp):
+            # Optional fields declared with Field(...): the dataclass's own default would be the
+            # Field object, so a missing key gets the Field's default (or factory) here.
+            fills = [(spec.name, spec.key, spec.factory if spec.factory is not None else _constant(spec.default))
+                     for spec in specs if spec.field is not None and not spec.required]
+
             def convert(value: Any) -> Any:
-                return tp(**{name: conv(value[key]) for name, key, conv in plan if key in value})
+                kwargs = {name: conv(value[key]) for name, key, conv in plan if key in value}
+                for name, key, make in fills:
+                    if key not in value:
+                        kwargs[name] = make()
+                return tp(**kwargs)
         else:
             def convert(value: Any) -> Any:
                 return {key: conv(value[key]) for _, key, conv in plan if key in value}
@@ -642,6 +659,10 @@ def _hashable(hint: Any) -> bool:
 
 def _identity(value: Any) -> Any:
     return value
+
+
+def _constant(value: Any) -> Callable[[], Any]:
+    return lambda: value
 
 
 def _compile_for(annotation: Any) -> Callable[[Any], Any]:
