@@ -145,3 +145,19 @@ def test_tokens_from_another_secret_are_refused(client, example):
     token = login(other, "alice", "wonderland").json()["access_token"]
     mine = client(example.create_app(SECRET))
     assert mine.get("/me", headers=bearer(token)).status_code == 401
+
+
+def test_every_guarded_route_names_the_bearer_scheme_in_the_document(example):
+    # RBAC guards (decorator and dependency) name their authenticator's scheme, as require_token
+    # does: /docs puts a lock on them and sends the token it was given.
+    doc = example.create_app(SECRET).openapi()
+    assert doc["components"]["securitySchemes"] == {
+        "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+    security = {(path, method): op.get("security") for path, item in doc["paths"].items()
+                for method, op in item.items()}
+    assert security == {
+        ("/login", "post"): None, ("/refresh", "post"): None,
+        ("/me", "get"): [{"bearerAuth": []}],
+        ("/admin/users", "get"): [{"bearerAuth": []}],
+        ("/posts/{post_id}", "delete"): [{"bearerAuth": []}],
+    }

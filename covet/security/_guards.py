@@ -75,10 +75,14 @@ class Guard:
         async def stats(): ...
     """
 
-    def __init__(self, check: Callable[[Any], Any], name: str, order: int = AUTHORIZATION) -> None:
+    def __init__(self, check: Callable[[Any], Any], name: str, order: int = AUTHORIZATION,
+                 openapi_security: Optional[Dict[str, Any]] = None) -> None:
         self._check = check
         self._name = name
         self._order = order
+        #: The security schemes the check relies on, for the OpenAPI document (as a decorator or
+        #: a dependency): a route guarded by RBAC over JWTAuth names JWTAuth's bearer scheme.
+        self.openapi_security = openapi_security
         self.__signature__ = _REQUEST_ONLY
         self.__call__ = self._dependency
 
@@ -94,7 +98,7 @@ class Guard:
     def __call__(self, fn: Optional[Callable[..., Any]] = None, *, request: Any = None) -> Any:
         if request is not None:
             return self._dependency(request=request)
-        return guarded(fn, self._check, self._name, self._order)
+        return guarded(fn, self._check, self._name, self._order, self.openapi_security)
 
     def __repr__(self) -> str:
         return "<guard %s>" % self._name

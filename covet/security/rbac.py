@@ -184,6 +184,11 @@ class RoleBasedAccessControl:
             return [r for r in value if isinstance(r, str)]
         return []
 
+    def _scheme(self) -> Any:
+        # With an authenticator, its scheme is the routes' (a bearer token for JWTAuth); without,
+        # the user comes from elsewhere (request.state.user) and no scheme can be named.
+        return getattr(self.auth, "openapi_security", None)
+
     def _user(self, request: Any) -> Any:
         if self.auth is not None:
             return self.auth.authenticate(request)
@@ -239,7 +244,7 @@ class RoleBasedAccessControl:
                 raise HTTPException(403, detail)
             return user
 
-        return Guard(check, "require_permission(%r)" % permission)
+        return Guard(check, "require_permission(%r)" % permission, openapi_security=self._scheme())
 
     def require_roles(self, *roles: str, require_all: bool = False) -> "Guard":
         """A guard, as decorator or dependency: 403 unless the user has one of ``roles``.
@@ -269,7 +274,7 @@ class RoleBasedAccessControl:
                 raise HTTPException(403, detail)
             return user
 
-        return Guard(check, "require_roles(%s)" % ", ".join(repr(r) for r in roles))
+        return Guard(check, "require_roles(%s)" % ", ".join(repr(r) for r in roles), openapi_security=self._scheme())
 
     def __repr__(self) -> str:
         return "<RoleBasedAccessControl %d roles>" % len(self._parents)
