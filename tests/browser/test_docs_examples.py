@@ -75,6 +75,7 @@ def test_auth_api_login_bearer_token_then_logout_gives_the_401_problem(serve, pa
     scheme_section(dialog, "bearerAuth").get_by_role("button", name="Logout bearerAuth").click()
     expect(scheme_section(dialog, "bearerAuth").locator(".state")).to_have_text("Not authorized")
     expect(scheme_form(dialog, "bearerAuth")).to_be_visible()
+    expect(scheme_form(dialog, "bearerAuth").get_by_label("Token")).to_be_focused()  # focus stays in the scheme
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
     problem = execute_json(me, 401)

@@ -92,7 +92,9 @@ let doc = {}, base = "", schemes = {}, pending = null, dialog = null, lastFocus 
 function lookup(ref) {
   let cur = ref[0] === "#" ? doc : undefined;
   try {
-    for (const part of ref.slice(2).split("/")) cur = cur == null ? cur : cur[decodeURIComponent(part).replace(/~1/g, "/").replace(/~0/g, "~")];
+    for (const part of ref.slice(2).split("/")) {
+      cur = cur == null ? cur : cur[decodeURIComponent(part).replace(/~1/g, "/").replace(/~0/g, "~")];
+    }
   } catch (e) { return undefined; }
   return cur;
 }
@@ -246,11 +248,9 @@ function sample(raw, trail) {
   return t === "boolean" ? true : t === "any" && !trail.length ? {} : null;
 }
 function number(s, integer) {
-  const step = s.multipleOf || (integer ? 1 : 0.5), num = x => typeof x === "number";
+  const num = x => typeof x === "number", step = s.multipleOf || (integer ? 1 : 0.5);
   let v = num(s.minimum) ? s.minimum : num(s.exclusiveMinimum) ? s.exclusiveMinimum + step : 0;
   if (num(s.maximum) && v > s.maximum) v = s.maximum;
-  if (num(s.exclusiveMaximum) && v >= s.exclusiveMaximum) v = s.exclusiveMaximum - step;
-  if (s.multipleOf) v = Math.ceil(v / s.multipleOf) * s.multipleOf;
   return integer ? Math.ceil(v) : v;
 }
 
@@ -310,7 +310,7 @@ function kindOf(sc) {
   if (sc.type === "apiKey") return `API key in ${sc.in} ${sc.name}`;
   if (sc.type === "http") return `HTTP ${sc.scheme}` + (sc.bearerFormat ? ` (${sc.bearerFormat})` : "");
   if (sc.type === "oauth2") return "OAuth2: " + Object.keys(sc.flows || {}).join(", ");
-  return sc.type === "openIdConnect" ? "OpenID Connect" : String(sc.type);
+  return String(sc.type);
 }
 // The credentials of the schemes the operation names, where each scheme says.
 function applyAuth(op, req) {
@@ -444,10 +444,13 @@ function trap(e) {
 }
 function fillDialog() {
   if (!dialog) return;
-  const focused = dialog.contains(document.activeElement) && document.activeElement.id;
+  const was = dialog.contains(document.activeElement) && document.activeElement;
+  const at = was ? Array.prototype.indexOf.call(dialog.children, was.closest("section")) : -1;
   add(clear(dialog), [h("div.dialog-head", {}, [h("h2", {id: "cv-auth-title", text: "Available authorizations"}),
     btn("Close", () => dialog.close(), ".small")]), Object.keys(schemes).map(schemeView)]);
-  if (focused && $(focused)) $(focused).focus(); // a redraw keeps the focus where it was
+  // A redraw keeps the focus where it was, or in the same scheme (its form or Logout came instead).
+  const back = was && (was.id && $(was.id) || at > 0 && dialog.children[at].querySelector("input,button"));
+  if (back) back.focus();
 }
 
 // What was typed in the dialog survives its redraws.
@@ -476,7 +479,7 @@ function schemeView(name) {
     const fields = [["client_id", "client_id", {value: cfg.oauth2ClientId || ""}],
       ["client_secret (optional)", "client_secret", secret]];
     if (f === "password") fields.unshift(["Username", "username"], ["Password", "password", secret]);
-    box.append(f === "implicit" ? para("The implicit flow is not supported: use authorizationCode.")
+    box.append(f === "implicit" ? para("implicit: not supported (use authorizationCode)")
       : authForm(name, key, f, fields, sc.flows[f] || {}));
   }
   return box;

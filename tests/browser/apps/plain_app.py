@@ -1,6 +1,5 @@
-"""A test app for tests/browser/test_docs_page.py: two routes, one with a very long path; ``app`` has
-its OpenAPI document,
-``no_document`` has it turned off (``openapi_url=None``) while its /docs page stays."""
+"""A test app for tests/browser/test_docs_page.py: two routes, one with a very long path. ``app`` has
+its OpenAPI document; ``no_document`` has it turned off (``openapi_url=None``), its /docs page stays."""
 from covet import Covet
 
 
