@@ -34,6 +34,7 @@ import os
 import re
 import secrets
 import time
+from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
 from covet import Covet, EventSourceResponse, HTMLResponse, HTTPException, Request, ServerSentEvent
@@ -41,6 +42,7 @@ from covet.cache.config import redis_url_from_env
 from covet.realtime import Message, RealtimeManager
 from covet.redis import Redis
 from covet.security import JWTAuth
+from covet.validation import Field
 from covet.websocket import WebSocket, WebSocketManager
 
 # Room ids and user names go into URLs, Redis keys and channel names: a short, plain alphabet.
@@ -52,6 +54,20 @@ MAX_MESSAGE_LENGTH = 2000
 FEED_QUEUE_SIZE = 100
 # Access tokens live an hour: the page asks for a new one when it reconnects.
 TOKEN_LIFETIME = 3600
+
+
+@dataclass
+class TokenRequest:
+    """Who asks for a token (no password: a demo, see the module docstring)."""
+
+    username: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$", examples=["ada"])
+
+
+@dataclass
+class ChatMessage:
+    """A line said in a room."""
+
+    message: str = Field(min_length=1, max_length=MAX_MESSAGE_LENGTH, examples=["hello, room"])
 
 
 def check_name(what: str, value: Any) -> str:
@@ -161,10 +177,9 @@ def create_app(secret: Any = None, redis_url: Optional[str] = None) -> Covet:
         return HTMLResponse(PAGE)
 
     @app.post("/token")
-    async def token(request: Request):
-        body = await request.json()
-        name = check_name("username", body.get("username") if isinstance(body, dict) else None)
-        return {"access_token": auth.create_token({"sub": name}), "token_type": "Bearer",
+    async def token(body: TokenRequest):
+        """A demo access token for any name (the body is checked: a 422 names what is wrong)."""
+        return {"access_token": auth.create_token({"sub": body.username}), "token_type": "Bearer",
                 "expires_in": TOKEN_LIFETIME}
 
     @app.get("/chat/rooms")
@@ -174,13 +189,10 @@ def create_app(secret: Any = None, redis_url: Optional[str] = None) -> Covet:
 
     @app.post("/chat/rooms/{room_id}/messages")
     @auth.require_token
-    async def post_message(request: Request, room_id: str):
+    async def post_message(request: Request, room_id: str, body: ChatMessage):
+        """Say something in a room over HTTP: its sockets and its feed see it as if typed."""
         check_name("room_id", room_id)
-        body = await request.json()
-        try:
-            await say(room_id, request.state.user["sub"], body.get("message") if isinstance(body, dict) else None)
-        except ValueError as exc:
-            raise HTTPException(422, str(exc)) from None
+        await say(room_id, request.state.user["sub"], body.message)
         return {"status": "sent"}
 
     @app.websocket("/ws/chat/{room_id}")
