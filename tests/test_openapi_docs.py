@@ -188,3 +188,35 @@ def test_the_script_builds_the_page_without_html_strings_and_stays_small():
     assert "sessionStorage" in source
     # The budget: no framework, no build step, under 40 KB unminified.
     assert len(source.encode("utf-8")) < 40 * 1024
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"docs_url": "/"}, "docs_url must be None or a path like /docs"),
+    ({"docs_url": "docs"}, "docs_url must be None or a path like /docs"),
+    ({"docs_url": "//evil.example"}, "docs_url must be None or a path like /docs"),
+    ({"docs_url": "/docs/"}, "docs_url must be None or a path like /docs"),
+    ({"openapi_url": "/a b"}, "openapi_url must be None or a path like /docs"),
+    ({"openapi_url": "/docs/docs.js"}, "openapi_url '/docs/docs.js' is taken by the docs page at '/docs'"),
+    ({"openapi_url": "/docs"}, "openapi_url '/docs' is taken by the docs page at '/docs'"),
+])
+def test_urls_that_would_send_the_page_elsewhere_or_clash_are_refused(kwargs, message):
+    # docs_url="/" would make the script's URL //docs.js: a request to the host "docs.js".
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Covet(**kwargs)
+
+
+def test_docs_options_must_be_a_dict():
+    with pytest.raises(TypeError, match="docs_options must be a dict"):
+        Covet(docs_options="persist")
+
+
+def test_the_document_carries_an_etag_and_revalidates():
+    with TestClient(make_app()) as c:
+        r = c.get("/openapi.json")
+        assert r.headers["cache-control"] == "no-cache"
+        assert r.headers["content-type"] == "application/json"
+        again = c.get("/openapi.json", headers={"If-None-Match": r.headers["etag"]})
+        assert again.status_code == 304
+        # A new route is a new document, and so a new tag.
+        c.app.add_route("/more", lambda: None)
+        assert c.get("/openapi.json", headers={"If-None-Match": r.headers["etag"]}).status_code == 200

@@ -181,3 +181,51 @@ def test_oauth2_server_routes_declare_the_code_flow_with_their_scopes():
     assert doc["paths"]["/notes"]["get"]["security"] == [{"OAuth2": ["notes:read"]}]
     assert doc["paths"]["/notes/{note_id}"]["delete"]["security"] == [{"OAuth2": ["notes:write"]}]
     assert doc["paths"]["/me"]["get"]["security"] == [{"OAuth2": []}]
+
+
+def test_a_mounted_oauth2_server_is_named_under_its_prefix_in_the_parent_document():
+    sub = Covet()
+    oauth2 = OAuth2Server(clients={"docs": {"redirect_uris": ["http://127.0.0.1:8000/docs/oauth2-redirect"]}},
+                          scopes=["read"], issuer="http://127.0.0.1:8000")
+    sub.include_oauth2(oauth2)
+
+    @sub.get("/notes")
+    async def notes(claims: dict = Depends(oauth2.require_scopes("read"))):
+        return []
+
+    parent = Covet()
+    parent.mount("/auth", sub)
+    flow = parent.openapi()["components"]["securitySchemes"]["OAuth2"]["flows"]["authorizationCode"]
+    assert (flow["authorizationUrl"], flow["tokenUrl"], flow["refreshUrl"]) == (
+        "/auth/oauth/authorize", "/auth/oauth/token", "/auth/oauth/token")
+    # The sub-app's own document (served at /auth/openapi.json, server /auth) keeps its paths.
+    assert sub.openapi()["components"]["securitySchemes"]["OAuth2"]["flows"]["authorizationCode"][
+        "tokenUrl"] == "/oauth/token"
+    # An absolute URL is left as it is.
+    absolute = OAuth2AuthorizationCodeBearer("https://id.example/a", "https://id.example/t")
+
+    @sub.get("/other")
+    async def other(token: str = Depends(absolute)):
+        return []
+
+    parent = Covet()
+    parent.mount("/auth", sub)
+    assert parent.openapi()["components"]["securitySchemes"]["OAuth2AuthorizationCodeBearer"]["flows"][
+        "authorizationCode"]["tokenUrl"] == "https://id.example/t"
+
+
+@pytest.mark.parametrize("value", [
+    "Og=",                                                # bad padding
+    base64.b64encode(b"u:p").decode() + "=",             # extra padding
+    base64.b64encode(b"u:p\x00").decode(),                # a control character (RFC 7617 §2)
+    base64.b64encode(b"u\x7f:p").decode(),
+    base64.b64encode("u:p\u0085".encode()).decode(),      # a C1 control
+])
+def test_parse_basic_refuses_non_canonical_base64_and_control_characters(value):
+    assert parse_basic(value) is None
+
+
+def test_a_bearer_value_that_is_not_a_b64token_is_none(client):
+    for value in ("Bearer a b", 'Bearer "abc"', "Bearer a\tb"):
+        assert client.get("/bearer", headers={"Authorization": value}).status_code == 401, value
+    assert client.get("/bearer", headers={"Authorization": "Bearer a-b.c~d+e/f=="}).json() == {"token": "a-b.c~d+e/f=="}

@@ -8,6 +8,7 @@ from __future__ import annotations  # annotations here are for type checkers; co
 import concurrent.futures
 import inspect
 import logging
+import re
 import traceback
 import weakref
 from typing import (
@@ -43,6 +44,18 @@ _LOG_CTRL = {i: "\\x%02x" % i for i in list(range(32)) + list(range(127, 160))}
 
 # What the /docs page serves under its own URL besides itself (covet.openapi answers them).
 DOCS_FILES = frozenset(("/docs.js", "/docs.css", "/oauth2-redirect"))
+
+# A path of this app for the document or the page: "/" and segments, no trailing "/", nothing that
+# would make the page's own URLs ("<docs_url>/docs.js") name another host ("//host") or break out.
+_DOCS_PATH = re.compile(r"(/[A-Za-z0-9\-._~!$&'()*+,;=:@%]+)+")
+
+
+def _docs_url(name: str, value: Optional[str]) -> Optional[str]:
+    if value is not None and (not isinstance(value, str) or not _DOCS_PATH.fullmatch(value)):
+        raise ValueError("%s must be None or a path like /docs (no trailing /, query or spaces), got %r"
+                         % (name, value))
+    return value
+
 
 # Sync handlers and dependencies share one bounded pool: FastAPI's 40-token
 # anyio limit surprised users because nobody documented it (anyio#447);
@@ -115,7 +128,10 @@ class Covet(RouteDecorators):
         # Request-body limit under an ASGI server (covet's own server enforces its Limits).
         self.max_body_size = max_body_size
         self.title, self.version, self.description = title, version, description
-        self.openapi_url, self.docs_url = openapi_url, docs_url
+        self.openapi_url, self.docs_url = _docs_url("openapi_url", openapi_url), _docs_url("docs_url", docs_url)
+        if docs_url is not None and openapi_url is not None and (
+                openapi_url == docs_url or (openapi_url.startswith(docs_url) and openapi_url[len(docs_url):] in DOCS_FILES)):
+            raise ValueError("openapi_url %r is taken by the docs page at %r" % (openapi_url, docs_url))
         #: The document's top-level ``tags``: ``[{"name": ..., "description": ...}]``, in display order.
         self.openapi_tags = [dict(tag) for tag in openapi_tags or ()]
         #: Settings of the /docs page (``persist_authorization``, ``oauth2_client_id``), checked here.

@@ -44,6 +44,8 @@ def check_docs_options(options: Mapping[str, Any]) -> Dict[str, Any]:
 
         check_docs_options({"persist_authorization": True})   # {'persist_authorization': True}
     """
+    if not isinstance(options, Mapping):
+        raise TypeError("docs_options must be a dict of %s, got %r" % (", ".join(sorted(DOCS_OPTIONS)), options))
     checked = {}
     for name, value in dict(options).items():
         kind = DOCS_OPTIONS.get(name)
@@ -104,7 +106,8 @@ def serve_docs(app: Any, request: Any, path: str) -> Response:
         doc = app.openapi()
         if root and "servers" not in doc:
             doc = dict(doc, servers=[{"url": root}])
-        return JSONResponse(doc)
+        body = JSONResponse(doc).body
+        return _answer(request, body, "application/json")
     docs = app.docs_url
     base = html.escape(root + docs, quote=True)
     if path == docs:

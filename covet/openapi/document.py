@@ -273,6 +273,29 @@ def _security(route):
     return schemes, scopes
 
 
+_FLOW_URLS = ("authorizationUrl", "tokenUrl", "refreshUrl")
+
+
+def _under(prefix, schemes):
+    """``schemes`` with the OAuth2 URLs that are paths of a mounted app moved under its prefix.
+
+    A mounted app's OAuth2 server answers at prefix + "/oauth/token"; in the parent's document,
+    whose server is the parent, "/oauth/token" would name the parent's path.
+    """
+    if not prefix:
+        return schemes
+    moved = {}
+    for name, scheme in schemes.items():
+        flows = scheme.get("flows") if isinstance(scheme, dict) else None
+        if isinstance(flows, dict):
+            scheme = dict(scheme, flows={
+                kind: {k: prefix + v if k in _FLOW_URLS and isinstance(v, str) and v.startswith("/")
+                       and not v.startswith("//") else v for k, v in flow.items()}
+                for kind, flow in flows.items()})
+        moved[name] = scheme
+    return moved
+
+
 def build_openapi(app, prefix="", doc=None, used=None):
     """The OpenAPI 3.1 document for ``app`` (mounted Covet apps included under their prefix)."""
     top = doc is None
@@ -300,7 +323,7 @@ def build_openapi(app, prefix="", doc=None, used=None):
         body = _request_body(route, defs)
         summary, description = _docstring(route.endpoint)
         schemes, scopes = _security(route)
-        security_schemes.update(schemes)
+        security_schemes.update(_under(prefix, schemes))
         for method in sorted(route.methods):
             if method in _AUTO_METHODS and len(route.methods) > 1:
                 continue

@@ -33,6 +33,7 @@ Example::
 """
 import base64
 import binascii
+import re
 from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple
 
 from ..core.errors import HTTPException
@@ -41,7 +42,7 @@ from ..core.requests import Request
 __all__ = [
     "SecurityScheme", "APIKeyHeader", "APIKeyQuery", "APIKeyCookie", "HTTPBearer", "HTTPBasic",
     "HTTPBasicCredentials", "OAuth2PasswordBearer", "OAuth2AuthorizationCodeBearer", "parse_basic",
-    "oauth2_scheme", "authorization_credentials", "bearer_token",
+    "oauth2_scheme", "authorization_credentials", "bearer_token", "B64TOKEN",
 ]
 
 
@@ -63,14 +64,26 @@ def parse_basic(value: str) -> Optional[Tuple[str, str]]:
 
         parse_basic("QWxhZGRpbjpvcGVuIHNlc2FtZQ==")   # ('Aladdin', 'open sesame')
     """
+    value = value.strip()
     try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        raw = base64.b64decode(value, validate=True)
+        decoded = raw.decode("utf-8")
     except (binascii.Error, ValueError):
         return None
+    # Canonical base64 only (no extra padding or stray bits): one credential, one spelling.
+    if base64.b64encode(raw).decode("ascii") != value:
+        return None
     user, sep, password = decoded.partition(":")
-    if not sep:
+    # RFC 7617 §2: neither the user-id nor the password contains a control character.
+    if not sep or _CONTROL.search(decoded):
         return None
     return user, password
+
+
+# C0 controls and DEL (RFC 5234 CTL), and the C1 controls of Unicode.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
 
 def authorization_credentials(request: Any, scheme: str) -> Optional[str]:
@@ -190,7 +203,9 @@ class HTTPBearer(SecurityScheme):
         super().__init__(scheme_name, description, auto_error)
 
     def read(self, request: Request) -> Optional[str]:
-        return bearer_token(request)
+        token = bearer_token(request)
+        # Not a b64token ("Bearer a b", quotes, controls): malformed, so none.
+        return token if token is not None and B64TOKEN.fullmatch(token) else None
 
     def what(self) -> str:
         return "a bearer token"

@@ -22,12 +22,10 @@ from typing import Any, Callable, Dict, Iterable, Optional
 from ...core._wrap import AUTHENTICATION, add_route_middleware
 from ...core.errors import HTTPException
 from ...core.requests import Request
-from ..schemes import bearer_token
+from ..schemes import B64TOKEN, bearer_token
 
 __all__ = ["ScopeRequirement", "bearer_token"]
 
-# RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
-_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 # RFC 6749 §3.3 scope-token characters, checked when the requirement is made.
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 
@@ -65,7 +63,7 @@ class ScopeRequirement:
         token = bearer_token(request)
         if token is None:
             raise HTTPException(401, "a bearer token is required", self._missing)
-        if not _B64TOKEN.fullmatch(token):
+        if not B64TOKEN.fullmatch(token):
             raise HTTPException(401, "the bearer token is malformed", self._invalid)
         server = self.server
         if server.check_revocation:
