@@ -27,10 +27,6 @@ if [ ! -f $venv/.ok ] || [ $requirements -nt $venv/.ok ]; then
   touch $venv/.ok
 fi
 
-# --venv-only: build the venv and stop (.ci/run does it beside `make test`, which has the package
-# manager to itself: two apt-get runs at once fail on dpkg's lock).
-[ "${1:-}" = "--venv-only" ] && exit 0
-
 if [ -n "${COVET_CHROMIUM:-}" ]; then
   [ -x "$COVET_CHROMIUM" ] || skip "COVET_CHROMIUM=$COVET_CHROMIUM is not an executable"
   exit 0
