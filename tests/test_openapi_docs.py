@@ -96,9 +96,20 @@ def test_the_redirect_page_is_never_stored_and_never_sent_on_as_a_referer():
 
 def test_other_paths_under_docs_are_not_found():
     with TestClient(make_app()) as c:
-        for path in ("/docs/", "/docs/x.js", "/docs/../docs.js", "/docs/docs.js/", "/docsdocs.js", "/docs/docs.html"):
+        for path in ("/docs/x.js", "/docs/../docs.js", "/docs/docs.js/", "/docsdocs.js", "/docs/docs.html"):
             assert c.get(path).status_code == 404, path
-        assert c.post("/docs/docs.js").status_code == 404
+
+
+def test_other_methods_are_405_and_a_trailing_slash_redirects():
+    parent = Covet()
+    parent.mount("/v1", make_app())
+    with TestClient(parent, follow_redirects=False) as c:
+        for path in ("/v1/docs", "/v1/docs/docs.js", "/v1/openapi.json"):
+            r = c.post(path)
+            assert r.status_code == 405, path
+            assert r.headers["allow"] == "GET, HEAD"
+        r = c.get("/v1/docs/")
+        assert r.status_code == 308 and r.headers["location"] == "/v1/docs"
 
 
 def test_text_of_the_app_goes_into_the_page_escaped():

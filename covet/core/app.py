@@ -617,8 +617,12 @@ class Covet(RouteDecorators):
                 return Response(b"", 204, {"Allow": allow})
             raise HTTPException(405, "method %s is not allowed for %s" % (method, request.path), {"Allow": allow})
         raw = request.raw_path
-        if method in ("GET", "HEAD") and self._is_docs_path(raw):
-            return service("openapi").serve_docs(self, request, raw)
+        if self._is_docs_path(raw):
+            if method in ("GET", "HEAD"):
+                return service("openapi").serve_docs(self, request, raw)
+            raise HTTPException(405, "method %s is not allowed for %s" % (method, request.path), {"Allow": "GET, HEAD"})
+        if self.docs_url is not None and raw == self.docs_url + "/" and method in ("GET", "HEAD"):
+            return Response(b"", 308, {"Location": request.root_path + self.docs_url})
         if raw == "*" and method == "OPTIONS":
             return Response(b"", 204, {"Allow": ", ".join(sorted(self.router.all_methods()))})
         mount, rest = self.router.find_mount(raw)
