@@ -31,7 +31,7 @@ def test_api_key_in_the_query(serve, page, guard):
     section = open_op(page, "by_query_get")
     assert execute_json(section, 200) == {"key": "q-key"}
     expect(section.locator(".result pre.url")).to_have_text(served.url + "/query?key=q-key")
-    assert curl_text(section).startswith("curl -X GET '%s/query?key=q-key'" % served.url)
+    assert curl_text(section).startswith("curl --globoff -X GET '%s/query?key=q-key'" % served.url)
 
 
 def test_api_key_in_a_cookie_is_set_for_the_request_only(serve, page, guard):

@@ -5,8 +5,7 @@
 "use strict";
 
 const CHANNEL = "covet-docs-oauth2";
-const METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
-const ABSOLUTE = /^[a-z][a-z0-9+.-]*:/i;
+const METHODS = "get put post delete options head patch trace".split(" ");
 
 // ---- DOM: h("tag.class", {text, on<event>: fn, attribute: value} or text, children)
 
@@ -14,7 +13,7 @@ function h(spec, props, kids) {
   if (typeof props === "string") props = {text: props};
   const [tag, ...cls] = spec.split("."), e = document.createElement(tag);
   if (cls.length) e.className = cls.join(" ");
-  for (const k of Object.keys(props || {})) {
+  for (const k of keys(props)) {
     const v = props[k];
     if (v == null || v === false) continue;
     if (k === "text") e.textContent = v;
@@ -24,34 +23,38 @@ function h(spec, props, kids) {
   }
   return add(e, kids);
 }
-// Strings become text nodes (append never parses them); falsy children are skipped.
+// Strings become text nodes (append parses nothing); falsy children are skipped.
 function add(e, kids) {
   for (const c of [].concat(kids)) {
-    if (Array.isArray(c)) add(e, c);
+    if (isArray(c)) add(e, c);
     else if (c) e.append(c);
   }
   return e;
 }
 const $ = id => document.getElementById(id);
+// Tables keyed by document text have no prototype: __proto__ is a name like any.
+const dict = () => Object.create(null);
+const keys = o => isObject(o) ? Object.keys(o) : [];
+const own = (o, k) => !!o && typeof o === "object" && Object.prototype.hasOwnProperty.call(o, k);
 const clear = e => { e.replaceChildren(); return e; };
 let uidN = 0;
 const uid = p => `cv-${p}-${++uidN}`;
 const str = v => typeof v === "string" ? v : JSON.stringify(v);
 const pretty = v => JSON.stringify(v, null, 2);
-const isObject = v => !!v && typeof v === "object" && !Array.isArray(v);
+const isArray = Array.isArray, isObject = v => !!v && typeof v === "object" && !isArray(v);
 const lower = v => String(v).toLowerCase();
-const nonNull = t => Array.isArray(t) ? t.find(x => x !== "null") || t[0] : t;
+const nonNull = t => isArray(t) ? t.find(x => x !== "null") || t[0] : t;
 const para = (text, cls = "desc") => text ? h("div." + cls, String(text)) : null;
-const btn = (text, onclick, cls = "", label = null) =>
+const btn = (text, onclick, cls = "", label) =>
   h("button.btn" + cls, {type: "button", text, onclick, "aria-label": label});
 const required = () => h("span.req", {title: "required", text: "*"});
 
 function svg(tag, attrs) {
   const e = document.createElementNS("http://www.w3.org/2000/svg", tag);
-  for (const k of Object.keys(attrs)) e.setAttribute(k, attrs[k]);
+  for (const k of keys(attrs)) e.setAttribute(k, attrs[k]);
   return e;
 }
-// Open: the shackle swings up and out to the right.
+// Open: the shackle swings up and right.
 const lockIcon = closed => add(svg("svg", {viewBox: "0 0 24 24", class: "lock-icon", "aria-hidden": "true"}), [
   svg("path", {d: closed ? "M8 11V7a4 4 0 0 1 8 0v4" : "M8 11V7a4 4 0 0 1 7.9-1"}),
   svg("rect", {x: 5, y: 11, width: 14, height: 10, rx: 2})]);
@@ -65,11 +68,11 @@ const q = s => `'${String(s).replace(/'/g, "'\\''")}'`;
 // ---- the OAuth2 redirect page
 
 if (document.body.dataset.page === "oauth2-redirect") {
-  const found = new URLSearchParams(location.search || location.hash.slice(1)), params = {};
-  for (const k of ["code", "state", "error", "error_description", "iss"]) if (found.has(k)) params[k] = found.get(k);
-  const message = {source: CHANNEL, params};
+  const found = new URLSearchParams(location.search || location.hash.slice(1));
+  const message = {source: CHANNEL, params: Object.fromEntries(["code", "state", "error", "error_description", "iss"]
+    .filter(k => found.has(k)).map(k => [k, found.get(k)]))};
   let sent = false;
-  history.replaceState(null, "", location.pathname); // the code leaves the address bar and history
+  history.replaceState(null, "", location.pathname); // the code leaves the address bar
   // BroadcastChannel works even where Cross-Origin-Opener-Policy cut window.opener.
   try { const bc = new BroadcastChannel(CHANNEL); bc.postMessage(message); bc.close(); sent = true; } catch (e) { /* none */ }
   try { if (window.opener) { window.opener.postMessage(message, location.origin); sent = true; } } catch (e) { /* cut */ }
@@ -84,43 +87,38 @@ if (document.body.dataset.page === "oauth2-redirect") {
 let cfg = {};
 try { cfg = JSON.parse(document.body.dataset.config); } catch (e) { /* no document URL: said below */ }
 const STORE = "covet-docs-auth:" + cfg.openapiUrl;
-const main = $("cv-main"), filter = $("cv-filter"), authButton = $("cv-authorize");
-const creds = {}, authErrors = {}, drafts = {}, groups = [], byId = {}, locks = [];
-let doc = {}, base = "", schemes = {}, pending = null, dialog = null, lastFocus = null;
+// The page's own elements, held before any operation exists.
+const [main, filter, authButton, title, version, dialog, schemeList, closeButton] = ["main", "filter", "authorize",
+  "title", "version", "dialog", "schemes", "close"].map(k => $("cv-" + k));
+const creds = dict(), errors = dict(), drafts = dict(), groups = [], byId = new Map(), locks = [], used = new Map();
+let doc = {}, base = "", schemes = {}, pending = null, lastFocus = null, none = null;
 
+const decode = part => { try { return decodeURIComponent(part); } catch (e) { return part; } };
 // A local JSON pointer (#/components/schemas/X), or undefined.
-function lookup(ref) {
-  let cur = ref[0] === "#" ? doc : undefined;
-  try {
-    for (const part of ref.slice(2).split("/")) {
-      cur = cur == null ? cur : cur[decodeURIComponent(part).replace(/~1/g, "/").replace(/~0/g, "~")];
-    }
-  } catch (e) { return undefined; }
-  return cur;
-}
+const lookup = ref => ref[0] !== "#" ? undefined : ref.slice(2).split("/")
+  .map(part => decode(part).replace(/~1/g, "/").replace(/~0/g, "~")).reduce((cur, k) => own(cur, k) ? cur[k] : undefined, doc);
 // What a $ref names (chains followed); keywords beside a $ref win (OpenAPI 3.1).
 function deref(s) {
   for (let n = 0; s && typeof s.$ref === "string" && n < 32; n++) {
     const target = lookup(s.$ref), sibs = Object.assign({}, s);
     delete sibs.$ref;
     if (target === undefined) return {};
-    s = Object.keys(sibs).length ? Object.assign({}, target, sibs) : target;
+    s = keys(sibs).length ? Object.assign({}, target, sibs) : target;
   }
-  return s;
+  return s || {};
 }
-const refName = ref => decodeURIComponent(ref.split("/").pop());
+const refName = ref => decode(ref.split("/").pop());
 
 // ---- schemas as trees
 
-const CONSTRAINTS = ["format", "minLength", "maxLength", "pattern", "minimum", "maximum", "exclusiveMinimum",
-  "exclusiveMaximum", "multipleOf", "minItems", "maxItems", "uniqueItems", "readOnly",
-  "writeOnly", "deprecated"];
+const CONSTRAINTS = ("format minLength maxLength pattern minimum maximum exclusiveMinimum exclusiveMaximum " +
+  "multipleOf minItems maxItems uniqueItems readOnly writeOnly deprecated").split(" ");
 
-// A tree node: type label, nullable, children as [name, schema, required]. `trail` holds the $refs
-// on the way down: one met again is a recursive schema, named, not followed.
+// A tree node: type, nullable, children as [name, schema, required]. A $ref met again on the
+// way down (`trail`) is recursive: named, not followed.
 function describe(raw, trail) {
-  const d = {type: "any", s: {}, kids: [], nullable: false, trail};
-  if (raw === false) return Object.assign(d, {type: "nothing"});
+  const d = {type: "any", s: {}, kids: [], trail};
+  if (raw === false) return (d.type = "nothing", d);
   let s = raw, t;
   const ref = s && typeof s.$ref === "string" ? s.$ref : null;
   if (ref) {
@@ -130,27 +128,27 @@ function describe(raw, trail) {
   }
   s = d.s = isObject(s) ? s : {};
   t = s.type;
-  if (Array.isArray(t)) {
+  if (isArray(t)) {
     d.nullable = t.includes("null");
     t = t.filter(x => x !== "null").join(" | ") || "null";
   }
   const alts = s.anyOf || s.oneOf;
-  if (Array.isArray(alts)) {
-    const rest = alts.filter(a => !(a && a.type === "null" && Object.keys(a).length === 1));
+  if (isArray(alts)) {
+    const rest = alts.filter(a => !(a && a.type === "null" && keys(a).length === 1));
     // X or null: shown as a nullable X.
     if (rest.length === 1 && !t) return Object.assign(describe(rest[0], trail), {nullable: true, outer: s});
     d.nullable = d.nullable || rest.length < alts.length;
     t = (s.anyOf ? "anyOf" : "oneOf") + (t ? " " + t : "");
     rest.forEach((a, i) => d.kids.push(["option " + (i + 1), a, false]));
-  } else if (Array.isArray(s.allOf)) {
+  } else if (isArray(s.allOf)) {
     t = "allOf";
     s.allOf.forEach((a, i) => d.kids.push(["part " + (i + 1), a, false]));
   } else {
     t = t || (s.properties ? "object" : s.items ? "array" : "enum" in s ? "enum" : "const" in s ? "const" : "any");
-    const req = Array.isArray(s.required) ? s.required : [];
-    for (const k of Object.keys(s.properties || {})) d.kids.push([k, s.properties[k], req.includes(k)]);
+    const req = isArray(s.required) ? s.required : [];
+    for (const k of keys(s.properties)) d.kids.push([k, s.properties[k], req.includes(k)]);
     const ap = s.additionalProperties;
-    if (isObject(ap) && Object.keys(ap).length) d.kids.push(["[additional properties]", ap, false]);
+    if (keys(ap).length) d.kids.push(["[additional properties]", ap, false]);
     if (isObject(s.items)) {
       t = "array of " + (s.items.$ref ? refName(s.items.$ref) : describe(s.items, trail).type);
       d.kids.push(["[items]", s.items, false]);
@@ -163,7 +161,7 @@ function describe(raw, trail) {
 function chips(s, outer, nullable) {
   const out = nullable ? ["nullable"] : [];
   for (const k of CONSTRAINTS) if (s[k] != null && s[k] !== false) out.push(s[k] === true ? k : `${k}: ${str(s[k])}`);
-  if (Array.isArray(s.enum)) out.push("enum: " + s.enum.map(str).join(", "));
+  if (isArray(s.enum)) out.push("enum: " + s.enum.map(str).join(", "));
   if ("const" in s) out.push("const: " + str(s.const));
   if (s.additionalProperties === false) out.push("no additional properties");
   const dflt = "default" in outer ? outer.default : s.default;
@@ -177,7 +175,7 @@ function node(name, raw, req, trail, depth) {
     h("span.f-type", d.type), chips(d.s, o, d.nullable), para(o.description || d.s.description, "f-desc")]);
   if (!d.kids.length) return h("li", {}, line);
   const list = h("ul.tree");
-  // Children are built when first shown: cheap however wide the schema graph.
+  // Children are built when first shown.
   const fill = () => list.firstChild || d.kids.forEach(k => list.append(node(k[0], k[1], k[2], d.trail, depth + 1)));
   const box = h("details", {open: depth < 2, ontoggle: fill}, [h("summary", {}, line), list]);
   if (depth < 2) fill();
@@ -189,11 +187,10 @@ function schemaView(raw) {
   const tree = h("ul.tree.root", {}, node(null, raw, false, [], 0));
   const json = h("pre.code", {hidden: true, text: pretty(raw && raw.$ref ? deref(raw) : raw)});
   const toggle = btn("JSON", () => {
-    json.hidden = !json.hidden;
-    tree.hidden = !json.hidden;
-    toggle.setAttribute("aria-pressed", String(!json.hidden));
+    tree.hidden = !(json.hidden = !json.hidden);
+    toggle.setAttribute("aria-pressed", tree.hidden);
   }, ".small", "Show the schema as JSON");
-  toggle.setAttribute("aria-pressed", "false");
+  toggle.setAttribute("aria-pressed", false);
   return h("div.schema", {}, [toggle, tree, json]);
 }
 
@@ -203,49 +200,54 @@ const FORMATS = {date: "2024-01-01", "date-time": "2024-01-01T12:00:00Z", time: 
   uuid: "3fa85f64-5717-4562-b3fc-2c963f66afa6", uri: "https://example.com/",
   hostname: "example.com", ipv4: "192.0.2.1", ipv6: "2001:db8::1", binary: "", byte: "c3RyaW5n"};
 
-// An example of a schema; undefined (left out) where a recursion stops it.
-function sample(raw, trail) {
-  if (raw === false) return undefined;
-  if (!isObject(raw)) return null;
-  let s = raw;
-  if (raw.$ref) {
-    if (trail.includes(raw.$ref) || trail.length > 12) return undefined;
-    trail = trail.concat(raw.$ref);
-    s = deref(raw) || {};
-  }
-  if (Array.isArray(s.examples) && s.examples.length) return s.examples[0];
-  for (const k of ["example", "default", "const"]) if (k in s) return s[k];
-  if (Array.isArray(s.enum) && s.enum.length) return s.enum[0];
-  if (Array.isArray(s.allOf)) {
-    const parts = s.allOf.map(a => sample(a, trail));
-    return parts.every(isObject) ? Object.assign({}, ...parts) : parts[0];
-  }
-  const alts = s.anyOf || s.oneOf;
-  if (Array.isArray(alts)) {
-    const alt = alts.find(a => !(a && a.type === "null"));
-    return alt ? sample(alt, trail) : null;
-  }
-  const t = nonNull(s.type) || (s.properties || s.additionalProperties ? "object" : s.items ? "array" : "any");
-  if (t === "object") {
-    const out = {};
-    for (const k of Object.keys(s.properties || {})) {
-      const v = (s.properties[k] || {}).readOnly ? undefined : sample(s.properties[k], trail);
-      if (v !== undefined) out[k] = v;
+// A schema's example; undefined (left out) where recursion stops it. Bounded, so shared schemas
+// cannot freeze the tab: a $ref's is built once, DEPTH deep and NODES at most.
+const DEPTH = 6, NODES = 2000;
+function example(top) {
+  const memo = new Map();
+  let budget = NODES;
+  const sample = (raw, trail, depth) => {
+    if (raw === false || depth > DEPTH || --budget < 0) return undefined;
+    if (!isObject(raw)) return null;
+    const ref = typeof raw.$ref === "string" && raw.$ref, key = keys(raw).length === 1 && ref;
+    if (ref && trail.includes(ref)) return undefined;
+    if (!key) return build(ref ? deref(raw) : raw, ref ? trail.concat(ref) : trail, depth);
+    if (!memo.has(key)) memo.set(key, build(deref(raw), trail.concat(ref), depth));
+    return memo.get(key);
+  };
+  const build = (s, trail, depth) => {
+    const down = x => sample(x, trail, depth + 1);
+    if (isArray(s.examples) && s.examples.length) return s.examples[0];
+    for (const k of ["example", "default", "const"]) if (k in s) return s[k];
+    if (isArray(s.enum) && s.enum.length) return s.enum[0];
+    if (isArray(s.allOf)) {
+      const parts = s.allOf.map(a => sample(a, trail, depth));
+      return parts.every(isObject) ? Object.assign(dict(), ...parts) : parts[0];
     }
-    const extra = !s.properties && isObject(s.additionalProperties) ? sample(s.additionalProperties, trail) : undefined;
-    if (extra !== undefined) out.additionalProp1 = extra;
-    return out;
-  }
-  if (t === "array") {
-    const item = sample(s.items, trail);
-    return item === undefined ? [] : Array(Math.min(Math.max(1, s.minItems || 0), 50)).fill(item);
-  }
-  if (t === "string") {
-    return s.format in FORMATS ? FORMATS[s.format]
-      : "string".padEnd(s.minLength || 0, "x").slice(0, s.maxLength == null ? undefined : s.maxLength);
-  }
-  if (t === "integer" || t === "number") return number(s, t === "integer");
-  return t === "boolean" ? true : t === "any" && !trail.length ? {} : null;
+    const alts = s.anyOf || s.oneOf;
+    if (isArray(alts)) {
+      const alt = alts.find(a => !(a && a.type === "null"));
+      return alt ? sample(alt, trail, depth) : null;
+    }
+    const t = nonNull(s.type) || (s.properties || s.additionalProperties ? "object" : s.items ? "array" : "any");
+    if (t === "object") {
+      const out = dict(), props = s.properties;
+      for (const k of keys(props)) out[k] = (props[k] || {}).readOnly ? undefined : down(props[k]);
+      if (!props && isObject(s.additionalProperties)) out.additionalProp1 = down(s.additionalProperties);
+      return out;
+    }
+    if (t === "array") {
+      const item = down(s.items);
+      return item === undefined ? [] : Array(Math.min(Math.max(1, +s.minItems || 0), 3)).fill(item);
+    }
+    if (t === "string") {
+      return own(FORMATS, s.format) ? FORMATS[s.format]
+        : "string".padEnd(Math.min(+s.minLength || 0, 64), "x").slice(0, s.maxLength == null ? undefined : s.maxLength);
+    }
+    if (t === "integer" || t === "number") return number(s, t === "integer");
+    return t === "boolean" ? true : t === "any" && !trail.length ? {} : null;
+  };
+  return sample(top, [], 0);
 }
 function number(s, integer) {
   const num = x => typeof x === "number", step = s.multipleOf || (integer ? 1 : 0.5);
@@ -256,9 +258,9 @@ function number(s, integer) {
 
 // ---- inputs for values
 
-// A schema as one input sees it: $ref and nullable anyOf followed, one type.
+// A schema as one input sees it: $ref and nullable anyOf followed.
 function plain(raw) {
-  let s = deref(raw) || {};
+  let s = deref(raw);
   const alt = [].concat(s.anyOf || s.oneOf || []).map(deref).find(a => a && a.type !== "null");
   if (alt) s = Object.assign({}, alt, "default" in s ? {default: s.default} : {});
   return {s, t: nonNull(s.type) || (s.properties ? "object" : s.items ? "array" : "string")};
@@ -266,9 +268,9 @@ function plain(raw) {
 
 function input(raw, id, label, value) {
   const {s, t} = plain(raw), a = {id, "aria-label": label};
-  const e = Array.isArray(s.enum) || t === "boolean"
+  const e = isArray(s.enum) || t === "boolean"
     ? h("select", a, [h("option", {value: "", text: "--"}),
-      (Array.isArray(s.enum) ? s.enum : [true, false]).map(v => h("option", {value: str(v), text: str(v)}))])
+      (isArray(s.enum) ? s.enum : [true, false]).map(v => h("option", {value: str(v), text: str(v)}))])
     : h("input", Object.assign(a, t === "integer" || t === "number" ? {type: "number", step: t === "integer" ? 1 : "any"}
       : s.format === "binary" ? {type: "file"} : {type: "text", placeholder: s.format || t}));
   if (value !== undefined && e.type !== "file") e.value = str(value);
@@ -276,7 +278,7 @@ function input(raw, id, label, value) {
 }
 const read = e => e.type === "file" ? e.files[0] || "" : e.value;
 
-// A parameter's or form field's input (a list of them for an array); values() gives what was entered.
+// A parameter's or field's input (a list for an array); values() gives what was entered.
 function control(raw, name, value) {
   const id = uid("in"), p = plain(raw);
   if (p.t !== "array") {
@@ -286,11 +288,11 @@ function control(raw, name, value) {
   const list = h("div.items");
   let n = 0;
   const row = v => {
-    const r = h("div.item", {}, [input(p.s.items || {}, n ? uid("in") : id, `${name} item ${++n}`, v),
+    const r = h("div.item", {}, [input(p.s.items, n ? uid("in") : id, `${name} item ${++n}`, v),
       btn("Remove", () => r.remove(), ".small", `Remove this ${name} item`)]);
     list.append(r);
   };
-  (Array.isArray(value) && value.length ? value : [undefined]).forEach(row);
+  (isArray(value) && value.length ? value : [undefined]).forEach(row);
   return {id, el: h("div.array", {role: "group", "aria-label": name}, [list,
     btn("Add item", () => row(), ".small", `Add a ${name} item`)]),
   values: () => Array.from(list.querySelectorAll("input,select"), read).filter(v => v !== "")};
@@ -298,35 +300,36 @@ function control(raw, name, value) {
 
 // ---- security
 
-const requirements = op => Array.isArray(op.security) ? op.security : doc.security || [];
+const requirements = op => [].concat(isArray(op.security) ? op.security : doc.security || []);
 function schemeNames(op) {
   const names = [];
-  for (const r of requirements(op)) for (const n of Object.keys(r || {})) if (schemes[n] && !names.includes(n)) names.push(n);
+  for (const r of requirements(op)) for (const n of keys(r)) if (own(schemes, n) && !names.includes(n)) names.push(n);
   return names;
 }
-const authorized = op => requirements(op).some(r => Object.keys(r || {}).length && Object.keys(r).every(n => creds[n]));
+// Alternatives: the first (non-empty) one whose schemes all have credentials.
+const chosen = op => requirements(op).find(r => keys(r).length && keys(r).every(n => creds[n]));
 const isBasic = sc => sc.type === "http" && lower(sc.scheme) === "basic";
 function kindOf(sc) {
   if (sc.type === "apiKey") return `API key in ${sc.in} ${sc.name}`;
   if (sc.type === "http") return `HTTP ${sc.scheme}` + (sc.bearerFormat ? ` (${sc.bearerFormat})` : "");
-  if (sc.type === "oauth2") return "OAuth2: " + Object.keys(sc.flows || {}).join(", ");
+  if (sc.type === "oauth2") return "OAuth2: " + keys(sc.flows).join(", ");
   return String(sc.type);
 }
-// The credentials of the schemes the operation names, where each scheme says.
+// The chosen requirement's credentials, where each scheme says.
 function applyAuth(op, req) {
-  for (const n of schemeNames(op)) {
+  const names = keys(chosen(op));
+  for (const n of names) {
     const c = creds[n], sc = deref(schemes[n]);
-    if (!c) continue;
     if (sc.type === "apiKey") {
       if (sc.in === "header") req.headers[sc.name] = c.token;
       else if (sc.in === "query") req.query.append(sc.name, c.token);
       else if (sc.in === "cookie") req.cookies.push([sc.name, c.token]);
-    } else if (isBasic(sc)) {
-      req.headers.Authorization = "Basic " + utf8b64(c.username + ":" + c.password);
     } else {
-      req.headers.Authorization = (sc.type !== "http" || lower(sc.scheme) === "bearer" ? "Bearer" : sc.scheme) + " " + c.token;
+      req.headers.Authorization = isBasic(sc) ? "Basic " + utf8b64(c.username + ":" + c.password)
+        : (sc.type !== "http" || lower(sc.scheme) === "bearer" ? "Bearer" : sc.scheme) + " " + c.token;
     }
   }
+  return names;
 }
 function save() {
   // sessionStorage, never localStorage: they end with the tab and stay in it.
@@ -338,86 +341,97 @@ function save() {
 function restore() {
   if (!cfg.persistAuthorization) return save();
   try {
-    const kept = JSON.parse(sessionStorage.getItem(STORE)) || {};
-    for (const n of Object.keys(kept)) if (schemes[n] && isObject(kept[n])) creds[n] = kept[n];
+    const kept = JSON.parse(sessionStorage.getItem(STORE));
+    for (const n of keys(kept)) if (own(schemes, n) && isObject(kept[n])) creds[n] = kept[n];
   } catch (e) { /* nothing kept */ }
 }
 function authChanged() {
   save();
   for (const l of locks) {
-    const on = authorized(l.op);
+    const on = !!chosen(l.op);
     clear(l.el).append(lockIcon(on));
     l.el.setAttribute("aria-label", `${on ? "Authorized" : "Not authorized"}: ${l.names.join(", ")}`);
     l.el.classList.toggle("on", on);
   }
-  const any = Object.keys(creds).length > 0;
+  const any = keys(creds).length;
   add(clear(authButton), [lockIcon(any), any ? "Authorized" : "Authorize"]);
-  if (dialog && dialog.open) fillDialog();
+  if (dialog.open) fillDialog();
 }
+const authKey = name => "cv-auth-" + name.replace(/\W/g, "_");
 // Granted: the typed secrets go; the client id and scopes stay.
+// Logout also clears the results that show the secret.
+function logout(name) {
+  delete creds[name];
+  used.forEach((names, el) => names.includes(name) && used.delete(clear(el)));
+  authChanged();
+}
 function grant(name, cred) {
-  const prefix = `cv-auth-${name.replace(/\W/g, "_")}-`;
-  for (const k of Object.keys(drafts)) if (k.startsWith(prefix) && !/client_id$|-s\d+$/.test(k)) delete drafts[k];
-  delete authErrors[name];
+  const prefix = authKey(name) + "-";
+  for (const k of keys(drafts)) if (k.startsWith(prefix) && !/client_id$|-s\d+$/.test(k)) delete drafts[k];
+  delete errors[name];
   creds[name] = cred;
   authChanged();
 }
 
-// URLs in the document (tokenUrl...) are the app's, like its paths.
-const appUrl = (u = "") => ABSOLUTE.test(u) ? u : base + (u[0] === "/" ? "" : "/") + u;
-const fullUrl = u => ABSOLUTE.test(u) ? u : location.origin + u;
+// The document's URLs are the app's, like its paths; resolved once, as fetch would (//host...).
+const appUrl = (u = "") => /^[a-z][a-z\d+.-]*:/i.test(u) ? u : base + (u[0] === "/" ? "" : "/") + u;
+const resolve = u => new URL(u, location.href);
+// OAuth2 URLs are http(s): a javascript URL would run in this origin.
+function webUrl(u) {
+  const url = resolve(appUrl(u));
+  if (/^https?:$/.test(url.protocol)) return url;
+  throw new Error(`${u} is not an http or https URL: refused`);
+}
+const fail = (name, text) => { errors[name] = text; fillDialog(); };
+const setAll = (params, o) => { for (const k of keys(o)) if (o[k]) params.set(k, o[k]); return params; };
 
 function tokenRequest(name, tokenUrl, fields, extra) {
-  const body = new URLSearchParams();
-  for (const k of Object.keys(fields)) if (fields[k]) body.append(k, fields[k]);
-  authErrors[name] = `Asking ${tokenUrl} for a token\u2026`;
-  fillDialog();
-  fetch(appUrl(tokenUrl), {method: "POST", body, credentials: "same-origin",
-    headers: {"Content-Type": "application/x-www-form-urlencoded", Accept: "application/json"}})
-    .then(r => r.text().then(text => {
-      let j = null;
-      try { j = JSON.parse(text); } catch (e) { /* not JSON: shown as text */ }
-      if (!r.ok || !j || typeof j.access_token !== "string") {
-        throw new Error(j && j.error ? j.error + (j.error_description ? ": " + j.error_description : "")
-          : `${r.status} ${j && (j.detail || j.title) || text || r.statusText}`);
-      }
-      grant(name, Object.assign({token: j.access_token, scope: j.scope || fields.scope || ""}, extra));
-    }))
-    .catch(e => { authErrors[name] = "Token request failed: " + e.message; fillDialog(); });
+  const body = setAll(new URLSearchParams(), fields);
+  Promise.resolve().then(() => {
+    const url = webUrl(tokenUrl);
+    fail(name, `Asking ${url.href} for a token…`);
+    return fetch(url, {method: "POST", body, headers: {Accept: "application/json"}}); // body: urlencoded
+  }).then(r => r.text().then(text => {
+    let j = null;
+    try { j = JSON.parse(text); } catch (e) { /* not JSON: shown as text */ }
+    if (!r.ok || !j || typeof j.access_token !== "string") {
+      throw new Error(j && j.error ? [j.error, j.error_description].filter(Boolean).join(": ")
+        : `${r.status} ${j && (j.detail || j.title) || text || r.statusText}`);
+    }
+    grant(name, Object.assign({token: j.access_token, scope: j.scope || fields.scope || ""}, extra));
+  })).catch(e => fail(name, "Token request failed: " + e.message));
 }
 
-// Authorization code with PKCE (RFC 7636, S256): the popup comes back to /docs/oauth2-redirect,
-// which hands code and state over (top of this file).
+// Authorization code with PKCE (RFC 7636, S256): /docs/oauth2-redirect hands code and state over.
+const START = "Could not start the sign-in: ";
 function startCode(name, flow, v, scope) {
+  let u;
+  // No crypto.subtle outside secure contexts (http to a LAN address).
+  try {
+    if (!crypto.subtle) throw new Error("the code flow needs https or localhost for PKCE");
+    u = webUrl(flow.authorizationUrl);
+  } catch (e) { return fail(name, START + e.message); }
   // Opened in the click, before any await: a later popup is blocked.
   const popup = window.open("", "covet-oauth2", "popup,width=560,height=700");
-  if (!popup) { authErrors[name] = "The browser blocked the sign-in window: allow pop-ups here."; return fillDialog(); }
+  if (!popup) return fail(name, "The browser blocked the sign-in window: allow pop-ups here.");
   const state = random(16), verifier = random(32), redirect = location.origin + cfg.oauth2RedirectUrl;
   pending = {name, flow, v, state, verifier, redirect};
-  authErrors[name] = "Waiting for the sign-in window\u2026";
-  fillDialog();
+  fail(name, "Waiting for the sign-in window…");
   crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)).then(hash => {
-    const u = new URL(fullUrl(appUrl(flow.authorizationUrl)));
-    for (const [k, val] of [["response_type", "code"], ["client_id", v.client_id], ["redirect_uri", redirect],
-      ["scope", scope], ["state", state], ["code_challenge", b64url(new Uint8Array(hash))],
-      ["code_challenge_method", "S256"]]) if (val) u.searchParams.set(k, val);
+    setAll(u.searchParams, {response_type: "code", client_id: v.client_id, redirect_uri: redirect, scope, state,
+      code_challenge: b64url(new Uint8Array(hash)), code_challenge_method: "S256"});
     popup.location.href = u.href;
-  }).catch(e => { popup.close(); authErrors[name] = "Could not start the sign-in: " + e.message; fillDialog(); });
+  }).catch(e => { popup.close(); pending = null; fail(name, START + e.message); });
 }
+// Another state is another tab's or flow's (or forged): ignored, this one waits on.
 function onRedirect(msg) {
-  if (!msg || msg.source !== CHANNEL || !pending || !isObject(msg.params)) return;
+  if (!msg || msg.source !== CHANNEL || !pending || !msg.params || msg.params.state !== pending.state) return;
   const p = msg.params, run = pending;
   pending = null;
-  if (p.state !== run.state) {
-    authErrors[run.name] = "The sign-in answered with another state: ignored (a forgery?).";
-  } else if (p.error || !p.code) {
-    authErrors[run.name] = `Sign-in failed: ${p.error || "no code"}` + (p.error_description ? ": " + p.error_description : "");
-  } else {
-    return tokenRequest(run.name, run.flow.tokenUrl, {grant_type: "authorization_code", code: p.code,
-      redirect_uri: run.redirect, client_id: run.v.client_id, code_verifier: run.verifier,
-      client_secret: run.v.client_secret});
-  }
-  fillDialog();
+  if (p.error || !p.code) return fail(run.name, ["Sign-in failed", p.error || "no code", p.error_description].filter(Boolean).join(": "));
+  tokenRequest(run.name, run.flow.tokenUrl, {grant_type: "authorization_code", code: p.code,
+    redirect_uri: run.redirect, client_id: run.v.client_id, code_verifier: run.verifier,
+    client_secret: run.v.client_secret});
 }
 try { new BroadcastChannel(CHANNEL).onmessage = e => onRedirect(e.data); } catch (e) { /* opener only */ }
 window.addEventListener("message", e => { if (e.origin === location.origin) onRedirect(e.data); });
@@ -426,30 +440,25 @@ window.addEventListener("message", e => { if (e.origin === location.origin) onRe
 
 function openDialog(from) {
   lastFocus = from;
-  if (!dialog) {
-    dialog = h("dialog.auth", {"aria-modal": "true", "aria-labelledby": "cv-auth-title", onkeydown: trap,
-      onclose: () => lastFocus && lastFocus.focus()});
-    document.body.append(dialog);
-  }
   fillDialog();
   dialog.showModal();
 }
-// Tab stays in the dialog (showModal alone lets it out to the browser's controls).
-function trap(e) {
-  const all = dialog.querySelectorAll("button,input"), first = all[0], last = all[all.length - 1];
-  if (e.key === "Tab" && document.activeElement === (e.shiftKey ? first : last)) {
+dialog.addEventListener("close", () => lastFocus && lastFocus.focus());
+closeButton.addEventListener("click", () => dialog.close());
+// Tab stays in the dialog (showModal alone lets it out).
+dialog.addEventListener("keydown", e => {
+  const all = dialog.querySelectorAll("button,input"), ends = [all[0], all[all.length - 1]];
+  if (e.key === "Tab" && document.activeElement === ends[+!e.shiftKey]) {
     e.preventDefault();
-    (e.shiftKey ? last : first).focus();
+    ends[+e.shiftKey].focus();
   }
-}
+});
 function fillDialog() {
-  if (!dialog) return;
   const was = dialog.contains(document.activeElement) && document.activeElement;
-  const at = was ? Array.prototype.indexOf.call(dialog.children, was.closest("section")) : -1;
-  add(clear(dialog), [h("div.dialog-head", {}, [h("h2", {id: "cv-auth-title", text: "Available authorizations"}),
-    btn("Close", () => dialog.close(), ".small")]), Object.keys(schemes).map(schemeView)]);
-  // A redraw keeps the focus where it was, or in the same scheme (its form or Logout came instead).
-  const back = was && (was.id && $(was.id) || at > 0 && dialog.children[at].querySelector("input,button"));
+  const at = was ? [...schemeList.children].indexOf(was.closest("section")) : -1;
+  add(clear(schemeList), keys(schemes).map(schemeView));
+  // The focus stays where it was, or in the same scheme.
+  const back = was && (was.id && $(was.id) || at >= 0 && schemeList.children[at].querySelector("input,button"));
   if (back) back.focus();
 }
 
@@ -462,23 +471,21 @@ function keep(e) {
 }
 
 function schemeView(name) {
-  const sc = deref(schemes[name]) || {}, c = creds[name], key = "cv-auth-" + name.replace(/\W/g, "_");
+  const sc = deref(schemes[name]), c = creds[name], key = authKey(name);
   const box = h("section.scheme", {"aria-labelledby": key}, [
     h("h3", {id: key}, [name, h("span.muted", " " + kindOf(sc))]), para(sc.description),
     h(c ? "p.state.on" : "p.state", {text: c ? "Authorized" + (c.username ? " as " + c.username : "") +
       (c.scope ? ` (scope: ${c.scope})` : "") : "Not authorized"}),
-    authErrors[name] && h("p.error", {role: "alert", text: authErrors[name]})]);
-  if (c) return add(box, btn("Logout", () => { delete creds[name]; authChanged(); }, "", "Logout " + name));
-  const secret = {type: "password"};
+    errors[name] && h("p.error", {role: "alert", text: errors[name]})]);
+  if (c) return add(box, btn("Logout", () => logout(name), "", "Logout " + name));
+  const secret = {type: "password"}, user = [["Username", "username"], ["Password", "password", secret]];
   if (sc.type !== "oauth2") {
-    box.append(authForm(name, key, isBasic(sc) ? "basic" : sc.type === "apiKey" ? "key" : "token", isBasic(sc)
-      ? [["Username", "username"], ["Password", "password", secret]]
-      : [[sc.type === "apiKey" ? "Value" : "Token", "value", secret]]));
+    box.append(isBasic(sc) ? authForm(name, key, "basic", user)
+      : authForm(name, key, sc.type === "apiKey" ? "key" : "token", [[sc.type === "apiKey" ? "Value" : "Token", "value", secret]]));
   }
-  for (const f of Object.keys(sc.type === "oauth2" && sc.flows || {})) {
-    const fields = [["client_id", "client_id", {value: cfg.oauth2ClientId || ""}],
-      ["client_secret (optional)", "client_secret", secret]];
-    if (f === "password") fields.unshift(["Username", "username"], ["Password", "password", secret]);
+  for (const f of keys(sc.type === "oauth2" && sc.flows)) {
+    const fields = (f === "password" ? user : []).concat([["client_id", "client_id", {value: cfg.oauth2ClientId || ""}],
+      ["client_secret (optional)", "client_secret", secret]]);
     box.append(f === "implicit" ? para("implicit: not supported (use authorizationCode)")
       : authForm(name, key, f, fields, sc.flows[f] || {}));
   }
@@ -487,8 +494,18 @@ function schemeView(name) {
 
 // The form of a scheme or OAuth2 flow: fields as [label, name, attributes].
 function authForm(name, key, kind, fields, flow) {
-  const inputs = {}, boxes = [], scopes = Object.keys(flow && flow.scopes || {});
-  const form = h("form.auth-form", {"aria-label": flow ? `${name} ${kind} flow` : name}, [
+  const inputs = {}, boxes = [], scopes = keys(flow && flow.scopes);
+  return h("form.auth-form", {"aria-label": flow ? `${name} ${kind} flow` : name, onsubmit: e => {
+    e.preventDefault();
+    const v = Object.fromEntries(keys(inputs).map(k => [k, inputs[k].value]));
+    const scope = boxes.filter(b => b.checked).map(b => b.value).join(" ");
+    delete errors[name];
+    if (!flow) return grant(name, kind === "basic" ? {username: v.username, password: v.password} : {token: v.value});
+    if (kind === "authorizationCode") return startCode(name, flow, v, scope);
+    tokenRequest(name, flow.tokenUrl, {grant_type: kind === "password" ? "password" : "client_credentials",
+      username: v.username, password: v.password, scope, client_id: v.client_id, client_secret: v.client_secret},
+    v.username ? {username: v.username} : {});
+  }}, [
     flow && flow.tokenUrl && para("Token URL: " + flow.tokenUrl, "muted"),
     fields.map(([label, k, attrs]) => {
       const id = `${key}-${kind}-${k}`;
@@ -502,66 +519,50 @@ function authForm(name, key, kind, fields, flow) {
       return h("div.check", {}, [cb, h("label", {for: cb.id}, [h("code", s), " " + (flow.scopes[s] || "")])]);
     })]),
     h("button.btn.primary", {type: "submit", text: "Authorize", "aria-label": `Authorize ${name}` + (flow ? ` (${kind})` : "")})]);
-  form.addEventListener("submit", e => {
-    e.preventDefault();
-    const v = {}, scope = boxes.filter(b => b.checked).map(b => b.value).join(" ");
-    for (const k of Object.keys(inputs)) v[k] = inputs[k].value;
-    delete authErrors[name];
-    if (!flow) return grant(name, kind === "basic" ? {username: v.username, password: v.password} : {token: v.value});
-    if (kind === "authorizationCode") return startCode(name, flow, v, scope);
-    tokenRequest(name, flow.tokenUrl, {grant_type: kind === "password" ? "password" : "client_credentials",
-      username: v.username, password: v.password, scope, client_id: v.client_id, client_secret: v.client_secret},
-    v.username ? {username: v.username} : {});
-  });
-  return form;
 }
 
 // ---- an operation
 
 function opView(view) {
   const op = view.op, bodyId = uid("op"), names = schemeNames(op);
-  const id = op.operationId && !byId[op.operationId] ? op.operationId : null;
+  const opId = String(op.operationId || ""), first = opId && !byId.has(opId);
+  if (first) byId.set(view.id = opId, view);
   view.toggle = h("button.op-toggle", {type: "button", "aria-expanded": "false", "aria-controls": bodyId,
     onclick: () => setOpen(view, view.body.hidden, true)}, [
     h("span.method." + view.method, view.method.toUpperCase()),
     h("span.path", view.path), h("span.summary", String(op.summary || ""))]);
-  const head = h("div.op-head", {}, view.toggle);
-  if (names.length) {
-    const lock = h("button.lock", {type: "button", onclick: () => openDialog(lock)});
-    locks.push({el: lock, op, names});
-    head.append(lock);
-  }
+  const lock = names.length && h("button.lock", {type: "button", onclick: () => openDialog(lock)});
+  if (lock) locks.push({el: lock, op, names});
   view.body = h("div.op-body", {id: bodyId, hidden: true});
-  view.el = h("section.op." + view.method + (op.deprecated ? ".deprecated" : ""), {id}, [head, view.body]);
-  if (id) byId[id] = view;
-  view.text = [view.method, view.path, op.summary, op.operationId].concat(op.tags || []).join(" ").toLowerCase();
+  // Deep links use byId; an id attribute never takes the page's cv-*.
+  view.el = h("section.op." + view.method + (op.deprecated ? ".deprecated" : ""),
+    {id: first && !opId.startsWith("cv-") && opId}, [h("div.op-head", {}, [view.toggle, lock]), view.body]);
+  view.text = lower([view.method, view.path, op.summary, op.operationId].concat(op.tags || []).join(" "));
   return view.el;
 }
 
 function setOpen(view, open, byClick) {
   if (open && !view.body.firstChild) buildOp(view);
   view.body.hidden = !open;
-  view.toggle.setAttribute("aria-expanded", String(open));
-  if (open && byClick && view.el.id) history.replaceState(null, "", "#" + encodeURIComponent(view.el.id));
+  view.toggle.setAttribute("aria-expanded", open);
+  if (open && byClick && view.id) history.replaceState(null, "", "#" + encodeURIComponent(view.id));
 }
 
 function buildOp(view) {
-  const op = view.op, panel = view.body, names = schemeNames(op), controls = [], seen = {};
+  const op = view.op, panel = view.body, names = schemeNames(op), controls = [], seen = dict();
   let body = null;
   add(panel, [op.deprecated && h("p.warn", "Deprecated"), para(op.description),
-    names.length && h("p.muted", {text: "Security: " + names.map(n => `${n} (${kindOf(deref(schemes[n]) || {})})`)
+    names.length && h("p.muted", {text: "Security: " + names.map(n => `${n} (${kindOf(deref(schemes[n]))})`)
       .join(" or ")})]);
   // The operation's parameters, then its path's that it does not redefine.
-  const params = (op.parameters || []).concat(view.pathItem.parameters || []).map(deref).filter(p => {
-    if (!p || !p.name || seen[p.in + p.name]) return false;
-    return (seen[p.in + p.name] = true);
-  });
+  const params = [].concat(op.parameters || [], view.pathItem.parameters || []).map(deref)
+    .filter(p => p.name && !seen[p.in + p.name] && (seen[p.in + p.name] = true));
   if (params.length) {
     add(panel, [h("h3", "Parameters"), h("table.params", {}, [h("thead", {}, h("tr", {}, [
       h("th", "Name"), h("th", "Description and value")])), h("tbody", {}, params.map(p => {
-      const schema = p.schema || {}, d = describe(schema, []), c = control(schema, p.name, (deref(schema) || {}).default);
+      const schema = p.schema || {}, d = describe(schema, []), c = control(schema, p.name, deref(schema).default);
       const ex = "example" in p ? p.example : isObject(p.examples)
-        ? (deref(Object.values(p.examples)[0]) || {}).value : undefined;
+        ? deref(Object.values(p.examples)[0]).value : undefined;
       if (ex !== undefined && c.el.placeholder !== undefined) c.el.placeholder = "e.g. " + str(ex);
       controls.push({p, c, required: p.required || p.in === "path"});
       return h("tr", {}, [
@@ -574,7 +575,7 @@ function buildOp(view) {
   }
   const rb = deref(op.requestBody);
   if (rb && isObject(rb.content)) {
-    const medias = Object.keys(rb.content), box = h("div.editor");
+    const medias = keys(rb.content), box = h("div.editor");
     const pick = m => { body = editor(m, rb.content[m] || {}, rb.required); clear(box).append(body.el); };
     const select = medias.length > 1 && h("select", {"aria-label": "Media type of the body", onchange: () => pick(select.value)},
       medias.map(m => h("option", {value: m, text: m})));
@@ -586,23 +587,23 @@ function buildOp(view) {
   add(panel, [h("div.try", {}, [h("h3", "Try it out"),
     btn("Execute", () => execute(view, controls, body, error, result), ".primary.execute",
       `Execute ${view.method.toUpperCase()} ${view.path}`), error, result]), h("h3", "Responses"),
-  Object.keys(op.responses || {}).map(code => {
-    const r = deref(op.responses[code]) || {};
+  keys(op.responses).map(code => {
+    const r = deref(op.responses[code]);
     return h("div.response", {}, [h("div.code-line", {}, [h("strong", code), " " + (r.description || "")]),
-      Object.keys(r.content || {}).map(m => schemaOf(r.content[m], m))]);
+      keys(r.content).map(m => schemaOf(r.content[m], m))]);
   })]);
 }
 function schemaOf(media, name) {
   const s = media && media.schema;
-  return h("div", {}, [name && h("div.muted", name), isObject(s) && Object.keys(s).length && schemaView(s)]);
+  return h("div", {}, [name && h("div.muted", name), keys(s).length && schemaView(s)]);
 }
 
-// A body's editor: an input per property for forms, else a box prefilled with an example.
+// A body's editor: inputs for forms, else a box holding an example.
 function editor(media, mo, isRequired) {
   if (/x-www-form-urlencoded|multipart\/form-data/.test(media)) {
-    const s = deref(mo.schema) || {}, req = s.required || [], fields = [];
-    const el = h("div.form-fields", {}, Object.keys(s.properties || {}).map(k => {
-      const ps = deref(s.properties[k]) || {}, c = control(s.properties[k], k, ps.default);
+    const s = deref(mo.schema), req = s.required || [], fields = [];
+    const el = h("div.form-fields", {}, keys(s.properties).map(k => {
+      const ps = deref(s.properties[k]), c = control(s.properties[k], k, ps.default);
       fields.push({p: {name: k}, c, required: req.includes(k)});
       return h("div.field", {}, [h("label", {for: c.id}, [h("code", k), req.includes(k) && required(),
         para(ps.description, "muted")]), c.el]);
@@ -610,8 +611,8 @@ function editor(media, mo, isRequired) {
     return {el, media, fields};
   }
   let ex = mo.example;
-  if (ex === undefined && isObject(mo.examples)) ex = (deref(Object.values(mo.examples)[0]) || {}).value;
-  if (ex === undefined) ex = sample(mo.schema || {}, []);
+  if (ex === undefined && isObject(mo.examples)) ex = deref(Object.values(mo.examples)[0]).value;
+  if (ex === undefined) ex = example(mo.schema);
   const json = /json/.test(media);
   const area = h("textarea", {rows: 8, spellcheck: "false", "aria-label": `Request body (${media})`,
     value: ex == null && !json ? "" : json || typeof ex !== "string" ? pretty(ex) : ex});
@@ -620,81 +621,79 @@ function editor(media, mo, isRequired) {
 
 // ---- sending
 
+// RFC 6265 4.1.1 cookie name and value; others are refused, not encoded: sent as typed and shown.
+const TOKEN = /^[\w!#$%&'*+.^`|~-]+$/, OCTETS = /^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*$/;
+const readCookie = k => (document.cookie.split("; ").find(c => c.startsWith(k + "=")) || "=").slice(k.length + 1) || undefined;
+
 function execute(view, controls, body, errorEl, result) {
-  const req = {method: view.method.toUpperCase(), headers: {}, query: new URLSearchParams(), cookies: []};
-  const fields = body && body.fields || [], missing = [], curlBody = [];
-  let path = view.path;
-  for (const x of controls.concat(fields)) {
-    const empty = x.required && !x.c.values().length;
-    x.c.el.classList.toggle("invalid", empty);
-    if (empty) missing.push(x.p.name);
-  }
-  if (body && body.area && body.required && !body.area.value.trim()) missing.push("request body");
-  errorEl.hidden = !missing.length;
-  errorEl.textContent = "Required and missing: " + missing.join(", ");
-  if (missing.length) return;
+  const req = {method: view.method.toUpperCase(), headers: dict(), query: new URLSearchParams(), cookies: []};
+  const fields = body && body.fields || [], curlBody = [], init = {method: req.method, headers: req.headers}; // cookies: same origin only
+  const say = text => { errorEl.hidden = !text; errorEl.textContent = text; };
+  const missing = controls.concat(fields).filter(x => x.c.el.classList.toggle("invalid", x.required && !x.c.values().length));
+  if (body && body.area && body.required && !body.area.value.trim()) missing.push({p: {name: "request body"}});
+  if (missing.length) return say("Required and missing: " + missing.map(x => x.p.name).join(", "));
+  let path = view.path, url, sent = [];
   for (const {p, c} of controls) {
     const vals = c.values().map(String), joined = vals.join(",");
     if (!vals.length) continue;
+    // URLs drop "." and ".." segments, even as %2E.
+    if (p.in === "path" && /^\.\.?$/.test(joined)) return say(`${p.name}: "${joined}" cannot be sent as a path segment.`);
     if (p.in === "path") path = path.split(`{${p.name}}`).join(encodeURIComponent(joined));
     else if (p.in === "header") req.headers[p.name] = joined;
     else if (p.in === "cookie") req.cookies.push([p.name, joined]);
     else if (p.in === "query") (p.explode === false ? [joined] : vals).forEach(v => req.query.append(p.name, v));
   }
-  applyAuth(view.op, req);
-  const init = {method: req.method, headers: req.headers, credentials: "same-origin"};
+  try { url = resolve(base + path); } catch (e) { return say("Not a URL: " + base + path); }
+  // Credentials go to this page's origin only: another one gets the request without, and we say so.
+  const same = url.origin === location.origin;
+  if (same) sent = applyAuth(view.op, req);
+  else req.cookies = [];
+  const bad = req.cookies.find(([k, v]) => !TOKEN.test(k) || !OCTETS.test(v));
+  if (bad) return say(`Cookie ${bad[0]}: "${bad[1]}" is not a valid cookie (RFC 6265: no spaces, controls, ", comma, ; or \\).`);
+  say("");
   if (body && body.fields) {
-    const multipart = /multipart/.test(body.media), data = multipart ? new FormData() : new URLSearchParams();
-    for (const x of fields) {
-      for (const v of x.c.values()) {
-        data.append(x.p.name, v);
-        const file = v instanceof File;
-        // curl -F reads a leading @ or < as a file name.
-        curlBody.push(`${multipart ? (!file && /^[@<]/.test(v) ? "--form-string" : "-F") : "--data-urlencode"} ` +
-          q(`${x.p.name}=${file ? "@" + v.name : v}`));
+    // fetch and curl write the form's Content-Type (and boundary).
+    const multipart = /multipart/.test(body.media), data = init.body = multipart ? new FormData() : new URLSearchParams();
+    for (const {p: {name: n}, c} of fields) {
+      for (const v of c.values()) {
+        data.append(n, v);
+        // -F reads ;type=, @ and < in text, and splits a name on ; or ,.
+        curlBody.push(!multipart ? "--data-urlencode " + q(encodeURIComponent(n) + "=" + v) : v instanceof File
+          ? "-F " + q(`${n}=@"${v.name.replace(/[\\"]/g, "\\$&")}"`) : "--form-string " + q(`${n}=${v}`));
       }
     }
-    // (The browser writes a multipart type and boundary itself.)
-    if (!multipart && curlBody.length) req.headers["Content-Type"] = body.media;
-    init.body = data;
   } else if (body && body.area && body.area.value !== "") {
     req.headers["Content-Type"] = body.media;
-    init.body = body.area.value;
-    curlBody.push("--data-raw " + q(init.body));
+    curlBody.push("--data-raw " + q(init.body = body.area.value));
   }
-  const qs = req.query.toString(), url = base + path + (qs ? "?" + qs : ""), full = fullUrl(url);
-  const curl = [`curl -X ${req.method} ${q(full)}`].concat(Object.keys(req.headers).map(k => "-H " + q(`${k}: ${req.headers[k]}`)),
+  const qs = req.query.toString(), full = resolve(base + path + (qs ? "?" + qs : "")).href;
+  const curl = [`curl --globoff -X ${req.method} ${q(full)}`].concat(keys(req.headers).map(k => "-H " + q(`${k}: ${req.headers[k]}`)),
     req.cookies.length ? ["-b " + q(req.cookies.map(c => c.join("=")).join("; "))] : [], curlBody).join(" \\\n  ");
-  const curlPre = h("pre.code.curl", curl), status = h("p.status", "Sending\u2026");
+  const curlPre = h("pre.code.curl", curl), status = h("p.status", "Sending…");
+  const show = (text, cls) => { status.textContent = text; status.className = "status " + cls; };
   const copy = btn("Copy", () => Promise.resolve().then(() => navigator.clipboard.writeText(curl)).then(() => { copy.textContent = "Copied"; }).catch(() => {
-    getSelection().selectAllChildren(curlPre); // no clipboard here: the text is selected for Ctrl+C
+    getSelection().selectAllChildren(curlPre); // no clipboard here: selected for Ctrl+C
     copy.textContent = "Selected: press Ctrl+C";
   }), ".small", "Copy the curl command");
-  add(clear(result), [h("h4", {}, ["curl ", copy]), curlPre, h("h4", "Request URL"),
-    h("pre.code.url", full), h("h4", "Response"), status]);
-  // fetch cannot set a Cookie header (a forbidden name): a cookie key or parameter is set on the
-  // document (path=/, SameSite=Strict) for this request only, and removed as soon as it is answered.
-  const cookies = end => req.cookies.forEach(([k, v]) => {
-    document.cookie = `${k}=${end ? "; max-age=0" : encodeURIComponent(v)}; path=/; SameSite=Strict`;
+  add(clear(result), [h("h4", {}, ["curl ", copy]), curlPre, h("h4", "Request URL"), h("pre.code.url", full),
+    h("h4", "Response"), !same && h("p.warn", "credentials not sent to " + url.origin), status]);
+  used.set(result, sent);
+  // fetch cannot set a Cookie header: it is set on the document for this request only, then a
+  // readable one of that name gets its value back, else it goes. (HttpOnly ones are out of reach.)
+  const before = req.cookies.map(([k]) => readCookie(k));
+  const cookies = end => req.cookies.forEach(([k, v], i) => {
+    v = end ? before[i] : v;
+    document.cookie = `${k}=${v === undefined ? "; max-age=0" : v}; path=/; SameSite=Strict`;
   });
   cookies(false);
   const t0 = performance.now();
-  fetch(url, init).then(res => {
-    cookies(true);
-    return res.text().then(text => {
-      const ms = Math.round(performance.now() - t0), lines = [];
-      res.headers.forEach((v, k) => lines.push(`${k}: ${v}`));
-      if (/json/.test(res.headers.get("content-type"))) { try { text = pretty(JSON.parse(text)); } catch (e) { /* as sent */ } }
-      status.textContent = `${res.status} ${res.statusText} \u00b7 ${ms} ms`;
-      status.className = "status s" + String(res.status)[0];
-      add(result, [h("h4", "Response headers"), h("pre.code.headers", lines.join("\n")),
-        h("h4", "Response body"), h("pre.code.body", text || "(no body)")]);
-    });
-  }).catch(e => {
-    cookies(true);
-    status.textContent = "No response: " + e.message;
-    status.className = "status error";
-  });
+  fetch(full, init).then(res => res.text().then(text => {
+    const ms = Math.round(performance.now() - t0), lines = Array.from(res.headers, ([k, v]) => `${k}: ${v}`);
+    if (/json/.test(res.headers.get("content-type"))) { try { text = pretty(JSON.parse(text)); } catch (e) { /* as sent */ } }
+    show(`${res.status} ${res.statusText} · ${ms} ms`, "s" + String(res.status)[0]);
+    add(result, [h("h4", "Response headers"), h("pre.code.headers", lines.join("\n")),
+      h("h4", "Response body"), h("pre.code.body", text || "(no body)")]);
+  })).catch(e => show("No response: " + e.message, "error")).finally(() => cookies(true));
 }
 
 // ---- the page
@@ -702,21 +701,21 @@ function execute(view, controls, body, errorEl, result) {
 function render(d) {
   if (!isObject(d) || !isObject(d.paths) && !isObject(d.components)) throw new Error("not an OpenAPI document");
   doc = d;
-  const info = d.info || {}, srv = d.servers && d.servers[0] && d.servers[0].url, title = info.title || cfg.title || "API";
-  $("cv-title").textContent = title;
-  document.title = title + " - API docs";
-  $("cv-version").textContent = [info.version && "version " + info.version, d.openapi && "OpenAPI " + d.openapi]
-    .filter(Boolean).join(" \u00b7 ");
+  const info = d.info || {}, srv = d.servers && d.servers[0] && d.servers[0].url, name = info.title || cfg.title || "API";
+  title.textContent = name;
+  document.title = name + " - API docs";
+  version.textContent = [info.version && "version " + info.version, d.openapi && "OpenAPI " + d.openapi]
+    .filter(Boolean).join(" · ");
   base = typeof srv === "string" ? srv.replace(/\/+$/, "") : "";
-  schemes = d.components && isObject(d.components.securitySchemes) ? d.components.securitySchemes : {};
+  schemes = Object.assign(dict(), d.components && d.components.securitySchemes);
   restore();
   add(clear(main), para(info.description, "desc.intro"));
   // Groups in the document's tags order, then other tags, untagged last.
-  const byTag = {}, order = [], untagged = [];
+  const byTag = dict(), order = [], untagged = [];
   const group = name => byTag[name] || (order.push(name), byTag[name] = {name, views: []});
-  for (const t of Array.isArray(d.tags) ? d.tags : []) if (t && t.name) group(String(t.name)).tag = t;
-  for (const path of Object.keys(d.paths || {})) {
-    const item = deref(d.paths[path]) || {};
+  for (const t of isArray(d.tags) ? d.tags : []) if (t && t.name) group(String(t.name)).tag = t;
+  for (const path of keys(d.paths)) {
+    const item = deref(d.paths[path]);
     for (const method of METHODS.filter(m => isObject(item[m]))) {
       const tags = [].concat(item[method].tags || []), make = () => ({path, method, op: item[method], pathItem: item});
       if (tags.length) tags.forEach(t => group(String(t)).views.push(make()));
@@ -725,17 +724,16 @@ function render(d) {
   }
   untagged.forEach(v => group("default").views.push(v));
   for (const g of order.map(n => byTag[n]).filter(g => g.views.length)) {
-    const headId = uid("tag");
-    g.el = h("section.tag", {"aria-labelledby": headId}, [h("h2", {id: headId, text: g.name}),
+    g.el = h("section.tag", {"aria-label": g.name}, [h("h2", g.name),
       para(g.tag && g.tag.description), g.views.map(opView)]);
     groups.push(g);
     main.append(g.el);
   }
   add(main, [!groups.length && h("p", "This API has no operations."),
-    h("p", {id: "cv-none", hidden: true, text: "No operation matches the filter."})]);
-  const defs = Object.keys(d.components && isObject(d.components.schemas) ? d.components.schemas : {});
+    none = h("p", {hidden: true, text: "No operation matches the filter."})]);
+  const defs = keys(d.components && d.components.schemas);
   if (defs.length) {
-    main.append(h("section.schemas", {"aria-labelledby": "cv-schemas"}, [h("h2", {id: "cv-schemas", text: "Schemas"}),
+    main.append(h("section.schemas", {"aria-label": "Schemas"}, [h("h2", "Schemas"),
       defs.map(name => {
         const inner = h("div"), box = h("details.schema-def", {ontoggle: () => box.open && !inner.firstChild &&
           inner.append(schemaView({$ref: "#/components/schemas/" + encodeURIComponent(name)}))},
@@ -743,7 +741,7 @@ function render(d) {
         return box;
       })]));
   }
-  authButton.hidden = !Object.keys(schemes).length;
+  authButton.hidden = !keys(schemes).length;
   authButton.addEventListener("click", () => openDialog(authButton));
   authChanged();
   if (filter.value) applyFilter();
@@ -756,13 +754,12 @@ function applyFilter() {
     for (const v of g.views) v.el.hidden = !v.text.includes(words);
     g.el.hidden = g.views.every(v => v.el.hidden);
   }
-  if (groups.length) $("cv-none").hidden = groups.some(g => !g.el.hidden);
+  if (groups.length) none.hidden = groups.some(g => !g.el.hidden);
 }
 
 // #operationId opens that operation and brings it into view.
 function route() {
-  let view = null;
-  try { view = byId[decodeURIComponent(location.hash.slice(1))]; } catch (e) { /* not a name */ }
+  const view = byId.get(decode(location.hash.slice(1)));
   if (!view) return;
   if (view.el.hidden) { filter.value = ""; applyFilter(); }
   setOpen(view, true, false);
@@ -773,7 +770,7 @@ function route() {
 filter.addEventListener("input", applyFilter);
 window.addEventListener("hashchange", route);
 document.addEventListener("keydown", e => {
-  if (e.key === "/" && !e.ctrlKey && !e.metaKey && !e.altKey && !(dialog && dialog.open) &&
+  if (e.key === "/" && !(e.ctrlKey || e.metaKey || e.altKey) && !dialog.open &&
       !/^(INPUT|TEXTAREA|SELECT)$/.test(e.target.tagName)) {
     e.preventDefault();
     filter.focus();
@@ -783,7 +780,7 @@ document.addEventListener("keydown", e => {
 if (!cfg.openapiUrl) {
   return add(clear(main), h("p.error", {role: "status", text: "This app's OpenAPI document is turned off: nothing to show."}));
 }
-fetch(cfg.openapiUrl, {headers: {Accept: "application/json"}, credentials: "same-origin"}).then(r => {
+fetch(cfg.openapiUrl, {headers: {Accept: "application/json"}}).then(r => {
   if (!r.ok) throw new Error(`${r.status} ${r.statusText}`);
   return r.json();
 }).then(render).catch(e => add(clear(main), h("p.error", {role: "status",
