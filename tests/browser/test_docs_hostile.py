@@ -244,9 +244,14 @@ def test_examples_of_wide_shared_graphs_bad_refs_and_absurd_constraints_are_buil
     page.goto(served.url + "/docs#expo")  # a deep link builds the example on load
     expo = page.locator("section.op[id='expo']")
     expect(expo.locator(".op-toggle")).to_have_attribute("aria-expanded", "true")
-    level = json.loads(body_box(expo).input_value())
-    for _ in range(6):  # six levels of objects, then one left empty: DEPTH is 6
-        assert sorted(level) == ["p%d" % k for k in range(8)]
+    text = body_box(expo).input_value()
+    level = json.loads(text)
+    # NODES (2000) bounds the example as expanded: the schemas are shared, but the text is not,
+    # and 8^6 leaves would be megabytes in the box.
+    assert len(text) < 100_000
+    # Built depth first: the first branch takes the budget, the branches after it are left out.
+    for _ in range(6):  # six levels down, then it stops empty: DEPTH is 6
+        assert "p0" in level
         level = level["p0"]
     assert level == {}
 

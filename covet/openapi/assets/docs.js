@@ -7,10 +7,11 @@
 const CHANNEL = "covet-docs-oauth2";
 const METHODS = "get put post delete options head patch trace".split(" ");
 
-// ---- DOM: h("tag.class", {text, on<event>: fn, attribute: value} or text, children)
+// ---- DOM: h("tag.class", [{text, on<event>: fn, attribute: value} or text,] children)
 
 function h(spec, props, kids) {
   if (typeof props === "string") props = {text: props};
+  else if (isArray(props) || props instanceof Node) [props, kids] = [{}, props];
   const [tag, ...cls] = spec.split("."), e = document.createElement(tag);
   if (cls.length) e.className = cls.join(" ");
   for (const k of keys(props)) {
@@ -43,10 +44,12 @@ const str = v => typeof v === "string" ? v : JSON.stringify(v);
 const pretty = v => JSON.stringify(v, null, 2);
 const isArray = Array.isArray, isObject = v => !!v && typeof v === "object" && !isArray(v);
 const lower = v => String(v).toLowerCase();
+const shape = (s, other) => s.properties ? "object" : s.items ? "array" : other;
 const nonNull = t => isArray(t) ? t.find(x => x !== "null") || t[0] : t;
 const para = (text, cls = "desc") => text ? h("div." + cls, String(text)) : null;
 const btn = (text, onclick, cls = "", label) =>
   h("button.btn" + cls, {type: "button", text, onclick, "aria-label": label});
+const option = (value, text = value) => h("option", {value, text});
 const required = () => h("span.req", {title: "required", text: "*"});
 
 function svg(tag, attrs) {
@@ -69,13 +72,13 @@ const q = s => `'${String(s).replace(/'/g, "'\\''")}'`;
 
 if (document.body.dataset.page === "oauth2-redirect") {
   const found = new URLSearchParams(location.search || location.hash.slice(1));
-  const message = {source: CHANNEL, params: Object.fromEntries(["code", "state", "error", "error_description", "iss"]
+  const message = {source: CHANNEL, params: Object.fromEntries("code state error error_description iss".split(" ")
     .filter(k => found.has(k)).map(k => [k, found.get(k)]))};
   let sent = false;
   history.replaceState(null, "", location.pathname); // the code leaves the address bar
   // BroadcastChannel works even where Cross-Origin-Opener-Policy cut window.opener.
-  try { const bc = new BroadcastChannel(CHANNEL); bc.postMessage(message); bc.close(); sent = true; } catch (e) { /* none */ }
-  try { if (window.opener) { window.opener.postMessage(message, location.origin); sent = true; } } catch (e) { /* cut */ }
+  try { const bc = new BroadcastChannel(CHANNEL); bc.postMessage(message); bc.close(); sent = true; } catch { /* none */ }
+  try { if (window.opener) { window.opener.postMessage(message, location.origin); sent = true; } } catch { /* cut */ }
   $("cv-status").textContent = sent ? "Sign-in finished: you can close this window."
     : "This window could not reach the docs page: close it and try again.";
   if (sent) window.close();
@@ -85,16 +88,15 @@ if (document.body.dataset.page === "oauth2-redirect") {
 // ---- state
 
 let cfg = {};
-try { cfg = JSON.parse(document.body.dataset.config); } catch (e) { /* no document URL: said below */ }
+try { cfg = JSON.parse(document.body.dataset.config); } catch { /* no document URL: said below */ }
 const STORE = "covet-docs-auth:" + cfg.openapiUrl;
 // The page's own elements, held before any operation exists.
 const [main, filter, authButton, title, version, dialog, schemeList, closeButton] = ["main", "filter", "authorize",
   "title", "version", "dialog", "schemes", "close"].map(k => $("cv-" + k));
 const creds = dict(), errors = dict(), drafts = dict(), groups = [], byId = new Map(), locks = [], used = new Map();
-let doc = {}, base = "", schemes = {}, pending = null, lastFocus = null, none = null;
+let doc = {}, base = "", schemes = {}, pending, lastFocus, none;
 
-const decode = part => { try { return decodeURIComponent(part); } catch (e) { return part; } };
-// A local JSON pointer (#/components/schemas/X), or undefined.
+const decode = part => { try { return decodeURIComponent(part); } catch { return part; } };
 const lookup = ref => ref[0] !== "#" ? undefined : ref.slice(2).split("/")
   .map(part => decode(part).replace(/~1/g, "/").replace(/~0/g, "~")).reduce((cur, k) => own(cur, k) ? cur[k] : undefined, doc);
 // What a $ref names (chains followed); keywords beside a $ref win (OpenAPI 3.1).
@@ -139,14 +141,14 @@ function describe(raw, trail) {
     if (rest.length === 1 && !t) return Object.assign(describe(rest[0], trail), {nullable: true, outer: s});
     d.nullable = d.nullable || rest.length < alts.length;
     t = (s.anyOf ? "anyOf" : "oneOf") + (t ? " " + t : "");
-    rest.forEach((a, i) => d.kids.push(["option " + (i + 1), a, false]));
+    d.kids = rest.map((a, i) => ["option " + (i + 1), a, false]);
   } else if (isArray(s.allOf)) {
     t = "allOf";
-    s.allOf.forEach((a, i) => d.kids.push(["part " + (i + 1), a, false]));
+    d.kids = s.allOf.map((a, i) => ["part " + (i + 1), a, false]);
   } else {
-    t = t || (s.properties ? "object" : s.items ? "array" : "enum" in s ? "enum" : "const" in s ? "const" : "any");
+    t = t || shape(s, "enum" in s ? "enum" : "const" in s ? "const" : "any");
     const req = isArray(s.required) ? s.required : [];
-    for (const k of keys(s.properties)) d.kids.push([k, s.properties[k], req.includes(k)]);
+    d.kids = keys(s.properties).map(k => [k, s.properties[k], req.includes(k)]);
     const ap = s.additionalProperties;
     if (keys(ap).length) d.kids.push(["[additional properties]", ap, false]);
     if (isObject(s.items)) {
@@ -158,40 +160,41 @@ function describe(raw, trail) {
   return d;
 }
 
-function chips(s, outer, nullable) {
-  const out = nullable ? ["nullable"] : [];
+function chips(d) {
+  const s = d.s, outer = d.outer || {}, out = d.nullable ? ["nullable"] : [];
   for (const k of CONSTRAINTS) if (s[k] != null && s[k] !== false) out.push(s[k] === true ? k : `${k}: ${str(s[k])}`);
   if (isArray(s.enum)) out.push("enum: " + s.enum.map(str).join(", "));
   if ("const" in s) out.push("const: " + str(s.const));
   if (s.additionalProperties === false) out.push("no additional properties");
   const dflt = "default" in outer ? outer.default : s.default;
   if (dflt !== undefined) out.push("default: " + str(dflt));
-  return out.map(text => h("span.chip", {text}));
+  return out.map(text => h("span.chip", text));
 }
 
 function node(name, raw, req, trail, depth) {
   const d = describe(raw, trail), o = d.outer || {};
-  const line = h("span.f-row", {}, [name != null && h("span.f-name", name), req && required(),
-    h("span.f-type", d.type), chips(d.s, o, d.nullable), para(o.description || d.s.description, "f-desc")]);
-  if (!d.kids.length) return h("li", {}, line);
-  const list = h("ul.tree");
-  // Children are built when first shown.
-  const fill = () => list.firstChild || d.kids.forEach(k => list.append(node(k[0], k[1], k[2], d.trail, depth + 1)));
-  const box = h("details", {open: depth < 2, ontoggle: fill}, [h("summary", {}, line), list]);
-  if (depth < 2) fill();
-  return h("li", {}, box);
+  const line = h("span.f-row", [name != null && h("span.f-name", name), req && required(),
+    h("span.f-type", d.type), chips(d), para(o.description || d.s.description, "f-desc")]);
+  return h("li", d.kids.length ? lazy("details", line, h("ul.tree"), depth < 2,
+    () => d.kids.map(k => node(k[0], k[1], k[2], d.trail, depth + 1))) : line);
+}
+// A <details> whose content is built when first shown.
+function lazy(spec, summary, inner, open, make) {
+  const fill = () => inner.firstChild || add(inner, make());
+  if (open) fill();
+  return h(spec, {open, ontoggle: fill}, [h("summary", summary), inner]);
 }
 
 // A schema's tree, and its JSON (a top $ref followed) one toggle away.
 function schemaView(raw) {
-  const tree = h("ul.tree.root", {}, node(null, raw, false, [], 0));
+  const tree = h("ul.tree.root", node(null, raw, false, [], 0));
   const json = h("pre.code", {hidden: true, text: pretty(raw && raw.$ref ? deref(raw) : raw)});
   const toggle = btn("JSON", () => {
     tree.hidden = !(json.hidden = !json.hidden);
     toggle.setAttribute("aria-pressed", tree.hidden);
   }, ".small", "Show the schema as JSON");
   toggle.setAttribute("aria-pressed", false);
-  return h("div.schema", {}, [toggle, tree, json]);
+  return h("div.schema", [toggle, tree, json]);
 }
 
 // ---- examples built from schemas
@@ -200,8 +203,8 @@ const FORMATS = {date: "2024-01-01", "date-time": "2024-01-01T12:00:00Z", time: 
   uuid: "3fa85f64-5717-4562-b3fc-2c963f66afa6", uri: "https://example.com/",
   hostname: "example.com", ipv4: "192.0.2.1", ipv6: "2001:db8::1", binary: "", byte: "c3RyaW5n"};
 
-// A schema's example; undefined (left out) where recursion stops it. Bounded, so shared schemas
-// cannot freeze the tab: a $ref's is built once, DEPTH deep and NODES at most.
+// A schema's example; undefined (left out) where recursion or the bounds stop it: DEPTH deep,
+// NODES in all as expanded, so shared schemas cannot freeze the tab.
 const DEPTH = 6, NODES = 2000;
 function example(top) {
   const memo = new Map();
@@ -211,9 +214,11 @@ function example(top) {
     if (!isObject(raw)) return null;
     const ref = typeof raw.$ref === "string" && raw.$ref, key = keys(raw).length === 1 && ref;
     if (ref && trail.includes(ref)) return undefined;
-    if (!key) return build(ref ? deref(raw) : raw, ref ? trail.concat(ref) : trail, depth);
-    if (!memo.has(key)) memo.set(key, build(deref(raw), trail.concat(ref), depth));
-    return memo.get(key);
+    if (!key) return build(deref(raw), ref ? trail.concat(ref) : trail, depth);
+    let m = memo.get(key), left = budget;
+    if (!m) memo.set(key, m = [build(deref(raw), trail.concat(ref), depth), left - budget]);
+    else if ((budget -= m[1]) < 0) return undefined; // reused: it costs what it cost
+    return m[0];
   };
   const build = (s, trail, depth) => {
     const down = x => sample(x, trail, depth + 1);
@@ -229,7 +234,7 @@ function example(top) {
       const alt = alts.find(a => !(a && a.type === "null"));
       return alt ? sample(alt, trail, depth) : null;
     }
-    const t = nonNull(s.type) || (s.properties || s.additionalProperties ? "object" : s.items ? "array" : "any");
+    const t = nonNull(s.type) || (s.additionalProperties ? "object" : shape(s, "any"));
     if (t === "object") {
       const out = dict(), props = s.properties;
       for (const k of keys(props)) out[k] = (props[k] || {}).readOnly ? undefined : down(props[k]);
@@ -249,6 +254,8 @@ function example(top) {
   };
   return sample(top, [], 0);
 }
+const given = o => o.example !== undefined ? o.example
+  : isObject(o.examples) ? deref(Object.values(o.examples)[0]).value : undefined;
 function number(s, integer) {
   const num = x => typeof x === "number", step = s.multipleOf || (integer ? 1 : 0.5);
   let v = num(s.minimum) ? s.minimum : num(s.exclusiveMinimum) ? s.exclusiveMinimum + step : 0;
@@ -263,14 +270,12 @@ function plain(raw) {
   let s = deref(raw);
   const alt = [].concat(s.anyOf || s.oneOf || []).map(deref).find(a => a && a.type !== "null");
   if (alt) s = Object.assign({}, alt, "default" in s ? {default: s.default} : {});
-  return {s, t: nonNull(s.type) || (s.properties ? "object" : s.items ? "array" : "string")};
+  return {s, t: nonNull(s.type) || shape(s, "string")};
 }
 
 function input(raw, id, label, value) {
-  const {s, t} = plain(raw), a = {id, "aria-label": label};
-  const e = isArray(s.enum) || t === "boolean"
-    ? h("select", a, [h("option", {value: "", text: "--"}),
-      (isArray(s.enum) ? s.enum : [true, false]).map(v => h("option", {value: str(v), text: str(v)}))])
+  const {s, t} = plain(raw), a = {id, "aria-label": label}, opts = isArray(s.enum) ? s.enum : t === "boolean" && [true, false];
+  const e = opts ? h("select", a, [option("", "--"), opts.map(v => option(str(v)))])
     : h("input", Object.assign(a, t === "integer" || t === "number" ? {type: "number", step: t === "integer" ? 1 : "any"}
       : s.format === "binary" ? {type: "file"} : {type: "text", placeholder: s.format || t}));
   if (value !== undefined && e.type !== "file") e.value = str(value);
@@ -278,7 +283,7 @@ function input(raw, id, label, value) {
 }
 const read = e => e.type === "file" ? e.files[0] || "" : e.value;
 
-// A parameter's or field's input (a list for an array); values() gives what was entered.
+// A parameter's or field's input (a list for arrays); values() reads it.
 function control(raw, name, value) {
   const id = uid("in"), p = plain(raw);
   if (p.t !== "array") {
@@ -288,7 +293,7 @@ function control(raw, name, value) {
   const list = h("div.items");
   let n = 0;
   const row = v => {
-    const r = h("div.item", {}, [input(p.s.items, n ? uid("in") : id, `${name} item ${++n}`, v),
+    const r = h("div.item", [input(p.s.items, n ? uid("in") : id, `${name} item ${++n}`, v),
       btn("Remove", () => r.remove(), ".small", `Remove this ${name} item`)]);
     list.append(r);
   };
@@ -301,11 +306,7 @@ function control(raw, name, value) {
 // ---- security
 
 const requirements = op => [].concat(isArray(op.security) ? op.security : doc.security || []);
-function schemeNames(op) {
-  const names = [];
-  for (const r of requirements(op)) for (const n of keys(r)) if (own(schemes, n) && !names.includes(n)) names.push(n);
-  return names;
-}
+const schemeNames = op => [...new Set(requirements(op).flatMap(keys))].filter(n => own(schemes, n));
 // Alternatives: the first (non-empty) one whose schemes all have credentials.
 const chosen = op => requirements(op).find(r => keys(r).length && keys(r).every(n => creds[n]));
 const isBasic = sc => sc.type === "http" && lower(sc.scheme) === "basic";
@@ -315,19 +316,18 @@ function kindOf(sc) {
   if (sc.type === "oauth2") return "OAuth2: " + keys(sc.flows).join(", ");
   return String(sc.type);
 }
-// The chosen requirement's credentials, where each scheme says.
+function put(req, where, name, value) {
+  if (where === "header") req.headers[name] = value;
+  else if (where === "query") req.query.append(name, value);
+  else if (where === "cookie") req.cookies.push([name, value]);
+}
 function applyAuth(op, req) {
   const names = keys(chosen(op));
   for (const n of names) {
     const c = creds[n], sc = deref(schemes[n]);
-    if (sc.type === "apiKey") {
-      if (sc.in === "header") req.headers[sc.name] = c.token;
-      else if (sc.in === "query") req.query.append(sc.name, c.token);
-      else if (sc.in === "cookie") req.cookies.push([sc.name, c.token]);
-    } else {
-      req.headers.Authorization = isBasic(sc) ? "Basic " + utf8b64(c.username + ":" + c.password)
-        : (sc.type !== "http" || lower(sc.scheme) === "bearer" ? "Bearer" : sc.scheme) + " " + c.token;
-    }
+    if (sc.type === "apiKey") put(req, sc.in, sc.name, c.token);
+    else req.headers.Authorization = isBasic(sc) ? "Basic " + utf8b64(c.username + ":" + c.password)
+      : (sc.type !== "http" || lower(sc.scheme) === "bearer" ? "Bearer" : sc.scheme) + " " + c.token;
   }
   return names;
 }
@@ -336,14 +336,14 @@ function save() {
   try {
     if (cfg.persistAuthorization) sessionStorage.setItem(STORE, JSON.stringify(creds));
     else sessionStorage.removeItem(STORE);
-  } catch (e) { /* storage turned off: memory only */ }
+  } catch { /* storage turned off: memory only */ }
 }
 function restore() {
   if (!cfg.persistAuthorization) return save();
   try {
     const kept = JSON.parse(sessionStorage.getItem(STORE));
     for (const n of keys(kept)) if (own(schemes, n) && isObject(kept[n])) creds[n] = kept[n];
-  } catch (e) { /* nothing kept */ }
+  } catch { /* nothing kept */ }
 }
 function authChanged() {
   save();
@@ -392,8 +392,8 @@ function tokenRequest(name, tokenUrl, fields, extra) {
     fail(name, `Asking ${url.href} for a token…`);
     return fetch(url, {method: "POST", body, headers: {Accept: "application/json"}}); // body: urlencoded
   }).then(r => r.text().then(text => {
-    let j = null;
-    try { j = JSON.parse(text); } catch (e) { /* not JSON: shown as text */ }
+    let j;
+    try { j = JSON.parse(text); } catch { /* not JSON: shown as text */ }
     if (!r.ok || !j || typeof j.access_token !== "string") {
       throw new Error(j && j.error ? [j.error, j.error_description].filter(Boolean).join(": ")
         : `${r.status} ${j && (j.detail || j.title) || text || r.statusText}`);
@@ -423,17 +423,17 @@ function startCode(name, flow, v, scope) {
     popup.location.href = u.href;
   }).catch(e => { popup.close(); pending = null; fail(name, START + e.message); });
 }
-// Another state is another tab's or flow's (or forged): ignored, this one waits on.
+// Another state is another tab's or flow's (or forged): ignored.
 function onRedirect(msg) {
-  if (!msg || msg.source !== CHANNEL || !pending || !msg.params || msg.params.state !== pending.state) return;
-  const p = msg.params, run = pending;
+  const p = msg && msg.source === CHANNEL && msg.params, run = pending;
+  if (!p || !run || p.state !== run.state) return;
   pending = null;
   if (p.error || !p.code) return fail(run.name, ["Sign-in failed", p.error || "no code", p.error_description].filter(Boolean).join(": "));
   tokenRequest(run.name, run.flow.tokenUrl, {grant_type: "authorization_code", code: p.code,
     redirect_uri: run.redirect, client_id: run.v.client_id, code_verifier: run.verifier,
     client_secret: run.v.client_secret});
 }
-try { new BroadcastChannel(CHANNEL).onmessage = e => onRedirect(e.data); } catch (e) { /* opener only */ }
+try { new BroadcastChannel(CHANNEL).onmessage = e => onRedirect(e.data); } catch { /* opener only */ }
 window.addEventListener("message", e => { if (e.origin === location.origin) onRedirect(e.data); });
 
 // ---- the Authorize dialog
@@ -474,20 +474,19 @@ function schemeView(name) {
   const sc = deref(schemes[name]), c = creds[name], key = authKey(name);
   const box = h("section.scheme", {"aria-labelledby": key}, [
     h("h3", {id: key}, [name, h("span.muted", " " + kindOf(sc))]), para(sc.description),
-    h(c ? "p.state.on" : "p.state", {text: c ? "Authorized" + (c.username ? " as " + c.username : "") +
-      (c.scope ? ` (scope: ${c.scope})` : "") : "Not authorized"}),
+    h(c ? "p.state.on" : "p.state", c ? "Authorized" + (c.username ? " as " + c.username : "") +
+      (c.scope ? ` (scope: ${c.scope})` : "") : "Not authorized"),
     errors[name] && h("p.error", {role: "alert", text: errors[name]})]);
   if (c) return add(box, btn("Logout", () => logout(name), "", "Logout " + name));
   const secret = {type: "password"}, user = [["Username", "username"], ["Password", "password", secret]];
-  if (sc.type !== "oauth2") {
-    box.append(isBasic(sc) ? authForm(name, key, "basic", user)
-      : authForm(name, key, sc.type === "apiKey" ? "key" : "token", [[sc.type === "apiKey" ? "Value" : "Token", "value", secret]]));
-  }
-  for (const f of keys(sc.type === "oauth2" && sc.flows)) {
-    const fields = (f === "password" ? user : []).concat([["client_id", "client_id", {value: cfg.oauth2ClientId || ""}],
-      ["client_secret (optional)", "client_secret", secret]]);
-    box.append(f === "implicit" ? para("implicit: not supported (use authorizationCode)")
-      : authForm(name, key, f, fields, sc.flows[f] || {}));
+  const client = [["client_id", "client_id", {value: cfg.oauth2ClientId || ""}],
+    ["client_secret (optional)", "client_secret", secret]];
+  const apiKey = sc.type === "apiKey", form = (kind, fields, flow) => box.append(authForm(name, key, kind, fields, flow));
+  if (isBasic(sc)) form("basic", user);
+  else if (sc.type !== "oauth2") form(apiKey ? "key" : "token", [[apiKey ? "Value" : "Token", "value", secret]]);
+  else for (const f of keys(sc.flows)) {
+    if (f === "implicit") box.append(para("implicit: not supported (use authorizationCode)"));
+    else form(f, f === "password" ? user.concat(client) : client, sc.flows[f] || {});
   }
   return box;
 }
@@ -499,24 +498,23 @@ function authForm(name, key, kind, fields, flow) {
     e.preventDefault();
     const v = Object.fromEntries(keys(inputs).map(k => [k, inputs[k].value]));
     const scope = boxes.filter(b => b.checked).map(b => b.value).join(" ");
-    delete errors[name];
-    if (!flow) return grant(name, kind === "basic" ? {username: v.username, password: v.password} : {token: v.value});
+    if (!flow) return grant(name, kind === "basic" ? v : {token: v.value});
     if (kind === "authorizationCode") return startCode(name, flow, v, scope);
     tokenRequest(name, flow.tokenUrl, {grant_type: kind === "password" ? "password" : "client_credentials",
       username: v.username, password: v.password, scope, client_id: v.client_id, client_secret: v.client_secret},
-    v.username ? {username: v.username} : {});
+    {username: v.username});
   }}, [
     flow && flow.tokenUrl && para("Token URL: " + flow.tokenUrl, "muted"),
     fields.map(([label, k, attrs]) => {
       const id = `${key}-${kind}-${k}`;
       inputs[k] = keep(h("input", Object.assign({id, type: "text", autocomplete: "off",
         required: !/client/.test(k)}, attrs)));
-      return h("div.field", {}, [h("label", {for: id, text: label}), inputs[k]]);
+      return h("div.field", [h("label", {for: id, text: label}), inputs[k]]);
     }),
-    scopes.length && h("fieldset.scopes", {}, [h("legend", "Scopes"), scopes.map((s, i) => {
+    scopes.length && h("fieldset.scopes", [h("legend", "Scopes"), scopes.map((s, i) => {
       const cb = keep(h("input", {type: "checkbox", value: s, checked: true, id: `${key}-${kind}-s${i}`}));
       boxes.push(cb);
-      return h("div.check", {}, [cb, h("label", {for: cb.id}, [h("code", s), " " + (flow.scopes[s] || "")])]);
+      return h("div.check", [cb, h("label", {for: cb.id}, [h("code", s), " " + (flow.scopes[s] || "")])]);
     })]),
     h("button.btn.primary", {type: "submit", text: "Authorize", "aria-label": `Authorize ${name}` + (flow ? ` (${kind})` : "")})]);
 }
@@ -524,7 +522,7 @@ function authForm(name, key, kind, fields, flow) {
 // ---- an operation
 
 function opView(view) {
-  const op = view.op, bodyId = uid("op"), names = schemeNames(op);
+  const op = view.op, bodyId = uid("op"), names = view.names = schemeNames(op);
   const opId = String(op.operationId || ""), first = opId && !byId.has(opId);
   if (first) byId.set(view.id = opId, view);
   view.toggle = h("button.op-toggle", {type: "button", "aria-expanded": "false", "aria-controls": bodyId,
@@ -536,7 +534,7 @@ function opView(view) {
   view.body = h("div.op-body", {id: bodyId, hidden: true});
   // Deep links use byId; an id attribute never takes the page's cv-*.
   view.el = h("section.op." + view.method + (op.deprecated ? ".deprecated" : ""),
-    {id: first && !opId.startsWith("cv-") && opId}, [h("div.op-head", {}, [view.toggle, lock]), view.body]);
+    {id: first && !opId.startsWith("cv-") && opId}, [h("div.op-head", [view.toggle, lock]), view.body]);
   view.text = lower([view.method, view.path, op.summary, op.operationId].concat(op.tags || []).join(" "));
   return view.el;
 }
@@ -549,69 +547,66 @@ function setOpen(view, open, byClick) {
 }
 
 function buildOp(view) {
-  const op = view.op, panel = view.body, names = schemeNames(op), controls = [], seen = dict();
-  let body = null;
+  const op = view.op, panel = view.body, names = view.names, controls = [], seen = dict();
+  let body;
   add(panel, [op.deprecated && h("p.warn", "Deprecated"), para(op.description),
-    names.length && h("p.muted", {text: "Security: " + names.map(n => `${n} (${kindOf(deref(schemes[n]))})`)
-      .join(" or ")})]);
+    names.length && h("p.muted", "Security: " + names.map(n => `${n} (${kindOf(deref(schemes[n]))})`).join(" or "))]);
   // The operation's parameters, then its path's that it does not redefine.
   const params = [].concat(op.parameters || [], view.pathItem.parameters || []).map(deref)
     .filter(p => p.name && !seen[p.in + p.name] && (seen[p.in + p.name] = true));
   if (params.length) {
-    add(panel, [h("h3", "Parameters"), h("table.params", {}, [h("thead", {}, h("tr", {}, [
-      h("th", "Name"), h("th", "Description and value")])), h("tbody", {}, params.map(p => {
+    add(panel, [h("h3", "Parameters"), h("table.params", [h("thead", h("tr", [
+      h("th", "Name"), h("th", "Description and value")])), h("tbody", params.map(p => {
       const schema = p.schema || {}, d = describe(schema, []), c = control(schema, p.name, deref(schema).default);
-      const ex = "example" in p ? p.example : isObject(p.examples)
-        ? deref(Object.values(p.examples)[0]).value : undefined;
+      const ex = given(p);
       if (ex !== undefined && c.el.placeholder !== undefined) c.el.placeholder = "e.g. " + str(ex);
-      controls.push({p, c, required: p.required || p.in === "path"});
-      return h("tr", {}, [
-        h("td.p-name", {}, [h("label", {for: c.id}, [h("code", String(p.name)), (p.required || p.in === "path") && required()]),
-          h("div.muted", {text: `${d.type} (${p.in})`})]),
-        h("td", {}, [para(p.description), p.deprecated && h("span.chip", "deprecated"),
-          chips(d.s, d.outer || {}, d.nullable),
+      const need = p.required || p.in === "path";
+      controls.push({p, c, required: need});
+      return h("tr", [
+        h("td.p-name", [h("label", {for: c.id}, [h("code", String(p.name)), need && required()]),
+          h("div.muted", `${d.type} (${p.in})`)]),
+        h("td", [para(p.description), p.deprecated && h("span.chip", "deprecated"),
+          chips(d),
           d.kids.length && !/^array of (string|integer|number|boolean)$/.test(d.type) && schemaView(schema), c.el])]);
     }))])]);
   }
   const rb = deref(op.requestBody);
-  if (rb && isObject(rb.content)) {
+  if (isObject(rb.content)) {
     const medias = keys(rb.content), box = h("div.editor");
     const pick = m => { body = editor(m, rb.content[m] || {}, rb.required); clear(box).append(body.el); };
     const select = medias.length > 1 && h("select", {"aria-label": "Media type of the body", onchange: () => pick(select.value)},
-      medias.map(m => h("option", {value: m, text: m})));
-    add(panel, [h("h3", {}, ["Request body ", rb.required && required()]), para(rb.description),
-      select || h("div.muted", medias[0]), medias.map(m => schemaOf(rb.content[m], medias.length > 1 && m)), box]);
+      medias.map(m => option(m)));
+    add(panel, [h("h3", ["Request body ", rb.required && required()]), para(rb.description),
+      select || h("div.muted", medias[0]), medias.map(m => schemaOf(rb.content[m], select && m)), box]);
     pick(medias[0]);
   }
   const error = h("p.error", {role: "alert", hidden: true}), result = h("div.result", {"aria-live": "polite"});
-  add(panel, [h("div.try", {}, [h("h3", "Try it out"),
+  add(panel, [h("div.try", [h("h3", "Try it out"),
     btn("Execute", () => execute(view, controls, body, error, result), ".primary.execute",
       `Execute ${view.method.toUpperCase()} ${view.path}`), error, result]), h("h3", "Responses"),
   keys(op.responses).map(code => {
     const r = deref(op.responses[code]);
-    return h("div.response", {}, [h("div.code-line", {}, [h("strong", code), " " + (r.description || "")]),
+    return h("div.response", [h("div.code-line", [h("strong", code), " " + (r.description || "")]),
       keys(r.content).map(m => schemaOf(r.content[m], m))]);
   })]);
 }
 function schemaOf(media, name) {
   const s = media && media.schema;
-  return h("div", {}, [name && h("div.muted", name), keys(s).length && schemaView(s)]);
+  return h("div", [name && h("div.muted", name), keys(s).length && schemaView(s)]);
 }
 
-// A body's editor: inputs for forms, else a box holding an example.
 function editor(media, mo, isRequired) {
   if (/x-www-form-urlencoded|multipart\/form-data/.test(media)) {
     const s = deref(mo.schema), req = s.required || [], fields = [];
-    const el = h("div.form-fields", {}, keys(s.properties).map(k => {
+    const el = h("div.form-fields", keys(s.properties).map(k => {
       const ps = deref(s.properties[k]), c = control(s.properties[k], k, ps.default);
       fields.push({p: {name: k}, c, required: req.includes(k)});
-      return h("div.field", {}, [h("label", {for: c.id}, [h("code", k), req.includes(k) && required(),
+      return h("div.field", [h("label", {for: c.id}, [h("code", k), req.includes(k) && required(),
         para(ps.description, "muted")]), c.el]);
     }));
     return {el, media, fields};
   }
-  let ex = mo.example;
-  if (ex === undefined && isObject(mo.examples)) ex = deref(Object.values(mo.examples)[0]).value;
+  let ex = given(mo);
   if (ex === undefined) ex = example(mo.schema);
   const json = /json/.test(media);
   const area = h("textarea", {rows: 8, spellcheck: "false", "aria-label": `Request body (${media})`,
@@ -621,7 +616,7 @@ function editor(media, mo, isRequired) {
 
 // ---- sending
 
-// RFC 6265 4.1.1 cookie name and value; others are refused, not encoded: sent as typed and shown.
+// RFC 6265 4.1.1 cookie names and values; others are refused, never encoded.
 const TOKEN = /^[\w!#$%&'*+.^`|~-]+$/, OCTETS = /^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*$/;
 const readCookie = k => (document.cookie.split("; ").find(c => c.startsWith(k + "=")) || "=").slice(k.length + 1) || undefined;
 
@@ -630,21 +625,19 @@ function execute(view, controls, body, errorEl, result) {
   const fields = body && body.fields || [], curlBody = [], init = {method: req.method, headers: req.headers}; // cookies: same origin only
   const say = text => { errorEl.hidden = !text; errorEl.textContent = text; };
   const missing = controls.concat(fields).filter(x => x.c.el.classList.toggle("invalid", x.required && !x.c.values().length));
-  if (body && body.area && body.required && !body.area.value.trim()) missing.push({p: {name: "request body"}});
+  if (body && body.required && !body.area.value.trim()) missing.push({p: {name: "request body"}});
   if (missing.length) return say("Required and missing: " + missing.map(x => x.p.name).join(", "));
   let path = view.path, url, sent = [];
   for (const {p, c} of controls) {
     const vals = c.values().map(String), joined = vals.join(",");
     if (!vals.length) continue;
+    if (p.in !== "path") (p.in === "query" && p.explode !== false ? vals : [joined]).forEach(v => put(req, p.in, p.name, v));
     // URLs drop "." and ".." segments, even as %2E.
-    if (p.in === "path" && /^\.\.?$/.test(joined)) return say(`${p.name}: "${joined}" cannot be sent as a path segment.`);
-    if (p.in === "path") path = path.split(`{${p.name}}`).join(encodeURIComponent(joined));
-    else if (p.in === "header") req.headers[p.name] = joined;
-    else if (p.in === "cookie") req.cookies.push([p.name, joined]);
-    else if (p.in === "query") (p.explode === false ? [joined] : vals).forEach(v => req.query.append(p.name, v));
+    else if (/^\.\.?$/.test(joined)) return say(`${p.name}: "${joined}" cannot be sent as a path segment.`);
+    else path = path.split(`{${p.name}}`).join(encodeURIComponent(joined));
   }
   try { url = resolve(base + path); } catch (e) { return say("Not a URL: " + base + path); }
-  // Credentials go to this page's origin only: another one gets the request without, and we say so.
+  // Credentials go to this page's origin only; another gets the request without, and we say so.
   const same = url.origin === location.origin;
   if (same) sent = applyAuth(view.op, req);
   else req.cookies = [];
@@ -662,7 +655,7 @@ function execute(view, controls, body, errorEl, result) {
           ? "-F " + q(`${n}=@"${v.name.replace(/[\\"]/g, "\\$&")}"`) : "--form-string " + q(`${n}=${v}`));
       }
     }
-  } else if (body && body.area && body.area.value !== "") {
+  } else if (body && body.area.value !== "") {
     req.headers["Content-Type"] = body.media;
     curlBody.push("--data-raw " + q(init.body = body.area.value));
   }
@@ -675,7 +668,7 @@ function execute(view, controls, body, errorEl, result) {
     getSelection().selectAllChildren(curlPre); // no clipboard here: selected for Ctrl+C
     copy.textContent = "Selected: press Ctrl+C";
   }), ".small", "Copy the curl command");
-  add(clear(result), [h("h4", {}, ["curl ", copy]), curlPre, h("h4", "Request URL"), h("pre.code.url", full),
+  add(clear(result), [h("h4", ["curl ", copy]), curlPre, h("h4", "Request URL"), h("pre.code.url", full),
     h("h4", "Response"), !same && h("p.warn", "credentials not sent to " + url.origin), status]);
   used.set(result, sent);
   // fetch cannot set a Cookie header: it is set on the document for this request only, then a
@@ -689,7 +682,7 @@ function execute(view, controls, body, errorEl, result) {
   const t0 = performance.now();
   fetch(full, init).then(res => res.text().then(text => {
     const ms = Math.round(performance.now() - t0), lines = Array.from(res.headers, ([k, v]) => `${k}: ${v}`);
-    if (/json/.test(res.headers.get("content-type"))) { try { text = pretty(JSON.parse(text)); } catch (e) { /* as sent */ } }
+    if (/json/.test(res.headers.get("content-type"))) { try { text = pretty(JSON.parse(text)); } catch { /* as sent */ } }
     show(`${res.status} ${res.statusText} · ${ms} ms`, "s" + String(res.status)[0]);
     add(result, [h("h4", "Response headers"), h("pre.code.headers", lines.join("\n")),
       h("h4", "Response body"), h("pre.code.body", text || "(no body)")]);
@@ -701,13 +694,14 @@ function execute(view, controls, body, errorEl, result) {
 function render(d) {
   if (!isObject(d) || !isObject(d.paths) && !isObject(d.components)) throw new Error("not an OpenAPI document");
   doc = d;
-  const info = d.info || {}, srv = d.servers && d.servers[0] && d.servers[0].url, name = info.title || cfg.title || "API";
+  const info = d.info || {}, comp = d.components || {}, name = info.title || cfg.title || "API";
+  const srv = d.servers && d.servers[0] && d.servers[0].url;
   title.textContent = name;
   document.title = name + " - API docs";
   version.textContent = [info.version && "version " + info.version, d.openapi && "OpenAPI " + d.openapi]
     .filter(Boolean).join(" · ");
   base = typeof srv === "string" ? srv.replace(/\/+$/, "") : "";
-  schemes = Object.assign(dict(), d.components && d.components.securitySchemes);
+  schemes = Object.assign(dict(), comp.securitySchemes);
   restore();
   add(clear(main), para(info.description, "desc.intro"));
   // Groups in the document's tags order, then other tags, untagged last.
@@ -724,22 +718,17 @@ function render(d) {
   }
   untagged.forEach(v => group("default").views.push(v));
   for (const g of order.map(n => byTag[n]).filter(g => g.views.length)) {
-    g.el = h("section.tag", {"aria-label": g.name}, [h("h2", g.name),
-      para(g.tag && g.tag.description), g.views.map(opView)]);
     groups.push(g);
-    main.append(g.el);
+    main.append(g.el = h("section.tag", {"aria-label": g.name}, [h("h2", g.name),
+      para(g.tag && g.tag.description), g.views.map(opView)]));
   }
   add(main, [!groups.length && h("p", "This API has no operations."),
     none = h("p", {hidden: true, text: "No operation matches the filter."})]);
-  const defs = keys(d.components && d.components.schemas);
+  const defs = keys(comp.schemas);
   if (defs.length) {
     main.append(h("section.schemas", {"aria-label": "Schemas"}, [h("h2", "Schemas"),
-      defs.map(name => {
-        const inner = h("div"), box = h("details.schema-def", {ontoggle: () => box.open && !inner.firstChild &&
-          inner.append(schemaView({$ref: "#/components/schemas/" + encodeURIComponent(name)}))},
-        [h("summary", {}, h("code", name)), inner]);
-        return box;
-      })]));
+      defs.map(name => lazy("details.schema-def", h("code", name), h("div"), false,
+        () => schemaView({$ref: "#/components/schemas/" + encodeURIComponent(name)})))]));
   }
   authButton.hidden = !keys(schemes).length;
   authButton.addEventListener("click", () => openDialog(authButton));
@@ -749,7 +738,7 @@ function render(d) {
 }
 
 function applyFilter() {
-  const words = filter.value.trim().toLowerCase();
+  const words = lower(filter.value.trim());
   for (const g of groups) {
     for (const v of g.views) v.el.hidden = !v.text.includes(words);
     g.el.hidden = g.views.every(v => v.el.hidden);
@@ -757,7 +746,6 @@ function applyFilter() {
   if (groups.length) none.hidden = groups.some(g => !g.el.hidden);
 }
 
-// #operationId opens that operation and brings it into view.
 function route() {
   const view = byId.get(decode(location.hash.slice(1)));
   if (!view) return;
@@ -777,12 +765,10 @@ document.addEventListener("keydown", e => {
   }
 });
 
-if (!cfg.openapiUrl) {
-  return add(clear(main), h("p.error", {role: "status", text: "This app's OpenAPI document is turned off: nothing to show."}));
-}
+const fatal = text => add(clear(main), h("p.error", {role: "status", text}));
+if (!cfg.openapiUrl) return fatal("This app's OpenAPI document is turned off: nothing to show.");
 fetch(cfg.openapiUrl, {headers: {Accept: "application/json"}}).then(r => {
   if (!r.ok) throw new Error(`${r.status} ${r.statusText}`);
   return r.json();
-}).then(render).catch(e => add(clear(main), h("p.error", {role: "status",
-  text: `Could not show the API document ${cfg.openapiUrl}: ${e.message}`})));
+}).then(render).catch(e => fatal(`Could not show the API document ${cfg.openapiUrl}: ${e.message}`));
 })();
