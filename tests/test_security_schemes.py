@@ -229,3 +229,13 @@ def test_a_bearer_value_that_is_not_a_b64token_is_none(client):
     for value in ("Bearer a b", 'Bearer "abc"', "Bearer a\tb"):
         assert client.get("/bearer", headers={"Authorization": value}).status_code == 401, value
     assert client.get("/bearer", headers={"Authorization": "Bearer a-b.c~d+e/f=="}).json() == {"token": "a-b.c~d+e/f=="}
+
+
+def test_a_scheme_without_read_cannot_be_made():
+    from covet.security.schemes import SecurityScheme
+
+    class Incomplete(SecurityScheme):
+        scheme = {"type": "http", "scheme": "digest"}
+
+    with pytest.raises(TypeError, match="abstract"):
+        Incomplete()

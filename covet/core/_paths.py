@@ -18,12 +18,17 @@ from urllib.parse import quote, unquote
 from ._codegen import Emitter
 from .converters import Converter, IntConverter, PathConverter, StringConverter, UUIDConverter, load_uuid, uuid_from_hex
 
-__all__ = ["PATH_SAFE", "PARAM", "Pattern", "quote_value", "split_template", "param_builder",
+__all__ = ["PATH_SAFE", "PARAM", "PLAIN_PATH", "Pattern", "quote_value", "split_template", "param_builder",
            "decode_segment", "split_path"]
 
 # pchar characters (RFC 3986 §3.3) that need no percent-encoding in a path.
 PATH_SAFE = "@:!$&'()*+,;=-._~"
 PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z_][A-Za-z0-9_]*))?\}")
+#: A plain absolute path, or "": "/"-separated non-empty segments of pchar (RFC 3986 §3.3) and
+#: %-escapes, no trailing "/", nothing a URL, a header or a log line could be split on. What the
+#: app is told its own URLs are (docs_url, openapi_url, a server's root_path): "//host" or
+#: "/docs/" would make the URLs built on it name another host or another path.
+PLAIN_PATH = re.compile(r"(/[A-Za-z0-9%" + re.escape(PATH_SAFE) + r"]+)*")
 
 
 class Pattern:

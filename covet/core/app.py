@@ -8,7 +8,6 @@ from __future__ import annotations  # annotations here are for type checkers; co
 import concurrent.futures
 import inspect
 import logging
-import re
 import traceback
 import weakref
 from typing import (
@@ -17,6 +16,7 @@ from typing import (
 )
 
 from ._chain import chain, guard, is_async_callable, run_sync
+from ._paths import PLAIN_PATH
 from .datastructures import HeaderValueError, State
 from .errors import HTTPException, RequestValidationError, WebSocketDisconnect
 from .problems import problem_response
@@ -45,13 +45,9 @@ _LOG_CTRL = {i: "\\x%02x" % i for i in list(range(32)) + list(range(127, 160))}
 # What the /docs page serves under its own URL besides itself (covet.openapi answers them).
 DOCS_FILES = frozenset(("/docs.js", "/docs.css", "/oauth2-redirect"))
 
-# A path of this app for the document or the page: "/" and segments, no trailing "/", nothing that
-# would make the page's own URLs ("<docs_url>/docs.js") name another host ("//host") or break out.
-_DOCS_PATH = re.compile(r"(/[A-Za-z0-9\-._~!$&'()*+,;=:@%]+)+")
-
-
 def _docs_url(name: str, value: Optional[str]) -> Optional[str]:
-    if value is not None and (not isinstance(value, str) or not _DOCS_PATH.fullmatch(value)):
+    # The page's own URLs are built on it ("<docs_url>/docs.js"): "/" would make that //docs.js.
+    if value is not None and (not isinstance(value, str) or not value or not PLAIN_PATH.fullmatch(value)):
         raise ValueError("%s must be None or a path like /docs (no trailing /, query or spaces), got %r"
                          % (name, value))
     return value

@@ -31,6 +31,7 @@ Example::
             raise HTTPException(401, "unknown API key", {"WWW-Authenticate": "APIKey"})
         ...
 """
+import abc
 import base64
 import binascii
 import re
@@ -109,11 +110,11 @@ def bearer_token(request: Any) -> Optional[str]:
     return authorization_credentials(request, "bearer")
 
 
-class SecurityScheme:
+class SecurityScheme(abc.ABC):
     """The base of the schemes: a name for the document, a challenge, and ``auto_error``.
 
     A subclass sets ``scheme`` (the OpenAPI security scheme object) and ``challenge`` (the
-    ``WWW-Authenticate`` value) and implements :meth:`read`.
+    ``WWW-Authenticate`` value) before calling this ``__init__``, and implements :meth:`read`.
     """
 
     scheme: Dict[str, Any] = {}
@@ -129,9 +130,9 @@ class SecurityScheme:
         #: Read by covet.openapi: ``{scheme name: security scheme object}``.
         self.openapi_security: Dict[str, Dict[str, Any]] = {self.scheme_name: spec}
 
+    @abc.abstractmethod
     def read(self, request: Request) -> Any:
         """The credential, or None when the request carries none (or a malformed one)."""
-        raise NotImplementedError
 
     def __call__(self, request: Request) -> Any:
         found = self.read(request)
@@ -191,16 +192,11 @@ class APIKeyCookie(_APIKey):
         return request.cookies.get(self.name) or None
 
 
-class HTTPBearer(SecurityScheme):
-    """``Authorization: Bearer <token>`` (RFC 6750 §2.1); gives the token."""
+class _Bearer(SecurityScheme):
+    """``Authorization: Bearer <token>`` (RFC 6750 §2.1); gives the token. The subclasses differ
+    only in how the document says the token is obtained."""
 
-    def __init__(self, bearer_format: Optional[str] = None, scheme_name: Optional[str] = None,
-                 description: Optional[str] = None, auto_error: bool = True) -> None:
-        self.scheme = {"type": "http", "scheme": "bearer"}
-        if bearer_format:
-            self.scheme["bearerFormat"] = bearer_format
-        self.challenge = "Bearer"
-        super().__init__(scheme_name, description, auto_error)
+    challenge = "Bearer"
 
     def read(self, request: Request) -> Optional[str]:
         token = bearer_token(request)
@@ -209,6 +205,17 @@ class HTTPBearer(SecurityScheme):
 
     def what(self) -> str:
         return "a bearer token"
+
+
+class HTTPBearer(_Bearer):
+    """``Authorization: Bearer <token>`` (RFC 6750 §2.1); gives the token."""
+
+    def __init__(self, bearer_format: Optional[str] = None, scheme_name: Optional[str] = None,
+                 description: Optional[str] = None, auto_error: bool = True) -> None:
+        self.scheme = {"type": "http", "scheme": "bearer"}
+        if bearer_format:
+            self.scheme["bearerFormat"] = bearer_format
+        super().__init__(scheme_name, description, auto_error)
 
 
 class HTTPBasic(SecurityScheme):
@@ -255,7 +262,19 @@ def _scopes(scopes: Any) -> Dict[str, str]:
     return {str(s): "" for s in scopes}
 
 
-class OAuth2PasswordBearer(HTTPBearer):
+class _OAuth2Bearer(_Bearer):
+    # One OAuth2 flow, with its scopes (a list of names or a dict of name to description) and
+    # optional refresh URL, as the document's scheme.
+    def _declare(self, flow_name: str, flow: Dict[str, Any], scopes: Any, refresh_url: Optional[str],
+                 scheme_name: Optional[str], description: Optional[str], auto_error: bool) -> None:
+        flow["scopes"] = _scopes(scopes)
+        if refresh_url:
+            flow["refreshUrl"] = refresh_url
+        self.scheme = oauth2_scheme({flow_name: flow})
+        super().__init__(scheme_name, description, auto_error)
+
+
+class OAuth2PasswordBearer(_OAuth2Bearer):
     """A bearer token obtained with the OAuth2 password flow at ``token_url`` (RFC 6749 §4.3).
 
     OAuth 2.1 drops this grant (clients see users' passwords), and covet's ``OAuth2Server`` does
@@ -268,15 +287,11 @@ class OAuth2PasswordBearer(HTTPBearer):
     def __init__(self, token_url: str, scopes: Any = None, refresh_url: Optional[str] = None,
                  scheme_name: Optional[str] = None, description: Optional[str] = None,
                  auto_error: bool = True) -> None:
-        super().__init__(None, scheme_name, description, auto_error)
-        flow: Dict[str, Any] = {"tokenUrl": token_url, "scopes": _scopes(scopes)}
-        if refresh_url:
-            flow["refreshUrl"] = refresh_url
-        self.openapi_security = {self.scheme_name: dict(oauth2_scheme({"password": flow}),
-                                                        **({"description": description} if description else {}))}
+        self._declare("password", {"tokenUrl": token_url}, scopes, refresh_url, scheme_name, description,
+                      auto_error)
 
 
-class OAuth2AuthorizationCodeBearer(HTTPBearer):
+class OAuth2AuthorizationCodeBearer(_OAuth2Bearer):
     """A bearer token obtained with the authorization code flow (with PKCE) from another server.
 
     For covet's own ``OAuth2Server``, ``oauth2.jwt_auth`` declares this flow already.
@@ -285,10 +300,5 @@ class OAuth2AuthorizationCodeBearer(HTTPBearer):
     def __init__(self, authorization_url: str, token_url: str, scopes: Any = None,
                  refresh_url: Optional[str] = None, scheme_name: Optional[str] = None,
                  description: Optional[str] = None, auto_error: bool = True) -> None:
-        super().__init__(None, scheme_name, description, auto_error)
-        flow: Dict[str, Any] = {"authorizationUrl": authorization_url, "tokenUrl": token_url,
-                                "scopes": _scopes(scopes)}
-        if refresh_url:
-            flow["refreshUrl"] = refresh_url
-        self.openapi_security = {self.scheme_name: dict(oauth2_scheme({"authorizationCode": flow}),
-                                                        **({"description": description} if description else {}))}
+        self._declare("authorizationCode", {"authorizationUrl": authorization_url, "tokenUrl": token_url},
+                      scopes, refresh_url, scheme_name, description, auto_error)

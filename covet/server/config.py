@@ -3,9 +3,9 @@
 ``ServerConfig`` gathers them; ``python -m covet run`` options and ``app.run(...)`` keywords map
 onto its arguments (docs/server.md has the table).
 """
-import re
 import ssl as ssl_module
 
+from ..core._paths import PLAIN_PATH
 from .http11 import Limits
 from .proxy import TrustedProxies
 
@@ -86,10 +86,6 @@ def shed_batch(max_connections: int) -> int:
     return max(1, min(SHED_BATCH, max_connections // SHED_BATCH))
 
 
-# RFC 3986 path segments (pchar minus nothing a header or log line could be split on), "/"-separated.
-_ROOT_PATH = re.compile(r"(/[A-Za-z0-9\-._~!$&'()*+,;=:@%]+)*")
-
-
 class ServerConfig:
     """Every server setting, with the defaults above; ``python -m covet run`` options map onto it."""
 
@@ -113,7 +109,7 @@ class ServerConfig:
         # app sees paths without it and puts it back in the URLs it makes (url_for, redirects,
         # the /docs page). A path: "" or "/" followed by segments, no trailing "/", nothing a
         # URL or a header could be split on.
-        if not isinstance(root_path, str) or not _ROOT_PATH.fullmatch(root_path):
+        if not isinstance(root_path, str) or not PLAIN_PATH.fullmatch(root_path):
             raise ValueError("root_path must be empty or a path like /api (no trailing /, query, fragment "
                              "or spaces), got %r" % (root_path,))
         self.root_path = root_path
