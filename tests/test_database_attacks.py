@@ -170,6 +170,9 @@ def test_no_statement_kind_bypasses_the_write_gate(sqlite_url):
             async with db.transaction():
                 await db.execute("INSERT INTO t VALUES (0)")
                 held.set()
+                # The reads finish inside the transaction (a gated one would wait for the commit
+                # and so report True below); how long they take on a busy machine does not matter.
+                await asyncio.wait(read_tasks, timeout=10)
                 await asyncio.sleep(0.3)  # six busy timeouts: a statement past the gate would fail
             committed.append(True)
 
@@ -197,10 +200,11 @@ def test_no_statement_kind_bypasses_the_write_gate(sqlite_url):
         jobs += [statement(sql, "fetch_all") for sql in GATED_FETCHES]
         jobs += [statement("INSERT INTO s VALUES (2); INSERT INTO s VALUES (3)", "execute_script")]
         reads = [statement(sql, "fetch_all") for sql in READS] + [readonly_transaction()]
+        read_tasks = [asyncio.ensure_future(read) for read in reads]
         tx = asyncio.ensure_future(long_write_transaction())
         await held.wait()
         held_in_thread.set()
-        results = await asyncio.gather(*jobs, *reads, thread, tx)
+        results = await asyncio.gather(*jobs, *read_tasks, thread, tx)
         writes_after = results[:len(jobs)] + [results[-2]]
         reads_after = results[len(jobs):len(jobs) + len(reads)]
         assert writes_after == [True] * (len(jobs) + 1)  # every write waited for the transaction

@@ -615,9 +615,11 @@ def test_cancelled_waiter_does_not_leak_the_connection(redis_clean):
 
 def test_command_timeout_drops_the_connection_and_the_next_command_works(redis_clean):
     async def main():
-        async with client(redis_clean, socket_timeout=0.05) as r:
+        # A BLPOP that never answers, so the timeout can be long enough for the PING after it to
+        # answer in time on a loaded machine.
+        async with client(redis_clean, socket_timeout=0.5) as r:
             with pytest.raises(RedisTimeoutError):
-                await r.execute("BLPOP", "nothing", "1")
+                await r.execute("BLPOP", "nothing", "0")
             assert r._pool.size == 0
             assert await r.ping() is True
     run(main())

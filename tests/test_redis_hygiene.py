@@ -266,7 +266,7 @@ def test_a_late_reply_to_a_timed_out_command_never_answers_the_next_caller():
         def answer(args):
             return slow if args[0] == b"GET" and args[1] == b"slow" else ping_get(args)
 
-        async with FakeRedis(answer) as fake, Redis(port=fake.port, socket_timeout=0.05, max_connections=1) as r:
+        async with FakeRedis(answer) as fake, Redis(port=fake.port, socket_timeout=0.5, max_connections=1) as r:
             with pytest.raises(RedisTimeoutError):
                 await r.get("slow")
             release.set()
@@ -283,7 +283,7 @@ def client(server, **kw):
 
 def test_timed_out_command_then_the_next_caller_reads_its_own_reply(redis_clean):
     async def main():
-        async with client(redis_clean, socket_timeout=0.1, max_connections=1) as r, client(redis_clean) as admin:
+        async with client(redis_clean, socket_timeout=0.5, max_connections=1) as r, client(redis_clean) as admin:
             await r.set("k", "v")
             first = await r.execute("CLIENT", "ID")
             with pytest.raises(RedisTimeoutError):
