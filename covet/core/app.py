@@ -8,18 +8,17 @@ from __future__ import annotations  # annotations here are for type checkers; co
 import concurrent.futures
 import inspect
 import logging
-import traceback
 import weakref
 from typing import (
-    TYPE_CHECKING, Any, AsyncContextManager, Callable, Dict, List, Mapping, Optional, Sequence, Type, Union,
+    TYPE_CHECKING, Any, AsyncContextManager, Callable, Dict, List, Mapping, Optional, Sequence,
     overload,
 )
 
-from ._chain import chain, guard, is_async_callable, run_sync
+from ._answers import ErrorAnswers, ExceptionKey
+from ._chain import chain, guard
 from ._paths import PLAIN_PATH
 from .datastructures import HeaderValueError, State
-from .errors import HTTPException, RequestValidationError, WebSocketDisconnect
-from .problems import problem_response
+from .errors import HTTPException, WebSocketDisconnect
 from ._injection import build_handler, build_websocket_handler, teardown
 from ._plan import Plan, check_one_body
 from ._solve import invalid, solve
@@ -38,9 +37,6 @@ __all__ = ["Covet", "CovetApp", "debug_enabled"]
 MAX_MOUNT_DEPTH = 8
 
 logger = logging.getLogger("covet.error")
-# C0, DEL and C1: a decoded path (%0d%0a) in a log line would let a client
-# forge log lines or terminal escapes (uvicorn CVE-2020-7694).
-_LOG_CTRL = {i: "\\x%02x" % i for i in list(range(32)) + list(range(127, 160))}
 
 # What the /docs page serves under its own URL besides itself (covet.openapi answers them).
 DOCS_FILES = frozenset(("/docs.js", "/docs.css", "/oauth2-redirect"))
@@ -57,9 +53,6 @@ def _docs_url(name: str, value: Optional[str]) -> Optional[str]:
 # anyio limit surprised users because nobody documented it (anyio#447);
 # ours is the ``thread_pool_size`` argument.
 DEFAULT_THREAD_POOL_SIZE = 40
-
-#: An exception handler's key: an exception class, or a status code.
-ExceptionKey = Union[int, Type[BaseException]]
 
 # The apps of this process whose debug is on, held weakly: an app that is dropped leaves
 # the set by itself. Read through debug_enabled().
@@ -83,7 +76,7 @@ def debug_enabled() -> bool:
     return bool(_debug_apps)
 
 
-class Covet(RouteDecorators):
+class Covet(RouteDecorators, ErrorAnswers):
     """The application: register routes on it, then serve it or test it.
 
     Example::
@@ -323,25 +316,6 @@ class Covet(RouteDecorators):
             return fn
         return decorator
 
-    @property
-    def exception_handlers(self) -> Dict[ExceptionKey, Callable[..., Any]]:
-        """The handlers added so far, by exception class or status code (a copy: add with
-        ``add_exception_handler``)."""
-        return dict(self._handlers)
-
-    def add_exception_handler(self, key: ExceptionKey, handler: Callable[..., Any]) -> None:
-        """Answer an exception class (or an HTTP status code) with ``handler(request, exc)``."""
-        if not (isinstance(key, int) or (inspect.isclass(key) and issubclass(key, BaseException))):
-            raise TypeError("exception_handler key must be an exception class or a status code")
-        self._handlers[key] = handler
-
-    def exception_handler(self, key: ExceptionKey) -> Callable[[CallableT], CallableT]:
-        """Decorator: ``@app.exception_handler(ValueError)`` or ``@app.exception_handler(404)``."""
-        def decorator(fn: CallableT) -> CallableT:
-            self.add_exception_handler(key, fn)
-            return fn
-        return decorator
-
     # -- lifecycle ---------------------------------------------------------
     def on_startup(self, fn: CallableT) -> CallableT:
         """Decorator: run ``fn`` (sync or async) when the app starts."""
@@ -573,34 +547,6 @@ class Covet(RouteDecorators):
                 raise
             return response
 
-    async def _answer_error(self, request: Request, exc: Exception) -> Optional[Response]:
-        """The response the app gives for ``exc``, or None for an exception that becomes a 500.
-
-        The one rule for every level: the router and handler (``_route``), and each app, group
-        and route middleware's ``call_next``. So a middleware sees an error the app answers as
-        the response it will be, whoever raised it. A registered handler (status code first,
-        then the exception's classes), then the problem document of an HTTPException, then a
-        400 for a header value that cannot be sent.
-        """
-        request._error = exc
-        handler = self._lookup_handler(exc)
-        if handler is not None:
-            return await self._call_handler(handler, request, exc)
-        if isinstance(exc, HTTPException):
-            return http_error_response(request, exc)
-        if isinstance(exc, HeaderValueError):
-            return self._header_refused(request, exc)
-        return None
-
-    def _header_refused(self, request: Request, exc: Exception) -> Response:
-        # CR or LF in a header value nearly always comes from the request (an
-        # echoed parameter, a redirect target): the client's error, so a 400,
-        # with nothing of the bad header sent. Logged, since it may be a bug.
-        logger.warning("refused a response header in %s %s: %s", request.method,
-                       request.path.translate(_LOG_CTRL), str(exc).translate(_LOG_CTRL))
-        return problem_response(request, 400, "the response would have carried a header value with CR, LF or "
-                                "NUL, or outside Latin-1; it was not sent")
-
     async def _no_route(self, request: Request, allowed: Optional[set]) -> Any:
         method = request.method
         if allowed is not None:
@@ -638,54 +584,6 @@ class Covet(RouteDecorators):
                     return Response(b"", 308, {"Location": location})
         raise HTTPException(404, "no route for %s" % request.path)
 
-    def _lookup_handler(self, exc: Exception) -> Optional[Callable[..., Any]]:
-        handlers = self._handlers
-        if not handlers:
-            return None
-        if isinstance(exc, HTTPException):
-            h = handlers.get(exc.status_code)
-            if h is not None:
-                return h
-        for cls in type(exc).__mro__:
-            if cls is Exception or cls is BaseException:
-                break
-            h = handlers.get(cls)
-            if h is not None:
-                return h
-        return None
-
-    async def _call_handler(self, handler: Callable[..., Any], request: Request, exc: Exception) -> Response:
-        if is_async_callable(handler):
-            result = await handler(request, exc)
-        else:
-            result = await run_sync(request, handler, request, exc)
-        return to_response(result)
-
-    async def _server_error(self, request: Request, exc: Exception) -> Response:
-        # The id a request-id middleware settled on (it may have refused the client's) before the raw header.
-        rid = getattr(request.state, "__dict__", {}).get("request_id") or request.headers.get("x-request-id")
-        logger.error(
-            "unhandled %s in %s %s%s", type(exc).__name__, request.method, request.path.translate(_LOG_CTRL),
-            " (request id %s)" % str(rid).translate(_LOG_CTRL) if rid else "", exc_info=(type(exc), exc, exc.__traceback__),
-        )
-        for integration in self._integrations:
-            capture = getattr(integration, "capture_request_error", None)
-            if capture is not None:
-                try:
-                    capture(request, exc)
-                except Exception:  # a reporter's own failure must not change the response
-                    logger.exception("the integration %r failed to capture an error", integration)
-        handler = self._handlers.get(500) or self._handlers.get(Exception)
-        if handler is not None:
-            try:
-                return await self._call_handler(handler, request, exc)
-            except Exception:
-                logger.exception("the 500 handler itself failed")
-        detail = None
-        if self.debug:
-            detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        return problem_response(request, 500, detail)
-
     # -- OpenAPI -----------------------------------------------------------
     def openapi(self) -> Dict[str, Any]:
         """The OpenAPI 3.1 document of this app (built once, rebuilt when routes change)."""
@@ -715,12 +613,6 @@ class Covet(RouteDecorators):
 
 
 CovetApp = Covet
-
-
-def http_error_response(request: Request, exc: HTTPException) -> Response:
-    """The default response for an HTTPException (problem+json or HTML)."""
-    errors = exc.errors if isinstance(exc, RequestValidationError) else None
-    return problem_response(request, exc.status_code, exc.detail, exc.headers, errors, exc.type, exc.title)
 
 
 async def _enter_mount(request: Request, mount: Mount, rest: str) -> Response:

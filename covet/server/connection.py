@@ -16,6 +16,7 @@ import logging
 import os
 import time
 
+from ..core._answers import log_safe
 from ..core.datastructures import Address
 from ..core.driver import file_segment, send_file, start as driver_start, stream as driver_stream
 from ..core.errors import HTTPException
@@ -33,14 +34,6 @@ access_logger = logging.getLogger("covet.access")
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 CLOSE = (b"connection", b"close")
-# C0, DEL and C1 (a proxy header decoded as latin-1 can hold \x9b, the 8-bit CSI).
-_CTRL = {i: "\\x%02x" % i for i in list(range(32)) + list(range(127, 160))}
-
-
-def log_safe(text):
-    # Control characters in logged paths would let a client forge log lines
-    # or terminal escapes (uvicorn CVE-2020-7694).
-    return text.translate(_CTRL)
 
 
 class ConnectionReader(asyncio.StreamReader):
