@@ -513,7 +513,12 @@ def test_introspection_requires_a_confidential_client(setup):
     r = http.post("/oauth/introspect", data={"token": tokens["access_token"]},
                   headers={"Authorization": basic("rs", "wrong")})
     assert r.status_code == 401 and r.headers["www-authenticate"] == 'Basic realm="oauth2"'
-    for junk in ["x", "a.b.c", "x" * 8000, tokens["access_token"][:-2] + "AA"]:
+    token = tokens["access_token"]
+    # A well-formed token with another signature: a random signature ends in "AA" one time in
+    # 1,024, and then "AA" would be no change at all ("AE" is canonical base64url too).
+    forged = token[:-2] + ("AE" if token.endswith("AA") else "AA")
+    assert forged != token
+    for junk in ["x", "a.b.c", "x" * 8000, forged]:
         assert introspect(http, junk) == {"active": False}
 
 
