@@ -191,7 +191,7 @@ def test_construction_does_no_inspection(monkeypatch):
     monkeypatch.setattr(typing, "get_type_hints", refuse)
     monkeypatch.setattr("covet.validation._model.compile_schema", refuse)
     monkeypatch.setattr("covet.validation._model.schema_for", refuse)
-    monkeypatch.setattr("covet.validation._types.compile_schema", refuse)
+    monkeypatch.setattr("covet.validation._convert.compile_schema", refuse)
     assert Task(title="x").title == "x"
     assert Task.parse({"title": "y"}).to_dict()["title"] == "y"
 

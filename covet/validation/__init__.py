@@ -24,7 +24,7 @@ _LAZY = {
     "DEFAULT_MAX_DEPTH": "_compiler", "DEFAULT_MAX_ITEMS": "_compiler",
     "DEFAULT_MAX_STRING_LENGTH": "_compiler", "compile_schema": "_compiler",
     "Model": "_model", "Validator": "_rules",
-    "Field": "_types", "converter_for": "_types", "schema_for": "_types", "serializer_for": "_types",
+    "Field": "_types", "converter_for": "_convert", "schema_for": "_schemas", "serializer_for": "_serialize",
 }
 
 

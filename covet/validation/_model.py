@@ -20,8 +20,10 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from ..core._codegen import Emitter
 from ._compiler import compile_schema
 from ._errors import SchemaError
-from ._types import (MISSING, Converters, Field, FieldSpec, Serializers, needs_serializing, schema_for, to_int,
-                     unwrap)
+from ._convert import Converters, to_int
+from ._schemas import schema_for
+from ._serialize import Serializers, needs_serializing
+from ._types import MISSING, Field, FieldSpec, unwrap
 
 __all__ = ["Model"]
 
