@@ -440,6 +440,27 @@ def test_uvloop_requested_but_missing(tmp_path):
         assert p.output()["err"][-1] == "covet: --loop uvloop needs uvloop installed (pip install uvloop)"
 
 
+def test_app_run_refuses_a_loop_it_cannot_serve_on_before_binding(monkeypatch):
+    # A misspelt loop used to be served on asyncio without a word; a missing uvloop was a bare
+    # ModuleNotFoundError from inside serve(), after the socket was bound.
+    import importlib.util
+
+    from covet import Covet
+    from covet.server import server as server_module
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("serve() was reached")
+    monkeypatch.setattr("covet.server.run.serve", refuse)
+    with pytest.raises(ValueError, match=r"^the loop is one of asyncio, uvloop, not 'uvlop'$"):
+        Covet().run(port=0, loop="uvlop")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "uvloop" else real(name, *a))
+    with pytest.raises(RuntimeError, match=r"^--loop uvloop needs uvloop installed \(pip install uvloop\)$"):
+        Covet().run(port=0, loop="uvloop")
+    with pytest.raises(RuntimeError, match="needs uvloop installed"):
+        server_module.serve(Covet(), server_module.ServerConfig(port=0), loop_name="uvloop")
+
+
 def test_serving_line_pattern_matches_the_server():
     # The pattern the tests wait for is the one serve() prints (keeps the two in step).
     from covet.server.server import announce as _announce

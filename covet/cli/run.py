@@ -10,7 +10,6 @@ Example::
 """
 import argparse
 import errno
-import importlib.util
 import os
 import ssl
 import sys
@@ -134,6 +133,7 @@ def command(args: argparse.Namespace) -> int:
     # need it, and it is most of the start-up time of the command line.
     from ..server import run as server
     from ..server.http11 import Limits
+    from ..server.server import loop_problem
 
     if args.reload:
         from ..server.workers import run_with_reload
@@ -147,8 +147,9 @@ def command(args: argparse.Namespace) -> int:
         if problem:
             print("covet: %s" % problem, file=sys.stderr)
             return 1
-    if args.loop == "uvloop" and importlib.util.find_spec("uvloop") is None:
-        print("covet: --loop uvloop needs uvloop installed (pip install uvloop)", file=sys.stderr)
+    problem = loop_problem(args.loop)
+    if problem:
+        print("covet: %s" % problem, file=sys.stderr)
         return 1
     settings = dict(
         access_log=args.access_log, ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile,

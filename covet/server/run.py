@@ -7,7 +7,7 @@ import os
 import sys
 
 from .config import ServerConfig
-from .server import serve
+from .server import LOOPS, loop_problem, serve
 from .workers import RELOADER_CHILD_ENV, run_with_reload, run_workers
 
 __all__ = ["run"]
@@ -20,6 +20,9 @@ def run(app, host="127.0.0.1", port=8000, workers=1, reload=False, loop=None, lo
     elif not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     config = ServerConfig(host=host, port=port, **options)
+    problem = loop_problem(loop)
+    if problem:  # before any worker is forked: each would fail alone
+        raise (ValueError if loop not in LOOPS else RuntimeError)(problem)
     if reload:
         if not os.environ.get(RELOADER_CHILD_ENV):
             # app.run(reload=True) in a script: the reloader re-runs that script.

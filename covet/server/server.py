@@ -7,6 +7,7 @@ Date header of this second, the after-response tasks, and graceful shutdown.
 """
 import asyncio
 import heapq
+import importlib.util
 import logging
 import os
 import signal
@@ -14,6 +15,7 @@ import socket
 import ssl as ssl_module
 import sys
 import time
+from typing import Optional
 
 from ..core.conditional import http_date
 from ..core.problems import problem_response
@@ -21,7 +23,7 @@ from .config import DEFAULT_BACKLOG, READ_SIZE, SHED_LOG_INTERVAL, ServerConfig,
 from .connection import Connection, ConnectionReader, access_logger
 from .http11 import response_head
 
-__all__ = ["Server", "bind_socket", "serve", "ServerConfig", "announce", "announce_shutdown", "announce_stopped", "say"]
+__all__ = ["Server", "bind_socket", "serve", "loop_problem", "LOOPS", "ServerConfig", "announce", "announce_shutdown", "announce_stopped", "say"]
 
 logger = logging.getLogger("covet.error")
 
@@ -382,12 +384,34 @@ def announce_stopped():
     say("covet: stopped")
 
 
+#: The event loops a server runs on: asyncio's own, or uvloop when installed and asked for.
+LOOPS = ("asyncio", "uvloop")
+UVLOOP_MISSING = "--loop uvloop needs uvloop installed (pip install uvloop)"
+
+
+def loop_problem(loop_name: Optional[str]) -> Optional[str]:
+    """Why ``loop_name`` cannot be served on, or None. Checked before a worker is forked or an app
+    is imported, so that a misspelt loop is an error and not asyncio in its place."""
+    if loop_name is None or loop_name == "asyncio":
+        return None
+    if loop_name not in LOOPS:
+        return "the loop is one of %s, not %r" % (", ".join(LOOPS), loop_name)
+    if importlib.util.find_spec("uvloop") is None:
+        return UVLOOP_MISSING
+    return None
+
+
 def serve(app, config, sock=None, ready=announce, loop_name=None, on_signal=announce_shutdown,
           stopped=announce_stopped):
     """Run one server process until it is told to stop; ``stopped()`` runs after a graceful stop."""
+    problem = loop_problem(loop_name)
+    if problem:
+        raise RuntimeError(problem)
     if loop_name == "uvloop":
-        import uvloop  # opt-in, never a dependency: docs/server.md "The one optional import"
-
+        try:
+            import uvloop  # opt-in, never a dependency: docs/server.md "The one optional import"
+        except ImportError:  # found by loop_problem but broken (a wheel for another Python)
+            raise RuntimeError(UVLOOP_MISSING) from None
         uvloop.install()
     server = Server(app, config, sock)
     asyncio.run(server.serve(ready=ready, on_signal=on_signal))
