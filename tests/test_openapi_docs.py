@@ -231,3 +231,30 @@ def test_the_document_carries_an_etag_and_revalidates():
         # A new route is a new document, and so a new tag.
         c.app.add_route("/more", lambda: None)
         assert c.get("/openapi.json", headers={"If-None-Match": r.headers["etag"]}).status_code == 200
+
+
+def test_the_document_and_page_are_made_once_until_routes_change(monkeypatch):
+    # A client fetching /openapi.json in a loop must not cost a JSON encoding and a hash each time.
+    import covet.openapi.docs as docs_module
+
+    made = []
+    real_fill, real_json = docs_module._fill, docs_module.JSONResponse
+    monkeypatch.setattr(docs_module, "_fill", lambda *a: made.append(a[0]) or real_fill(*a))
+    monkeypatch.setattr(docs_module, "JSONResponse", lambda doc: made.append("openapi.json") or real_json(doc))
+    app = make_app()
+    client = TestClient(app)
+    first = [client.get(p) for p in ("/openapi.json", "/docs", "/docs/oauth2-redirect")]
+    again = [client.get(p) for p in ("/openapi.json", "/docs", "/docs/oauth2-redirect")] * 3
+    assert made == ["openapi.json", "docs.html", "oauth2-redirect.html"]
+    assert [(r.status_code, r.content, r.headers["etag"]) for r in again] == \
+        [(r.status_code, r.content, r.headers["etag"]) for r in first] * 3
+
+    @app.get("/later")
+    async def later():
+        return {}
+
+    changed = client.get("/openapi.json")
+    assert made[3:] == ["openapi.json"]
+    assert "/later" in changed.json()["paths"] and changed.headers["etag"] != first[0].headers["etag"]
+    assert client.get("/openapi.json", headers={"If-None-Match": changed.headers["etag"]}).status_code == 304
+    assert made[3:] == ["openapi.json"]

@@ -18,7 +18,8 @@ the operations it tries.
 import html
 import json
 import os
-from typing import Any, Dict, Mapping, NamedTuple, Optional
+import weakref
+from typing import Any, Callable, Dict, Mapping, NamedTuple, Optional, Tuple
 
 from ..core.conditional import content_etag, evaluate_preconditions, not_modified_headers, read_conditions
 from ..core.responses import JSONResponse, Response
@@ -76,13 +77,35 @@ def _asset(name: str) -> _File:
     return found
 
 
-def _answer(request: Any, body: bytes, media_type: str, etag: Optional[str] = None,
-            headers: Optional[Dict[str, str]] = None) -> Response:
-    etag = etag or content_etag(body)
-    fields = {"ETag": etag, "Cache-Control": "no-cache"}
+# The document and the pages of each app as sent, per (path, root path): made on the first request
+# and again only when the document is rebuilt (routes were added), so a client asking for them in
+# a loop costs a dict lookup, not a JSON encoding and a hash each time. The root paths of one app
+# are its mount prefixes and its server's setting, a handful; the bound is there all the same.
+_rendered: "weakref.WeakKeyDictionary[Any, Dict[Tuple[str, str], Tuple[Any, _File]]]" = weakref.WeakKeyDictionary()
+_MAX_RENDERED = 16
+
+
+def _render(app: Any, path: str, root: str, build: Callable[[Any], bytes], media_type: str) -> _File:
+    doc = app.openapi()  # built once and kept by the app: the test of whether ours is current
+    per_app = _rendered.get(app)
+    if per_app is None:
+        per_app = _rendered[app] = {}
+    found = per_app.get((path, root))
+    if found is not None and found[0] is doc:
+        return found[1]
+    if len(per_app) >= _MAX_RENDERED:
+        per_app.clear()
+    body = build(doc)
+    made = _File(body, content_etag(body), media_type)
+    per_app[(path, root)] = (doc, made)
+    return made
+
+
+def _answer(request: Any, file: _File, headers: Optional[Dict[str, str]] = None) -> Response:
+    fields = {"ETag": file.etag, "Cache-Control": "no-cache"}
     fields.update(headers or {})
-    response = Response(body, 200, fields, media_type=media_type)
-    if evaluate_preconditions(request.method, read_conditions(request.raw_headers), etag) == 304:
+    response = Response(file.body, 200, fields, media_type=file.media_type)
+    if evaluate_preconditions(request.method, read_conditions(request.raw_headers), file.etag) == 304:
         return Response(b"", 304, not_modified_headers(response.raw_headers))
     return response
 
@@ -103,31 +126,31 @@ def serve_docs(app: Any, request: Any, path: str) -> Response:
     """
     root = request.root_path
     if path == app.openapi_url:
-        doc = app.openapi()
-        if root and "servers" not in doc:
-            doc = dict(doc, servers=[{"url": root}])
-        body = JSONResponse(doc).body
-        return _answer(request, body, "application/json")
+        def document(doc: Dict[str, Any]) -> bytes:
+            if root and "servers" not in doc:
+                doc = dict(doc, servers=[{"url": root}])
+            return JSONResponse(doc).body
+        return _answer(request, _render(app, path, root, document, "application/json"))
     docs = app.docs_url
     base = html.escape(root + docs, quote=True)
     if path == docs:
-        options = app.docs_options
-        config = {
-            "title": app.title,
-            "openapiUrl": root + app.openapi_url if app.openapi_url else None,
-            "oauth2RedirectUrl": root + docs + "/oauth2-redirect",
-            "persistAuthorization": bool(options.get("persist_authorization")),
-            "oauth2ClientId": options.get("oauth2_client_id"),
-        }
-        body = _fill("docs.html", {"__TITLE__": html.escape(app.title, quote=True), "__ASSETS__": base,
-                                   "__CONFIG__": html.escape(json.dumps(config), quote=True)})
-        return _answer(request, body, _MEDIA[".html"])
+        def page(doc: Dict[str, Any]) -> bytes:
+            options = app.docs_options
+            config = {
+                "title": app.title,
+                "openapiUrl": root + app.openapi_url if app.openapi_url else None,
+                "oauth2RedirectUrl": root + docs + "/oauth2-redirect",
+                "persistAuthorization": bool(options.get("persist_authorization")),
+                "oauth2ClientId": options.get("oauth2_client_id"),
+            }
+            return _fill("docs.html", {"__TITLE__": html.escape(app.title, quote=True), "__ASSETS__": base,
+                                       "__CONFIG__": html.escape(json.dumps(config), quote=True)})
+        return _answer(request, _render(app, path, root, page, _MEDIA[".html"]))
     name = path[len(docs):]
     if name == "/oauth2-redirect":
         # The URL carries an authorization code: never sent on as a Referer, never stored
         # (RFC 9700 §4.2.4).
-        body = _fill("oauth2-redirect.html", {"__ASSETS__": base})
-        return _answer(request, body, _MEDIA[".html"],
-                       headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"})
-    asset = _asset(name[1:])
-    return _answer(request, asset.body, asset.media_type, asset.etag)
+        redirect = _render(app, path, root, lambda doc: _fill("oauth2-redirect.html", {"__ASSETS__": base}),
+                           _MEDIA[".html"])
+        return _answer(request, redirect, headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"})
+    return _answer(request, _asset(name[1:]))
